@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+import process from 'node:process';
+import chalk from 'chalk';
+import { COMMAND_NAMES, loadAll, loadCommand } from './pipeline/registry.js';
+import { assemble, contextFor, parseSegment, printHelp, type Segment } from './pipeline/assemble.js';
+import { collectCounters, runPipeline } from './pipeline/runner.js';
+import { splitFused, splitPipeline } from './pipeline/words.js';
+import { KsError, UsageError } from './pipeline/errors.js';
+import { ReaderGone } from './io/stdio.js';
+import { writeErr } from './runtime.js';
+
+const VERSION = '0.1.0';
+
+async function topHelp(): Promise<void> {
+  const specs = await loadAll();
+  const lines = [
+    `kstream ${VERSION} — stream operations on Apache Kafka, as Unix pipes or fused in one process`,
+    '',
+    'Usage:',
+    '  kstream <command> [args] [options]                 one stage; NDJSON on stdin/stdout',
+    '  kstream <command> [args] + <command> [args] ...    stages fused in one process',
+    '  kstream run "<command> [args] | <command> ..."      the same, written as one string',
+    '',
+    'Commands:',
+    ...specs.map((s) => `  ${s.name.padEnd(10)} ${s.summary}`),
+    '',
+    'Examples:',
+    "  kstream gen --preset clicks --count 100000 | kstream filter 'r.latency_ms > 50' | kstream stats --field r.latency_ms",
+    "  kstream gen --preset clicks --count 100000 + filter 'r.latency_ms > 50' + stats --field r.latency_ms",
+    '  kstream bench',
+    '',
+    'Run `kstream <command> --help` for the options of a command.',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    if (argv[0] === 'help' && argv[1]) {
+      printHelp(await loadCommand(argv[1]));
+      return 0;
+    }
+    await topHelp();
+    return 0;
+  }
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    process.stdout.write(`kstream/${VERSION}\n`);
+    return 0;
+  }
+  if (argv[0].startsWith('-')) {
+    throw new UsageError(`options go after the command: \`${argv[0]}\``, 'see `kstream --help`');
+  }
+  const parts = argv[0] === 'run' ? splitPipeline(argv.slice(1).join(' ')) : splitFused(argv);
+  if (argv[0] === 'run' && argv.length < 2) throw new UsageError('`run` needs a pipeline', `kstream run "gen --count 10 | filter 'r.ok'"`);
+  const segments: Segment[] = [];
+  for (const p of parts) {
+    const seg = await parseSegment(p);
+    if (!seg) return 0; // --help
+    segments.push(seg);
+  }
+  verbose = segments.some((s) => s.opts.verbose);
+
+  if (segments.length === 1 && segments[0].spec.run) {
+    const seg = segments[0];
+    return seg.spec.run!(seg.args, seg.opts, contextFor(seg, false, 0));
+  }
+  for (const seg of segments) {
+    if (!seg.spec.stage && !seg.spec.source && !seg.spec.sink) {
+      throw new UsageError(`\`${seg.spec.name}\` cannot be part of a pipeline`, `run it alone: kstream ${seg.spec.name} --help`);
+    }
+  }
+  const { source, stages, sink } = assemble(segments);
+  const quiet = segments.some((s) => s.opts.quiet);
+  const how = await runPipeline({ source, stages, sink, stop: interrupted });
+  for (const [name, c] of collectCounters([source, ...stages, sink])) {
+    const text = Object.entries(c).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ');
+    if (!quiet || /skipped|dead-lettered|late|invalid/.test(text)) writeErr(`kstream: ${name}: ${text}`);
+  }
+  return how === 'stopped' ? 130 : 0;
+}
+
+let verbose = false;
+let signals = 0;
+let requestStop: () => void = () => {};
+const interrupted = new Promise<void>((resolve) => (requestStop = resolve));
+// First Ctrl-C drains and ends cleanly (exit 130); a second one exits at once.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (++signals > 1) process.exit(130);
+    requestStop();
+  });
+}
+
+function report(e: unknown): number {
+  if (e instanceof ReaderGone) return 0;
+  if (e instanceof KsError) {
+    const prefix = chalk.red('kstream:');
+    writeErr(`${prefix} ${e.message}${e.hint ? ` — ${e.hint}` : ''}`);
+    if (verbose && e.stack) writeErr(e.stack);
+    return e.exitCode;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'EPIPE') return 0;
+  writeErr(`${chalk.red('kstream:')} internal error: ${err?.message ?? String(e)}${verbose ? '' : ' — rerun with --verbose for details, and please report it'}`);
+  if (verbose && err?.stack) writeErr(err.stack);
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => process.exit(report(e)),
+);
+
+export { COMMAND_NAMES };

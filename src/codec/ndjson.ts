@@ -1,0 +1,161 @@
+import { Buffer } from 'node:buffer';
+import { Rec, type SourceRef } from '../pipeline/record.js';
+import type { FieldNeeds } from '../pipeline/stage.js';
+import type { RecordErrors } from '../pipeline/onerror.js';
+import { FieldScanner, JsonSyntaxError, validateJson } from './scan.js';
+
+/**
+ * NDJSON framing over byte chunks: no readline, one decode per chunk, lines split by '\n' with '\r' stripped,
+ * blank lines skipped, a last line without a newline accepted. Only complete lines are decoded, so a multi-byte
+ * UTF-8 character split across chunks is never cut (0x0A never occurs inside one).
+ */
+export class LineFramer {
+  private rest: Buffer | undefined;
+  /** Physical line number of the next line (1-based), counting blank lines, for error positions. */
+  line = 1;
+  private readonly maxLine: number;
+
+  constructor(maxLineBytes = 256 * 1024 * 1024) {
+    this.maxLine = maxLineBytes;
+  }
+
+  /** Complete lines in `chunk` (joined with any carried-over prefix), as one string to split. */
+  push(chunk: Uint8Array): string | undefined {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const last = buf.lastIndexOf(10);
+    if (last < 0) {
+      this.rest = this.rest ? Buffer.concat([this.rest, buf]) : buf;
+      if (this.rest.length > this.maxLine) throw new LineTooLong(this.line, this.maxLine);
+      return undefined;
+    }
+    let whole: Buffer;
+    if (this.rest) {
+      whole = Buffer.concat([this.rest, buf.subarray(0, last)]);
+    } else {
+      whole = buf.subarray(0, last);
+    }
+    this.rest = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
+    return decodeUtf8(whole, this.line);
+  }
+
+  /** Whatever is left after the last newline. */
+  end(): string | undefined {
+    const r = this.rest;
+    this.rest = undefined;
+    return r && r.length ? decodeUtf8(r, this.line) : undefined;
+  }
+}
+
+export class LineTooLong extends Error {
+  constructor(readonly lineNo: number, readonly limit: number) {
+    super(`line ${lineNo} is longer than ${limit} bytes`);
+  }
+}
+
+export class InvalidUtf8 extends Error {
+  constructor(readonly lineNo: number) {
+    super(`invalid UTF-8 in line ${lineNo}`);
+  }
+}
+
+const fatalDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes, refusing invalid UTF-8 (silently replacing bytes would corrupt records) and naming the line. */
+function decodeUtf8(b: Buffer, firstLine: number): string {
+  try {
+    return fatalDecoder.decode(b);
+  } catch {
+    let line = firstLine;
+    let start = 0;
+    for (;;) {
+      const nl = b.indexOf(10, start);
+      const end = nl < 0 ? b.length : nl;
+      try {
+        fatalDecoder.decode(b.subarray(start, end));
+      } catch {
+        throw new InvalidUtf8(line);
+      }
+      if (nl < 0) break;
+      start = nl + 1;
+      line++;
+    }
+    throw new InvalidUtf8(line);
+  }
+}
+
+/**
+ * Turns NDJSON text into records. What it materialises depends on the plan: `none` and field lists go through the
+ * validating FieldScanner (records keep their original text in `raw`, so untouched records are written back byte
+ * for byte), `all` uses JSON.parse. Control lines (`{"$watermark":…}`: an object with exactly one key that starts
+ * with `$`) become control records.
+ */
+export class NdjsonDecoder {
+  private readonly scanner: FieldScanner | undefined;
+  decoded = 0;
+  /** Set when a bad line failed the run (--on-error fail): records before it are still returned first. */
+  failure: unknown;
+
+  constructor(plan: FieldNeeds, private readonly errors: RecordErrors, private readonly src: SourceRef) {
+    this.scanner = plan === 'all' ? undefined : new FieldScanner(plan === 'none' ? [] : plan);
+  }
+
+  /** Decodes the lines of `text` (lines separated by '\n'), numbering them from `firstLine`. Returns lines consumed. */
+  decode(text: string, firstLine: number, out: Rec[]): number {
+    const lines = text.split('\n');
+    const scanner = this.scanner;
+    const src = this.src;
+    let lineNo = firstLine;
+    for (let k = 0; k < lines.length; k++, lineNo++) {
+      let s = lines[k];
+      if (s.length === 0) continue;
+      if (s.charCodeAt(s.length - 1) === 13) s = s.slice(0, -1);
+      const c0 = s.charCodeAt(0);
+      if (c0 === 0xfeff && lineNo === 1) s = s.slice(1);
+      if (c0 === 32 || c0 === 9 || c0 === 0xfeff || s.length === 0 || s.charCodeAt(s.length - 1) === 32) {
+        s = s.trim();
+        if (s.length === 0) continue;
+      }
+      try {
+        if (s.charCodeAt(2) === 36 /* {"$ */ && s.charCodeAt(0) === 123 && s.charCodeAt(1) === 34) {
+          const ctl = asControl(s);
+          if (ctl) { out.push(ctl); continue; }
+        }
+        let rec: Rec;
+        if (scanner === undefined) {
+          rec = new Rec(parseStrict(s), s, false, lineNo, src);
+        } else {
+          const v = scanner.scan(s);
+          rec = new Rec(v, s, scanner.lastWasPartial, lineNo, src);
+        }
+        out.push(rec);
+      } catch (e) {
+        try {
+          this.errors.handle(src.where(lineNo), e instanceof Error ? e.message : String(e), s);
+        } catch (fatal) {
+          this.failure = fatal;
+          return k + 1;
+        }
+      }
+    }
+    this.decoded += lines.length;
+    return lines.length;
+  }
+}
+
+/** JSON.parse, with the scanner's runtime-independent message when it fails. */
+function parseStrict(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    validateJson(s);
+    throw new JsonSyntaxError('invalid JSON', 1);
+  }
+}
+
+function asControl(s: string): Rec | undefined {
+  const v = parseStrict(s) as Record<string, unknown>;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const keys = Object.keys(v);
+  if (keys.length !== 1 || !keys[0].startsWith('$')) return undefined;
+  return Rec.control(keys[0], v[keys[0]]);
+}

@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import process from 'node:process';
+import { Rec, encodeValue, type SourceRef } from '../pipeline/record.js';
+import type { FieldNeeds, Sink, Source } from '../pipeline/stage.js';
+import type { RecordErrors } from '../pipeline/onerror.js';
+import { InvalidUtf8, LineFramer, LineTooLong, NdjsonDecoder } from '../codec/ndjson.js';
+import { RuntimeError } from '../pipeline/errors.js';
+import { runtime } from '../runtime.js';
+
+/** Reads raw byte chunks from stdin (or a file). Large chunks: fewer, bigger batches downstream. */
+export async function* readChunks(path?: string): AsyncIterable<Uint8Array> {
+  const highWaterMark = 1 << 20;
+  // Node reads a file or pipe on fd 0 fastest through fs; Bun and Deno are most reliable through process.stdin.
+  const stream = path !== undefined
+    ? fs.createReadStream(path, { highWaterMark })
+    : runtime === 'node'
+      ? fs.createReadStream('', { fd: 0, highWaterMark, autoClose: false })
+      : process.stdin;
+  try {
+    for await (const chunk of stream) yield chunk as Uint8Array;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EAGAIN') {
+      // A non-blocking stdin (inherited from some shells/terminals): fall back to the stream implementation.
+      for await (const chunk of process.stdin) yield chunk as Uint8Array;
+      return;
+    }
+    throw new RuntimeError(`cannot read ${path ? `\`${path}\`` : 'stdin'}: ${err.message}`);
+  }
+}
+
+/** NDJSON records from stdin: one batch per input chunk. */
+export class NdjsonSource implements Source {
+  readonly name: string;
+  private decoder: NdjsonDecoder | undefined;
+  readonly ref: SourceRef;
+
+  constructor(private readonly errors: RecordErrors, private readonly path?: string) {
+    this.name = path ?? 'stdin';
+    const label = path ? `\`${path}\` line` : 'stdin line';
+    this.ref = { name: this.name, where: (pos: number) => `${label} ${pos}` };
+  }
+
+  /** The fields downstream stages read; set by the runner before batches() starts. */
+  plan: FieldNeeds = 'all';
+
+  async *batches(): AsyncIterable<Rec[]> {
+    const decoder = (this.decoder = new NdjsonDecoder(this.plan, this.errors, this.ref));
+    const framer = new LineFramer();
+    try {
+      for await (const chunk of readChunks(this.path)) {
+        const text = framer.push(chunk);
+        if (text === undefined) continue;
+        const out: Rec[] = [];
+        framer.line += decoder.decode(text, framer.line, out);
+        if (out.length) yield out;
+        if (decoder.failure) throw decoder.failure;
+      }
+      const tail = framer.end();
+      if (tail !== undefined) {
+        const out: Rec[] = [];
+        framer.line += decoder.decode(tail, framer.line, out);
+        if (out.length) yield out;
+        if (decoder.failure) throw decoder.failure;
+      }
+    } catch (e) {
+      if (e instanceof InvalidUtf8) {
+        // Handled like any bad record, but the rest of the chunk is not recoverable line by line here; fail.
+        throw new RuntimeError(`${this.ref.where(e.lineNo)}: invalid UTF-8`, 'NDJSON input must be UTF-8 text');
+      }
+      if (e instanceof LineTooLong) {
+        throw new RuntimeError(`${this.ref.where(e.lineNo)}: line longer than ${e.limit} bytes`, 'is the input NDJSON, one record per line?');
+      }
+      throw e;
+    }
+  }
+
+  counters(): Record<string, number> {
+    return this.errors.count ? { [this.errors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped']: this.errors.count } : {};
+  }
+}
+
+/** Thrown by the stdout sink when the reader went away (`| head`): the run ends quietly with exit 0. */
+export class ReaderGone extends Error {
+  constructor() {
+    super('stdout closed');
+  }
+}
+
+/**
+ * NDJSON to stdout: one write per batch; waits for 'drain' when the pipe is full, so a slow reader slows the
+ * pipeline instead of growing memory.
+ */
+export class StdoutSink implements Sink {
+  readonly name = 'stdout';
+  readonly reads: FieldNeeds = 'none';
+  written = 0;
+  private gone = false;
+  private readonly out = process.stdout;
+
+  constructor(private readonly dropControl = false) {
+    this.out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') this.gone = true;
+      else throw e;
+    });
+  }
+
+  write(batch: Rec[]): Promise<void> | void {
+    if (this.gone) throw new ReaderGone();
+    let s = '';
+    let n = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i];
+      if (r.ctl !== undefined && this.dropControl) continue;
+      s += encodeValue(r) + '\n';
+      n++;
+    }
+    if (n === 0) return;
+    this.written += n;
+    if (!this.out.write(s)) {
+      return new Promise<void>((resolve, reject) => {
+        const done = () => { cleanup(); this.gone ? reject(new ReaderGone()) : resolve(); };
+        const cleanup = () => { this.out.off('drain', done); this.out.off('close', done); this.out.off('error', done); };
+        this.out.once('drain', done);
+        this.out.once('close', done);
+        this.out.once('error', done);
+      });
+    }
+  }
+
+  end(): Promise<void> {
+    if (this.gone) return Promise.resolve();
+    // Resolve once everything written so far reached the OS.
+    return new Promise((resolve) => this.out.write('', () => resolve()));
+  }
+}

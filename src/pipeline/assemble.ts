@@ -1,0 +1,120 @@
+import { cac } from 'cac';
+import type { BuildContext, CommandSpec, OptionSpec, Opts } from './command.js';
+import { loadCommand } from './registry.js';
+import { UsageError } from './errors.js';
+import { parseOnError, RecordErrors } from './onerror.js';
+import type { Sink, Source, Stage } from './stage.js';
+import { NdjsonSource, StdoutSink } from '../io/stdio.js';
+import { writeErr } from '../runtime.js';
+
+/** One parsed segment of the command line: the command and its own arguments and options. */
+export interface Segment {
+  spec: CommandSpec;
+  args: string[];
+  opts: Opts;
+}
+
+const COMMON: OptionSpec[] = [
+  { flags: '-q, --quiet', description: 'No progress or summary lines on stderr' },
+  { flags: '-v, --verbose', description: 'More detail in errors and summaries' },
+];
+const RECORD_OPTIONS: OptionSpec[] = [
+  { flags: '--on-error <policy>', description: 'Bad records: fail (default) | skip (count them) | dlq=<file> (set them aside)', default: 'fail' },
+];
+const STAGE_OPTIONS: OptionSpec[] = [
+  { flags: '--no-watermarks', description: 'Leave watermark control lines out of the output (for non-kstream readers)' },
+];
+
+export function optionsOf(spec: CommandSpec): OptionSpec[] {
+  const composable = !!(spec.stage || spec.source || spec.sink);
+  return [...spec.options, ...(composable ? RECORD_OPTIONS : []), ...(spec.stage ? STAGE_OPTIONS : []), ...COMMON];
+}
+
+function cacFor(spec: CommandSpec) {
+  const cli = cac('kstream');
+  const cmd = cli.command(`${spec.name} ${spec.args}`.trim(), spec.summary);
+  for (const o of optionsOf(spec)) cmd.option(o.flags, o.description, o.default !== undefined ? { default: o.default } : undefined);
+  for (const ex of spec.examples) cmd.example(ex);
+  cli.help();
+  return cli;
+}
+
+/** Parses one segment; returns undefined when it asked for --help (already printed). */
+export async function parseSegment(argv: string[]): Promise<Segment | undefined> {
+  const spec = await loadCommand(argv[0]);
+  const cli = cacFor(spec);
+  let parsed: { args: readonly string[]; options: Opts };
+  try {
+    parsed = cli.parse(['node', 'kstream', ...argv], { run: false });
+    if (parsed.options.help) return undefined;
+    const cmd = cli.matchedCommand!;
+    cmd.checkUnknownOptions();
+    cmd.checkOptionValue();
+    cmd.checkRequiredArgs();
+  } catch (e) {
+    const msg = (e as Error).message.replace(/^Unknown option/, 'unknown option').replace(/^missing required args for command `[^`]*`/, `missing ${spec.args} for \`${spec.name}\``);
+    throw new UsageError(`${msg}`, `see \`kstream ${spec.name} --help\``);
+  }
+  // Positional arguments stay strings (mri turns "10" into 10); everything after "--" is positional too.
+  const args = [...parsed.args, ...((parsed.options['--'] as string[]) ?? [])].map(String);
+  return { spec, args, opts: parsed.options };
+}
+
+export function printHelp(spec: CommandSpec): void {
+  cacFor(spec).parse(['node', 'kstream', spec.name, '--help'], { run: false });
+}
+
+export function contextFor(seg: Segment, fused: boolean, index: number): BuildContext {
+  return {
+    fused,
+    index,
+    onError: parseOnError(seg.opts.onError),
+    quiet: !!seg.opts.quiet,
+    verbose: !!seg.opts.verbose,
+    log: (line) => writeErr(line),
+  };
+}
+
+export interface Assembled {
+  source: Source;
+  stages: Stage[];
+  sink: Sink;
+  segments: Segment[];
+}
+
+/**
+ * Builds source, stages and sink from parsed segments. A first segment that is a source (consume, gen) feeds the
+ * run, else stdin does; a last segment that is a sink (produce) ends it, else stdout does. Everything between
+ * must be a stage.
+ */
+export function assemble(segments: Segment[]): Assembled {
+  const fused = segments.length > 1;
+  const first = segments[0];
+  const last = segments[segments.length - 1];
+  let from = 0;
+  let to = segments.length;
+  let source: Source;
+  if (first.spec.source && !(segments.length === 1 && first.spec.sink)) {
+    source = first.spec.source(first.args, first.opts, contextFor(first, fused, 0));
+    from = 1;
+  } else {
+    source = new NdjsonSource(new RecordErrors(parseOnError(first.opts.onError), 'stdin'));
+  }
+  let sink: Sink;
+  if (last.spec.sink && to - 1 >= from) {
+    sink = last.spec.sink(last.args, last.opts, contextFor(last, fused, segments.length - 1));
+    to -= 1;
+  } else {
+    sink = new StdoutSink(last.opts.watermarks === false);
+  }
+  const stages: Stage[] = [];
+  for (let i = from; i < to; i++) {
+    const seg = segments[i];
+    if (!seg.spec.stage) {
+      const role = seg.spec.source ? 'a source: it can only come first' : seg.spec.sink ? 'a sink: it can only come last' : 'not a pipeline stage';
+      throw new UsageError(`\`${seg.spec.name}\` is ${role}`, 'see `kstream --help`');
+    }
+    stages.push(seg.spec.stage(seg.args, seg.opts, contextFor(seg, fused, i)));
+  }
+  return { source, stages, sink, segments };
+}

@@ -1,0 +1,49 @@
+import type { Sink, Source, Stage, OnError } from './stage.js';
+
+/**
+ * One subcommand. Each file under commands/ exports one `CommandSpec` as default; src/cli.ts registers them with
+ * cac for help and parsing, and the fused runner builds stages from the same specs, so a stage parses its flags
+ * identically whether it runs alone (piped) or after a "+" (fused).
+ *
+ * A command is one of:
+ *  - a stage (map, filter, window, aggregate): `stage()` — runs between stdin/stdout alone, or inside a fused run;
+ *  - a source (consume, gen): `source()` — starts a fused run, or writes NDJSON to stdout alone;
+ *  - a sink (produce): `sink()` — ends a fused run, or reads NDJSON from stdin alone;
+ *  - a tool (bench, topics, groups): `run()` — not composable.
+ * A command may offer several roles (stats is a sink that can also pass records on with --tee).
+ */
+export interface OptionSpec {
+  /** cac flag syntax: "--on-error <policy>", "-n, --count <n>", "--exit". */
+  flags: string;
+  description: string;
+  default?: unknown;
+}
+
+export interface CommandSpec {
+  name: string;
+  /** cac usage after the name: "<expr>", "<topic...>", "[preset]". */
+  args: string;
+  summary: string;
+  /** A pasteable example for --help. */
+  examples: string[];
+  options: OptionSpec[];
+  stage?(args: string[], opts: Opts, ctx: BuildContext): Stage;
+  source?(args: string[], opts: Opts, ctx: BuildContext): Source;
+  sink?(args: string[], opts: Opts, ctx: BuildContext): Sink;
+  run?(args: string[], opts: Opts, ctx: BuildContext): Promise<number>;
+}
+
+/** Parsed options, camelCased by cac ("--on-error" → onError). */
+export type Opts = Record<string, any>;
+
+export interface BuildContext {
+  /** True when this stage runs inside a fused pipeline rather than alone between stdin and stdout. */
+  fused: boolean;
+  /** Position of the stage in the fused run (0 = first). */
+  index: number;
+  onError: OnError;
+  quiet: boolean;
+  verbose: boolean;
+  /** Where diagnostics go; never stdout. */
+  log(line: string): void;
+}

@@ -1,0 +1,93 @@
+/**
+ * The unit that flows between stages.
+ *
+ * A record read from NDJSON keeps its original text in `raw` for as long as no stage replaces the value, so a
+ * sink can forward it byte for byte without re-serialising. `value` is then either the full parsed value or, when
+ * `partial` is set, a view holding only the top-level fields the downstream stages read (see codec/scan.ts);
+ * `fullValue()` parses the rest on demand.
+ *
+ * Control records (watermarks, end markers) travel in-band, in order with the data: `ctl` names the control
+ * (for example "$watermark") and `value` carries its payload. Stages pass on controls they do not use.
+ */
+export interface Header { key: string; value: string | null }
+
+export class Rec {
+  value: unknown;
+  raw: string | undefined;
+  partial: boolean;
+  key: unknown;
+  /** Event/record timestamp in ms when the source has one (Kafka record timestamp). */
+  ts: number | undefined;
+  headers: Header[] | undefined;
+  /** Control name ("$watermark", "$end") for control records; undefined for data. */
+  ctl: string | undefined;
+  /** Where the record came from: a line number for NDJSON, partition/offset for Kafka. */
+  pos: number;
+  src: SourceRef | undefined;
+
+  constructor(value: unknown, raw: string | undefined, partial: boolean, pos: number, src?: SourceRef) {
+    this.value = value;
+    this.raw = raw;
+    this.partial = partial;
+    this.key = undefined;
+    this.ts = undefined;
+    this.headers = undefined;
+    this.ctl = undefined;
+    this.pos = pos;
+    this.src = src;
+  }
+
+  /** The complete value, parsing the original text when only a view was decoded. */
+  fullValue(): unknown {
+    if (this.partial) {
+      this.value = JSON.parse(this.raw as string);
+      this.partial = false;
+    }
+    return this.value;
+  }
+
+  /** Replace the value; the original text no longer describes it. */
+  setValue(v: unknown): void {
+    this.value = v;
+    this.raw = undefined;
+    this.partial = false;
+  }
+
+  /** A new record derived from this one (flatmap, aggregates): keeps key, time, headers and position. */
+  derive(v: unknown): Rec {
+    const r = new Rec(v, undefined, false, this.pos, this.src);
+    r.key = this.key;
+    r.ts = this.ts;
+    r.headers = this.headers;
+    return r;
+  }
+
+  where(): string {
+    return this.src ? this.src.where(this.pos) : `record ${this.pos}`;
+  }
+
+  static control(name: string, payload: unknown): Rec {
+    const r = new Rec(payload, undefined, false, -1);
+    r.ctl = name;
+    return r;
+  }
+}
+
+/** Shared per source: names positions for errors without a closure per record. */
+export interface SourceRef {
+  where(pos: number): string;
+  /** Kafka sources: topic/partition of the batch, for offset commits. */
+  readonly name: string;
+}
+
+export const WATERMARK = '$watermark';
+export const END = '$end';
+
+/** Encode a record's value as one NDJSON line (without newline). */
+export function encodeValue(r: Rec): string {
+  if (r.ctl !== undefined) return `{${JSON.stringify(r.ctl)}:${JSON.stringify(r.value)}}`;
+  if (r.raw !== undefined) return r.raw;
+  const s = JSON.stringify(r.value);
+  // JSON.stringify(undefined) is undefined: a map that returns nothing yields null, as jq does for missing values.
+  return s === undefined ? 'null' : s;
+}

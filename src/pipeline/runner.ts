@@ -1,0 +1,133 @@
+import type { Rec } from './record.js';
+import { mergeNeeds, type FieldNeeds, type Sink, type Source, type Stage } from './stage.js';
+
+/**
+ * Runs source → stages → sink. The same runner serves a lone stage between stdin and stdout (piped mode) and a
+ * chain of stages after a "+" (fused mode); only the source, stage list and sink differ.
+ *
+ * Each batch is pushed through every stage synchronously, then written once; the only awaits are per batch.
+ * A source learns a batch is done (ack) only after the sink acknowledged everything derived from it, which is
+ * what at-least-once offset commits rely on.
+ */
+export interface Pipeline {
+  source: Source & { plan?: FieldNeeds };
+  stages: Stage[];
+  sink: Sink & { reads?: FieldNeeds };
+  /** Period of stage ticks (processing-time windows, idle flush); default 200 ms. */
+  tickMs?: number;
+  /** Resolves when the run should stop early (Ctrl-C): in-flight work drains, windows end, the sink flushes. */
+  stop?: Promise<void>;
+  clock?: () => number;
+}
+
+/** The fields the decoder must materialise: whatever stages read until one of them replaces the value. */
+export function decodePlan(stages: Stage[], sink: { reads?: FieldNeeds }): FieldNeeds {
+  let plan: FieldNeeds = 'none';
+  for (const st of stages) {
+    plan = mergeNeeds(plan, st.reads);
+    if (!st.keepsValue) return plan;
+  }
+  return mergeNeeds(plan, sink.reads ?? 'none');
+}
+
+/**
+ * Pushes a batch through stages[from..]. When a stage fails on a record (--on-error fail), the records it had
+ * already produced still go through the rest of the chain and reach the sink before the failure surfaces, as
+ * they would have one by one.
+ */
+class PartialFailure {
+  constructor(readonly out: Rec[], readonly error: unknown) {}
+}
+
+function pushThrough(stages: Stage[], from: number, batch: Rec[]): Rec[] | PartialFailure {
+  let cur = batch;
+  let failure: unknown;
+  for (let i = from; i < stages.length && cur.length > 0; i++) {
+    const out: Rec[] = [];
+    try {
+      stages[i].process(cur, out);
+    } catch (e) {
+      if (failure === undefined) failure = e;
+    }
+    cur = out;
+  }
+  return failure === undefined ? cur : new PartialFailure(cur, failure);
+}
+
+async function deliver(sink: Sink, res: Rec[] | PartialFailure): Promise<void> {
+  if (res instanceof PartialFailure) {
+    if (res.out.length) await sink.write(res.out);
+    await sink.end();
+    throw res.error;
+  }
+  if (res.length) await sink.write(res);
+}
+
+const TICK = Symbol('tick');
+const STOP = Symbol('stop');
+
+export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
+  const { source, stages, sink } = p;
+  if ('plan' in source) source.plan = decodePlan(stages, sink);
+  const tickers = stages.map((s, i) => (s.tick ? i : -1)).filter((i) => i >= 0);
+  const tickMs = p.tickMs ?? 200;
+  const clock = p.clock ?? Date.now;
+  const stop = p.stop?.then((): typeof STOP => STOP);
+  let how: 'ended' | 'stopped' = 'ended';
+
+  const it = source.batches()[Symbol.asyncIterator]();
+  try {
+    let next = it.next();
+    for (;;) {
+      let res: IteratorResult<Rec[]> | typeof TICK | typeof STOP;
+      if (tickers.length === 0 && !stop) {
+        res = await next;
+      } else {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const racers: Promise<IteratorResult<Rec[]> | typeof TICK | typeof STOP>[] = [next];
+        if (tickers.length) racers.push(new Promise((r) => (timer = setTimeout(() => r(TICK), tickMs))));
+        if (stop) racers.push(stop);
+        res = await Promise.race(racers);
+        if (timer) clearTimeout(timer);
+      }
+      if (res === STOP) { how = 'stopped'; break; }
+      if (res === TICK) {
+        const now = clock();
+        for (const i of tickers) {
+          const out: Rec[] = [];
+          stages[i].tick!(now, out);
+          await deliver(sink, pushThrough(stages, i + 1, out));
+        }
+        continue;
+      }
+      if (res.done) break;
+      const batch = res.value;
+      next = it.next();
+      await deliver(sink, pushThrough(stages, 0, batch));
+      if (source.ack) await source.ack(batch);
+    }
+    // End of input (or a requested stop): every stage flushes its state into the next one, in order.
+    let carry: Rec[] = [];
+    for (const st of stages) {
+      const out: Rec[] = [];
+      if (carry.length) st.process(carry, out);
+      st.end?.(out);
+      carry = out;
+    }
+    if (carry.length) await sink.write(carry);
+    await sink.end();
+  } finally {
+    await source.close?.();
+  }
+  return how;
+}
+
+/** Non-zero counters of every part, for the exit report ("filter: skipped=3"). */
+export function collectCounters(parts: { name: string; counters?(): Record<string, number> }[]): [string, Record<string, number>][] {
+  const res: [string, Record<string, number>][] = [];
+  for (const p of parts) {
+    const c = p.counters?.();
+    if (c && Object.values(c).some((v) => v)) res.push([p.name, c]);
+  }
+  return res;
+}

@@ -1,0 +1,58 @@
+import type { Rec } from './record.js';
+
+/**
+ * The stage contract shared by piped and fused mode.
+ *
+ * A stage is built once from its parsed options and then transforms *batches*: `process` gets the records of one
+ * batch in order (data and control records interleaved) and pushes its outputs to `out`. It is synchronous on
+ * purpose: the async boundary of a pipeline is the batch, never the record.
+ *
+ * Piped mode wraps one stage between the NDJSON decoder and encoder; fused mode chains several stages directly.
+ * Either way the stage sees the same records, which is what makes the two modes give byte-identical output.
+ */
+export interface Stage {
+  readonly name: string;
+  /** What the stage reads of each record's value, so the decoder parses no more than needed. */
+  readonly reads: FieldNeeds;
+  /** False when the stage replaces values (map, aggregate): fields later stages read come from its output. */
+  readonly keepsValue: boolean;
+  process(batch: Rec[], out: Rec[]): void;
+  /** End of input: emit whatever state is still open (windows close at end of input). */
+  end?(out: Rec[]): void;
+  /** Wall-clock tick for processing-time windows and idle flushes; `now` in epoch ms. */
+  tick?(now: number, out: Rec[]): void;
+  /** Counters reported on stderr at exit and in --json summaries ("skipped", "late", ...). */
+  counters?(): Record<string, number>;
+}
+
+/** `all` = needs the whole value; a list = only these top-level fields; `none` = never looks at the value. */
+export type FieldNeeds = 'all' | 'none' | readonly string[];
+
+/** Record-error policy shared by every stage (DESIGN.md: --on-error fail|skip|dlq=<file>). */
+export type OnError = { mode: 'fail' } | { mode: 'skip' } | { mode: 'dlq'; target: string };
+
+/** A source produces batches asynchronously; Kafka sources also learn when batches are safely processed. */
+export interface Source {
+  readonly name: string;
+  batches(): AsyncIterable<Rec[]>;
+  /** Called after every record derived from `batch` has been acknowledged by the sink (at-least-once). */
+  ack?(batch: Rec[]): Promise<void> | void;
+  close?(): Promise<void>;
+  counters?(): Record<string, number>;
+}
+
+/** A sink writes a batch; the promise resolves once the batch is acknowledged (flushed, or acked by Kafka). */
+export interface Sink {
+  readonly name: string;
+  write(batch: Rec[]): Promise<void> | void;
+  end(): Promise<void> | void;
+  counters?(): Record<string, number>;
+}
+
+export function mergeNeeds(a: FieldNeeds, b: FieldNeeds): FieldNeeds {
+  if (a === 'all' || b === 'all') return 'all';
+  if (a === 'none') return b;
+  if (b === 'none') return a;
+  const s = new Set([...a, ...b]);
+  return [...s];
+}
