@@ -2,12 +2,18 @@
  * A validating JSON scanner that extracts only some top-level fields of an object.
  *
  * Why: `JSON.parse` builds every value of every record, but most stages read one or two fields (`r.latency_ms > 50`)
- * and forward the line untouched. The scanner walks the whole text once — so a malformed line is still rejected,
- * exactly as JSON.parse would reject it — but materialises only the wanted fields. Values it returns are identical
- * to what JSON.parse returns for them (numbers via Number() over the same grammar, strings without escapes sliced,
+ * and forward the line untouched. The scanner walks the whole line — so a malformed line is still rejected — but
+ * materialises only the wanted fields, into an object of a fixed shape generated once per field list. Values are
+ * identical to what JSON.parse gives for them (numbers over the same grammar, strings without escapes sliced,
  * anything else handed to JSON.parse). Duplicate keys resolve to the last occurrence, as in JSON.parse.
  *
- * Errors are thrown as JsonSyntaxError with a column, worded the same on Node, Bun and Deno.
+ * It works in place on a whole decoded chunk (positions are absolute; a line is [start, end)), so no per-line
+ * string is cut unless a stage keeps it. When the chunk holds no backslash, tab or carriage return — checked
+ * once per chunk with native indexOf — string bodies are skipped with indexOf too ("fast strings"). The one
+ * leniency of that mode: raw control characters U+0000–U+001F other than tab/CR/LF inside strings are not
+ * rejected (JSON.parse would); finding them would cost a per-character pass we avoid for speed.
+ *
+ * Errors are JsonSyntaxError with a column, worded the same on Node, Bun and Deno.
  */
 export class JsonSyntaxError extends Error {
   constructor(readonly reason: string, readonly column: number) {
@@ -16,25 +22,34 @@ export class JsonSyntaxError extends Error {
 }
 
 const enum C {
-  TAB = 9, LF = 10, CR = 13, SPACE = 32, QUOTE = 34, PLUS = 43, COMMA = 44, MINUS = 45, DOT = 46, SLASH = 47,
+  TAB = 9, CR = 13, SPACE = 32, QUOTE = 34, PLUS = 43, COMMA = 44, MINUS = 45, DOT = 46, SLASH = 47,
   D0 = 48, D1 = 49, D9 = 57, COLON = 58, UPPER_E = 69, LBRACKET = 91, BACKSLASH = 92, RBRACKET = 93,
   LOWER_E = 101, LOWER_F = 102, LOWER_N = 110, LOWER_T = 116, LOWER_U = 117, LBRACE = 123, RBRACE = 125,
 }
 
-function describe(s: string, i: number): string {
-  if (i >= s.length) return 'unexpected end of line';
-  const ch = s[i];
-  return `unexpected ${ch === '"' ? "'\"'" : JSON.stringify(ch).slice(1, -1) === ch ? `'${ch}'` : JSON.stringify(ch)}`;
-}
+// Scanner state for the current line; module-level so the hot helpers take no extra arguments.
+let lineStart = 0;
+let lineEnd = 0;
+let fastStrings = false;
+let escaped = false;
 
 function fail(s: string, i: number, reason?: string): never {
-  throw new JsonSyntaxError(reason ?? describe(s, i), i + 1);
+  let why = reason;
+  if (!why) {
+    if (i >= lineEnd) why = 'unexpected end of line';
+    else {
+      const ch = s[i];
+      why = `unexpected ${ch < ' ' ? JSON.stringify(ch) : `'${ch}'`}`;
+    }
+  }
+  throw new JsonSyntaxError(why, i - lineStart + 1);
 }
 
+// Line feed is not whitespace here: lines never contain one, and it bounds every scan to its line.
 function skipWs(s: string, i: number): number {
   for (;;) {
     const c = s.charCodeAt(i);
-    if (c === C.SPACE || c === C.TAB || c === C.LF || c === C.CR) i++;
+    if (c === C.SPACE || c === C.TAB || c === C.CR) i++;
     else return i;
   }
 }
@@ -44,20 +59,23 @@ function isHex(c: number): boolean {
 }
 
 /** Index just past the closing quote of the string opening at i. Sets `escaped` when it saw a backslash. */
-let escaped = false;
 function skipString(s: string, i: number): number {
   escaped = false;
+  if (fastStrings) {
+    const q = s.indexOf('"', i + 1);
+    if (q < 0 || q >= lineEnd) fail(s, lineEnd, 'unterminated string');
+    return q + 1;
+  }
   i++;
-  const n = s.length;
   for (;;) {
-    if (i >= n) fail(s, i, 'unterminated string');
+    if (i >= lineEnd) fail(s, i, 'unterminated string');
     const c = s.charCodeAt(i);
     if (c === C.QUOTE) return i + 1;
     if (c === C.BACKSLASH) {
       escaped = true;
       const e = s.charCodeAt(i + 1);
       if (e === C.LOWER_U) {
-        if (!(isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3)) && isHex(s.charCodeAt(i + 4)) && isHex(s.charCodeAt(i + 5)))) {
+        if (!(isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3)) && isHex(s.charCodeAt(i + 4)) && isHex(s.charCodeAt(i + 5))) || i + 6 > lineEnd) {
           fail(s, i, 'bad \\u escape in string');
         }
         i += 6;
@@ -99,7 +117,7 @@ function skipNumber(s: string, i: number): number {
 }
 
 function skipLiteral(s: string, i: number, lit: string): number {
-  if (!s.startsWith(lit, i)) fail(s, i);
+  if (!s.startsWith(lit, i) || i + lit.length > lineEnd) fail(s, i);
   return i + lit.length;
 }
 
@@ -107,12 +125,12 @@ function skipLiteral(s: string, i: number, lit: string): number {
 function skipValue(s: string, i: number, depth: number): number {
   const c = s.charCodeAt(i);
   if (c === C.QUOTE) return skipString(s, i);
+  if (c === C.MINUS || (c >= C.D0 && c <= C.D9)) return skipNumber(s, i);
   if (c === C.LBRACE) return skipObject(s, i, depth + 1);
   if (c === C.LBRACKET) return skipArray(s, i, depth + 1);
   if (c === C.LOWER_T) return skipLiteral(s, i, 'true');
   if (c === C.LOWER_F) return skipLiteral(s, i, 'false');
   if (c === C.LOWER_N) return skipLiteral(s, i, 'null');
-  if (c === C.MINUS || (c >= C.D0 && c <= C.D9)) return skipNumber(s, i);
   return fail(s, i);
 }
 
@@ -147,42 +165,61 @@ function skipArray(s: string, i: number, depth: number): number {
   }
 }
 
-/** Throws JsonSyntaxError unless `s` is exactly one JSON value (surrounding whitespace allowed). */
-export function validateJson(s: string): void {
-  let i = skipWs(s, 0);
-  i = skipWs(s, skipValue(s, i, 0));
-  if (i < s.length) fail(s, i);
+function setLine(s: string, start: number, end: number, fast: boolean): void {
+  lineStart = start;
+  lineEnd = end;
+  fastStrings = fast;
+}
+
+/** Whether a decoded chunk allows fast strings: no escapes, tabs or carriage returns anywhere in it. */
+export function chunkIsPlain(s: string): boolean {
+  return s.indexOf('\\') < 0 && s.indexOf('\t') < 0 && s.indexOf('\r') < 0;
+}
+
+/** Throws JsonSyntaxError unless s[start, end) is exactly one JSON value (surrounding whitespace allowed). */
+export function validateJson(s: string, start = 0, end = s.length): void {
+  setLine(s, start, end, false);
+  const i = skipWs(s, skipValue(s, skipWs(s, start), 0));
+  if (i < end) fail(s, i);
+}
+
+/** A constructor for views with exactly these fields, so every view shares one hidden class. */
+function viewClass(fields: string[]): new () => Record<string, unknown> {
+  const body = fields.map((f) => `this[${JSON.stringify(f)}] = undefined;`).join('\n');
+  return new Function(body) as unknown as new () => Record<string, unknown>;
 }
 
 /**
- * Extracts `fields` from the top-level object in `s`, validating the whole text.
- * Returns a plain object holding only the fields present, or — when the text is not an object — the parsed
- * value itself with `partial` false (read `lastWasPartial`).
+ * Extracts `fields` from the top-level object of a line, validating the whole line. When the line is not an
+ * object the complete parsed value is returned and `lastWasPartial` is false.
  */
 export class FieldScanner {
   private readonly fields: string[];
-  /** Set by scan(): false when the returned value is complete (the text was not an object). */
+  private readonly View: new () => Record<string, unknown>;
   lastWasPartial = true;
 
   constructor(fields: readonly string[]) {
     this.fields = [...fields];
+    this.View = viewClass(this.fields);
   }
 
-  scan(s: string): unknown {
+  /** Scans s[start, end); `plain` = chunkIsPlain() of the chunk the line belongs to. */
+  scan(s: string, start = 0, end = s.length, plain = false): unknown {
+    setLine(s, start, end, plain);
     const fields = this.fields;
     const nf = fields.length;
-    let i = skipWs(s, 0);
-    if (s.charCodeAt(i) !== C.LBRACE) {
-      validateJson(s);
+    let i = skipWs(s, start);
+    if (s.charCodeAt(i) !== C.LBRACE || i >= end) {
+      validateJson(s, start, end);
       this.lastWasPartial = false;
-      return JSON.parse(s);
+      return JSON.parse(s.slice(start, end));
     }
     this.lastWasPartial = true;
-    const out: Record<string, unknown> = {};
+    const out = new this.View();
     i = skipWs(s, i + 1);
     if (s.charCodeAt(i) === C.RBRACE) {
       i = skipWs(s, i + 1);
-      if (i < s.length) fail(s, i);
+      if (i < end) fail(s, i);
       return out;
     }
     for (;;) {
@@ -192,8 +229,7 @@ export class FieldScanner {
       let want = -1;
       if (nf > 0) {
         if (escaped) {
-          const k = JSON.parse(s.slice(i, keyEnd)) as string;
-          want = fields.indexOf(k);
+          want = fields.indexOf(JSON.parse(s.slice(i, keyEnd)) as string);
         } else {
           const klen = keyEnd - 1 - keyStart;
           for (let f = 0; f < nf; f++) {
@@ -202,21 +238,59 @@ export class FieldScanner {
           }
         }
       }
-      i = skipWs(s, keyEnd);
-      if (s.charCodeAt(i) !== C.COLON) fail(s, i);
-      const vStart = skipWs(s, i + 1);
-      const vEnd = skipValue(s, vStart, 1);
-      if (want >= 0) out[fields[want]] = decodeValue(s, vStart, vEnd);
-      i = skipWs(s, vEnd);
-      const c = s.charCodeAt(i);
-      if (c === C.RBRACE) break;
-      if (c !== C.COMMA) fail(s, i);
-      i = skipWs(s, i + 1);
+      i = keyEnd;
+      if (s.charCodeAt(i) !== C.COLON) {
+        i = skipWs(s, i);
+        if (s.charCodeAt(i) !== C.COLON) fail(s, i);
+      }
+      i++;
+      let c = s.charCodeAt(i);
+      if (c === C.SPACE || c === C.TAB || c === C.CR) { i = skipWs(s, i); c = s.charCodeAt(i); }
+      if (want >= 0) {
+        if (c === C.MINUS || (c >= C.D0 && c <= C.D9)) {
+          const vEnd = skipNumber(s, i);
+          out[fields[want]] = numberAt(s, i, vEnd);
+          i = vEnd;
+        } else {
+          const vEnd = skipValue(s, i, 1);
+          out[fields[want]] = decodeValue(s, i, vEnd);
+          i = vEnd;
+        }
+      } else {
+        i = skipValue(s, i, 1);
+      }
+      c = s.charCodeAt(i);
+      if (c === C.SPACE || c === C.TAB || c === C.CR) { i = skipWs(s, i); c = s.charCodeAt(i); }
+      if (c === C.COMMA) {
+        i++;
+        c = s.charCodeAt(i);
+        if (c === C.SPACE || c === C.TAB || c === C.CR) i = skipWs(s, i);
+        continue;
+      }
+      if (c === C.RBRACE && i < end) break;
+      fail(s, i);
     }
     i = skipWs(s, i + 1);
-    if (i < s.length) fail(s, i);
+    if (i < end) fail(s, i);
     return out;
   }
+}
+
+/** A validated JSON number; short plain integers are accumulated directly instead of sliced and converted. */
+function numberAt(s: string, a: number, b: number): number {
+  if (b - a <= 15) {
+    let neg = false;
+    let k = a;
+    if (s.charCodeAt(k) === C.MINUS) { neg = true; k++; }
+    let v = 0;
+    for (; k < b; k++) {
+      const d = s.charCodeAt(k) - C.D0;
+      if (d < 0 || d > 9) return Number(s.slice(a, b));
+      v = v * 10 + d;
+    }
+    return neg ? -v : v;
+  }
+  return Number(s.slice(a, b));
 }
 
 /** The value of an already-validated JSON slice, the way JSON.parse would give it. */
@@ -226,7 +300,6 @@ function decodeValue(s: string, a: number, b: number): unknown {
     // skipString ran last over exactly this value, so `escaped` describes it.
     return escaped ? JSON.parse(s.slice(a, b)) : s.slice(a + 1, b - 1);
   }
-  if (c === C.MINUS || (c >= C.D0 && c <= C.D9)) return Number(s.slice(a, b));
   if (c === C.LOWER_T) return true;
   if (c === C.LOWER_F) return false;
   if (c === C.LOWER_N) return null;
