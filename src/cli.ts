@@ -6,7 +6,8 @@ import { assemble, contextFor, parseSegment, printHelp, type Segment } from './p
 import { collectCounters, runPipeline } from './pipeline/runner.js';
 import { splitFused, splitPipeline } from './pipeline/words.js';
 import { KsError, UsageError } from './pipeline/errors.js';
-import { ReaderGone } from './io/stdio.js';
+import { NdjsonSource, ReaderGone, StdoutSink } from './io/stdio.js';
+import { canRunParallel, runParallel } from './pipeline/parallel.js';
 import { writeErr } from './runtime.js';
 
 const VERSION = '0.1.0';
@@ -71,12 +72,21 @@ async function main(argv: string[]): Promise<number> {
   }
   const { source, stages, sink } = assemble(segments);
   const quiet = segments.some((s) => s.opts.quiet);
-  const how = await runPipeline({ source, stages, sink, stop: interrupted });
-  for (const [name, c] of collectCounters([source, ...stages, sink])) {
-    const text = Object.entries(c).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ');
-    if (!quiet || /skipped|dead-lettered|late|invalid/.test(text)) writeErr(`kstream: ${name}: ${text}`);
+  let counters: [string, Record<string, number>][];
+  let stopped: boolean;
+  if (source instanceof NdjsonSource && sink instanceof StdoutSink && canRunParallel(segments, stages)) {
+    const res = await runParallel(parts, interrupted);
+    counters = Object.entries(res.counters);
+    stopped = res.stopped;
+  } else {
+    stopped = (await runPipeline({ source, stages, sink, stop: interrupted })) === 'stopped';
+    counters = collectCounters([source, ...stages, sink]);
   }
-  return how === 'stopped' ? 130 : 0;
+  for (const [name, c] of counters) {
+    const text = Object.entries(c).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ');
+    if (text && (!quiet || /skipped|dead-lettered|late|invalid/.test(text))) writeErr(`kstream: ${name}: ${text}`);
+  }
+  return stopped ? 130 : 0;
 }
 
 let verbose = false;

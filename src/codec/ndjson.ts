@@ -19,8 +19,8 @@ export class LineFramer {
     this.maxLine = maxLineBytes;
   }
 
-  /** Complete lines in `chunk` (joined with any carried-over prefix), as one string to split. */
-  push(chunk: Uint8Array): string | undefined {
+  /** Complete lines in `chunk` (joined with any carried-over prefix), without the final newline. */
+  push(chunk: Uint8Array): Buffer | undefined {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const last = buf.lastIndexOf(10);
     if (last < 0) {
@@ -35,14 +35,14 @@ export class LineFramer {
       whole = buf.subarray(0, last);
     }
     this.rest = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
-    return decodeUtf8(whole, this.line);
+    return whole;
   }
 
   /** Whatever is left after the last newline. */
-  end(): string | undefined {
+  end(): Buffer | undefined {
     const r = this.rest;
     this.rest = undefined;
-    return r && r.length ? decodeUtf8(r, this.line) : undefined;
+    return r && r.length ? r : undefined;
   }
 }
 
@@ -52,23 +52,20 @@ export class LineTooLong extends Error {
   }
 }
 
-export class InvalidUtf8 extends Error {
-  constructor(readonly lineNo: number) {
-    super(`invalid UTF-8 in line ${lineNo}`);
-  }
-}
 
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true });
 const isAscii: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isAscii?: (b: Uint8Array) => boolean }).isAscii;
 
 /**
- * Decodes, refusing invalid UTF-8 (silently replacing bytes would corrupt records) and naming the line.
+ * Decodes, refusing invalid UTF-8 (silently replacing bytes would corrupt records).
  * Pure-ASCII chunks, the common case, take the cheaper latin1 path (identical result for ASCII).
+ * On invalid UTF-8 it returns the lines before the bad one and names the bad line, so a run can emit every good
+ * record before it fails.
  */
-function decodeUtf8(b: Buffer, firstLine: number): string {
-  if (isAscii && isAscii(b)) return b.toString('latin1');
+export function decodeUtf8(b: Buffer, firstLine: number): { text: string; badLine?: number } {
+  if (isAscii && isAscii(b)) return { text: b.toString('latin1') };
   try {
-    return fatalDecoder.decode(b);
+    return { text: fatalDecoder.decode(b) };
   } catch {
     let line = firstLine;
     let start = 0;
@@ -78,13 +75,14 @@ function decodeUtf8(b: Buffer, firstLine: number): string {
       try {
         fatalDecoder.decode(b.subarray(start, end));
       } catch {
-        throw new InvalidUtf8(line);
+        // Everything before this line decodes (it did line by line); drop the newline before it.
+        return { text: start > 0 ? fatalDecoder.decode(b.subarray(0, start - 1)) : '', badLine: line };
       }
       if (nl < 0) break;
       start = nl + 1;
       line++;
     }
-    throw new InvalidUtf8(line);
+    return { text: fatalDecoder.decode(b), badLine: undefined };
   }
 }
 
@@ -140,7 +138,7 @@ export class NdjsonDecoder {
           rec = new Rec(parseStrict(s), s, false, lineNo, src);
         } else {
           const v = scanner.scan(text, a, e, plain);
-          rec = new Rec(v, text.slice(a, e), scanner.lastWasPartial, lineNo, src);
+          rec = Rec.span(v, text, a, e, scanner.lastWasPartial, lineNo, src);
         }
         out.push(rec);
       } catch (err) {

@@ -3,7 +3,7 @@ import process from 'node:process';
 import { Rec, encodeValue, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds, Sink, Source } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
-import { InvalidUtf8, LineFramer, LineTooLong, NdjsonDecoder } from '../codec/ndjson.js';
+import { decodeUtf8, LineFramer, LineTooLong, NdjsonDecoder } from '../codec/ndjson.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { runtime } from '../runtime.js';
 
@@ -47,27 +47,30 @@ export class NdjsonSource implements Source {
   async *batches(): AsyncIterable<Rec[]> {
     const decoder = (this.decoder = new NdjsonDecoder(this.plan, this.errors, this.ref));
     const framer = new LineFramer();
+    const decodeLines = (bytes: Buffer): Rec[] => {
+      const { text, badLine } = decodeUtf8(bytes, framer.line);
+      const out: Rec[] = [];
+      if (text.length || badLine === undefined) framer.line += decoder.decode(text, framer.line, out);
+      if (badLine !== undefined && !decoder.failure) {
+        decoder.failure = new RuntimeError(`${this.ref.where(badLine)}: invalid UTF-8`, 'NDJSON input must be UTF-8 text');
+      }
+      return out;
+    };
     try {
       for await (const chunk of readChunks(this.path)) {
-        const text = framer.push(chunk);
-        if (text === undefined) continue;
-        const out: Rec[] = [];
-        framer.line += decoder.decode(text, framer.line, out);
+        const bytes = framer.push(chunk);
+        if (bytes === undefined) continue;
+        const out = decodeLines(bytes);
         if (out.length) yield out;
         if (decoder.failure) throw decoder.failure;
       }
       const tail = framer.end();
       if (tail !== undefined) {
-        const out: Rec[] = [];
-        framer.line += decoder.decode(tail, framer.line, out);
+        const out = decodeLines(tail);
         if (out.length) yield out;
         if (decoder.failure) throw decoder.failure;
       }
     } catch (e) {
-      if (e instanceof InvalidUtf8) {
-        // Handled like any bad record, but the rest of the chunk is not recoverable line by line here; fail.
-        throw new RuntimeError(`${this.ref.where(e.lineNo)}: invalid UTF-8`, 'NDJSON input must be UTF-8 text');
-      }
       if (e instanceof LineTooLong) {
         throw new RuntimeError(`${this.ref.where(e.lineNo)}: line longer than ${e.limit} bytes`, 'is the input NDJSON, one record per line?');
       }

@@ -6,6 +6,7 @@ import { exprFailure, type Expr } from './expr.js';
 /** Keeps records for which the expression is truthy (JavaScript truthiness). The record passes on untouched. */
 export class FilterStage implements Stage {
   readonly name = 'filter';
+  readonly stateless = true;
   readonly keepsValue = true;
   readonly reads: FieldNeeds;
 

@@ -7,6 +7,7 @@ import { errorCounters } from './filter.js';
 /** One output record per element of the array the expression returns; null/undefined yields none. */
 export class FlatMapStage implements Stage {
   readonly name = 'flatmap';
+  readonly stateless = true;
   readonly keepsValue = false;
   readonly reads: FieldNeeds;
 

@@ -10,6 +10,7 @@ import { errorCounters } from './filter.js';
  */
 export class MapStage implements Stage {
   readonly name = 'map';
+  readonly stateless = true;
   readonly keepsValue = false;
   readonly reads: FieldNeeds;
 

@@ -13,7 +13,6 @@ export interface Header { key: string; value: string | null }
 
 export class Rec {
   value: unknown;
-  raw: string | undefined;
   partial: boolean;
   key: unknown;
   /** Event/record timestamp in ms when the source has one (Kafka record timestamp). */
@@ -25,9 +24,17 @@ export class Rec {
   pos: number;
   src: SourceRef | undefined;
 
+  // The original text is kept as a span of the decoded chunk and cut only when someone reads it: most records
+  // of a selective filter are dropped and never need their own string.
+  private text: string | undefined;
+  private start: number;
+  private end: number;
+
   constructor(value: unknown, raw: string | undefined, partial: boolean, pos: number, src?: SourceRef) {
     this.value = value;
-    this.raw = raw;
+    this.text = raw;
+    this.start = 0;
+    this.end = -1;
     this.partial = partial;
     this.key = undefined;
     this.ts = undefined;
@@ -35,6 +42,28 @@ export class Rec {
     this.ctl = undefined;
     this.pos = pos;
     this.src = src;
+  }
+
+  /** Exact JSON text of the value while no stage has replaced it. */
+  get raw(): string | undefined {
+    if (this.end >= 0) {
+      this.text = (this.text as string).slice(this.start, this.end);
+      this.end = -1;
+    }
+    return this.text;
+  }
+
+  set raw(v: string | undefined) {
+    this.text = v;
+    this.end = -1;
+  }
+
+  /** A record whose original text is chunk[start, end). */
+  static span(value: unknown, chunk: string, start: number, end: number, partial: boolean, pos: number, src: SourceRef): Rec {
+    const r = new Rec(value, chunk, partial, pos, src);
+    r.start = start;
+    r.end = end;
+    return r;
   }
 
   /** The complete value, parsing the original text when only a view was decoded. */
@@ -49,7 +78,8 @@ export class Rec {
   /** Replace the value; the original text no longer describes it. */
   setValue(v: unknown): void {
     this.value = v;
-    this.raw = undefined;
+    this.text = undefined;
+    this.end = -1;
     this.partial = false;
   }
 

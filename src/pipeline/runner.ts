@@ -35,11 +35,11 @@ export function decodePlan(stages: Stage[], sink: { reads?: FieldNeeds }): Field
  * already produced still go through the rest of the chain and reach the sink before the failure surfaces, as
  * they would have one by one.
  */
-class PartialFailure {
+export class PartialFailure {
   constructor(readonly out: Rec[], readonly error: unknown) {}
 }
 
-function pushThrough(stages: Stage[], from: number, batch: Rec[]): Rec[] | PartialFailure {
+export function pushThrough(stages: Stage[], from: number, batch: Rec[]): Rec[] | PartialFailure {
   let cur = batch;
   let failure: unknown;
   for (let i = from; i < stages.length && cur.length > 0; i++) {

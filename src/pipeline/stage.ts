@@ -16,6 +16,8 @@ export interface Stage {
   readonly reads: FieldNeeds;
   /** False when the stage replaces values (map, aggregate): fields later stages read come from its output. */
   readonly keepsValue: boolean;
+  /** True for stateless stages (map, filter, flatmap): batches may then be processed on several threads. */
+  readonly stateless?: boolean;
   process(batch: Rec[], out: Rec[]): void;
   /** End of input: emit whatever state is still open (windows close at end of input). */
   end?(out: Rec[]): void;

@@ -1,0 +1,87 @@
+import { Buffer } from 'node:buffer';
+import { encodeValue, type Rec, type SourceRef } from './record.js';
+import type { Stage } from './stage.js';
+import { NdjsonDecoder, decodeUtf8 } from '../codec/ndjson.js';
+import { parseOnError, RecordErrors } from './onerror.js';
+import { decodePlan, pushThrough, PartialFailure } from './runner.js';
+import { parseSegment, contextFor } from './assemble.js';
+import { KsError } from './errors.js';
+
+/**
+ * Runs a chain of stateless stages over one chunk of complete NDJSON lines: decode → stages → encode, returning
+ * the output bytes. The same code runs inline and inside worker threads (parallel.ts), so threaded runs give the
+ * same output as single-threaded ones.
+ *
+ * Positions inside a chunk are relative (line 1 = the chunk's first line). Error messages carry a marker the
+ * main thread replaces with the absolute line number, since only it knows how many lines came before.
+ */
+export const LINE_MARK = '\u0001';
+
+export interface ChunkResult {
+  out: Uint8Array;
+  lines: number;
+  /** --on-error fail hit a record: its message (with a line marker) and exit code; `out` holds what came before. */
+  failure?: { message: string; hint?: string; exitCode: number };
+}
+
+const relative: SourceRef = { name: 'stdin', where: (pos: number) => `stdin line ${LINE_MARK}${pos}${LINE_MARK}` };
+
+export class ChunkProcessor {
+  private constructor(
+    private readonly stages: Stage[],
+    private readonly decoder: NdjsonDecoder,
+    private readonly inputErrors: RecordErrors,
+    private readonly dropControl: boolean,
+  ) {}
+
+  static async create(segments: string[][]): Promise<ChunkProcessor> {
+    const parsed = [];
+    for (const argv of segments) parsed.push((await parseSegment(argv))!);
+    const stages = parsed.map((seg, i) => seg.spec.stage!(seg.args, seg.opts, contextFor(seg, parsed.length > 1, i)));
+    const inputErrors = new RecordErrors(parseOnError(parsed[0].opts.onError), 'stdin');
+    const decoder = new NdjsonDecoder(decodePlan(stages, { reads: 'none' }), inputErrors, relative);
+    return new ChunkProcessor(stages, decoder, inputErrors, parsed[parsed.length - 1].opts.watermarks === false);
+  }
+
+  process(bytes: Uint8Array): ChunkResult {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const recs: Rec[] = [];
+    let failure: ChunkResult['failure'];
+    const { text, badLine } = decodeUtf8(buf, 1);
+    const lines = text.length || badLine === undefined ? this.decoder.decode(text, 1, recs) : 0;
+    if (badLine !== undefined && !this.decoder.failure) {
+      failure = { message: `${relative.where(badLine)}: invalid UTF-8`, hint: 'NDJSON input must be UTF-8 text', exitCode: 1 };
+    }
+    if (this.decoder.failure) {
+      failure = describe(this.decoder.failure);
+      this.decoder.failure = undefined;
+    }
+    let res = pushThrough(this.stages, 0, recs);
+    if (res instanceof PartialFailure) {
+      failure ??= describe(res.error);
+      res = res.out;
+    }
+    let s = '';
+    for (let i = 0; i < res.length; i++) {
+      const r = res[i];
+      if (this.dropControl && r.ctl !== undefined) continue;
+      s += encodeValue(r) + '\n';
+    }
+    return { out: Buffer.from(s, 'utf8'), lines, failure };
+  }
+
+  counters(): Record<string, Record<string, number>> {
+    const res: Record<string, Record<string, number>> = {};
+    if (this.inputErrors.count) res.stdin = { [this.inputErrors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped']: this.inputErrors.count };
+    for (const st of this.stages) {
+      const c = st.counters?.();
+      if (c) res[st.name] = c;
+    }
+    return res;
+  }
+}
+
+function describe(e: unknown): { message: string; hint?: string; exitCode: number } {
+  if (e instanceof KsError) return { message: e.message, hint: e.hint, exitCode: e.exitCode };
+  return { message: e instanceof Error ? e.message : String(e), exitCode: 1 };
+}
