@@ -109,7 +109,7 @@ export async function runParallel(argvSegments: string[][], stop: Promise<void>)
     if (res.out.byteLength && !gone) {
       if (!out.write(res.out)) await new Promise<void>((r) => { out.once('drain', r); out.once('close', r); });
     }
-    if (res.failure) {
+    if (res.failure && !gone) {
       const msg = res.failure.message.replace(new RegExp(`${LINE_MARK}(\\d+)${LINE_MARK}`, 'g'), (_, n) => String(baseLine + Number(n)));
       throw new KsError(msg, res.failure.exitCode, res.failure.hint);
     }
@@ -148,7 +148,8 @@ export async function runParallel(argvSegments: string[][], stop: Promise<void>)
       const bytes = framer.push(r.value);
       if (bytes) await handle(bytes);
     }
-    const tail = stopped ? undefined : framer.end();
+    // After a stop or a closed stdout the carried-over bytes are a cut line, not a record.
+    const tail = stopped || gone ? undefined : framer.end();
     if (tail) await handle(tail);
     await drainTo(0);
     const all = [inline.counters(), ...(pool ? await pool.counters() : [])];
