@@ -114,6 +114,9 @@ function seedWords(seed: number | string): [number, number] {
 // --- deterministic elementary functions -------------------------------------------------------------------------
 
 const LN2 = 0.6931471805599453;
+// ln 2 split (Cody-Waite, as in fdlibm): k * LN2_HI is exact for |k| < 2^20, so range reduction loses nothing.
+const LN2_HI = 6.93147180369123816490e-1;
+const LN2_LO = 1.90821492927058770002e-10;
 const SQRT2 = 1.4142135623730951;
 /** 2^k for every k with a normal result, built by exact doubling/halving (no pow(), whose last bit may vary). */
 const POW2 = (() => {
@@ -157,7 +160,7 @@ export function detLog(x: number): number {
     term *= f2;
     sum += term / k;
   }
-  return e * LN2 + 2 * sum;
+  return e * LN2_HI + (e * LN2_LO + 2 * sum);
 }
 
 /** e^x, to ~1e-15 relative, identically on every engine. */
@@ -166,7 +169,7 @@ export function detExp(x: number): number {
   if (x > 709.7) return Infinity;
   if (x < -745) return 0;
   const k = Math.round(x / LN2);
-  const r = x - k * LN2;
+  const r = x - k * LN2_HI - k * LN2_LO;
   // Taylor series of e^r for |r| <= 0.35, Horner form; the first omitted term is below 1e-17.
   let p = 1;
   for (let n = 14; n >= 1; n--) p = 1 + (p * r) / n;

@@ -58,11 +58,17 @@ export interface IntervalReport {
 class Measure {
   readonly total = new Hdr();
   readonly cur: Hdr;
+  /** Non-numeric values: overall, and in the current interval. */
   nonNumeric = 0;
   curNonNumeric = 0;
 
   constructor(readonly expr: Expr, intervals: boolean) {
     this.cur = intervals ? new Hdr() : this.total;
+  }
+
+  bad(): void {
+    this.nonNumeric++;
+    this.curNonNumeric++;
   }
 
   /** Fold the current interval into the total. */
@@ -71,8 +77,16 @@ class Measure {
       this.total.add(this.cur);
       this.cur.reset();
     }
-    this.nonNumeric += this.curNonNumeric;
     this.curNonNumeric = 0;
+  }
+
+  /** Everything so far, including the open interval, without disturbing it. */
+  overall(): HdrSummary {
+    if (this.cur === this.total || this.cur.count + this.cur.negative + this.cur.tooLarge === 0) return this.total.summary();
+    const h = new Hdr();
+    h.add(this.total);
+    h.add(this.cur);
+    return h.summary();
   }
 }
 
@@ -115,11 +129,11 @@ export class StatsStage implements Stage {
         const m = fields[f];
         const v = tryEval(m.expr, r);
         if (typeof v === 'number' && Number.isFinite(v)) m.cur.record(v);
-        else m.curNonNumeric++;
+        else m.bad();
       }
       if (lat) {
         const t = toEpochMs(tryEval(lat.expr, r));
-        if (t === undefined) lat.curNonNumeric++;
+        if (t === undefined) lat.bad();
         else lat.cur.record(now - t);
       }
     }
@@ -150,16 +164,15 @@ export class StatsStage implements Stage {
     this.cfg.write(this.cfg.json ? JSON.stringify(rep) + '\n' : this.formatReport(rep));
   }
 
-  /** The totals so far (what end() prints); usable by bench and tests. */
+  /** The totals so far (what end() prints); usable by bench and tests at any time. */
   report(): StatsReport {
-    for (const m of this.all()) m.roll();
     const duration = this.first === undefined ? 0 : this.last! - this.first;
     const rep: StatsReport = { count: this.count, duration_ms: round3(duration), rate: duration > 0 ? round3((this.count * 1000) / duration) : null };
     if (this.fields.length) {
       rep.fields = {};
-      for (const m of this.fields) rep.fields[m.expr.source] = { ...m.total.summary(), non_numeric: m.nonNumeric };
+      for (const m of this.fields) rep.fields[m.expr.source] = { ...m.overall(), non_numeric: m.nonNumeric };
     }
-    if (this.latency) rep.latency_ms = { from: this.latency.expr.source, ...this.latency.total.summary(), non_numeric: this.latency.nonNumeric };
+    if (this.latency) rep.latency_ms = { from: this.latency.expr.source, ...this.latency.overall(), non_numeric: this.latency.nonNumeric };
     return rep;
   }
 

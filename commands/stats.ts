@@ -1,0 +1,52 @@
+import process from 'node:process';
+import type { CommandSpec } from '../src/pipeline/command.js';
+import { compileExpr } from '../src/operators/expr.js';
+import { UsageError } from '../src/pipeline/errors.js';
+import { parseDuration } from '../src/time/duration.js';
+import { StatsStage } from '../src/report/stats.js';
+import { colorLevel } from '../src/report/table.js';
+import { wallNow } from '../src/runtime.js';
+
+const stats: CommandSpec = {
+  name: 'stats',
+  args: '',
+  summary: 'Throughput and HDR percentiles (p50 … p99.99) of a stream, of numeric fields, and of latency from a record time',
+  examples: [
+    'kstream gen --count 100000 | kstream stats --field r.latency_ms',
+    'kstream gen --rate 5000 --duration 10s | kstream stats --latency-from r.ts --every 1s',
+    'kstream consume clicks --exit + stats --latency-from r.ts --json',
+    'kstream consume clicks + stats --tee --every 5s + produce clicks-copy',
+  ],
+  options: [
+    { flags: '--field <expr>', description: 'Summarise a numeric expression over r (repeatable); non-numbers are counted, not failed' },
+    { flags: '--latency-from <expr>', description: 'Summarise latency = now − <expr> in ms; <expr> gives epoch ms or an ISO time' },
+    { flags: '--every <dur>', description: 'Also print one interval line per period of processing time (1s, 10s)' },
+    { flags: '--json', description: 'Report as JSON (one object; with --every one per interval, then the total)' },
+    { flags: '--tee', description: 'Pass records through unchanged and write the report to stderr instead of stdout' },
+  ],
+  stage(_args, opts) {
+    const raw = opts.field === undefined ? [] : Array.isArray(opts.field) ? opts.field : [opts.field];
+    const fields = raw.map((s: unknown) => compileExpr(String(s), '--field expression'));
+    const latencyFrom = opts.latencyFrom === undefined ? undefined : compileExpr(String(opts.latencyFrom), '--latency-from expression');
+    let everyMs: number | undefined;
+    if (opts.every !== undefined) {
+      everyMs = parseDuration(opts.every, '--every');
+      if (!(everyMs > 0)) throw new UsageError(`invalid --every \`${opts.every}\``, 'use a period such as 1s or 500ms');
+    }
+    const tee = !!opts.tee;
+    // The report is the product on stdout; with --tee stdout carries the records, so the report moves to stderr.
+    const stream = tee ? process.stderr : process.stdout;
+    return new StatsStage({
+      fields,
+      latencyFrom,
+      json: !!opts.json,
+      everyMs,
+      tee,
+      write: (text) => void stream.write(text),
+      clock: wallNow,
+      color: colorLevel(stream),
+    });
+  },
+};
+
+export default stats;
