@@ -1,0 +1,173 @@
+import process from 'node:process';
+import type { CommandSpec, Opts } from '../src/pipeline/command.js';
+import { InProcessPipeline } from '../src/pipeline/inprocess.js';
+import { createGenerator } from '../src/loadgen/generator.js';
+import { Pacer, Schedule, systemClock } from '../src/loadgen/rate.js';
+import { Hdr } from '../src/report/hdr.js';
+import { PLOT_PERCENTILES, writePlot } from '../src/report/plot.js';
+import { colorLevel, group, keyValueTable, paint, percentileTable } from '../src/report/table.js';
+import { parseCount, parseDuration, parseRate } from '../src/time/duration.js';
+import { UsageError } from '../src/pipeline/errors.js';
+import { now, showProgress, wallNow, writeErr } from '../src/runtime.js';
+
+const KAFKA_BENCH = '../src/io/kafka-bench.js';
+
+export const DEFAULT_PIPELINE = `filter 'r.latency_ms > 50' + map '({user: r.user, ms: r.latency_ms * 1000})'`;
+
+/**
+ * The built-in benchmark. In process (default): generated NDJSON → the real decoder → fused stages → encoder →
+ * discarded, so it measures what a fused run costs without disk or pipe I/O. Two modes:
+ *  - as fast as possible (no --rate): throughput, and how long each record spent in the pipeline (its batch's
+ *    residence time);
+ *  - constant rate (--rate): records are released on a fixed schedule and each one's latency runs from its
+ *    intended release time, so a stall shows up in every record it delayed (coordinated omission corrected).
+ * With --brokers the same load goes through a real Kafka topic (see src/io/kafka-bench.ts).
+ */
+const spec: CommandSpec = {
+  name: 'bench',
+  args: '',
+  summary: 'Benchmark: generator → stages → sink, in process or through Kafka; throughput and HDR latency',
+  examples: [
+    'kstream bench',
+    `kstream bench --rate 200k --duration 10s --pipeline "filter 'r.ok' + map '({u: r.user})'"`,
+    'kstream bench --brokers 127.0.0.1:9092 --rate 20000 --duration 20s --plot latency.svg',
+  ],
+  options: [
+    { flags: '--pipeline <stages>', description: 'Stages to run, as one string ("filter … + map …" or "filter … | map …")', default: DEFAULT_PIPELINE },
+    { flags: '--preset <name>', description: 'Generator preset: clicks, orders, iot', default: 'clicks' },
+    { flags: '--rate <n>', description: 'Constant load in records/s (e.g. 200k); 0 or absent = as fast as possible' },
+    { flags: '--duration <dur>', description: 'How long to run (default 5s, or until --count)' },
+    { flags: '--count <n>', description: 'Stop after this many records' },
+    { flags: '--batch <n>', description: 'Records per batch when running flat out', default: 4096 },
+    { flags: '--seed <n>', description: 'Generator seed', default: 1 },
+    { flags: '--json', description: 'Print the result as one JSON object' },
+    { flags: '--plot <file>', description: 'Write a latency-by-percentile chart (.svg or .html)' },
+    { flags: '--brokers <list>', description: 'Run end to end through Kafka at these brokers instead of in process' },
+    { flags: '--partitions <n>', description: 'With --brokers: partitions of the fresh bench topic', default: 3 },
+  ],
+  async run(_args, opts, ctx) {
+    if (opts.brokers !== undefined) {
+      // Loaded only here, so the in-process bench never imports kafkajs.
+      const mod: { runKafkaBench(o: Opts, c: typeof ctx): Promise<number> } = await import(KAFKA_BENCH);
+      return mod.runKafkaBench(opts, ctx);
+    }
+    const result = await benchInProcess(opts, !ctx.quiet && showProgress(false));
+    await report(result, opts);
+    return 0;
+  },
+};
+export default spec;
+
+export interface BenchResult {
+  mode: 'in-process';
+  pipeline: string;
+  preset: string;
+  rate: number | null;
+  records_in: number;
+  records_out: number;
+  seconds: number;
+  records_per_s: number;
+  /** Throughput of decode → stages → encode alone, generator time excluded. */
+  pipeline_records_per_s: number;
+  mb_per_s: number;
+  late: number;
+  max_behind_ms: number;
+  latency_ms: ReturnType<Hdr['summary']>;
+  /** Latency by percentile for --plot. */
+  plot: [number, number][];
+}
+
+async function benchInProcess(opts: Opts, progress: boolean): Promise<BenchResult> {
+  const pipeline = String(opts.pipeline);
+  const p = await InProcessPipeline.create(pipeline);
+  const rate = opts.rate === undefined ? 0 : parseRate(opts.rate);
+  const count = opts.count === undefined ? Infinity : parseCount(opts.count, '--count');
+  const durationMs = opts.duration !== undefined ? parseDuration(opts.duration, '--duration') : count === Infinity ? 5000 : Infinity;
+  const batchMax = parseCount(opts.batch, '--batch');
+  if (batchMax < 1) throw new UsageError('--batch must be at least 1');
+  const gen = createGenerator({ preset: String(opts.preset), seed: opts.seed, values: false });
+  const hdr = new Hdr();
+  const pacer = rate > 0 ? new Pacer(new Schedule(rate), systemClock, now()) : undefined;
+  if (pacer) gen.setTimeline(wallNow(), rate);
+
+  const t0 = now();
+  const deadline = t0 + durationMs;
+  let sent = 0;
+  let bytesIn = 0;
+  let busy = 0; // ms spent in decode → stages → encode
+  let lastProgress = t0;
+  while (sent < count) {
+    let n: number;
+    if (pacer) {
+      n = await pacer.due(sent, Math.min(batchMax, count - sent));
+    } else {
+      n = Math.min(batchMax, count - sent);
+    }
+    const tGen = now();
+    const batch = gen.nextBatch(n);
+    const chunk = batch.lines.join('\n');
+    bytesIn += chunk.length + 1;
+    const a = now();
+    p.run(chunk, sent + 1);
+    const done = now();
+    busy += done - a;
+    if (pacer) {
+      // Latency from each record's intended release time: includes any wait behind a stalled predecessor.
+      for (let i = 0; i < n; i++) hdr.record(done - (pacer.t0 + pacer.schedule.intendedTime(sent + i)));
+    } else {
+      const residence = done - tGen;
+      for (let i = 0; i < n; i++) hdr.record(residence);
+    }
+    sent += n;
+    if (done >= deadline) break;
+    if (progress && done - lastProgress > 1000) {
+      lastProgress = done;
+      writeErr(`\r  ${group(sent)} records, ${group(Math.round(sent / ((done - t0) / 1000)))} records/s`.padEnd(60));
+    }
+    // Flat out, yield to the event loop now and then so Ctrl-C and timers stay responsive.
+    if (!pacer && (sent / n) % 64 === 0) await new Promise((r) => setImmediate(r));
+  }
+  p.end();
+  const seconds = (now() - t0) / 1000;
+  if (progress) writeErr('\r'.padEnd(61) + '\r');
+  return {
+    mode: 'in-process',
+    pipeline,
+    preset: String(opts.preset),
+    rate: rate || null,
+    records_in: sent,
+    records_out: p.outRecords,
+    seconds: +seconds.toFixed(3),
+    records_per_s: Math.round(sent / seconds),
+    pipeline_records_per_s: Math.round(sent / (busy / 1000)),
+    mb_per_s: +((bytesIn / (busy / 1000)) / 1e6).toFixed(1),
+    late: pacer?.late ?? 0,
+    max_behind_ms: +(pacer?.maxBehindMs ?? 0).toFixed(3),
+    latency_ms: hdr.summary(),
+    plot: PLOT_PERCENTILES.map((q) => [q, hdr.percentile(q) ?? 0] as [number, number]),
+  };
+}
+
+async function report(r: BenchResult, opts: Opts): Promise<void> {
+  if (opts.plot) {
+    writePlot(String(opts.plot), [{ label: r.rate ? `${group(r.rate)} records/s` : 'as fast as possible', points: r.plot }], `kstream bench (in process): ${r.pipeline}`);
+  }
+  if (opts.json) {
+    const { plot: _plot, ...rest } = r;
+    process.stdout.write(JSON.stringify(rest) + '\n');
+    return;
+  }
+  const c = paint(colorLevel(process.stdout));
+  const rows: [string, string | number][] = [
+    ['pipeline', r.pipeline],
+    ['load', r.rate ? `${group(r.rate)} records/s constant (latency from intended time)` : 'as fast as possible'],
+    ['records in / out', `${group(r.records_in)} / ${group(r.records_out)}`],
+    ['duration', `${r.seconds} s`],
+    ['throughput', `${group(r.records_per_s)} records/s end to end`],
+    ['pipeline alone', `${group(r.pipeline_records_per_s)} records/s, ${r.mb_per_s} MB/s (decode → stages → encode)`],
+  ];
+  if (r.rate) rows.push(['behind schedule', `${group(r.late)} records sent > 1 ms late (max ${r.max_behind_ms} ms)`]);
+  process.stdout.write(keyValueTable(rows, c) + '\n');
+  process.stdout.write(percentileTable([{ label: r.rate ? 'latency ms' : 'in pipeline ms', summary: r.latency_ms }], c) + '\n');
+}
+
