@@ -262,3 +262,29 @@ test('stats command: options build the stage; reads only the fields the expressi
   assert.throws(() => stats.stage([], { every: 0 }, ctx), (e) => e.exitCode === 2);
   assert.throws(() => stats.stage([], { field: 'r.a +' }, ctx), (e) => e.exitCode === 2 && /--field/.test(e.message));
 });
+
+// --- plot -----------------------------------------------------------------------------------------------------------
+
+test('plot: SVG curve from points or from an HDR summary, text escaped, .html wraps it', async () => {
+  const { plotSvg, writePlot, PLOT_PERCENTILES } = await import('../dist/src/report/plot.js');
+  const h = new Hdr();
+  for (let i = 1; i <= 1000; i++) h.record(i / 10);
+  const fromPoints = plotSvg([{ label: 'a <b>', points: PLOT_PERCENTILES.map((q) => [q, h.percentile(q)]) }], 'x & "y"');
+  assert.match(fromPoints, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.equal((fromPoints.match(/<circle /g) ?? []).length, PLOT_PERCENTILES.length);
+  assert.match(fromPoints, /a &lt;b&gt;/);
+  assert.match(fromPoints, /x &amp; &quot;y&quot;/);
+  assert.match(fromPoints, />99\.9%</);
+  assert.match(fromPoints, />max</);
+  const fromSummary = plotSvg([{ label: 's', summary: h.summary() }, { label: 'empty', summary: new Hdr().summary() }], 't');
+  assert.equal((fromSummary.match(/<circle /g) ?? []).length, 6);
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-plot-')), 'p.html');
+  writePlot(file, [{ label: 's', summary: h.summary() }], 't');
+  const html = fs.readFileSync(file, 'utf8');
+  assert.match(html, /^<!doctype html>/);
+  assert.match(html, /<svg /);
+  fs.rmSync(path.dirname(file), { recursive: true });
+});
