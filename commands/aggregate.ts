@@ -1,0 +1,40 @@
+import type { CommandSpec, Opts } from '../src/pipeline/command.js';
+import { RecordErrors } from '../src/pipeline/onerror.js';
+import { UsageError } from '../src/pipeline/errors.js';
+import { compileExpr } from '../src/operators/expr.js';
+import { AggregateStage, type EmitMode } from '../src/operators/aggregate.js';
+import { buildPlan, parseAggCalls } from '../src/operators/aggfns.js';
+import { list } from './window.js';
+
+const aggregate: CommandSpec = {
+  name: 'aggregate',
+  args: '<fn...>',
+  summary: 'count sum min max avg first last distinct stddev pNN topk per window and key (after `window`), or rolling per key',
+  examples: [
+    `kstream window tumbling 1m --time r.ts | kstream aggregate count 'avg(r.latency_ms)' 'p99(r.latency_ms) as p99' --by r.page`,
+    `kstream window session 30m --time r.ts --by r.user + aggregate count 'distinct(r.page)' --emit update`,
+    `kstream aggregate count 'sum(r.amount)' --by r.customer --emit end < orders.ndjson`,
+    `kstream window hopping 1h --every 5m --time r.ts + aggregate 'topk(r.page, 3) as top'`,
+  ],
+  options: [
+    { flags: '--by <expr>', description: 'Group key (repeat for a composite key); after session, sliding or count windows put it on `window` instead' },
+    { flags: '--emit <mode>', description: 'final: one result per window when it closes (windowed default) | update: after every change (rolling default) | end: rolling, one result per key at end of input' },
+  ],
+  stage(args: string[], opts: Opts, ctx) {
+    const plan = buildPlan(parseAggCalls(args));
+    const emit = opts.emit === undefined ? undefined : String(opts.emit);
+    if (emit !== undefined && emit !== 'final' && emit !== 'update' && emit !== 'end') {
+      throw new UsageError(`invalid --emit \`${emit}\``, 'use final, update or end');
+    }
+    return new AggregateStage({
+      plan,
+      args: plan.args.map((a) => compileExpr(a, 'aggregate argument')),
+      by: list(opts.by).map((s) => compileExpr(s, '--by expression')),
+      emit: emit as EmitMode | undefined,
+      errors: new RecordErrors(ctx.onError, 'aggregate'),
+      dropControl: opts.watermarks === false,
+    });
+  },
+};
+
+export default aggregate;

@@ -1,0 +1,444 @@
+import { Rec, WATERMARK } from '../pipeline/record.js';
+import { mergeNeeds, type FieldNeeds, type Stage } from '../pipeline/stage.js';
+import type { RecordErrors } from '../pipeline/onerror.js';
+import { RuntimeError, UsageError } from '../pipeline/errors.js';
+import { exprFailure, type Expr } from './expr.js';
+import { errorCounters } from './filter.js';
+import { evalKey, keyId, keyText, normalizeKey } from './groupkey.js';
+import { addValue, cloneState, hdrRecordable, initState, mergeState, toNumber, type AggPlan } from './aggfns.js';
+import { TAGS, WINDOW_CTL } from './window.js';
+import type { WinRef } from '../time/windowassign.js';
+import { closeAt, isKeyedType, slidingReleaseAt, specFromPayload, type WindowSpec } from '../time/windowspec.js';
+import { MinQueue } from '../time/windowqueue.js';
+
+/**
+ * The `aggregate` stage: one accumulator per open (window, key), never the records.
+ *
+ * After a `window` stage (announced by its `$window` control record) it follows the window tags of each record
+ * (see the format at the top of window.ts): adds the record to the windows in `@windows`, merges the sessions in
+ * `@merged`, seeds new sliding windows from the window in `from`, and closes windows when the watermark passes
+ * their close point — the watermark being the larger of `@time` − grace and the last `$watermark` line. A closed
+ * window's result is emitted (`--emit final`) and its state released at once (sliding windows: once they can no
+ * longer seed a new window). Without a window stage it is a rolling aggregate per key.
+ *
+ * Output: `{"key":…,"window":{"start":…,"end":…},"<name>":…,"emit":"final"|"update"|"retract"}` — key only with a
+ * group key, window only when windowed (`{"index":i}` for count windows). Final results come in order of
+ * (end, start, key), keys compared as text; results at end of input likewise; count windows by (key, index);
+ * rolling `--emit end` results by key. The record's Kafka key is `key@start` for time windows, `key#index` for
+ * count windows, the plain key for rolling aggregates; its timestamp is the largest event time in the group.
+ *
+ * Group key: `@key` when the window stage has one; else `--by` here (allowed after tumbling and hopping windows
+ * only — session, sliding and count windows are per key, so their key belongs on `window --by`).
+ */
+export type EmitMode = 'final' | 'update' | 'end';
+
+export interface AggregateStageOptions {
+  plan: AggPlan;
+  /** The compiled plan.args, same order. */
+  args: Expr[];
+  by?: Expr[];
+  emit?: EmitMode;
+  /** Bad values and expressions that threw (per --on-error). */
+  errors: RecordErrors;
+  dropControl?: boolean;
+}
+
+interface Acc {
+  at: number;
+  id: string;
+  key: unknown;
+  hasKey: boolean;
+  /** The key as text, for ordering. */
+  kt: string;
+  /** Window start (count windows: index); rolling: 0. */
+  start: number;
+  end: number;
+  states: unknown[];
+  n: number;
+  maxTime: number;
+  closed: boolean;
+  dead: boolean;
+}
+
+const SKIP = Symbol('skip');
+
+export class AggregateStage implements Stage {
+  readonly name = 'aggregate';
+  readonly keepsValue = false;
+  readonly reads: FieldNeeds;
+
+  private readonly plan: AggPlan;
+  private readonly args: Expr[];
+  private readonly by: Expr[];
+  private readonly needAll: boolean;
+  private spec: WindowSpec | undefined;
+  private specText = '';
+  private mode: 'unknown' | 'rolling' | 'windowed' = 'unknown';
+  private emit: EmitMode = 'final';
+  private wm = -Infinity;
+  private readonly table = new Map<string, Acc>();
+  private readonly queue = new MinQueue<Acc>();
+  private seq = 0;
+  /** Percentile inputs left out: negative (clock skew) or beyond the fixed-point range. */
+  private unrecordable = 0;
+  private readonly vals: unknown[];
+  private readonly inp: unknown[];
+  private readonly slotText: string[];
+
+  constructor(private readonly o: AggregateStageOptions) {
+    this.plan = o.plan;
+    this.args = o.args;
+    this.by = o.by ?? [];
+    let reads: FieldNeeds = [...TAGS];
+    for (const e of this.args) reads = mergeNeeds(reads, e.needs);
+    for (const e of this.by) reads = mergeNeeds(reads, e.needs);
+    this.reads = reads;
+    this.needAll = reads === 'all';
+    this.vals = new Array(this.args.length);
+    this.inp = new Array(this.plan.slots.length);
+    this.slotText = this.plan.slots.map((_, i) => this.plan.outputs.find((x) => x.slot === i)!.text);
+  }
+
+  process(batch: Rec[], out: Rec[]): void {
+    const drop = !!this.o.dropControl;
+    for (let i = 0; i < batch.length; i++) {
+      const rec = batch[i];
+      if (rec.ctl !== undefined) {
+        if (rec.ctl === WINDOW_CTL) {
+          this.configure(rec);
+          continue;
+        }
+        if (rec.ctl === WATERMARK && this.mode === 'windowed' && typeof rec.value === 'number') this.advance(rec.value, out, rec);
+        if (!drop) out.push(rec);
+        continue;
+      }
+      if (this.mode === 'unknown') this.startRolling();
+      this.record(rec, out);
+    }
+  }
+
+  private record(rec: Rec, out: Rec[]): void {
+    const v = this.needAll && rec.partial ? rec.fullValue() : rec.value;
+    const tv = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    let r: unknown = v;
+    let t: number | undefined = rec.ts;
+    if (tv) {
+      if (typeof tv['@time'] === 'number') t = tv['@time'] as number;
+      if (tv['@value'] !== undefined) r = tv['@value'];
+    }
+    const spec = this.spec;
+
+    // Group key.
+    let key: unknown;
+    let hasKey = false;
+    if (spec && spec.by !== null) {
+      const k = tv?.['@key'];
+      if (k !== undefined) {
+        key = normalizeKey(k);
+        hasKey = true;
+      }
+    } else if (this.by.length) {
+      try {
+        key = evalKey(this.by, r, rec.key, t, rec.headers);
+      } catch (err) {
+        this.o.errors.handle(rec.where(), exprFailure(this.by[0], err), rec.raw ?? rec.value);
+        return;
+      }
+      hasKey = true;
+    }
+
+    // Argument values, checked once per record before any window sees them.
+    const args = this.args;
+    for (let a = 0; a < args.length; a++) {
+      try {
+        this.vals[a] = args[a].fn(r, rec.key, t, rec.headers);
+      } catch (err) {
+        this.o.errors.handle(rec.where(), exprFailure(args[a], err), rec.raw ?? rec.value);
+        return;
+      }
+    }
+    const slots = this.plan.slots;
+    for (let s = 0; s < slots.length; s++) {
+      const slot = slots[s];
+      if (slot.arg < 0) { this.inp[s] = true; continue; }
+      const x = this.vals[slot.arg];
+      if (x === null || x === undefined) { this.inp[s] = SKIP; continue; }
+      if (!slot.numeric) { this.inp[s] = x; continue; }
+      const n = toNumber(x);
+      if (Number.isNaN(n)) {
+        this.o.errors.handle(rec.where(), `\`${this.slotText[s]}\`: ${preview(x)} is not a number`, rec.raw ?? rec.value);
+        return;
+      }
+      if (slot.kind === 'hdr' && !hdrRecordable(n)) {
+        this.unrecordable++;
+        this.inp[s] = SKIP;
+        continue;
+      }
+      this.inp[s] = n;
+    }
+    this.seq++;
+
+    const kid = hasKey ? keyId(key) : '';
+    if (this.mode === 'rolling') {
+      let acc = this.table.get(kid);
+      if (!acc) {
+        acc = this.newAcc(kid, key, hasKey, 0, 0);
+        this.table.set(kid, acc);
+      }
+      this.add(acc, t);
+      if (this.emit === 'update') out.push(this.result(acc, 'update', rec));
+      return;
+    }
+
+    const windows = tv?.['@windows'];
+    if (!Array.isArray(windows)) {
+      this.o.errors.handle(rec.where(), 'record has no `@windows` tag — it did not come from `kstream window`', rec.raw ?? rec.value);
+      return;
+    }
+    if (t !== undefined && spec!.type !== 'count' && t - spec!.grace > this.wm) this.advance(t - spec!.grace, out, rec);
+    switch (spec!.type) {
+      case 'tumbling': case 'hopping':
+        for (const w of windows as WinRef[]) {
+          const acc = this.timeAcc(kid, key, hasKey, w);
+          this.add(acc, t);
+          if (this.emit === 'update') out.push(this.result(acc, 'update', rec));
+        }
+        break;
+      case 'session': this.session(kid, key, hasKey, windows[0] as WinRef, tv!['@merged'] as WinRef[] | undefined, t, rec, out); break;
+      case 'sliding': this.slide(kid, key, hasKey, windows as WinRef[], t, rec, out); break;
+      case 'count': this.count(kid, key, hasKey, (windows[0] as { index: number }).index, t, rec, out); break;
+    }
+  }
+
+  private session(kid: string, key: unknown, hasKey: boolean, w: WinRef, merged: WinRef[] | undefined, t: number | undefined, rec: Rec, out: Rec[]): void {
+    const target = this.timeAcc(kid, key, hasKey, w);
+    if (merged) {
+      for (const m of merged) {
+        const old = this.table.get(winId(kid, m.start, m.end));
+        if (!old || old === target) continue;
+        if (this.emit === 'update') out.push(this.result(old, 'retract', rec));
+        this.mergeInto(target, old);
+        old.dead = true;
+        this.table.delete(old.id);
+      }
+    }
+    this.add(target, t);
+    if (this.emit === 'update') out.push(this.result(target, 'update', rec));
+  }
+
+  private slide(kid: string, key: unknown, hasKey: boolean, ops: WinRef[], t: number | undefined, rec: Rec, out: Rec[]): void {
+    // Seeds are copied before this record changes anything: a new right window copies a window the record
+    // is about to be added to.
+    let seeds: (Acc | undefined)[] | undefined;
+    for (let i = 0; i < ops.length; i++) {
+      const f = ops[i].from;
+      if (!f) continue;
+      const src = this.table.get(winId(kid, f.start, f.end));
+      (seeds ??= new Array(ops.length))[i] = src && this.copyOf(src);
+    }
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      let acc = this.table.get(winId(kid, op.start, op.end));
+      if (!acc) {
+        acc = this.timeAcc(kid, key, hasKey, op);
+        const seed = seeds?.[i];
+        if (seed) {
+          acc.states = seed.states;
+          acc.n = seed.n;
+          acc.maxTime = seed.maxTime;
+        }
+      }
+      if (op.add !== false) this.add(acc, t);
+      if (this.emit === 'update') out.push(this.result(acc, 'update', rec));
+    }
+  }
+
+  private count(kid: string, key: unknown, hasKey: boolean, index: number, t: number | undefined, rec: Rec, out: Rec[]): void {
+    const id = `${kid}\u0001#${index}`;
+    let acc = this.table.get(id);
+    if (!acc) {
+      acc = this.newAcc(id, key, hasKey, index, -1);
+      this.table.set(id, acc);
+    }
+    this.add(acc, t);
+    if (this.emit === 'update') out.push(this.result(acc, 'update', rec));
+    if (acc.n >= this.spec!.size!) {
+      if (this.emit === 'final') out.push(this.result(acc, 'final', rec));
+      this.table.delete(id);
+    }
+  }
+
+  /** Moves the watermark; closes due windows, emitting their finals in (end, start, key) order. */
+  private advance(w: number, out: Rec[], from: Rec | undefined): void {
+    if (!(w > this.wm)) return;
+    this.wm = w;
+    const sliding = this.spec!.type === 'sliding';
+    let done: Acc[] | undefined;
+    for (let a = this.queue.popDue(w); a; a = this.queue.popDue(w)) {
+      if (a.dead) continue;
+      if (a.closed) {
+        this.table.delete(a.id);
+        continue;
+      }
+      a.closed = true;
+      (done ??= []).push(a);
+      if (sliding) {
+        a.at = slidingReleaseAt(this.spec!, a.end);
+        this.queue.push(a);
+      } else {
+        this.table.delete(a.id);
+      }
+    }
+    if (done && this.emit === 'final') {
+      done.sort(byWindowThenKey);
+      for (const a of done) out.push(this.result(a, 'final', from));
+    }
+  }
+
+  end(out: Rec[]): void {
+    if (this.mode === 'windowed') {
+      if (this.spec!.type === 'count') {
+        const open = [...this.table.values()].sort((a, b) => cmpText(a.kt, b.kt) || a.start - b.start || cmpText(a.id, b.id));
+        if (this.emit === 'final' && this.spec!.partial !== false) for (const a of open) out.push(this.result(a, 'final', undefined));
+      } else {
+        this.advance(Infinity, out, undefined);
+      }
+    } else if (this.mode === 'rolling' && this.emit === 'end') {
+      const all = [...this.table.values()].sort((a, b) => cmpText(a.kt, b.kt) || cmpText(a.id, b.id));
+      for (const a of all) out.push(this.result(a, 'final', undefined));
+    }
+    this.table.clear();
+    this.queue.clear();
+  }
+
+  counters(): Record<string, number> {
+    const c = errorCounters(this.o.errors);
+    if (this.unrecordable) c['not-recordable'] = this.unrecordable;
+    return c;
+  }
+
+  /** Accumulators held (for tests: released as windows close). */
+  get stateSize(): number {
+    return this.table.size;
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------------------------
+
+  private configure(rec: Rec): void {
+    const text = JSON.stringify(rec.value);
+    if (this.mode === 'windowed') {
+      if (text === this.specText) return;
+      throw new RuntimeError(`two different \`$window\` specs in one input: ${this.specText} and ${text}`, 'aggregate one windowed stream at a time');
+    }
+    if (this.mode === 'rolling') {
+      throw new RuntimeError('a `$window` control record arrived after data records', 'put `kstream window` directly before `aggregate`');
+    }
+    let spec: WindowSpec;
+    try {
+      spec = specFromPayload(rec.value);
+    } catch (e) {
+      throw new RuntimeError(`invalid \`$window\` control record ${text}: ${(e as Error).message}`, 'it is written by `kstream window` and read by `aggregate`');
+    }
+    if (this.by.length && (spec.by !== null || isKeyedType(spec.type))) {
+      const src = this.by.map((e) => e.source).join(' --by ');
+      throw new UsageError(
+        spec.by !== null && spec.by !== 'key'
+          ? `both \`window --by ${spec.by}\` and \`aggregate --by ${src}\` given`
+          : `\`aggregate --by ${src}\` cannot regroup ${spec.type} windows: they are per key`,
+        `put the key on the window stage only: \`window ${spec.type} … --by ${src}\``,
+      );
+    }
+    const emit = this.o.emit ?? 'final';
+    if (emit === 'end') throw new UsageError('`--emit end` is for rolling aggregates', 'windowed results use --emit final (when each window closes) or --emit update');
+    this.emit = emit;
+    this.spec = spec;
+    this.specText = text;
+    this.mode = 'windowed';
+  }
+
+  private startRolling(): void {
+    const emit = this.o.emit ?? 'update';
+    if (emit === 'final') throw new UsageError('`--emit final` needs windows: no `window` stage came before `aggregate`', 'use --emit end for one result per key at end of input, or put `kstream window …` first');
+    this.emit = emit;
+    this.mode = 'rolling';
+  }
+
+  private newAcc(id: string, key: unknown, hasKey: boolean, start: number, end: number): Acc {
+    const slots = this.plan.slots;
+    const states = new Array(slots.length);
+    for (let s = 0; s < slots.length; s++) states[s] = initState(slots[s].kind);
+    return { at: 0, id, key, hasKey, kt: hasKey ? keyText(key) : '', start, end, states, n: 0, maxTime: -1, closed: false, dead: false };
+  }
+
+  /** The accumulator of a time window, created (and scheduled to close) on first use. */
+  private timeAcc(kid: string, key: unknown, hasKey: boolean, w: WinRef): Acc {
+    const id = winId(kid, w.start, w.end);
+    let acc = this.table.get(id);
+    if (!acc) {
+      acc = this.newAcc(id, key, hasKey, w.start, w.end);
+      acc.at = closeAt(this.spec!, w.end);
+      this.table.set(id, acc);
+      this.queue.push(acc);
+    }
+    return acc;
+  }
+
+  private add(acc: Acc, t: number | undefined): void {
+    acc.n++;
+    const time = t ?? 0;
+    if (t !== undefined && t > acc.maxTime) acc.maxTime = t;
+    const slots = this.plan.slots;
+    const inp = this.inp;
+    const q = this.seq;
+    for (let s = 0; s < slots.length; s++) {
+      const x = inp[s];
+      if (x === SKIP) continue;
+      acc.states[s] = addValue(slots[s].kind, acc.states[s], x, time, q);
+    }
+  }
+
+  private mergeInto(into: Acc, from: Acc): void {
+    const slots = this.plan.slots;
+    for (let s = 0; s < slots.length; s++) into.states[s] = mergeState(slots[s].kind, into.states[s], from.states[s]);
+    into.n += from.n;
+    if (from.maxTime > into.maxTime) into.maxTime = from.maxTime;
+  }
+
+  private copyOf(src: Acc): Acc {
+    const slots = this.plan.slots;
+    const states = new Array(slots.length);
+    for (let s = 0; s < slots.length; s++) states[s] = cloneState(slots[s].kind, src.states[s]);
+    return { ...src, states };
+  }
+
+  private result(a: Acc, kind: 'final' | 'update' | 'retract', from: Rec | undefined): Rec {
+    const o: Record<string, unknown> = {};
+    if (a.hasKey) o.key = a.key;
+    const windowed = this.mode === 'windowed';
+    const isCount = windowed && this.spec!.type === 'count';
+    if (windowed) o.window = isCount ? { index: a.start } : { start: a.start, end: a.end };
+    for (const x of this.plan.outputs) o[x.name] = kind === 'retract' ? null : x.result(a.states[x.slot]);
+    o.emit = kind;
+    const r = new Rec(o, undefined, false, from ? from.pos : -1, from?.src);
+    r.key = !windowed ? (a.hasKey ? a.kt : undefined) : isCount ? `${a.kt}#${a.start}` : `${a.kt}@${a.start}`;
+    r.ts = a.maxTime >= 0 ? a.maxTime : undefined;
+    return r;
+  }
+}
+
+function winId(kid: string, start: number, end: number): string {
+  return `${kid}\u0001${start},${end}`;
+}
+
+function cmpText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byWindowThenKey(a: Acc, b: Acc): number {
+  return a.end - b.end || a.start - b.start || cmpText(a.kt, b.kt) || cmpText(a.id, b.id);
+}
+
+function preview(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}

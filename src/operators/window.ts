@@ -1,0 +1,315 @@
+/**
+ * The `window` stage: event time, stream time and watermark, lateness, and window assignment.
+ *
+ * `window` tags records with their windows; `aggregate` keeps one accumulator per (window, key) and emits results
+ * when windows close. Between the two, in a pipe, flows this NDJSON (and in a fused run the same records as
+ * objects, so both modes give byte-identical results):
+ *
+ *   {"$window":{"type":"tumbling","size":10000,"offset":0,"grace":0,"time":"r.ts","by":null}}
+ *       First line, written before anything else: the window spec. Per type: tumbling size, offset;
+ *       hopping size, advance, offset; sliding diff; session gap; count size, partial. Time types also carry
+ *       grace and time (the --time expression, "ts" for the record timestamp, or "processing"). `by` is the
+ *       --by expression, "key" when per-key windows use the Kafka record key, or null.
+ *
+ *   {"page":"/a","ts":1767225605000,"@time":1767225605000,"@windows":[{"start":1767225600000,"end":1767225610000}]}
+ *       Each accepted record, unchanged, with tags appended (one line per input record):
+ *         @time     event time in ms (count windows: only when known from --time or the record timestamp)
+ *         @windows  the record's windows, ascending by start — tumbling 1, hopping size/advance, session the
+ *                   session after merging, count [{"index":i}]. Sliding windows list what the record does, in
+ *                   Kafka Streams order: {"start","end"} windows it is added to, a "from":{"start","end"} on
+ *                   a new window that starts from a copy of that window's aggregate, and "add":false on a window
+ *                   the record creates but is not in. `start`/`end` are [start, end) for tumbling/hopping and
+ *                   [start, end] (inclusive) for sliding and session windows.
+ *         @key      the group key, when the window stage has one (--by; session/sliding/count default to the
+ *                   Kafka record key when there is one)
+ *         @merged   session windows only: the sessions this record merged into @windows, to be retracted
+ *       A record whose value is not an object is wrapped: {"@value":<value>,"@time":…,…}.
+ *       Tag names start with "@" and are reserved: a record field with the same name is shadowed.
+ *
+ *   {"$watermark":1767225610000}
+ *       Written right after the record (or clock tick) that closed at least one window: watermark = stream
+ *       time − grace. Deterministic for a given input, so piped and fused runs agree. Count windows have none.
+ *
+ * Late records (every window they belong to has closed) and records with an invalid event time are not written;
+ * they are counted (`late`, `invalid-time`), late ones go to `--late <file>` when given. Incoming `$window` and
+ * `$watermark` lines are replaced by this stage's own; other control lines pass through. `--no-watermarks` drops
+ * all control lines (also `$window`, so do not use it before `aggregate`).
+ * Strip control lines with `jq -c 'select(keys[0] | startswith("$") | not)'`.
+ */
+import { Rec, WATERMARK } from '../pipeline/record.js';
+import { mergeNeeds, type FieldNeeds, type Stage } from '../pipeline/stage.js';
+import type { RecordErrors } from '../pipeline/onerror.js';
+import { exprFailure, type Expr } from './expr.js';
+import { evalKey, keyId, recordKey } from './groupkey.js';
+import { invalidReason, toEventTime } from '../time/eventtime.js';
+import { StreamTime } from '../time/watermark.js';
+import { specPayload, type WindowSpec } from '../time/windowspec.js';
+import { CountAssigner, GridAssigner, SessionAssigner, SlidingAssigner, type WinRef } from '../time/windowassign.js';
+
+export const WINDOW_CTL = '$window';
+/** Tag names the window stage appends; `aggregate` reads them. */
+export const TAGS = ['@time', '@windows', '@key', '@merged', '@value'] as const;
+
+export interface WindowStageOptions {
+  spec: WindowSpec;
+  /** --time: event time from the record; otherwise the record timestamp, else processing time. */
+  time?: Expr;
+  /** --processing-time: always the wall clock at ingest. */
+  processingTime?: boolean;
+  /** --by: the group key (needed by per-key windows: session, sliding, count). */
+  by?: Expr[];
+  /** --idle-flush in ms. */
+  idleFlushMs?: number;
+  /** Wall clock in epoch ms (injectable for tests). */
+  clock?: () => number;
+  /** Invalid event times (counted as invalid-time, or failing the run under --on-error fail). */
+  timeErrors: RecordErrors;
+  /** A --by expression that threw. */
+  keyErrors: RecordErrors;
+  /** Receives each late record (the command appends it to the --late file). */
+  onLate?: (rec: Rec) => void;
+  /** Called at end of input (the command closes the --late file). */
+  onEnd?: () => void;
+  /** --no-watermarks: no control records in the output. */
+  dropControl?: boolean;
+}
+
+export class WindowStage implements Stage {
+  readonly name = 'window';
+  /** Records keep their value (tags are added), so later stages' fields are read from the input. */
+  readonly keepsValue = true;
+  readonly reads: FieldNeeds;
+  /** Only set when time can come from the wall clock, so the runner does not tick stages that never need it. */
+  readonly tick?: (now: number, out: Rec[]) => void;
+
+  private readonly spec: WindowSpec;
+  private readonly stream: StreamTime;
+  private readonly grid?: GridAssigner;
+  private readonly sessions?: SessionAssigner;
+  private readonly sliding?: SlidingAssigner;
+  private readonly counts?: CountAssigner;
+  private readonly by: Expr[];
+  private readonly keyed: boolean;
+  private readonly needAll: boolean;
+  private readonly clock: () => number;
+  private announced = false;
+  private usedWallClock = false;
+  private late = 0;
+  private readonly wins: WinRef[] = [];
+
+  constructor(private readonly o: WindowStageOptions) {
+    const spec = (this.spec = o.spec);
+    this.stream = new StreamTime(spec.grace);
+    this.by = o.by ?? [];
+    this.clock = o.clock ?? Date.now;
+    switch (spec.type) {
+      case 'tumbling': case 'hopping': this.grid = new GridAssigner(spec.size!, spec.advance!, spec.offset ?? 0); break;
+      case 'session': this.sessions = new SessionAssigner(spec.gap!); break;
+      case 'sliding': this.sliding = new SlidingAssigner(spec.diff!); break;
+      case 'count': this.counts = new CountAssigner(spec.size!); break;
+    }
+    this.keyed = this.by.length > 0 || spec.type === 'session' || spec.type === 'sliding' || spec.type === 'count';
+    let reads: FieldNeeds = o.time ? o.time.needs : 'none';
+    for (const e of this.by) reads = mergeNeeds(reads, e.needs);
+    this.reads = reads;
+    this.needAll = reads === 'all';
+    if (spec.type !== 'count' && (o.processingTime || o.idleFlushMs !== undefined || !o.time)) {
+      this.tick = (now, out) => this.onTick(now, out);
+    }
+  }
+
+  process(batch: Rec[], out: Rec[]): void {
+    if (!this.announced) this.announce(out);
+    const o = this.o;
+    const isCount = this.spec.type === 'count';
+    let now = -1;
+    let hadData = false;
+    for (let i = 0; i < batch.length; i++) {
+      const rec = batch[i];
+      if (rec.ctl !== undefined) {
+        if (rec.ctl !== WATERMARK && rec.ctl !== WINDOW_CTL && !o.dropControl) out.push(rec);
+        continue;
+      }
+      hadData = true;
+      const v = this.needAll && rec.partial ? rec.fullValue() : rec.value;
+
+      // Event time.
+      let t: number;
+      if (!isCount && (o.processingTime || (!o.time && rec.ts === undefined))) {
+        if (now < 0) now = this.clock();
+        this.usedWallClock = true;
+        // The wall clock at ingest, never behind stream time: nothing is late in processing time.
+        t = Math.max(Math.floor(now), this.stream.st);
+      } else if (o.time) {
+        let raw: unknown;
+        try {
+          raw = o.time.fn(v, rec.key, rec.ts, rec.headers);
+        } catch (err) {
+          this.o.timeErrors.handle(rec.where(), `invalid event time: ${exprFailure(o.time, err)}`, rec.raw ?? rec.value);
+          continue;
+        }
+        t = toEventTime(raw);
+        if (t < 0) {
+          this.o.timeErrors.handle(rec.where(), `invalid event time (${invalidReason(t)}) from --time \`${o.time.source}\`: ${preview(raw)}`, rec.raw ?? rec.value);
+          continue;
+        }
+      } else if (rec.ts !== undefined) {
+        t = toEventTime(rec.ts);
+        if (t < 0) {
+          this.o.timeErrors.handle(rec.where(), `invalid record timestamp (${invalidReason(t)}): ${preview(rec.ts)}`, rec.raw ?? rec.value);
+          continue;
+        }
+      } else {
+        t = -1; // count windows without a time
+      }
+
+      // Group key.
+      let key: unknown;
+      let hasKey = false;
+      if (this.by.length) {
+        try {
+          key = evalKey(this.by, v, rec.key, rec.ts, rec.headers);
+        } catch (err) {
+          this.o.keyErrors.handle(rec.where(), exprFailure(this.by[0], err), rec.raw ?? rec.value);
+          continue;
+        }
+        hasKey = true;
+      } else if (this.keyed) {
+        key = recordKey(rec.key);
+        hasKey = key !== undefined;
+      }
+
+      let closed = false;
+      if (!isCount && this.stream.observe(t)) closed = this.closeDue();
+      this.assign(rec, v, t, key, hasKey, out);
+      if (closed && !o.dropControl) out.push(Rec.control(WATERMARK, this.stream.watermark));
+    }
+    if (hadData && o.idleFlushMs !== undefined) this.stream.arrived(now >= 0 ? now : this.clock());
+  }
+
+  private assign(rec: Rec, v: unknown, t: number, key: unknown, hasKey: boolean, out: Rec[]): void {
+    const w = this.stream.watermark;
+    const kid = hasKey ? keyId(key) : '';
+    const wins = this.wins;
+    wins.length = 0;
+    let merged: WinRef[] | undefined;
+    switch (this.spec.type) {
+      case 'tumbling': case 'hopping': {
+        const total = this.grid!.assign(t, w, wins);
+        if (total === 0) {
+          this.o.timeErrors.handle(rec.where(), `event time ${t} is before the first window (--offset ${this.spec.offset})`, rec.raw ?? rec.value);
+          return;
+        }
+        if (wins.length === 0) return this.lateRecord(rec);
+        break;
+      }
+      case 'session': {
+        const s = this.sessions!.assign(kid, t, w);
+        if (!s) return this.lateRecord(rec);
+        wins.push(s.win);
+        merged = s.merged;
+        break;
+      }
+      case 'sliding': {
+        const s = this.sliding!.assign(kid, t, w);
+        if (!s) return this.lateRecord(rec);
+        if (!s.added) this.lateRecord(rec);
+        if (s.ops.length === 0) return;
+        for (const op of s.ops) wins.push(op);
+        break;
+      }
+      case 'count':
+        out.push(tagged(rec, v, t, [{ index: this.counts!.assign(kid) }], key, hasKey, undefined));
+        return;
+    }
+    out.push(tagged(rec, v, t, wins.slice(), key, hasKey, merged));
+  }
+
+  private lateRecord(rec: Rec): void {
+    this.late++;
+    this.o.onLate?.(rec);
+  }
+
+  private closeDue(): boolean {
+    const w = this.stream.watermark;
+    if (this.grid) return this.grid.closeDue(w);
+    if (this.sessions) return this.sessions.closeDue(w);
+    if (this.sliding) return this.sliding.closeDue(w);
+    return false;
+  }
+
+  private onTick(now: number, out: Rec[]): void {
+    let moved = false;
+    if (this.usedWallClock) moved = this.stream.observe(Math.floor(now));
+    else if (this.o.idleFlushMs !== undefined) moved = this.stream.idle(now, this.o.idleFlushMs);
+    if (moved && this.closeDue() && !this.o.dropControl) {
+      if (!this.announced) this.announce(out);
+      out.push(Rec.control(WATERMARK, this.stream.watermark));
+    }
+  }
+
+  private announce(out: Rec[]): void {
+    this.announced = true;
+    if (!this.o.dropControl) out.push(Rec.control(WINDOW_CTL, specPayload(this.spec)));
+  }
+
+  end(_out: Rec[]): void {
+    // Nothing to flush: the window stage holds window bounds only; `aggregate` closes every window at end of input.
+    this.o.onEnd?.();
+  }
+
+  counters(): Record<string, number> {
+    const c: Record<string, number> = { late: this.late, 'invalid-time': this.o.timeErrors.count };
+    if (this.o.keyErrors.count) c[this.o.keyErrors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped'] = this.o.keyErrors.count;
+    return c;
+  }
+
+  /** Window bounds held (for tests: released as windows close). */
+  get stateSize(): number {
+    if (this.grid) return this.grid.openWindows;
+    if (this.sessions) return this.sessions.size;
+    if (this.sliding) return this.sliding.size;
+    return 0;
+  }
+}
+
+/** The record with its tags: the original text gets the tags spliced in, so nothing is re-serialised. */
+function tagged(rec: Rec, v: unknown, t: number, wins: unknown[], key: unknown, hasKey: boolean, merged: WinRef[] | undefined): Rec {
+  let tags = t >= 0 ? `,"@time":${t},"@windows":${JSON.stringify(wins)}` : `,"@windows":${JSON.stringify(wins)}`;
+  if (hasKey) tags += `,"@key":${JSON.stringify(key)}`;
+  if (merged) tags += `,"@merged":${JSON.stringify(merged)}`;
+  let o: Record<string, unknown>;
+  let raw: string | undefined;
+  let partial = false;
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    o = { ...(v as Record<string, unknown>) };
+    partial = rec.partial;
+    if (rec.raw !== undefined) raw = spliceTags(rec.raw, tags);
+  } else {
+    o = { '@value': v };
+    if (rec.raw !== undefined) raw = `{"@value":${rec.raw}${tags}}`;
+  }
+  if (t >= 0) o['@time'] = t;
+  o['@windows'] = wins;
+  if (hasKey) o['@key'] = key;
+  if (merged) o['@merged'] = merged;
+  const r = new Rec(o, raw, partial, rec.pos, rec.src);
+  r.key = rec.key;
+  r.ts = rec.ts;
+  r.headers = rec.headers;
+  return r;
+}
+
+/** Appends `tags` (",…" members) before the closing brace of an object's JSON text. */
+function spliceTags(raw: string, tags: string): string {
+  const e = raw.lastIndexOf('}');
+  let j = e - 1;
+  while (j >= 0 && (raw.charCodeAt(j) === 32 || raw.charCodeAt(j) === 9 || raw.charCodeAt(j) === 10 || raw.charCodeAt(j) === 13)) j--;
+  const empty = raw.charCodeAt(j) === 123;
+  return raw.slice(0, e) + (empty ? tags.slice(1) : tags) + raw.slice(e);
+}
+
+function preview(v: unknown): string {
+  const s = v === undefined ? 'undefined' : JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}

@@ -1,0 +1,346 @@
+import { MinQueue } from './windowqueue.js';
+
+/**
+ * Window assignment for the `window` stage: which windows a record at event time t belongs to, given the
+ * watermark W (ST − grace). Assigners keep window *bounds* only (never records, never aggregates); the aggregate
+ * stage keeps one accumulator per (window, key) and follows what the assigner decided, so the two agree by
+ * construction, in one process or across a pipe.
+ *
+ * `closeDue(W)` releases the bounds of windows the watermark has closed and says whether any closed, which is
+ * when the window stage writes a `$watermark` line.
+ */
+
+/** One entry of a record's `@windows` tag. `from`/`add` only appear on sliding windows (see SlidingAssigner). */
+export interface WinRef {
+  start: number;
+  end: number;
+  /** A new window seeded with a copy of this existing window's aggregate (taken before this record). */
+  from?: { start: number; end: number };
+  /** false: the window is created (seeded) by this record but does not contain it. */
+  add?: false;
+}
+
+interface EndMark { at: number }
+
+/**
+ * Tumbling and hopping windows: `[start, start + size)` for every start = offset + k·advance with
+ * start <= t < start + size and start >= 0 (no windows below 0, as in Kafka Streams). Closed once W >= end.
+ */
+export class GridAssigner {
+  private readonly ends = new MinQueue<EndMark>();
+  private readonly open = new Set<number>();
+
+  constructor(readonly size: number, readonly advance: number, readonly offset: number) {}
+
+  /**
+   * Appends t's open windows (ascending start) to `out`; returns how many windows t has in total, open or not
+   * (0 only when t lies before the first window of an offset grid).
+   */
+  assign(t: number, w: number, out: WinRef[]): number {
+    const { size, advance, offset } = this;
+    const first = out.length;
+    let total = 0;
+    for (let s = offset + Math.floor((t - offset) / advance) * advance; s > t - size && s >= 0; s -= advance) {
+      total++;
+      const end = s + size;
+      if (end > w) {
+        out.push({ start: s, end });
+        if (!this.open.has(end)) {
+          this.open.add(end);
+          this.ends.push({ at: end });
+        }
+      }
+    }
+    // Collected from the latest start down; records list their windows in ascending order.
+    for (let i = first, j = out.length - 1; i < j; i++, j--) {
+      const x = out[i];
+      out[i] = out[j];
+      out[j] = x;
+    }
+    return total;
+  }
+
+  closeDue(w: number): boolean {
+    let any = false;
+    for (let e = this.ends.popDue(w); e; e = this.ends.popDue(w)) {
+      this.open.delete(e.at);
+      any = true;
+    }
+    return any;
+  }
+
+  /** Distinct open window ends held (for tests). */
+  get openWindows(): number {
+    return this.open.size;
+  }
+}
+
+interface Session {
+  at: number;
+  keyId: string;
+  start: number;
+  end: number;
+  dead: boolean;
+}
+
+/**
+ * Session windows per key: a record at t joins every open session of its key with end >= t − gap and
+ * start <= t + gap (exactly gap apart still merges), and they become one session. Closed once
+ * W >= end + gap + 1. Closed sessions are final and released at once, so a record near a closed session starts
+ * a new one (Flink behaves so; Kafka Streams could still merge it while the session sits in its store).
+ */
+export class SessionAssigner {
+  private readonly keys = new Map<string, Session[]>();
+  private readonly queue = new MinQueue<Session>();
+  private live = 0;
+
+  constructor(readonly gap: number) {}
+
+  /**
+   * The session t belongs to after merging, and the sessions it replaced (bounds differ from the result);
+   * undefined when t is late (it joins no open session and its own session would already be closed).
+   */
+  assign(keyId: string, t: number, w: number): { win: WinRef; merged: WinRef[] | undefined } | undefined {
+    const gap = this.gap;
+    let list = this.keys.get(keyId);
+    let start = t;
+    let end = t;
+    let hits: Session[] | undefined;
+    if (list) {
+      for (const s of list) {
+        if (s.end >= t - gap && s.start <= t + gap) {
+          (hits ??= []).push(s);
+          if (s.start < start) start = s.start;
+          if (s.end > end) end = s.end;
+        }
+      }
+    }
+    if (!hits && w >= t + gap + 1) return undefined;
+    let merged: WinRef[] | undefined;
+    if (hits) {
+      if (hits.length === 1 && hits[0].start === start && hits[0].end === end) {
+        return { win: { start, end }, merged: undefined };
+      }
+      for (const s of hits) {
+        s.dead = true;
+        this.live--;
+        if (s.start !== start || s.end !== end) (merged ??= []).push({ start: s.start, end: s.end });
+      }
+      list = list!.filter((s) => !s.dead);
+    }
+    const sess: Session = { at: end + gap + 1, keyId, start, end, dead: false };
+    if (!list) list = [];
+    list.push(sess);
+    this.keys.set(keyId, list);
+    this.queue.push(sess);
+    this.live++;
+    return { win: { start, end }, merged };
+  }
+
+  closeDue(w: number): boolean {
+    let any = false;
+    for (let s = this.queue.popDue(w); s; s = this.queue.popDue(w)) {
+      if (s.dead) continue;
+      any = true;
+      s.dead = true;
+      this.live--;
+      const list = this.keys.get(s.keyId)!;
+      const rest = list.filter((x) => x !== s);
+      if (rest.length) this.keys.set(s.keyId, rest);
+      else this.keys.delete(s.keyId);
+    }
+    return any;
+  }
+
+  /** Open sessions held (for tests: state is released when sessions close). */
+  get size(): number {
+    return this.live;
+  }
+}
+
+interface SlideWin {
+  at: number;
+  keyId: string;
+  start: number;
+  /** Largest record time in the window (Kafka Streams keeps the same as the window's timestamp). */
+  maxTs: number;
+  closed: boolean;
+}
+
+/**
+ * Sliding windows (Kafka Streams KIP-450), per key: windows are defined by records — `[t−D, t]` for each record,
+ * plus `[t+1, t+1+D]` when a record lies in `(t, t+D]` — and never empty. A record updates every open window
+ * that contains it and creates its missing windows; a new window's aggregate is built, as in KS, from an
+ * existing window's aggregate: the record's left window `[t−D, t]` from the window holding exactly the records
+ * in `[t−D, t)`, its right window `[t+1, t+1+D]` from the latest-starting window that contains t (before t is
+ * added). So the aggregate keeps one accumulator per window and never the records; the price is that a closed
+ * window stays in state while it can still seed a new one (windowspec.ts: slidingReleaseAt). Records at t < D
+ * share the window `[0, D]`.
+ *
+ * This follows KStreamSlidingWindowAggregate (processInOrder / processEarly) step by step, emitting in the same
+ * order it forwards updates. One deliberate difference: when the previous record's right window and the new
+ * left window are the same window, KS writes it twice (identical values); here it is one window entry.
+ */
+export class SlidingAssigner {
+  private readonly keys = new Map<string, SlideWin[]>();
+  private readonly queue = new MinQueue<SlideWin>();
+  private held = 0;
+
+  constructor(readonly diff: number) {}
+
+  /**
+   * The windows t updates or creates, in KS forwarding order, or undefined when t is late for all of them
+   * (t + 1 + D <= W, the KS expiry check). `added` is false when t went into no window.
+   */
+  assign(keyId: string, t: number, w: number): { ops: WinRef[]; added: boolean } | undefined {
+    const D = this.diff;
+    if (t + 1 + D <= w) return undefined;
+    let list = this.keys.get(keyId);
+    if (!list) {
+      list = [];
+      this.keys.set(keyId, list);
+    }
+    const ops: WinRef[] = [];
+    const created: SlideWin[] = [];
+    let added = false;
+    const ref = (x: SlideWin) => ({ start: x.start, end: x.start + D });
+    const update = (x: SlideWin) => {
+      if (x.start + D < w) return; // closed: KS skips it ("expired window")
+      ops.push({ start: x.start, end: x.start + D });
+      if (t > x.maxTs) x.maxTs = t;
+      added = true;
+    };
+    const create = (start: number, maxTs: number, from: SlideWin | undefined, add: boolean) => {
+      const op: WinRef = { start, end: start + D };
+      if (from) op.from = ref(from);
+      if (!add) op.add = false;
+      else added = true;
+      ops.push(op);
+      created.push({ at: start + D + 1, keyId, start, maxTs, closed: false });
+    };
+
+    let i = lowerBound(list, t < D ? 0 : Math.max(0, t - 2 * D));
+    let prevTs: number | undefined;
+    let rightSrc: SlideWin | undefined;
+    let rightMax = 0;
+    let rightExists = false;
+    if (t < D) {
+      // processEarly: [0, D] holds every record below D.
+      let combined: SlideWin | undefined;
+      for (; i < list.length && list[i].start <= t + 1; i++) {
+        const x = list[i];
+        if (x.start === 0) {
+          combined = x;
+          if (x.maxTs < t) prevTs = x.maxTs;
+        } else if (x.start <= t) {
+          rightSrc = x;
+          rightMax = x.maxTs;
+          update(x);
+        } else if (x.start === t + 1) rightExists = true;
+      }
+      if (!rightSrc && combined && combined.maxTs > t) {
+        rightSrc = combined;
+        rightMax = combined.maxTs;
+      }
+      if (!rightExists && rightSrc && rightMax > t) create(t + 1, rightMax, rightSrc, false);
+      if (prevTs !== undefined && !hasStart(list, prevTs + 1) && prevTs + 1 + D >= w) create(prevTs + 1, t, undefined, true);
+      if (!combined) {
+        if (D >= w) create(0, t, undefined, true);
+      } else update(combined);
+    } else {
+      // processInOrder
+      let leftSrc: SlideWin | undefined;
+      let leftExists = false;
+      for (; i < list.length && list[i].start <= t + 1; i++) {
+        const x = list[i];
+        const end = x.start + D;
+        if (end < t) {
+          leftSrc = x;
+          prevTs = x.maxTs;
+        } else if (end === t) {
+          leftExists = true;
+          if (x.maxTs < t) prevTs = x.maxTs;
+          update(x);
+        } else if (x.start <= t) {
+          rightSrc = x;
+          rightMax = x.maxTs;
+          update(x);
+        } else if (x.start === t + 1) rightExists = true;
+      }
+      let prevRight = -1;
+      if (prevTs !== undefined) {
+        const ps = prevTs + 1;
+        if (!hasStart(list, ps) && ps + D >= t && ps + D >= w) {
+          create(ps, t, undefined, true);
+          prevRight = ps;
+        }
+      }
+      if (!leftExists && t - D !== prevRight && t >= w) {
+        const seeded = prevTs !== undefined && t - D <= prevTs;
+        create(t - D, t, seeded ? leftSrc : undefined, true);
+      }
+      if (!rightExists && rightSrc && rightMax > t) create(t + 1, rightMax, rightSrc, false);
+    }
+    for (const c of created) {
+      list.splice(lowerBound(list, c.start), 0, c);
+      this.queue.push(c);
+      this.held++;
+    }
+    if (list.length === 0) this.keys.delete(keyId);
+    return { ops, added };
+  }
+
+  /** Closes windows with W >= end + 1 (true if any), and releases those with W >= end + D + 2. */
+  closeDue(w: number): boolean {
+    let any = false;
+    for (let x = this.queue.popDue(w); x; x = this.queue.popDue(w)) {
+      if (!x.closed) {
+        x.closed = true;
+        any = true;
+        x.at = x.start + 2 * this.diff + 2;
+        this.queue.push(x);
+        continue;
+      }
+      const list = this.keys.get(x.keyId)!;
+      const k = lowerBound(list, x.start);
+      list.splice(k, 1);
+      this.held--;
+      if (list.length === 0) this.keys.delete(x.keyId);
+    }
+    return any;
+  }
+
+  /** Windows held, open or closed-but-seeding (for tests). */
+  get size(): number {
+    return this.held;
+  }
+}
+
+function lowerBound(list: { start: number }[], start: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].start < start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function hasStart(list: { start: number }[], start: number): boolean {
+  const k = lowerBound(list, start);
+  return k < list.length && list[k].start === start;
+}
+
+/** Count windows per key: the i-th record of a key (arrival order) goes to window ⌊i/N⌋. */
+export class CountAssigner {
+  private readonly seen = new Map<string, number>();
+
+  constructor(readonly size: number) {}
+
+  assign(keyId: string): number {
+    const i = this.seen.get(keyId) ?? 0;
+    this.seen.set(keyId, i + 1);
+    return Math.floor(i / this.size);
+  }
+}
