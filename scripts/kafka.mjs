@@ -1,0 +1,648 @@
+#!/usr/bin/env node
+/**
+ * A real single-node Apache Kafka (KRaft) broker for tests and benchmarks, run with plain `java` from the
+ * Maven Central artifacts (no Docker). See /work/shared/KAFKA.md for the facts this relies on.
+ *
+ *   node scripts/kafka.mjs up     [--port 9092] [--dir D] [--sasl]   prints `127.0.0.1:<port>` (and `sasl 127.0.0.1:<p>`)
+ *   node scripts/kafka.mjs down   [--port 9092] [--dir D] [--all]
+ *   node scripts/kafka.mjs status [--port N] [--dir D]
+ *
+ * stdout carries only the bootstrap address line(s); progress and errors go to stderr.
+ * Also importable: `import { up, down, status } from './kafka.mjs'`.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const KAFKA_VERSION = '3.9.1';
+const SCRIPT_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(SCRIPT_DIR, '..');
+const SUPPORT = path.join(SCRIPT_DIR, 'kafka');
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 15_000;
+const SASL_USER = 'kstream';
+
+export class KafkaScriptError extends Error {}
+const fail = (msg) => {
+  throw new KafkaScriptError(msg);
+};
+const say = (msg) => process.stderr.write(`kafka: ${msg}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const rel = (p) => {
+  const r = path.relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Paths and state
+
+export function cacheDir() {
+  return process.env.KSTREAM_KAFKA_CACHE
+    ? path.resolve(process.env.KSTREAM_KAFKA_CACHE)
+    : path.join(os.homedir(), '.cache', 'kstream', `kafka-${KAFKA_VERSION}`);
+}
+
+function resolveTarget(opts = {}) {
+  const port = opts.port === undefined ? 9092 : Number(opts.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65533) fail(`invalid \`--port ${opts.port}\` — use 1..65533`);
+  const dir = path.resolve(opts.dir ?? path.join(REPO, '.kafka', String(port)));
+  return { port, dir };
+}
+
+const stateFile = (dir) => path.join(dir, 'broker.json');
+
+function readState(dir) {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile(dir), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` is alive and (where /proc exists) really is the broker started from `dir`, not a reused pid. */
+function isOurBroker(pid, dir) {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if (e.code !== 'EPERM') return false;
+  }
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.includes('kafka.Kafka') && cmd.includes(path.join(dir, 'server.properties'));
+  } catch {
+    return true; // no /proc (macOS): trust kill(0)
+  }
+}
+
+export function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
+/** The log lines that explain a failed start: its errors if it logged any, else its last lines. */
+function tail(file) {
+  let lines;
+  try {
+    lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+  } catch {
+    return '(no log)';
+  }
+  const errors = lines.filter((l) => /\b(ERROR|FATAL)\b|^\S*(Exception|Error)\b/.test(l));
+  return (errors.length ? errors.slice(-12) : lines.slice(-12)).join('\n');
+}
+
+// A lock beside (not inside) the data dir, which gets wiped, so concurrent `up`s for the same dir don't race.
+async function withLock(dir, fn) {
+  const lock = `${dir}.lock`;
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + READY_TIMEOUT_MS + 120_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      let holder = 0;
+      try {
+        holder = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'));
+      } catch {
+        /* being written or removed */
+      }
+      if (holder && !alive(holder)) {
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) fail(`lock \`${rel(lock)}\` held by pid ${holder} — remove it if that process is gone`);
+      await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tools
+
+function requireTool(cmd, hint) {
+  const r = spawnSync(cmd, ['-version'], { encoding: 'utf8' });
+  if (r.error?.code === 'ENOENT') fail(`\`${cmd}\` not found — ${hint}`);
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`;
+}
+
+const JDK_HINT = 'install a JDK 17+ (apt-get install openjdk-17-jre-headless)';
+
+function checkJava() {
+  const out = requireTool('java', JDK_HINT);
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(out);
+  if (m) {
+    const major = m[1] === '1' ? Number(m[2]) : Number(m[1]);
+    if (major < 11) fail(`\`java\` is version ${major}; Kafka ${KAFKA_VERSION} needs 11+ — ${JDK_HINT}`);
+  }
+}
+
+function run(cmd, args, what, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+  if (r.error) fail(`${what}: ${r.error.message}`);
+  if (r.status !== 0) fail(`${what} failed (exit ${r.status}):\n${(r.stderr || r.stdout || '').trim()}`);
+  return r.stdout ?? '';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Classpath: kafka_2.13 runtime deps + a logging backend, resolved once with mvn and cached outside the repo
+
+export function ensureClasspath() {
+  const cache = cacheDir();
+  const lib = path.join(cache, 'lib');
+  const marker = path.join(lib, '.complete');
+  try {
+    const jars = fs.readFileSync(marker, 'utf8').split('\n').filter(Boolean);
+    if (jars.length && jars.every((j) => fs.existsSync(path.join(lib, j)))) return lib;
+  } catch {
+    /* not resolved yet */
+  }
+  const mvnOut = spawnSync('mvn', ['-v'], { encoding: 'utf8' });
+  if (mvnOut.error?.code === 'ENOENT')
+    fail('`mvn` not found — install Maven (apt-get install maven) to fetch the Kafka jars from Maven Central');
+  say(`resolving Kafka ${KAFKA_VERSION} jars with mvn into ${cache} (first run downloads ~100 MB)…`);
+  const t0 = Date.now();
+  fs.mkdirSync(cache, { recursive: true });
+  const pom = path.join(cache, 'pom.xml');
+  fs.writeFileSync(pom, fs.readFileSync(path.join(SUPPORT, 'pom.xml'), 'utf8').replaceAll('@KAFKA_VERSION@', KAFKA_VERSION));
+  const tmp = path.join(cache, `lib.tmp-${process.pid}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const r = spawnSync(
+    'mvn',
+    ['-B', '-q', '-Dstyle.color=never', '-f', pom, 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies',
+      '-DincludeScope=runtime', `-DoutputDirectory=${tmp}`],
+    // -q prints nothing but errors (and stray ANSI resets): keep it for a failure
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: cache, encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  if (r.error) fail(`mvn: ${r.error.message}`);
+  if (r.status !== 0) {
+    const out = `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '').trim();
+    fail(`mvn could not resolve org.apache.kafka:kafka_2.13:${KAFKA_VERSION} (exit ${r.status}) — is Maven Central reachable?\n${out}`);
+  }
+  const jars = fs.readdirSync(tmp).filter((f) => f.endsWith('.jar')).sort();
+  if (!jars.includes(`kafka_2.13-${KAFKA_VERSION}.jar`) || !jars.some((j) => j.startsWith('reload4j-')))
+    fail(`mvn finished but ${tmp} lacks kafka_2.13-${KAFKA_VERSION}.jar or reload4j`);
+  fs.writeFileSync(path.join(tmp, '.complete'), jars.join('\n') + '\n');
+  fs.rmSync(lib, { recursive: true, force: true });
+  try {
+    fs.renameSync(tmp, lib);
+  } catch (e) {
+    // a concurrent resolver won the rename; its lib is as good as ours
+    if (!fs.existsSync(marker)) throw e;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  say(`resolved ${jars.length} jars in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  return lib;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ports
+
+export function portFree(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function pickPort(preferred, taken) {
+  if (preferred <= 65535 && !taken.includes(preferred) && (await portFree(preferred))) return preferred;
+  for (;;) {
+    const p = await freePort();
+    if (!taken.includes(p)) return p;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// TLS + SCRAM (for --sasl)
+
+/**
+ * A self-signed CA and a broker keystore for 127.0.0.1, made with keytool. Seven keytool JVMs take ~7 s on a
+ * busy 2-core machine, so the material is made once into the jar cache and copied into each fresh data dir.
+ */
+function makeTls(dir) {
+  const cached = path.join(cacheDir(), 'tls');
+  const infoFile = path.join(cached, 'tls.json');
+  const complete = () => {
+    try {
+      const info = JSON.parse(fs.readFileSync(infoFile, 'utf8'));
+      return fs.existsSync(path.join(cached, 'broker.p12')) && fs.existsSync(path.join(cached, 'ca.pem')) ? info : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  let info = complete();
+  if (!info) {
+    requireTool('keytool', JDK_HINT);
+    say('generating a self-signed CA and broker keystore with keytool (cached for later runs)…');
+    const tmp = `${cached}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true });
+    generateTls(tmp);
+    fs.rmSync(cached, { recursive: true, force: true });
+    try {
+      fs.renameSync(tmp, cached);
+    } catch (e) {
+      if (!complete()) throw e; // else a concurrent run made it first
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    info = complete();
+  }
+  const tls = path.join(dir, 'tls');
+  fs.mkdirSync(tls, { recursive: true });
+  const keystore = path.join(tls, 'broker.p12');
+  const caPem = path.join(dir, 'ca.pem');
+  fs.copyFileSync(path.join(cached, 'broker.p12'), keystore);
+  fs.copyFileSync(path.join(cached, 'ca.pem'), caPem);
+  return { keystore, password: info.password, caPem };
+}
+
+function generateTls(out) {
+  const pass = randomBytes(12).toString('hex');
+  const ca = path.join(out, 'ca.p12');
+  const ks = path.join(out, 'broker.p12');
+  const caPem = path.join(out, 'ca.pem');
+  const csr = path.join(out, 'broker.csr');
+  const crt = path.join(out, 'broker.pem');
+  // keytool is a JVM per call; the C1-only JIT shortens each launch
+  const kt = (...args) => run('keytool', ['-J-XX:TieredStopAtLevel=1', ...args], `keytool ${args[0]}`);
+  const common = ['-storetype', 'PKCS12', '-storepass', pass, '-keypass', pass];
+  kt('-genkeypair', '-alias', 'ca', '-dname', 'CN=kstream test CA', '-keyalg', 'RSA', '-keysize', '2048',
+    '-validity', '3650', '-ext', 'bc:c', '-keystore', ca, ...common);
+  kt('-exportcert', '-rfc', '-alias', 'ca', '-keystore', ca, '-storepass', pass, '-file', caPem);
+  kt('-genkeypair', '-alias', 'broker', '-dname', 'CN=127.0.0.1', '-keyalg', 'RSA', '-keysize', '2048',
+    '-validity', '3650', '-keystore', ks, ...common);
+  kt('-certreq', '-alias', 'broker', '-keystore', ks, '-storepass', pass, '-file', csr);
+  kt('-gencert', '-rfc', '-alias', 'ca', '-keystore', ca, '-storepass', pass, '-infile', csr, '-outfile', crt,
+    '-validity', '3650', '-ext', 'san=ip:127.0.0.1,dns:localhost', '-ext', 'eku=serverAuth');
+  kt('-importcert', '-noprompt', '-alias', 'ca', '-file', caPem, '-keystore', ks, '-storepass', pass);
+  kt('-importcert', '-noprompt', '-alias', 'broker', '-file', crt, '-keystore', ks, '-storepass', pass);
+  fs.writeFileSync(path.join(out, 'tls.json'), JSON.stringify({ password: pass, created: new Date().toISOString() }) + '\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Broker config
+
+function serverProperties({ dir, port, controllerPort, saslPort, tls }) {
+  const listeners = [`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`];
+  const protoMap = ['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT'];
+  if (saslPort) {
+    listeners.push(`SASL_SSL://127.0.0.1:${saslPort}`);
+    protoMap.push('SASL_SSL:SASL_SSL');
+  }
+  const props = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    listeners: listeners.join(','),
+    'advertised.listeners': listeners.filter((l) => !l.startsWith('CONTROLLER')).join(','),
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'controller.listener.names': 'CONTROLLER',
+    'listener.security.protocol.map': protoMap.join(','),
+    'log.dirs': path.join(dir, 'data'),
+    'num.partitions': 1,
+    'offsets.topic.replication.factor': 1,
+    'offsets.topic.num.partitions': 1,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.num.partitions': 1,
+    'default.replication.factor': 1,
+    'min.insync.replicas': 1,
+    'group.initial.rebalance.delay.ms': 0,
+    // a missing topic must be a real error, not silently created
+    'auto.create.topics.enable': false,
+    'delete.topic.enable': true,
+  };
+  if (saslPort) {
+    Object.assign(props, {
+      'sasl.enabled.mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512',
+      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'ssl.keystore.type': 'PKCS12',
+      'ssl.keystore.location': tls.keystore,
+      'ssl.keystore.password': tls.password,
+      'ssl.key.password': tls.password,
+      'ssl.client.auth': 'none',
+    });
+  }
+  // java.util.Properties treats backslashes as escapes; paths here are POSIX
+  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Readiness probe with kafkajs (imported lazily so `down`/`status` and tool errors work without node_modules)
+
+async function probe(brokers, extra = {}, groups = false) {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({
+    clientId: 'kstream-kafka-probe',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1500,
+    requestTimeout: 5000,
+    retry: { retries: 0 },
+    ...extra,
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.listTopics();
+    // The first group lookup on a fresh broker creates __consumer_offsets and answers "coordinator not available"
+    // until it exists; waiting for it here spares every client its first-group retries.
+    if (groups) await admin.describeGroups(['kstream-readiness-probe']);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+function saslClientConfig(dir) {
+  const info = JSON.parse(fs.readFileSync(path.join(dir, 'sasl.json'), 'utf8'));
+  return {
+    ssl: { ca: [fs.readFileSync(info.caPem, 'utf8')] },
+    sasl: { mechanism: 'scram-sha-256', username: info.username, password: info.password },
+  };
+}
+
+async function waitReady(state, dir, timeoutMs = READY_TIMEOUT_MS) {
+  const log = path.join(dir, 'kafka.log');
+  const deadline = Date.now() + timeoutMs;
+  let lastErr;
+  const targets = [[`127.0.0.1:${state.port}`, {}, true]];
+  if (state.saslPort) targets.push([`127.0.0.1:${state.saslPort}`, saslClientConfig(dir), false]);
+  for (const [addr, extra, groups] of targets) {
+    for (;;) {
+      if (!isOurBroker(state.pid, dir)) fail(`broker (pid ${state.pid}) exited during startup — see ${rel(log)}:\n${tail(log)}`);
+      try {
+        await probe([addr], extra, groups);
+        break;
+      } catch (e) {
+        lastErr = e;
+      }
+      if (Date.now() > deadline)
+        fail(`broker at ${addr} not reachable after ${timeoutMs / 1000}s (${lastErr?.message ?? 'no answer'}) — see ${rel(log)}`);
+      await sleep(250);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Commands
+
+function describe(state) {
+  const lines = [`127.0.0.1:${state.port}`];
+  if (state.saslPort) lines.push(`sasl 127.0.0.1:${state.saslPort}`);
+  return lines;
+}
+
+/**
+ * Starts (or reuses) a broker. Returns { bootstrap, saslBootstrap?, saslConfig?, dir, pid, reused, lines }.
+ * `lines` are what the CLI prints on stdout.
+ */
+export async function up(opts = {}) {
+  const { port, dir } = resolveTarget(opts);
+  const sasl = !!opts.sasl;
+  return withLock(dir, async () => {
+    const prev = readState(dir);
+    if (prev && isOurBroker(prev.pid, dir)) {
+      if (sasl && !prev.saslPort)
+        fail(`broker on 127.0.0.1:${port} (${rel(dir)}) runs without SASL — stop it first: node scripts/kafka.mjs down --port ${port}`);
+      await waitReady(prev, dir);
+      say(`reusing broker pid ${prev.pid} from ${rel(dir)}`);
+      return result(prev, dir, true);
+    }
+    if (prev) say(`broker from ${rel(dir)} is gone (pid ${prev.pid}); starting a fresh one`);
+    if (!(await portFree(port)))
+      fail(`port ${port} on 127.0.0.1 is in use by something that is not a broker from ${rel(dir)} — stop it or pass \`--port\``);
+
+    checkJava();
+    const lib = ensureClasspath();
+    const t0 = Date.now();
+    const controllerPort = await pickPort(port + 1, [port]);
+    const saslPort = sasl ? await pickPort(port + 2, [port, controllerPort]) : undefined;
+
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const tls = sasl ? makeTls(dir) : undefined;
+    const props = path.join(dir, 'server.properties');
+    fs.writeFileSync(props, serverProperties({ dir, port, controllerPort, saslPort, tls }));
+
+    const cp = path.join(lib, '*'); // expanded by java, not the shell
+    const log4j = `-Dlog4j.configuration=${pathToFileURL(path.join(SUPPORT, 'log4j.properties')).href}`;
+    const toolJvm = ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-cp', cp, log4j];
+    const clusterId = run('java', [...toolJvm, 'kafka.tools.StorageTool', 'random-uuid'], 'StorageTool random-uuid').trim().split('\n').pop();
+    const formatArgs = ['format', '-t', clusterId, '-c', props];
+    let password;
+    if (sasl) {
+      password = randomBytes(12).toString('hex');
+      for (const mech of ['SCRAM-SHA-256', 'SCRAM-SHA-512'])
+        formatArgs.push('--add-scram', `${mech}=[name=${SASL_USER},password=${password}]`);
+    }
+    run('java', [...toolJvm, 'kafka.tools.StorageTool', ...formatArgs], 'StorageTool format');
+    if (sasl) {
+      const info = { username: SASL_USER, password, mechanism: 'scram-sha-256', mechanisms: ['scram-sha-256', 'scram-sha-512'], caPem: tls.caPem, bootstrap: `127.0.0.1:${saslPort}` };
+      fs.writeFileSync(path.join(dir, 'sasl.json'), JSON.stringify(info, null, 2) + '\n');
+    }
+
+    const logFile = path.join(dir, 'kafka.log');
+    const logFd = fs.openSync(logFile, 'a');
+    const child = spawn(
+      'java',
+      ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', log4j,
+        '-cp', cp, 'kafka.Kafka', props],
+      { detached: true, stdio: ['ignore', logFd, logFd], cwd: dir },
+    );
+    fs.closeSync(logFd);
+    child.unref();
+    const state = { pid: child.pid, port, controllerPort, saslPort, dir, version: KAFKA_VERSION, startedAt: new Date().toISOString() };
+    fs.writeFileSync(path.join(dir, 'kafka.pid'), `${child.pid}\n`);
+    fs.writeFileSync(stateFile(dir), JSON.stringify(state, null, 2) + '\n');
+    say(`started pid ${child.pid} (log ${rel(logFile)}), waiting for 127.0.0.1:${port}…`);
+    try {
+      await waitReady(state, dir);
+    } catch (e) {
+      await stopPid(state.pid, dir); // leave the dir so the log can be read
+      throw e;
+    }
+    say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    return result(state, dir, false);
+  });
+}
+
+function result(state, dir, reused) {
+  const r = { bootstrap: `127.0.0.1:${state.port}`, dir, pid: state.pid, reused, lines: describe(state) };
+  if (state.saslPort) {
+    r.saslBootstrap = `127.0.0.1:${state.saslPort}`;
+    r.saslConfig = path.join(dir, 'sasl.json');
+  }
+  return r;
+}
+
+async function stopPid(pid, dir) {
+  if (!isOurBroker(pid, dir)) return false;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return false;
+  }
+  const deadline = Date.now() + STOP_GRACE_MS;
+  while (Date.now() < deadline) {
+    if (!alive(pid)) return true;
+    await sleep(100);
+  }
+  say(`pid ${pid} ignored SIGTERM for ${STOP_GRACE_MS / 1000}s; sending SIGKILL`);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+  while (alive(pid)) await sleep(50);
+  return true;
+}
+
+/** Synchronous last resort for an exiting process: SIGTERM the broker from `dir` without waiting or cleaning up. */
+export function signalStop(opts = {}) {
+  const { dir } = resolveTarget(opts);
+  const state = readState(dir);
+  if (state && isOurBroker(state.pid, dir)) {
+    try {
+      process.kill(state.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Stops the broker from `dir` (if any) and removes the dir. Quiet when nothing runs. */
+export async function down(opts = {}) {
+  if (opts.all) {
+    for (const d of knownDirs()) await down({ dir: d });
+    return;
+  }
+  const { dir } = resolveTarget(opts);
+  const stop = async () => {
+    const state = readState(dir);
+    if (state && (await stopPid(state.pid, dir))) say(`stopped pid ${state.pid} (${rel(dir)})`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  if (!opts.noLock) return withLock(dir, stop);
+  // noLock: for a signal handler in a process that may itself be inside up() for this dir
+  await stop();
+  try {
+    if (Number(fs.readFileSync(path.join(`${dir}.lock`, 'pid'), 'utf8')) === process.pid) fs.rmSync(`${dir}.lock`, { recursive: true, force: true });
+  } catch {
+    /* no lock */
+  }
+}
+
+function knownDirs() {
+  const root = path.join(REPO, '.kafka');
+  let names = [];
+  try {
+    names = fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.endsWith('.lock')).map((d) => d.name);
+  } catch {
+    /* none */
+  }
+  return names.sort().map((n) => path.join(root, n));
+}
+
+/** One entry per broker dir: { dir, running, ready, lines, pid }. */
+export async function status(opts = {}) {
+  const dirs = opts.port !== undefined || opts.dir !== undefined ? [resolveTarget(opts).dir] : knownDirs();
+  const out = [];
+  for (const dir of dirs) {
+    const state = readState(dir);
+    const running = !!state && isOurBroker(state.pid, dir);
+    let ready = false;
+    if (running) {
+      try {
+        await probe([`127.0.0.1:${state.port}`]);
+        ready = true;
+      } catch {
+        /* not answering */
+      }
+    }
+    out.push({ dir, pid: state?.pid, running, ready, lines: state ? describe(state) : [] });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CLI
+
+function parseArgs(argv) {
+  const opts = {};
+  const rest = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => {
+      if (inline !== undefined) return inline;
+      if (i + 1 >= argv.length) fail(`\`${flag}\` needs a value`);
+      return argv[++i];
+    };
+    if (flag === '--port' || flag === '-p') opts.port = value();
+    else if (flag === '--dir') opts.dir = value();
+    else if (flag === '--sasl') opts.sasl = true;
+    else if (flag === '--all') opts.all = true;
+    else if (flag.startsWith('-')) fail(`unknown option \`${flag}\` — use --port N, --dir D, --sasl (up), --all (down)`);
+    else rest.push(a);
+  }
+  return { opts, rest };
+}
+
+async function main(argv) {
+  const { opts, rest } = parseArgs(argv);
+  const cmd = rest[0];
+  if (cmd === 'up') {
+    const r = await up(opts);
+    process.stdout.write(r.lines.join('\n') + '\n');
+  } else if (cmd === 'down') {
+    await down(opts);
+  } else if (cmd === 'status') {
+    const list = await status(opts);
+    if (!list.length) say('no brokers (nothing under .kafka/)');
+    for (const s of list) {
+      const what = s.running ? (s.ready ? `running pid ${s.pid}` : `running pid ${s.pid}, not answering`) : 'stopped';
+      process.stdout.write(`${s.lines.join(' ') || '-'}\t${what}\t${rel(s.dir)}\n`);
+    }
+    if ((opts.port !== undefined || opts.dir !== undefined) && !list[0]?.ready) process.exitCode = 1;
+  } else {
+    fail(`${cmd ? `unknown command \`${cmd}\`` : 'missing command'} — use up, down or status`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
+  main(process.argv.slice(2)).catch((e) => {
+    process.stderr.write(`kafka: ${e instanceof KafkaScriptError ? e.message : e?.stack ?? e}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+/**
+ * What `npm test` runs after the build: unit tests (test/*.test.mjs), then integration tests (test/it/*.test.mjs)
+ * against a real broker.
+ *
+ *   node scripts/test.mjs                 unit + integration
+ *   node scripts/test.mjs --unit          unit only
+ *   node scripts/test.mjs --it            integration only
+ *   node scripts/test.mjs window ndjson   only test files whose path contains one of the words
+ *
+ * Integration tests get KSTREAM_BROKERS: the caller's value if set, otherwise a fresh broker on 127.0.0.1:39092
+ * (dir .kafka/test-39092; start port from KSTREAM_TEST_KAFKA_PORT) that is stopped afterwards, also on failure or
+ * Ctrl-C. Several runs in one working tree at once each get their own broker (39192, 39292, … when 39092 is taken);
+ * a broker left by a killed run is stopped by the next run. When a selected integration file
+ * mentions KSTREAM_SASL, that broker also gets a SASL_SSL listener and the tests get KSTREAM_SASL_BROKERS and
+ * KSTREAM_SASL_CONFIG (path of sasl.json: {username, password, mechanism, caPem}).
+ * Runner output is passed through unchanged (TAP, ending in `# pass N` / `# fail N`).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { up, down, signalStop, portFree, alive } from './kafka.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const KAFKA_ROOT = path.join(REPO, '.kafka');
+const TEST_PORT = Number(process.env.KSTREAM_TEST_KAFKA_PORT || 39092);
+// Node 20's --test-timeout bounds each test but also each whole file (the file runs as one test in the parent), so
+// these are generous caps; a test that needs a tighter bound passes `{ timeout }` itself.
+const UNIT_TIMEOUT_MS = 120_000;
+const IT_TIMEOUT_MS = 180_000;
+
+const say = (msg) => process.stderr.write(`test: ${msg}\n`);
+
+function listTests(dir) {
+  let names = [];
+  try {
+    names = fs.readdirSync(path.join(REPO, dir)).filter((f) => f.endsWith('.test.mjs'));
+  } catch {
+    /* no such dir */
+  }
+  return names.sort().map((f) => path.posix.join(dir, f));
+}
+
+function parseArgs(argv) {
+  const o = { unit: false, it: false, filters: [] };
+  for (const a of argv) {
+    if (a === '--unit') o.unit = true;
+    else if (a === '--it') o.it = true;
+    else if (a.startsWith('-')) {
+      say(`unknown option \`${a}\` — use --unit, --it, or words that select test files`);
+      process.exit(2);
+    } else o.filters.push(a);
+  }
+  if (!o.unit && !o.it) o.unit = o.it = true;
+  return o;
+}
+
+/** For a caller-given KSTREAM_BROKERS that is a `kafka.mjs up --sasl` broker of this repo, its SASL settings. */
+function saslOfLocalBroker(brokers) {
+  const m = /^127\.0\.0\.1:(\d+)$/.exec(brokers.split(',')[0]);
+  const file = m && path.join(REPO, '.kafka', m[1], 'sasl.json');
+  if (!file || !fs.existsSync(file)) {
+    say('some integration tests need KSTREAM_SASL_BROKERS/KSTREAM_SASL_CONFIG (see scripts/kafka.mjs up --sasl)');
+    return {};
+  }
+  const info = JSON.parse(fs.readFileSync(file, 'utf8'));
+  return { KSTREAM_SASL_BROKERS: info.bootstrap, KSTREAM_SASL_CONFIG: file };
+}
+
+let current; // the running `node --test` child, so a signal can stop it
+let testDir; // the data dir of the broker this run owns, once claimed
+
+const ownerFile = (dir) => `${dir}.owner`;
+
+/** Stops brokers whose test run is gone (killed with SIGKILL, machine crash) so they don't pile up. */
+async function reapLeftovers() {
+  let names = [];
+  try {
+    names = fs.readdirSync(KAFKA_ROOT, { withFileTypes: true }).filter((d) => d.isDirectory() && /^test-\d+$/.test(d.name));
+  } catch {
+    return;
+  }
+  for (const { name } of names) {
+    const dir = path.join(KAFKA_ROOT, name);
+    let owner = 0;
+    try {
+      owner = Number(fs.readFileSync(ownerFile(dir), 'utf8'));
+    } catch {
+      /* no owner: a leftover */
+    }
+    if (owner && alive(owner)) continue;
+    await down({ dir });
+    fs.rmSync(ownerFile(dir), { force: true });
+  }
+}
+
+/** Claims a port and dir no other live test run uses: TEST_PORT, else TEST_PORT+100, +200, … */
+async function claimTestBroker() {
+  fs.mkdirSync(KAFKA_ROOT, { recursive: true });
+  for (let port = TEST_PORT; port < TEST_PORT + 2000; port += 100) {
+    const dir = path.join(KAFKA_ROOT, `test-${port}`);
+    if (fs.existsSync(ownerFile(dir)) || !(await portFree(port))) continue;
+    try {
+      fs.writeFileSync(ownerFile(dir), String(process.pid), { flag: 'wx' });
+    } catch {
+      continue; // another run claimed it a moment ago
+    }
+    return { port, dir };
+  }
+  throw new Error(`no free port for a test broker in ${TEST_PORT}..${TEST_PORT + 1900} (step 100) — set KSTREAM_TEST_KAFKA_PORT`);
+}
+
+/** Runs `node --test` with its output passed through unchanged; resolves to { code, pass, fail } from the summary. */
+function runNodeTest(files, extraArgs, env) {
+  return new Promise((resolve) => {
+    const args = ['--test', '--test-reporter=tap', ...extraArgs, ...files];
+    current = spawn(process.execPath, args, { cwd: REPO, stdio: ['inherit', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    let tail = '';
+    current.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString('utf8')).slice(-4096);
+    });
+    current.on('close', (code, signal) => {
+      current = undefined;
+      const count = (what) => Number(new RegExp(`^# ${what} (\\d+)$`, 'm').exec(tail)?.[1] ?? NaN);
+      resolve({ code: code ?? (signal ? 1 : 0), pass: count('pass'), fail: count('fail') });
+    });
+  });
+}
+
+async function stopBroker(interrupted = false) {
+  if (!testDir) return;
+  const dir = testDir;
+  testDir = undefined;
+  try {
+    await down({ dir, noLock: interrupted });
+  } catch (e) {
+    say(`stopping the test broker failed: ${e.message}`);
+  }
+  fs.rmSync(ownerFile(dir), { force: true });
+}
+
+// `npm test | head` closes stdout early; keep going so the broker still gets stopped
+process.stdout.on('error', () => {});
+// whatever ends this process (an uncaught error included), the test broker must not outlive it
+process.on('exit', () => {
+  if (!testDir) return;
+  signalStop({ dir: testDir });
+  fs.rmSync(ownerFile(testDir), { force: true });
+});
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    say(`${sig}: stopping`);
+    current?.kill(sig);
+    await stopBroker(true);
+    process.exit(130);
+  });
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const pick = (files) => (o.filters.length ? files.filter((f) => o.filters.some((w) => f.includes(w))) : files);
+  const failed = [];
+  const summary = [];
+  const note = (name, r) => {
+    summary.push(`${name} ${Number.isNaN(r.pass) ? '?' : r.pass} passed, ${Number.isNaN(r.fail) ? '?' : r.fail} failed`);
+    if (r.code !== 0) failed.push(name);
+  };
+
+  if (o.unit) {
+    const unit = pick(listTests('test'));
+    if (unit.length === 0) say(o.filters.length ? 'no unit test files match' : 'no unit test files (test/*.test.mjs)');
+    else note('unit', await runNodeTest(unit, [`--test-timeout=${UNIT_TIMEOUT_MS}`], {}));
+  }
+
+  if (o.it) {
+    const its = pick(listTests('test/it'));
+    if (its.length === 0) say(o.filters.length ? 'no integration test files match' : 'no integration test files (test/it/*.test.mjs)');
+    else {
+      const env = {};
+      const sasl = its.some((f) => fs.readFileSync(path.join(REPO, f), 'utf8').includes('KSTREAM_SASL'));
+      if (process.env.KSTREAM_BROKERS) {
+        env.KSTREAM_BROKERS = process.env.KSTREAM_BROKERS;
+        if (sasl && !process.env.KSTREAM_SASL_BROKERS) Object.assign(env, saslOfLocalBroker(env.KSTREAM_BROKERS));
+        say(`integration tests against KSTREAM_BROKERS=${env.KSTREAM_BROKERS}${env.KSTREAM_SASL_BROKERS ? ` (sasl ${env.KSTREAM_SASL_BROKERS})` : ''}`);
+      } else {
+        await reapLeftovers();
+        const claim = await claimTestBroker();
+        testDir = claim.dir;
+        const b = await up({ ...claim, sasl });
+        env.KSTREAM_BROKERS = b.bootstrap;
+        if (b.saslBootstrap) {
+          env.KSTREAM_SASL_BROKERS = b.saslBootstrap;
+          env.KSTREAM_SASL_CONFIG = b.saslConfig;
+        }
+        say(`integration tests against a fresh broker at ${b.bootstrap}${b.saslBootstrap ? ` (sasl ${b.saslBootstrap})` : ''}`);
+      }
+      // the files share one broker: one file at a time keeps them from starving each other on small machines
+      note('integration', await runNodeTest(its, ['--test-concurrency=1', `--test-timeout=${IT_TIMEOUT_MS}`], env));
+      await stopBroker();
+    }
+  }
+
+  if (summary.length) say(summary.join('; '));
+  if (failed.length) {
+    say(`FAILED: ${failed.join(', ')} tests`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch(async (e) => {
+  say(e?.message ?? String(e));
+  await stopBroker();
+  process.exit(1);
+});
