@@ -180,6 +180,12 @@ interface SlideWin {
  * This follows KStreamSlidingWindowAggregate (processInOrder / processEarly) step by step, emitting in the same
  * order it forwards updates. One deliberate difference: when the previous record's right window and the new
  * left window are the same window, KS writes it twice (identical values); here it is one window entry.
+ *
+ * Where tracking windows is not enough (as in KS): an out-of-order record whose own left window is already
+ * closed is added only to the existing open windows that contain it. It is kept nowhere else, so a window
+ * created later by a newer record (from a seed that never saw it) misses it, although that window was open when
+ * the record arrived. Keeping such records would cost memory per record; KS accepts the same loss. With enough
+ * grace (every record arriving while its own left window is open) the windows are exactly the KIP-450 ones.
  */
 export class SlidingAssigner {
   private readonly keys = new Map<string, SlideWin[]>();
