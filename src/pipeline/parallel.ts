@@ -2,6 +2,7 @@ import os from 'node:os';
 import process from 'node:process';
 import { Buffer } from 'node:buffer';
 import { Worker } from 'node:worker_threads';
+import { Interrupt, STOP } from './interrupt.js';
 import { ChunkProcessor, LINE_MARK, type ChunkResult } from './chunk.js';
 import { LineFramer, LineTooLong } from '../codec/ndjson.js';
 import { readChunks } from '../io/stdio.js';
@@ -137,12 +138,11 @@ export async function runParallel(argvSegments: string[][], stop: Promise<void>)
   };
 
   let stopped = false;
-  const STOP = Symbol('stop');
-  const stopping = stop.then((): typeof STOP => STOP);
+  const interrupt = new Interrupt(stop);
   try {
     const it = readChunks()[Symbol.asyncIterator]();
     for (;;) {
-      const r = await Promise.race([it.next(), stopping]);
+      const r = await Promise.race([it.next(), interrupt.wait()]);
       if (r === STOP) { stopped = true; break; }
       if (r.done || gone) break;
       const bytes = framer.push(r.value);

@@ -1,4 +1,5 @@
 import type { Rec } from './record.js';
+import { Interrupt, STOP } from './interrupt.js';
 import { mergeNeeds, type FieldNeeds, type Sink, type Source, type Stage } from './stage.js';
 
 /**
@@ -64,7 +65,6 @@ async function deliver(sink: Sink, res: Rec[] | PartialFailure): Promise<void> {
 }
 
 const TICK = Symbol('tick');
-const STOP = Symbol('stop');
 
 export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const { source, stages, sink } = p;
@@ -72,7 +72,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const tickers = stages.map((s, i) => (s.tick ? i : -1)).filter((i) => i >= 0);
   const tickMs = p.tickMs ?? 200;
   const clock = p.clock ?? Date.now;
-  const stop = p.stop?.then((): typeof STOP => STOP);
+  const interrupt = p.stop ? new Interrupt(p.stop) : undefined;
   let how: 'ended' | 'stopped' = 'ended';
 
   const it = source.batches()[Symbol.asyncIterator]();
@@ -80,13 +80,13 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     let next = it.next();
     for (;;) {
       let res: IteratorResult<Rec[]> | typeof TICK | typeof STOP;
-      if (tickers.length === 0 && !stop) {
+      if (tickers.length === 0 && !interrupt) {
         res = await next;
       } else {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const racers: Promise<IteratorResult<Rec[]> | typeof TICK | typeof STOP>[] = [next];
         if (tickers.length) racers.push(new Promise((r) => (timer = setTimeout(() => r(TICK), tickMs))));
-        if (stop) racers.push(stop);
+        if (interrupt) racers.push(interrupt.wait());
         res = await Promise.race(racers);
         if (timer) clearTimeout(timer);
       }
