@@ -130,7 +130,10 @@ export class SessionAssigner {
     }
     const sess: Session = { at: end + gap + 1, keyId, start, end, dead: false };
     if (!list) list = [];
-    list.push(sess);
+    // Kept in start order, so merged sessions are listed (and retracted) in that order.
+    let k = list.length;
+    while (k > 0 && list[k - 1].start > start) k--;
+    list.splice(k, 0, sess);
     this.keys.set(keyId, list);
     this.queue.push(sess);
     this.live++;
