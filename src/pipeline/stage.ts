@@ -58,3 +58,21 @@ export function mergeNeeds(a: FieldNeeds, b: FieldNeeds): FieldNeeds {
   const s = new Set([...a, ...b]);
   return [...s];
 }
+
+/**
+ * A stage whose state must survive a restart (window/aggregate accumulators, dedupe ids). The runner checkpoints
+ * it after the sink acknowledged a batch and before offsets are committed: it drains the changed entries and
+ * writes them to a compacted changelog topic (key = entry key, null = deleted), inside the Kafka transaction
+ * under --exactly-once. On start it replays the changelog into `restore` before the first record.
+ * Keys must be stable strings; values JSON. A stage reports only what changed since the previous drain.
+ */
+export interface StatefulStage extends Stage {
+  /** Changed entries since the last drain: [key, JSON value, or null when the entry was removed]. */
+  drainChanges(): [string, unknown][];
+  /** Rebuild state from the latest value of every live key (called before any record). */
+  restore(entries: Iterable<[string, unknown]>): void;
+}
+
+export function isStateful(s: Stage): s is StatefulStage {
+  return typeof (s as StatefulStage).drainChanges === 'function' && typeof (s as StatefulStage).restore === 'function';
+}
