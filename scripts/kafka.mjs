@@ -417,6 +417,15 @@ async function waitReady(state, dir, timeoutMs = READY_TIMEOUT_MS) {
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
+/** What `StorageTool random-uuid` prints (Kafka's Uuid.randomUuid), without a JVM launch: 16 random bytes in
+ *  unpadded base64url, never starting with '-' (Kafka rejects that as it reads like a command-line flag). */
+function randomClusterId() {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 function describe(state) {
   const lines = [`127.0.0.1:${state.port}`];
   if (state.saslPort) lines.push(`sasl 127.0.0.1:${state.saslPort}`);
@@ -458,7 +467,7 @@ export async function up(opts = {}) {
     const cp = path.join(lib, '*'); // expanded by java, not the shell
     const log4j = `-Dlog4j.configuration=${pathToFileURL(path.join(SUPPORT, 'log4j.properties')).href}`;
     const toolJvm = ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-cp', cp, log4j];
-    const clusterId = run('java', [...toolJvm, 'kafka.tools.StorageTool', 'random-uuid'], 'StorageTool random-uuid').trim().split('\n').pop();
+    const clusterId = randomClusterId();
     const formatArgs = ['format', '-t', clusterId, '-c', props];
     let password;
     if (sasl) {
