@@ -149,6 +149,12 @@ test('threaded and single-threaded runs over a large input give identical output
   assert.equal(threaded.code, 0, threaded.stderr);
   assert.equal(threaded.stdout, single.stdout);
   assert.ok(threaded.stdout.length > 1_000_000);
+  // Filter alone forwards large slices of every chunk: each worker result must carry exactly its own bytes.
+  const keep = kstream(['filter', 'r.latency_ms > 50'], input, { env: { KSTREAM_WORKERS: '2' } });
+  const keepSingle = kstream(['filter', 'r.latency_ms > 50'], input, { env: { KSTREAM_WORKERS: '0' } });
+  assert.equal(keep.code, 0, keep.stderr);
+  assert.equal(keep.stdout, keepSingle.stdout);
+  assert.equal(keep.stdout, input.split('\n').filter((l) => l && JSON.parse(l).latency_ms > 50).map((l) => l + '\n').join(''));
   const bad = input.split('\n');
   bad[99_999] = '{"latency_ms":oops}';
   const r = kstream(args, bad.join('\n'), { env: { KSTREAM_WORKERS: '2' } });

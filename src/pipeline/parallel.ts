@@ -52,11 +52,11 @@ class Pool {
         w.once('error', reject);
         w.once('message', () => resolve());
       }));
-      w.on('message', (m: { seq?: number; out?: ArrayBuffer; lines?: number; failure?: ChunkResult['failure'] }) => {
+      w.on('message', (m: { seq?: number; out?: ArrayBuffer; len?: number; lines?: number; failure?: ChunkResult['failure'] }) => {
         if (m.seq === undefined) return;
         const cb = this.waiting.get(m.seq)!;
         this.waiting.delete(m.seq);
-        cb({ out: new Uint8Array(m.out!), lines: m.lines!, failure: m.failure });
+        cb({ out: new Uint8Array(m.out!, 0, m.len!), lines: m.lines!, failure: m.failure });
       });
       this.workers.push(w);
     }
@@ -89,6 +89,21 @@ class Pool {
   }
 }
 
+/** Waits for 'drain' (or the reader going away), leaving no listener behind. */
+export function drained(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.once('drain', done);
+    out.once('close', done);
+    out.once('error', done);
+  });
+}
+
 /** Returns per-stage counters summed over threads. Throws the first record failure after writing what preceded it. */
 export async function runParallel(argvSegments: string[][], stop: Promise<void>): Promise<{ counters: Record<string, Record<string, number>>; stopped: boolean }> {
   const inline = await ChunkProcessor.create(argvSegments);
@@ -108,7 +123,7 @@ export async function runParallel(argvSegments: string[][], stop: Promise<void>)
 
   const write = async (res: ChunkResult): Promise<void> => {
     if (res.out.byteLength && !gone) {
-      if (!out.write(res.out)) await new Promise<void>((r) => { out.once('drain', r); out.once('close', r); });
+      if (!out.write(res.out)) await drained(out);
     }
     if (res.failure && !gone) {
       const msg = res.failure.message.replace(new RegExp(`${LINE_MARK}(\\d+)${LINE_MARK}`, 'g'), (_, n) => String(baseLine + Number(n)));
