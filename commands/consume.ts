@@ -1,0 +1,78 @@
+import type { BuildContext, CommandSpec, Opts } from '../src/pipeline/command.js';
+import { UsageError } from '../src/pipeline/errors.js';
+import { CONNECTION_OPTIONS, connectionConfig } from '../src/io/kafka-options.js';
+import { parseOffsets, planUsesStored } from '../src/io/kafka-offsets.js';
+import { KafkaSource, type ConsumeFormat } from '../src/io/kafka-source.js';
+import { parseCount, parseDuration } from '../src/time/duration.js';
+import type { Isolation } from '../src/io/kafka.js';
+
+const FORMATS: ConsumeFormat[] = ['value', 'envelope', 'raw'];
+
+export function parsePartitions(v: unknown, flag = '--partition'): number[] | undefined {
+  if (v === undefined) return undefined;
+  const items = (Array.isArray(v) ? v : [v]).flatMap((x) => String(x).split(','));
+  return items.map((s) => {
+    const t = s.trim();
+    if (!/^\d+$/.test(t)) throw new UsageError(`invalid ${flag} \`${s}\``, 'use partition numbers: 0 or 0,2,5');
+    return Number(t);
+  });
+}
+
+export function parseIsolation(v: unknown): Isolation {
+  if (v === undefined) return 'read_uncommitted';
+  const s = String(v).toLowerCase().replace('-', '_');
+  if (s === 'read_committed' || s === 'committed') return 'read_committed';
+  if (s === 'read_uncommitted' || s === 'uncommitted') return 'read_uncommitted';
+  throw new UsageError(`invalid --isolation \`${v}\``, 'use read_committed or read_uncommitted');
+}
+
+export function kafkaLog(opts: Opts, ctx: BuildContext): ((line: string) => void) | undefined {
+  return opts.verbose ? ctx.log : undefined;
+}
+
+const consume: CommandSpec = {
+  name: 'consume',
+  args: '<topic...>',
+  summary: 'Read Kafka records as NDJSON (follows the topic; --exit stops at its current end)',
+  examples: [
+    'kstream consume clicks --offset start --exit | head',
+    'kstream consume clicks --group stats + filter \'r.ok\' + produce ok-clicks',
+    'kstream consume clicks --offset @-15m --format envelope',
+    'kstream consume clicks --offset 0=100,1=end --exit',
+  ],
+  options: [
+    { flags: '-o, --offset <spec>', description: 'Where to start: start | end | stored | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration> | <p>=<offset>,… (default start; a group resumes at its committed offsets)' },
+    { flags: '-p, --partition <list>', description: 'Only these partitions (comma list)' },
+    { flags: '-g, --group <id>', description: 'Consume as a member of this group and commit offsets (after the output is written)' },
+    { flags: '-e, --exit', description: 'Exit at the end offsets seen at start instead of following the topic' },
+    { flags: '-n, --count <n>', description: 'Exit after this many records' },
+    { flags: '-f, --format <format>', description: 'value (the record value) | envelope (topic, partition, offset, timestamp, key, headers, value) | raw (value text as is)', default: 'value' },
+    { flags: '--isolation <level>', description: 'read_uncommitted (default) | read_committed (skip aborted transactions)' },
+    { flags: '--max-wait <duration>', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms' },
+    ...CONNECTION_OPTIONS,
+  ],
+  source(args, opts, ctx) {
+    if (args.length === 0) throw new UsageError('missing topic for `consume`', 'kstream consume <topic> [--offset start] [--exit]');
+    const format = String(opts.format ?? 'value') as ConsumeFormat;
+    if (!FORMATS.includes(format)) throw new UsageError(`unknown --format \`${opts.format}\``, 'use value, envelope or raw');
+    const offsets = parseOffsets(opts.offset === undefined ? 'start' : opts.offset);
+    const group = opts.group === undefined ? undefined : String(opts.group);
+    if (group === '' || opts.group === true) throw new UsageError('empty --group', 'name the group: --group <id>');
+    if (planUsesStored(offsets) && !group) throw new UsageError('`--offset stored` needs a group', 'add --group <id>, or use start, end or an offset');
+    let count: number | undefined;
+    if (opts.count !== undefined) count = parseCount(opts.count, '--count');
+    return new KafkaSource(connectionConfig(opts, process.env, kafkaLog(opts, ctx)), {
+      topics: args,
+      partitions: parsePartitions(opts.partition),
+      group,
+      offsets,
+      exit: !!opts.exit,
+      count,
+      format,
+      isolation: parseIsolation(opts.isolation),
+      maxWaitMs: parseDuration(opts.maxWait ?? '500ms', '--max-wait'),
+    });
+  },
+};
+
+export default consume;

@@ -1,0 +1,116 @@
+import type { CommandSpec } from '../src/pipeline/command.js';
+import { UsageError } from '../src/pipeline/errors.js';
+import { RecordErrors } from '../src/pipeline/onerror.js';
+import { compileExpr } from '../src/operators/expr.js';
+import { CONNECTION_OPTIONS, connectionConfig } from '../src/io/kafka-options.js';
+import { KafkaSink, type ProduceMode } from '../src/io/kafka-sink.js';
+import { LinesSource } from '../src/io/lines.js';
+import { COMPRESSION_NAMES, type CompressionName } from '../src/io/kafka-protocol.js';
+import type { OutHeader } from '../src/io/kafka.js';
+import { parseCount, parseDuration, parseSize } from '../src/time/duration.js';
+import { kafkaLog } from './consume.js';
+
+/** What this build can write: kafkajs ships no snappy, lz4 or zstd codec, and kstream adds none. */
+export const WRITABLE_CODECS: CompressionName[] = ['none', 'gzip'];
+
+function parseAcks(v: unknown): -1 | 0 | 1 {
+  const s = String(v ?? 'all').toLowerCase();
+  if (s === 'all' || s === '-1') return -1;
+  if (s === '1' || s === 'leader') return 1;
+  if (s === '0' || s === 'none') return 0;
+  throw new UsageError(`invalid --acks \`${v}\``, 'use all, 1 or 0');
+}
+
+function parseCompression(v: unknown): CompressionName {
+  const s = String(v ?? 'none').toLowerCase();
+  if (!(COMPRESSION_NAMES as readonly string[]).includes(s)) throw new UsageError(`unknown --compression \`${v}\``, `use ${WRITABLE_CODECS.join(' or ')}`);
+  if (!WRITABLE_CODECS.includes(s as CompressionName)) {
+    throw new UsageError(`--compression ${s} is not available`, `kstream writes ${WRITABLE_CODECS.join(' and ')} (kafkajs ships no ${s} codec); it reads gzip and uncompressed batches`);
+  }
+  return s as CompressionName;
+}
+
+function parseHeaders(v: unknown): OutHeader[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map((x) => {
+    const s = String(x);
+    const i = s.indexOf('=');
+    if (i <= 0) throw new UsageError(`invalid --header \`${s}\``, 'use key=value, e.g. --header source=import');
+    return { key: s.slice(0, i), value: s.slice(i + 1) };
+  });
+}
+
+function parseMode(opts: Record<string, unknown>): ProduceMode {
+  if (opts.envelope && opts.raw) throw new UsageError('--envelope and --raw exclude each other', 'pick how input lines are read');
+  return opts.envelope ? 'envelope' : opts.raw ? 'raw' : 'json';
+}
+
+const produce: CommandSpec = {
+  name: 'produce',
+  args: '<topic>',
+  summary: 'Write records to a Kafka topic (NDJSON values, --raw lines or --envelope records from consume)',
+  examples: [
+    'kstream gen --preset clicks --count 100000 | kstream produce clicks --key r.user',
+    'kstream consume clicks --format envelope --exit | kstream produce clicks-copy --envelope',
+    'cat lines.txt | kstream produce logs --raw --create --partitions 3',
+    'kstream consume in --group g + filter \'r.ok\' + produce out',
+  ],
+  options: [
+    { flags: '-k, --key <expr>', description: 'Record key: an expression over r (default: the record\'s own key, if any)' },
+    { flags: '-p, --partition <n>', description: 'Write every record to this partition (default: by key hash, keyless records spread)' },
+    { flags: '-H, --header <k=v>', description: 'Add a header to every record (repeatable)' },
+    { flags: '--envelope', description: 'Input records are consume envelopes: key, headers, partition, timestamp and value per record' },
+    { flags: '--raw', description: 'Send input lines (and string values) as they are, not as JSON' },
+    { flags: '--acks <acks>', description: 'all (default) | 1 | 0', default: 'all' },
+    { flags: '-z, --compression <codec>', description: `${WRITABLE_CODECS.join(' | ')} (default none)`, default: 'none' },
+    { flags: '--batch-size <n>', description: 'Most records in one Kafka record batch', default: 50000 },
+    { flags: '--batch-bytes <size>', description: 'Largest record batch before compression (the broker limit is 1m by default)', default: '1000000' },
+    { flags: '--linger <duration>', description: 'Wait this long before sending a write smaller than --batch-size, so later ones are bigger', default: '0ms' },
+    { flags: '--create', description: 'Create the topic if it does not exist' },
+    { flags: '--partitions <n>', description: 'Partitions of a topic made by --create (default: the broker\'s default)' },
+    ...CONNECTION_OPTIONS,
+  ],
+  stdin(opts) {
+    return opts.raw ? new LinesSource() : undefined;
+  },
+  sink(args, opts, ctx) {
+    if (args.length !== 1) throw new UsageError(args.length ? `\`produce\` writes to one topic, got ${args.length}` : 'missing topic for `produce`', 'kstream produce <topic>');
+    const mode = parseMode(opts);
+    let partition: number | undefined;
+    if (opts.partition !== undefined) {
+      if (!/^\d+$/.test(String(opts.partition))) throw new UsageError(`invalid --partition \`${opts.partition}\``, 'use a partition number');
+      partition = Number(opts.partition);
+    }
+    let create: { partitions?: number } | undefined;
+    if (opts.create) {
+      create = {};
+      if (opts.partitions !== undefined) {
+        const n = parseCount(opts.partitions, '--partitions');
+        if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid --partitions \`${opts.partitions}\``, 'use a whole number of at least 1');
+        create.partitions = n;
+      }
+    } else if (opts.partitions !== undefined) throw new UsageError('--partitions only applies with --create', 'add --create, or use `kstream topics create`');
+    const batchRecords = parseCount(opts.batchSize ?? 50000, '--batch-size');
+    if (batchRecords < 1) throw new UsageError(`invalid --batch-size \`${opts.batchSize}\``, 'use at least 1');
+    const batchBytes = parseSize(opts.batchBytes ?? '1000000', '--batch-bytes');
+    if (batchBytes < 1024) throw new UsageError(`invalid --batch-bytes \`${opts.batchBytes}\``, 'use at least 1k');
+    return new KafkaSink(connectionConfig(opts, process.env, kafkaLog(opts, ctx)), {
+      topic: args[0],
+      mode,
+      key: opts.key !== undefined ? compileExpr(String(opts.key), 'key expression') : undefined,
+      partition,
+      headers: parseHeaders(opts.header),
+      create,
+      acks: parseAcks(opts.acks),
+      compression: parseCompression(opts.compression),
+      batchBytes,
+      batchRecords,
+      lingerMs: parseDuration(opts.linger ?? 0, '--linger'),
+      quiet: ctx.quiet,
+      log: ctx.log,
+      errors: new RecordErrors(ctx.onError, 'produce'),
+    });
+  },
+};
+
+export default produce;

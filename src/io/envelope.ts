@@ -1,0 +1,225 @@
+/**
+ * The consume envelope: one Kafka record as one JSON object,
+ *   {"topic","partition","offset","timestamp","key","headers":[{"key","value"}],"value"}
+ * like kcat -J, and the input format of `produce --envelope`, so consume → edit → produce round-trips losslessly.
+ *
+ * Bytes map to JSON like this (the same for key, header values and value):
+ *  - null stays null (distinct from "", the empty string);
+ *  - a value that is exactly one compact JSON value and not a string (an object, array, number, true, false,
+ *    written without surrounding whitespace or line breaks) is embedded as that JSON, byte for byte;
+ *  - other UTF-8 text (including a JSON string with its quotes, and JSON with line breaks) is a JSON string;
+ *  - bytes that are not UTF-8 are base64 with an encoding marker: "encoding":"base64" for the value,
+ *    "keyEncoding":"base64" for the key, "encoding":"base64" inside a header.
+ * Keys and header values are always text (never embedded JSON), as Kafka tools show them.
+ */
+import { Buffer } from 'node:buffer';
+import bufferModule from 'node:buffer';
+import type { Header } from '../pipeline/record.js';
+import { chunkIsPlain, FieldScanner } from '../codec/scan.js';
+
+const nodeIsUtf8: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isUtf8?: (b: Uint8Array) => boolean }).isUtf8;
+const fatal = new TextDecoder('utf-8', { fatal: true });
+
+function validUtf8(b: Uint8Array): boolean {
+  if (nodeIsUtf8) return nodeIsUtf8(b);
+  try {
+    fatal.decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The UTF-8 text of `buf[start, end)`, or undefined when the bytes are not valid UTF-8. The common case costs one
+ * decode: only text containing U+FFFD (what invalid bytes decode to) is checked byte by byte.
+ */
+export function utf8Text(buf: Buffer, start: number, end: number): string | undefined {
+  const s = buf.toString('utf8', start, end);
+  if (s.indexOf('\uFFFD') >= 0 && !validUtf8(buf.subarray(start, end))) return undefined;
+  return s;
+}
+
+const emptyScanner = new FieldScanner([]);
+
+/**
+ * True when `text` is exactly one JSON value that is not a string, with nothing around it and no line break in
+ * it: such values are embedded in envelopes (and forwarded as NDJSON) as they are.
+ */
+export function isCompactJson(text: string): boolean {
+  const n = text.length;
+  if (n === 0) return false;
+  const c = text.charCodeAt(0);
+  // starts like an object, array, number, true, false or null; never a string or whitespace
+  if (!(c === 123 || c === 91 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110)) return false;
+  const last = text.charCodeAt(n - 1);
+  if (last === 32 || last === 9 || last === 10 || last === 13) return false;
+  if (text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0) return false;
+  try {
+    emptyScanner.scan(text, 0, n, chunkIsPlain(text));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** JSON for a key or header value: text as a string, null as null, other bytes as base64 (flagged). */
+export function textJson(buf: Buffer, start: number, end: number): { json: string; text: string | null; base64: boolean } {
+  if (start < 0) return { json: 'null', text: null, base64: false };
+  const t = utf8Text(buf, start, end);
+  if (t !== undefined) return { json: JSON.stringify(t), text: t, base64: false };
+  const b64 = buf.toString('base64', start, end);
+  return { json: JSON.stringify(b64), text: b64, base64: true };
+}
+
+export interface EnvelopeHeader {
+  key: string;
+  value: string | null;
+  encoding?: 'base64';
+}
+
+/** Headers as the envelope writes them, plus their Rec form (base64 text for binary values). */
+export function headersJson(headers: { key: string; value: Buffer | null }[]): { json: string; list: EnvelopeHeader[]; rec: Header[] } {
+  const parts: string[] = [];
+  const list: EnvelopeHeader[] = [];
+  const rec: Header[] = [];
+  for (const h of headers) {
+    const v = h.value === null ? textJson(h.value as unknown as Buffer, -1, -1) : textJson(h.value, 0, h.value.length);
+    parts.push(`{"key":${JSON.stringify(h.key)},"value":${v.json}${v.base64 ? ',"encoding":"base64"' : ''}}`);
+    list.push(v.base64 ? { key: h.key, value: v.text, encoding: 'base64' } : { key: h.key, value: v.text });
+    rec.push({ key: h.key, value: v.text });
+  }
+  return { json: `[${parts.join(',')}]`, list, rec };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading envelopes back (produce --envelope)
+
+/**
+ * The span [start, end) of the text of top-level field `name` in a JSON object line, or undefined. The last
+ * occurrence wins, as in JSON.parse. The line must already be valid JSON.
+ */
+export function fieldSpan(line: string, name: string): [number, number] | undefined {
+  const n = line.length;
+  let i = 0;
+  while (i < n && line.charCodeAt(i) !== 123) i++;
+  if (i >= n) return undefined;
+  i++;
+  let found: [number, number] | undefined;
+  for (;;) {
+    while (i < n && isWs(line.charCodeAt(i))) i++;
+    if (line.charCodeAt(i) !== 34) return found; // '}' or malformed
+    const keyStart = i;
+    i = skipString(line, i);
+    const key = line.slice(keyStart, i);
+    while (i < n && line.charCodeAt(i) !== 58) i++;
+    i++;
+    while (i < n && isWs(line.charCodeAt(i))) i++;
+    const vs = i;
+    i = skipValue(line, i);
+    if (key === `"${name}"` || (key.includes('\\') && JSON.parse(key) === name)) found = [vs, i];
+    while (i < n && isWs(line.charCodeAt(i))) i++;
+    if (line.charCodeAt(i) === 44) i++;
+    else return found;
+  }
+}
+
+function isWs(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+function skipString(s: string, i: number): number {
+  i++;
+  for (;;) {
+    const c = s.charCodeAt(i);
+    if (c === 92) i += 2;
+    else if (c === 34) return i + 1;
+    else if (Number.isNaN(c)) return i;
+    else i++;
+  }
+}
+
+function skipValue(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 34) return skipString(s, i);
+  if (c === 123 || c === 91) {
+    let depth = 0;
+    for (;;) {
+      const d = s.charCodeAt(i);
+      if (Number.isNaN(d)) return i;
+      if (d === 34) { i = skipString(s, i); continue; }
+      if (d === 123 || d === 91) depth++;
+      else if (d === 125 || d === 93) {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+      i++;
+    }
+  }
+  // number, true, false, null
+  while (i < s.length) {
+    const d = s.charCodeAt(i);
+    if (d === 44 || d === 125 || d === 93 || isWs(d)) break;
+    i++;
+  }
+  return i;
+}
+
+export interface EnvelopeRecord {
+  key: string | Buffer | null;
+  value: string | Buffer | null;
+  headers: { key: string; value: string | Buffer | null }[] | undefined;
+  partition: number | undefined;
+  timestamp: number | undefined;
+}
+
+export class NotAnEnvelope extends Error {}
+
+function bytesOf(v: unknown, base64: boolean, what: string): string | Buffer | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return base64 ? Buffer.from(v, 'base64') : v;
+  if (base64) throw new NotAnEnvelope(`${what} marked base64 is not a string`);
+  return JSON.stringify(v);
+}
+
+/**
+ * The Kafka record an envelope describes. `raw` is the envelope's JSON text when available: an embedded JSON
+ * value is then sent byte for byte as it appears there. Also reads kcat -J output (`payload`, `ts`, headers as a
+ * flat [k, v, ...] list).
+ */
+export function fromEnvelope(env: unknown, raw: string | undefined): EnvelopeRecord {
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) throw new NotAnEnvelope('not an envelope object');
+  const e = env as Record<string, unknown>;
+  const valueField = 'value' in e ? 'value' : 'payload' in e ? 'payload' : undefined;
+  if (valueField === undefined) throw new NotAnEnvelope('envelope has no `value` field');
+  const v = e[valueField];
+  let value: string | Buffer | null;
+  if (e.encoding === 'base64') value = bytesOf(v, true, 'value');
+  else if (v === null || v === undefined) value = null;
+  else if (typeof v === 'string') value = v;
+  else {
+    const span = raw !== undefined ? fieldSpan(raw, valueField) : undefined;
+    value = span ? raw!.slice(span[0], span[1]) : JSON.stringify(v);
+  }
+  const key = bytesOf(e.key, e.keyEncoding === 'base64', 'key');
+  let headers: EnvelopeRecord['headers'];
+  const h = e.headers;
+  if (Array.isArray(h) && h.length) {
+    if (typeof h[0] === 'string' || h[0] === null) {
+      headers = [];
+      for (let i = 0; i + 1 < h.length; i += 2) headers.push({ key: String(h[i]), value: bytesOf(h[i + 1], false, 'header value') });
+    } else {
+      headers = h.map((x) => {
+        const hx = x as { key?: unknown; value?: unknown; encoding?: unknown };
+        if (hx === null || typeof hx !== 'object' || typeof hx.key !== 'string') throw new NotAnEnvelope('headers must be [{"key": …, "value": …}]');
+        return { key: hx.key, value: bytesOf(hx.value, hx.encoding === 'base64', 'header value') };
+      });
+    }
+  } else if (h && typeof h === 'object' && !Array.isArray(h)) {
+    headers = Object.entries(h as Record<string, unknown>).map(([k, hv]) => ({ key: k, value: bytesOf(hv, false, 'header value') }));
+  }
+  const partition = typeof e.partition === 'number' && Number.isInteger(e.partition) && e.partition >= 0 ? e.partition : undefined;
+  const tsField = e.timestamp ?? e.ts;
+  const timestamp = typeof tsField === 'number' && Number.isFinite(tsField) && tsField >= 0 ? tsField : undefined;
+  return { key, value, headers, partition, timestamp };
+}

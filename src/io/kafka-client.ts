@@ -1,0 +1,517 @@
+/**
+ * KafkaClient on kafkajs. kafkajs provides connections (TLS, SASL), API version negotiation, metadata, the group
+ * and admin requests; the Fetch response and the Produce request — the two messages that carry records — are
+ * encoded and decoded by kafka-protocol.ts and sent over kafkajs's own connections.
+ *
+ * The one kafkajs internal used is the cluster object its admin, consumer and producer are built on (reached
+ * through the client's private factory), because kafkajs has no public API for sending a request to a given
+ * broker. kafkajs 2.2.4 is its final release, so that internal does not move.
+ */
+import { Buffer } from 'node:buffer';
+import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import type { KafkaConfig } from './kafka-options.js';
+import { scrubSecrets } from './kafka-options.js';
+import { kafkaError, MissingTopic } from './kafka-errors.js';
+import {
+  decodeFetchResponse, decodeProduceResponse, encodeProduceRequest,
+  type FetchContext, type FetchedPartition, type ProducePartitionResult, type ProduceTopicData,
+} from './kafka-protocol.js';
+import type {
+  BrokerMeta, ConfigEntry, ConsumerOptions, CreateTopicOptions, GroupDescription, GroupListing, Isolation, KafkaClient,
+  KafkaConsumer, KafkaProducer, PartitionOffsets, ProducerOptions, TopicMeta, TopicPartitionOffset,
+} from './kafka.js';
+import { WireConsumer } from './kafka-consumer.js';
+import { WireProducer } from './kafka-producer.js';
+
+/** How long the first connection may take in total before kstream gives up with one line. */
+const CONNECT_DEADLINE_MS = 8000;
+
+const API_PRODUCE = 0;
+const API_FETCH = 1;
+
+export const EARLIEST = -2;
+export const LATEST = -1;
+
+/** kafkajs's broker object, as far as kstream uses it. */
+export interface Broker {
+  nodeId: number;
+  versions: Record<number, { minVersion: number; maxVersion: number }> | null;
+  connectionPool: { send(req: unknown): Promise<any> };
+  listOffsets(req: unknown): Promise<any>;
+  joinGroup(req: unknown): Promise<any>;
+  syncGroup(req: unknown): Promise<any>;
+  heartbeat(req: unknown): Promise<any>;
+  leaveGroup(req: unknown): Promise<any>;
+  offsetCommit(req: unknown): Promise<any>;
+  offsetFetch(req: unknown): Promise<any>;
+}
+
+interface Cluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  addMultipleTargetTopics(topics: string[]): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number; replicas: number[]; isr: number[]; partitionErrorCode: number }[];
+  findBroker(q: { nodeId: number | string }): Promise<Broker>;
+  findGroupCoordinator(q: { groupId: string }): Promise<Broker>;
+  brokerPool: { metadata?: { brokers: { nodeId: number; host: string; port: number }[]; controllerId: number; clusterId: string } };
+}
+
+/** A kafkajs protocol error name for a code ("NOT_LEADER_OR_FOLLOWER"), best effort. */
+let errorTable: { code: number; type: string; message: string; retriable: boolean }[] | undefined;
+export async function errorInfo(code: number): Promise<{ type: string; message: string; retriable: boolean }> {
+  if (!errorTable) {
+    try {
+      const { createRequire } = await import('node:module');
+      const req = createRequire(import.meta.url);
+      errorTable = req('kafkajs/src/protocol/error.js').errorCodes;
+    } catch {
+      errorTable = [];
+    }
+  }
+  return errorTable!.find((e) => e.code === code) ?? { type: `ERROR_${code}`, message: `broker error code ${code}`, retriable: false };
+}
+
+export class ProtocolError extends Error {
+  constructor(readonly code: number, readonly type: string, message: string, readonly retriable: boolean, readonly topic?: string, readonly partition?: number) {
+    super(message);
+    this.name = 'KafkaJSProtocolError';
+  }
+}
+
+export async function protocolError(code: number, topic?: string, partition?: number): Promise<ProtocolError> {
+  const info = await errorInfo(code);
+  return new ProtocolError(code, info.type, info.message, info.retriable, topic, partition);
+}
+
+/** A payload in the shape kafkajs's request framing accepts from an encoder. */
+function encoded(buf: Buffer): { buf: Buffer; buffer: Buffer } {
+  return { buf, buffer: buf };
+}
+
+function version(broker: Broker, apiKey: number, ours: number, min: number, name: string): number {
+  const v = broker.versions?.[apiKey];
+  if (!v) throw new Error(`broker ${broker.nodeId} does not support ${name}`);
+  const best = Math.min(ours, v.maxVersion);
+  if (best < min || best < v.minVersion) throw new Error(`broker ${broker.nodeId} is too old for ${name} (needs version ${min}+, Kafka 0.11 or later)`);
+  return best;
+}
+
+export interface FetchPartitionRequest {
+  topic: string;
+  partition: number;
+  offset: number;
+  maxBytes: number;
+}
+
+/** The Fetch request body for versions 4..11. */
+function encodeFetchRequest(v: number, isolation: Isolation, maxWaitMs: number, minBytes: number, maxBytes: number, parts: FetchPartitionRequest[]): Buffer {
+  const byTopic = new Map<string, FetchPartitionRequest[]>();
+  for (const p of parts) {
+    let l = byTopic.get(p.topic);
+    if (!l) byTopic.set(p.topic, (l = []));
+    l.push(p);
+  }
+  let size = 4 + 4 + 4 + 4 + 1 + (v >= 7 ? 8 : 0) + 4 + (v >= 7 ? 4 : 0) + (v >= 11 ? 2 : 0);
+  const perPartition = 4 + (v >= 9 ? 4 : 0) + 8 + (v >= 5 ? 8 : 0) + 4;
+  for (const [topic, l] of byTopic) size += 2 + Buffer.byteLength(topic) + 4 + l.length * perPartition;
+  const b = Buffer.alloc(size);
+  let p = 0;
+  b.writeInt32BE(-1, p); // replica id
+  b.writeInt32BE(maxWaitMs, p + 4);
+  b.writeInt32BE(minBytes, p + 8);
+  b.writeInt32BE(maxBytes, p + 12);
+  b.writeInt8(isolation === 'read_committed' ? 1 : 0, p + 16);
+  p += 17;
+  if (v >= 7) {
+    b.writeInt32BE(0, p); // session id: no fetch session
+    b.writeInt32BE(-1, p + 4); // session epoch: full fetch, no session
+    p += 8;
+  }
+  b.writeInt32BE(byTopic.size, p);
+  p += 4;
+  for (const [topic, l] of byTopic) {
+    const tl = Buffer.byteLength(topic);
+    b.writeInt16BE(tl, p);
+    p += 2;
+    p += b.write(topic, p, tl, 'utf8');
+    b.writeInt32BE(l.length, p);
+    p += 4;
+    for (const part of l) {
+      b.writeInt32BE(part.partition, p);
+      p += 4;
+      if (v >= 9) {
+        b.writeInt32BE(-1, p); // current leader epoch: unknown
+        p += 4;
+      }
+      const hi = Math.floor(part.offset / 4294967296);
+      b.writeInt32BE(hi, p);
+      b.writeUInt32BE(part.offset - hi * 4294967296, p + 4);
+      p += 8;
+      if (v >= 5) {
+        b.writeInt32BE(-1, p); // log start offset (followers only)
+        b.writeInt32BE(-1, p + 4);
+        p += 8;
+      }
+      b.writeInt32BE(part.maxBytes, p);
+      p += 4;
+    }
+  }
+  if (v >= 7) {
+    b.writeInt32BE(0, p); // forgotten topics
+    p += 4;
+  }
+  if (v >= 11) b.writeInt16BE(0, p); // rack id ""
+  return b;
+}
+
+/**
+ * The request-level access the consumer and producer need: leaders, fetch, produce, offsets and the group
+ * coordinator, over one kafkajs cluster.
+ */
+export class Wire {
+  readonly cluster: Cluster;
+  private connected: Promise<void> | undefined;
+  private readonly targets = new Set<string>();
+
+  constructor(readonly kafka: Kafka, readonly cfg: KafkaConfig) {
+    const create = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+    if (!create) throw new Error('unsupported kafkajs version: cluster factory not found');
+    this.cluster = (kafka as any)[create]({ metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, isolationLevel: 0 });
+  }
+
+  connect(): Promise<void> {
+    if (!this.connected) this.connected = withDeadline(this.cluster.connect(), CONNECT_DEADLINE_MS, this.cfg);
+    return this.connected;
+  }
+
+  /** Partition metadata of a topic (loads it on first use); MissingTopic when the broker does not know it. */
+  async partitions(topic: string, refresh = false): Promise<TopicMeta> {
+    await this.connect();
+    if (!this.targets.has(topic)) {
+      try {
+        await this.cluster.addMultipleTargetTopics([topic]);
+      } catch (e) {
+        throw kafkaError(e, { cfg: this.cfg, topic });
+      }
+      this.targets.add(topic);
+    } else if (refresh) await this.cluster.refreshMetadata();
+    const parts = this.cluster.findTopicPartitionMetadata(topic);
+    if (parts.length === 0) throw new MissingTopic(topic);
+    return {
+      topic,
+      partitions: parts
+        .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr }))
+        .sort((a, b) => a.partition - b.partition),
+    };
+  }
+
+  async refresh(): Promise<void> {
+    await this.cluster.refreshMetadata();
+  }
+
+  broker(nodeId: number): Promise<Broker> {
+    return this.cluster.findBroker({ nodeId });
+  }
+
+  coordinator(groupId: string): Promise<Broker> {
+    return this.cluster.findGroupCoordinator({ groupId });
+  }
+
+  /** ListOffsets for one topic: `at` is EARLIEST, LATEST or a timestamp. Missing partitions map to -1. */
+  async listOffsets(topic: string, partitions: number[], at: number, isolation: Isolation): Promise<Map<number, number>> {
+    const meta = await this.partitions(topic);
+    const byLeader = new Map<number, number[]>();
+    for (const p of meta.partitions) {
+      if (!partitions.includes(p.partition)) continue;
+      let l = byLeader.get(p.leader);
+      if (!l) byLeader.set(p.leader, (l = []));
+      l.push(p.partition);
+    }
+    const out = new Map<number, number>();
+    await Promise.all([...byLeader].map(async ([leader, parts]) => {
+      const broker = await this.broker(leader);
+      const res = await broker.listOffsets({
+        replicaId: -1,
+        isolationLevel: isolation === 'read_committed' ? 1 : 0,
+        topics: [{ topic, partitions: parts.map((partition) => ({ partition, timestamp: at })) }],
+      });
+      for (const t of res.responses) for (const p of t.partitions) out.set(p.partition, Number(p.offset));
+    }));
+    return out;
+  }
+
+  /** One Fetch request to one broker; partition errors are returned in the result for the caller to handle. */
+  async fetch(nodeId: number, isolation: Isolation, maxWaitMs: number, minBytes: number, maxBytes: number, parts: FetchPartitionRequest[]): Promise<FetchedPartition[]> {
+    const broker = await this.broker(nodeId);
+    const v = version(broker, API_FETCH, 11, 4, 'Fetch');
+    const offsets = new Map<string, number>();
+    for (const p of parts) offsets.set(`${p.topic}\u0000${p.partition}`, p.offset);
+    const ctx: FetchContext = {
+      fetchOffset: (topic, partition) => offsets.get(`${topic}\u0000${partition}`) ?? 0,
+      readCommitted: isolation === 'read_committed',
+    };
+    const body = encodeFetchRequest(v, isolation, maxWaitMs, minBytes, maxBytes, parts);
+    const res = await broker.connectionPool.send({
+      request: { apiKey: API_FETCH, apiVersion: v, apiName: 'Fetch', encode: async () => encoded(body) },
+      response: { decode: async (payload: Buffer) => decodeFetchResponse(payload, v, ctx), parse: async (d: unknown) => d },
+      requestTimeout: maxWaitMs + 30_000,
+    });
+    if (res.errorCode) throw await protocolError(res.errorCode);
+    return res.partitions;
+  }
+
+  /** One Produce request to one broker; resolves with per-partition results (none with acks 0). */
+  async produce(nodeId: number, acks: number, timeoutMs: number, topics: ProduceTopicData[]): Promise<ProducePartitionResult[]> {
+    const broker = await this.broker(nodeId);
+    const v = version(broker, API_PRODUCE, 7, 3, 'Produce');
+    const body = encodeProduceRequest(acks, timeoutMs, topics);
+    const res = await broker.connectionPool.send({
+      request: {
+        apiKey: API_PRODUCE, apiVersion: v, apiName: 'Produce',
+        encode: async () => encoded(body),
+        expectResponse: () => acks !== 0,
+      },
+      response: { decode: async (payload: Buffer) => decodeProduceResponse(payload, v), parse: async (d: unknown) => d },
+      requestTimeout: timeoutMs + 5_000,
+    });
+    return acks === 0 ? [] : res;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.cluster.disconnect();
+  }
+}
+
+/** Rejects with the client's own error if it fails, or with a timeout error after `ms`. */
+async function withDeadline(p: Promise<void>, ms: number, cfg: KafkaConfig): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('Connection timeout'), { name: 'KafkaJSConnectionError', code: 'ETIMEDOUT' })), ms);
+  });
+  try {
+    await Promise.race([p, deadline]);
+  } catch (e) {
+    throw kafkaError(e, { cfg });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function kafkajsLogger(cfg: KafkaConfig) {
+  return () => ({ namespace, label, log }: LogEntry) => {
+    if (!cfg.log) return;
+    const extra = log.error ? `: ${log.error}` : '';
+    cfg.log(scrubSecrets(`kafkajs ${label} [${namespace}] ${log.message}${extra}`, cfg));
+  };
+}
+
+export class KafkajsClient implements KafkaClient {
+  private readonly kafka: Kafka;
+  private wireInstance: Wire | undefined;
+  private adminInstance: Promise<Admin> | undefined;
+
+  constructor(readonly config: KafkaConfig) {
+    const { tls, sasl } = config;
+    this.kafka = new Kafka({
+      clientId: config.clientId,
+      brokers: config.brokers,
+      ssl: tls ? { ca: tls.ca ? [tls.ca] : undefined, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized } : undefined,
+      sasl: sasl ? ({ mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as any) : undefined,
+      connectionTimeout: 3000,
+      authenticationTimeout: 5000,
+      requestTimeout: 30_000,
+      // A handful of quick retries: an unreachable broker fails in about a second, a leader move still recovers.
+      retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 },
+      logLevel: config.log ? logLevel.INFO : logLevel.NOTHING,
+      logCreator: kafkajsLogger(config),
+    });
+  }
+
+  get wire(): Wire {
+    if (!this.wireInstance) this.wireInstance = new Wire(this.kafka, this.config);
+    return this.wireInstance;
+  }
+
+  private admin(): Promise<Admin> {
+    if (!this.adminInstance) {
+      const admin = this.kafka.admin({ retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 } });
+      this.adminInstance = withDeadline(admin.connect(), CONNECT_DEADLINE_MS, this.config).then(() => admin);
+    }
+    return this.adminInstance;
+  }
+
+  private fail(e: unknown, topic?: string, group?: string): never {
+    throw kafkaError(e, { cfg: this.config, topic, group });
+  }
+
+  async connect(): Promise<void> {
+    await this.wire.connect();
+  }
+
+  async topics(names?: string[]): Promise<TopicMeta[]> {
+    const admin = await this.admin();
+    if (names) {
+      const existing = new Set(await admin.listTopics().catch((e) => this.fail(e)));
+      for (const n of names) if (!existing.has(n)) throw new MissingTopic(n);
+    }
+    const md = await admin.fetchTopicMetadata(names ? { topics: names } : undefined).catch((e) => this.fail(e, names?.[0]));
+    return md.topics
+      .map((t) => ({
+        topic: t.name,
+        partitions: t.partitions
+          .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr }))
+          .sort((a, b) => a.partition - b.partition),
+      }))
+      .sort((a, b) => a.topic.localeCompare(b.topic));
+  }
+
+  async brokers(): Promise<{ brokers: BrokerMeta[]; controller: number; clusterId: string }> {
+    const admin = await this.admin();
+    const c = await admin.describeCluster().catch((e) => this.fail(e));
+    return { brokers: c.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })), controller: c.controller ?? -1, clusterId: c.clusterId };
+  }
+
+  async topicExists(name: string): Promise<boolean> {
+    const admin = await this.admin();
+    const list = await admin.listTopics().catch((e) => this.fail(e));
+    return list.includes(name);
+  }
+
+  async offsets(topic: string, isolation: Isolation = 'read_uncommitted'): Promise<PartitionOffsets[]> {
+    try {
+      const meta = await this.wire.partitions(topic);
+      const parts = meta.partitions.map((p) => p.partition);
+      const [start, end] = await Promise.all([
+        this.wire.listOffsets(topic, parts, EARLIEST, isolation),
+        this.wire.listOffsets(topic, parts, LATEST, isolation),
+      ]);
+      return parts.map((partition) => ({ partition, start: start.get(partition) ?? 0, end: end.get(partition) ?? 0 }));
+    } catch (e) {
+      this.fail(e, topic);
+    }
+  }
+
+  async offsetsForTime(topic: string, ts: number, isolation: Isolation = 'read_uncommitted'): Promise<Map<number, number>> {
+    try {
+      const meta = await this.wire.partitions(topic);
+      const parts = meta.partitions.map((p) => p.partition);
+      const [at, end] = await Promise.all([
+        this.wire.listOffsets(topic, parts, ts, isolation),
+        this.wire.listOffsets(topic, parts, LATEST, isolation),
+      ]);
+      const out = new Map<number, number>();
+      for (const p of parts) {
+        const o = at.get(p) ?? -1;
+        out.set(p, o < 0 ? end.get(p) ?? 0 : o);
+      }
+      return out;
+    } catch (e) {
+      this.fail(e, topic);
+    }
+  }
+
+  async createTopic(topic: string, opts: CreateTopicOptions): Promise<void> {
+    const admin = await this.admin();
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{
+          topic,
+          numPartitions: opts.partitions ?? -1,
+          replicationFactor: opts.replicationFactor ?? -1,
+          configEntries: opts.configs ? Object.entries(opts.configs).map(([name, value]) => ({ name, value })) : undefined,
+        }],
+      });
+    } catch (e) {
+      const err = e as { errors?: { type?: string; message?: string }[] };
+      const inner = err.errors?.[0];
+      if (inner?.type === 'TOPIC_ALREADY_EXISTS') return;
+      if (inner) this.fail(Object.assign(new Error(inner.message ?? String(e)), { type: inner.type }), topic);
+      this.fail(e, topic);
+    }
+  }
+
+  async deleteTopics(topics: string[]): Promise<void> {
+    const admin = await this.admin();
+    const existing = new Set(await admin.listTopics().catch((e) => this.fail(e)));
+    for (const t of topics) if (!existing.has(t)) throw new MissingTopic(t);
+    await admin.deleteTopics({ topics }).catch((e) => this.fail(e, topics[0]));
+  }
+
+  async topicConfigs(topic: string): Promise<ConfigEntry[]> {
+    const admin = await this.admin();
+    const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2 /* TOPIC */, name: topic }] }).catch((e) => this.fail(e, topic));
+    const r = res.resources[0];
+    if (r.errorCode) this.fail(await protocolError(r.errorCode), topic);
+    return r.configEntries
+      .map((c) => ({ name: c.configName, value: c.isSensitive ? null : c.configValue, isDefault: c.isDefault, isSensitive: c.isSensitive }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async listGroups(): Promise<GroupListing[]> {
+    const admin = await this.admin();
+    const res = await admin.listGroups().catch((e) => this.fail(e));
+    return res.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType })).sort((a, b) => a.groupId.localeCompare(b.groupId));
+  }
+
+  async describeGroups(groupIds: string[]): Promise<GroupDescription[]> {
+    const admin = await this.admin();
+    const { AssignerProtocol } = await import('kafkajs');
+    const res = await admin.describeGroups(groupIds).catch((e) => this.fail(e, undefined, groupIds[0]));
+    return res.groups.map((g) => ({
+      groupId: g.groupId,
+      state: g.state,
+      protocol: g.protocol,
+      members: g.members.map((m) => {
+        let assignment: { topic: string; partition: number }[] = [];
+        try {
+          const a = m.memberAssignment?.length ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
+          if (a) assignment = Object.entries(a.assignment).flatMap(([topic, ps]) => (ps as number[]).map((partition) => ({ topic, partition })));
+        } catch {
+          // another client's assignment format: leave it out
+        }
+        return { memberId: m.memberId, clientId: m.clientId, host: m.clientHost, assignment };
+      }),
+    }));
+  }
+
+  async committedOffsets(group: string, topics?: string[]): Promise<TopicPartitionOffset[]> {
+    const admin = await this.admin();
+    const res = await admin.fetchOffsets({ groupId: group, topics }).catch((e) => this.fail(e, topics?.[0], group));
+    return res.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: Number(p.offset) })));
+  }
+
+  async setCommittedOffsets(group: string, offsets: TopicPartitionOffset[]): Promise<void> {
+    const admin = await this.admin();
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const o of offsets) {
+      let l = byTopic.get(o.topic);
+      if (!l) byTopic.set(o.topic, (l = []));
+      l.push({ partition: o.partition, offset: String(o.offset) });
+    }
+    for (const [topic, partitions] of byTopic) {
+      await admin.setOffsets({ groupId: group, topic, partitions }).catch((e) => this.fail(e, topic, group));
+    }
+  }
+
+  async deleteGroups(groupIds: string[]): Promise<void> {
+    const admin = await this.admin();
+    await admin.deleteGroups(groupIds).catch((e) => this.fail(e, undefined, groupIds[0]));
+  }
+
+  consumer(opts: ConsumerOptions): KafkaConsumer {
+    return new WireConsumer(this.wire, opts);
+  }
+
+  producer(opts: ProducerOptions): KafkaProducer {
+    return new WireProducer(this.wire, opts);
+  }
+
+  async close(): Promise<void> {
+    const tasks: Promise<unknown>[] = [];
+    if (this.wireInstance) tasks.push(this.wireInstance.disconnect());
+    if (this.adminInstance) tasks.push(this.adminInstance.then((a) => a.disconnect(), () => undefined));
+    await Promise.allSettled(tasks);
+  }
+}

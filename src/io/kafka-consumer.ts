@@ -1,0 +1,504 @@
+/**
+ * The consumer behind KafkaConsumer: one fetch loop per partition leader, each keeping one Fetch request in
+ * flight while the pipeline works on the previous response, all feeding one bounded queue.
+ *
+ * Without a group the consumer assigns itself the partitions and nothing is written to the cluster: no group is
+ * joined, nothing is committed (like kcat -C). With a group it runs the classic consumer-group protocol itself
+ * (join, sync with a round-robin assignment computed by the leader, heartbeats, rejoin on rebalance) using
+ * kafkajs's request methods, and commits only what the caller acknowledged.
+ */
+import { AssignerProtocol } from 'kafkajs';
+import type { FetchedPartition } from './kafka-protocol.js';
+import type { ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffset } from './kafka.js';
+import { tpKey } from './kafka.js';
+import { protocolError, ProtocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-client.js';
+import { kafkaError } from './kafka-errors.js';
+
+const MAX_QUEUED = 2;
+const PROTOCOL = 'roundrobin';
+
+interface Position extends TopicPartition {
+  key: string;
+  offset: number;
+  stop: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Errors of a partition in a fetch that a metadata refresh and a new fetch fix. */
+const REFETCH = new Set([3, 5, 6, 9, 13, 74, 75, 76]);
+const OFFSET_OUT_OF_RANGE = 1;
+const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+const COORDINATOR_MOVED = new Set(['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'GROUP_COORDINATOR_NOT_AVAILABLE']);
+
+export class WireConsumer implements KafkaConsumer {
+  private positions = new Map<string, Position>();
+  private readonly queue: FetchedPartition[][] = [];
+  private wake: (() => void) | undefined;
+  private spaceWaiters: (() => void)[] = [];
+  private failure: unknown;
+  private closed = false;
+  /** Bumped whenever the assignment or leaders change: loops of an older epoch stop. */
+  private epoch = 0;
+  private loops: Promise<void>[] = [];
+  private member: GroupMember | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private resetting: Promise<void> | undefined;
+
+  constructor(private readonly wire: Wire, private readonly opts: ConsumerOptions) {}
+
+  assignment(): TopicPartition[] {
+    return [...this.positions.values()].map(({ topic, partition }) => ({ topic, partition }));
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private fail(e: unknown): void {
+    this.failure ??= e;
+    this.notify();
+  }
+
+  /** True when every assigned partition reached its stop offset (only with stopAt). */
+  private finished(): boolean {
+    if (!this.opts.stopAt) return false;
+    for (const p of this.positions.values()) if (p.offset < p.stop) return false;
+    return true;
+  }
+
+  async *batches(): AsyncGenerator<FetchedPartition[]> {
+    try {
+      await this.wire.connect();
+      for (const t of this.opts.topics) await this.wire.partitions(t);
+      if (this.opts.group) {
+        this.member = new GroupMember(this.wire, this.opts.group, this.opts.topics);
+        await this.rejoin();
+        this.heartbeatTimer = setInterval(() => this.heartbeat(), 3000);
+        this.heartbeatTimer.unref?.();
+      } else {
+        const all: TopicPartition[] = [];
+        for (const topic of this.opts.topics) {
+          const meta = await this.wire.partitions(topic);
+          for (const p of meta.partitions) if (!this.opts.partitions || this.opts.partitions.includes(p.partition)) all.push({ topic, partition: p.partition });
+        }
+        this.assign(all, await this.opts.start(all, undefined));
+        this.startLoops();
+      }
+    } catch (e) {
+      throw kafkaError(e, { cfg: this.wire.cfg, topic: this.opts.topics[0], group: this.opts.group });
+    }
+    for (;;) {
+      if (this.queue.length) {
+        const next = this.queue.shift()!;
+        this.wakeLoops();
+        yield next;
+        continue;
+      }
+      if (this.failure !== undefined) throw kafkaError(this.failure, { cfg: this.wire.cfg, topic: this.opts.topics[0], group: this.opts.group });
+      if (this.closed || this.finished()) return;
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  private assign(tps: TopicPartition[], starts: Map<string, number>): void {
+    const next = new Map<string, Position>();
+    for (const tp of tps) {
+      const key = tpKey(tp.topic, tp.partition);
+      const kept = this.positions.get(key);
+      const offset = kept ? kept.offset : starts.get(key) ?? 0;
+      const stop = this.opts.stopAt ? this.opts.stopAt.get(key) ?? 0 : Infinity;
+      next.set(key, { ...tp, key, offset, stop });
+    }
+    this.positions = next;
+  }
+
+  /** (Re)starts one fetch loop per leader for the current positions. */
+  private startLoops(): void {
+    const epoch = ++this.epoch;
+    const byLeader = new Map<number, Position[]>();
+    for (const p of this.positions.values()) {
+      let leader = -1;
+      try {
+        leader = this.wire.cluster.findTopicPartitionMetadata(p.topic).find((m) => m.partitionId === p.partition)?.leader ?? -1;
+      } catch {
+        leader = -1;
+      }
+      let l = byLeader.get(leader);
+      if (!l) byLeader.set(leader, (l = []));
+      l.push(p);
+    }
+    if (byLeader.has(-1)) {
+      // a partition without a leader right now: refresh and retry shortly
+      this.reset(500);
+      return;
+    }
+    this.loops = [...byLeader].map(([leader, parts]) => this.fetchLoop(epoch, leader, parts));
+    this.notify();
+  }
+
+  /** Stops the loops, refreshes metadata and starts them again (leader moved, partition error). */
+  private reset(delayMs = 0): void {
+    if (this.resetting) return;
+    this.epoch++;
+    this.resetting = (async () => {
+      try {
+        await Promise.allSettled(this.loops);
+        if (delayMs) await sleep(delayMs);
+        if (this.closed) return;
+        await this.wire.refresh();
+        this.resetting = undefined;
+        this.startLoops();
+      } catch (e) {
+        this.resetting = undefined;
+        this.fail(e);
+      }
+    })();
+  }
+
+  private async fetchLoop(epoch: number, leader: number, parts: Position[]): Promise<void> {
+    const { isolation } = this.opts;
+    const maxWait = this.opts.maxWaitMs ?? 500;
+    const maxBytes = this.opts.maxBytes ?? 16 * 1024 * 1024;
+    const partBytes = this.opts.maxPartitionBytes ?? 4 * 1024 * 1024;
+    try {
+      while (epoch === this.epoch && !this.closed && this.failure === undefined) {
+        if (this.member?.needsRejoin) {
+          void this.rejoinInBackground();
+          return;
+        }
+        if (this.queue.length >= MAX_QUEUED) {
+          await new Promise<void>((r) => this.spaceWaiters.push(r));
+          continue;
+        }
+        const active = parts.filter((p) => p.offset < p.stop);
+        if (active.length === 0) {
+          this.notify();
+          return;
+        }
+        const req: FetchPartitionRequest[] = active.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, maxBytes: partBytes }));
+        const res = await this.wire.fetch(leader, isolation, maxWait, 1, maxBytes, req);
+        if (epoch !== this.epoch || this.closed) return;
+        const data: FetchedPartition[] = [];
+        let needReset = false;
+        for (const fp of res) {
+          const pos = this.positions.get(tpKey(fp.topic, fp.partition));
+          if (!pos) continue;
+          if (fp.errorCode === OFFSET_OUT_OF_RANGE) {
+            // the offset is gone (retention) or not there yet: restart from the earliest available record
+            const starts = await this.wire.listOffsets(fp.topic, [fp.partition], -2, isolation);
+            const start = starts.get(fp.partition) ?? 0;
+            this.wire.cfg.log?.(`kstream: ${fp.topic}/${fp.partition}: offset ${pos.offset} out of range, continuing at ${start}`);
+            pos.offset = start > pos.offset ? start : Math.min(pos.offset, fp.highWatermark);
+            continue;
+          }
+          if (fp.errorCode !== 0) {
+            if (REFETCH.has(fp.errorCode)) { needReset = true; continue; }
+            throw await protocolError(fp.errorCode, fp.topic, fp.partition);
+          }
+          if (fp.nextOffset > pos.offset) pos.offset = fp.nextOffset;
+          else if (fp.batches.length === 0 && pos.stop !== Infinity && fp.highWatermark <= pos.offset && pos.stop > pos.offset) {
+            // the log ends below the stop offset seen at start (truncated after a leader change): nothing more to read
+            pos.stop = pos.offset;
+          }
+          if (pos.stop !== Infinity) trimAt(fp, pos.stop);
+          if (fp.batches.length) data.push(fp);
+        }
+        if (data.length) {
+          this.queue.push(data);
+          this.notify();
+        } else if (this.finished()) this.notify();
+        if (needReset) {
+          this.reset(200);
+          return;
+        }
+      }
+    } catch (e) {
+      if (epoch !== this.epoch || this.closed) return;
+      const err = e as { name?: string; retriable?: boolean };
+      if (err.name === 'KafkaJSConnectionClosedError' || err.name === 'KafkaJSConnectionError' || err.name === 'KafkaJSRequestTimeoutError' || err.name === 'KafkaJSBrokerNotFound') {
+        this.wire.cfg.log?.(`kstream: fetch from broker ${leader} failed (${(e as Error).message}); reconnecting`);
+        this.reset(500);
+        return;
+      }
+      this.fail(e);
+    }
+  }
+
+  // --- group mode -------------------------------------------------------------------------------------------
+
+  private rejoining: Promise<void> | undefined;
+
+  private rejoinInBackground(): Promise<void> {
+    if (!this.rejoining) {
+      this.rejoining = this.rejoin()
+        .catch((e) => this.fail(e))
+        .finally(() => (this.rejoining = undefined));
+    }
+    return this.rejoining;
+  }
+
+  /** Joins (or rejoins) the group, takes the assignment and restarts the fetch loops on it. */
+  private async rejoin(): Promise<void> {
+    const member = this.member!;
+    this.epoch++;
+    this.wakeLoops();
+    await Promise.allSettled(this.loops);
+    if (this.closed) return;
+    await member.flushCommits().catch(() => undefined);
+    const assigned = await member.join();
+    const mine = this.opts.partitions ? assigned.filter((tp) => this.opts.partitions!.includes(tp.partition)) : assigned;
+    const fresh = mine.filter((tp) => !this.positions.has(tpKey(tp.topic, tp.partition)));
+    const committed = fresh.length ? await member.committed(fresh) : new Map<string, number>();
+    const starts = fresh.length ? await this.opts.start(fresh, committed) : new Map<string, number>();
+    this.assign(mine, starts);
+    member.owned = new Set(this.positions.keys());
+    // offsets acknowledged while the group rebalanced, for partitions still ours
+    await member.flushCommits().catch(() => undefined);
+    this.startLoops();
+  }
+
+  /** Loops waiting for queue space look at the epoch again (and stop when it changed). */
+  private wakeLoops(): void {
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private heartbeat(): void {
+    const m = this.member;
+    if (!m || this.closed || this.rejoining || m.needsRejoin) return;
+    m.heartbeat().then(
+      () => {
+        if (m.needsRejoin) void this.rejoinInBackground();
+      },
+      (e) => this.wire.cfg.log?.(`kstream: heartbeat failed: ${(e as Error).message}`),
+    );
+  }
+
+  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    if (!this.member) return;
+    await this.member.commit(offsets);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.epoch++;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.wakeLoops();
+    this.notify();
+    if (this.member) {
+      await this.member.flushCommits().catch((e) => this.wire.cfg.log?.(`kstream: final commit failed: ${(e as Error).message}`));
+      await this.member.leave().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * One member of a consumer group (classic protocol, eager rebalancing). Commits are coalesced: `commit` records
+ * the newest offsets and at most one OffsetCommit is in flight; `flushCommits` waits until all are written.
+ */
+class GroupMember {
+  memberId = '';
+  generationId = -1;
+  needsRejoin = false;
+  owned = new Set<string>();
+  private coordinator: Broker | undefined;
+  private pending = new Map<string, TopicPartitionOffset>();
+  private inflight: Promise<void> | undefined;
+
+  constructor(private readonly wire: Wire, readonly groupId: string, private readonly topics: string[]) {}
+
+  private async coord(): Promise<Broker> {
+    if (!this.coordinator) this.coordinator = await this.wire.coordinator(this.groupId);
+    return this.coordinator;
+  }
+
+  async join(): Promise<TopicPartition[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const c = await this.coord();
+        const joined = await c.joinGroup({
+          groupId: this.groupId,
+          sessionTimeout: 30_000,
+          rebalanceTimeout: 60_000,
+          memberId: this.memberId,
+          groupProtocols: [{ name: PROTOCOL, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics: this.topics, userData: Buffer.alloc(0) }) }],
+        });
+        this.memberId = joined.memberId;
+        this.generationId = joined.generationId;
+        let groupAssignment: { memberId: string; memberAssignment: Buffer }[] = [];
+        if (joined.leaderId === joined.memberId) groupAssignment = await this.assign(joined.members);
+        const synced = await c.syncGroup({ groupId: this.groupId, generationId: this.generationId, memberId: this.memberId, groupAssignment });
+        this.needsRejoin = false;
+        const buf: Buffer | null = synced.memberAssignment;
+        if (!buf || buf.length === 0) return [];
+        const decoded = AssignerProtocol.MemberAssignment.decode(buf);
+        if (!decoded) return [];
+        return Object.entries(decoded.assignment)
+          .filter(([topic]) => this.topics.includes(topic))
+          .flatMap(([topic, ps]) => (ps as number[]).map((partition) => ({ topic, partition })));
+      } catch (e) {
+        const type = (e as { type?: string }).type ?? '';
+        if (attempt >= 20) throw e;
+        if (type === 'UNKNOWN_MEMBER_ID') this.memberId = '';
+        else if (COORDINATOR_MOVED.has(type)) this.coordinator = undefined;
+        else if (!REJOIN.has(type) && type !== 'MEMBER_ID_REQUIRED') throw e;
+        await sleep(Math.min(1000, 100 * (attempt + 1)));
+      }
+    }
+  }
+
+  /** Round-robin over the sorted members, across all topics any member subscribed to. */
+  private async assign(members: { memberId: string; memberMetadata: Buffer }[]): Promise<{ memberId: string; memberAssignment: Buffer }[]> {
+    const subs = new Map<string, string[]>();
+    const topics = new Set<string>();
+    for (const m of members) {
+      const md = AssignerProtocol.MemberMetadata.decode(m.memberMetadata);
+      const ts = md?.topics ?? [];
+      subs.set(m.memberId, ts);
+      for (const t of ts) topics.add(t);
+    }
+    const ids = members.map((m) => m.memberId).sort();
+    const out = new Map<string, Record<string, number[]>>(ids.map((id) => [id, {}]));
+    let i = 0;
+    for (const topic of [...topics].sort()) {
+      const meta = await this.wire.partitions(topic);
+      const eligible = ids.filter((id) => subs.get(id)!.includes(topic));
+      for (const p of meta.partitions) {
+        const id = eligible[i++ % eligible.length];
+        const a = out.get(id)!;
+        (a[topic] ??= []).push(p.partition);
+      }
+    }
+    return ids.map((memberId) => ({
+      memberId,
+      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: out.get(memberId)!, userData: Buffer.alloc(0) }),
+    }));
+  }
+
+  async heartbeat(): Promise<void> {
+    try {
+      const c = await this.coord();
+      await c.heartbeat({ groupId: this.groupId, groupGenerationId: this.generationId, memberId: this.memberId });
+    } catch (e) {
+      const type = (e as { type?: string }).type ?? '';
+      if (REJOIN.has(type)) {
+        if (type === 'UNKNOWN_MEMBER_ID') this.memberId = '';
+        this.needsRejoin = true;
+        return;
+      }
+      if (COORDINATOR_MOVED.has(type)) {
+        this.coordinator = undefined;
+        return;
+      }
+      throw e;
+    }
+  }
+
+  async committed(tps: TopicPartition[]): Promise<Map<string, number>> {
+    const byTopic = new Map<string, { partition: number }[]>();
+    for (const tp of tps) {
+      let l = byTopic.get(tp.topic);
+      if (!l) byTopic.set(tp.topic, (l = []));
+      l.push({ partition: tp.partition });
+    }
+    const c = await this.coord();
+    const res = await c.offsetFetch({ groupId: this.groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+    const out = new Map<string, number>();
+    for (const t of res.responses) {
+      for (const p of t.partitions) {
+        const off = Number(p.offset);
+        if (off >= 0) out.set(tpKey(t.topic, p.partition), off);
+      }
+    }
+    return out;
+  }
+
+  commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    for (const o of offsets) {
+      const key = tpKey(o.topic, o.partition);
+      const prev = this.pending.get(key);
+      if (!prev || prev.offset < o.offset) this.pending.set(key, o);
+    }
+    if (!this.inflight) this.inflight = this.drain();
+    return Promise.resolve();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.size) {
+        const batch = [...this.pending.values()].filter((o) => this.owned.has(tpKey(o.topic, o.partition)));
+        this.pending.clear();
+        if (batch.length === 0) break;
+        try {
+          await this.send(batch);
+        } catch (e) {
+          const type = (e as { type?: string }).type ?? '';
+          if (REJOIN.has(type)) {
+            // the group moved on: what we own after the rejoin is committed then
+            this.needsRejoin = true;
+            for (const o of batch) if (!this.pending.has(tpKey(o.topic, o.partition))) this.pending.set(tpKey(o.topic, o.partition), o);
+            break;
+          }
+          if (COORDINATOR_MOVED.has(type)) this.coordinator = undefined;
+          throw e;
+        }
+      }
+    } finally {
+      this.inflight = undefined;
+    }
+  }
+
+  private async send(batch: TopicPartitionOffset[]): Promise<void> {
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const o of batch) {
+      let l = byTopic.get(o.topic);
+      if (!l) byTopic.set(o.topic, (l = []));
+      l.push({ partition: o.partition, offset: String(o.offset) });
+    }
+    const c = await this.coord();
+    await c.offsetCommit({
+      groupId: this.groupId,
+      groupGenerationId: this.generationId,
+      memberId: this.memberId,
+      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+    });
+  }
+
+  /** Waits until every offset recorded so far is committed. */
+  async flushCommits(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      if (this.inflight) await this.inflight;
+      if (this.pending.size === 0 || this.needsRejoin) return;
+      this.inflight = this.drain();
+    }
+  }
+
+  async leave(): Promise<void> {
+    if (!this.memberId) return;
+    const c = await this.coord();
+    await c.leaveGroup({ groupId: this.groupId, memberId: this.memberId });
+  }
+}
+
+/** Drops records at or after `stop` (they arrived after the end offsets seen at start). */
+function trimAt(fp: FetchedPartition, stop: number): void {
+  let keep = 0;
+  for (const cols of fp.batches) {
+    if (cols.count > 0 && cols.offsets[0] >= stop) break;
+    keep++;
+    if (cols.offsets[cols.count - 1] >= stop) {
+      let n = 0;
+      while (n < cols.count && cols.offsets[n] < stop) n++;
+      cols.count = n;
+      break;
+    }
+  }
+  if (keep < fp.batches.length) fp.batches.length = keep;
+}
+
+export { ProtocolError };

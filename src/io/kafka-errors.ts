@@ -1,0 +1,108 @@
+/**
+ * Turns client errors into the one-line errors of DESIGN.md: the thing named in backticks, the reason in
+ * parentheses, a hint after the dash. Secrets of the configuration are scrubbed from every message.
+ */
+import { KsError, RuntimeError } from '../pipeline/errors.js';
+import { scrubSecrets, type KafkaConfig } from './kafka-options.js';
+import { CorruptData, UnsupportedData } from './kafka-protocol.js';
+
+export const START_HINT = 'start one with `npm run kafka:up` or set KSTREAM_BROKERS';
+
+/** A topic that does not exist; commands add the hint that fits them (produce: --create). */
+export class MissingTopic extends RuntimeError {
+  constructor(readonly topic: string, hint = 'list topics with `kstream topics`') {
+    super(`topic \`${topic}\` does not exist`, hint);
+  }
+}
+
+const CONNECT_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host lookup failed',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
+};
+
+const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_|DEPTH_ZERO|ERR_OSSL/;
+
+interface ErrLike {
+  name?: string;
+  message?: string;
+  code?: string | number;
+  type?: string;
+  broker?: string;
+  cause?: unknown;
+  originalError?: unknown;
+}
+
+/** The innermost error of a kafkajs retry chain: the one that says what really happened. */
+function rootCause(e: unknown): ErrLike {
+  let cur = e as ErrLike;
+  for (let i = 0; i < 10 && cur; i++) {
+    const next = (cur.cause ?? cur.originalError) as ErrLike | undefined;
+    if (!next || next === cur) break;
+    cur = next;
+  }
+  return cur ?? {};
+}
+
+function isConnectionError(e: ErrLike): boolean {
+  return e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError' || e.name === 'KafkaJSNoBrokerAvailableError'
+    || (e.name === 'KafkaJSNonRetriableError' && /Failed to connect/.test(e.message ?? ''));
+}
+
+export interface ErrorContext {
+  cfg?: KafkaConfig;
+  /** The topic the operation was about, for UNKNOWN_TOPIC_OR_PARTITION. */
+  topic?: string;
+  /** The group the operation was about. */
+  group?: string;
+  missingTopicHint?: string;
+}
+
+/** A KsError for any failure of a Kafka operation. */
+export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
+  if (err instanceof KsError) return err;
+  const brokers = ctx.cfg ? ctx.cfg.brokers.join(',') : 'brokers';
+  const scrub = (s: string) => scrubSecrets(s, ctx.cfg);
+  if (err instanceof UnsupportedData) return new RuntimeError(scrub(err.message), 'produce with gzip or no compression, or read with another client');
+  if (err instanceof CorruptData) return new RuntimeError(scrub(err.message), 'the data on the broker is damaged or the client is incompatible; rerun with --verbose');
+  const e = rootCause(err);
+  const top = err as ErrLike;
+  const msg = scrub(String(e.message ?? top.message ?? err));
+
+  if (e.name === 'KafkaJSSASLAuthenticationError' || /SASL .* authentication failed/i.test(msg)) {
+    const why = msg.replace(/^SASL [A-Z0-9-]+ authentication failed:\s*/i, '').replace(/\s+$/, '');
+    return new RuntimeError(
+      `authentication failed at \`${brokers}\` (${why || 'rejected'})`,
+      'check --sasl-mechanism, --sasl-username and the password in KSTREAM_SASL_PASSWORD or --sasl-password-file',
+    );
+  }
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  if (code && TLS_CODES.test(code) || /certificate|SSL routines|wrong version number/i.test(msg)) {
+    const hint = ctx.cfg?.tls
+      ? 'pass --tls-ca <file> with the CA that signed the broker certificates (or --tls-insecure to test), and check the port is a TLS listener'
+      : 'the listener may not speak TLS; drop --tls, or check the port';
+    return new RuntimeError(`TLS handshake with \`${brokers}\` failed (${code ?? msg})`, hint);
+  }
+  if (isConnectionError(e) || isConnectionError(top) || (code && CONNECT_REASONS[code])) {
+    let reason = code ? CONNECT_REASONS[code] ?? code : /Connection timeout/i.test(msg) ? 'timed out' : /Closed connection/i.test(msg) ? 'connection closed by the broker' : msg.replace(/^Connection error:\s*/, '');
+    if (ctx.cfg && !ctx.cfg.tls && !ctx.cfg.sasl && reason === 'connection closed by the broker') reason += '; is it a TLS or SASL listener?';
+    return new RuntimeError(`cannot reach brokers \`${brokers}\` (${reason})`, START_HINT);
+  }
+  if (e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSTimeout' || e.name === 'KafkaJSLockTimeout') {
+    return new RuntimeError(`brokers \`${brokers}\` did not answer in time (${msg})`, 'check the broker is healthy; rerun with --verbose for details');
+  }
+  const type = e.type ?? top.type;
+  if (type === 'UNKNOWN_TOPIC_OR_PARTITION' && ctx.topic) return new MissingTopic(ctx.topic, ctx.missingTopicHint);
+  if (type === 'TOPIC_AUTHORIZATION_FAILED') {
+    return new RuntimeError(`not allowed to use topic${ctx.topic ? ` \`${ctx.topic}\`` : 's'}`, 'ask for ACLs on the topic for this user');
+  }
+  if (type === 'GROUP_AUTHORIZATION_FAILED') {
+    return new RuntimeError(`not allowed to use group${ctx.group ? ` \`${ctx.group}\`` : ''}`, 'ask for ACLs on the group for this user');
+  }
+  if (type) return new RuntimeError(`${ctx.topic ? `\`${ctx.topic}\`: ` : ''}${msg} (${type})`, 'rerun with --verbose for details');
+  return new RuntimeError(`kafka: ${msg}`, 'rerun with --verbose for details');
+}

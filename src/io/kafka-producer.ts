@@ -1,0 +1,183 @@
+/**
+ * The producer behind KafkaProducer: assigns partitions (Java's murmur2 for keys, a sticky partition for keyless
+ * records), writes records straight into one record batch per partition, and sends the sealed batches to their
+ * leaders — all requests of a send at once, pipelined on each broker connection. Requests on one connection are
+ * processed in order by the broker, so records of a partition stay in order; only a retry after a leader change
+ * can reorder them (as with any non-idempotent Kafka producer).
+ */
+import { BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from './kafka-protocol.js';
+import { partitionForKey } from './kafka-protocol.js';
+import type { KafkaProducer, OutBatch, ProducerOptions, TopicMeta } from './kafka.js';
+import { protocolError, type Wire } from './kafka-client.js';
+import { kafkaError } from './kafka-errors.js';
+import { RuntimeError } from '../pipeline/errors.js';
+
+/** Most bytes of record batches in one Produce request. */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+const RETRIES = 5;
+
+/** Error codes worth a metadata refresh and a resend. */
+const RETRIABLE = new Set([
+  3, // UNKNOWN_TOPIC_OR_PARTITION (right after a create)
+  5, // LEADER_NOT_AVAILABLE
+  6, // NOT_LEADER_OR_FOLLOWER
+  7, // REQUEST_TIMED_OUT
+  13, // NETWORK_EXCEPTION
+  14, // COORDINATOR_LOAD_IN_PROGRESS
+  19, // NOT_ENOUGH_REPLICAS
+  20, // NOT_ENOUGH_REPLICAS_AFTER_APPEND
+  56, // KAFKA_STORAGE_ERROR
+]);
+
+interface Sealed {
+  partition: number;
+  records: Promise<Buffer>;
+  count: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class WireProducer implements KafkaProducer {
+  private readonly meta = new Map<string, TopicMeta>();
+  private sticky = -1;
+
+  constructor(private readonly wire: Wire, private readonly opts: ProducerOptions) {}
+
+  private async topicMeta(topic: string, refresh = false): Promise<TopicMeta> {
+    let m = this.meta.get(topic);
+    if (!m || refresh) {
+      m = await this.wire.partitions(topic, refresh);
+      this.meta.set(topic, m);
+    }
+    return m;
+  }
+
+  async send(topic: string, batch: OutBatch): Promise<void> {
+    const meta = await this.topicMeta(topic);
+    const n = meta.partitions.length;
+    if (this.sticky < 0) this.sticky = Math.floor(Math.random() * n);
+    const { batchBytes, batchRecords, compression } = this.opts;
+    const builders = new Map<number, BatchBuilder>();
+    const sealed: Sealed[] = [];
+    const seal = (p: number, b: BatchBuilder) => {
+      sealed.push({ partition: p, records: b.seal(compression), count: b.count });
+      builders.delete(p);
+    };
+    const { keys, values, timestamps, partitions, headers } = batch;
+    const initial = Math.min(batchBytes + 1024, Math.max(4096, batch.count * 128));
+    for (let i = 0; i < batch.count; i++) {
+      let p = partitions ? partitions[i] : -1;
+      const key = keys[i];
+      if (p < 0) p = key !== null ? partitionForKey(key, n) : this.sticky;
+      else if (p >= n) throw new RuntimeError(`partition ${p} does not exist in \`${topic}\` (it has ${n})`, `use --partition 0..${n - 1}`);
+      let b = builders.get(p);
+      if (!b) builders.set(p, (b = new BatchBuilder(initial)));
+      if (b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined, batchBytes) < 0) {
+        seal(p, b);
+        if (p === this.sticky && key === null && (partitions === undefined || partitions[i] < 0)) {
+          // the sticky partition's batch is full: keyless records move on to the next partition
+          this.sticky = (this.sticky + 1) % n;
+          p = this.sticky;
+        }
+        b = builders.get(p);
+        if (!b) builders.set(p, (b = new BatchBuilder(initial)));
+        b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined);
+      }
+      if (b.count >= batchRecords) seal(p, b);
+    }
+    for (const [p, b] of builders) seal(p, b);
+    if (sealed.length) await this.deliver(topic, sealed);
+  }
+
+  /** Sends sealed batches to their leaders; resends what failed with a retriable error after a metadata refresh. */
+  private async deliver(topic: string, batches: Sealed[]): Promise<void> {
+    let pending = batches;
+    for (let attempt = 0; ; attempt++) {
+      const meta = await this.topicMeta(topic, attempt > 0);
+      const leaderOf = new Map(meta.partitions.map((p) => [p.partition, p.leader]));
+      // One request may hold a partition only once: the k-th batch of every partition goes into round k.
+      const rounds = new Map<number, Map<number, Sealed[]>>();
+      const seen = new Map<number, number>();
+      for (const s of pending) {
+        const k = seen.get(s.partition) ?? 0;
+        seen.set(s.partition, k + 1);
+        const leader = leaderOf.get(s.partition) ?? -1;
+        let byRound = rounds.get(leader);
+        if (!byRound) rounds.set(leader, (byRound = new Map()));
+        let round = byRound.get(k);
+        if (!round) byRound.set(k, (round = []));
+        round.push(s);
+      }
+      const failed: Sealed[] = [];
+      let firstError: unknown;
+      const sends: Promise<void>[] = [];
+      for (const [leader, byRound] of rounds) {
+        for (const k of [...byRound.keys()].sort((a, b) => a - b)) {
+          for (const group of await this.split(byRound.get(k)!)) {
+            sends.push(this.request(leader, topic, group).then(
+              (errs) => { for (const [s, code] of errs) { failed.push(s); firstError ??= code; } },
+              (e) => { for (const g of group) failed.push(g.s); firstError ??= e; },
+            ));
+          }
+        }
+      }
+      await Promise.all(sends);
+      if (failed.length === 0) return;
+      const retriable = typeof firstError === 'number' ? RETRIABLE.has(firstError) : isRetriable(firstError);
+      if (!retriable || attempt >= RETRIES) throw await this.failure(topic, firstError, failed);
+      await sleep(100 * 2 ** attempt);
+      pending = failed;
+    }
+  }
+
+  /** Splits the batches of one round into requests of at most MAX_REQUEST_BYTES. */
+  private async split(group: Sealed[]): Promise<{ s: Sealed; records: Buffer }[][]> {
+    const out: { s: Sealed; records: Buffer }[][] = [[]];
+    let bytes = 0;
+    for (const s of group) {
+      const records = await s.records;
+      if (bytes > 0 && bytes + records.length > MAX_REQUEST_BYTES) {
+        out.push([]);
+        bytes = 0;
+      }
+      out[out.length - 1].push({ s, records });
+      bytes += records.length;
+    }
+    return out;
+  }
+
+  /** One request; resolves with the batches the broker refused and why. */
+  private async request(leader: number, topic: string, group: { s: Sealed; records: Buffer }[]): Promise<[Sealed, number][]> {
+    if (leader < 0) return group.map((g) => [g.s, 5]);
+    const data: ProduceTopicData = { topic, partitions: group.map((g) => ({ partition: g.s.partition, records: g.records })) };
+    const res: ProducePartitionResult[] = await this.wire.produce(leader, this.opts.acks, this.opts.timeoutMs ?? 30_000, [data]);
+    const errs: [Sealed, number][] = [];
+    for (const r of res) {
+      if (r.errorCode === 0) continue;
+      const g = group.find((x) => x.s.partition === r.partition);
+      if (g) errs.push([g.s, r.errorCode]);
+    }
+    return errs;
+  }
+
+  private async failure(topic: string, err: unknown, failed: Sealed[]): Promise<Error> {
+    const lost = failed.reduce((n, s) => n + s.count, 0);
+    if (typeof err === 'number') {
+      if (err === 10 || err === 18) {
+        return new RuntimeError(`the broker refused a batch for \`${topic}\` as too large (${lost} records not written)`, 'lower --batch-bytes, or raise the topic\'s max.message.bytes');
+      }
+      const e = await protocolError(err, topic);
+      return kafkaError(e, { cfg: this.wire.cfg, topic });
+    }
+    return kafkaError(err, { cfg: this.wire.cfg, topic });
+  }
+
+  async close(): Promise<void> {
+    // connections belong to the client; nothing is buffered between sends
+  }
+}
+
+function isRetriable(e: unknown): boolean {
+  const err = e as { retriable?: boolean; name?: string };
+  return err?.retriable === true || err?.name === 'KafkaJSConnectionClosedError' || err?.name === 'KafkaJSRequestTimeoutError';
+}

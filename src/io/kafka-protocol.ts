@@ -1,0 +1,620 @@
+/**
+ * The two hot Kafka messages, encoded and decoded here instead of by kafkajs: the Fetch response (record batches
+ * in) and the Produce request (record batches out).
+ *
+ * Why: kafkajs builds a BigInt-backed Long and several strings per record on fetch (≈2 s of decode and GC per
+ * million records) and regroups messages per partition with an O(n²) spread on produce (≈15 s per million).
+ * Here records stay in the response buffer: a decoded record batch is a set of columns (offsets, timestamps, key
+ * and value positions), and values become strings only when the consumer turns them into records. kafkajs still
+ * does everything else (connections, SASL, TLS, API version negotiation, metadata, groups, admin).
+ *
+ * Only message format v2 (Kafka ≥ 0.11) is read and written. Offsets and timestamps are JS numbers: exact up to
+ * 2^53, far beyond any real offset or millisecond timestamp.
+ */
+import { Buffer } from 'node:buffer';
+import zlib from 'node:zlib';
+
+// ---------------------------------------------------------------------------------------------------------------
+// CRC32C (Castagnoli), slicing-by-8: record batches carry it over everything after the crc field.
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t[n];
+    for (let k = 1; k < 8; k++) {
+      c = t[c & 0xff] ^ (c >>> 8);
+      t[k * 256 + n] = c;
+    }
+  }
+  return t;
+})();
+
+export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+  const t = CRC_TABLE;
+  let crc = ~0;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const a = crc ^ (buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24));
+    crc =
+      t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)] ^
+      t[768 + buf[i + 4]] ^ t[512 + buf[i + 5]] ^ t[256 + buf[i + 6]] ^ t[buf[i + 7]];
+  }
+  for (; i < end; i++) crc = t[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8);
+  return ~crc >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Record batches
+
+export const COMPRESSION_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+export type CompressionName = (typeof COMPRESSION_NAMES)[number];
+
+/** Thrown for data kstream cannot read (a codec it does not have, an old message format). */
+export class UnsupportedData extends Error {}
+
+/** Thrown when a batch fails its checksum or is cut short in the middle. */
+export class CorruptData extends Error {}
+
+export interface RawHeader {
+  key: string;
+  /** null for a null header value. */
+  value: Buffer | null;
+}
+
+/**
+ * The records of one record batch, as columns over `buf`. A start of -1 means a null key or value.
+ * Only records at or after the fetch offset and outside aborted transactions are present.
+ */
+export interface RecordColumns {
+  buf: Buffer;
+  count: number;
+  offsets: Float64Array;
+  timestamps: Float64Array;
+  keyStart: Int32Array;
+  keyEnd: Int32Array;
+  valueStart: Int32Array;
+  valueEnd: Int32Array;
+  /** Per record, only when some record of the batch has headers. */
+  headers: (RawHeader[] | undefined)[] | undefined;
+}
+
+export interface FetchedPartition {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  highWatermark: number;
+  lastStableOffset: number;
+  logStartOffset: number;
+  batches: RecordColumns[];
+  /** Offset after the last complete batch in the response (data, control or aborted); -1 when none was complete. */
+  nextOffset: number;
+}
+
+/** What the decoder needs to know about the request: where each partition's fetch started, and the isolation. */
+export interface FetchContext {
+  fetchOffset(topic: string, partition: number): number;
+  readCommitted: boolean;
+  /** Check each batch's CRC32C (off by default, as in librdkafka: TCP and the broker already checked it). */
+  verifyCrc?: boolean;
+}
+
+const BATCH_HEADER = 61; // baseOffset .. record count
+const ATTR_COMPRESSION = 0x07;
+const ATTR_LOG_APPEND_TIME = 0x08;
+const ATTR_TRANSACTIONAL = 0x10;
+const ATTR_CONTROL = 0x20;
+
+function readInt64(b: Buffer, p: number): number {
+  return b.readInt32BE(p) * 4294967296 + b.readUInt32BE(p + 4);
+}
+
+function writeInt64(b: Buffer, v: number, p: number): void {
+  const hi = Math.floor(v / 4294967296);
+  b.writeInt32BE(hi, p);
+  b.writeUInt32BE(v - hi * 4294967296, p + 4);
+}
+
+// Decoder position, module-level so the varint reader (hot: several calls per record) takes no object.
+let at = 0;
+
+/** A zigzag varint/varlong at `at` in `b`; advances `at`. One- and two-byte values (the common case) stay in int math. */
+function varint(b: Buffer): number {
+  const b0 = b[at];
+  if (b0 < 0x80) {
+    at++;
+    return (b0 >>> 1) ^ -(b0 & 1);
+  }
+  const b1 = b[at + 1];
+  if (b1 < 0x80) {
+    at += 2;
+    const v = (b0 & 0x7f) | (b1 << 7);
+    return (v >>> 1) ^ -(v & 1);
+  }
+  // longer values (up to 10 bytes for a varlong): float math, exact to 2^53
+  let v = 0;
+  let mul = 1;
+  let byte: number;
+  let p = at;
+  do {
+    if (p >= b.length) throw new CorruptData('record cut short');
+    byte = b[p++];
+    v += (byte & 0x7f) * mul;
+    mul *= 128;
+  } while (byte & 0x80 && mul < 2 ** 70);
+  at = p;
+  return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+}
+
+function gunzip(b: Buffer): Buffer {
+  return zlib.gunzipSync(b);
+}
+
+function decompress(codec: number, data: Buffer): Buffer {
+  if (codec === 1) return gunzip(data);
+  const name = COMPRESSION_NAMES[codec] ?? `codec ${codec}`;
+  throw new UnsupportedData(`records are compressed with ${name}; kstream reads uncompressed and gzip batches`);
+}
+
+interface AbortTracker {
+  /** Aborted transactions not yet started, sorted by first offset. */
+  pending: { producerId: number; firstOffset: number }[];
+  aborted: Set<number>;
+}
+
+/**
+ * Decodes the record batches of one partition's record set (`b[start, end)`), appending to `out`.
+ * Returns the offset after the last complete batch, or -1. A trailing partial batch (the broker cuts responses
+ * at the byte limit) is ignored.
+ */
+export function decodeRecordSet(
+  b: Buffer, start: number, end: number, fetchOffset: number, aborts: AbortTracker | undefined, out: RecordColumns[], verifyCrc = false,
+): number {
+  let p = start;
+  let next = -1;
+  while (p + BATCH_HEADER <= end) {
+    const baseOffset = readInt64(b, p);
+    const batchLength = b.readInt32BE(p + 8);
+    const batchEnd = p + 12 + batchLength;
+    if (batchEnd > end) break;
+    const magic = b[p + 16];
+    if (magic !== 2) throw new UnsupportedData(`message format v${magic}; kstream reads format v2 (Kafka 0.11 and later)`);
+    if (verifyCrc && crc32c(b, p + 21, batchEnd) !== b.readUInt32BE(p + 17)) throw new CorruptData(`record batch at offset ${baseOffset} fails its CRC check`);
+    const attributes = b.readInt16BE(p + 21);
+    const lastOffsetDelta = b.readInt32BE(p + 23);
+    const baseTimestamp = readInt64(b, p + 27);
+    const maxTimestamp = readInt64(b, p + 35);
+    const producerId = readInt64(b, p + 43);
+    const count = b.readInt32BE(p + 57);
+    const batchStart = p;
+    p = batchEnd;
+    next = baseOffset + lastOffsetDelta + 1;
+
+    if (aborts) {
+      while (aborts.pending.length && aborts.pending[0].firstOffset <= baseOffset + lastOffsetDelta) {
+        aborts.aborted.add(aborts.pending.shift()!.producerId);
+      }
+      if (attributes & ATTR_CONTROL) {
+        // A control batch holds one marker record; key = version int16, type int16 (0 abort, 1 commit).
+        if (attributes & ATTR_TRANSACTIONAL) aborts.aborted.delete(producerId);
+        continue;
+      }
+      if (attributes & ATTR_TRANSACTIONAL && aborts.aborted.has(producerId)) continue;
+    }
+    if (attributes & ATTR_CONTROL) continue;
+    if (next <= fetchOffset || count <= 0) continue;
+
+    let rb = b;
+    let rp = batchStart + BATCH_HEADER;
+    const codec = attributes & ATTR_COMPRESSION;
+    if (codec !== 0) {
+      rb = decompress(codec, b.subarray(rp, batchEnd));
+      rp = 0;
+    }
+    const logAppend = (attributes & ATTR_LOG_APPEND_TIME) !== 0;
+    const cols: RecordColumns = {
+      buf: rb,
+      count: 0,
+      offsets: new Float64Array(count),
+      timestamps: new Float64Array(count),
+      keyStart: new Int32Array(count),
+      keyEnd: new Int32Array(count),
+      valueStart: new Int32Array(count),
+      valueEnd: new Int32Array(count),
+      headers: undefined,
+    };
+    at = rp;
+    let n = 0;
+    for (let i = 0; i < count; i++) {
+      const len = varint(rb);
+      const recEnd = at + len;
+      if (recEnd > rb.length) throw new CorruptData(`record batch at offset ${baseOffset} is cut short`);
+      at++; // attributes (unused)
+      const tsDelta = varint(rb);
+      const offset = baseOffset + varint(rb);
+      const klen = varint(rb);
+      const ks = klen < 0 ? -1 : at;
+      if (klen > 0) at += klen;
+      const vlen = varint(rb);
+      const vs = vlen < 0 ? -1 : at;
+      if (vlen > 0) at += vlen;
+      const hcount = varint(rb);
+      let headers: RawHeader[] | undefined;
+      if (hcount > 0) {
+        headers = new Array(hcount);
+        for (let h = 0; h < hcount; h++) {
+          const hk = varint(rb);
+          const key = rb.toString('utf8', at, at + hk);
+          at += hk;
+          const hv = varint(rb);
+          let value: Buffer | null = null;
+          if (hv >= 0) {
+            value = rb.subarray(at, at + hv);
+            at += hv;
+          }
+          headers[h] = { key, value };
+        }
+      }
+      at = recEnd;
+      if (offset < fetchOffset) continue;
+      cols.offsets[n] = offset;
+      cols.timestamps[n] = logAppend ? maxTimestamp : baseTimestamp + tsDelta;
+      cols.keyStart[n] = ks;
+      cols.keyEnd[n] = ks < 0 ? -1 : ks + klen;
+      cols.valueStart[n] = vs;
+      cols.valueEnd[n] = vs < 0 ? -1 : vs + vlen;
+      if (headers) {
+        if (!cols.headers) cols.headers = new Array(count);
+        cols.headers[n] = headers;
+      }
+      n++;
+    }
+    cols.count = n;
+    if (n > 0) out.push(cols);
+  }
+  return next;
+}
+
+/**
+ * Decodes a Fetch response body (after the correlation id) of API version 4..11.
+ * Top-level errors (v7+) are returned as `errorCode` for the caller to raise.
+ */
+export function decodeFetchResponse(b: Buffer, version: number, ctx: FetchContext): { errorCode: number; partitions: FetchedPartition[] } {
+  let p = 0;
+  p += 4; // throttle_time_ms
+  let errorCode = 0;
+  if (version >= 7) {
+    errorCode = b.readInt16BE(p);
+    p += 6; // error_code, session_id
+  }
+  const partitions: FetchedPartition[] = [];
+  const ntopics = b.readInt32BE(p);
+  p += 4;
+  for (let t = 0; t < ntopics; t++) {
+    const tlen = b.readInt16BE(p);
+    const topic = b.toString('utf8', p + 2, p + 2 + tlen);
+    p += 2 + tlen;
+    const nparts = b.readInt32BE(p);
+    p += 4;
+    for (let i = 0; i < nparts; i++) {
+      const partition = b.readInt32BE(p);
+      const perr = b.readInt16BE(p + 4);
+      const highWatermark = readInt64(b, p + 6);
+      const lastStableOffset = readInt64(b, p + 14);
+      p += 22;
+      let logStartOffset = -1;
+      if (version >= 5) {
+        logStartOffset = readInt64(b, p);
+        p += 8;
+      }
+      const naborted = b.readInt32BE(p);
+      p += 4;
+      let pending: { producerId: number; firstOffset: number }[] | undefined;
+      if (naborted > 0) {
+        pending = [];
+        for (let a = 0; a < naborted; a++) {
+          pending.push({ producerId: readInt64(b, p), firstOffset: readInt64(b, p + 8) });
+          p += 16;
+        }
+        pending.sort((x, y) => x.firstOffset - y.firstOffset);
+      }
+      if (version >= 11) p += 4; // preferred_read_replica
+      const size = b.readInt32BE(p);
+      p += 4;
+      const batches: RecordColumns[] = [];
+      let nextOffset = -1;
+      if (size > 0 && perr === 0) {
+        const aborts = ctx.readCommitted ? { pending: pending ?? [], aborted: new Set<number>() } : undefined;
+        nextOffset = decodeRecordSet(b, p, p + size, ctx.fetchOffset(topic, partition), aborts, batches, ctx.verifyCrc);
+      }
+      if (size > 0) p += size;
+      partitions.push({ topic, partition, errorCode: perr, highWatermark, lastStableOffset, logStartOffset, batches, nextOffset });
+    }
+  }
+  return { errorCode, partitions };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Encoding: records are appended straight into a growing buffer, one open batch per partition.
+
+function varintSize(v: number): number {
+  let z = v >= 0 ? v * 2 : -v * 2 - 1;
+  let n = 1;
+  while (z >= 128) {
+    z = Math.floor(z / 128);
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(b: Buffer, v: number, p: number): number {
+  let z = v >= 0 ? v * 2 : -v * 2 - 1;
+  while (z >= 128) {
+    b[p++] = (z % 128) | 0x80;
+    z = Math.floor(z / 128);
+  }
+  b[p++] = z;
+  return p;
+}
+
+export type Bytes = string | Buffer | null;
+
+export interface OutHeader {
+  key: string;
+  value: Bytes;
+}
+
+function bytesLength(v: Bytes): number {
+  if (v === null) return -1;
+  return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length;
+}
+
+/**
+ * An open record batch for one partition. Records are written as they come; `seal` adds the header and checksum
+ * (compressing the records first when asked).
+ */
+export class BatchBuilder {
+  private buf: Buffer;
+  private pos = BATCH_HEADER;
+  count = 0;
+  private baseTimestamp = 0;
+  private maxTimestamp = 0;
+
+  constructor(initial = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(Math.max(initial, 256));
+  }
+
+  /** Bytes the batch takes so far (uncompressed), header included. */
+  get size(): number {
+    return this.pos;
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let len = this.buf.length * 2;
+    while (len < this.pos + n) len *= 2;
+    const nb = Buffer.allocUnsafe(len);
+    this.buf.copy(nb, 0, 0, this.pos);
+    this.buf = nb;
+  }
+
+  /**
+   * Appends one record and returns the bytes it added; returns -1 without adding it when the batch already holds
+   * records and would grow beyond `limit` bytes.
+   */
+  append(key: Bytes, value: Bytes, timestamp: number, headers: OutHeader[] | undefined, limit = Infinity): number {
+    const klen = bytesLength(key);
+    const vlen = bytesLength(value);
+    const tsDelta = this.count === 0 ? 0 : timestamp - this.baseTimestamp;
+    const offsetDelta = this.count;
+    let bodyLen = 1 + varintSize(tsDelta) + varintSize(offsetDelta) + varintSize(klen) + Math.max(klen, 0) + varintSize(vlen) + Math.max(vlen, 0);
+    let hlens: number[] | undefined;
+    const hcount = headers ? headers.length : 0;
+    bodyLen += varintSize(hcount);
+    if (hcount) {
+      hlens = new Array(hcount * 2);
+      for (let h = 0; h < hcount; h++) {
+        const kl = Buffer.byteLength(headers![h].key, 'utf8');
+        const vl = bytesLength(headers![h].value);
+        hlens[2 * h] = kl;
+        hlens[2 * h + 1] = vl;
+        bodyLen += varintSize(kl) + kl + varintSize(vl) + Math.max(vl, 0);
+      }
+    }
+    const total = varintSize(bodyLen) + bodyLen;
+    if (this.count > 0 && this.pos + total > limit) return -1;
+    if (this.count === 0) {
+      this.baseTimestamp = timestamp;
+      this.maxTimestamp = timestamp;
+    } else if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+    this.ensure(total);
+    const b = this.buf;
+    let p = writeVarint(b, bodyLen, this.pos);
+    b[p++] = 0;
+    p = writeVarint(b, tsDelta, p);
+    p = writeVarint(b, offsetDelta, p);
+    p = writeVarint(b, klen, p);
+    if (klen > 0) p += typeof key === 'string' ? b.write(key, p, klen, 'utf8') : (key as Buffer).copy(b, p);
+    p = writeVarint(b, vlen, p);
+    if (vlen > 0) p += typeof value === 'string' ? b.write(value, p, vlen, 'utf8') : (value as Buffer).copy(b, p);
+    p = writeVarint(b, hcount, p);
+    for (let h = 0; h < hcount; h++) {
+      const hd = headers![h];
+      p = writeVarint(b, hlens![2 * h], p);
+      p += b.write(hd.key, p, hlens![2 * h], 'utf8');
+      const vl = hlens![2 * h + 1];
+      p = writeVarint(b, vl, p);
+      if (vl > 0) p += typeof hd.value === 'string' ? b.write(hd.value, p, vl, 'utf8') : (hd.value as Buffer).copy(b, p);
+    }
+    this.pos = p;
+    this.count++;
+    return total;
+  }
+
+  /** The finished record batch (v2, no producer id), compressed with gzip when asked. */
+  async seal(compression: CompressionName): Promise<Buffer> {
+    let b = this.buf;
+    let end = this.pos;
+    let attributes = 0;
+    if (compression === 'gzip' && this.count > 0) {
+      const z = await gzip(b.subarray(BATCH_HEADER, end));
+      const nb = Buffer.allocUnsafe(BATCH_HEADER + z.length);
+      z.copy(nb, BATCH_HEADER);
+      b = nb;
+      end = nb.length;
+      attributes = 1;
+    } else if (compression !== 'none' && compression !== 'gzip') {
+      throw new UnsupportedData(`cannot write ${compression}`);
+    }
+    writeInt64(b, 0, 0); // base offset: the broker assigns offsets
+    b.writeInt32BE(end - 12, 8);
+    b.writeInt32BE(-1, 12); // partition leader epoch
+    b[16] = 2; // magic
+    b.writeInt16BE(attributes, 21);
+    b.writeInt32BE(this.count - 1, 23); // last offset delta
+    writeInt64(b, this.baseTimestamp, 27);
+    writeInt64(b, this.maxTimestamp, 35);
+    writeInt64(b, -1, 43); // producer id
+    b.writeInt16BE(-1, 51); // producer epoch
+    b.writeInt32BE(-1, 53); // base sequence
+    b.writeInt32BE(this.count, 57);
+    b.writeUInt32BE(crc32c(b, 21, end), 17);
+    return b.subarray(0, end);
+  }
+}
+
+function gzip(b: Buffer): Promise<Buffer> {
+  // Async: zlib runs on the thread pool, so encoding the next batch overlaps with compressing this one.
+  return new Promise((resolve, reject) => zlib.gzip(b, (err, out) => (err ? reject(err) : resolve(out))));
+}
+
+export interface ProduceTopicData {
+  topic: string;
+  partitions: { partition: number; records: Buffer }[];
+}
+
+/** The body of a Produce request v3..v7 (all share this layout). */
+export function encodeProduceRequest(acks: number, timeoutMs: number, topics: ProduceTopicData[]): Buffer {
+  let size = 2 + 2 + 4 + 4;
+  for (const t of topics) {
+    size += 2 + Buffer.byteLength(t.topic, 'utf8') + 4;
+    for (const p of t.partitions) size += 4 + 4 + p.records.length;
+  }
+  const b = Buffer.allocUnsafe(size);
+  let p = 0;
+  b.writeInt16BE(-1, p); // transactional id: null
+  b.writeInt16BE(acks, p + 2);
+  b.writeInt32BE(timeoutMs, p + 4);
+  b.writeInt32BE(topics.length, p + 8);
+  p += 12;
+  for (const t of topics) {
+    const tl = Buffer.byteLength(t.topic, 'utf8');
+    b.writeInt16BE(tl, p);
+    p += 2;
+    p += b.write(t.topic, p, tl, 'utf8');
+    b.writeInt32BE(t.partitions.length, p);
+    p += 4;
+    for (const part of t.partitions) {
+      b.writeInt32BE(part.partition, p);
+      b.writeInt32BE(part.records.length, p + 4);
+      p += 8;
+      p += part.records.copy(b, p);
+    }
+  }
+  return b;
+}
+
+export interface ProducePartitionResult {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  baseOffset: number;
+}
+
+/** A Produce response v3..v7 body. */
+export function decodeProduceResponse(b: Buffer, version: number): ProducePartitionResult[] {
+  const out: ProducePartitionResult[] = [];
+  let p = 0;
+  const ntopics = b.readInt32BE(p);
+  p += 4;
+  for (let t = 0; t < ntopics; t++) {
+    const tl = b.readInt16BE(p);
+    const topic = b.toString('utf8', p + 2, p + 2 + tl);
+    p += 2 + tl;
+    const n = b.readInt32BE(p);
+    p += 4;
+    for (let i = 0; i < n; i++) {
+      const partition = b.readInt32BE(p);
+      const errorCode = b.readInt16BE(p + 4);
+      const baseOffset = readInt64(b, p + 6);
+      p += 14 + 8; // + log_append_time
+      if (version >= 5) p += 8; // log_start_offset
+      out.push({ topic, partition, errorCode, baseOffset });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Partitioning: Java's default partitioner (murmur2 of the key bytes), so keys land where Java clients put them.
+
+export function murmur2(key: string | Buffer): number {
+  let data: Uint8Array;
+  if (typeof key === 'string') {
+    let ascii = true;
+    for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 127) { ascii = false; break; }
+    if (ascii) return murmur2Ascii(key);
+    data = Buffer.from(key, 'utf8');
+  } else data = key;
+  const len = data.length;
+  const m = 0x5bd1e995;
+  let h = (0x9747b28c ^ len) | 0;
+  const len4 = len & ~3;
+  for (let i = 0; i < len4; i += 4) {
+    let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  return murmurTail(h, len, (i) => data[i], len4);
+}
+
+function murmur2Ascii(s: string): number {
+  const len = s.length;
+  const m = 0x5bd1e995;
+  let h = (0x9747b28c ^ len) | 0;
+  const len4 = len & ~3;
+  for (let i = 0; i < len4; i += 4) {
+    let k = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  return murmurTail(h, len, (i) => s.charCodeAt(i), len4);
+}
+
+function murmurTail(h: number, len: number, at: (i: number) => number, i: number): number {
+  const m = 0x5bd1e995;
+  const rest = len & 3;
+  if (rest === 3) h ^= at(i + 2) << 16;
+  if (rest >= 2) h ^= at(i + 1) << 8;
+  if (rest >= 1) {
+    h ^= at(i);
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h;
+}
+
+/** Java's `Utils.toPositive(murmur2(key)) % partitions`. */
+export function partitionForKey(key: string | Buffer, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions;
+}

@@ -1,0 +1,190 @@
+/**
+ * `produce` as a pipeline Sink. `write(batch)` turns the records into columns (key, value, timestamp, headers,
+ * partition), hands them to the producer in one call, and resolves when the broker acknowledged all of them —
+ * which is what lets a Kafka source commit its offsets behind it (at-least-once).
+ *
+ * Values: the record's original text when it has one (NDJSON passes through byte for byte), else its JSON; with
+ * `raw`, strings go out without JSON quotes; with `envelope`, each record is a consume envelope (key, headers,
+ * partition, timestamp, value).
+ */
+import { Buffer } from 'node:buffer';
+import type { Rec } from '../pipeline/record.js';
+import type { FieldNeeds, Sink } from '../pipeline/stage.js';
+import type { RecordErrors } from '../pipeline/onerror.js';
+import { evalExpr, exprFailure, type Expr } from '../operators/expr.js';
+import { openKafka, type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader, type ProducerOptions } from './kafka.js';
+import type { KafkaConfig } from './kafka-options.js';
+import { fromEnvelope, NotAnEnvelope } from './envelope.js';
+import { kafkaError, MissingTopic } from './kafka-errors.js';
+import { formatDuration } from '../time/duration.js';
+
+export type ProduceMode = 'json' | 'raw' | 'envelope';
+
+export interface KafkaSinkOptions extends ProducerOptions {
+  topic: string;
+  mode: ProduceMode;
+  key?: Expr;
+  partition?: number;
+  headers: OutHeader[];
+  /** Create the topic when missing, with this many partitions (undefined = the broker's default). */
+  create?: { partitions?: number };
+  lingerMs: number;
+  quiet: boolean;
+  log(line: string): void;
+  errors: RecordErrors;
+  clock?: () => number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function keyBytes(k: unknown): Bytes {
+  if (k === null || k === undefined) return null;
+  if (typeof k === 'string') return k;
+  if (Buffer.isBuffer(k)) return k;
+  if (typeof k === 'number' || typeof k === 'boolean' || typeof k === 'bigint') return String(k);
+  return JSON.stringify(k);
+}
+
+export class KafkaSink implements Sink {
+  readonly name = 'produce';
+  readonly reads: FieldNeeds;
+  private client: KafkaClient | undefined;
+  private producer: KafkaProducer | undefined;
+  private ready: Promise<void> | undefined;
+  private records = 0;
+  private bytes = 0;
+  private started = 0;
+  private readonly clock: () => number;
+
+  constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSinkOptions) {
+    this.reads = opts.mode === 'envelope' ? 'all' : opts.key ? opts.key.needs : 'none';
+    this.clock = opts.clock ?? (() => performance.now());
+  }
+
+  private connect(): Promise<void> {
+    if (!this.ready) {
+      this.ready = (async () => {
+        const client = (this.client = await openKafka(this.cfg));
+        await client.connect();
+        if (!(await client.topicExists(this.opts.topic))) {
+          if (!this.opts.create) throw new MissingTopic(this.opts.topic, `create it with \`kstream topics create ${this.opts.topic}\`, or pass --create [--partitions N]`);
+          await client.createTopic(this.opts.topic, { partitions: this.opts.create.partitions });
+          this.opts.log(`kstream: created topic \`${this.opts.topic}\``);
+        }
+        this.producer = client.producer(this.opts);
+      })();
+    }
+    return this.ready;
+  }
+
+  async write(batch: Rec[]): Promise<void> {
+    if (this.started === 0) this.started = this.clock();
+    await this.connect();
+    const out = this.columns(batch);
+    if (out.count === 0) return;
+    if (this.opts.lingerMs > 0 && out.count < this.opts.batchRecords) await sleep(this.opts.lingerMs);
+    try {
+      await this.producer!.send(this.opts.topic, out);
+    } catch (e) {
+      throw kafkaError(e, { cfg: this.cfg, topic: this.opts.topic });
+    }
+    this.records += out.count;
+  }
+
+  /** The records of a batch as producer columns; control records and records failing --key are left out. */
+  private columns(batch: Rec[]): OutBatch {
+    const { mode, key: keyExpr, partition, headers: extra, errors } = this.opts;
+    const n = batch.length;
+    const keys: Bytes[] = new Array(n);
+    const values: Bytes[] = new Array(n);
+    const timestamps: number[] = new Array(n);
+    let partitions: number[] | undefined = partition !== undefined ? new Array(n) : undefined;
+    let headers: (OutHeader[] | undefined)[] | undefined;
+    const now = Date.now();
+    let count = 0;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const rec = batch[i];
+      if (rec.ctl !== undefined) continue;
+      let key: Bytes;
+      let value: Bytes;
+      let ts = rec.ts ?? now;
+      let part = partition ?? -1;
+      let hs: OutHeader[] | undefined;
+      if (mode === 'envelope') {
+        let env;
+        try {
+          env = fromEnvelope(rec.fullValue(), rec.raw);
+        } catch (e) {
+          if (!(e instanceof NotAnEnvelope)) throw e;
+          errors.handle(rec.where(), `${e.message} — --envelope expects lines written by \`kstream consume --format envelope\``, rec.raw ?? rec.value);
+          continue;
+        }
+        key = env.key;
+        value = env.value;
+        if (env.timestamp !== undefined) ts = env.timestamp;
+        if (partition === undefined && env.partition !== undefined) {
+          partitions ??= new Array(n).fill(-1);
+          part = env.partition;
+        }
+        hs = env.headers;
+      } else {
+        if (mode === 'raw' && typeof rec.value === 'string' && !rec.partial) value = rec.value;
+        else value = rec.raw ?? (rec.value === undefined ? 'null' : JSON.stringify(rec.value));
+        key = rec.key as Bytes;
+        hs = rec.headers as OutHeader[] | undefined;
+      }
+      if (keyExpr) {
+        try {
+          key = keyBytes(evalExpr(keyExpr, rec));
+        } catch (e) {
+          errors.handle(rec.where(), exprFailure(keyExpr, e), rec.raw ?? rec.value);
+          continue;
+        }
+      } else key = keyBytes(key);
+      if (extra.length) hs = hs ? [...hs, ...extra] : extra;
+      if (hs && hs.length) {
+        headers ??= new Array(n);
+        headers[count] = hs;
+      }
+      if (partitions) partitions[count] = part;
+      keys[count] = key;
+      values[count] = value;
+      timestamps[count] = ts;
+      if (value !== null) bytes += typeof value === 'string' ? value.length : value.length;
+      count++;
+    }
+    this.bytes += bytes;
+    keys.length = values.length = timestamps.length = count;
+    if (partitions) partitions.length = count;
+    if (headers) headers.length = count;
+    return { count, keys, values, timestamps, partitions, headers };
+  }
+
+  async end(): Promise<void> {
+    try {
+      if (!this.opts.quiet && this.started > 0) {
+        const secs = Math.max((this.clock() - this.started) / 1000, 1e-3);
+        const rate = Math.round(this.records / secs);
+        this.opts.log(`kstream: produced ${this.records} records (${formatBytes(this.bytes)}) to \`${this.opts.topic}\` in ${formatDuration(Math.round(secs * 1000))}, ${rate} records/s`);
+      } else if (!this.opts.quiet && this.records === 0) {
+        this.opts.log(`kstream: produced 0 records to \`${this.opts.topic}\``);
+      }
+    } finally {
+      await this.producer?.close();
+      await this.client?.close();
+    }
+  }
+
+  counters(): Record<string, number> {
+    const e = this.opts.errors;
+    return e.count ? { [e.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped']: e.count } : {};
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

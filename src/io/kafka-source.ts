@@ -1,0 +1,378 @@
+/**
+ * `consume` as a pipeline Source: one batch of records per fetch response.
+ *
+ * Values are decoded the way the NDJSON decoder does it, through the same FieldScanner, so stages still parse only
+ * the fields they read: text that is JSON becomes the value (its text kept in `raw`, forwarded byte for byte);
+ * other text becomes a string; bytes that are not UTF-8 become a base64 string (counted); null stays null.
+ *
+ * Offsets are committed (with --group) in `ack`, which the runner calls only after the sink acknowledged every
+ * record derived from the batch: the highest offset + 1 per partition in it (at-least-once).
+ */
+import { Rec, type Header, type SourceRef } from '../pipeline/record.js';
+import type { FieldNeeds, Source } from '../pipeline/stage.js';
+import bufferModule, { Buffer } from 'node:buffer';
+import { chunkIsPlain, FieldScanner } from '../codec/scan.js';
+import { openKafka, tpKey, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from './kafka.js';
+import type { KafkaConfig } from './kafka-options.js';
+import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from './kafka-offsets.js';
+import { headersJson, isCompactJson, utf8Text } from './envelope.js';
+import { kafkaError } from './kafka-errors.js';
+import { UsageError } from '../pipeline/errors.js';
+
+export type ConsumeFormat = 'value' | 'envelope' | 'raw';
+
+const isAscii: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isAscii?: (b: Uint8Array) => boolean }).isAscii;
+
+export interface KafkaSourceOptions {
+  topics: string[];
+  partitions?: number[];
+  group?: string;
+  offsets: OffsetPlan;
+  /** Stop at the end offsets seen at start. */
+  exit: boolean;
+  /** Stop after this many records. */
+  count?: number;
+  format: ConsumeFormat;
+  isolation: Isolation;
+  maxWaitMs?: number;
+}
+
+/** Names a record's origin (`clicks/3@1042`) and carries what offset commits need. */
+class PartitionRef implements SourceRef {
+  readonly name: string;
+  readonly topicJson: string;
+  constructor(readonly topic: string, readonly partition: number) {
+    this.name = `${topic}/${partition}`;
+    this.topicJson = JSON.stringify(topic);
+  }
+  where(pos: number): string {
+    return `${this.name}@${pos}`;
+  }
+}
+
+export class KafkaSource implements Source {
+  readonly name = 'consume';
+  /** The fields downstream stages read; set by the runner before batches() starts. */
+  plan: FieldNeeds = 'all';
+  private client: KafkaClient | undefined;
+  private consumer: KafkaConsumer | undefined;
+  private readonly refs = new Map<string, PartitionRef>();
+  private readonly commits = new WeakMap<Rec[], TopicPartitionOffset[]>();
+  private emitted = 0;
+  private binary = 0;
+  private closed = false;
+
+  constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions) {}
+
+  private ref(topic: string, partition: number): PartitionRef {
+    const k = tpKey(topic, partition);
+    let r = this.refs.get(k);
+    if (!r) this.refs.set(k, (r = new PartitionRef(topic, partition)));
+    return r;
+  }
+
+  async *batches(): AsyncIterable<Rec[]> {
+    const { opts } = this;
+    const client = (this.client = await openKafka(this.cfg));
+    await client.connect();
+    const metas = await client.topics(opts.topics);
+    const partitionsOf = new Map(metas.map((m) => [m.topic, m.partitions.map((p) => p.partition)]));
+    let only = opts.partitions;
+    if (!only && opts.offsets.all === undefined && opts.offsets.perPartition.size) only = [...opts.offsets.perPartition.keys()];
+    if (only) {
+      for (const p of only) {
+        if (!opts.topics.some((t) => partitionsOf.get(t)!.includes(p))) {
+          const t = opts.topics[0];
+          throw new UsageError(`partition ${p} does not exist in \`${t}\` (it has ${partitionsOf.get(t)!.length})`, `use --partition 0..${partitionsOf.get(t)!.length - 1}`);
+        }
+      }
+    }
+
+    let stopAt: Map<string, number> | undefined;
+    const bounds = new Map<string, PartitionBounds>();
+    const loadBounds = async (topic: string) => {
+      const offs = await client.offsets(topic, opts.isolation);
+      for (const o of offs) bounds.set(tpKey(topic, o.partition), { start: o.start, end: o.end });
+    };
+    if (opts.exit) {
+      stopAt = new Map();
+      for (const t of opts.topics) {
+        await loadBounds(t);
+        for (const p of partitionsOf.get(t)!) stopAt.set(tpKey(t, p), bounds.get(tpKey(t, p))!.end);
+      }
+    }
+
+    const start = async (tps: TopicPartition[], committed: Map<string, number> | undefined) => {
+      const out = new Map<string, number>();
+      const topics = [...new Set(tps.map((tp) => tp.topic))];
+      for (const t of topics) {
+        if (!opts.exit) await loadBounds(t);
+        const times = new Map<number, Map<number, number>>();
+        for (const tp of tps) {
+          if (tp.topic !== t) continue;
+          const spec = specFor(opts.offsets, tp.partition);
+          const key = tpKey(t, tp.partition);
+          const b = { ...bounds.get(key)! };
+          if (spec.kind === 'time' && committed?.get(key) === undefined) {
+            let m = times.get(spec.ts);
+            if (!m) times.set(spec.ts, (m = await client.offsetsForTime(t, spec.ts, opts.isolation)));
+            b.atTime = m.get(tp.partition);
+          }
+          out.set(key, resolveOffset(spec, b, committed?.get(key)));
+        }
+      }
+      return out;
+    };
+
+    const consumer = (this.consumer = client.consumer({
+      topics: opts.topics,
+      partitions: only,
+      group: opts.group,
+      isolation: opts.isolation,
+      start,
+      stopAt,
+      maxWaitMs: opts.maxWaitMs,
+    }));
+    const maker = new RecordMaker(opts.format, this.plan);
+    const limit = opts.count ?? Infinity;
+    if (limit <= 0) return;
+    for await (const resp of consumer.batches()) {
+      const out: Rec[] = [];
+      const commits: TopicPartitionOffset[] = [];
+      for (const fp of resp) {
+        const ref = this.ref(fp.topic, fp.partition);
+        const last = maker.make(fp, ref, out, limit - this.emitted - out.length);
+        if (last >= 0) commits.push({ topic: fp.topic, partition: fp.partition, offset: last + 1 });
+        if (this.emitted + out.length >= limit) break;
+      }
+      this.binary = maker.binary;
+      if (out.length === 0) continue;
+      this.emitted += out.length;
+      this.commits.set(out, commits);
+      yield out;
+      if (this.emitted >= limit || this.closed) return;
+    }
+  }
+
+  ack(batch: Rec[]): Promise<void> | void {
+    if (!this.opts.group || !this.consumer) return;
+    const offsets = this.commits.get(batch);
+    if (offsets?.length) return this.consumer.commit(offsets);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    try {
+      await this.consumer?.close();
+    } catch (e) {
+      throw kafkaError(e, { cfg: this.cfg, group: this.opts.group });
+    } finally {
+      await this.client?.close();
+    }
+  }
+
+  counters(): Record<string, number> {
+    return this.binary ? { 'binary-as-base64': this.binary } : {};
+  }
+}
+
+/** Turns fetched columns into records for one output format. */
+export class RecordMaker {
+  binary = 0;
+  private readonly scanner: FieldScanner | undefined;
+
+  constructor(private readonly format: ConsumeFormat, plan: FieldNeeds) {
+    this.scanner = plan === 'all' ? undefined : new FieldScanner(plan === 'none' ? [] : plan);
+    this.viewOnly = plan === 'none';
+  }
+
+  private readonly viewOnly: boolean;
+
+  /** Appends up to `room` records of `fp` to `out`; returns the offset of the last one taken, or -1. */
+  make(fp: FetchedPartition, ref: PartitionRef, out: Rec[], room: number): number {
+    let last = -1;
+    for (const cols of fp.batches) {
+      const n = Math.min(cols.count, room);
+      if (n <= 0) break;
+      room -= n;
+      const { buf, offsets, timestamps, keyStart, keyEnd, valueStart, valueEnd, headers } = cols;
+      const first = out.length;
+      const spans = this.format === 'value' ? this.valueSpans(cols, n, ref, out) : false;
+      for (let i = 0; i < n; i++) {
+        const ks = keyStart[i];
+        let key: string | null = null;
+        let keyB64 = false;
+        if (ks >= 0) {
+          const t = utf8Text(buf, ks, keyEnd[i]);
+          if (t !== undefined) key = t;
+          else {
+            key = buf.toString('base64', ks, keyEnd[i]);
+            keyB64 = true;
+            this.binary++;
+          }
+        }
+        const h = headers ? headers[i] : undefined;
+        let rec: Rec;
+        if (spans) rec = out[first + i];
+        else if (this.format === 'envelope') rec = this.envelope(ref, offsets[i], timestamps[i], key, keyB64, h, buf, valueStart[i], valueEnd[i]);
+        else rec = this.format === 'raw' ? this.rawValue(buf, valueStart[i], valueEnd[i], offsets[i], ref) : this.value(buf, valueStart[i], valueEnd[i], offsets[i], ref);
+        if (h && this.format !== 'envelope') rec.headers = headersJson(h).rec;
+        rec.key = key;
+        rec.ts = timestamps[i];
+        if (!spans) out.push(rec);
+      }
+      last = offsets[n - 1];
+    }
+    return last;
+  }
+
+  /**
+   * The fast path for ASCII values: all values of the batch are copied into one buffer, one per line, decoded as
+   * one string, and each record keeps a span of it (as NDJSON records keep spans of their chunk); the scanner reads
+   * values in place. Returns false (adding nothing) when some value is not ASCII: those batches go record by record.
+   */
+  private valueSpans(cols: RecordColumns, n: number, ref: PartitionRef, out: Rec[]): boolean {
+    const { buf, valueStart, valueEnd, offsets } = cols;
+    let size = 0;
+    for (let i = 0; i < n; i++) if (valueStart[i] >= 0) size += valueEnd[i] - valueStart[i] + 1;
+    const joined = Buffer.allocUnsafe(size);
+    let p = 0;
+    for (let i = 0; i < n; i++) {
+      const vs = valueStart[i];
+      if (vs < 0) continue;
+      p += buf.copy(joined, p, vs, valueEnd[i]);
+      joined[p++] = 10;
+    }
+    if (!isAscii || !isAscii(joined)) return false;
+    const text = joined.toString('latin1');
+    const plain = chunkIsPlain(text);
+    const scanner = this.scanner;
+    let nl = text.indexOf('\n');
+    if (nl < 0) nl = Infinity;
+    let a = 0;
+    for (let i = 0; i < n; i++) {
+      const offset = offsets[i];
+      if (valueStart[i] < 0) {
+        out.push(new Rec(null, undefined, false, offset, ref));
+        continue;
+      }
+      const e = a + valueEnd[i] - valueStart[i];
+      const multiline = nl < e;
+      while (nl < e) nl = text.indexOf('\n', nl + 1);
+      nl = text.indexOf('\n', e + 1);
+      if (nl < 0) nl = Infinity;
+      out.push(this.spanValue(text, a, e, plain, multiline, scanner, offset, ref));
+      a = e + 1;
+    }
+    return true;
+  }
+
+  private spanValue(text: string, a: number, e: number, plain: boolean, multiline: boolean, scanner: FieldScanner | undefined, offset: number, ref: PartitionRef): Rec {
+    const c = text.charCodeAt(a);
+    if (a < e && (c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110 || c === 32 || c === 9 || c === 10 || c === 13)) {
+      if (!multiline && text.charCodeAt(e - 1) !== 13) {
+        try {
+          if (scanner === undefined) return new Rec(JSON.parse(text.slice(a, e)), text.slice(a, e), false, offset, ref);
+          const v = scanner.scan(text, a, e, plain);
+          return Rec.span(v, text, a, e, scanner.lastWasPartial, offset, ref);
+        } catch {
+          // not JSON: a string
+        }
+      } else {
+        try {
+          return new Rec(JSON.parse(text.slice(a, e)), undefined, false, offset, ref);
+        } catch {
+          // not JSON: a string
+        }
+      }
+    }
+    return new Rec(text.slice(a, e), undefined, false, offset, ref);
+  }
+
+  private value(buf: Buffer, vs: number, ve: number, offset: number, ref: PartitionRef): Rec {
+    if (vs < 0) return new Rec(null, undefined, false, offset, ref);
+    const text = utf8Text(buf, vs, ve);
+    if (text === undefined) {
+      this.binary++;
+      return new Rec(buf.toString('base64', vs, ve), undefined, false, offset, ref);
+    }
+    const scanner = this.scanner;
+    const c = text.charCodeAt(0);
+    // Only text that can start a JSON value is tried as JSON; other text is a string straight away.
+    if (c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110 || c === 32 || c === 9 || c === 10 || c === 13) {
+      const oneLine = text.indexOf('\n') < 0 && text.indexOf('\r') < 0;
+      if (oneLine) {
+        try {
+          if (scanner === undefined) return new Rec(JSON.parse(text), text, false, offset, ref);
+          const v = scanner.scan(text, 0, text.length, chunkIsPlain(text));
+          return new Rec(v, text, scanner.lastWasPartial, offset, ref);
+        } catch {
+          // not JSON: a string
+        }
+      } else {
+        // JSON over several lines: the value, re-serialised on output (the line breaks cannot go to NDJSON)
+        try {
+          return new Rec(JSON.parse(text), undefined, false, offset, ref);
+        } catch {
+          // not JSON: a string
+        }
+      }
+    }
+    return new Rec(text, undefined, false, offset, ref);
+  }
+
+  private rawValue(buf: Buffer, vs: number, ve: number, offset: number, ref: PartitionRef): Rec {
+    if (vs < 0) return new Rec(null, '', false, offset, ref);
+    let text = utf8Text(buf, vs, ve);
+    if (text === undefined) {
+      this.binary++;
+      text = buf.toString('base64', vs, ve);
+    }
+    return new Rec(text, text, false, offset, ref);
+  }
+
+  private envelope(
+    ref: PartitionRef, offset: number, ts: number, key: string | null, keyB64: boolean,
+    h: { key: string; value: Buffer | null }[] | undefined, buf: Buffer, vs: number, ve: number,
+  ): Rec {
+    let valueJson: string;
+    let value: unknown = null;
+    let b64 = false;
+    let embedded = false;
+    if (vs < 0) valueJson = 'null';
+    else {
+      const text = utf8Text(buf, vs, ve);
+      if (text === undefined) {
+        this.binary++;
+        b64 = true;
+        value = buf.toString('base64', vs, ve);
+        valueJson = `"${value}"`;
+      } else if (isCompactJson(text)) {
+        valueJson = text;
+        embedded = true;
+      } else {
+        value = text;
+        valueJson = JSON.stringify(text);
+      }
+    }
+    const hd = h ? headersJson(h) : undefined;
+    const keyJson = key === null ? 'null' : JSON.stringify(key);
+    const line = `{"topic":${ref.topicJson},"partition":${ref.partition},"offset":${offset},"timestamp":${ts},"key":${keyJson},"headers":${hd ? hd.json : '[]'},"value":${valueJson}${b64 ? ',"encoding":"base64"' : ''}${keyB64 ? ',"keyEncoding":"base64"' : ''}}`;
+    let rec: Rec;
+    if (this.viewOnly) {
+      // nothing downstream reads the value: the object is built only if something asks (fullValue)
+      rec = new Rec({}, line, true, offset, ref);
+    } else {
+      const env: Record<string, unknown> = {
+        topic: ref.topic, partition: ref.partition, offset, timestamp: ts, key,
+        headers: hd ? hd.list : [],
+        value: embedded ? JSON.parse(valueJson) : value,
+      };
+      if (b64) env.encoding = 'base64';
+      if (keyB64) env.keyEncoding = 'base64';
+      rec = new Rec(env, line, false, offset, ref);
+    }
+    if (hd) rec.headers = hd.rec;
+    return rec;
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The Kafka client as kstream sees it: connect, metadata and admin operations, a consumer that yields fetched
+ * batches, a producer that sends batches and resolves on ack. Commands and the Kafka source/sink use only this
+ * interface; src/io/kafka-client.ts implements it on kafkajs (the only module that imports kafkajs), so another
+ * client can be swapped in behind `openKafka`.
+ *
+ * Offsets are JS numbers (exact to 2^53). Record data travels as columns (see kafka-protocol.ts) so a fetch of
+ * 50 000 records is not 50 000 objects before kstream turns them into records.
+ */
+import type { KafkaConfig } from './kafka-options.js';
+import type { Bytes, CompressionName, FetchedPartition, OutHeader } from './kafka-protocol.js';
+
+export type { FetchedPartition, RecordColumns, RawHeader, Bytes, OutHeader, CompressionName } from './kafka-protocol.js';
+
+export type Isolation = 'read_uncommitted' | 'read_committed';
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  offset: number;
+}
+
+export interface PartitionMeta {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+}
+
+export interface TopicMeta {
+  topic: string;
+  partitions: PartitionMeta[];
+}
+
+export interface BrokerMeta {
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+/** Earliest and end offsets of a partition; `end` is the high watermark (last stable offset under read_committed). */
+export interface PartitionOffsets {
+  partition: number;
+  start: number;
+  end: number;
+}
+
+export interface ConfigEntry {
+  name: string;
+  value: string | null;
+  isDefault: boolean;
+  isSensitive: boolean;
+}
+
+export interface GroupListing {
+  groupId: string;
+  protocolType: string;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  state: string;
+  protocol: string;
+  members: { memberId: string; clientId: string; host: string; assignment: TopicPartition[] }[];
+}
+
+export interface ConsumerOptions {
+  topics: string[];
+  /** Only these partitions (every partition when absent). */
+  partitions?: number[];
+  /** Join this consumer group: partitions are assigned by the group, offsets can be committed. */
+  group?: string;
+  isolation: Isolation;
+  /**
+   * Where to start in newly assigned partitions. `committed` holds the group's committed offsets (group mode only;
+   * partitions without one are absent). Returns the next offset to read per partition, keyed by `tpKey`.
+   */
+  start(partitions: TopicPartition[], committed: Map<string, number> | undefined): Promise<Map<string, number>>;
+  /** Stop reading a partition at this offset (exclusive), keyed by `tpKey`; the consumer ends when all are reached. */
+  stopAt?: Map<string, number>;
+  /** Bytes per fetch response and per partition in it; longest wait of the broker for data. */
+  maxBytes?: number;
+  maxPartitionBytes?: number;
+  maxWaitMs?: number;
+}
+
+export interface KafkaConsumer {
+  /** One array per fetch response (partitions with records only). Ends when every partition reached `stopAt`. */
+  batches(): AsyncIterable<FetchedPartition[]>;
+  /** Commits next-offsets to read (group mode); offsets of partitions no longer assigned are dropped. */
+  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Partitions currently assigned (after the first batch or join). */
+  assignment(): TopicPartition[];
+  close(): Promise<void>;
+}
+
+/** Records for one topic, as columns. `partitions[i]` = -1 lets the producer choose (key hash, else sticky). */
+export interface OutBatch {
+  count: number;
+  keys: Bytes[];
+  values: Bytes[];
+  timestamps: number[];
+  partitions: number[] | undefined;
+  headers: (OutHeader[] | undefined)[] | undefined;
+}
+
+export interface ProducerOptions {
+  /** -1 = all in-sync replicas, 1 = leader only, 0 = no acknowledgement. */
+  acks: -1 | 0 | 1;
+  compression: CompressionName;
+  /** Largest record batch in bytes (before compression). */
+  batchBytes: number;
+  /** Most records in one record batch. */
+  batchRecords: number;
+  timeoutMs?: number;
+}
+
+export interface KafkaProducer {
+  /** Resolves once the broker acknowledged every record (or at once after writing, with acks 0). */
+  send(topic: string, batch: OutBatch): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CreateTopicOptions {
+  partitions?: number;
+  replicationFactor?: number;
+  configs?: Record<string, string>;
+}
+
+export interface KafkaClient {
+  readonly config: KafkaConfig;
+  /** Connects to the bootstrap brokers; fails within seconds with one clear line. */
+  connect(): Promise<void>;
+  /** Metadata of these topics (all topics when absent); a missing topic is a MissingTopic error. */
+  topics(names?: string[]): Promise<TopicMeta[]>;
+  brokers(): Promise<{ brokers: BrokerMeta[]; controller: number; clusterId: string }>;
+  topicExists(name: string): Promise<boolean>;
+  offsets(topic: string, isolation?: Isolation): Promise<PartitionOffsets[]>;
+  /** First offset with a timestamp ≥ ts per partition; the end offset where there is none. */
+  offsetsForTime(topic: string, ts: number, isolation?: Isolation): Promise<Map<number, number>>;
+  createTopic(topic: string, opts: CreateTopicOptions): Promise<void>;
+  deleteTopics(topics: string[]): Promise<void>;
+  topicConfigs(topic: string): Promise<ConfigEntry[]>;
+  listGroups(): Promise<GroupListing[]>;
+  describeGroups(groupIds: string[]): Promise<GroupDescription[]>;
+  /** Committed offsets of a group (-1 = none), for these topics or all the group has committed. */
+  committedOffsets(group: string, topics?: string[]): Promise<TopicPartitionOffset[]>;
+  /** Overwrites committed offsets; the group must have no active members. */
+  setCommittedOffsets(group: string, offsets: TopicPartitionOffset[]): Promise<void>;
+  deleteGroups(groupIds: string[]): Promise<void>;
+  consumer(opts: ConsumerOptions): KafkaConsumer;
+  producer(opts: ProducerOptions): KafkaProducer;
+  close(): Promise<void>;
+}
+
+export function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/** Opens a client for this configuration (not yet connected). Loads the client library on first use. */
+export async function openKafka(cfg: KafkaConfig): Promise<KafkaClient> {
+  const { KafkajsClient } = await import('./kafka-client.js');
+  return new KafkajsClient(cfg);
+}

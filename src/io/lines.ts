@@ -1,0 +1,64 @@
+import { Rec, type SourceRef } from '../pipeline/record.js';
+import type { Source } from '../pipeline/stage.js';
+import { decodeUtf8, LineFramer, LineTooLong } from '../codec/ndjson.js';
+import type { Buffer } from 'node:buffer';
+import { RuntimeError } from '../pipeline/errors.js';
+import { readChunks } from './stdio.js';
+
+/**
+ * Plain text lines from stdin, not parsed: each line is a string value whose text is also its `raw` (for
+ * `produce --raw`, which sends lines as they are). A trailing "\r" is dropped; empty lines are empty values.
+ */
+export class LinesSource implements Source {
+  readonly name = 'stdin';
+  private readonly ref: SourceRef = { name: 'stdin', where: (pos: number) => `stdin line ${pos}` };
+
+  async *batches(): AsyncIterable<Rec[]> {
+    const framer = new LineFramer();
+    const lines = (bytes: Buffer): Rec[] => {
+      const { text, badLine } = decodeUtf8(bytes, framer.line);
+      const out: Rec[] = [];
+      if (text.length || badLine === undefined) framer.line += this.split(text, framer.line, out);
+      if (badLine !== undefined) this.failure = new RuntimeError(`stdin line ${badLine}: invalid UTF-8`, '--raw sends text lines; binary data needs --envelope with base64 values');
+      return out;
+    };
+    try {
+      for await (const chunk of readChunks()) {
+        const bytes = framer.push(chunk);
+        if (bytes === undefined) continue;
+        const out = lines(bytes);
+        if (out.length) yield out;
+        if (this.failure) throw this.failure;
+      }
+      const tail = framer.end();
+      if (tail !== undefined) {
+        const out = lines(tail);
+        if (out.length) yield out;
+        if (this.failure) throw this.failure;
+      }
+    } catch (e) {
+      if (e instanceof LineTooLong) throw new RuntimeError(`stdin line ${e.lineNo}: line longer than ${e.limit} bytes`);
+      throw e;
+    }
+  }
+
+  private failure: RuntimeError | undefined;
+
+  /** Lines of `text` (complete lines joined by "\n", without the final newline) as records; returns lines taken. */
+  private split(text: string, firstLine: number, out: Rec[]): number {
+    let p = 0;
+    let line = firstLine;
+    for (;;) {
+      let e = text.indexOf('\n', p);
+      const last = e < 0;
+      if (last) e = text.length;
+      const end = e > p && text.charCodeAt(e - 1) === 13 ? e - 1 : e;
+      const s = text.slice(p, end);
+      out.push(new Rec(s, s, false, line, this.ref));
+      line++;
+      if (last) break;
+      p = e + 1;
+    }
+    return line - firstLine;
+  }
+}
