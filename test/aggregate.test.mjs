@@ -308,3 +308,20 @@ test('piped hand-over: window output as NDJSON, decoded with the aggregate plan,
     assert.deepEqual(piped, fused, wargs[0]);
   }
 });
+
+test('percentiles agree with `stats` (report/hdr.ts) for small groups (exact path) and large ones (histogram)', async () => {
+  const { Hdr } = await import('../dist/src/report/hdr.js');
+  const { HDR_EXACT_LIMIT } = await import('../dist/src/operators/aggfns.js');
+  let s = 9;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const ps = [0, 1, 25, 50, 90, 99, 99.9, 100];
+  for (const n of [1, 2, 3, 7, 100, HDR_EXACT_LIMIT, HDR_EXACT_LIMIT + 1, 3000]) {
+    for (const scale of [1, 1000, 1e6]) {
+      const vals = Array.from({ length: n }, () => Math.round(rnd() * scale * 1000) / 1000);
+      const ref = new Hdr();
+      for (const v of vals) ref.record(v);
+      const got = last(ps.map((p) => `p${p}(r.v) as q${String(p).replace('.', '_')}`), vals.map((v) => ({ v })));
+      for (const p of ps) assert.equal(got[`q${String(p).replace('.', '_')}`], ref.percentile(p), `n=${n} scale=${scale} p${p}`);
+    }
+  }
+});

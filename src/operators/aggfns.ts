@@ -17,8 +17,12 @@ import { SCALE, shortestIn } from '../report/hdr.js';
  * same values: each value is recorded as round(v × 1000) in an HDR histogram with 3 significant digits, and a
  * percentile is reported as the shortest decimal inside its bucket, clamped to the exact min and max (p50 of
  * 1,2,3,4 is 2; p99 of 1..100 is 99). Negative values (clock skew) and values above ~4.5e12 cannot be recorded:
- * they are left out of the percentiles, and the stage counts them (`not-recordable`). Per-window histograms use HDR's packed
- * layout: a few hundred bytes for a small group instead of kilobytes.
+ * they are left out of the percentiles, and the stage counts them (`not-recordable`).
+ *
+ * Memory: an HDR histogram costs tens of kilobytes (and HDR's packed layout, though small, takes milliseconds per
+ * percentile query), far too much for thousands of small (window, key) groups. So a group keeps its first
+ * HDR_EXACT_LIMIT values in a plain array and answers exactly as the histogram would — the bucket of the same
+ * ranked value — and moves to a histogram only beyond that, when the histogram's size is paid for by the values.
  */
 
 export type SlotKind = 'count' | 'countv' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last' | 'distinct' | 'stddev' | 'hdr' | 'freq';
@@ -242,7 +246,16 @@ interface VarState { n: number; mean: number; m2: number }
 type FreqState = Map<unknown, { v: unknown; c: number }>;
 /** The parts of JsHistogram used beyond the exported interface (as report/hdr.ts does). */
 type Hist = hdr.Histogram & { lowestEquivalentValue(v: number): number; highestEquivalentValue(v: number): number };
-interface HdrState { h: Hist; lo: number; hi: number }
+interface HdrState {
+  /** Recorded (scaled) values while the group is small; undefined once a histogram holds them. */
+  vals: number[] | undefined;
+  sorted: boolean;
+  h: Hist | undefined;
+  lo: number;
+  hi: number;
+}
+
+export const HDR_EXACT_LIMIT = 256;
 
 const MAX_RECORDABLE = Math.floor(Number.MAX_SAFE_INTEGER / 2);
 
@@ -252,16 +265,45 @@ export const hdrRecordable = (v: number): boolean => v >= 0 && Math.round(v * SC
 /** Distinct values: primitives as themselves (1 and "1" differ), objects and arrays by their JSON text. */
 const canon = (v: unknown): unknown => (typeof v === 'object' && v !== null ? '\u0000' + JSON.stringify(v) : v);
 
+function newHist(): Hist {
+  return hdr.build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3, useWebAssembly: false, autoResize: true }) as Hist;
+}
+
+// Bucket arithmetic only (never recorded into): equivalent-value ranges depend on the precision, not the counts.
+let bucketMath: Hist | undefined;
+
 function newHdr(): HdrState {
-  const h = hdr.build({ bitBucketSize: 'packed', numberOfSignificantValueDigits: 3, useWebAssembly: false, autoResize: true }) as Hist;
-  return { h, lo: Infinity, hi: -Infinity };
+  return { vals: [], sorted: true, h: undefined, lo: Infinity, hi: -Infinity };
+}
+
+function toHistogram(s: HdrState): void {
+  const h = newHist();
+  for (const x of s.vals!) h.recordValue(x);
+  s.h = h;
+  s.vals = undefined;
 }
 
 function percentileOf(s: HdrState | undefined, p: number): number | null {
   if (s === undefined) return null;
   if (p >= 100) return s.hi;
-  const v = s.h.getValueAtPercentile(p);
-  const x = shortestIn(s.h.lowestEquivalentValue(v), s.h.highestEquivalentValue(v)) / SCALE;
+  let v: number;
+  let h: Hist;
+  if (s.h) {
+    h = s.h;
+    v = h.getValueAtPercentile(p);
+  } else {
+    // What JsHistogram.getValueAtPercentile computes: the bucket of the ceil(p% · n)-th smallest value.
+    const vals = s.vals!;
+    if (!s.sorted) {
+      vals.sort((a, b) => a - b);
+      s.sorted = true;
+    }
+    const fp = (p / 100) * vals.length;
+    const rank = Math.max(Math.ceil(fp - (fp > 0 ? 2 ** (Math.floor(Math.log2(fp)) - 52) : 0)), 1);
+    v = vals[Math.min(rank, vals.length) - 1];
+    h = bucketMath ??= newHist();
+  }
+  const x = shortestIn(h.lowestEquivalentValue(v), h.highestEquivalentValue(v)) / SCALE;
   return Math.min(s.hi, Math.max(s.lo, x));
 }
 
@@ -303,7 +345,13 @@ export function addValue(kind: SlotKind, s: any, v: any, t: number, q: number): 
     case 'hdr': {
       if (!hdrRecordable(v)) return s;
       const st: HdrState = s ?? newHdr();
-      st.h.recordValue(Math.round(v * SCALE));
+      const x = Math.round(v * SCALE);
+      if (st.h) st.h.recordValue(x);
+      else {
+        st.vals!.push(x);
+        st.sorted = false;
+        if (st.vals!.length > HDR_EXACT_LIMIT) toHistogram(st);
+      }
       if (v < st.lo) st.lo = v;
       if (v > st.hi) st.hi = v;
       return st;
@@ -343,7 +391,14 @@ export function mergeState(kind: SlotKind, a: any, b: any): unknown {
     case 'hdr':
       if (b === undefined) return a;
       if (a === undefined) return cloneState(kind, b);
-      a.h.add(b.h);
+      if (!a.h && !b.h && a.vals.length + b.vals.length <= HDR_EXACT_LIMIT) {
+        for (const x of b.vals) a.vals.push(x);
+        a.sorted = false;
+      } else {
+        if (!a.h) toHistogram(a);
+        if (b.h) a.h.add(b.h);
+        else for (const x of b.vals) a.h.recordValue(x);
+      }
       if (b.lo < a.lo) a.lo = b.lo;
       if (b.hi > a.hi) a.hi = b.hi;
       return a;
@@ -364,10 +419,11 @@ export function cloneState(kind: SlotKind, s: any): unknown {
     case 'distinct': return new Set(s);
     case 'hdr': {
       if (s === undefined) return undefined;
-      const c = newHdr();
-      c.h.add(s.h);
-      c.lo = s.lo;
-      c.hi = s.hi;
+      const c: HdrState = { vals: s.vals?.slice(), sorted: s.sorted, h: undefined, lo: s.lo, hi: s.hi };
+      if (s.h) {
+        c.h = newHist();
+        c.h.add(s.h);
+      }
       return c;
     }
     case 'freq': {

@@ -1,0 +1,143 @@
+// SEMANTICS.md examples through the built CLI: `window … | aggregate …` as two processes joined by a real pipe,
+// and `window … + aggregate …` fused in one process. Both outputs must be byte-identical and correct.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { kstream, piped, lines } from './helpers/cli.mjs';
+
+const A = (v, t) => ({ k: 'A', v, t });
+const ndjson = (recs) => recs.map((r) => JSON.stringify(r)).join('\n') + '\n';
+const dataOf = (text) => lines(text).filter((o) => !Object.keys(o)[0].startsWith('$'));
+
+/** Runs window → aggregate both ways; asserts identical bytes and exit 0; returns the output text. */
+async function both(windowArgs, aggArgs, input) {
+  // Both runs at once: a fused run is a one-process pipeline.
+  const [fused, p] = await Promise.all([piped([[...windowArgs, '+', ...aggArgs]], input), piped([windowArgs, aggArgs], input)]);
+  assert.deepEqual(fused.codes, [0], fused.stderr[0]);
+  assert.deepEqual(p.codes, [0, 0], p.stderr.join('\n'));
+  assert.equal(p.stdout, fused.stdout, 'piped and fused outputs differ');
+  return { out: fused.stdout, stderr: fused.stderr[0], pipedStderr: p.stderr };
+}
+
+const row = (start, end, fields, emit = 'final') => ({ key: 'A', window: { start, end }, ...fields, emit });
+
+test('examples 1, 2, 11: tumbling, update and final, boundaries, end of input', async () => {
+  const ex1 = ndjson([A(1, 1), A(2, 5), A(3, 12)]);
+  const u = await both(['window', 'tumbling', '10', '--time', 'r.t'], ['aggregate', 'sum(r.v)', '--by', 'r.k', '--emit', 'update'], ex1);
+  assert.deepEqual(dataOf(u.out), [row(0, 10, { sum_v: 1 }, 'update'), row(0, 10, { sum_v: 3 }, 'update'), row(10, 20, { sum_v: 3 }, 'update')]);
+  const f = await both(['window', 'tumbling', '10', '--time', 'r.t'], ['aggregate', 'sum(r.v)', '--by', 'r.k'], ex1);
+  // The [0,10) final comes when @12 arrives, before the watermark line that record caused.
+  assert.equal(f.out, [
+    '{"key":"A","window":{"start":0,"end":10},"sum_v":3,"emit":"final"}',
+    '{"$watermark":12}',
+    '{"key":"A","window":{"start":10,"end":20},"sum_v":3,"emit":"final"}',
+    '',
+  ].join('\n'));
+  const ex2 = await both(['window', 'tumbling', '10', '--time', 'r.t'], ['aggregate', 'count', '--by', 'r.k', '--no-watermarks'], ndjson([A(1, 9), A(1, 10)]));
+  assert.deepEqual(lines(ex2.out), [row(0, 10, { count: 1 }), row(10, 20, { count: 1 })]);
+  const ex11 = await both(['window', 'tumbling', '10', '--time', 'r.t'], ['aggregate', 'count', '--by', 'r.k'], ndjson([A(1, 1), A(1, 3)]));
+  assert.deepEqual(lines(ex11.out), [row(0, 10, { count: 2 })]);
+});
+
+test('examples 3, 4: late records and grace; late=1 reported, --late file written', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-late-'));
+  const lateFile = path.join(dir, 'late.ndjson');
+  const ex3 = ndjson([A(1, 2), A(1, 11), A(1, 7)]);
+  const fused = kstream(['window', 'tumbling', '10', '--time', 'r.t', '--late', lateFile, '+', 'aggregate', 'count', '--by', 'r.k'], ex3);
+  assert.equal(fused.code, 0, fused.stderr);
+  assert.deepEqual(dataOf(fused.stdout), [row(0, 10, { count: 1 }), row(10, 20, { count: 1 })]);
+  assert.match(fused.stderr, /window: late=1/);
+  assert.equal(fs.readFileSync(lateFile, 'utf8'), '{"k":"A","v":1,"t":7}\n');
+  const r = await both(['window', 'tumbling', '10', '--time', 'r.t'], ['aggregate', 'count', '--by', 'r.k'], ex3);
+  assert.match(r.pipedStderr[0], /late=1/);
+  const ex4 = await both(['window', 'tumbling', '10', '--time', 'r.t', '--grace', '5'], ['aggregate', 'count', '--by', 'r.k'], ndjson([2, 11, 7, 14, 8, 15, 9].map((t) => A(1, t))));
+  assert.equal(ex4.out, [
+    '{"key":"A","window":{"start":0,"end":10},"count":3,"emit":"final"}',
+    '{"$watermark":10}',
+    '{"key":"A","window":{"start":10,"end":20},"count":3,"emit":"final"}',
+    '',
+  ].join('\n'));
+});
+
+test('examples 5–8: hopping, sliding (update, early records), session', async () => {
+  const ex5 = await both(['window', 'hopping', '10', '--every', '5', '--time', 'r.t'], ['aggregate', 'sum(r.v)', '--by', 'r.k'], ndjson([A(1, 3), A(2, 7), A(4, 12)]));
+  assert.deepEqual(dataOf(ex5.out), [row(0, 10, { sum_v: 3 }), row(5, 15, { sum_v: 6 }), row(10, 20, { sum_v: 4 })]);
+  const ex6 = await both(['window', 'sliding', '5', '--grace', '100', '--time', 'r.t', '--by', 'r.k'], ['aggregate', 'sum(r.v)', '--emit', 'update'], ndjson([A(1, 8), A(2, 9), A(3, 12)]));
+  assert.deepEqual(dataOf(ex6.out), [
+    row(3, 8, { sum_v: 1 }, 'update'),
+    row(9, 14, { sum_v: 2 }, 'update'), row(4, 9, { sum_v: 3 }, 'update'),
+    row(9, 14, { sum_v: 5 }, 'update'), row(10, 15, { sum_v: 3 }, 'update'), row(7, 12, { sum_v: 6 }, 'update'),
+  ]);
+  const ex7 = await both(['window', 'sliding', '5', '--time', 'r.t', '--by', 'r.k'], ['aggregate', 'sum(r.v)'], ndjson([A(1, 2)]));
+  assert.deepEqual(dataOf(ex7.out), [row(0, 5, { sum_v: 1 })]);
+  const ex8 = await both(['window', 'session', '5', '--time', 'r.t', '--by', 'r.k'], ['aggregate', 'count'], ndjson([A(1, 10), A(1, 15), A(1, 21)]));
+  assert.equal(ex8.out, [
+    '{"key":"A","window":{"start":10,"end":15},"count":2,"emit":"final"}',
+    '{"$watermark":21}',
+    '{"key":"A","window":{"start":21,"end":21},"count":1,"emit":"final"}',
+    '',
+  ].join('\n'));
+});
+
+test('example 9: count windows, partial at end unless --no-partial', async () => {
+  const input = ndjson([A(1), A(2), { k: 'B', v: 5 }, A(3), A(4)]);
+  const out = (key, index, count, sum) => ({ key, window: { index }, count, sum, emit: 'final' });
+  const r = await both(['window', 'count', '3', '--by', 'r.k'], ['aggregate', 'count', 'sum(r.v) as sum'], input);
+  assert.deepEqual(lines(r.out), [out('A', 0, 3, 6), out('A', 1, 1, 4), out('B', 0, 1, 5)]);
+  const np = await both(['window', 'count', '3', '--by', 'r.k', '--no-partial'], ['aggregate', 'count', 'sum(r.v) as sum'], input);
+  assert.deepEqual(lines(np.out), [out('A', 0, 3, 6)]);
+});
+
+test('examples 10, 12: rolling aggregates and percentiles (piped and fused after a filter)', async () => {
+  const input = ndjson([4, null, 2, 6].map((v) => ({ k: 'A', v })));
+  const fns = ['aggregate', 'count', 'sum(r.v)', 'min(r.v)', 'max(r.v)', 'avg(r.v)', '--by', 'r.k'];
+  const r = await both(['filter', 'true'], fns, input);
+  assert.deepEqual(lines(r.out).map((o) => [o.count, o.sum_v, o.min_v, o.max_v, o.avg_v]), [[1, 4, 4, 4, 4], [2, 4, 4, 4, 4], [3, 6, 2, 4, 3], [4, 12, 2, 6, 4]]);
+  const p = await both(['filter', 'true'], ['aggregate', 'p50(r.v)', 'p99(r.v)', '--emit', 'end'], ndjson([1, 2, 3, 4].map((v) => ({ v }))));
+  assert.deepEqual(lines(p.out), [{ p50_v: 2, p99_v: 4, emit: 'final' }]);
+  const q = await both(['filter', 'true'], ['aggregate', 'p99(r.v)', '--emit', 'end'], ndjson(Array.from({ length: 100 }, (_, i) => ({ v: i + 1 }))));
+  assert.deepEqual(lines(q.out), [{ p99_v: 99, emit: 'final' }]);
+});
+
+test('a large shuffled stream: piped and fused byte-identical for every window type', async () => {
+  let s = 42;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const pages = ['/home', '/search', '/cart', '/blog/kafka', '/docs'];
+  const base = Date.UTC(2026, 0, 1);
+  const recs = [];
+  for (let i = 0; i < 6_000; i++) {
+    const t = base + i * 50 - Math.floor(rnd() * 3000);
+    recs.push({ ts: i % 3 ? t : new Date(t).toISOString(), user: `u${Math.floor(rnd() * 40)}`, page: pages[Math.floor(rnd() * 5)], ms: Math.round(rnd() * 2000) / 10, pad: 'y'.repeat(Math.floor(rnd() * 30)) });
+  }
+  const input = ndjson(recs);
+  const fns = ['count', 'avg(r.ms)', 'p99(r.ms) as p99', 'distinct(r.user)', 'topk(r.page, 2) as top', 'first(r.page)', 'last(r.page)'];
+  const cases = [
+    [['window', 'tumbling', '10s', '--time', 'r.ts', '--grace', '2s'], ['aggregate', ...fns, '--by', 'r.page']],
+    [['window', 'hopping', '30s', '--every', '10s', '--time', 'r.ts', '--grace', '1s'], ['aggregate', ...fns, '--by', 'r.page', '--emit', 'update']],
+    [['window', 'sliding', '5s', '--time', 'r.ts', '--grace', '2s', '--by', 'r.user'], ['aggregate', 'count', 'sum(r.ms)']],
+    [['window', 'session', '3s', '--time', 'r.ts', '--grace', '1s', '--by', 'r.user'], ['aggregate', ...fns, '--emit', 'update']],
+    [['window', 'count', '100', '--by', 'r.page'], ['aggregate', ...fns]],
+  ];
+  await Promise.all(cases.map(async ([w, a]) => {
+    const r = await both(w, a, input);
+    assert.ok(dataOf(r.out).length > 50, `${w[1]}: ${r.out.slice(0, 200)}`);
+  }));
+});
+
+test('usage errors from the CLI: exit 2 with a hint', () => {
+  const bad = kstream(['window', 'tumblin', '10s'], '');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown window type `tumblin`/);
+  assert.match(bad.stderr, /tumbling/);
+  const fn = kstream(['aggregate', 'mean(r.x)'], '');
+  assert.equal(fn.code, 2);
+  assert.match(fn.stderr, /unknown aggregate function `mean`/);
+  const conflict = kstream(['window', 'session', '5m', '--time', 'r.t', '+', 'aggregate', 'count', '--by', 'r.user'], '{"t":1,"user":"a"}\n');
+  assert.equal(conflict.code, 2);
+  assert.match(conflict.stderr, /cannot regroup session windows/);
+  const help = kstream(['window', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--every <dur>/);
+});
