@@ -45,7 +45,9 @@ export interface AggregateStageOptions {
 
 interface Acc {
   at: number;
-  id: string;
+  /** Table position: window start (count: index; rolling: 0) and key id (sessions: key id + end). */
+  outer: number;
+  inner: string;
   key: unknown;
   hasKey: boolean;
   /** The key as text, for ordering. */
@@ -76,7 +78,7 @@ export class AggregateStage implements Stage {
   private mode: 'unknown' | 'rolling' | 'windowed' = 'unknown';
   private emit: EmitMode = 'final';
   private wm = -Infinity;
-  private readonly table = new Map<string, Acc>();
+  private readonly table = new AccTable();
   private readonly queue = new MinQueue<Acc>();
   private seq = 0;
   /** Percentile inputs left out: negative (clock skew) or beyond the fixed-point range. */
@@ -180,10 +182,10 @@ export class AggregateStage implements Stage {
 
     const kid = hasKey ? keyId(key) : '';
     if (this.mode === 'rolling') {
-      let acc = this.table.get(kid);
+      let acc = this.table.get(0, kid);
       if (!acc) {
-        acc = this.newAcc(kid, key, hasKey, 0, 0);
-        this.table.set(kid, acc);
+        acc = this.newAcc(0, kid, key, hasKey, 0, 0);
+        this.table.set(acc);
       }
       this.add(acc, t);
       if (this.emit === 'update') out.push(this.result(acc, 'update', rec));
@@ -214,12 +216,12 @@ export class AggregateStage implements Stage {
     const target = this.timeAcc(kid, key, hasKey, w);
     if (merged) {
       for (const m of merged) {
-        const old = this.table.get(winId(kid, m.start, m.end));
+        const old = this.table.get(m.start, sessionId(kid, m.end));
         if (!old || old === target) continue;
         if (this.emit === 'update') out.push(this.result(old, 'retract', rec));
         this.mergeInto(target, old);
         old.dead = true;
-        this.table.delete(old.id);
+        this.table.delete(old);
       }
     }
     this.add(target, t);
@@ -233,12 +235,12 @@ export class AggregateStage implements Stage {
     for (let i = 0; i < ops.length; i++) {
       const f = ops[i].from;
       if (!f) continue;
-      const src = this.table.get(winId(kid, f.start, f.end));
+      const src = this.table.get(f.start, kid);
       (seeds ??= new Array(ops.length))[i] = src && this.copyOf(src);
     }
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
-      let acc = this.table.get(winId(kid, op.start, op.end));
+      let acc = this.table.get(op.start, kid);
       if (!acc) {
         acc = this.timeAcc(kid, key, hasKey, op);
         const seed = seeds?.[i];
@@ -254,17 +256,16 @@ export class AggregateStage implements Stage {
   }
 
   private count(kid: string, key: unknown, hasKey: boolean, index: number, t: number | undefined, rec: Rec, out: Rec[]): void {
-    const id = `${kid}\u0001#${index}`;
-    let acc = this.table.get(id);
+    let acc = this.table.get(index, kid);
     if (!acc) {
-      acc = this.newAcc(id, key, hasKey, index, -1);
-      this.table.set(id, acc);
+      acc = this.newAcc(index, kid, key, hasKey, index, -1);
+      this.table.set(acc);
     }
     this.add(acc, t);
     if (this.emit === 'update') out.push(this.result(acc, 'update', rec));
     if (acc.n >= this.spec!.size!) {
       if (this.emit === 'final') out.push(this.result(acc, 'final', rec));
-      this.table.delete(id);
+      this.table.delete(acc);
     }
   }
 
@@ -277,7 +278,7 @@ export class AggregateStage implements Stage {
     for (let a = this.queue.popDue(w); a; a = this.queue.popDue(w)) {
       if (a.dead) continue;
       if (a.closed) {
-        this.table.delete(a.id);
+        this.table.delete(a);
         continue;
       }
       a.closed = true;
@@ -286,7 +287,7 @@ export class AggregateStage implements Stage {
         a.at = slidingReleaseAt(this.spec!, a.end);
         this.queue.push(a);
       } else {
-        this.table.delete(a.id);
+        this.table.delete(a);
       }
     }
     if (done && this.emit === 'final') {
@@ -298,13 +299,13 @@ export class AggregateStage implements Stage {
   end(out: Rec[]): void {
     if (this.mode === 'windowed') {
       if (this.spec!.type === 'count') {
-        const open = [...this.table.values()].sort((a, b) => cmpText(a.kt, b.kt) || a.start - b.start || cmpText(a.id, b.id));
+        const open = this.table.values().sort((a, b) => cmpText(a.kt, b.kt) || a.start - b.start || cmpText(a.inner, b.inner));
         if (this.emit === 'final' && this.spec!.partial !== false) for (const a of open) out.push(this.result(a, 'final', undefined));
       } else {
         this.advance(Infinity, out, undefined);
       }
     } else if (this.mode === 'rolling' && this.emit === 'end') {
-      const all = [...this.table.values()].sort((a, b) => cmpText(a.kt, b.kt) || cmpText(a.id, b.id));
+      const all = this.table.values().sort((a, b) => cmpText(a.kt, b.kt) || cmpText(a.inner, b.inner));
       for (const a of all) out.push(this.result(a, 'final', undefined));
     }
     this.table.clear();
@@ -363,21 +364,21 @@ export class AggregateStage implements Stage {
     this.mode = 'rolling';
   }
 
-  private newAcc(id: string, key: unknown, hasKey: boolean, start: number, end: number): Acc {
+  private newAcc(outer: number, inner: string, key: unknown, hasKey: boolean, start: number, end: number): Acc {
     const slots = this.plan.slots;
     const states = new Array(slots.length);
     for (let s = 0; s < slots.length; s++) states[s] = initState(slots[s].kind);
-    return { at: 0, id, key, hasKey, kt: hasKey ? keyText(key) : '', start, end, states, n: 0, maxTime: -1, closed: false, dead: false };
+    return { at: 0, outer, inner, key, hasKey, kt: hasKey ? keyText(key) : '', start, end, states, n: 0, maxTime: -1, closed: false, dead: false };
   }
 
   /** The accumulator of a time window, created (and scheduled to close) on first use. */
   private timeAcc(kid: string, key: unknown, hasKey: boolean, w: WinRef): Acc {
-    const id = winId(kid, w.start, w.end);
-    let acc = this.table.get(id);
+    const inner = this.spec!.type === 'session' ? sessionId(kid, w.end) : kid;
+    let acc = this.table.get(w.start, inner);
     if (!acc) {
-      acc = this.newAcc(id, key, hasKey, w.start, w.end);
+      acc = this.newAcc(w.start, inner, key, hasKey, w.start, w.end);
       acc.at = closeAt(this.spec!, w.end);
-      this.table.set(id, acc);
+      this.table.set(acc);
       this.queue.push(acc);
     }
     return acc;
@@ -426,8 +427,48 @@ export class AggregateStage implements Stage {
   }
 }
 
-function winId(kid: string, start: number, end: number): string {
-  return `${kid}\u0001${start},${end}`;
+/** Sessions of one key may share a start (a session and the one it grows into), so their id includes the end. */
+function sessionId(kid: string, end: number): string {
+  return `${kid}\u0001${end}`;
+}
+
+/**
+ * Accumulators by window start, then key: a lookup per record hashes the key string once, with no string built
+ * from key and window. Tumbling, hopping and sliding windows are identified by start (the end follows).
+ */
+class AccTable {
+  private readonly m = new Map<number, Map<string, Acc>>();
+  size = 0;
+
+  get(outer: number, inner: string): Acc | undefined {
+    return this.m.get(outer)?.get(inner);
+  }
+
+  set(acc: Acc): void {
+    let g = this.m.get(acc.outer);
+    if (!g) this.m.set(acc.outer, (g = new Map()));
+    g.set(acc.inner, acc);
+    this.size++;
+  }
+
+  delete(acc: Acc): void {
+    const g = this.m.get(acc.outer);
+    if (!g || g.get(acc.inner) !== acc) return;
+    g.delete(acc.inner);
+    this.size--;
+    if (g.size === 0) this.m.delete(acc.outer);
+  }
+
+  values(): Acc[] {
+    const all: Acc[] = [];
+    for (const g of this.m.values()) for (const a of g.values()) all.push(a);
+    return all;
+  }
+
+  clear(): void {
+    this.m.clear();
+    this.size = 0;
+  }
 }
 
 function cmpText(a: string, b: string): number {
@@ -435,7 +476,7 @@ function cmpText(a: string, b: string): number {
 }
 
 function byWindowThenKey(a: Acc, b: Acc): number {
-  return a.end - b.end || a.start - b.start || cmpText(a.kt, b.kt) || cmpText(a.id, b.id);
+  return a.end - b.end || a.start - b.start || cmpText(a.kt, b.kt) || cmpText(a.inner, b.inner);
 }
 
 function preview(v: unknown): string {
