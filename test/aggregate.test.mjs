@@ -239,6 +239,15 @@ test('window/aggregate key conflicts and emit modes are checked when the window 
   ok.process(spec(['tumbling', '5'], { time: 'r.t' }), out);
   ok.end(out);
   assert.deepEqual(data(out), [{ key: 'A', window: win(0, 5), count: 1, emit: 'final' }]);
+  // The key may come from the window stage instead (any window type).
+  const byWin = makeAggregate(['count']);
+  const o2 = [];
+  byWin.process(spec(['tumbling', '5'], { time: 'r.t', by: 'r.k' }), o2);
+  byWin.end(o2);
+  assert.deepEqual(data(o2), [{ key: 'A', window: win(0, 5), count: 1, emit: 'final' }]);
+  // Tags without the spec line (window --no-watermarks before aggregate) are refused, not rolled up.
+  const noSpec = spec(['tumbling', '5'], { time: 'r.t', watermarks: false });
+  assert.throws(() => makeAggregate(['count']).process(noSpec, []), /window tags but no `\$window` line/);
   const late = makeAggregate(['count']);
   late.process([rec({ a: 1 })], []);
   assert.throws(() => late.process([Rec.control('$window', { type: 'tumbling', size: 5 })], []), /arrived after data records/);

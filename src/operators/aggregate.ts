@@ -114,7 +114,7 @@ export class AggregateStage implements Stage {
         if (!drop) out.push(rec);
         continue;
       }
-      if (this.mode === 'unknown') this.startRolling();
+      if (this.mode === 'unknown') this.startRolling(rec);
       this.record(rec, out);
     }
   }
@@ -242,6 +242,8 @@ export class AggregateStage implements Stage {
       const op = ops[i];
       let acc = this.table.get(op.start, kid);
       if (!acc) {
+        // A window seeded from a source this stage never saw would be empty: empty windows do not exist.
+        if (op.add === false && !seeds?.[i]) continue;
         acc = this.timeAcc(kid, key, hasKey, op);
         const seed = seeds?.[i];
         if (seed) {
@@ -357,7 +359,11 @@ export class AggregateStage implements Stage {
     this.mode = 'windowed';
   }
 
-  private startRolling(): void {
+  private startRolling(first: Rec): void {
+    const v = first.value as Record<string, unknown> | null;
+    if (v !== null && typeof v === 'object' && v['@windows'] !== undefined) {
+      throw new UsageError('records carry window tags but no `$window` line came first', 'keep control lines between `window` and `aggregate`: no `--no-watermarks` on window, no filter that drops `$` lines');
+    }
     const emit = this.o.emit ?? 'update';
     if (emit === 'final') throw new UsageError('`--emit final` needs windows: no `window` stage came before `aggregate`', 'use --emit end for one result per key at end of input, or put `kstream window …` first');
     this.emit = emit;
