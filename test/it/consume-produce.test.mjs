@@ -1,0 +1,360 @@
+// consume and produce against the real broker at KSTREAM_BROKERS, through the CLI as users run it.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli.js');
+const brokers = process.env.KSTREAM_BROKERS ?? '';
+const T = { timeout: 60_000 };
+
+/** Runs the CLI; resolves with its exit code, stdout and stderr. `env` adds variables. */
+function ks(args, { input, env, shell } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = shell
+      ? spawn('sh', ['-c', args], { env: { ...process.env, KSTREAM_BROKERS: brokers, KS: `${process.execPath} ${CLI}`, ...env } })
+      : spawn(process.execPath, [CLI, ...args], { env: { ...process.env, KSTREAM_BROKERS: brokers, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
+  });
+}
+
+async function ok(args, opts) {
+  const r = await ks(args, opts);
+  assert.equal(r.code, 0, `kstream ${Array.isArray(args) ? args.join(' ') : args} failed (${r.code}): ${r.stderr}`);
+  return r;
+}
+
+const lines = (s) => s.split('\n').filter((l) => l !== '');
+const topics = [];
+const groups = [];
+
+function name(what) {
+  const t = `it-${what}-${randomUUID().slice(0, 8)}`;
+  topics.push(t);
+  return t;
+}
+
+const kafka = new Kafka({ clientId: 'it-consume-produce', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+await admin.connect();
+
+async function createTopic(partitions = 1, what = 't') {
+  const t = name(what);
+  await admin.createTopics({ topics: [{ topic: t, numPartitions: partitions }], waitForLeaders: true });
+  return t;
+}
+
+after(async () => {
+  await admin.deleteTopics({ topics }).catch(() => {});
+  if (groups.length) await admin.deleteGroups(groups).catch(() => {});
+  await admin.disconnect();
+});
+
+test('KSTREAM_BROKERS names a broker', () => {
+  assert.ok(brokers, 'KSTREAM_BROKERS is not set — run through `npm test` or set it to host:port');
+});
+
+test('produce NDJSON, consume --exit: the same values, in order, byte for byte', T, async () => {
+  const t = await createTopic(1);
+  const input = '{"id":1,"ok":true}\n{"id":2, "spaced" : [1, 2.50]}\n{"id":3,"s":"é ü €"}\n';
+  const p = await ok(['produce', t], { input });
+  assert.match(p.stderr, new RegExp(`produced 3 records \\(.*\\) to \`${t}\` in .*, \\d+ records/s`));
+  const c = await ok(['consume', t, '--exit']);
+  assert.equal(c.stdout, input);
+  const q = await ok(['produce', t, '--quiet'], { input: '{"id":4}\n' });
+  assert.equal(q.stderr, '');
+});
+
+test('gen clicks 100000 | produce --key r.user, consume --offset start --exit: the same records as a multiset', T, async () => {
+  const t = await createTopic(3);
+  const gen = await ok(['gen', '--preset', 'clicks', '--count', '100000', '--seed', '1']);
+  const sent = lines(gen.stdout);
+  assert.equal(sent.length, 100000);
+  await ok(`$KS gen --preset clicks --count 100000 --seed 1 | $KS produce ${t} --key r.user --quiet`, { shell: true });
+  const c = await ok(['consume', t, '--offset', 'start', '--exit']);
+  const got = lines(c.stdout);
+  assert.equal(got.length, 100000);
+  assert.deepEqual([...got].sort(), [...sent].sort());
+  // the key decides the partition: one user, one partition
+  const env = await ok(['consume', t, '--offset', 'start', '--exit', '--format', 'envelope', '--count', '5000']);
+  const partOf = new Map();
+  for (const l of lines(env.stdout)) {
+    const e = JSON.parse(l);
+    assert.equal(e.key, e.value.user);
+    if (partOf.has(e.key)) assert.equal(partOf.get(e.key), e.partition, `user ${e.key} in two partitions`);
+    partOf.set(e.key, e.partition);
+  }
+});
+
+/** Envelopes with everything that must survive: keys, repeated/null headers, null vs "" values, binary, text, spacing. */
+function tricky(partitions) {
+  const base = 1_700_000_000_000;
+  return [
+    { key: 'k1', headers: [{ key: 'h', value: 'v' }, { key: 'h', value: 'w' }, { key: 'n', value: null }], value: { a: 1, b: [true, null] } },
+    { key: null, headers: [], value: null },
+    { key: '', headers: [], value: '' },
+    { key: 'bin', headers: [{ key: 'raw', value: '3q2+7w==', encoding: 'base64' }], value: '/wD+AQ==', encoding: 'base64' },
+    { key: '/w==', keyEncoding: 'base64', headers: [], value: 'plain text, not JSON' },
+    { key: 'q', headers: [], value: '"a JSON string"' },
+    { key: 'pretty', headers: [], value: '{\n  "multi": "line"\n}' },
+    { key: 'ü', headers: [{ key: 'ключ', value: 'значение' }], value: 42 },
+  ].map((r, i) => ({ partition: i % partitions, timestamp: base + i * 1000, ...r }));
+}
+
+function envelopeLines(records) {
+  return records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+}
+
+function stripPosition(l) {
+  const e = JSON.parse(l);
+  delete e.topic;
+  delete e.offset;
+  return e;
+}
+
+test('envelope round trip: produce --envelope → consume --format envelope → produce --envelope → consume, lossless', T, async () => {
+  const t1 = await createTopic(2, 'env1');
+  const t2 = await createTopic(2, 'env2');
+  const recs = tricky(2);
+  // a value with spaces and 1.0 must come back byte for byte, not re-serialised
+  const spaced = '{"partition":0,"timestamp":1700000009000,"key":"spaced","headers":[],"value":{"x" : 1.0, "y":[ ]}}';
+  await ok(['produce', t1, '--envelope', '--quiet'], { input: envelopeLines(recs) + spaced + '\n' });
+  const first = lines((await ok(['consume', t1, '--format', 'envelope', '--exit'])).stdout);
+  assert.equal(first.length, recs.length + 1);
+  const byKey = new Map(first.map((l) => [JSON.parse(l).key, l]));
+  for (const r of recs) {
+    const e = JSON.parse(byKey.get(r.key));
+    assert.equal(e.partition, r.partition);
+    assert.equal(e.timestamp, r.timestamp);
+    assert.deepEqual(e.headers, r.headers);
+    assert.deepEqual(e.value, r.value, `value of ${r.key}`);
+    assert.equal(e.encoding, r.encoding);
+    assert.equal(e.keyEncoding, r.keyEncoding);
+  }
+  assert.match(byKey.get('spaced'), /"value":\{"x" : 1\.0, "y":\[ \]\}\}$/);
+  // second hop from consume's own output
+  await ok(['produce', t2, '--envelope', '--quiet'], { input: first.join('\n') + '\n' });
+  const second = lines((await ok(['consume', t2, '--format', 'envelope', '--exit'])).stdout);
+  assert.deepEqual(second.map(stripPosition), first.map(stripPosition));
+  // value format: null stays null, "" stays "", binary is base64 (and counted)
+  const v1 = await ok(['consume', t1, '--exit', '--partition', '1']);
+  assert.deepEqual(lines(v1.stdout), ['null', '"/wD+AQ=="', '"a JSON string"', '42']);
+  assert.match(v1.stderr, /consume: binary-as-base64=1/);
+  // JSON over several lines is still JSON (written on one line); text that is not JSON is a string
+  const v0 = await ok(['consume', t1, '--exit', '--partition', '0']);
+  assert.deepEqual(lines(v0.stdout), ['{"a":1,"b":[true,null]}', '""', '"plain text, not JSON"', '{"multi":"line"}', '{"x" : 1.0, "y":[ ]}']);
+  const keys = lines((await ok(['consume', t1, '--exit', '--partition', '0', '--format', 'envelope'])).stdout).map((l) => JSON.parse(l));
+  assert.deepEqual(keys.map((e) => [e.key, e.keyEncoding]), [['k1', undefined], ['', undefined], ['/w==', 'base64'], ['pretty', undefined], ['spaced', undefined]]);
+});
+
+test('offsets: start, end, <n>, +<n>, -<n>, @ms, @RFC 3339, @-duration, p=off, stored', T, async () => {
+  const t = await createTopic(2, 'off');
+  const now = Date.now();
+  // partition 0: ten records a minute apart ending 30 s ago; partition 1: three records
+  const recs = [];
+  for (let i = 0; i < 10; i++) recs.push({ partition: 0, timestamp: now - 30_000 - (9 - i) * 60_000, key: null, headers: [], value: { i } });
+  for (let i = 0; i < 3; i++) recs.push({ partition: 1, timestamp: now, key: null, headers: [], value: { p1: i } });
+  await ok(['produce', t, '--envelope', '--quiet'], { input: envelopeLines(recs) });
+  const read = async (...extra) => lines((await ok(['consume', t, '--exit', '--partition', '0', ...extra])).stdout).map((l) => JSON.parse(l).i);
+  assert.deepEqual(await read('--offset', 'start'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(await read('--offset', 'beginning'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(await read(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]); // default: start
+  assert.deepEqual(await read('--offset', 'end'), []);
+  assert.deepEqual(await read('--offset', '7'), [7, 8, 9]);
+  assert.deepEqual(await read('--offset', '70'), []);
+  assert.deepEqual(await read('--offset', '+8'), [8, 9]);
+  assert.deepEqual(await read('--offset', '-3'), [7, 8, 9]);
+  assert.deepEqual(await read('-o', '-2'), [8, 9]);
+  assert.deepEqual(await read('--offset=-1'), [9]);
+  assert.deepEqual(await read('--offset', '-30'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(await read('--offset', `@${recs[6].timestamp}`), [6, 7, 8, 9]);
+  assert.deepEqual(await read('--offset', `@${recs[6].timestamp - 1}`), [6, 7, 8, 9]);
+  assert.deepEqual(await read('--offset', `@${new Date(recs[4].timestamp - 500).toISOString()}`), [4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(await read('--offset', '@-150s'), [8, 9]); // 30 s and 90 s ago are within 150 s, 150 s ago is not
+  assert.deepEqual(await read('--offset', `@${now + 3_600_000}`), []);
+  // per partition: alone they pick the partitions; with a default they override it
+  const pp = lines((await ok(['consume', t, '--exit', '--offset', '0=8,1=-1'])).stdout).map((l) => JSON.parse(l));
+  assert.deepEqual(pp.filter((v) => 'i' in v).map((v) => v.i), [8, 9]);
+  assert.deepEqual(pp.filter((v) => 'p1' in v).map((v) => v.p1), [2]);
+  const only = lines((await ok(['consume', t, '--exit', '--offset', '1=+1'])).stdout);
+  assert.deepEqual(only, ['{"p1":1}', '{"p1":2}']);
+  const mixed = lines((await ok(['consume', t, '--exit', '--offset', 'end,1=start'])).stdout);
+  assert.deepEqual(mixed, ['{"p1":0}', '{"p1":1}', '{"p1":2}']);
+  // stored needs a group; a group with nothing committed starts at --offset's fallback (start)
+  const bad = await ks(['consume', t, '--exit', '--offset', 'stored']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /`--offset stored` needs a group/);
+  const g = `it-off-${randomUUID().slice(0, 8)}`;
+  groups.push(g);
+  const s1 = lines((await ok(['consume', t, '--exit', '--group', g, '--offset', 'stored', '--partition', '0', '--count', '4'])).stdout);
+  assert.deepEqual(s1.map((l) => JSON.parse(l).i), [0, 1, 2, 3]);
+  const s2 = lines((await ok(['consume', t, '--exit', '--group', g, '--offset', 'stored', '--partition', '0'])).stdout);
+  assert.deepEqual(s2.map((l) => JSON.parse(l).i), [4, 5, 6, 7, 8, 9]);
+  // bad offsets are usage errors naming the text
+  const inv = await ks(['consume', t, '--offset', 'soon']);
+  assert.equal(inv.code, 2);
+  assert.match(inv.stderr, /invalid offset `soon`/);
+});
+
+test('--exit without a group stops at the end seen at start; with a group too, and a group resumes where it committed', T, async () => {
+  const t = await createTopic(3, 'grp');
+  const g = `it-grp-${randomUUID().slice(0, 8)}`;
+  groups.push(g);
+  await ok(['produce', t, '--quiet'], { input: Array.from({ length: 30 }, (_, i) => JSON.stringify({ i })).join('\n') });
+  const all = lines((await ok(['consume', t, '--exit'])).stdout);
+  assert.equal(all.length, 30);
+  const a = lines((await ok(['consume', t, '--exit', '--group', g, '--count', '12'])).stdout);
+  assert.equal(a.length, 12);
+  await ok(['produce', t, '--quiet'], { input: Array.from({ length: 5 }, (_, i) => JSON.stringify({ i: 30 + i })).join('\n') });
+  const b = lines((await ok(['consume', t, '--exit', '--group', g])).stdout);
+  assert.equal(a.length + b.length, 35);
+  assert.deepEqual([...a, ...b].map((l) => JSON.parse(l).i).sort((x, y) => x - y), Array.from({ length: 35 }, (_, i) => i));
+  const c = lines((await ok(['consume', t, '--exit', '--group', g])).stdout);
+  assert.deepEqual(c, []);
+  // committed = end on every partition
+  const offs = await admin.fetchOffsets({ groupId: g, topics: [t] });
+  const ends = await admin.fetchTopicOffsets(t);
+  // (keyless records go to one partition per batch; a partition the group never read from has nothing committed)
+  for (const p of offs[0].partitions) assert.equal(Math.max(0, Number(p.offset)), Number(ends.find((e) => e.partition === p.partition).high));
+});
+
+test('piped and fused runs through Kafka give the same output; the fused group commits what it produced', T, async () => {
+  const src = await createTopic(1, 'src');
+  const outPiped = await createTopic(1, 'piped');
+  const outFused = await createTopic(1, 'fused');
+  const g = `it-fused-${randomUUID().slice(0, 8)}`;
+  groups.push(g);
+  await ok(`$KS gen --preset clicks --count 20000 --seed 7 | $KS produce ${src} --key r.user --quiet`, { shell: true });
+  await ok(`$KS consume ${src} --exit | $KS filter 'r.ok && r.latency_ms > 40' | $KS map '({user: r.user, ms: r.latency_ms})' | $KS produce ${outPiped} --quiet`, { shell: true });
+  await ok(['consume', src, '--exit', '--group', g, '+', 'filter', 'r.ok && r.latency_ms > 40', '+', 'map', '({user: r.user, ms: r.latency_ms})', '+', 'produce', outFused, '--quiet']);
+  const piped = (await ok(['consume', outPiped, '--exit'])).stdout;
+  const fused = (await ok(['consume', outFused, '--exit'])).stdout;
+  assert.ok(lines(piped).length > 1000);
+  assert.equal(fused, piped);
+  // fused: keys and timestamps travel from the source records to the produced ones
+  const srcEnv = lines((await ok(['consume', src, '--exit', '--format', 'envelope', '--count', '50'])).stdout).map((l) => JSON.parse(l));
+  const outEnv = lines((await ok(['consume', outFused, '--exit', '--format', 'envelope', '--count', '10'])).stdout).map((l) => JSON.parse(l));
+  const srcTs = new Map(srcEnv.map((e) => [e.offset, e]));
+  for (const e of outEnv) assert.equal(e.key, e.value.user);
+  assert.ok(outEnv.some((e) => [...srcTs.values()].some((s) => s.timestamp === e.timestamp && s.key === e.key)));
+  const offs = await admin.fetchOffsets({ groupId: g, topics: [src] });
+  assert.equal(Number(offs[0].partitions[0].offset), 20000);
+  // the same through `kstream run "…"`
+  const outRun = await createTopic(1, 'run');
+  await ok(['run', `consume ${src} --exit | filter 'r.ok && r.latency_ms > 40' | map '({user: r.user, ms: r.latency_ms})' | produce ${outRun} --quiet`]);
+  assert.equal((await ok(['consume', outRun, '--exit'])).stdout, piped);
+});
+
+test('produce options: --partition, --header, --key, --acks, gzip, --raw, --count, --format raw', T, async () => {
+  const t = await createTopic(3, 'opts');
+  await ok(['produce', t, '--partition', '2', '--header', 'src=it', '-H', 'x=1', '-H', 'x=2', '--key', 'r.id * 2', '--acks', '1', '--quiet'], { input: '{"id":1}\n{"id":2}\n' });
+  const env = lines((await ok(['consume', t, '--exit', '--format', 'envelope'])).stdout).map((l) => JSON.parse(l));
+  assert.deepEqual(env.map((e) => [e.partition, e.key, e.headers]), [
+    [2, '2', [{ key: 'src', value: 'it' }, { key: 'x', value: '1' }, { key: 'x', value: '2' }]],
+    [2, '4', [{ key: 'src', value: 'it' }, { key: 'x', value: '1' }, { key: 'x', value: '2' }]],
+  ]);
+  const z = await createTopic(1, 'gzip');
+  const many = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(50) })).join('\n') + '\n';
+  await ok(['produce', z, '--compression', 'gzip', '--acks', '0', '--quiet'], { input: many });
+  await ok(['produce', z, '-z', 'gzip', '--quiet'], { input: '{"last":true}\n' });
+  const back = await ok(['consume', z, '--exit']);
+  assert.equal(back.stdout, many + '{"last":true}\n');
+  const snappy = await ks(['produce', z, '--compression', 'snappy'], { input: '{}\n' });
+  assert.equal(snappy.code, 2);
+  assert.match(snappy.stderr, /--compression snappy is not available — kstream writes none and gzip/);
+  const r = await createTopic(1, 'raw');
+  await ok(['produce', r, '--raw', '--quiet'], { input: 'plain line\n{"json":1}\n\nlast without newline' });
+  assert.deepEqual(lines((await ok(['consume', r, '--exit'])).stdout), ['"plain line"', '{"json":1}', '""', '"last without newline"']);
+  assert.equal((await ok(['consume', r, '--exit', '--format', 'raw'])).stdout, 'plain line\n{"json":1}\n\nlast without newline\n');
+  assert.deepEqual(lines((await ok(['consume', r, '--exit', '-n', '2', '--offset', '1'])).stdout), ['{"json":1}', '""']);
+});
+
+test('read_committed skips aborted transactions', T, async () => {
+  const t = await createTopic(1, 'txn');
+  const producer = kafka.producer({ transactionalId: `it-txn-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    const ok1 = await producer.transaction();
+    await ok1.send({ topic: t, messages: [{ value: '{"txn":"committed"}' }] });
+    await ok1.commit();
+    const bad = await producer.transaction();
+    await bad.send({ topic: t, messages: [{ value: '{"txn":"aborted"}' }] });
+    await bad.abort();
+    const ok2 = await producer.transaction();
+    await ok2.send({ topic: t, messages: [{ value: '{"txn":"after"}' }] });
+    await ok2.commit();
+  } finally {
+    await producer.disconnect();
+  }
+  const committed = lines((await ok(['consume', t, '--exit', '--isolation', 'read_committed'])).stdout);
+  assert.deepEqual(committed, ['{"txn":"committed"}', '{"txn":"after"}']);
+  const all = lines((await ok(['consume', t, '--exit'])).stdout);
+  assert.deepEqual(all, ['{"txn":"committed"}', '{"txn":"aborted"}', '{"txn":"after"}']);
+});
+
+test('follows the topic until Ctrl-C, then exits 130 and commits what it wrote', T, async () => {
+  const t = await createTopic(2, 'follow');
+  const g = `it-follow-${randomUUID().slice(0, 8)}`;
+  groups.push(g);
+  const child = spawn(process.execPath, [CLI, 'consume', t, '--group', g], { env: { ...process.env, KSTREAM_BROKERS: brokers } });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  // wait for the group to assign the partitions, then produce while it follows
+  for (let i = 0; i < 100; i++) {
+    const d = await admin.describeGroups([g]);
+    if (d.groups[0]?.state === 'Stable') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await ok(['produce', t, '--quiet'], { input: '{"n":1}\n{"n":2}\n{"n":3}\n' });
+  for (let i = 0; i < 100 && lines(out).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(lines(out).length, 3);
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms to stop`);
+  const offs = await admin.fetchOffsets({ groupId: g, topics: [t] });
+  assert.equal(offs[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0), 3);
+});
+
+test('unreachable brokers: one line within seconds, exit 1', T, async () => {
+  for (const args of [['consume', 'anything', '--exit'], ['produce', 'anything'], ['topics'], ['groups', 'describe', 'g']]) {
+    const t0 = Date.now();
+    const r = await ks([...args, '--brokers', '127.0.0.1:1'], { input: '{}\n' });
+    const ms = Date.now() - t0;
+    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.stderr, 'kstream: cannot reach brokers `127.0.0.1:1` (connection refused) — start one with `npm run kafka:up` or set KSTREAM_BROKERS\n');
+    assert.ok(ms < 5000, `${args.join(' ')} took ${ms} ms`);
+  }
+  const env = await ks(['consume', 'anything', '--exit'], { env: { KSTREAM_BROKERS: '127.0.0.1:2' } });
+  assert.match(env.stderr, /cannot reach brokers `127\.0\.0\.1:2`/);
+});
+
+test('missing topic: a clear error naming it; produce --create makes it', T, async () => {
+  const t = name('missing');
+  const c = await ks(['consume', t, '--exit']);
+  assert.equal(c.code, 1);
+  assert.equal(c.stderr, `kstream: topic \`${t}\` does not exist — list topics with \`kstream topics\`\n`);
+  const p = await ks(['produce', t], { input: '{"a":1}\n' });
+  assert.equal(p.code, 1);
+  assert.equal(p.stderr, `kstream: topic \`${t}\` does not exist — create it with \`kstream topics create ${t}\`, or pass --create [--partitions N]\n`);
+  const made = await ok(['produce', t, '--create', '--partitions', '4'], { input: '{"a":1}\n' });
+  assert.match(made.stderr, new RegExp(`created topic \`${t}\``));
+  const md = await admin.fetchTopicMetadata({ topics: [t] });
+  assert.equal(md.topics[0].partitions.length, 4);
+  assert.deepEqual(lines((await ok(['consume', t, '--exit'])).stdout), ['{"a":1}']);
+  const part = await ks(['consume', t, '--exit', '--partition', '9']);
+  assert.equal(part.code, 2);
+  assert.match(part.stderr, /partition 9 does not exist in `.*` \(it has 4\)/);
+});
