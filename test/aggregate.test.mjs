@@ -7,7 +7,7 @@ import { RecordErrors } from '../dist/src/pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../dist/src/pipeline/errors.js';
 import { NdjsonDecoder } from '../dist/src/codec/ndjson.js';
 import { addValue, buildPlan, cloneState, initState, mergeState, outputName, parseAggCalls } from '../dist/src/operators/aggfns.js';
-import { makeAggregate, makeWindow, drive, rec, data, win } from './windowing-helpers.mjs';
+import { makeAggregate, makeWindow, drive, rec, data, win } from './helpers/windowing.mjs';
 
 /** Rolling aggregate over values, one batch; returns the data outputs. */
 function rolling(fns, values, opts = {}, onError = 'fail') {

@@ -2,7 +2,7 @@
 // `A:v@t` = {k:"A", v, t}; windows via `--time r.t`, key via `--by r.k`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeAggregate, makeWindow, drive, rec as recOf, win } from './windowing-helpers.mjs';
+import { makeAggregate, makeWindow, drive, rec as recOf, win } from './helpers/windowing.mjs';
 
 const A = (v, t) => ({ k: 'A', v, t });
 const sumOut = (start, end, sum_v, emit) => ({ key: 'A', window: win(start, end), sum_v, emit });

@@ -13,7 +13,7 @@ import { WindowStage } from '../dist/src/operators/window.js';
 import { NdjsonDecoder } from '../dist/src/codec/ndjson.js';
 import { toEventTime } from '../dist/src/time/eventtime.js';
 import { parseWindowArgs } from '../dist/src/time/windowspec.js';
-import { makeAggregate, makeWindow, drive, rec, data, win } from './windowing-helpers.mjs';
+import { makeAggregate, makeWindow, drive, rec, data, win } from './helpers/windowing.mjs';
 
 const A = (v, t) => ({ k: 'A', v, t });
 const lines = (recs) => recs.map(encodeValue);

@@ -1,8 +1,8 @@
 // Shared by window/aggregate/semantics tests: builds stages through the command specs (so flag parsing is
 // exercised too) and drives them the way the fused runner does.
-import { Rec } from '../dist/src/pipeline/record.js';
-import windowCmd from '../dist/commands/window.js';
-import aggregateCmd from '../dist/commands/aggregate.js';
+import { Rec } from '../../dist/src/pipeline/record.js';
+import windowCmd from '../../dist/commands/window.js';
+import aggregateCmd from '../../dist/commands/aggregate.js';
 
 export const ctx = (mode = 'fail') => ({ fused: true, index: 0, onError: { mode }, quiet: true, verbose: false, log() {} });
 
@@ -53,5 +53,5 @@ export function drive(win, agg, values, { end = true, batch = 1 } = {}) {
   return { steps, atEnd, all: [...steps.flat(), ...atEnd], raw };
 }
 
-/** Compact form of windowed results for assertions: "A[0,10)=3" style is too lossy; keep objects but drop key. */
+/** A window as results show it. */
 export const win = (start, end) => ({ start, end });
