@@ -1,6 +1,6 @@
 import type { Rec } from './record.js';
 import { Interrupt, STOP } from './interrupt.js';
-import { mergeNeeds, type FieldNeeds, type Sink, type Source, type Stage } from './stage.js';
+import { isStateful, mergeNeeds, type FieldNeeds, type Sink, type Source, type Stage, type StatefulStage } from './stage.js';
 
 /**
  * Runs source → stages → sink. The same runner serves a lone stage between stdin and stdout (piped mode) and a
@@ -19,6 +19,19 @@ export interface Pipeline {
   /** Resolves when the run should stop early (Ctrl-C): in-flight work drains, windows end, the sink flushes. */
   stop?: Promise<void>;
   clock?: () => number;
+  /** Where stateful stages checkpoint (a changelog topic); restored before the first batch. */
+  state?: StateBackend;
+}
+
+/**
+ * Durable state for StatefulStages. Per batch the runner drains the changed entries after the sink acknowledged
+ * the batch's output and persists them before the source may commit the batch's offsets, so a restart resumes
+ * from offsets whose effects on state are already saved (at-least-once; inside one Kafka transaction with the
+ * output and the offsets under --exactly-once).
+ */
+export interface StateBackend {
+  restore(stages: StatefulStage[]): Promise<void>;
+  persist(changes: { stage: number; entries: [string, unknown][] }[]): Promise<void>;
 }
 
 /** The fields the decoder must materialise: whatever stages read until one of them replaces the value. */
@@ -75,6 +88,13 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const interrupt = p.stop ? new Interrupt(p.stop) : undefined;
   let how: 'ended' | 'stopped' = 'ended';
 
+  const stateful = stages.filter(isStateful);
+  if (p.state && stateful.length) await p.state.restore(stateful);
+  const checkpoint = async (): Promise<void> => {
+    if (!p.state || !stateful.length) return;
+    const changes = stateful.map((st, stage) => ({ stage, entries: st.drainChanges() })).filter((c) => c.entries.length);
+    if (changes.length) await p.state.persist(changes);
+  };
   const it = source.batches()[Symbol.asyncIterator]();
   try {
     let next = it.next();
@@ -104,6 +124,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
       const batch = res.value;
       next = it.next();
       await deliver(sink, pushThrough(stages, 0, batch));
+      await checkpoint();
       if (source.ack) await source.ack(batch);
     }
     // End of input (or a requested stop): every stage flushes its state into the next one, in order.
@@ -116,6 +137,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     }
     if (carry.length) await sink.write(carry);
     await sink.end();
+    await checkpoint();
   } finally {
     await source.close?.();
   }

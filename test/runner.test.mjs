@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runPipeline, decodePlan } from '../dist/src/pipeline/runner.js';
+import { Rec } from '../dist/src/pipeline/record.js';
+
+// A source of fixed batches that records when each batch is acknowledged.
+function source(batches, log) {
+  return {
+    name: 'test',
+    async *batches() { for (const b of batches) yield b.map((v, i) => new Rec(v, undefined, false, i)); },
+    ack(batch) { log.push(`ack ${batch.map((r) => r.value).join(',')}`); },
+  };
+}
+const sink = (log, out = []) => ({ name: 'sink', write(b) { out.push(...b.map((r) => r.value)); log.push(`write ${b.map((r) => r.value).join(',')}`); }, end() { log.push('end'); } });
+
+// A stateful running sum: emits the sum after each record; state = the sum.
+class Sum {
+  name = 'sum'; reads = 'all'; keepsValue = false; total = 0; dirty = false;
+  process(batch, out) { for (const r of batch) { this.total += r.value; this.dirty = true; out.push(r.derive(this.total)); } }
+  drainChanges() { if (!this.dirty) return []; this.dirty = false; return [['total', this.total]]; }
+  restore(entries) { for (const [k, v] of entries) if (k === 'total') this.total = v; }
+}
+
+test('state is persisted after the sink acknowledged a batch and before its offsets are acknowledged', async () => {
+  const log = [];
+  const saved = new Map();
+  const state = {
+    async restore(stages) { log.push('restore'); stages[0].restore(saved.entries()); },
+    async persist(changes) { for (const c of changes) for (const [k, v] of c.entries) saved.set(k, v); log.push(`persist ${JSON.stringify(changes)}`); },
+  };
+  const out = [];
+  await runPipeline({ source: source([[1, 2], [3]], log), stages: [new Sum()], sink: sink(log, out), state });
+  assert.deepEqual(out, [1, 3, 6]);
+  assert.deepEqual(log, [
+    'restore',
+    'write 1,3', 'persist [{"stage":0,"entries":[["total",3]]}]', 'ack 1,2',
+    'write 6', 'persist [{"stage":0,"entries":[["total",6]]}]', 'ack 3',
+    'end',
+  ]);
+  // A restart restores the saved state before the first record.
+  const out2 = [];
+  await runPipeline({ source: source([[10]], []), stages: [new Sum()], sink: sink([], out2), state });
+  assert.deepEqual(out2, [16]);
+});
+
+test('a stage failing mid-batch still delivers what came before, and the batch is not acknowledged', async () => {
+  const log = [];
+  const failing = { name: 'f', reads: 'none', keepsValue: true, process(batch, out) { for (const r of batch) { if (r.value === 3) throw new Error('boom'); out.push(r); } } };
+  await assert.rejects(runPipeline({ source: source([[1, 2, 3, 4]], log), stages: [failing], sink: sink(log) }), /boom/);
+  assert.deepEqual(log, ['write 1,2', 'end']);
+});
+
+test('the decode plan covers what stages read until one replaces the value', () => {
+  const st = (reads, keepsValue) => ({ reads, keepsValue });
+  assert.deepEqual(decodePlan([st(['a'], true), st(['b'], false), st(['c'], true)], { reads: 'none' }), ['a', 'b']);
+  assert.equal(decodePlan([st('none', true)], { reads: 'none' }), 'none');
+  assert.equal(decodePlan([st(['a'], true), st('all', true)], { reads: 'none' }), 'all');
+  assert.deepEqual(decodePlan([st(['a'], true)], { reads: ['k'] }), ['a', 'k']);
+});
