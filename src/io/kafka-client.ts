@@ -12,6 +12,7 @@ import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { KafkaConfig } from './kafka-options.js';
 import { scrubSecrets } from './kafka-options.js';
 import { kafkaError, MissingTopic } from './kafka-errors.js';
+import { RuntimeError } from '../pipeline/errors.js';
 import {
   decodeFetchResponse, decodeProduceResponse, encodeProduceRequest,
   type FetchContext, type FetchedPartition, type ProducePartitionResult, type ProduceTopicData,
@@ -483,15 +484,29 @@ export class KafkajsClient implements KafkaClient {
   }
 
   async setCommittedOffsets(group: string, offsets: TopicPartitionOffset[]): Promise<void> {
-    const admin = await this.admin();
+    // A commit outside any generation (-1, no member id): what an admin reset does, accepted only while the group
+    // has no members. (kafkajs's admin.setOffsets joins the group with a consumer instead, which takes seconds.)
     const byTopic = new Map<string, { partition: number; offset: string }[]>();
     for (const o of offsets) {
       let l = byTopic.get(o.topic);
       if (!l) byTopic.set(o.topic, (l = []));
       l.push({ partition: o.partition, offset: String(o.offset) });
     }
-    for (const [topic, partitions] of byTopic) {
-      await admin.setOffsets({ groupId: group, topic, partitions }).catch((e) => this.fail(e, topic, group));
+    try {
+      await this.wire.connect();
+      const coordinator = await this.wire.coordinator(group);
+      await coordinator.offsetCommit({
+        groupId: group,
+        groupGenerationId: -1,
+        memberId: '',
+        topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+      });
+    } catch (e) {
+      const type = (e as { type?: string }).type;
+      if (type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'REBALANCE_IN_PROGRESS') {
+        throw new RuntimeError(`group \`${group}\` is active`, 'stop its consumers first: offsets can only be reset while the group is empty');
+      }
+      this.fail(e, offsets[0]?.topic, group);
     }
   }
 

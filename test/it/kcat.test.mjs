@@ -1,0 +1,144 @@
+// Interoperability with kcat (librdkafka), an independent Kafka client: what kstream writes kcat reads, and the
+// other way round — keys, headers, values, compression and key partitioning.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli.js');
+const brokers = process.env.KSTREAM_BROKERS ?? '';
+const T = { timeout: 60_000 };
+
+function run(cmd, args, { input, env } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, KSTREAM_BROKERS: brokers, ...env } });
+    const out = [];
+    let stderr = '';
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
+  });
+}
+
+async function ks(args, opts) {
+  const r = await run(process.execPath, [CLI, ...args], opts);
+  assert.equal(r.code, 0, `kstream ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.toString('utf8');
+}
+
+async function kcat(args, opts) {
+  const r = await run('kcat', ['-b', brokers, ...args], opts);
+  assert.equal(r.code, 0, `kcat ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const lines = (s) => s.split('\n').filter((l) => l !== '');
+const topics = [];
+const kafka = new Kafka({ clientId: 'it-kcat', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+await admin.connect();
+
+async function createTopic(partitions = 1) {
+  const t = `it-kcat-${randomUUID().slice(0, 8)}`;
+  topics.push(t);
+  await admin.createTopics({ topics: [{ topic: t, numPartitions: partitions }], waitForLeaders: true });
+  return t;
+}
+
+after(async () => {
+  await admin.deleteTopics({ topics }).catch(() => {});
+  await admin.disconnect();
+});
+
+test('kcat is installed', () => {
+  const r = spawnSync('kcat', ['-V']);
+  assert.equal(r.status, 0, 'kcat not found — install it (Debian/Ubuntu: apt-get install kcat)');
+});
+
+test('kstream produces, kcat -C reads the same records: keys, headers, values, timestamps', T, async () => {
+  const t = await createTopic(1);
+  const recs = [
+    { key: 'k1', headers: [{ key: 'h1', value: 'v1' }, { key: 'h2', value: 'v2' }], value: { a: 1 }, timestamp: 1_700_000_000_000 },
+    { key: 'k2', headers: [], value: 'plain text', timestamp: 1_700_000_000_001 },
+    { key: null, headers: [], value: null, timestamp: 1_700_000_000_002 },
+    { key: 'bin', headers: [], value: '3q2+7w==', encoding: 'base64', timestamp: 1_700_000_000_003 },
+  ];
+  await ks(['produce', t, '--envelope', '--quiet'], { input: recs.map((r) => JSON.stringify(r)).join('\n') });
+  const got = lines((await kcat(['-C', '-t', t, '-e', '-q', '-J'])).toString('utf8')).map((l) => JSON.parse(l));
+  assert.deepEqual(got.map((g) => [g.key, g.headers ?? [], g.payload, g.ts]), [
+    ['k1', ['h1', 'v1', 'h2', 'v2'], '{"a":1}', 1_700_000_000_000],
+    ['k2', [], 'plain text', 1_700_000_000_001],
+    [null, [], null, 1_700_000_000_002],
+    ['bin', [], got[3].payload, 1_700_000_000_003],
+  ]);
+  // the binary value, byte for byte, as kcat prints payloads raw
+  const raw = await kcat(['-C', '-t', t, '-e', '-q', '-o', '3', '-c', '1', '-f', '%s']);
+  assert.deepEqual(raw, Buffer.from([0xde, 0xad, 0xbe, 0xef]));
+  // 20 000 NDJSON lines: kcat sees them in order, byte for byte
+  const many = Array.from({ length: 20000 }, (_, i) => JSON.stringify({ i, s: 'x'.repeat(i % 50) })).join('\n') + '\n';
+  const t2 = await createTopic(1);
+  await ks(['produce', t2, '--quiet'], { input: many });
+  assert.equal((await kcat(['-C', '-t', t2, '-e', '-q'])).toString('utf8'), many);
+});
+
+test('kcat -P produces, kstream reads them (value and envelope formats)', T, async () => {
+  const t = await createTopic(1);
+  await kcat(['-P', '-t', t, '-K', ':', '-H', 'src=kcat', '-H', 'n=2'], { input: 'k1:{"a":1}\nk2:hello world\nk3:"q"\n' });
+  assert.equal(await ks(['consume', t, '--exit']), '{"a":1}\n"hello world"\n"q"\n');
+  const env = lines(await ks(['consume', t, '--exit', '--format', 'envelope'])).map((l) => JSON.parse(l));
+  assert.deepEqual(env.map((e) => [e.offset, e.key, e.headers, e.value]), [
+    [0, 'k1', [{ key: 'src', value: 'kcat' }, { key: 'n', value: '2' }], { a: 1 }],
+    [1, 'k2', [{ key: 'src', value: 'kcat' }, { key: 'n', value: '2' }], 'hello world'],
+    [2, 'k3', [{ key: 'src', value: 'kcat' }, { key: 'n', value: '2' }], '"q"'],
+  ]);
+  for (const e of env) assert.ok(Math.abs(e.timestamp - Date.now()) < 120_000);
+});
+
+test('kcat -C -J output is produce --envelope input: a lossless copy', T, async () => {
+  const src = await createTopic(2);
+  const dst = await createTopic(2);
+  await kcat(['-P', '-t', src, '-K', ':', '-p', '0', '-H', 'x=y'], { input: 'a:{"v" : 1}\nb:text\n' });
+  await kcat(['-P', '-t', src, '-K', ':', '-p', '1'], { input: 'c:3\n' });
+  const dump = (await kcat(['-C', '-t', src, '-e', '-q', '-J'])).toString('utf8');
+  await ks(['produce', dst, '--envelope', '--quiet'], { input: dump });
+  const norm = (buf) => lines(buf.toString('utf8')).map((l) => {
+    const j = JSON.parse(l);
+    return [j.partition, j.offset, j.key, j.headers, j.payload, j.ts];
+  }).sort();
+  assert.deepEqual(norm(await kcat(['-C', '-t', dst, '-e', '-q', '-J'])), norm(Buffer.from(dump)));
+});
+
+test('gzip both ways; codecs kstream cannot read are a clear error', T, async () => {
+  const a = await createTopic(1);
+  const data = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i, pad: 'abc'.repeat(10) })).join('\n') + '\n';
+  await kcat(['-P', '-t', a, '-z', 'gzip'], { input: data });
+  assert.equal(await ks(['consume', a, '--exit']), data);
+  const b = await createTopic(1);
+  await ks(['produce', b, '--compression', 'gzip', '--quiet'], { input: data });
+  assert.equal((await kcat(['-C', '-t', b, '-e', '-q'])).toString('utf8'), data);
+  const c = await createTopic(1);
+  await kcat(['-P', '-t', c, '-z', 'snappy'], { input: data }); // (librdkafka sends tiny batches uncompressed)
+  const r = await run(process.execPath, [CLI, 'consume', c, '--exit']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^kstream: records are compressed with snappy; kstream reads uncompressed and gzip batches — /);
+});
+
+test('keys land on the partitions Java clients (and kcat with murmur2) choose', T, async () => {
+  const t1 = await createTopic(6);
+  const t2 = await createTopic(6);
+  const keys = Array.from({ length: 200 }, (_, i) => `user-${i * 7}`);
+  await ks(['produce', t1, '--key', 'r.k', '--quiet'], { input: keys.map((k) => JSON.stringify({ k })).join('\n') });
+  await kcat(['-P', '-t', t2, '-K', ':', '-X', 'partitioner=murmur2_random'], { input: keys.map((k) => `${k}:{}`).join('\n') + '\n' });
+  const where = async (t) => new Map(lines((await kcat(['-C', '-t', t, '-e', '-q', '-f', '%k %p\n'])).toString('utf8')).map((l) => l.split(' ')));
+  const a = await where(t1);
+  const b = await where(t2);
+  assert.equal(a.size, 200);
+  for (const k of keys) assert.equal(a.get(k), b.get(k), `key ${k}`);
+  assert.ok(new Set(a.values()).size === 6);
+});

@@ -1,0 +1,186 @@
+// `topics` and `groups` against the real broker at KSTREAM_BROKERS: tables, --json, and the admin actions.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli.js');
+const brokers = process.env.KSTREAM_BROKERS ?? '';
+const T = { timeout: 60_000 };
+
+function ks(args, { input } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, KSTREAM_BROKERS: brokers, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+async function ok(args, opts) {
+  const r = await ks(args, opts);
+  assert.equal(r.code, 0, `kstream ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r;
+}
+
+const json = async (args) => JSON.parse((await ok([...args, '--json'])).stdout);
+const topics = [];
+const groups = [];
+const kafka = new Kafka({ clientId: 'it-topics-groups', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+await admin.connect();
+
+function topicName() {
+  const t = `it-tg-${randomUUID().slice(0, 8)}`;
+  topics.push(t);
+  return t;
+}
+
+function groupName() {
+  const g = `it-tg-${randomUUID().slice(0, 8)}`;
+  groups.push(g);
+  return g;
+}
+
+after(async () => {
+  await admin.deleteTopics({ topics }).catch(() => {});
+  await admin.deleteGroups(groups).catch(() => {});
+  await admin.disconnect();
+});
+
+test('topics create, list, describe (partitions, leaders, offsets, configs), delete', T, async () => {
+  const t = topicName();
+  const c = await ok(['topics', 'create', t, '--partitions', '3', '--config', 'retention.ms=3600000', '--config', 'cleanup.policy=delete']);
+  assert.equal(c.stderr, `kstream: created topic \`${t}\`\n`);
+  await ok(['produce', t, '--key', 'r.k', '--quiet'], { input: Array.from({ length: 40 }, (_, i) => JSON.stringify({ k: `k${i}` })).join('\n') });
+
+  const list = await json(['topics', 'list']);
+  const mine = list.find((x) => x.topic === t);
+  assert.deepEqual(mine, { topic: t, partitions: 3, replicas: 1, records: 40 });
+  assert.ok(!list.some((x) => x.topic.startsWith('__')));
+  assert.ok((await json(['topics', '--all'])).some((x) => x.topic === '__consumer_offsets'));
+  const table = (await ok(['topics'])).stdout;
+  assert.match(table, new RegExp(`${t}\\s*│\\s*3\\s*│\\s*1\\s*│\\s*40`));
+
+  const d = await json(['topics', 'describe', t]);
+  assert.equal(d.topic, t);
+  assert.equal(d.partitions.length, 3);
+  assert.equal(d.partitions.reduce((n, p) => n + p.records, 0), 40);
+  for (const p of d.partitions) {
+    assert.equal(p.leader, 1);
+    assert.deepEqual(p.replicas, [1]);
+    assert.deepEqual(p.isr, [1]);
+    assert.equal(p.start, 0);
+    assert.equal(p.end, p.records);
+  }
+  assert.equal(d.configs['retention.ms'], '3600000');
+  assert.equal(d.configs['cleanup.policy'], 'delete');
+  const all = await json(['topics', 'describe', t, '--all']);
+  assert.ok(Object.keys(all.configs).length > Object.keys(d.configs).length);
+  const dt = (await ok(['topics', 'describe', t])).stdout;
+  assert.match(dt, new RegExp(`^${t}: 3 partitions\\n`));
+  assert.match(dt, /retention\.ms\s*│\s*3600000/);
+
+  const again = await ks(['topics', 'create', t]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, new RegExp(`topic \`${t}\` already exists`));
+
+  const del = await ok(['topics', 'delete', t]);
+  assert.equal(del.stderr, `kstream: deleted \`${t}\`\n`);
+  const gone = await ks(['topics', 'describe', t]);
+  assert.equal(gone.code, 1);
+  assert.equal(gone.stderr, `kstream: topic \`${t}\` does not exist — list topics with \`kstream topics\`\n`);
+  const delGone = await ks(['topics', 'delete', t]);
+  assert.equal(delGone.code, 1);
+  const bad = await ks(['topics', 'frobnicate']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown topics action `frobnicate`/);
+});
+
+test('groups list and describe: per-partition committed offset, end offset and lag', T, async () => {
+  const t = topicName();
+  const g = groupName();
+  await ok(['topics', 'create', t, '--partitions', '2', '-q']);
+  await ok(['produce', t, '--partition', '0', '--quiet'], { input: Array.from({ length: 10 }, (_, i) => `{"i":${i}}`).join('\n') });
+  await ok(['produce', t, '--partition', '1', '--quiet'], { input: Array.from({ length: 4 }, (_, i) => `{"i":${i}}`).join('\n') });
+  await ok(['consume', t, '--group', g, '--exit', '--partition', '0', '--count', '6']);
+
+  const list = await json(['groups', 'list']);
+  assert.deepEqual(list.find((x) => x.group === g), { group: g, state: 'Empty', members: 0, protocolType: 'consumer' });
+  const d = await json(['groups', 'describe', g, '--topic', t]);
+  assert.equal(d.state, 'Empty');
+  assert.equal(d.lag, 4);
+  assert.deepEqual(d.partitions, [
+    { topic: t, partition: 0, committed: 6, end: 10, lag: 4, member: null },
+    { topic: t, partition: 1, committed: null, end: 4, lag: null, member: null },
+  ]);
+  const table = (await ok(['groups', 'describe', g])).stdout;
+  assert.match(table, new RegExp(`^${g}: Empty, 0 members, lag 4\\n`));
+  assert.match(table, new RegExp(`${t}\\s*│\\s*0\\s*│\\s*6\\s*│\\s*10\\s*│\\s*4`));
+
+  const missing = await ks(['groups', 'describe', `no-such-group-${randomUUID()}`]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /group `no-such-group-.*` does not exist/);
+});
+
+test('groups reset --to start|end|<n>|@time, --dry-run; refused while the group is active', T, async () => {
+  const t = topicName();
+  const g = groupName();
+  await ok(['topics', 'create', t, '--partitions', '1', '-q']);
+  const now = Date.now();
+  const recs = Array.from({ length: 10 }, (_, i) => JSON.stringify({ partition: 0, timestamp: now - (10 - i) * 60_000, key: null, headers: [], value: { i } }));
+  await ok(['produce', t, '--envelope', '--quiet'], { input: recs.join('\n') });
+  await ok(['consume', t, '--group', g, '--exit']);
+  const committed = async () => Number((await admin.fetchOffsets({ groupId: g, topics: [t] }))[0].partitions[0].offset);
+  assert.equal(await committed(), 10);
+
+  const dry = await json(['groups', 'reset', g, '--to', 'start', '--dry-run']);
+  assert.deepEqual(dry, { group: g, dryRun: true, offsets: [{ topic: t, partition: 0, before: 10, after: 0 }] });
+  assert.equal(await committed(), 10);
+  await ok(['groups', 'reset', g, '--to', 'start']);
+  assert.equal(await committed(), 0);
+  await ok(['groups', 'reset', g, '--to', '7']);
+  assert.equal(await committed(), 7);
+  await ok(['groups', 'reset', g, '--to', '-2']);
+  assert.equal(await committed(), 8);
+  await ok(['groups', 'reset', g, '--to', 'end']);
+  assert.equal(await committed(), 10);
+  await ok(['groups', 'reset', g, '--to', '@-4m']); // records 7, 8, 9 are newer than 4 minutes (minus the run time)
+  assert.equal(await committed(), 7);
+  await ok(['groups', 'reset', g, '--to', `@${new Date(now - 5 * 60_000).toISOString()}`]);
+  assert.equal(await committed(), 5);
+  // the group resumes from the reset offset
+  const rest = (await ok(['consume', t, '--group', g, '--exit'])).stdout.trim().split('\n').map((l) => JSON.parse(l).i);
+  assert.deepEqual(rest, [5, 6, 7, 8, 9]);
+
+  const noTo = await ks(['groups', 'reset', g]);
+  assert.equal(noTo.code, 2);
+  assert.match(noTo.stderr, /`groups reset` needs --to/);
+
+  // an active member blocks the reset
+  const child = spawn(process.execPath, [CLI, 'consume', t, '--group', g], { env: { ...process.env, KSTREAM_BROKERS: brokers } });
+  const exited = new Promise((resolve) => child.on('close', resolve));
+  try {
+    for (let i = 0; i < 100; i++) {
+      const s = (await admin.describeGroups([g])).groups[0];
+      if (s.state === 'Stable') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const busy = await ks(['groups', 'reset', g, '--to', 'start']);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, new RegExp(`group \`${g}\` is active \\(1 member, Stable\\) — stop its consumers first`));
+    const live = await json(['groups', 'describe', g]);
+    assert.equal(live.state, 'Stable');
+    assert.match(live.partitions[0].member, /^kstream@/);
+  } finally {
+    child.kill('SIGINT');
+    await exited;
+  }
+});
