@@ -74,7 +74,7 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
   const msg = scrub(String(e.message ?? top.message ?? err));
 
   if (e.name === 'KafkaJSSASLAuthenticationError' || /SASL .* authentication failed/i.test(msg)) {
-    const why = msg.replace(/^SASL [A-Z0-9-]+ authentication failed:\s*/i, '').replace(/\s+$/, '');
+    const why = msg.replace(/^SASL .*? authentication failed:\s*/i, '').replace(/\s+$/, '');
     return new RuntimeError(
       `authentication failed at \`${brokers}\` (${why || 'rejected'})`,
       'check --sasl-mechanism, --sasl-username and the password in KSTREAM_SASL_PASSWORD or --sasl-password-file',
@@ -88,8 +88,14 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
     return new RuntimeError(`TLS handshake with \`${brokers}\` failed (${code ?? msg})`, hint);
   }
   if (isConnectionError(e) || isConnectionError(top) || (code && CONNECT_REASONS[code])) {
-    let reason = code ? CONNECT_REASONS[code] ?? code : /Connection timeout/i.test(msg) ? 'timed out' : /Closed connection/i.test(msg) ? 'connection closed by the broker' : msg.replace(/^Connection error:\s*/, '');
-    if (ctx.cfg && !ctx.cfg.tls && !ctx.cfg.sasl && reason === 'connection closed by the broker') reason += '; is it a TLS or SASL listener?';
+    const reason = code ? CONNECT_REASONS[code] ?? code : /Connection timeout/i.test(msg) ? 'timed out' : /Closed connection/i.test(msg) ? 'connection closed by the broker' : msg.replace(/^Connection error:\s*/, '');
+    // The broker is there but hung up: most often a TLS listener spoken to in plain text, or the other way round.
+    if (reason === 'connection closed by the broker' || reason === 'connection reset') {
+      const hint = ctx.cfg?.tls
+        ? 'is the port a TLS listener? drop --tls/--tls-* for a plaintext one'
+        : 'is the port a TLS listener? add --tls (and --tls-ca <file>); SASL also needs --sasl-mechanism and --sasl-username';
+      return new RuntimeError(`cannot talk to brokers \`${brokers}\` (${reason})`, hint);
+    }
     return new RuntimeError(`cannot reach brokers \`${brokers}\` (${reason})`, START_HINT);
   }
   if (e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSTimeout' || e.name === 'KafkaJSLockTimeout') {

@@ -358,3 +358,31 @@ test('missing topic: a clear error naming it; produce --create makes it', T, asy
   assert.equal(part.code, 2);
   assert.match(part.stderr, /partition 9 does not exist in `.*` \(it has 4\)/);
 });
+
+test('SASL (SCRAM over TLS): password from KSTREAM_SASL_PASSWORD or a file; a wrong one is one line without secrets', T, async () => {
+  const saslBrokers = process.env.KSTREAM_SASL_BROKERS;
+  const configFile = process.env.KSTREAM_SASL_CONFIG;
+  assert.ok(saslBrokers && configFile, 'KSTREAM_SASL_BROKERS/KSTREAM_SASL_CONFIG not set — run through `npm test` (scripts/test.mjs starts the SASL listener)');
+  const info = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+  const t = name('sasl');
+  const conn = ['--brokers', saslBrokers, '--sasl-mechanism', 'scram-sha-512', '--sasl-username', info.username, '--tls-ca', info.caPem];
+  const env = { KSTREAM_SASL_PASSWORD: info.password };
+  await ok(['produce', t, '--create', '--quiet', ...conn], { input: '{"secure":true}\n', env });
+  const pwFile = path.join(fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'ks-sasl-')), 'pw');
+  fs.writeFileSync(pwFile, info.password + '\n', { mode: 0o600 });
+  const c = await ok(['consume', t, '--exit', '--sasl-password-file', pwFile, ...conn.slice(0, 2), '--sasl-mechanism', 'scram-sha-256', '--sasl-username', info.username, '--tls-ca', info.caPem]);
+  assert.equal(c.stdout, '{"secure":true}\n');
+  const wrong = 'not-the-password-' + randomUUID();
+  const bad = await ks(['consume', t, '--exit', ...conn], { env: { KSTREAM_SASL_PASSWORD: wrong } });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, new RegExp(`^kstream: authentication failed at \`${saslBrokers}\` \\(.*\\) — check --sasl-mechanism, --sasl-username and the password in KSTREAM_SASL_PASSWORD or --sasl-password-file\\n$`));
+  assert.ok(!bad.stderr.includes(wrong) && !bad.stderr.includes(info.password));
+  const verbose = await ks(['consume', t, '--exit', '--verbose', ...conn], { env: { KSTREAM_SASL_PASSWORD: wrong } });
+  assert.ok(!verbose.stderr.includes(wrong), 'the password leaked into --verbose output');
+  const plain = await ks(['consume', t, '--exit', '--brokers', saslBrokers]);
+  assert.equal(plain.code, 1);
+  assert.match(plain.stderr, /cannot talk to brokers `.*` \(connection closed by the broker\) — is the port a TLS listener\? add --tls/);
+  const onCli = await ks(['consume', t, '--sasl-password', 'x', ...conn]);
+  assert.equal(onCli.code, 2);
+  assert.match(onCli.stderr, /passwords are not taken on the command line — set KSTREAM_SASL_PASSWORD or use --sasl-password-file/);
+});
