@@ -307,6 +307,35 @@ function kafkajsLogger(cfg: KafkaConfig) {
   };
 }
 
+/**
+ * kafkajs 2.2.4's request queue arms `setTimeout(check, throttledUntil - Date.now())` with throttledUntil = -1 when
+ * nothing is throttled: a negative delay, which Bun, Deno and newer Node versions warn about on stderr. Same logic,
+ * delay clamped at 0.
+ */
+let queuePatched = false;
+export async function patchRequestQueue(): Promise<void> {
+  if (queuePatched) return;
+  queuePatched = true;
+  try {
+    const { createRequire } = await import('node:module');
+    const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js');
+    const proto = RequestQueue?.prototype;
+    if (!proto || typeof proto.scheduleCheckPendingRequests !== 'function') return;
+    proto.scheduleCheckPendingRequests = function (this: { throttledUntil: number; throttleCheckTimeoutId: unknown; pending: unknown[]; checkPendingRequests(): void }) {
+      let scheduleAt = this.throttledUntil - Date.now();
+      if (!this.throttleCheckTimeoutId) {
+        if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : 10;
+        this.throttleCheckTimeoutId = setTimeout(() => {
+          this.throttleCheckTimeoutId = null;
+          this.checkPendingRequests();
+        }, Math.max(0, scheduleAt));
+      }
+    };
+  } catch {
+    // not fatal: only a warning on some runtimes
+  }
+}
+
 export class KafkajsClient implements KafkaClient {
   private readonly kafka: Kafka;
   private wireInstance: Wire | undefined;

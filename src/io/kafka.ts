@@ -162,6 +162,7 @@ export function tpKey(topic: string, partition: number): string {
 
 /** Opens a client for this configuration (not yet connected). Loads the client library on first use. */
 export async function openKafka(cfg: KafkaConfig): Promise<KafkaClient> {
-  const { KafkajsClient } = await import('./kafka-client.js');
+  const { KafkajsClient, patchRequestQueue } = await import('./kafka-client.js');
+  await patchRequestQueue();
   return new KafkajsClient(cfg);
 }
