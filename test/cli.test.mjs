@@ -174,3 +174,17 @@ test('invalid UTF-8 names its line and keeps the records before it', () => {
   assert.equal(r.stdout, '"é"\n"ok"\n');
   assert.match(r.stderr, /stdin line 3: invalid UTF-8/);
 });
+
+test('a 100 MB line is a record like any other; beyond KSTREAM_MAX_LINE it fails naming its line', () => {
+  const big = '{"a":2,"big":"' + 'x'.repeat(100 * 1024 * 1024) + '"}';
+  const input = '{"a":1}\n' + big + '\n{"a":3}\n';
+  const ok = kstream(['map', 'r.a'], input);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, '1\n2\n3\n');
+  for (const workers of ['0', '2']) {
+    const r = kstream(['map', 'r.a'], input, { env: { KSTREAM_MAX_LINE: '1m', KSTREAM_WORKERS: workers } });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '1\n');
+    assert.match(r.stderr, /^kstream: stdin line 2: line longer than 1048576 bytes — .*KSTREAM_MAX_LINE/);
+  }
+});

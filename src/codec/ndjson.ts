@@ -1,3 +1,4 @@
+import process from 'node:process';
 import bufferModule, { Buffer } from 'node:buffer';
 import { Rec, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds } from '../pipeline/stage.js';
@@ -10,12 +11,15 @@ import { chunkIsPlain, FieldScanner, JsonSyntaxError, validateJson } from './sca
  * UTF-8 character split across chunks is never cut (0x0A never occurs inside one).
  */
 export class LineFramer {
-  private rest: Buffer | undefined;
+  // Bytes after the last newline so far, kept as pieces and joined once the line ends: a line spanning many
+  // chunks (a 100 MB record) costs one copy, not one per chunk.
+  private pieces: Buffer[] = [];
+  private pending = 0;
   /** Physical line number of the next line (1-based), counting blank lines, for error positions. */
   line = 1;
   private readonly maxLine: number;
 
-  constructor(maxLineBytes = 256 * 1024 * 1024) {
+  constructor(maxLineBytes = maxLineFromEnv()) {
     this.maxLine = maxLineBytes;
   }
 
@@ -24,26 +28,45 @@ export class LineFramer {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const last = buf.lastIndexOf(10);
     if (last < 0) {
-      this.rest = this.rest ? Buffer.concat([this.rest, buf]) : buf;
-      if (this.rest.length > this.maxLine) throw new LineTooLong(this.line, this.maxLine);
+      // The read buffer may be reused by the stream: keep a copy.
+      this.pieces.push(Buffer.from(buf));
+      this.pending += buf.length;
+      if (this.pending > this.maxLine) throw new LineTooLong(this.line, this.maxLine);
       return undefined;
     }
     let whole: Buffer;
-    if (this.rest) {
-      whole = Buffer.concat([this.rest, buf.subarray(0, last)]);
+    if (this.pending) {
+      if (this.pending + buf.indexOf(10) > this.maxLine) throw new LineTooLong(this.line, this.maxLine);
+      this.pieces.push(buf.subarray(0, last));
+      whole = Buffer.concat(this.pieces, this.pending + last);
+      this.pieces = [];
+      this.pending = 0;
     } else {
       whole = buf.subarray(0, last);
     }
-    this.rest = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
+    if (last + 1 < buf.length) {
+      this.pieces.push(Buffer.from(buf.subarray(last + 1)));
+      this.pending = buf.length - last - 1;
+    }
     return whole;
   }
 
   /** Whatever is left after the last newline. */
   end(): Buffer | undefined {
-    const r = this.rest;
-    this.rest = undefined;
-    return r && r.length ? r : undefined;
+    if (!this.pending) return undefined;
+    const r = Buffer.concat(this.pieces, this.pending);
+    this.pieces = [];
+    this.pending = 0;
+    return r;
   }
+}
+
+/** Longest accepted line: KSTREAM_MAX_LINE (bytes, or with a k/m/g suffix), default 256 MiB. */
+function maxLineFromEnv(): number {
+  const v = process.env.KSTREAM_MAX_LINE;
+  const m = v ? /^(\d+)([kmg]?)$/i.exec(v.trim()) : null;
+  if (!m) return 256 * 1024 * 1024;
+  return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2].toLowerCase()];
 }
 
 export class LineTooLong extends Error {

@@ -72,7 +72,7 @@ export class NdjsonSource implements Source {
       }
     } catch (e) {
       if (e instanceof LineTooLong) {
-        throw new RuntimeError(`${this.ref.where(e.lineNo)}: line longer than ${e.limit} bytes`, 'is the input NDJSON, one record per line?');
+        throw new RuntimeError(`${this.ref.where(e.lineNo)}: line longer than ${e.limit} bytes`, 'is the input NDJSON, one record per line? (KSTREAM_MAX_LINE raises the limit)');
       }
       throw e;
     }

@@ -179,7 +179,9 @@ export async function runParallel(argvSegments: string[][], stop: Promise<void>)
     return { counters: sum, stopped };
   } catch (e) {
     if (e instanceof LineTooLong) {
-      throw new RuntimeError(`stdin line ${e.lineNo}: line longer than ${e.limit} bytes`, 'is the input NDJSON, one record per line?');
+      // Lines are counted by the results, so write everything before the long line first: then it is the next one.
+      await drainTo(0);
+      throw new RuntimeError(`stdin line ${baseLine + 1}: line longer than ${e.limit} bytes`, 'is the input NDJSON, one record per line? (KSTREAM_MAX_LINE raises the limit)');
     }
     throw e;
   } finally {
