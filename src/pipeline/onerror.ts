@@ -45,3 +45,8 @@ export class RecordErrors {
     this.fd = undefined;
   }
 }
+
+/** The counters a stage reports for its bad records. */
+export function errorCounters(errors: RecordErrors): Record<string, number> {
+  return errors.count ? { [errors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped']: errors.count } : {};
+}
