@@ -26,8 +26,10 @@ test('filter + map give what the equivalent jq program gives (piped and fused)',
   const p = await piped([['filter', 'r.latency_ms > 50'], ['map', '({user: r.user, ms: r.latency_ms * 1000})']], input);
   assert.deepEqual(p.codes, [0, 0]);
   assert.equal(p.stdout, fused.stdout);
+  // jq is installed by .ci/run: the reference the issue names.
   const jq = spawnSync('jq', ['-c', 'select(.latency_ms > 50) | {user, ms: (.latency_ms*1000)}'], { input, encoding: 'utf8' });
-  if (jq.status === 0) assert.equal(fused.stdout, jq.stdout);
+  assert.equal(jq.status, 0, 'jq must be installed for this test (apt-get install jq)');
+  assert.equal(fused.stdout, jq.stdout);
 });
 
 test('piped and fused runs of every stateless stage are byte-identical', async () => {
