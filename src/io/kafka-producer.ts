@@ -53,6 +53,20 @@ export class WireProducer implements KafkaProducer {
   }
 
   async send(topic: string, batch: OutBatch): Promise<void> {
+    // Sends may overlap (pipelined writes): each issues its requests only after the previous one issued its own,
+    // so batches reach each partition in call order even when compression finishes out of order. The place in
+    // line is taken before the first await.
+    const previous = this.issued;
+    let issued!: () => void;
+    this.issued = new Promise<void>((r) => (issued = r));
+    try {
+      await this.encodeAndDeliver(topic, batch, previous, issued);
+    } finally {
+      issued();
+    }
+  }
+
+  private async encodeAndDeliver(topic: string, batch: OutBatch, previous: Promise<void>, issued: () => void): Promise<void> {
     const meta = await this.topicMeta(topic);
     const n = meta.partitions.length;
     if (this.sticky < 0) this.sticky = Math.floor(Math.random() * n);
@@ -86,11 +100,16 @@ export class WireProducer implements KafkaProducer {
       if (b.count >= batchRecords) seal(p, b);
     }
     for (const [p, b] of builders) seal(p, b);
-    if (sealed.length) await this.deliver(topic, sealed);
+    if (sealed.length === 0) return;
+    await Promise.all(sealed.map((x) => x.records));
+    await previous;
+    await this.deliver(topic, sealed, issued);
   }
 
+  private issued: Promise<void> = Promise.resolve();
+
   /** Sends sealed batches to their leaders; resends what failed with a retriable error after a metadata refresh. */
-  private async deliver(topic: string, batches: Sealed[]): Promise<void> {
+  private async deliver(topic: string, batches: Sealed[], issued: () => void): Promise<void> {
     let pending = batches;
     for (let attempt = 0; ; attempt++) {
       const meta = await this.topicMeta(topic, attempt > 0);
@@ -121,6 +140,7 @@ export class WireProducer implements KafkaProducer {
           }
         }
       }
+      issued();
       await Promise.all(sends);
       if (failed.length === 0) return;
       const retriable = typeof firstError === 'number' ? RETRIABLE.has(firstError) : isRetriable(firstError);

@@ -363,9 +363,24 @@ function writeVarint(b: Buffer, v: number, p: number): number {
 
 export type Bytes = string | Buffer | null;
 
+const NOT_ASCII = -2;
+
 export interface OutHeader {
   key: string;
   value: Bytes;
+}
+
+/** Writes a length-prefixed (varint) key or value at p, `guess` being its expected byte length; returns the end. */
+function putBytes(b: Buffer, v: Bytes, guess: number, p: number): number {
+  if (v === null) return writeVarint(b, -1, p);
+  const ls = varintSize(guess);
+  let n: number;
+  if (typeof v === 'string') n = guess === 0 ? 0 : b.write(v, p + ls);
+  else n = v.copy(b, p + ls);
+  const real = varintSize(n);
+  if (real !== ls) b.copyWithin(p + real, p + ls, p + ls + n);
+  writeVarint(b, n, p);
+  return p + real + n;
 }
 
 function bytesLength(v: Bytes): number {
@@ -407,6 +422,58 @@ export class BatchBuilder {
    * records and would grow beyond `limit` bytes.
    */
   append(key: Bytes, value: Bytes, timestamp: number, headers: OutHeader[] | undefined, limit = Infinity): number {
+    if (headers === undefined || headers.length === 0) {
+      const n = this.appendAscii(key, value, timestamp, limit);
+      if (n !== NOT_ASCII) return n;
+    }
+    return this.appendAny(key, value, timestamp, headers, limit);
+  }
+
+  /**
+   * The common case (no headers) with one native call per string: strings are written first and measured after.
+   * Their length varints are sized for the ASCII guess (byte length = string length); when the UTF-8 length
+   * needs a different varint size the bytes are shifted into place (rare: only non-ASCII text near a size step).
+   */
+  private appendAscii(key: Bytes, value: Bytes, timestamp: number, limit: number): number {
+    const tsDelta = this.count === 0 ? 0 : timestamp - this.baseTimestamp;
+    const offsetDelta = this.count;
+    const kguess = key === null ? -1 : key.length;
+    const vguess = value === null ? -1 : value.length;
+    // worst case: 3 bytes per UTF-16 unit, plus varints
+    this.ensure(3 * (Math.max(kguess, 0) + Math.max(vguess, 0)) + 48);
+    const b = this.buf;
+    const p0 = this.pos;
+    const bodyGuess = 1 + varintSize(tsDelta) + varintSize(offsetDelta) + varintSize(kguess) + Math.max(kguess, 0) + varintSize(vguess) + Math.max(vguess, 0) + 1;
+    const rs = varintSize(bodyGuess);
+    let p = p0 + rs;
+    b[p++] = 0;
+    p = writeVarint(b, tsDelta, p);
+    p = writeVarint(b, offsetDelta, p);
+    p = putBytes(b, key, kguess, p);
+    p = putBytes(b, value, vguess, p);
+    b[p++] = 0; // no headers
+    let bodyLen = p - p0 - rs;
+    if (varintSize(bodyLen) !== rs) {
+      b.copyWithin(p0 + varintSize(bodyLen), p0 + rs, p);
+      p += varintSize(bodyLen) - rs;
+    }
+    writeVarint(b, bodyLen, p0);
+    const total = p - p0;
+    if (this.count > 0 && this.pos + total > limit) return -1;
+    this.commit(p, timestamp);
+    return total;
+  }
+
+  private commit(p: number, timestamp: number): void {
+    if (this.count === 0) {
+      this.baseTimestamp = timestamp;
+      this.maxTimestamp = timestamp;
+    } else if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+    this.pos = p;
+    this.count++;
+  }
+
+  private appendAny(key: Bytes, value: Bytes, timestamp: number, headers: OutHeader[] | undefined, limit: number): number {
     const klen = bytesLength(key);
     const vlen = bytesLength(value);
     const tsDelta = this.count === 0 ? 0 : timestamp - this.baseTimestamp;
@@ -427,10 +494,6 @@ export class BatchBuilder {
     }
     const total = varintSize(bodyLen) + bodyLen;
     if (this.count > 0 && this.pos + total > limit) return -1;
-    if (this.count === 0) {
-      this.baseTimestamp = timestamp;
-      this.maxTimestamp = timestamp;
-    } else if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
     this.ensure(total);
     const b = this.buf;
     let p = writeVarint(b, bodyLen, this.pos);
@@ -450,8 +513,7 @@ export class BatchBuilder {
       p = writeVarint(b, vl, p);
       if (vl > 0) p += typeof hd.value === 'string' ? b.write(hd.value, p, vl, 'utf8') : (hd.value as Buffer).copy(b, p);
     }
-    this.pos = p;
-    this.count++;
+    this.commit(p, timestamp);
     return total;
   }
 

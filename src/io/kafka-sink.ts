@@ -37,6 +37,9 @@ export interface KafkaSinkOptions extends ProducerOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Writes in flight at once when nothing waits for acknowledgements. */
+const MAX_INFLIGHT = 4;
+
 function keyBytes(k: unknown): Bytes {
   if (k === null || k === undefined) return null;
   if (typeof k === 'string') return k;
@@ -77,18 +80,32 @@ export class KafkaSink implements Sink {
     return this.ready;
   }
 
+  /**
+   * Set by the runner when no source waits for acknowledgements (stdin, gen): writes then return once sent and
+   * up to MAX_INFLIGHT stay in flight, overlapping the broker's work with reading and encoding the next ones;
+   * `end` waits for all. With a Kafka source (offset commits) every write waits for its ack.
+   */
+  pipelined = false;
+  private readonly inflight: Promise<void>[] = [];
+  private failure: unknown;
+
   async write(batch: Rec[]): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
     if (this.started === 0) this.started = this.clock();
     await this.connect();
     const out = this.columns(batch);
     if (out.count === 0) return;
     if (this.opts.lingerMs > 0 && out.count < this.opts.batchRecords) await sleep(this.opts.lingerMs);
-    try {
-      await this.producer!.send(this.opts.topic, out);
-    } catch (e) {
-      throw kafkaError(e, { cfg: this.cfg, topic: this.opts.topic });
+    const sent = this.producer!.send(this.opts.topic, out).then(
+      () => { this.records += out.count; },
+      (e) => { this.failure ??= kafkaError(e, { cfg: this.cfg, topic: this.opts.topic }); },
+    );
+    if (!this.pipelined) await sent;
+    else {
+      this.inflight.push(sent);
+      if (this.inflight.length >= MAX_INFLIGHT) await this.inflight.shift();
     }
-    this.records += out.count;
+    if (this.failure !== undefined) throw this.failure;
   }
 
   /** The records of a batch as producer columns; control records and records failing --key are left out. */
@@ -163,6 +180,8 @@ export class KafkaSink implements Sink {
 
   async end(): Promise<void> {
     try {
+      await Promise.all(this.inflight.splice(0));
+      if (this.failure !== undefined) throw this.failure;
       if (!this.opts.quiet && this.started > 0) {
         const secs = Math.max((this.clock() - this.started) / 1000, 1e-3);
         const rate = Math.round(this.records / secs);
