@@ -72,6 +72,8 @@ export function textJson(buf: Buffer, start: number, end: number): { json: strin
   return { json: JSON.stringify(b64), text: b64, base64: true };
 }
 
+const NULL_TEXT = { json: 'null', text: null, base64: false } as const;
+
 export interface EnvelopeHeader {
   key: string;
   value: string | null;
@@ -84,7 +86,7 @@ export function headersJson(headers: { key: string; value: Buffer | null }[]): {
   const list: EnvelopeHeader[] = [];
   const rec: Header[] = [];
   for (const h of headers) {
-    const v = h.value === null ? textJson(h.value as unknown as Buffer, -1, -1) : textJson(h.value, 0, h.value.length);
+    const v = h.value === null ? NULL_TEXT : textJson(h.value, 0, h.value.length);
     parts.push(`{"key":${JSON.stringify(h.key)},"value":${v.json}${v.base64 ? ',"encoding":"base64"' : ''}}`);
     list.push(v.base64 ? { key: h.key, value: v.text, encoding: 'base64' } : { key: h.key, value: v.text });
     rec.push({ key: h.key, value: v.text });

@@ -11,7 +11,7 @@ import { AssignerProtocol } from 'kafkajs';
 import type { FetchedPartition } from './kafka-protocol.js';
 import type { ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffset } from './kafka.js';
 import { tpKey } from './kafka.js';
-import { protocolError, ProtocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-client.js';
+import { protocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-client.js';
 import { kafkaError } from './kafka-errors.js';
 
 const MAX_QUEUED = 2;
@@ -501,4 +501,3 @@ function trimAt(fp: FetchedPartition, stop: number): void {
   if (keep < fp.batches.length) fp.batches.length = keep;
 }
 
-export { ProtocolError };

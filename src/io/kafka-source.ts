@@ -62,7 +62,9 @@ export class KafkaSource implements Source {
   private binary = 0;
   private closed = false;
 
-  constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions) {}
+  constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions) {
+    this.ack = opts.group ? (batch) => this.commitBatch(batch) : undefined;
+  }
 
   private ref(topic: string, partition: number): PartitionRef {
     const k = tpKey(topic, partition);
@@ -154,10 +156,15 @@ export class KafkaSource implements Source {
     }
   }
 
-  ack(batch: Rec[]): Promise<void> | void {
-    if (!this.opts.group || !this.consumer) return;
+  /**
+   * Only in group mode: without a group there is nothing to commit, and a source without `ack` lets the runner
+   * pipeline a Kafka sink's writes.
+   */
+  readonly ack: ((batch: Rec[]) => Promise<void> | void) | undefined;
+
+  private commitBatch(batch: Rec[]): Promise<void> | void {
     const offsets = this.commits.get(batch);
-    if (offsets?.length) return this.consumer.commit(offsets);
+    if (offsets?.length && this.consumer) return this.consumer.commit(offsets);
   }
 
   async close(): Promise<void> {
