@@ -143,6 +143,7 @@ export class WireConsumer implements KafkaConsumer {
   private reset(delayMs = 0): void {
     if (this.resetting) return;
     this.epoch++;
+    this.wakeLoops();
     this.resetting = (async () => {
       try {
         await Promise.allSettled(this.loops);

@@ -180,6 +180,8 @@ export class KafkaSink implements Sink {
 
   async end(): Promise<void> {
     try {
+      // even with no input, a missing topic is an error (or is created with --create)
+      await this.connect();
       await Promise.all(this.inflight.splice(0));
       if (this.failure !== undefined) throw this.failure;
       if (!this.opts.quiet && this.started > 0) {
