@@ -2,6 +2,7 @@ import { cac } from 'cac';
 import type { BuildContext, CommandSpec, OptionSpec, Opts } from './command.js';
 import { loadCommand } from './registry.js';
 import { UsageError } from './errors.js';
+import { protectOptionValues, restoreOptionValues } from './option-text.js';
 import { parseOnError, RecordErrors } from './onerror.js';
 import type { Sink, Source, Stage } from './stage.js';
 import { NdjsonSource, StdoutSink } from '../io/stdio.js';
@@ -45,8 +46,10 @@ export async function parseSegment(argv: string[]): Promise<Segment | undefined>
   const cli = cacFor(spec);
   let parsed: { args: readonly string[]; options: Opts };
   try {
-    parsed = cli.parse(['node', 'kstream', ...argv], { run: false });
+    const kept = protectOptionValues(argv.slice(1), optionsOf(spec));
+    parsed = cli.parse(['node', 'kstream', argv[0], ...kept.argv], { run: false });
     if (parsed.options.help) return undefined;
+    restoreOptionValues(parsed.options, kept.typed);
     const cmd = cli.matchedCommand!;
     cmd.checkUnknownOptions();
     cmd.checkOptionValue();
@@ -98,7 +101,8 @@ export function assemble(segments: Segment[]): Assembled {
     source = first.spec.source(first.args, first.opts, contextFor(first, fused, 0));
     from = 1;
   } else {
-    source = new NdjsonSource(new RecordErrors(parseOnError(first.opts.onError), 'stdin'));
+    const errors = new RecordErrors(parseOnError(first.opts.onError), 'stdin');
+    source = first.spec.stdin?.(first.opts, errors) ?? new NdjsonSource(errors);
   }
   let sink: Sink;
   if (last.spec.sink && to - 1 >= from) {

@@ -1,4 +1,5 @@
 import type { Sink, Source, Stage, OnError } from './stage.js';
+import type { RecordErrors } from './onerror.js';
 
 /**
  * One subcommand. Each file under commands/ exports one `CommandSpec` as default; src/cli.ts registers them with
@@ -31,6 +32,8 @@ export interface CommandSpec {
   source?(args: string[], opts: Opts, ctx: BuildContext): Source;
   sink?(args: string[], opts: Opts, ctx: BuildContext): Sink;
   run?(args: string[], opts: Opts, ctx: BuildContext): Promise<number>;
+  /** How stdin is read when this command is the first segment; NDJSON when absent or it returns undefined (produce --raw reads plain lines). */
+  stdin?(opts: Opts, errors: RecordErrors): Source | undefined;
 }
 
 /** Parsed options, camelCased by cac ("--on-error" → onError). */

@@ -13,7 +13,7 @@ import { isStateful, mergeNeeds, type FieldNeeds, type Sink, type Source, type S
 export interface Pipeline {
   source: Source & { plan?: FieldNeeds };
   stages: Stage[];
-  sink: Sink & { reads?: FieldNeeds };
+  sink: Sink & { reads?: FieldNeeds; pipelined?: boolean };
   /** Period of stage ticks (processing-time windows, idle flush); default 200 ms. */
   tickMs?: number;
   /** Resolves when the run should stop early (Ctrl-C): in-flight work drains, windows end, the sink flushes. */
@@ -82,6 +82,8 @@ const TICK = Symbol('tick');
 export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const { source, stages, sink } = p;
   if ('plan' in source) source.plan = decodePlan(stages, sink);
+  // A sink may keep writes in flight (Kafka produce) when no source waits for acknowledgements to commit offsets.
+  if ('pipelined' in sink) sink.pipelined = !source.ack;
   const tickers = stages.map((s, i) => (s.tick ? i : -1)).filter((i) => i >= 0);
   const tickMs = p.tickMs ?? 200;
   const clock = p.clock ?? Date.now;
