@@ -1,7 +1,9 @@
 import type { BuildContext, CommandSpec, Opts } from '../src/pipeline/command.js';
+import type { Source } from '../src/pipeline/stage.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { CONNECTION_OPTIONS, connectionConfig } from '../src/io/kafka-options.js';
 import { parseOffsets, planUsesStored } from '../src/io/kafka-offsets.js';
+import { KafkaStateBackend } from '../src/io/kafka-state.js';
 import { KafkaSource, type ConsumeFormat } from '../src/io/kafka-source.js';
 import { parseCount, parseDuration } from '../src/time/duration.js';
 import type { Isolation } from '../src/io/kafka.js';
@@ -49,6 +51,7 @@ const consume: CommandSpec = {
     { flags: '-f, --format <format>', description: 'value (the record value) | envelope (topic, partition, offset, timestamp, key, headers, value) | raw (value text as is)', default: 'value' },
     { flags: '--isolation <level>', description: 'read_uncommitted (default) | read_committed (skip aborted transactions)' },
     { flags: '--max-wait <duration>', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms' },
+    { flags: '--state-topic <topic>', description: 'With --group: compacted changelog for window/aggregate/dedupe state (default <group>-kstream-state)' },
     ...CONNECTION_OPTIONS,
   ],
   source(args, opts, ctx) {
@@ -61,7 +64,9 @@ const consume: CommandSpec = {
     if (planUsesStored(offsets) && !group) throw new UsageError('`--offset stored` needs a group', 'add --group <id>, or use start, end or an offset');
     let count: number | undefined;
     if (opts.count !== undefined) count = parseCount(opts.count, '--count');
-    return new KafkaSource(connectionConfig(opts, process.env, kafkaLog(opts, ctx)), {
+    if (opts.stateTopic !== undefined && !group) throw new UsageError('`--state-topic` needs a group', 'add --group <id>: state is checkpointed with the group\'s offsets');
+    const cfg = connectionConfig(opts, process.env, kafkaLog(opts, ctx));
+    const source = new KafkaSource(cfg, {
       topics: args,
       partitions: parsePartitions(opts.partition),
       group,
@@ -72,6 +77,9 @@ const consume: CommandSpec = {
       isolation: parseIsolation(opts.isolation),
       maxWaitMs: parseDuration(opts.maxWait ?? '500ms', '--max-wait'),
     });
+    // Stateful stages after a group consumer checkpoint into the group's changelog; unused otherwise.
+    if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`));
+    return source;
   },
 };
 

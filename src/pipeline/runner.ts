@@ -1,6 +1,7 @@
 import type { Rec } from './record.js';
 import { Interrupt, STOP } from './interrupt.js';
-import { isStateful, mergeNeeds, type FieldNeeds, type Sink, type Source, type Stage, type StatefulStage } from './stage.js';
+import { isStateful, mergeNeeds, type FieldNeeds, type Sink, type Source, type Stage, type StateBackend } from './stage.js';
+export type { StateBackend } from './stage.js';
 
 /**
  * Runs source → stages → sink. The same runner serves a lone stage between stdin and stdout (piped mode) and a
@@ -23,16 +24,6 @@ export interface Pipeline {
   state?: StateBackend;
 }
 
-/**
- * Durable state for StatefulStages. Per batch the runner drains the changed entries after the sink acknowledged
- * the batch's output and persists them before the source may commit the batch's offsets, so a restart resumes
- * from offsets whose effects on state are already saved (at-least-once; inside one Kafka transaction with the
- * output and the offsets under --exactly-once).
- */
-export interface StateBackend {
-  restore(stages: StatefulStage[]): Promise<void>;
-  persist(changes: { stage: number; entries: [string, unknown][] }[]): Promise<void>;
-}
 
 /** The fields the decoder must materialise: whatever stages read until one of them replaces the value. */
 export function decodePlan(stages: Stage[], sink: { reads?: FieldNeeds }): FieldNeeds {
@@ -91,11 +82,12 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   let how: 'ended' | 'stopped' = 'ended';
 
   const stateful = stages.filter(isStateful);
-  if (p.state && stateful.length) await p.state.restore(stateful);
+  const state = stateful.length ? p.state ?? source.state : undefined;
+  if (state) await state.restore(stateful);
   const checkpoint = async (): Promise<void> => {
-    if (!p.state || !stateful.length) return;
+    if (!state) return;
     const changes = stateful.map((st, stage) => ({ stage, entries: st.drainChanges() })).filter((c) => c.entries.length);
-    if (changes.length) await p.state.persist(changes);
+    if (changes.length) await state.persist(changes);
   };
   const it = source.batches()[Symbol.asyncIterator]();
   try {
@@ -142,6 +134,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     await checkpoint();
   } finally {
     await source.close?.();
+    await state?.close?.();
   }
   return how;
 }

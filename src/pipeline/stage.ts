@@ -36,6 +36,8 @@ export type OnError = { mode: 'fail' } | { mode: 'skip' } | { mode: 'dlq'; targe
 /** A source produces batches asynchronously; Kafka sources also learn when batches are safely processed. */
 export interface Source {
   readonly name: string;
+  /** Where stateful stages downstream of this source checkpoint (a group's changelog topic), if anywhere. */
+  state?: StateBackend;
   batches(): AsyncIterable<Rec[]>;
   /** Called after every record derived from `batch` has been acknowledged by the sink (at-least-once). */
   ack?(batch: Rec[]): Promise<void> | void;
@@ -75,4 +77,17 @@ export interface StatefulStage extends Stage {
 
 export function isStateful(s: Stage): s is StatefulStage {
   return typeof (s as StatefulStage).drainChanges === 'function' && typeof (s as StatefulStage).restore === 'function';
+}
+
+/**
+ * Durable state for StatefulStages. Per batch the runner drains the changed entries after the sink acknowledged
+ * the batch's output and persists them before the source may commit the batch's offsets, so a restart resumes
+ * from offsets whose effects on state are already saved (at-least-once; inside one Kafka transaction with the
+ * output and the offsets under --exactly-once).
+ */
+export interface StateBackend {
+  /** `stage` in persist/restore is the index among the pipeline's stateful stages. */
+  restore(stages: StatefulStage[]): Promise<void>;
+  persist(changes: { stage: number; entries: [string, unknown][] }[]): Promise<void>;
+  close?(): Promise<void>;
 }
