@@ -5,7 +5,7 @@ import { CONNECTION_OPTIONS, connectionConfig } from '../src/io/kafka-options.js
 import { parseOffsets, planUsesStored } from '../src/io/kafka-offsets.js';
 import { KafkaStateBackend } from '../src/io/kafka-state.js';
 import { KafkaSource, type ConsumeFormat } from '../src/io/kafka-source.js';
-import { parseCount, parseDuration } from '../src/time/duration.js';
+import { parseCount, parseDuration, parseSize } from '../src/time/duration.js';
 import type { Isolation } from '../src/io/kafka.js';
 
 const FORMATS: ConsumeFormat[] = ['value', 'envelope', 'raw'];
@@ -32,6 +32,12 @@ export function kafkaLog(opts: Opts, ctx: BuildContext): ((line: string) => void
   return opts.verbose ? ctx.log : undefined;
 }
 
+function parseFetchMax(v: unknown): number {
+  const n = parseSize(v === undefined ? '16m' : (v as string | number), '--fetch-max');
+  if (n < 1024 || n > 256 * 1024 * 1024) throw new UsageError(`invalid --fetch-max \`${v}\``, 'use 1k to 256m');
+  return n;
+}
+
 const consume: CommandSpec = {
   name: 'consume',
   args: '<topic...>',
@@ -46,10 +52,12 @@ const consume: CommandSpec = {
     { flags: '-o, --offset <spec>', description: 'Where to start: start | end | stored | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration> | <p>=<offset>,… (default start; a group resumes at its committed offsets)' },
     { flags: '-p, --partition <list>', description: 'Only these partitions (comma list)' },
     { flags: '-g, --group <id>', description: 'Consume as a member of this group and commit offsets (after the output is written)' },
+    { flags: '--instance-id <id>', description: 'Static group membership: a restarted instance with the same id gets its partitions back at once (one id per running instance)' },
     { flags: '-e, --exit', description: 'Exit at the end offsets seen at start instead of following the topic' },
     { flags: '-n, --count <n>', description: 'Exit after this many records' },
     { flags: '-f, --format <format>', description: 'value (the record value) | envelope (topic, partition, offset, timestamp, key, headers, value) | raw (value text as is)', default: 'value' },
     { flags: '--isolation <level>', description: 'read_uncommitted (default) | read_committed (skip aborted transactions)' },
+    { flags: '--fetch-max <size>', description: 'Most bytes per fetch (one batch through the pipeline, one commit step); smaller batches commit more often', default: '16m' },
     { flags: '--max-wait <duration>', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms' },
     { flags: '--state-topic <topic>', description: 'With --group: compacted changelog for window/aggregate/dedupe state (default <group>-kstream-state)' },
     ...CONNECTION_OPTIONS,
@@ -61,6 +69,10 @@ const consume: CommandSpec = {
     const offsets = parseOffsets(opts.offset === undefined ? 'start' : opts.offset);
     const group = opts.group === undefined ? undefined : String(opts.group);
     if (group === '' || opts.group === true) throw new UsageError('empty --group', 'name the group: --group <id>');
+    const instanceId = opts.instanceId === undefined ? undefined : String(opts.instanceId);
+    if (instanceId !== undefined && (!group || instanceId === '' || opts.instanceId === true)) {
+      throw new UsageError(group ? 'empty --instance-id' : '`--instance-id` needs a group', group ? 'name the instance: --instance-id <id>' : 'add --group <id>');
+    }
     if (planUsesStored(offsets) && !group) throw new UsageError('`--offset stored` needs a group', 'add --group <id>, or use start, end or an offset');
     let count: number | undefined;
     if (opts.count !== undefined) count = parseCount(opts.count, '--count');
@@ -70,12 +82,14 @@ const consume: CommandSpec = {
       topics: args,
       partitions: parsePartitions(opts.partition),
       group,
+      instanceId,
       offsets,
       exit: !!opts.exit,
       count,
       format,
       isolation: parseIsolation(opts.isolation),
       maxWaitMs: parseDuration(opts.maxWait ?? '500ms', '--max-wait'),
+      fetchMaxBytes: parseFetchMax(opts.fetchMax),
     });
     // Stateful stages after a group consumer checkpoint into the group's changelog; unused otherwise.
     if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`));

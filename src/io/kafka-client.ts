@@ -8,6 +8,7 @@
  * broker. kafkajs 2.2.4 is its final release, so that internal does not move.
  */
 import { Buffer } from 'node:buffer';
+import { createRequire } from 'node:module';
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { KafkaConfig } from './kafka-options.js';
 import { scrubSecrets } from './kafka-options.js';
@@ -45,7 +46,15 @@ export interface Broker {
   leaveGroup(req: unknown): Promise<any>;
   offsetCommit(req: unknown): Promise<any>;
   offsetFetch(req: unknown): Promise<any>;
+  lookupRequest(apiKey: number, definitions: unknown): (args: object) => unknown;
+  disconnect(): Promise<void>;
 }
+
+// kafkajs's request definitions, for requests its Broker methods do not expose with every field kstream needs
+// (JoinGroup with a group instance id) or at all.
+const kafkajsRequire = createRequire(import.meta.url);
+const API_KEYS: Record<string, number> = kafkajsRequire('kafkajs/src/protocol/requests/apiKeys.js');
+const REQUESTS: Record<string, unknown> = kafkajsRequire('kafkajs/src/protocol/requests/index.js').requests;
 
 interface Cluster {
   connect(): Promise<void>;
@@ -253,7 +262,7 @@ export class Wire {
       readCommitted: isolation === 'read_committed',
     };
     const body = encodeFetchRequest(v, isolation, maxWaitMs, minBytes, maxBytes, parts);
-    const res = await broker.connectionPool.send({
+    const res = await this.send(broker, {
       request: { apiKey: API_FETCH, apiVersion: v, apiName: 'Fetch', encode: async () => encoded(body) },
       response: { decode: async (payload: Buffer) => decodeFetchResponse(payload, v, ctx), parse: async (d: unknown) => d },
       requestTimeout: maxWaitMs + 30_000,
@@ -267,7 +276,7 @@ export class Wire {
     const broker = await this.broker(nodeId);
     const v = version(broker, API_PRODUCE, 7, 3, 'Produce');
     const body = encodeProduceRequest(acks, timeoutMs, topics);
-    const res = await broker.connectionPool.send({
+    const res = await this.send(broker, {
       request: {
         apiKey: API_PRODUCE, apiVersion: v, apiName: 'Produce',
         encode: async () => encoded(body),
@@ -277,6 +286,25 @@ export class Wire {
       requestTimeout: timeoutMs + 5_000,
     });
     return acks === 0 ? [] : res;
+  }
+
+  /**
+   * Any request kafkajs knows, at the highest version both sides support (what its Broker methods do, without
+   * their fixed argument lists). Protocol errors come back as kafkajs errors with `type`, like theirs.
+   */
+  async call(broker: Broker, api: string, args: object): Promise<any> {
+    const make = broker.lookupRequest(API_KEYS[api], REQUESTS[api]);
+    return this.send(broker, make(args));
+  }
+
+  private async send(broker: Broker, req: unknown): Promise<any> {
+    try {
+      return await broker.connectionPool.send(req);
+    } catch (e) {
+      // as kafkajs's own sends do: a closed connection makes the broker reconnect (and re-authenticate) next time
+      if ((e as Error).name === 'KafkaJSConnectionClosedError') await broker.disconnect().catch(() => undefined);
+      throw e;
+    }
   }
 
   async disconnect(): Promise<void> {

@@ -13,8 +13,11 @@ import type { ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffs
 import { tpKey } from './kafka.js';
 import { protocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-client.js';
 import { kafkaError } from './kafka-errors.js';
+import { RuntimeError } from '../pipeline/errors.js';
 
 const MAX_QUEUED = 2;
+/** A member that stops heartbeating (killed) leaves the group after this long; brokers allow 6 s at least. */
+const SESSION_TIMEOUT_MS = 30_000;
 const PROTOCOL = 'roundrobin';
 
 interface Position extends TopicPartition {
@@ -74,7 +77,7 @@ export class WireConsumer implements KafkaConsumer {
       await this.wire.connect();
       for (const t of this.opts.topics) await this.wire.partitions(t);
       if (this.opts.group) {
-        this.member = new GroupMember(this.wire, this.opts.group, this.opts.topics);
+        this.member = new GroupMember(this.wire, this.opts.group, this.opts.topics, this.opts.instanceId);
         await this.rejoin();
         this.heartbeatTimer = setInterval(() => this.heartbeat(), 3000);
         this.heartbeatTimer.unref?.();
@@ -311,7 +314,7 @@ class GroupMember {
   private pending = new Map<string, TopicPartitionOffset>();
   private inflight: Promise<void> | undefined;
 
-  constructor(private readonly wire: Wire, readonly groupId: string, private readonly topics: string[]) {}
+  constructor(private readonly wire: Wire, readonly groupId: string, private readonly topics: string[], private readonly instanceId?: string) {}
 
   private async coord(): Promise<Broker> {
     if (!this.coordinator) this.coordinator = await this.wire.coordinator(this.groupId);
@@ -322,13 +325,24 @@ class GroupMember {
     for (let attempt = 0; ; attempt++) {
       try {
         const c = await this.coord();
-        const joined = await c.joinGroup({
+        const request = {
           groupId: this.groupId,
-          sessionTimeout: 30_000,
+          sessionTimeout: SESSION_TIMEOUT_MS,
           rebalanceTimeout: 60_000,
           memberId: this.memberId,
+          groupInstanceId: this.instanceId ?? null,
+          protocolType: 'consumer',
           groupProtocols: [{ name: PROTOCOL, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics: this.topics, userData: Buffer.alloc(0) }) }],
-        });
+        };
+        let joined;
+        try {
+          joined = await this.wire.call(c, 'JoinGroup', request);
+        } catch (e) {
+          // JoinGroup v4+: a new dynamic member is first handed its id and must ask again with it
+          if ((e as { name?: string }).name !== 'KafkaJSMemberIdRequired') throw e;
+          this.memberId = (e as { memberId: string }).memberId;
+          joined = await this.wire.call(c, 'JoinGroup', { ...request, memberId: this.memberId });
+        }
         this.memberId = joined.memberId;
         this.generationId = joined.generationId;
         let groupAssignment: { memberId: string; memberAssignment: Buffer }[] = [];
@@ -344,6 +358,9 @@ class GroupMember {
           .flatMap(([topic, ps]) => (ps as number[]).map((partition) => ({ topic, partition })));
       } catch (e) {
         const type = (e as { type?: string }).type ?? '';
+        if (type === 'FENCED_INSTANCE_ID') {
+          throw new RuntimeError(`another member of group \`${this.groupId}\` joined with instance id \`${this.instanceId}\``, 'give every running instance its own --instance-id');
+        }
         if (attempt >= 20) throw e;
         if (type === 'UNKNOWN_MEMBER_ID') this.memberId = '';
         else if (COORDINATOR_MOVED.has(type)) this.coordinator = undefined;

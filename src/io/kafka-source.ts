@@ -27,6 +27,8 @@ export interface KafkaSourceOptions {
   topics: string[];
   partitions?: number[];
   group?: string;
+  /** Static membership id (--instance-id). */
+  instanceId?: string;
   offsets: OffsetPlan;
   /** Stop at the end offsets seen at start. */
   exit: boolean;
@@ -35,6 +37,8 @@ export interface KafkaSourceOptions {
   format: ConsumeFormat;
   isolation: Isolation;
   maxWaitMs?: number;
+  /** Most bytes per fetch response (and per partition in it): the size of a batch, and so of a commit step. */
+  fetchMaxBytes?: number;
 }
 
 /** Names a record's origin (`clicks/3@1042`) and carries what offset commits need. */
@@ -130,10 +134,13 @@ export class KafkaSource implements Source {
       topics: opts.topics,
       partitions: only,
       group: opts.group,
+      instanceId: opts.instanceId,
       isolation: opts.isolation,
       start,
       stopAt,
       maxWaitMs: opts.maxWaitMs,
+      maxBytes: opts.fetchMaxBytes,
+      maxPartitionBytes: opts.fetchMaxBytes === undefined ? undefined : Math.min(opts.fetchMaxBytes, 4 * 1024 * 1024),
     }));
     const maker = new RecordMaker(opts.format, this.plan);
     const limit = opts.count ?? Infinity;

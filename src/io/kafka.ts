@@ -73,6 +73,11 @@ export interface ConsumerOptions {
   partitions?: number[];
   /** Join this consumer group: partitions are assigned by the group, offsets can be committed. */
   group?: string;
+  /**
+   * Static group membership (KIP-345, group.instance.id): a member restarted with the same id takes its place
+   * back at once, without waiting for the old session to time out and without a rebalance.
+   */
+  instanceId?: string;
   isolation: Isolation;
   /**
    * Where to start in newly assigned partitions. `committed` holds the group's committed offsets (group mode only;

@@ -1,0 +1,141 @@
+// The kill -9 loop behind the delivery tests (test/it/delivery*.test.mjs) and bench/delivery.mjs: run a consuming
+// pipeline against a real broker, kill it at points spread over the stream, restart it, and count what reached the
+// output topic.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+export const KS = `"${process.execPath}" "${CLI}"`;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A seeded PRNG (mulberry32): the kill points of a run can be replayed from its seed. */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function admin(brokers) {
+  const kafka = new Kafka({ clientId: 'kstream-delivery', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  return kafka.admin();
+}
+
+/** Sum of the end offsets of a topic's partitions (records, plus transaction markers). */
+export async function endSum(adm, topic) {
+  const offs = await adm.fetchTopicOffsets(topic);
+  return offs.reduce((n, o) => n + Number(o.high), 0);
+}
+
+/**
+ * Starts `command` (a shell command line) in its own process group, so a kill reaches every process of a pipe.
+ * Resolves `exited` with { code, signal, stderr }.
+ */
+export function startGroup(command, env) {
+  const child = spawn('sh', ['-c', command], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+  return { child, exited, kill: (sig) => { try { process.kill(-child.pid, sig); } catch { /* gone */ } } };
+}
+
+/**
+ * Runs `command` `kills` times, each time killing its process group with SIGKILL once the output topic grew past
+ * a point drawn between the previous point and the next k/(kills+1) of `expected` (or, when the stream has
+ * already gone further because of replays, after a short random delay); then runs `finish` to the end.
+ * Returns what happened per run.
+ */
+export async function killLoop({ brokers, command, finish, outTopic, expected, kills, seed = 1, env = {}, log = () => {}, maxRunMs = 60_000 }) {
+  const adm = admin(brokers);
+  await adm.connect();
+  const rand = rng(seed);
+  const runs = [];
+  try {
+    for (let k = 0; k < kills; k++) {
+      const lo = (k / (kills + 1)) * expected;
+      const hi = ((k + 1) / (kills + 1)) * expected;
+      const target = lo + rand() * (hi - lo);
+      const before = await endSum(adm, outTopic);
+      const p = startGroup(command, env);
+      const t0 = Date.now();
+      let how = 'progress';
+      let ended;
+      p.exited.then((r) => (ended = r));
+      if (before >= target) {
+        how = 'delay';
+        await sleep(200 + rand() * 1500);
+      } else {
+        while (!ended && (await endSum(adm, outTopic)) < target) {
+          if (Date.now() - t0 > maxRunMs) { how = 'timeout'; break; }
+          await sleep(15);
+        }
+      }
+      if (ended) throw new Error(`run ${k} ended by itself before the kill (code ${ended.code}): ${ended.stderr}`);
+      p.kill('SIGKILL');
+      const r = await p.exited;
+      const after = await endSum(adm, outTopic);
+      runs.push({ run: k, how, target: Math.round(target), outBefore: before, outAfter: after, ms: Date.now() - t0, signal: r.signal, stderr: r.stderr });
+      log(`run ${k}: killed (${how}) after ${Date.now() - t0} ms, output ${before} → ${after}`);
+    }
+    const p = startGroup(finish, env);
+    const t0 = Date.now();
+    const timer = setTimeout(() => p.kill('SIGKILL'), maxRunMs * 3);
+    const r = await p.exited;
+    clearTimeout(timer);
+    runs.push({ run: kills, how: 'final', ms: Date.now() - t0, code: r.code, stderr: r.stderr, outAfter: await endSum(adm, outTopic) });
+    log(`final run: exit ${r.code} after ${Date.now() - t0} ms${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    if (r.code !== 0) throw new Error(`final run failed (${r.code}): ${r.stderr}`);
+  } finally {
+    await adm.disconnect();
+  }
+  return runs;
+}
+
+/**
+ * Reads a topic with `kstream consume --exit` and counts the ids `idOf` finds in each line: how many distinct,
+ * how many lines were duplicates, and which of 0..expected-1 are missing.
+ */
+export function countIds(stdout, expectedIds) {
+  const seen = new Map();
+  let lines = 0;
+  let p = 0;
+  for (;;) {
+    const e = stdout.indexOf('\n', p);
+    if (e < 0) break;
+    const m = /"id":(\d+)/.exec(stdout.slice(p, e));
+    p = e + 1;
+    if (!m) continue;
+    lines++;
+    seen.set(m[1], (seen.get(m[1]) ?? 0) + 1);
+  }
+  let missing = 0;
+  const examples = [];
+  for (const id of expectedIds) {
+    if (!seen.has(id)) {
+      missing++;
+      if (examples.length < 5) examples.push(id);
+    }
+  }
+  const unexpected = [...seen.keys()].filter((id) => !expectedIds.has(id)).length;
+  return { lines, distinct: seen.size, duplicates: lines - seen.size, missing, missingExamples: examples, unexpected };
+}
+
+/** Runs a shell command to completion; resolves { code, stdout, stderr }. */
+export function sh(command, env = {}, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', command], { env: { ...process.env, ...env } });
+    const out = [];
+    let stderr = '';
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
