@@ -126,6 +126,41 @@ test('a large shuffled stream: piped and fused byte-identical for every window t
   }));
 });
 
+/** Runs the segments fused (joined by "+") and piped (one process each); asserts identical bytes and exit 0. */
+async function parity(segments, input) {
+  const [fused, p] = await Promise.all([piped([segments.flatMap((s, i) => (i ? ['+', ...s] : s))], input), piped(segments, input)]);
+  assert.deepEqual(fused.codes, [0], fused.stderr[0]);
+  assert.deepEqual(p.codes, segments.map(() => 0), p.stderr.join('\n'));
+  assert.equal(fused.stdout, p.stdout, `piped and fused differ: ${segments.map((s) => s.join(' ')).join(' | ')}`);
+  return fused.stdout;
+}
+
+test('stages between window and aggregate see the tags in the value, fused as piped', async () => {
+  const input = ndjson([A(1, 1), { k: 'B', v: 2, t: 4, '@key': 'mine' }, A(3, 12), A(4, 13), { k: 'B', v: 5, t: 25 }]);
+  const tumbling = ['window', 'tumbling', '10', '--time', 'r.t'];
+  // A filter on a tag, then the tagged records themselves (the view gets the tag it reads; the text gets all).
+  const f = await parity([tumbling, ['filter', 'r["@windows"][0].start >= 10 && r["@time"] > 12']], input);
+  assert.deepEqual(dataOf(f).map((o) => [o.v, o['@time']]), [[4, 13], [5, 25]]);
+  // map spreading the whole value (a full parse: the window copies the value with its tags), then aggregate.
+  const m = await parity([[...tumbling, '--by', 'r.k'], ['map', '({...r, v2: r.v * 2})'], ['aggregate', 'sum(r.v2)', 'count']], input);
+  assert.deepEqual(dataOf(m).map((o) => [o.key, o.window.start, o.sum_v2]), [['A', 0, 2], ['B', 0, 4], ['A', 10, 14], ['B', 20, 10]]);
+  // flatmap makes new records from the tagged values; a map that drops the tags leaves aggregate without them.
+  const fm = await parity([tumbling, ['flatmap', '[r, r]'], ['aggregate', 'count', 'sum(r.v)']], input);
+  assert.deepEqual(dataOf(fm).map((o) => [o.window.start, o.count, o.sum_v]), [[0, 4, 6], [10, 4, 14], [20, 2, 10]]);
+  const dropped = await Promise.all([piped([[...tumbling, '+', 'map', '({v: r.v})', '+', 'aggregate', 'count']], input), piped([tumbling, ['map', '({v: r.v})'], ['aggregate', 'count']], input)]);
+  assert.deepEqual([dropped[0].codes, dropped[1].codes.at(-1)], [[1], 1]);
+  assert.match(dropped[0].stderr[0], /record has no `@windows` tag/);
+  // Values that are not objects are wrapped; session windows carry @key and @merged; a record's own @key
+  // field shows through where the window sets none.
+  const nums = await parity([['window', 'tumbling', '10', '--time', 'r'], ['aggregate', 'count', 'sum(r)']], '1\n5\n12\n');
+  assert.deepEqual(dataOf(nums).map((o) => [o.window.start, o.count, o.sum]), [[0, 2, 6], [10, 1, 12]]);
+  const sess = await parity([['window', 'session', '5', '--time', 'r.t', '--by', 'r.k', '--grace', '10'], ['filter', 'true'], ['aggregate', 'count', '--emit', 'update']], ndjson([A(1, 1), A(2, 10), A(3, 5), { k: 'B', v: 1, t: 6 }]));
+  assert.deepEqual(dataOf(sess).map((o) => [o.key, o.window.start, o.window.end, o.count, o.emit]), [
+    ['A', 1, 1, 1, 'update'], ['A', 10, 10, 1, 'update'], ['A', 1, 1, null, 'retract'], ['A', 10, 10, null, 'retract'], ['A', 1, 10, 3, 'update'], ['B', 6, 6, 1, 'update'],
+  ]);
+  await parity([tumbling, ['window', 'hopping', '20', '--every', '10', '--time', 'r.t'], ['aggregate', 'count']], input);
+});
+
 test('usage errors from the CLI: exit 2 with a hint', () => {
   const bad = kstream(['window', 'tumblin', '10s'], '');
   assert.equal(bad.code, 2);

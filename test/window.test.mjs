@@ -72,16 +72,22 @@ test('tags on partial views: later stages still read their own fields', () => {
   const w = makeWindow(['tumbling', '10'], { time: 'r.t', by: 'r.k' });
   assert.deepEqual(w.reads, ['t', 'k']);
   assert.equal(w.keepsValue, true);
-  const dec = new NdjsonDecoder(['t', 'k', 'v'], new RecordErrors({ mode: 'fail' }, 'stdin'), { name: 'stdin', where: (p) => `stdin line ${p}` });
+  // A later stage reading `@key` makes the decoder give the view a field for it: the tag lands there, in place.
+  const dec = new NdjsonDecoder(['t', 'k', 'v', '@key'], new RecordErrors({ mode: 'fail' }, 'stdin'), { name: 'stdin', where: (p) => `stdin line ${p}` });
   const inRecs = [];
   dec.decode('{"k":"A","v":1,"t":3,"other":{"deep":[1,2]}}\n', 1, inRecs);
   assert.equal(inRecs[0].partial, true);
+  const view = inRecs[0].value;
   const out = [];
   w.process(inRecs, out);
   const t = out[1];
+  assert.equal(t, inRecs[0], 'the record itself is tagged, not copied');
   assert.equal(t.partial, true);
+  assert.equal(t.value, view);
   assert.equal(t.value.v, 1);
   assert.equal(t.value['@key'], 'A');
+  assert.ok(!('@time' in t.value), 'no field for tags no stage reads');
+  assert.deepEqual([t.etime, t.windows, t.wkey, t.merged], [3, [win(0, 10)], 'A', undefined]);
   assert.equal(encodeValue(t), '{"k":"A","v":1,"t":3,"other":{"deep":[1,2]},"@time":3,"@windows":[{"start":0,"end":10}],"@key":"A"}');
   assert.deepEqual(t.fullValue().other, { deep: [1, 2] });
   assert.equal(t.fullValue()['@time'], 3);

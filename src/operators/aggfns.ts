@@ -1,6 +1,7 @@
 import * as hdr from 'hdr-histogram-js';
 import { UsageError } from '../pipeline/errors.js';
 import { SCALE, shortestIn } from '../report/hdr.js';
+import { HdrBins, rankAt } from './hdrbins.js';
 
 /**
  * Aggregate functions (SEMANTICS.md "Aggregate functions"): what `aggregate count 'avg(r.ms)' 'p99(r.ms) as lat'`
@@ -22,7 +23,8 @@ import { SCALE, shortestIn } from '../report/hdr.js';
  * Memory: an HDR histogram costs tens of kilobytes (and HDR's packed layout, though small, takes milliseconds per
  * percentile query), far too much for thousands of small (window, key) groups. So a group keeps its first
  * HDR_EXACT_LIMIT values in a plain array and answers exactly as the histogram would — the bucket of the same
- * ranked value — and moves to a histogram only beyond that, when the histogram's size is paid for by the values.
+ * ranked value — and moves to bucket counts only beyond that, when their size is paid for by the values. The
+ * counts are the library's layout, filled without its per-value float arithmetic (hdrbins.ts).
  */
 
 export type SlotKind = 'count' | 'countv' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last' | 'distinct' | 'stddev' | 'hdr' | 'freq';
@@ -247,10 +249,11 @@ type FreqState = Map<unknown, { v: unknown; c: number }>;
 /** The parts of JsHistogram used beyond the exported interface (as report/hdr.ts does). */
 type Hist = hdr.Histogram & { lowestEquivalentValue(v: number): number; highestEquivalentValue(v: number): number };
 interface HdrState {
-  /** Recorded (scaled) values while the group is small; undefined once a histogram holds them. */
+  /** Recorded (scaled) values while the group is small; undefined once the bucket counts hold them. */
   vals: number[] | undefined;
   sorted: boolean;
-  h: Hist | undefined;
+  /** HDR bucket counts (hdrbins.ts: the library's layout, recorded without its per-value float math). */
+  h: HdrBins | undefined;
   lo: number;
   hi: number;
 }
@@ -277,8 +280,9 @@ function newHdr(): HdrState {
 }
 
 function toHistogram(s: HdrState): void {
-  const h = newHist();
-  for (const x of s.vals!) h.recordValue(x);
+  // Room up to 8× the largest value so far: later values rarely make the counts grow.
+  const h = new HdrBins(Math.min(Math.round(s.hi * SCALE) * 8, MAX_RECORDABLE));
+  for (const x of s.vals!) h.record(x);
   s.h = h;
   s.vals = undefined;
 }
@@ -286,23 +290,19 @@ function toHistogram(s: HdrState): void {
 function percentileOf(s: HdrState | undefined, p: number): number | null {
   if (s === undefined) return null;
   if (p >= 100) return s.hi;
+  // What JsHistogram.getValueAtPercentile computes: the bucket of the ceil(p% · n)-th smallest value.
   let v: number;
-  let h: Hist;
   if (s.h) {
-    h = s.h;
-    v = h.getValueAtPercentile(p);
+    v = s.h.valueAtRank(rankAt(p, s.h.total));
   } else {
-    // What JsHistogram.getValueAtPercentile computes: the bucket of the ceil(p% · n)-th smallest value.
     const vals = s.vals!;
     if (!s.sorted) {
       vals.sort((a, b) => a - b);
       s.sorted = true;
     }
-    const fp = (p / 100) * vals.length;
-    const rank = Math.max(Math.ceil(fp - (fp > 0 ? 2 ** (Math.floor(Math.log2(fp)) - 52) : 0)), 1);
-    v = vals[Math.min(rank, vals.length) - 1];
-    h = bucketMath ??= newHist();
+    v = vals[Math.min(rankAt(p, vals.length), vals.length) - 1];
   }
+  const h = (bucketMath ??= newHist());
   const x = shortestIn(h.lowestEquivalentValue(v), h.highestEquivalentValue(v)) / SCALE;
   return Math.min(s.hi, Math.max(s.lo, x));
 }
@@ -319,51 +319,78 @@ export function initState(kind: SlotKind): unknown {
   }
 }
 
+type Update = (s: any, v: any, t: number, q: number) => unknown;
+
+/** Per kind: adds one (already validated, non-null) value; `t` = event time, `q` = arrival sequence. Returns the state. */
+const UPDATE: Record<SlotKind, Update> = {
+  count: (s) => s + 1,
+  countv: (s) => s + 1,
+  sum: (s, v) => s + v,
+  min: (s, v) => (s === undefined || v < s ? v : s),
+  max: (s, v) => (s === undefined || v > s ? v : s),
+  avg: (s: AvgState, v: number) => {
+    s.sum += v;
+    s.n++;
+    return s;
+  },
+  first: (s: PickState, v, t, q) => {
+    if (!s.has || t < s.t || (t === s.t && q < s.q)) { s.has = true; s.v = v; s.t = t; s.q = q; }
+    return s;
+  },
+  last: (s: PickState, v, t, q) => {
+    if (!s.has || t > s.t || (t === s.t && q > s.q)) { s.has = true; s.v = v; s.t = t; s.q = q; }
+    return s;
+  },
+  distinct: (s: Set<unknown>, v) => s.add(canon(v)),
+  stddev: (s: VarState, v: number) => {
+    // Welford: stable for long streams of large, close values.
+    s.n++;
+    const d = v - s.mean;
+    s.mean += d / s.n;
+    s.m2 += d * (v - s.mean);
+    return s;
+  },
+  hdr: (s: HdrState | undefined, v: number) => {
+    const x = Math.round(v * SCALE);
+    if (!(v >= 0 && x <= MAX_RECORDABLE)) return s;
+    const st: HdrState = s ?? newHdr();
+    if (st.h) st.h.record(x);
+    else {
+      st.vals!.push(x);
+      st.sorted = false;
+      if (st.vals!.length > HDR_EXACT_LIMIT) toHistogram(st);
+    }
+    if (v < st.lo) st.lo = v;
+    if (v > st.hi) st.hi = v;
+    return st;
+  },
+  freq: (s: FreqState, v) => {
+    const k = canon(v);
+    const e = s.get(k);
+    if (e) e.c++;
+    else s.set(k, { v, c: 1 });
+    return s;
+  },
+};
+
 /** Adds one (already validated, non-null) value; `t` = event time, `q` = arrival sequence. Returns the state. */
 export function addValue(kind: SlotKind, s: any, v: any, t: number, q: number): unknown {
-  switch (kind) {
-    case 'count': case 'countv': return s + 1;
-    case 'sum': return s + v;
-    case 'min': return s === undefined || v < s ? v : s;
-    case 'max': return s === undefined || v > s ? v : s;
-    case 'avg': s.sum += v; s.n++; return s;
-    case 'first':
-      if (!s.has || t < s.t || (t === s.t && q < s.q)) { s.has = true; s.v = v; s.t = t; s.q = q; }
-      return s;
-    case 'last':
-      if (!s.has || t > s.t || (t === s.t && q > s.q)) { s.has = true; s.v = v; s.t = t; s.q = q; }
-      return s;
-    case 'distinct': s.add(canon(v)); return s;
-    case 'stddev': {
-      // Welford: stable for long streams of large, close values.
-      s.n++;
-      const d = v - s.mean;
-      s.mean += d / s.n;
-      s.m2 += d * (v - s.mean);
-      return s;
-    }
-    case 'hdr': {
-      if (!hdrRecordable(v)) return s;
-      const st: HdrState = s ?? newHdr();
-      const x = Math.round(v * SCALE);
-      if (st.h) st.h.recordValue(x);
-      else {
-        st.vals!.push(x);
-        st.sorted = false;
-        if (st.vals!.length > HDR_EXACT_LIMIT) toHistogram(st);
-      }
-      if (v < st.lo) st.lo = v;
-      if (v > st.hi) st.hi = v;
-      return st;
-    }
-    case 'freq': {
-      const k = canon(v);
-      const e = s.get(k);
-      if (e) e.c++;
-      else s.set(k, { v, c: 1 });
-      return s;
-    }
-  }
+  return UPDATE[kind](s, v, t, q);
+}
+
+/** Adds a record's slot inputs (`skip` marks inputs left out) to an accumulator's states. */
+export type Adder = (states: unknown[], inp: readonly unknown[], t: number, q: number) => void;
+
+/**
+ * The adder of a plan: straight-line code over its slots, one call per slot to that slot's update function, so
+ * every call site sees a single function (V8 inlines it) — no dispatch on the kind per value.
+ */
+export function compileAdder(slots: readonly Slot[], skip: unknown): Adder {
+  let body = 'let x;\n';
+  for (let i = 0; i < slots.length; i++) body += `x = inp[${i}]; if (x !== skip) states[${i}] = u${i}(states[${i}], x, t, q);\n`;
+  const names = slots.map((_, i) => `u${i}`);
+  const make = new Function('skip', ...names, `return function add(states, inp, t, q) {\n${body}};`);
+  return make(skip, ...slots.map((sl) => UPDATE[sl.kind])) as Adder;
 }
 
 /** Merges b into a (a may be modified; b is left as it was). */
@@ -397,7 +424,7 @@ export function mergeState(kind: SlotKind, a: any, b: any): unknown {
       } else {
         if (!a.h) toHistogram(a);
         if (b.h) a.h.add(b.h);
-        else for (const x of b.vals) a.h.recordValue(x);
+        else for (const x of b.vals) a.h.record(x);
       }
       if (b.lo < a.lo) a.lo = b.lo;
       if (b.hi > a.hi) a.hi = b.hi;
@@ -419,12 +446,7 @@ export function cloneState(kind: SlotKind, s: any): unknown {
     case 'distinct': return new Set(s);
     case 'hdr': {
       if (s === undefined) return undefined;
-      const c: HdrState = { vals: s.vals?.slice(), sorted: s.sorted, h: undefined, lo: s.lo, hi: s.hi };
-      if (s.h) {
-        c.h = newHist();
-        c.h.add(s.h);
-      }
-      return c;
+      return { vals: s.vals?.slice(), sorted: s.sorted, h: s.h?.clone(), lo: s.lo, hi: s.hi } satisfies HdrState;
     }
     case 'freq': {
       const m: FreqState = new Map();

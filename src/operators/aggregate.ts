@@ -4,8 +4,8 @@ import type { RecordErrors } from '../pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../pipeline/errors.js';
 import { exprFailure, type Expr } from './expr.js';
 import { errorCounters } from './filter.js';
-import { evalKey, keyId, keyText, normalizeKey } from './groupkey.js';
-import { addValue, cloneState, hdrRecordable, initState, mergeState, toNumber, type AggPlan } from './aggfns.js';
+import { evalKey, groupId, keyId, keyText, normalizeKey } from './groupkey.js';
+import { cloneState, compileAdder, hdrRecordable, initState, mergeState, toNumber, type Adder, type AggPlan } from './aggfns.js';
 import { TAGS, WINDOW_CTL } from './window.js';
 import type { WinRef } from '../time/windowassign.js';
 import { closeAt, isKeyedType, slidingReleaseAt, specFromPayload, type WindowSpec } from '../time/windowspec.js';
@@ -45,8 +45,10 @@ export interface AggregateStageOptions {
 
 interface Acc {
   at: number;
-  /** Table position: window start (count: index; rolling: 0) and key id (sessions: key id + end). */
+  /** Table position: window start (count: index; rolling: 0) and group id (sessions: key id + end). */
   outer: number;
+  id: unknown;
+  /** The key's id as text, to order results whose keys read the same ("1" and 1). */
   inner: string;
   key: unknown;
   hasKey: boolean;
@@ -86,18 +88,21 @@ export class AggregateStage implements Stage {
   private readonly vals: unknown[];
   private readonly inp: unknown[];
   private readonly slotText: string[];
+  private readonly adder: Adder;
 
   constructor(private readonly o: AggregateStageOptions) {
     this.plan = o.plan;
     this.args = o.args;
     this.by = o.by ?? [];
-    let reads: FieldNeeds = [...TAGS];
+    // The tags last: the decoder tries a plan's fields in order, and input records rarely carry tags.
+    let reads: FieldNeeds = 'none';
     for (const e of this.args) reads = mergeNeeds(reads, e.needs);
     for (const e of this.by) reads = mergeNeeds(reads, e.needs);
-    this.reads = reads;
+    this.reads = mergeNeeds(reads, TAGS);
     this.needAll = reads === 'all';
     this.vals = new Array(this.args.length);
     this.inp = new Array(this.plan.slots.length);
+    this.adder = compileAdder(this.plan.slots, SKIP);
     this.slotText = this.plan.slots.map((_, i) => this.plan.outputs.find((x) => x.slot === i)!.text);
   }
 
@@ -122,21 +127,36 @@ export class AggregateStage implements Stage {
   private record(rec: Rec, out: Rec[]): void {
     const v = this.needAll && rec.partial ? rec.fullValue() : rec.value;
     const tv = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-    let r: unknown = v;
-    let t: number | undefined = rec.ts;
-    if (tv) {
-      if (typeof tv['@time'] === 'number') t = tv['@time'] as number;
-      if (tv['@value'] !== undefined) r = tv['@value'];
-    }
     const spec = this.spec;
+    const r: unknown = tv !== undefined && tv['@value'] !== undefined ? tv['@value'] : v;
+
+    // Window tags: on the record when `window` ran in this process, else in the value (read from a pipe). A tag
+    // the window did not set is looked up in the value as well, as a reader of the piped text would find it.
+    let wins: unknown = rec.windows;
+    let time = wins !== undefined ? rec.etime : -1;
+    let tagKey: unknown;
+    let lifted = false;
+    if (wins === undefined) {
+      if (tv !== undefined) wins = tv['@windows'];
+      lifted = true;
+    }
+    if (time < 0 && tv !== undefined) {
+      const x = tv['@time'];
+      if (typeof x === 'number') time = x;
+    }
+    const t: number | undefined = time >= 0 ? time : rec.ts;
 
     // Group key.
     let key: unknown;
     let hasKey = false;
-    if (spec && spec.by !== null) {
-      const k = tv?.['@key'];
-      if (k !== undefined) {
-        key = normalizeKey(k);
+    if (spec !== undefined && spec.by !== null) {
+      tagKey = lifted ? undefined : rec.wkey;
+      if (tagKey === undefined && tv !== undefined) {
+        tagKey = tv['@key'];
+        lifted = true;
+      }
+      if (tagKey !== undefined) {
+        key = lifted ? normalizeKey(tagKey) : tagKey;
         hasKey = true;
       }
     } else if (this.by.length) {
@@ -149,42 +169,14 @@ export class AggregateStage implements Stage {
       hasKey = true;
     }
 
-    // Argument values, checked once per record before any window sees them.
-    const args = this.args;
-    for (let a = 0; a < args.length; a++) {
-      try {
-        this.vals[a] = args[a].fn(r, rec.key, t, rec.headers);
-      } catch (err) {
-        this.o.errors.handle(rec.where(), exprFailure(args[a], err), rec.raw ?? rec.value);
-        return;
-      }
-    }
-    const slots = this.plan.slots;
-    for (let s = 0; s < slots.length; s++) {
-      const slot = slots[s];
-      if (slot.arg < 0) { this.inp[s] = true; continue; }
-      const x = this.vals[slot.arg];
-      if (x === null || x === undefined) { this.inp[s] = SKIP; continue; }
-      if (!slot.numeric) { this.inp[s] = x; continue; }
-      const n = toNumber(x);
-      if (Number.isNaN(n)) {
-        this.o.errors.handle(rec.where(), `\`${this.slotText[s]}\`: ${preview(x)} is not a number`, rec.raw ?? rec.value);
-        return;
-      }
-      if (slot.kind === 'hdr' && !hdrRecordable(n)) {
-        this.unrecordable++;
-        this.inp[s] = SKIP;
-        continue;
-      }
-      this.inp[s] = n;
-    }
+    if (!this.inputs(r, rec, t)) return;
     this.seq++;
 
-    const kid = hasKey ? keyId(key) : '';
     if (this.mode === 'rolling') {
-      let acc = this.table.get(0, kid);
+      const id = hasKey ? groupId(key) : '';
+      let acc = this.table.get(0, id);
       if (!acc) {
-        acc = this.newAcc(0, kid, key, hasKey, 0, 0);
+        acc = this.newAcc(0, id, key, hasKey, 0, 0);
         this.table.set(acc);
       }
       this.add(acc, t);
@@ -192,24 +184,67 @@ export class AggregateStage implements Stage {
       return;
     }
 
-    const windows = tv?.['@windows'];
-    if (!Array.isArray(windows)) {
+    if (!Array.isArray(wins)) {
       this.o.errors.handle(rec.where(), 'record has no `@windows` tag — it did not come from `kstream window`', rec.raw ?? rec.value);
       return;
     }
     if (t !== undefined && spec!.type !== 'count' && t - spec!.grace > this.wm) this.advance(t - spec!.grace, out, rec);
     switch (spec!.type) {
-      case 'tumbling': case 'hopping':
-        for (const w of windows as WinRef[]) {
-          const acc = this.timeAcc(kid, key, hasKey, w);
+      case 'tumbling': case 'hopping': {
+        const id = hasKey ? groupId(key) : '';
+        for (let i = 0; i < wins.length; i++) {
+          const acc = this.gridAcc(id, key, hasKey, wins[i] as WinRef);
           this.add(acc, t);
           if (this.emit === 'update') out.push(this.result(acc, 'update', rec));
         }
         break;
-      case 'session': this.session(kid, key, hasKey, windows[0] as WinRef, tv!['@merged'] as WinRef[] | undefined, t, rec, out); break;
-      case 'sliding': this.slide(kid, key, hasKey, windows as WinRef[], t, rec, out); break;
-      case 'count': this.count(kid, key, hasKey, (windows[0] as { index: number }).index, t, rec, out); break;
+      }
+      case 'session': {
+        const merged = (rec.windows !== undefined && rec.merged !== undefined ? rec.merged : tv?.['@merged']) as WinRef[] | undefined;
+        this.session(hasKey ? keyId(key) : '', key, hasKey, wins[0] as WinRef, merged, t, rec, out);
+        break;
+      }
+      case 'sliding': this.slide(hasKey ? groupId(key) : '', key, hasKey, wins as WinRef[], t, rec, out); break;
+      case 'count': this.count(hasKey ? groupId(key) : '', key, hasKey, (wins[0] as { index: number }).index, t, rec, out); break;
     }
+  }
+
+  /**
+   * Evaluates the arguments and checks each slot's input once per record, before any window sees them; false
+   * when the record is bad (handled per --on-error). Inputs land in `this.inp`, SKIP for values left out.
+   */
+  private inputs(r: unknown, rec: Rec, t: number | undefined): boolean {
+    const args = this.args;
+    const vals = this.vals;
+    for (let a = 0; a < args.length; a++) {
+      try {
+        vals[a] = args[a].fn(r, rec.key, t, rec.headers);
+      } catch (err) {
+        this.o.errors.handle(rec.where(), exprFailure(args[a], err), rec.raw ?? rec.value);
+        return false;
+      }
+    }
+    const slots = this.plan.slots;
+    const inp = this.inp;
+    for (let s = 0; s < slots.length; s++) {
+      const slot = slots[s];
+      if (slot.arg < 0) { inp[s] = true; continue; }
+      const x = vals[slot.arg];
+      if (x === null || x === undefined) { inp[s] = SKIP; continue; }
+      if (!slot.numeric) { inp[s] = x; continue; }
+      const n = typeof x === 'number' && Number.isFinite(x) ? x : toNumber(x);
+      if (Number.isNaN(n)) {
+        this.o.errors.handle(rec.where(), `\`${this.slotText[s]}\`: ${preview(x)} is not a number`, rec.raw ?? rec.value);
+        return false;
+      }
+      if (slot.kind === 'hdr' && !hdrRecordable(n)) {
+        this.unrecordable++;
+        inp[s] = SKIP;
+        continue;
+      }
+      inp[s] = n;
+    }
+    return true;
   }
 
   private session(kid: string, key: unknown, hasKey: boolean, w: WinRef, merged: WinRef[] | undefined, t: number | undefined, rec: Rec, out: Rec[]): void {
@@ -228,7 +263,7 @@ export class AggregateStage implements Stage {
     if (this.emit === 'update') out.push(this.result(target, 'update', rec));
   }
 
-  private slide(kid: string, key: unknown, hasKey: boolean, ops: WinRef[], t: number | undefined, rec: Rec, out: Rec[]): void {
+  private slide(kid: unknown, key: unknown, hasKey: boolean, ops: WinRef[], t: number | undefined, rec: Rec, out: Rec[]): void {
     // Seeds are copied before this record changes anything: a new right window copies a window the record
     // is about to be added to.
     let seeds: (Acc | undefined)[] | undefined;
@@ -257,7 +292,7 @@ export class AggregateStage implements Stage {
     }
   }
 
-  private count(kid: string, key: unknown, hasKey: boolean, index: number, t: number | undefined, rec: Rec, out: Rec[]): void {
+  private count(kid: unknown, key: unknown, hasKey: boolean, index: number, t: number | undefined, rec: Rec, out: Rec[]): void {
     let acc = this.table.get(index, kid);
     if (!acc) {
       acc = this.newAcc(index, kid, key, hasKey, index, -1);
@@ -370,23 +405,34 @@ export class AggregateStage implements Stage {
     this.mode = 'rolling';
   }
 
-  private newAcc(outer: number, inner: string, key: unknown, hasKey: boolean, start: number, end: number): Acc {
+  private newAcc(outer: number, id: unknown, key: unknown, hasKey: boolean, start: number, end: number): Acc {
     const slots = this.plan.slots;
     const states = new Array(slots.length);
     for (let s = 0; s < slots.length; s++) states[s] = initState(slots[s].kind);
-    return { at: 0, outer, inner, key, hasKey, kt: hasKey ? keyText(key) : '', start, end, states, n: 0, maxTime: -1, closed: false, dead: false };
+    const inner = typeof id === 'string' ? id : keyId(key);
+    return { at: 0, outer, id, inner, key, hasKey, kt: hasKey ? keyText(key) : '', start, end, states, n: 0, maxTime: -1, closed: false, dead: false };
   }
 
   /** The accumulator of a time window, created (and scheduled to close) on first use. */
-  private timeAcc(kid: string, key: unknown, hasKey: boolean, w: WinRef): Acc {
-    const inner = this.spec!.type === 'session' ? sessionId(kid, w.end) : kid;
-    let acc = this.table.get(w.start, inner);
-    if (!acc) {
-      acc = this.newAcc(w.start, inner, key, hasKey, w.start, w.end);
-      acc.at = closeAt(this.spec!, w.end);
-      this.table.set(acc);
-      this.queue.push(acc);
-    }
+  private timeAcc(kid: unknown, key: unknown, hasKey: boolean, w: WinRef): Acc {
+    const id = this.spec!.type === 'session' ? sessionId(kid as string, w.end) : kid;
+    let acc = this.table.get(w.start, id);
+    if (!acc) acc = this.openAcc(this.table.group(w.start), id, key, hasKey, w);
+    return acc;
+  }
+
+  /** timeAcc for tumbling and hopping windows: the records of one window come in runs, so its group is cached. */
+  private gridAcc(id: unknown, key: unknown, hasKey: boolean, w: WinRef): Acc {
+    const g = this.table.group(w.start);
+    const acc = g.get(id);
+    return acc !== undefined ? acc : this.openAcc(g, id, key, hasKey, w);
+  }
+
+  private openAcc(g: Map<unknown, Acc>, id: unknown, key: unknown, hasKey: boolean, w: WinRef): Acc {
+    const acc = this.newAcc(w.start, id, key, hasKey, w.start, w.end);
+    acc.at = closeAt(this.spec!, w.end);
+    this.table.add(g, acc);
+    this.queue.push(acc);
     return acc;
   }
 
@@ -394,14 +440,7 @@ export class AggregateStage implements Stage {
     acc.n++;
     const time = t ?? 0;
     if (t !== undefined && t > acc.maxTime) acc.maxTime = t;
-    const slots = this.plan.slots;
-    const inp = this.inp;
-    const q = this.seq;
-    for (let s = 0; s < slots.length; s++) {
-      const x = inp[s];
-      if (x === SKIP) continue;
-      acc.states[s] = addValue(slots[s].kind, acc.states[s], x, time, q);
-    }
+    this.adder(acc.states, this.inp, time, this.seq);
   }
 
   private mergeInto(into: Acc, from: Acc): void {
@@ -439,30 +478,52 @@ function sessionId(kid: string, end: number): string {
 }
 
 /**
- * Accumulators by window start, then key: a lookup per record hashes the key string once, with no string built
- * from key and window. Tumbling, hopping and sliding windows are identified by start (the end follows).
+ * Accumulators by window start, then group id (groupkey.ts): a lookup per record hashes the key once, with no
+ * string built from key and window. Tumbling, hopping and sliding windows are identified by start (the end
+ * follows). The group looked up last is kept: records of one window come in runs.
  */
 class AccTable {
-  private readonly m = new Map<number, Map<string, Acc>>();
+  private readonly m = new Map<number, Map<unknown, Acc>>();
+  private lastOuter = NaN;
+  private last: Map<unknown, Acc> | undefined;
   size = 0;
 
-  get(outer: number, inner: string): Acc | undefined {
-    return this.m.get(outer)?.get(inner);
+  get(outer: number, id: unknown): Acc | undefined {
+    return this.m.get(outer)?.get(id);
+  }
+
+  /** The accumulators of one window start, created empty when there are none. */
+  group(outer: number): Map<unknown, Acc> {
+    if (outer === this.lastOuter) return this.last!;
+    let g = this.m.get(outer);
+    if (g === undefined) this.m.set(outer, (g = new Map()));
+    this.lastOuter = outer;
+    this.last = g;
+    return g;
+  }
+
+  /** Adds acc to its group (from `group(acc.outer)`). */
+  add(g: Map<unknown, Acc>, acc: Acc): void {
+    g.set(acc.id, acc);
+    this.size++;
   }
 
   set(acc: Acc): void {
-    let g = this.m.get(acc.outer);
-    if (!g) this.m.set(acc.outer, (g = new Map()));
-    g.set(acc.inner, acc);
-    this.size++;
+    this.add(this.group(acc.outer), acc);
   }
 
   delete(acc: Acc): void {
     const g = this.m.get(acc.outer);
-    if (!g || g.get(acc.inner) !== acc) return;
-    g.delete(acc.inner);
+    if (!g || g.get(acc.id) !== acc) return;
+    g.delete(acc.id);
     this.size--;
-    if (g.size === 0) this.m.delete(acc.outer);
+    if (g.size === 0) {
+      this.m.delete(acc.outer);
+      if (g === this.last) {
+        this.last = undefined;
+        this.lastOuter = NaN;
+      }
+    }
   }
 
   values(): Acc[] {
@@ -473,6 +534,8 @@ class AccTable {
 
   clear(): void {
     this.m.clear();
+    this.last = undefined;
+    this.lastOuter = NaN;
     this.size = 0;
   }
 }

@@ -25,6 +25,17 @@ export function keyId(k: unknown): string {
   return typeof k === 'string' ? k : '\u0000' + JSON.stringify(k);
 }
 
+/**
+ * A key as a Map key, built without a string where the key is one already: strings, numbers, booleans and null
+ * are themselves (a Map keeps "1" and 1 apart); arrays and objects become a marker and their JSON text, as do
+ * strings that start with the marker, so no two keys share an id.
+ */
+export function groupId(k: unknown): unknown {
+  if (typeof k === 'string') return k.charCodeAt(0) === 0 ? '\u0000' + JSON.stringify(k) : k;
+  if (typeof k === 'number' || typeof k === 'boolean' || k === null) return k;
+  return '\u0000' + JSON.stringify(k);
+}
+
 /** The key as text: for ordering results ("keys compare as strings") and for Kafka keys (`key@start`). */
 export function keyText(k: unknown): string {
   return typeof k === 'string' ? k : JSON.stringify(k);

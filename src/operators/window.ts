@@ -2,8 +2,12 @@
  * The `window` stage: event time, stream time and watermark, lateness, and window assignment.
  *
  * `window` tags records with their windows; `aggregate` keeps one accumulator per (window, key) and emits results
- * when windows close. Between the two, in a pipe, flows this NDJSON (and in a fused run the same records as
- * objects, so both modes give byte-identical results):
+ * when windows close. Between the two, in a pipe, flows this NDJSON. In a fused run the same records flow as
+ * objects: the tags ride on the record (`Rec.tag`: etime, windows, wkey, merged — every record of a tumbling
+ * window shares one frozen window list), `aggregate` reads them there, and they only become text when someone
+ * reads the record's text (the encoder, --late, a dead-letter file). A later stage that reads a tag from the
+ * value finds it there too: the decoder then gave the record a view with that field, which the tag overwrites
+ * in place; full values are copied with the tags added. So both modes give byte-identical results:
  *
  *   {"$window":{"type":"tumbling","size":10000,"offset":0,"grace":0,"time":"r.ts","by":null}}
  *       First line, written before anything else: the window spec. Per type: tumbling size, offset;
@@ -95,7 +99,9 @@ export class WindowStage implements Stage {
   private announced = false;
   private usedWallClock = false;
   private late = 0;
-  private readonly wins: WinRef[] = [];
+  /** The view class seen last and which tags it has fields for (bits: @time, @windows, @key, @merged). */
+  private viewClass: unknown;
+  private viewTags = 0;
 
   constructor(private readonly o: WindowStageOptions) {
     const spec = (this.spec = o.spec);
@@ -122,6 +128,7 @@ export class WindowStage implements Stage {
     if (!this.announced) this.announce(out);
     const o = this.o;
     const isCount = this.spec.type === 'count';
+    const grid = this.grid;
     let now = -1;
     let hadData = false;
     for (let i = 0; i < batch.length; i++) {
@@ -181,48 +188,88 @@ export class WindowStage implements Stage {
 
       let closed = false;
       if (!isCount && this.stream.observe(t)) closed = this.closeDue();
-      this.assign(rec, v, t, key, hasKey, out);
+      if (grid !== undefined) {
+        // Tumbling and hopping inline: the common case, kept free of calls that would box the time.
+        const list = grid.windowsOf(t, this.stream.watermark);
+        if (list === undefined) {
+          this.o.timeErrors.handle(rec.where(), `event time ${t} is before the first window (--offset ${this.spec.offset})`, rec.raw ?? rec.value);
+        } else if (list.length === 0) {
+          this.lateRecord(rec);
+        } else {
+          this.tagRecord(rec, v, t, list, hasKey ? key : undefined, undefined);
+          out.push(rec);
+        }
+      } else {
+        this.assign(rec, v, t, key, hasKey, out);
+      }
       if (closed && !o.dropControl) out.push(Rec.control(WATERMARK, this.stream.watermark));
     }
     if (hadData && o.idleFlushMs !== undefined) this.stream.arrived(now >= 0 ? now : this.clock());
   }
 
+  /** Session, sliding and count windows (process() does tumbling and hopping). */
   private assign(rec: Rec, v: unknown, t: number, key: unknown, hasKey: boolean, out: Rec[]): void {
     const w = this.stream.watermark;
-    const kid = hasKey ? keyId(key) : '';
-    const wins = this.wins;
-    wins.length = 0;
+    let wins: readonly WinRef[] | readonly { index: number }[];
     let merged: WinRef[] | undefined;
-    switch (this.spec.type) {
-      case 'tumbling': case 'hopping': {
-        const total = this.grid!.assign(t, w, wins);
-        if (total === 0) {
-          this.o.timeErrors.handle(rec.where(), `event time ${t} is before the first window (--offset ${this.spec.offset})`, rec.raw ?? rec.value);
-          return;
-        }
-        if (wins.length === 0) return this.lateRecord(rec);
-        break;
-      }
+    switch (this.spec.type as 'session' | 'sliding' | 'count') {
       case 'session': {
-        const s = this.sessions!.assign(kid, t, w);
+        const s = this.sessions!.assign(hasKey ? keyId(key) : '', t, w);
         if (!s) return this.lateRecord(rec);
-        wins.push(s.win);
+        wins = [s.win];
         merged = s.merged;
         break;
       }
       case 'sliding': {
-        const s = this.sliding!.assign(kid, t, w);
+        const s = this.sliding!.assign(hasKey ? keyId(key) : '', t, w);
         if (!s) return this.lateRecord(rec);
         if (!s.added) this.lateRecord(rec);
         if (s.ops.length === 0) return;
-        for (const op of s.ops) wins.push(op);
+        wins = s.ops;
         break;
       }
       case 'count':
-        out.push(tagged(rec, v, t, [{ index: this.counts!.assign(kid) }], key, hasKey, undefined));
-        return;
+        wins = [{ index: this.counts!.assign(hasKey ? keyId(key) : '') }];
+        break;
     }
-    out.push(tagged(rec, v, t, wins.slice(), key, hasKey, merged));
+    this.tagRecord(rec, v, t, wins, hasKey ? key : undefined, merged);
+    out.push(rec);
+  }
+
+  /**
+   * Attaches the tags to the record itself (no new record): for `aggregate` in this process, and for its text.
+   * The value must show them too, to any later stage that reads them: a view gets them in the fields the
+   * decoder made for them (none when no stage reads them); a full value is copied — it may be shared (a
+   * flatmap can emit one object twice) — with the tags added, or wrapped when it is not an object.
+   */
+  private tagRecord(rec: Rec, v: unknown, t: number, wins: readonly object[], key: unknown, merged: WinRef[] | undefined): void {
+    rec.tag(t, wins, key, merged);
+    if (rec.partial) {
+      const view = v as Record<string, unknown>;
+      if (view.constructor !== this.viewClass) {
+        this.viewClass = view.constructor;
+        this.viewTags = (Object.hasOwn(view, '@time') ? 1 : 0) | (Object.hasOwn(view, '@windows') ? 2 : 0) | (Object.hasOwn(view, '@key') ? 4 : 0) | (Object.hasOwn(view, '@merged') ? 8 : 0);
+      }
+      const f = this.viewTags;
+      if (f === 0) return;
+      if (f & 1 && t >= 0) view['@time'] = t;
+      if (f & 2) view['@windows'] = wins;
+      if (f & 4 && key !== undefined) view['@key'] = key;
+      if (f & 8 && merged !== undefined) view['@merged'] = merged;
+      return;
+    }
+    let o: Record<string, unknown>;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      o = { '@value': v };
+    } else {
+      // Object.assign, not spread: V8 makes adding the tags to a spread copy ~10x slower.
+      o = Object.assign({}, v as Record<string, unknown>);
+    }
+    if (t >= 0) o['@time'] = t;
+    o['@windows'] = wins;
+    if (key !== undefined) o['@key'] = key;
+    if (merged) o['@merged'] = merged;
+    rec.value = o;
   }
 
   private lateRecord(rec: Rec): void {
@@ -271,89 +318,6 @@ export class WindowStage implements Stage {
     if (this.sliding) return this.sliding.size;
     return 0;
   }
-}
-
-/**
- * A record with window tags. The tags go into the value at once (what a fused `aggregate` reads); its text — the
- * original text with the tags spliced in, nothing re-serialised — is only built if someone asks for `raw`: the
- * NDJSON encoder in a pipe, or a later stage that needs the full value.
- */
-class TaggedRec extends Rec {
-  private base: string | undefined;
-  private pending: boolean;
-
-  constructor(
-    value: Record<string, unknown>,
-    base: string | undefined,
-    partial: boolean,
-    from: Rec,
-    private readonly wrapped: boolean,
-    private readonly t: number,
-    private readonly wins: unknown[],
-    private readonly hasKey: boolean,
-    private readonly merged: WinRef[] | undefined,
-  ) {
-    super(value, undefined, partial, from.pos, from.src);
-    this.base = base;
-    this.pending = base !== undefined;
-    this.key = from.key;
-    this.ts = from.ts;
-    this.headers = from.headers;
-  }
-
-  override get raw(): string | undefined {
-    if (this.pending) {
-      this.pending = false;
-      const v = this.value as Record<string, unknown>;
-      let tags = (this.t >= 0 ? `,"@time":${this.t},"@windows":` : ',"@windows":') + JSON.stringify(this.wins);
-      if (this.hasKey) tags += `,"@key":${JSON.stringify(v['@key'])}`;
-      if (this.merged) tags += `,"@merged":${JSON.stringify(this.merged)}`;
-      const base = this.base as string;
-      this.base = undefined;
-      super.raw = this.wrapped ? `{"@value":${base}${tags}}` : spliceTags(base, tags);
-    }
-    return super.raw;
-  }
-
-  override set raw(v: string | undefined) {
-    this.pending = false;
-    this.base = undefined;
-    super.raw = v;
-  }
-
-  override setValue(v: unknown): void {
-    this.pending = false;
-    this.base = undefined;
-    super.setValue(v);
-  }
-}
-
-function tagged(rec: Rec, v: unknown, t: number, wins: unknown[], key: unknown, hasKey: boolean, merged: WinRef[] | undefined): Rec {
-  let o: Record<string, unknown>;
-  let partial = false;
-  const wrapped = v === null || typeof v !== 'object' || Array.isArray(v);
-  if (!wrapped) {
-    // A copy: the input value may be shared (a flatmap can emit one object twice). Object.assign, not spread:
-    // V8 makes adding the tags to a spread copy ~10x slower.
-    o = Object.assign({}, v as Record<string, unknown>);
-    partial = rec.partial;
-  } else {
-    o = { '@value': v };
-  }
-  if (t >= 0) o['@time'] = t;
-  o['@windows'] = wins;
-  if (hasKey) o['@key'] = key;
-  if (merged) o['@merged'] = merged;
-  return new TaggedRec(o, rec.raw, partial, rec, wrapped, t, wins, hasKey, merged);
-}
-
-/** Appends `tags` (",…" members) before the closing brace of an object's JSON text. */
-function spliceTags(raw: string, tags: string): string {
-  const e = raw.lastIndexOf('}');
-  let j = e - 1;
-  while (j >= 0 && (raw.charCodeAt(j) === 32 || raw.charCodeAt(j) === 9 || raw.charCodeAt(j) === 10 || raw.charCodeAt(j) === 13)) j--;
-  const empty = raw.charCodeAt(j) === 123;
-  return raw.slice(0, e) + (empty ? tags.slice(1) : tags) + raw.slice(e);
 }
 
 function preview(v: unknown): string {

@@ -23,12 +23,24 @@ export class Rec {
   /** Where the record came from: a line number for NDJSON, partition/offset for Kafka. */
   pos: number;
   src: SourceRef | undefined;
+  /**
+   * Window tags (format in operators/window.ts), set by `window` on the records it passes on and read by
+   * `aggregate` in the same process without going through the value: event time (-1 = none), the record's
+   * windows (undefined = not tagged), group key (undefined = none) and merged sessions. They become the
+   * `@time`/`@windows`/`@key`/`@merged` members of the text when someone reads `raw` (see `tag`).
+   */
+  etime: number;
+  windows: readonly object[] | undefined;
+  wkey: unknown;
+  merged: readonly object[] | undefined;
 
   // The original text is kept as a span of the decoded chunk and cut only when someone reads it: most records
   // of a selective filter are dropped and never need their own string.
   private text: string | undefined;
   private start: number;
   private end: number;
+  /** The text does not show the window tags yet: they are spliced in when `raw` is first read. */
+  private tagsPending: boolean;
 
   constructor(value: unknown, raw: string | undefined, partial: boolean, pos: number, src?: SourceRef) {
     this.value = value;
@@ -42,6 +54,11 @@ export class Rec {
     this.ctl = undefined;
     this.pos = pos;
     this.src = src;
+    this.etime = -1;
+    this.windows = undefined;
+    this.wkey = undefined;
+    this.merged = undefined;
+    this.tagsPending = false;
   }
 
   /** Exact JSON text of the value while no stage has replaced it. */
@@ -50,12 +67,31 @@ export class Rec {
       this.text = (this.text as string).slice(this.start, this.end);
       this.end = -1;
     }
+    if (this.tagsPending) {
+      this.tagsPending = false;
+      if (this.text !== undefined) this.text = spliceTags(this.text, this);
+    }
     return this.text;
   }
 
   set raw(v: string | undefined) {
     this.text = v;
     this.end = -1;
+    this.tagsPending = false;
+  }
+
+  /**
+   * Sets the window tags. The text gains them when read; the value is the caller's business (a copy with the
+   * tags, or a view written in place). Tags the text does not show yet are written into it first, so a record
+   * tagged twice reads as it would through a pipe: both sets, the later ones last (JSON takes the last).
+   */
+  tag(etime: number, windows: readonly object[], wkey: unknown, merged: readonly object[] | undefined): void {
+    if (this.tagsPending) void this.raw;
+    this.etime = etime;
+    this.windows = windows;
+    this.wkey = wkey;
+    this.merged = merged;
+    this.tagsPending = this.text !== undefined;
   }
 
   /** A record whose original text is chunk[start, end). */
@@ -81,6 +117,14 @@ export class Rec {
     this.text = undefined;
     this.end = -1;
     this.partial = false;
+    // The tags described the old value; a stage that keeps them in its new value passes them on there.
+    if (this.windows !== undefined) {
+      this.etime = -1;
+      this.windows = undefined;
+      this.wkey = undefined;
+      this.merged = undefined;
+      this.tagsPending = false;
+    }
   }
 
   /** A new record derived from this one (flatmap, aggregates): keeps key, time, headers and position. */
@@ -112,6 +156,25 @@ export interface SourceRef {
 
 export const WATERMARK = '$watermark';
 export const END = '$end';
+
+/**
+ * The text of a tagged record: its tags as members appended before the closing brace of the object (a value that
+ * is not an object is wrapped as {"@value":…}). Built from the original text; nothing is re-serialised.
+ */
+function spliceTags(text: string, r: Rec): string {
+  const wins = r.windows as readonly object[] & { json?: string };
+  let tags = (r.etime >= 0 ? `,"@time":${r.etime},"@windows":` : ',"@windows":') + (wins.json ?? JSON.stringify(wins));
+  if (r.wkey !== undefined) tags += `,"@key":${JSON.stringify(r.wkey)}`;
+  if (r.merged !== undefined) tags += `,"@merged":${JSON.stringify(r.merged)}`;
+  let a = 0;
+  let c = text.charCodeAt(0);
+  while (c === 32 || c === 9 || c === 10 || c === 13) c = text.charCodeAt(++a);
+  if (c !== 123) return `{"@value":${text}${tags}}`;
+  const e = text.lastIndexOf('}');
+  let j = e - 1;
+  while (j >= 0 && ((c = text.charCodeAt(j)) === 32 || c === 9 || c === 10 || c === 13)) j--;
+  return text.slice(0, e) + (text.charCodeAt(j) === 123 ? tags.slice(1) : tags) + text.slice(e);
+}
 
 /** Encode a record's value as one NDJSON line (without newline). */
 export function encodeValue(r: Rec): string {

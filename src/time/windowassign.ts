@@ -22,58 +22,87 @@ export interface WinRef {
 
 interface EndMark { at: number }
 
+/** A record's windows as one shared list, with its JSON text (a record's text is built from it when asked). */
+export type WinList = readonly WinRef[] & { readonly json?: string };
+
+function frozenList(wins: WinRef[]): WinList {
+  Object.defineProperty(wins, 'json', { value: JSON.stringify(wins) });
+  return Object.freeze(wins);
+}
+
 /**
  * Tumbling and hopping windows: `[start, start + size)` for every start = offset + k·advance with
  * start <= t < start + size and start >= 0 (no windows below 0, as in Kafka Streams). Closed once W >= end.
+ *
+ * Every record of a window gets the same frozen list object: the window stage attaches it to records as is,
+ * and `aggregate` in the same process recognises a window by it without building anything per record.
  */
 export class GridAssigner {
   private readonly ends = new MinQueue<EndMark>();
-  private readonly open = new Set<number>();
+  /** Open windows by start. */
+  private readonly refs = new Map<number, WinRef>();
+  /** Lists by their latest start (a list is stale once its earliest window closed; rebuilt on next use). */
+  private readonly lists = new Map<number, WinList>();
+  private last: WinList | undefined;
+  private lastTop = NaN;
 
   constructor(readonly size: number, readonly advance: number, readonly offset: number) {}
 
   /**
-   * Appends t's open windows (ascending start) to `out`; returns how many windows t has in total, open or not
-   * (0 only when t lies before the first window of an offset grid).
+   * t's open windows, ascending by start: an empty list when all of them closed (late), undefined when t lies
+   * before the first window of an offset grid (it has no window at all).
    */
-  assign(t: number, w: number, out: WinRef[]): number {
+  windowsOf(t: number, w: number): WinList | undefined {
     const { size, advance, offset } = this;
-    const first = out.length;
-    let total = 0;
-    for (let s = offset + Math.floor((t - offset) / advance) * advance; s > t - size && s >= 0; s -= advance) {
-      total++;
-      const end = s + size;
-      if (end > w) {
-        out.push({ start: s, end });
-        if (!this.open.has(end)) {
-          this.open.add(end);
-          this.ends.push({ at: end });
-        }
+    const top = offset + Math.floor((t - offset) / advance) * advance;
+    if (top < 0) return undefined;
+    // Open windows are the latest-starting ones (end > w); count down from the latest.
+    let low = top + advance;
+    for (let s = top; s > t - size && s >= 0 && s + size > w; s -= advance) low = s;
+    if (low > top) return EMPTY;
+    // Most records fall in the window of the record before them.
+    const last = this.last;
+    if (last !== undefined && top === this.lastTop && last[0].start === low) return last;
+    const cached = this.lists.get(top);
+    if (cached !== undefined && cached[0].start === low) {
+      this.lastTop = top;
+      return (this.last = cached);
+    }
+    const wins: WinRef[] = [];
+    for (let s = low; s <= top; s += advance) {
+      let ref = this.refs.get(s);
+      if (ref === undefined) {
+        ref = Object.freeze({ start: s, end: s + size });
+        this.refs.set(s, ref);
+        this.ends.push({ at: s + size });
       }
+      wins.push(ref);
     }
-    // Collected from the latest start down; records list their windows in ascending order.
-    for (let i = first, j = out.length - 1; i < j; i++, j--) {
-      const x = out[i];
-      out[i] = out[j];
-      out[j] = x;
-    }
-    return total;
+    const list = frozenList(wins);
+    this.lists.set(top, list);
+    this.lastTop = top;
+    return (this.last = list);
   }
 
   closeDue(w: number): boolean {
     let any = false;
     for (let e = this.ends.popDue(w); e; e = this.ends.popDue(w)) {
-      this.open.delete(e.at);
+      const start = e.at - this.size;
+      this.refs.delete(start);
+      this.lists.delete(start);
+      if (start === this.lastTop) this.last = undefined;
       any = true;
     }
     return any;
   }
 
-  /** Distinct open window ends held (for tests). */
+  /** Distinct open windows held (for tests). */
   get openWindows(): number {
-    return this.open.size;
+    return this.refs.size;
   }
 }
+
+const EMPTY: WinList = frozenList([]);
 
 interface Session {
   at: number;
