@@ -373,11 +373,11 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult & { interrupted
     if (failure !== undefined) throw failure;
     const delay = loopDelay?.stop() ?? null;
 
-    // --- drain: wait until every acknowledged record came back ------------------------------------------------------
+    // --- drain: wait until every acknowledged record came back (after Ctrl-C too: it only stops the sending) -----
     expected = sent;
     lastProgressAt = now();
     const done = (): boolean => seen.size >= expected;
-    while (!done() && !stop.signal.aborted) {
+    while (!done()) {
       const idle = now() - lastProgressAt;
       if (idle > DRAIN_TIMEOUT_MS) break;
       const r = await Promise.race([drained.promise.then(() => 'drained'), consuming.then(() => 'ended'), sleep(Math.min(1000, DRAIN_TIMEOUT_MS - idle + 1))]);
