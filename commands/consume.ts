@@ -56,6 +56,8 @@ const consume: CommandSpec = {
     { flags: '-e, --exit', description: 'Exit at the end offsets seen at start instead of following the topic' },
     { flags: '-n, --count <n>', description: 'Exit after this many records' },
     { flags: '-f, --format <format>', description: 'value (the record value) | envelope (topic, partition, offset, timestamp, key, headers, value) | raw (value text as is)', default: 'value' },
+    { flags: '--exactly-once', description: 'With --group and a fused `+ produce`: output and offsets commit together in Kafka transactions (one transactional id per input partition); read the output with --isolation read_committed' },
+    { flags: '--transactional-id <prefix>', description: 'Prefix of the transactional ids under --exactly-once: <prefix>-<topic>-<partition> (default kstream-<group>)' },
     { flags: '--isolation <level>', description: 'read_uncommitted (default) | read_committed (skip aborted transactions)' },
     { flags: '--fetch-max <size>', description: 'Most bytes per fetch (one batch through the pipeline, one commit step); smaller batches commit more often', default: '16m' },
     { flags: '--max-wait <duration>', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms' },
@@ -74,6 +76,19 @@ const consume: CommandSpec = {
       throw new UsageError(group ? 'empty --instance-id' : '`--instance-id` needs a group', group ? 'name the instance: --instance-id <id>' : 'add --group <id>');
     }
     if (planUsesStored(offsets) && !group) throw new UsageError('`--offset stored` needs a group', 'add --group <id>, or use start, end or an offset');
+    let exactlyOnce: { prefix: string } | undefined;
+    let isolation = parseIsolation(opts.isolation);
+    if (opts.exactlyOnce) {
+      if (!group) throw new UsageError('--exactly-once needs --group', 'offsets are committed in the transaction: add --group <id>');
+      if (!ctx.fused) throw new UsageError('--exactly-once needs `produce` in the same process', 'fuse it: consume … --exactly-once + … + produce <topic>; stages joined by pipes are at-least-once');
+      if (opts.isolation !== undefined && isolation !== 'read_committed') throw new UsageError('--exactly-once reads with --isolation read_committed', 'drop --isolation');
+      isolation = 'read_committed';
+      const prefix = opts.transactionalId === undefined ? `kstream-${group}` : String(opts.transactionalId);
+      if (prefix === '' || opts.transactionalId === true) throw new UsageError('empty --transactional-id', 'name the prefix: --transactional-id <prefix>');
+      exactlyOnce = { prefix };
+    } else if (opts.transactionalId !== undefined) {
+      throw new UsageError('--transactional-id only applies with --exactly-once', 'add --exactly-once');
+    }
     let count: number | undefined;
     if (opts.count !== undefined) count = parseCount(opts.count, '--count');
     if (opts.stateTopic !== undefined && !group) throw new UsageError('`--state-topic` needs a group', 'add --group <id>: state is checkpointed with the group\'s offsets');
@@ -87,7 +102,8 @@ const consume: CommandSpec = {
       exit: !!opts.exit,
       count,
       format,
-      isolation: parseIsolation(opts.isolation),
+      isolation,
+      exactlyOnce,
       maxWaitMs: parseDuration(opts.maxWait ?? '500ms', '--max-wait'),
       fetchMaxBytes: parseFetchMax(opts.fetchMax),
     });

@@ -20,16 +20,19 @@ import {
 } from './kafka-protocol.js';
 import type {
   BrokerMeta, ConfigEntry, ConsumerOptions, CreateTopicOptions, GroupDescription, GroupListing, Isolation, KafkaClient,
-  KafkaConsumer, KafkaProducer, PartitionOffsets, ProducerOptions, TopicMeta, TopicPartitionOffset,
+  KafkaConsumer, KafkaProducer, PartitionOffsets, ProducerOptions, TopicMeta, TopicPartitionOffset, TransactionalProducer,
 } from './kafka.js';
 import { WireConsumer } from './kafka-consumer.js';
 import { WireProducer } from './kafka-producer.js';
+import { TxnProducer } from './kafka-txn.js';
 
 /** How long the first connection may take in total before kstream gives up with one line. */
 const CONNECT_DEADLINE_MS = 8000;
 
 const API_PRODUCE = 0;
 const API_FETCH = 1;
+const API_OFFSET_FETCH = 9;
+const UNSTABLE_OFFSET_COMMIT = 88;
 
 export const EARLIEST = -2;
 export const LATEST = -1;
@@ -63,7 +66,7 @@ interface Cluster {
   addMultipleTargetTopics(topics: string[]): Promise<void>;
   findTopicPartitionMetadata(topic: string): { partitionId: number; leader: number; replicas: number[]; isr: number[]; partitionErrorCode: number }[];
   findBroker(q: { nodeId: number | string }): Promise<Broker>;
-  findGroupCoordinator(q: { groupId: string }): Promise<Broker>;
+  findGroupCoordinator(q: { groupId: string; coordinatorType?: number }): Promise<Broker>;
   brokerPool: { metadata?: { brokers: { nodeId: number; host: string; port: number }[]; controllerId: number; clusterId: string } };
 }
 
@@ -175,6 +178,103 @@ function encodeFetchRequest(v: number, isolation: Isolation, maxWaitMs: number, 
   return b;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// OffsetFetch v7 (flexible: compact strings and arrays, tagged fields). kafkajs writes request header v1; the v2
+// header of a flexible request only adds empty tagged fields after the client id, so the body starts with them.
+
+function uvarint(out: number[], v: number): void {
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+}
+
+function compactString(out: number[], s: string): void {
+  const b = Buffer.from(s, 'utf8');
+  uvarint(out, b.length + 1);
+  for (const x of b) out.push(x);
+}
+
+function int32(out: number[], v: number): void {
+  out.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+}
+
+export function encodeOffsetFetchV7(groupId: string, tps: { topic: string; partition: number }[]): Buffer {
+  const byTopic = new Map<string, number[]>();
+  for (const tp of tps) {
+    let l = byTopic.get(tp.topic);
+    if (!l) byTopic.set(tp.topic, (l = []));
+    l.push(tp.partition);
+  }
+  const out: number[] = [0]; // request header tagged fields
+  compactString(out, groupId);
+  uvarint(out, byTopic.size + 1);
+  for (const [topic, parts] of byTopic) {
+    compactString(out, topic);
+    uvarint(out, parts.length + 1);
+    for (const p of parts) int32(out, p);
+    out.push(0); // tagged fields
+  }
+  out.push(1); // require_stable
+  out.push(0); // tagged fields
+  return Buffer.from(out);
+}
+
+interface OffsetFetchResult {
+  errorCode: number;
+  partitions: { topic: string; partition: number; offset: number; errorCode: number }[];
+}
+
+export function decodeOffsetFetchV7(b: Buffer): OffsetFetchResult {
+  let p = 0;
+  const readUvarint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const x = b[p++];
+      v += (x & 0x7f) * 2 ** shift;
+      if (x < 0x80) return v;
+      shift += 7;
+    }
+  };
+  const skipTags = (): void => {
+    const n = readUvarint();
+    for (let i = 0; i < n; i++) {
+      readUvarint();
+      p += readUvarint();
+    }
+  };
+  const readCompactString = (): string | null => {
+    const n = readUvarint();
+    if (n === 0) return null;
+    const s = b.toString('utf8', p, p + n - 1);
+    p += n - 1;
+    return s;
+  };
+  skipTags(); // response header
+  p += 4; // throttle time
+  const partitions: OffsetFetchResult['partitions'] = [];
+  const ntopics = readUvarint() - 1;
+  for (let t = 0; t < ntopics; t++) {
+    const topic = readCompactString() ?? '';
+    const nparts = readUvarint() - 1;
+    for (let i = 0; i < nparts; i++) {
+      const partition = b.readInt32BE(p);
+      const offset = b.readInt32BE(p + 4) * 4294967296 + b.readUInt32BE(p + 8);
+      p += 4 + 8 + 4; // partition, committed offset, leader epoch
+      readCompactString(); // metadata
+      const errorCode = b.readInt16BE(p);
+      p += 2;
+      skipTags();
+      partitions.push({ topic, partition, offset, errorCode });
+    }
+    skipTags();
+  }
+  const errorCode = b.readInt16BE(p);
+  return { errorCode, partitions };
+}
+
 /**
  * The request-level access the consumer and producer need: leaders, fetch, produce, offsets and the group
  * coordinator, over one kafkajs cluster.
@@ -228,6 +328,40 @@ export class Wire {
     return this.cluster.findGroupCoordinator({ groupId });
   }
 
+  /** The transaction coordinator of a transactional id. */
+  txnCoordinator(transactionalId: string): Promise<Broker> {
+    return this.cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: 1 });
+  }
+
+  /**
+   * Committed offsets of a group with require_stable (OffsetFetch v7, KIP-447): a partition whose offsets are
+   * part of a transaction still being completed answers UNSTABLE_OFFSET_COMMIT, and this waits until it is
+   * settled, so a new owner never starts from an offset an about-to-commit transaction moves past.
+   * kafkajs stops at v4; v7 is a flexible version, encoded here.
+   */
+  async committedStable(broker: Broker, groupId: string, tps: { topic: string; partition: number }[]): Promise<Map<string, number>> {
+    const v = broker.versions?.[API_OFFSET_FETCH];
+    if (!v || v.maxVersion < 7) throw new Error(`broker ${broker.nodeId} is too old for --exactly-once (needs OffsetFetch v7, Kafka 2.5 or later)`);
+    const body = encodeOffsetFetchV7(groupId, tps);
+    for (let attempt = 0; ; attempt++) {
+      const res: OffsetFetchResult = await this.send(broker, {
+        request: { apiKey: API_OFFSET_FETCH, apiVersion: 7, apiName: 'OffsetFetch', encode: async () => encoded(body) },
+        response: { decode: async (payload: Buffer) => decodeOffsetFetchV7(payload), parse: async (d: unknown) => d },
+        requestTimeout: 30_000,
+      });
+      const unstable = res.errorCode === UNSTABLE_OFFSET_COMMIT || res.partitions.some((p) => p.errorCode === UNSTABLE_OFFSET_COMMIT);
+      if (unstable && attempt < 100) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const bad = res.errorCode || res.partitions.find((p) => p.errorCode)?.errorCode;
+      if (bad) throw await protocolError(bad);
+      const out = new Map<string, number>();
+      for (const p of res.partitions) if (p.offset >= 0) out.set(`${p.topic}\u0000${p.partition}`, p.offset);
+      return out;
+    }
+  }
+
   /** ListOffsets for one topic: `at` is EARLIEST, LATEST or a timestamp. Missing partitions map to -1. */
   async listOffsets(topic: string, partitions: number[], at: number, isolation: Isolation): Promise<Map<number, number>> {
     const meta = await this.partitions(topic);
@@ -272,10 +406,10 @@ export class Wire {
   }
 
   /** One Produce request to one broker; resolves with per-partition results (none with acks 0). */
-  async produce(nodeId: number, acks: number, timeoutMs: number, topics: ProduceTopicData[]): Promise<ProducePartitionResult[]> {
+  async produce(nodeId: number, acks: number, timeoutMs: number, topics: ProduceTopicData[], transactionalId: string | null = null): Promise<ProducePartitionResult[]> {
     const broker = await this.broker(nodeId);
     const v = version(broker, API_PRODUCE, 7, 3, 'Produce');
-    const body = encodeProduceRequest(acks, timeoutMs, topics);
+    const body = encodeProduceRequest(acks, timeoutMs, topics, transactionalId);
     const res = await this.send(broker, {
       request: {
         apiKey: API_PRODUCE, apiVersion: v, apiName: 'Produce',
@@ -578,6 +712,10 @@ export class KafkajsClient implements KafkaClient {
 
   producer(opts: ProducerOptions): KafkaProducer {
     return new WireProducer(this.wire, opts);
+  }
+
+  transactionalProducer(transactionalId: string, opts: ProducerOptions, what: string): TransactionalProducer {
+    return new TxnProducer(this.wire, transactionalId, opts, what);
   }
 
   async close(): Promise<void> {

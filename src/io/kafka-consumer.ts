@@ -32,7 +32,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const REFETCH = new Set([3, 5, 6, 9, 13, 74, 75, 76]);
 const OFFSET_OUT_OF_RANGE = 1;
 const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
-const COORDINATOR_MOVED = new Set(['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'GROUP_COORDINATOR_NOT_AVAILABLE']);
+const COORDINATOR_MOVED = new Set(['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'GROUP_COORDINATOR_NOT_AVAILABLE', 'GROUP_LOAD_IN_PROGRESS']);
 
 export class WireConsumer implements KafkaConsumer {
   private positions = new Map<string, Position>();
@@ -95,9 +95,10 @@ export class WireConsumer implements KafkaConsumer {
     }
     for (;;) {
       if (this.queue.length) {
-        const next = this.queue.shift()!;
+        // records of partitions the group took away since they were fetched are someone else's now
+        const next = this.queue.shift()!.filter((fp) => this.positions.has(tpKey(fp.topic, fp.partition)));
         this.wakeLoops();
-        yield next;
+        if (next.length) yield next;
         continue;
       }
       if (this.failure !== undefined) throw kafkaError(this.failure, { cfg: this.wire.cfg, topic: this.opts.topics[0], group: this.opts.group });
@@ -255,7 +256,8 @@ export class WireConsumer implements KafkaConsumer {
     const assigned = await member.join();
     const mine = this.opts.partitions ? assigned.filter((tp) => this.opts.partitions!.includes(tp.partition)) : assigned;
     const fresh = mine.filter((tp) => !this.positions.has(tpKey(tp.topic, tp.partition)));
-    const committed = fresh.length ? await member.committed(fresh) : new Map<string, number>();
+    if (fresh.length && this.opts.onAssign) await this.opts.onAssign(fresh);
+    const committed = fresh.length ? await member.committed(fresh, !!this.opts.stableOffsets) : new Map<string, number>();
     const starts = fresh.length ? await this.opts.start(fresh, committed) : new Map<string, number>();
     this.assign(mine, starts);
     member.owned = new Set(this.positions.keys());
@@ -417,7 +419,19 @@ class GroupMember {
     }
   }
 
-  async committed(tps: TopicPartition[]): Promise<Map<string, number>> {
+  async committed(tps: TopicPartition[], stable = false): Promise<Map<string, number>> {
+    if (stable) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.wire.committedStable(await this.coord(), this.groupId, tps);
+        } catch (e) {
+          const type = (e as { type?: string }).type ?? '';
+          if (!COORDINATOR_MOVED.has(type) || attempt >= 20) throw e;
+          this.coordinator = undefined;
+          await sleep(Math.min(1000, 100 * (attempt + 1)));
+        }
+      }
+    }
     const byTopic = new Map<string, { partition: number }[]>();
     for (const tp of tps) {
       let l = byTopic.get(tp.topic);

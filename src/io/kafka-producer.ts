@@ -37,11 +37,29 @@ interface Sealed {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The identity of an idempotent/transactional producer (kafka-txn.ts): batches carry its producer id, epoch and
+ * per-partition sequence numbers, requests its transactional id, and every partition is added to the open
+ * transaction before the first record goes to it.
+ */
+export interface ProducerIdentity {
+  readonly transactionalId: string;
+  readonly producerId: number;
+  readonly epoch: number;
+  /** Base sequence for the next `count` records of a partition (advances it). */
+  sequence(topic: string, partition: number, count: number): number;
+  /** Adds these partitions to the open transaction (those not yet in it). */
+  addPartitions(topic: string, partitions: number[]): Promise<void>;
+}
+
+const DUPLICATE_SEQUENCE_NUMBER = 46;
+const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
+
 export class WireProducer implements KafkaProducer {
   private readonly meta = new Map<string, TopicMeta>();
   private sticky = -1;
 
-  constructor(private readonly wire: Wire, private readonly opts: ProducerOptions) {}
+  constructor(private readonly wire: Wire, private readonly opts: ProducerOptions, private readonly ident?: ProducerIdentity) {}
 
   private async topicMeta(topic: string, refresh = false): Promise<TopicMeta> {
     let m = this.meta.get(topic);
@@ -73,8 +91,10 @@ export class WireProducer implements KafkaProducer {
     const { batchBytes, batchRecords, compression } = this.opts;
     const builders = new Map<number, BatchBuilder>();
     const sealed: Sealed[] = [];
+    const ident = this.ident;
     const seal = (p: number, b: BatchBuilder) => {
-      sealed.push({ partition: p, records: b.seal(compression), count: b.count });
+      const producer = ident && { producerId: ident.producerId, epoch: ident.epoch, sequence: ident.sequence(topic, p, b.count), transactional: true };
+      sealed.push({ partition: p, records: b.seal(compression, producer), count: b.count });
       builders.delete(p);
     };
     const { keys, values, timestamps, partitions, headers } = batch;
@@ -102,6 +122,7 @@ export class WireProducer implements KafkaProducer {
     for (const [p, b] of builders) seal(p, b);
     if (sealed.length === 0) return;
     await Promise.all(sealed.map((x) => x.records));
+    if (ident) await ident.addPartitions(topic, [...new Set(sealed.map((x) => x.partition))]);
     await previous;
     await this.deliver(topic, sealed, issued);
   }
@@ -143,7 +164,10 @@ export class WireProducer implements KafkaProducer {
       issued();
       await Promise.all(sends);
       if (failed.length === 0) return;
-      const retriable = typeof firstError === 'number' ? RETRIABLE.has(firstError) : isRetriable(firstError);
+      // An idempotent producer's batch that followed a failed one is refused as out of order: resent with it.
+      const retriable = typeof firstError === 'number'
+        ? RETRIABLE.has(firstError) || (!!this.ident && firstError === OUT_OF_ORDER_SEQUENCE_NUMBER)
+        : isRetriable(firstError);
       if (!retriable || attempt >= RETRIES) throw await this.failure(topic, firstError, failed);
       await sleep(100 * 2 ** attempt);
       pending = failed;
@@ -170,10 +194,11 @@ export class WireProducer implements KafkaProducer {
   private async request(leader: number, topic: string, group: { s: Sealed; records: Buffer }[]): Promise<[Sealed, number][]> {
     if (leader < 0) return group.map((g) => [g.s, 5]);
     const data: ProduceTopicData = { topic, partitions: group.map((g) => ({ partition: g.s.partition, records: g.records })) };
-    const res: ProducePartitionResult[] = await this.wire.produce(leader, this.opts.acks, this.opts.timeoutMs ?? 30_000, [data]);
+    const res: ProducePartitionResult[] = await this.wire.produce(leader, this.opts.acks, this.opts.timeoutMs ?? 30_000, [data], this.ident?.transactionalId ?? null);
     const errs: [Sealed, number][] = [];
     for (const r of res) {
-      if (r.errorCode === 0) continue;
+      // a resent batch the broker already has (its first send was written, the answer lost): done
+      if (r.errorCode === 0 || (r.errorCode === DUPLICATE_SEQUENCE_NUMBER && this.ident)) continue;
       const g = group.find((x) => x.s.partition === r.partition);
       if (g) errs.push([g.s, r.errorCode]);
     }
@@ -182,6 +207,8 @@ export class WireProducer implements KafkaProducer {
 
   private async failure(topic: string, err: unknown, failed: Sealed[]): Promise<Error> {
     const lost = failed.reduce((n, s) => n + s.count, 0);
+    // a transactional producer maps fencing to its own error
+    if (this.ident && typeof err === 'number' && (err === 47 || err === 90 || err === 49)) return protocolError(err, topic);
     if (typeof err === 'number') {
       if (err === 10 || err === 18) {
         return new RuntimeError(`the broker refused a batch for \`${topic}\` as too large (${lost} records not written)`, 'lower --batch-bytes, or raise the topic\'s max.message.bytes');

@@ -517,8 +517,12 @@ export class BatchBuilder {
     return total;
   }
 
-  /** The finished record batch (v2, no producer id), compressed with gzip when asked. */
-  async seal(compression: CompressionName): Promise<Buffer> {
+  /**
+   * The finished record batch (v2), compressed with gzip when asked. Without `producer` it carries no producer id
+   * (a plain producer); with it, the idempotent fields (producer id, epoch, base sequence) and, for a transaction,
+   * the transactional attribute.
+   */
+  async seal(compression: CompressionName, producer?: BatchProducer): Promise<Buffer> {
     let b = this.buf;
     let end = this.pos;
     let attributes = 0;
@@ -540,13 +544,29 @@ export class BatchBuilder {
     b.writeInt32BE(this.count - 1, 23); // last offset delta
     writeInt64(b, this.baseTimestamp, 27);
     writeInt64(b, this.maxTimestamp, 35);
-    writeInt64(b, -1, 43); // producer id
-    b.writeInt16BE(-1, 51); // producer epoch
-    b.writeInt32BE(-1, 53); // base sequence
+    if (producer) {
+      if (producer.transactional) b.writeInt16BE(attributes | ATTR_TRANSACTIONAL, 21);
+      writeInt64(b, producer.producerId, 43);
+      b.writeInt16BE(producer.epoch, 51);
+      b.writeInt32BE(producer.sequence, 53);
+    } else {
+      writeInt64(b, -1, 43); // producer id
+      b.writeInt16BE(-1, 51); // producer epoch
+      b.writeInt32BE(-1, 53); // base sequence
+    }
     b.writeInt32BE(this.count, 57);
     b.writeUInt32BE(crc32c(b, 21, end), 17);
     return b.subarray(0, end);
   }
+}
+
+/** The producer fields of an idempotent or transactional record batch. */
+export interface BatchProducer {
+  producerId: number;
+  epoch: number;
+  /** Sequence number of the batch's first record in its partition (per producer id and epoch). */
+  sequence: number;
+  transactional: boolean;
 }
 
 function gzip(b: Buffer): Promise<Buffer> {
@@ -559,20 +579,23 @@ export interface ProduceTopicData {
   partitions: { partition: number; records: Buffer }[];
 }
 
-/** The body of a Produce request v3..v7 (all share this layout). */
-export function encodeProduceRequest(acks: number, timeoutMs: number, topics: ProduceTopicData[]): Buffer {
-  let size = 2 + 2 + 4 + 4;
+/** The body of a Produce request v3..v7 (all share this layout); a transactional producer names its id. */
+export function encodeProduceRequest(acks: number, timeoutMs: number, topics: ProduceTopicData[], transactionalId: string | null = null): Buffer {
+  const tid = transactionalId === null ? -1 : Buffer.byteLength(transactionalId, 'utf8');
+  let size = 2 + Math.max(tid, 0) + 2 + 4 + 4;
   for (const t of topics) {
     size += 2 + Buffer.byteLength(t.topic, 'utf8') + 4;
     for (const p of t.partitions) size += 4 + 4 + p.records.length;
   }
   const b = Buffer.allocUnsafe(size);
   let p = 0;
-  b.writeInt16BE(-1, p); // transactional id: null
-  b.writeInt16BE(acks, p + 2);
-  b.writeInt32BE(timeoutMs, p + 4);
-  b.writeInt32BE(topics.length, p + 8);
-  p += 12;
+  b.writeInt16BE(tid, p); // transactional id (-1: null)
+  p += 2;
+  if (tid > 0) p += b.write(transactionalId!, p, tid, 'utf8');
+  b.writeInt16BE(acks, p);
+  b.writeInt32BE(timeoutMs, p + 2);
+  b.writeInt32BE(topics.length, p + 6);
+  p += 10;
   for (const t of topics) {
     const tl = Buffer.byteLength(t.topic, 'utf8');
     b.writeInt16BE(tl, p);

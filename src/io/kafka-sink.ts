@@ -17,6 +17,8 @@ import type { KafkaConfig } from './kafka-options.js';
 import { fromEnvelope, NotAnEnvelope } from './envelope.js';
 import { kafkaError, MissingTopic } from './kafka-errors.js';
 import { formatDuration } from '../time/duration.js';
+import { UsageError } from '../pipeline/errors.js';
+import { ExactlyOnce } from './kafka-eos.js';
 
 export type ProduceMode = 'json' | 'raw' | 'envelope';
 
@@ -59,10 +61,25 @@ export class KafkaSink implements Sink {
   private started = 0;
   private readonly clock: () => number;
 
+  /** The transactions of an --exactly-once run (the consume source of this process made them). */
+  private readonly eos: ExactlyOnce | undefined;
+
   constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSinkOptions) {
     this.reads = opts.mode === 'envelope' ? 'all' : opts.key ? opts.key.needs : 'none';
     this.clock = opts.clock ?? (() => performance.now());
+    const eos = (this.eos = ExactlyOnce.active);
+    if (eos) {
+      if (opts.acks !== -1) throw new UsageError('--exactly-once writes with --acks all', 'drop --acks, or run without --exactly-once');
+      eos.attachSink(opts);
+      this.abort = async () => {
+        await eos.abort();
+        await this.client?.close();
+      };
+    }
   }
+
+  /** Only under --exactly-once: a run failing on a record aborts the open transaction (none of it becomes visible). */
+  readonly abort: (() => Promise<void>) | undefined;
 
   private connect(): Promise<void> {
     if (!this.ready) {
@@ -96,7 +113,7 @@ export class KafkaSink implements Sink {
     const out = this.columns(batch);
     if (out.count === 0) return;
     if (this.opts.lingerMs > 0 && out.count < this.opts.batchRecords) await sleep(this.opts.lingerMs);
-    const sent = this.producer!.send(this.opts.topic, out).then(
+    const sent = (this.eos ? this.eos.send(this.opts.topic, out) : this.producer!.send(this.opts.topic, out)).then(
       () => { this.records += out.count; },
       (e) => { this.failure ??= kafkaError(e, { cfg: this.cfg, topic: this.opts.topic }); },
     );
@@ -184,6 +201,8 @@ export class KafkaSink implements Sink {
       await this.connect();
       await Promise.all(this.inflight.splice(0));
       if (this.failure !== undefined) throw this.failure;
+      // the last transaction: what was written since the last input batch committed
+      if (this.eos) await this.eos.finish();
       if (!this.opts.quiet && this.started > 0) {
         const secs = Math.max((this.clock() - this.started) / 1000, 1e-3);
         const rate = Math.round(this.records / secs);

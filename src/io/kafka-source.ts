@@ -18,6 +18,7 @@ import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from '.
 import { headersJson, isCompactJson, utf8Text } from './envelope.js';
 import { kafkaError } from './kafka-errors.js';
 import { UsageError } from '../pipeline/errors.js';
+import { ExactlyOnce } from './kafka-eos.js';
 
 export type ConsumeFormat = 'value' | 'envelope' | 'raw';
 
@@ -39,6 +40,8 @@ export interface KafkaSourceOptions {
   maxWaitMs?: number;
   /** Most bytes per fetch response (and per partition in it): the size of a batch, and so of a commit step. */
   fetchMaxBytes?: number;
+  /** --exactly-once: transactional ids `<prefix>-<topic>-<partition>` (needs a group and a Kafka sink in the process). */
+  exactlyOnce?: { prefix: string };
 }
 
 /** Names a record's origin (`clicks/3@1042`) and carries what offset commits need. */
@@ -66,8 +69,19 @@ export class KafkaSource implements Source {
   private binary = 0;
   private closed = false;
 
+  /** The transactions of an --exactly-once run; the Kafka sink finds them through ExactlyOnce.active. */
+  private readonly eos: ExactlyOnce | undefined;
+  /** Under --exactly-once: resolves when the batch handed out last was acknowledged (its transaction committed). */
+  private acked: Promise<void> = Promise.resolve();
+  private ackedNow: () => void = () => {};
+
   constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions) {
-    this.ack = opts.group ? (batch) => this.commitBatch(batch) : undefined;
+    if (opts.exactlyOnce && opts.group) {
+      this.eos = ExactlyOnce.active = new ExactlyOnce({ group: opts.group, prefix: opts.exactlyOnce.prefix });
+      this.ack = (batch) => this.commitInTransaction(batch);
+    } else {
+      this.ack = opts.group ? (batch) => this.commitBatch(batch) : undefined;
+    }
   }
 
   private ref(topic: string, partition: number): PartitionRef {
@@ -79,8 +93,13 @@ export class KafkaSource implements Source {
 
   async *batches(): AsyncIterable<Rec[]> {
     const { opts } = this;
+    const eos = this.eos;
+    if (eos && !eos.sinkAttached) {
+      throw new UsageError('--exactly-once needs `produce` in the same process', 'fuse it: consume … --exactly-once + … + produce <topic>; stages joined by pipes are at-least-once');
+    }
     const client = (this.client = await openKafka(this.cfg));
     await client.connect();
+    eos?.bind(client);
     const metas = await client.topics(opts.topics);
     const partitionsOf = new Map(metas.map((m) => [m.topic, m.partitions.map((p) => p.partition)]));
     let only = opts.partitions;
@@ -139,12 +158,18 @@ export class KafkaSource implements Source {
       start,
       stopAt,
       maxWaitMs: opts.maxWaitMs,
+      onAssign: eos ? (tps) => eos.prepare(tps) : undefined,
+      stableOffsets: !!eos,
       maxBytes: opts.fetchMaxBytes,
       maxPartitionBytes: opts.fetchMaxBytes === undefined ? undefined : Math.min(opts.fetchMaxBytes, 4 * 1024 * 1024),
     }));
     const maker = new RecordMaker(opts.format, this.plan);
     const limit = opts.count ?? Infinity;
     if (limit <= 0) return;
+    if (eos) {
+      yield* this.transactionalBatches(consumer, maker, limit);
+      return;
+    }
     for await (const resp of consumer.batches()) {
       const out: Rec[] = [];
       const commits: TopicPartitionOffset[] = [];
@@ -164,6 +189,38 @@ export class KafkaSource implements Source {
   }
 
   /**
+   * Under --exactly-once: one batch per partition of a fetch (one transaction each), handed out only after the
+   * previous batch's transaction committed, with the batch's transaction opened first.
+   */
+  private async *transactionalBatches(consumer: KafkaConsumer, maker: RecordMaker, limit: number): AsyncIterable<Rec[]> {
+    const eos = this.eos!;
+    for await (const resp of consumer.batches()) {
+      for (const fp of resp) {
+        const out: Rec[] = [];
+        const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
+        this.binary = maker.binary;
+        if (out.length === 0) continue;
+        await this.acked;
+        if (this.closed) return;
+        this.acked = new Promise((r) => (this.ackedNow = r));
+        await eos.begin(fp.topic, fp.partition);
+        this.emitted += out.length;
+        this.commits.set(out, [{ topic: fp.topic, partition: fp.partition, offset: last + 1 }]);
+        yield out;
+        if (this.emitted >= limit) {
+          await this.acked;
+          return;
+        }
+      }
+    }
+  }
+
+  private async commitInTransaction(batch: Rec[]): Promise<void> {
+    await this.eos!.commit(this.commits.get(batch) ?? []);
+    this.ackedNow();
+  }
+
+  /**
    * Only in group mode: without a group there is nothing to commit, and a source without `ack` lets the runner
    * pipeline a Kafka sink's writes.
    */
@@ -176,6 +233,9 @@ export class KafkaSource implements Source {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.ackedNow();
+    // a transaction still open here belongs to a failed run: abort it rather than leave it to time out
+    await this.eos?.abort();
     try {
       await this.consumer?.close();
     } catch (e) {

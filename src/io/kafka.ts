@@ -90,6 +90,10 @@ export interface ConsumerOptions {
   maxBytes?: number;
   maxPartitionBytes?: number;
   maxWaitMs?: number;
+  /** Called with newly assigned partitions before their committed offsets are read (exactly-once fencing). */
+  onAssign?(partitions: TopicPartition[]): Promise<void>;
+  /** Read committed offsets with require_stable: wait for transactions still committing offsets (exactly-once). */
+  stableOffsets?: boolean;
 }
 
 export interface KafkaConsumer {
@@ -129,6 +133,17 @@ export interface KafkaProducer {
   close(): Promise<void>;
 }
 
+/**
+ * A transactional producer for one transactional id (exactly-once, kafka-eos.ts). `init` takes the id (fencing
+ * earlier holders), `send` writes into the open transaction, `commit` adds a group's offsets and commits.
+ */
+export interface TransactionalProducer {
+  init(): Promise<void>;
+  send(topic: string, batch: OutBatch): Promise<void>;
+  commit(group: string, offsets: TopicPartitionOffset[]): Promise<void>;
+  abort(): Promise<void>;
+}
+
 export interface CreateTopicOptions {
   partitions?: number;
   replicationFactor?: number;
@@ -158,6 +173,8 @@ export interface KafkaClient {
   deleteGroups(groupIds: string[]): Promise<void>;
   consumer(opts: ConsumerOptions): KafkaConsumer;
   producer(opts: ProducerOptions): KafkaProducer;
+  /** `what` names the producer in errors ("input partition `in/3`"). */
+  transactionalProducer(transactionalId: string, opts: ProducerOptions, what: string): TransactionalProducer;
   close(): Promise<void>;
 }
 
