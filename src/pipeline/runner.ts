@@ -61,6 +61,10 @@ export function pushThrough(stages: Stage[], from: number, batch: Rec[]): Rec[] 
 
 async function deliver(sink: Sink, res: Rec[] | PartialFailure): Promise<void> {
   if (res instanceof PartialFailure) {
+    if (sink.abort) {
+      await sink.abort();
+      throw res.error;
+    }
     if (res.out.length) await sink.write(res.out);
     await sink.end();
     throw res.error;
@@ -130,8 +134,9 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
       carry = out;
     }
     if (carry.length) await sink.write(carry);
-    await sink.end();
+    // state before the sink's end: under --exactly-once the end commits the last transaction, state writes in it
     await checkpoint();
+    await sink.end();
   } finally {
     await source.close?.();
     await state?.close?.();

@@ -50,6 +50,11 @@ export interface Sink {
   readonly name: string;
   write(batch: Rec[]): Promise<void> | void;
   end(): Promise<void> | void;
+  /**
+   * The run failed on a record (--on-error fail): a transactional sink (produce under --exactly-once) discards what
+   * it has not committed. Sinks without it get the records produced before the failure, then `end`.
+   */
+  abort?(): Promise<void> | void;
   counters?(): Record<string, number>;
 }
 
