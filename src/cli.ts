@@ -74,14 +74,20 @@ async function main(argv: string[]): Promise<number> {
   const quiet = segments.some((s) => s.opts.quiet);
   let counters: [string, Record<string, number>][];
   let stopped: boolean;
+  // A stage reading a pipe does not stop on Ctrl-C/SIGTERM: it drains the pipe to its end. The processes before
+  // it got the same signal and close the pipe once they drained; stopping early would drop records they already
+  // handed over (and that a consuming group before it already committed). It still exits 130.
+  const drainsStdin = source.name === 'stdin' && !process.stdin.isTTY;
+  const stop = drainsStdin ? new Promise<void>(() => {}) : interrupted;
   if (source instanceof NdjsonSource && sink instanceof StdoutSink && canRunParallel(segments, stages)) {
-    const res = await runParallel(parts, interrupted);
+    const res = await runParallel(parts, stop);
     counters = Object.entries(res.counters);
     stopped = res.stopped;
   } else {
-    stopped = (await runPipeline({ source, stages, sink, stop: interrupted })) === 'stopped';
+    stopped = (await runPipeline({ source, stages, sink, stop })) === 'stopped';
     counters = collectCounters([source, ...stages, sink]);
   }
+  if (signals > 0) stopped = true;
   for (const [name, c] of counters) {
     const text = Object.entries(c).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ');
     if (text && (!quiet || /skipped|dead-lettered|late|invalid/.test(text))) writeErr(`kstream: ${name}: ${text}`);
