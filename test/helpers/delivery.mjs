@@ -2,6 +2,7 @@
 // pipeline against a real broker, kill it at points spread over the stream, restart it, and count what reached the
 // output topic.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -46,20 +47,22 @@ export function startGroup(command, env) {
 }
 
 /**
- * Runs `command` `kills` times, each time killing its process group with SIGKILL once the output topic grew past
- * a point drawn between the previous point and the next k/(kills+1) of `expected` (or, when the stream has
- * already gone further because of replays, after a short random delay); then runs `finish` to the end.
- * Returns what happened per run.
+ * Runs `command` `kills` times, each time sending `signal` (SIGKILL) to its processes once the output topic grew
+ * past a point drawn between k/(kills+1) and (k+1)/(kills+1) of `expected` records beyond where it started (or,
+ * when the stream has already gone further because of replays, after a short random delay); then runs `finish`
+ * to the end. `target`: 'group' signals the whole process group (shell included), 'children' every process of the
+ * pipeline but not the shell, 'first' only the first process of the pipeline. Returns what happened per run.
  */
-export async function killLoop({ brokers, command, finish, outTopic, expected, kills, seed = 1, env = {}, log = () => {}, maxRunMs = 60_000 }) {
+export async function killLoop({ brokers, command, finish, outTopic, expected, kills, seed = 1, env = {}, log = () => {}, maxRunMs = 60_000, signal = 'SIGKILL', target: whom = 'group' }) {
   const adm = admin(brokers);
   await adm.connect();
   const rand = rng(seed);
   const runs = [];
   try {
+    const base = await endSum(adm, outTopic);
     for (let k = 0; k < kills; k++) {
-      const lo = (k / (kills + 1)) * expected;
-      const hi = ((k + 1) / (kills + 1)) * expected;
+      const lo = base + (k / (kills + 1)) * expected;
+      const hi = base + ((k + 1) / (kills + 1)) * expected;
       const target = lo + rand() * (hi - lo);
       const before = await endSum(adm, outTopic);
       const p = startGroup(command, env);
@@ -77,10 +80,11 @@ export async function killLoop({ brokers, command, finish, outTopic, expected, k
         }
       }
       if (ended) throw new Error(`run ${k} ended by itself before the kill (code ${ended.code}): ${ended.stderr}`);
-      p.kill('SIGKILL');
+      if (whom === 'group') p.kill(signal);
+      else signalChildren(p.child.pid, signal, whom === 'first');
       const r = await p.exited;
       const after = await endSum(adm, outTopic);
-      runs.push({ run: k, how, target: Math.round(target), outBefore: before, outAfter: after, ms: Date.now() - t0, signal: r.signal, stderr: r.stderr });
+      runs.push({ run: k, how, target: Math.round(target), outBefore: before, outAfter: after, ms: Date.now() - t0, code: r.code, signal: r.signal, stderr: r.stderr });
       log(`run ${k}: killed (${how}) after ${Date.now() - t0} ms, output ${before} → ${after}`);
     }
     const p = startGroup(finish, env);
@@ -95,6 +99,18 @@ export async function killLoop({ brokers, command, finish, outTopic, expected, k
     await adm.disconnect();
   }
   return runs;
+}
+
+/**
+ * Signals the processes of a shell pipeline (`sh -c "a | b"`) but not the shell, which then exits with the last
+ * one's code: all of them, or only the first (the lowest pid: the shell starts them left to right).
+ */
+function signalChildren(shellPid, signal, firstOnly) {
+  const kids = fs.readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8').trim().split(/\s+/).map(Number).filter(Boolean);
+  if (kids.length === 0) throw new Error('the pipeline has no processes');
+  for (const pid of firstOnly ? [Math.min(...kids)] : kids) {
+    try { process.kill(pid, signal); } catch { /* gone */ }
+  }
 }
 
 /**
