@@ -1,0 +1,134 @@
+// Graceful shutdown against the real broker: SIGINT/SIGTERM stop consuming, drain the batch in flight, commit
+// exactly what was produced, leave the group and exit 130; a second signal exits at once.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { CLI, KS, admin, countIds, endSum, sh } from '../helpers/delivery.mjs';
+
+const brokers = process.env.KSTREAM_BROKERS ?? '';
+const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
+const N = 50_000;
+const FIRST_TS = 1767225600000;
+const IDS = new Set(Array.from({ length: N }, (_, i) => String(FIRST_TS + i)));
+const T = { timeout: 90_000 };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const adm = admin(brokers);
+await adm.connect();
+const topics = [];
+const groups = [];
+after(async () => {
+  await adm.deleteTopics({ topics }).catch(() => {});
+  await adm.deleteGroups(groups).catch(() => {});
+  await adm.disconnect();
+});
+
+async function setup(what) {
+  const id = `${what}-${randomUUID().slice(0, 8)}`;
+  const [input, output, group] = [`it-sd-in-${id}`, `it-sd-out-${id}`, `it-sd-${id}`];
+  topics.push(input, output);
+  groups.push(group);
+  await adm.createTopics({ topics: [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }], waitForLeaders: true });
+  const r = await sh(`${KS} gen --preset clicks --count ${N} --seed 2 | ${KS} produce ${input} --key r.user --quiet`, env);
+  assert.equal(r.code, 0, r.stderr);
+  return { input, output, group };
+}
+
+function start(args) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+  return { child, exited };
+}
+
+async function waitOutput(topic, atLeast, exited) {
+  let done = false;
+  exited.then(() => (done = true));
+  for (;;) {
+    const n = await endSum(adm, topic);
+    if (n >= atLeast) return n;
+    if (done) throw new Error('the run ended before the signal');
+    await sleep(20);
+  }
+}
+
+async function committedSum(group, topic) {
+  const offs = await adm.fetchOffsets({ groupId: group, topics: [topic] });
+  return offs[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+}
+
+async function readOutput(output, isolation = 'read_uncommitted') {
+  const r = await sh(`${KS} consume ${output} --exit --isolation ${isolation}`, env);
+  assert.equal(r.code, 0, r.stderr);
+  return countIds(r.stdout, IDS);
+}
+
+const MAP = ['map', '({id: r.ts, user: r.user})'];
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  test(`fused consume → map → produce: ${signal} mid-stream drains, commits exactly what it produced, leaves the group, exits 130`, T, async (t) => {
+    const { input, output, group } = await setup(signal.toLowerCase());
+    const run = start(['consume', input, '--group', group, '--instance-id', 'a', '--fetch-max', '64k', '+', ...MAP, '+', 'produce', output, '--quiet']);
+    await waitOutput(output, 10_000, run.exited);
+    const t0 = Date.now();
+    run.child.kill(signal);
+    const r = await run.exited;
+    const ms = Date.now() - t0;
+    assert.equal(r.code, 130, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.ok(ms < 5000, `took ${ms} ms to stop`);
+    const produced = await endSum(adm, output);
+    const committed = await committedSum(group, input);
+    t.diagnostic(`${signal} after ${produced} records: committed ${committed}, stopped in ${ms} ms`);
+    assert.ok(produced < N, 'the signal came mid-stream');
+    assert.equal(committed, produced, 'the commit covers exactly what was produced');
+    const d = await adm.describeGroups([group]);
+    assert.equal(d.groups[0].members.length, 0, 'the member left the group');
+    // a restart continues from there: every record once
+    const rest = await sh(`${KS} consume ${input} --group ${group} --instance-id a --exit + map '({id: r.ts, user: r.user})' + produce ${output} --quiet`, env);
+    assert.equal(rest.code, 0, rest.stderr);
+    const c = await readOutput(output);
+    assert.deepEqual([c.lines, c.distinct, c.duplicates, c.missing], [N, N, 0, 0]);
+  });
+}
+
+test('--exactly-once: SIGTERM mid-stream commits the last transaction and exits 130; a restart ends with exactly N', T, async (t) => {
+  const { input, output, group } = await setup('eos-term');
+  const args = (extra) => ['consume', input, '--group', group, '--instance-id', 'a', '--exactly-once', '--fetch-max', '64k', ...extra, '+', ...MAP, '+', 'produce', output, '--quiet'];
+  const run = start(args([]));
+  await waitOutput(output, 10_000, run.exited);
+  run.child.kill('SIGTERM');
+  const r = await run.exited;
+  assert.equal(r.code, 130, r.stderr);
+  const mid = await readOutput(output, 'read_committed');
+  assert.equal(mid.duplicates, 0);
+  assert.equal(await committedSum(group, input), mid.lines, 'the offsets committed are those of the committed output');
+  t.diagnostic(`stopped after ${mid.lines} committed records`);
+  const rest = start(args(['--exit']));
+  const r2 = await rest.exited;
+  assert.equal(r2.code, 0, r2.stderr);
+  const c = await readOutput(output, 'read_committed');
+  assert.deepEqual([c.lines, c.distinct, c.duplicates, c.missing], [N, N, 0, 0]);
+});
+
+test('a second signal exits at once, even while the first one waits for a blocked stdout to drain', T, async () => {
+  const { input, group } = await setup('twice');
+  const run = start(['consume', input, '--group', group]);
+  // read one chunk, then stop reading: the pipe fills and the consumer's write waits
+  await new Promise((resolve) => run.child.stdout.once('data', resolve));
+  run.child.stdout.pause();
+  let exited = false;
+  run.exited.then(() => (exited = true));
+  await sleep(300);
+  run.child.kill('SIGINT');
+  await sleep(700);
+  assert.equal(exited, false, 'the first signal waits for the batch in flight');
+  const t0 = Date.now();
+  run.child.kill('SIGINT');
+  const r = await run.exited;
+  assert.equal(r.code, 130);
+  assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+  assert.doesNotMatch(r.stderr, /Error|at .*\.js/);
+});
