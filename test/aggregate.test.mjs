@@ -326,7 +326,7 @@ test('percentiles agree with `stats` (report/hdr.ts) for small groups (exact pat
   const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
   const ps = [0, 1, 25, 50, 90, 99, 99.9, 100];
   for (const n of [1, 2, 3, 7, 100, HDR_EXACT_LIMIT, HDR_EXACT_LIMIT + 1, 3000]) {
-    for (const scale of [1, 1000, 1e6]) {
+    for (const scale of [1, 1000, 1e6, 1e10]) {
       const vals = Array.from({ length: n }, () => Math.round(rnd() * scale * 1000) / 1000);
       const ref = new Hdr();
       for (const v of vals) ref.record(v);
@@ -338,14 +338,20 @@ test('percentiles agree with `stats` (report/hdr.ts) for small groups (exact pat
 
 test('percentile bucket counts use the library\'s layout: same index and bucket value for every magnitude', async () => {
   const hdr = await import('hdr-histogram-js');
-  const { binOf, valueOfBin, HdrBins, rankAt } = await import('../dist/src/operators/hdrbins.js');
+  const { binOf, valueOfBin, HdrBins, rankAt, bucketLow, bucketHigh, SCALE, shortestIn } = await import('../dist/src/operators/hdrbins.js');
+  const report = await import('../dist/src/report/hdr.js');
   const h = hdr.build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3, useWebAssembly: false, autoResize: true });
   const probe = [0, 1, 2047, 2048, 2049, 4095, 4096, 1e6, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 1e13, 2 ** 52 - 1];
   for (let k = 11; k < 52; k++) probe.push(2 ** k - 1, 2 ** k, 2 ** k + 1);
   for (const v of probe) {
     assert.equal(binOf(v), h.countsArrayIndex(v), `index of ${v}`);
     assert.equal(valueOfBin(binOf(v)), h.valueFromIndex(h.countsArrayIndex(v)), `bucket value of ${v}`);
+    assert.equal(bucketLow(v), h.lowestEquivalentValue(v), `lowest equivalent of ${v}`);
+    assert.equal(bucketHigh(v), h.highestEquivalentValue(v), `highest equivalent of ${v}`);
   }
+  // The reporting half is report/hdr.ts's, repeated so aggregate does not load the library.
+  assert.equal(SCALE, report.SCALE);
+  for (const v of probe) assert.equal(shortestIn(bucketLow(v), bucketHigh(v)), report.shortestIn(h.lowestEquivalentValue(v), h.highestEquivalentValue(v)), `shortest of ${v}`);
   // Percentiles of the counts are the library's, across growth and merges.
   let s = 5;
   const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
@@ -363,4 +369,31 @@ test('percentile bucket counts use the library\'s layout: same index and bucket 
     const got = m.valueAtRank(rankAt(p, m.total));
     assert.equal(h.highestEquivalentValue(got), ref.getValueAtPercentile(p === 0 ? 1e-9 : p), `p${p}`);
   }
+});
+
+test('percentiles over many large windows: bucket counts reused from closed windows start from zero', async () => {
+  const { Hdr } = await import('../dist/src/report/hdr.js');
+  let s = 11;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const w = makeWindow(['tumbling', '1000'], { time: 'r.t' });
+  const agg = makeAggregate(['count', 'p50(r.v)', 'p99(r.v)', 'p99.9(r.v)'], { by: 'r.k' });
+  const refs = new Map();
+  const values = [];
+  for (let t = 0; t < 40_000; t++) {
+    const k = t % 4 ? 'a' : 'b';
+    // Later windows hold smaller values than earlier ones: leftovers in reused counts would show.
+    const v = Math.round(rnd() ** 3 * (t < 20_000 ? 1e5 : 50) * 1000) / 1000;
+    values.push({ t, k, v });
+    const id = `${Math.floor(t / 1000)}|${k}`;
+    if (!refs.has(id)) refs.set(id, new Hdr());
+    refs.get(id).record(v);
+  }
+  const { all } = drive(w, agg, values, { batch: 500 });
+  assert.equal(all.length, refs.size);
+  for (const o of all) {
+    const ref = refs.get(`${o.window.start / 1000}|${o.key}`);
+    assert.equal(o.count, ref.count);
+    assert.deepEqual([o.p50_v, o.p99_v, o['p99_9_v']], [ref.percentile(50), ref.percentile(99), ref.percentile(99.9)], `${o.key}@${o.window.start}`);
+  }
+  assert.equal(agg.stateSize, 0);
 });

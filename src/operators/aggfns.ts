@@ -1,7 +1,5 @@
-import * as hdr from 'hdr-histogram-js';
 import { UsageError } from '../pipeline/errors.js';
-import { SCALE, shortestIn } from '../report/hdr.js';
-import { HdrBins, rankAt } from './hdrbins.js';
+import { bucketHigh, bucketLow, HdrBins, rankAt, SCALE, shortestIn } from './hdrbins.js';
 
 /**
  * Aggregate functions (SEMANTICS.md "Aggregate functions"): what `aggregate count 'avg(r.ms)' 'p99(r.ms) as lat'`
@@ -246,8 +244,6 @@ interface AvgState { sum: number; n: number }
 interface PickState { has: boolean; v: unknown; t: number; q: number }
 interface VarState { n: number; mean: number; m2: number }
 type FreqState = Map<unknown, { v: unknown; c: number }>;
-/** The parts of JsHistogram used beyond the exported interface (as report/hdr.ts does). */
-type Hist = hdr.Histogram & { lowestEquivalentValue(v: number): number; highestEquivalentValue(v: number): number };
 interface HdrState {
   /** Recorded (scaled) values while the group is small; undefined once the bucket counts hold them. */
   vals: number[] | undefined;
@@ -268,13 +264,6 @@ export const hdrRecordable = (v: number): boolean => v >= 0 && Math.round(v * SC
 /** Distinct values: primitives as themselves (1 and "1" differ), objects and arrays by their JSON text. */
 const canon = (v: unknown): unknown => (typeof v === 'object' && v !== null ? '\u0000' + JSON.stringify(v) : v);
 
-function newHist(): Hist {
-  return hdr.build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3, useWebAssembly: false, autoResize: true }) as Hist;
-}
-
-// Bucket arithmetic only (never recorded into): equivalent-value ranges depend on the precision, not the counts.
-let bucketMath: Hist | undefined;
-
 function newHdr(): HdrState {
   return { vals: [], sorted: true, h: undefined, lo: Infinity, hi: -Infinity };
 }
@@ -293,7 +282,9 @@ function percentileOf(s: HdrState | undefined, p: number): number | null {
   // What JsHistogram.getValueAtPercentile computes: the bucket of the ceil(p% · n)-th smallest value.
   let v: number;
   if (s.h) {
-    v = s.h.valueAtRank(rankAt(p, s.h.total));
+    // getValueAtPercentile answers with an end of the bucket found, not the index's own value.
+    const at = s.h.valueAtRank(rankAt(p, s.h.total));
+    v = p === 0 ? bucketLow(at) : bucketHigh(at);
   } else {
     const vals = s.vals!;
     if (!s.sorted) {
@@ -302,8 +293,7 @@ function percentileOf(s: HdrState | undefined, p: number): number | null {
     }
     v = vals[Math.min(rankAt(p, vals.length), vals.length) - 1];
   }
-  const h = (bucketMath ??= newHist());
-  const x = shortestIn(h.lowestEquivalentValue(v), h.highestEquivalentValue(v)) / SCALE;
+  const x = shortestIn(bucketLow(v), bucketHigh(v)) / SCALE;
   return Math.min(s.hi, Math.max(s.lo, x));
 }
 
@@ -436,6 +426,15 @@ export function mergeState(kind: SlotKind, a: any, b: any): unknown {
         else a.set(k, { v: e.v, c: e.c });
       }
       return a;
+  }
+}
+
+/** The state will not be used again (its window closed or merged away): pooled memory goes back. */
+export function releaseState(kind: SlotKind, s: any): void {
+  if (kind === 'hdr' && s !== undefined && s.h !== undefined) {
+    s.h.release();
+    s.h = undefined;
+    s.vals = [];
   }
 }
 

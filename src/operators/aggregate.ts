@@ -5,7 +5,7 @@ import { RuntimeError, UsageError } from '../pipeline/errors.js';
 import { exprFailure, type Expr } from './expr.js';
 import { errorCounters } from './filter.js';
 import { evalKey, groupId, keyId, keyText, normalizeKey } from './groupkey.js';
-import { cloneState, compileAdder, hdrRecordable, initState, mergeState, toNumber, type Adder, type AggPlan } from './aggfns.js';
+import { cloneState, compileAdder, hdrRecordable, initState, mergeState, releaseState, toNumber, type Adder, type AggPlan } from './aggfns.js';
 import { TAGS, WINDOW_CTL } from './window.js';
 import type { WinRef } from '../time/windowassign.js';
 import { closeAt, isKeyedType, slidingReleaseAt, specFromPayload, type WindowSpec } from '../time/windowspec.js';
@@ -126,25 +126,25 @@ export class AggregateStage implements Stage {
 
   private record(rec: Rec, out: Rec[]): void {
     const v = this.needAll && rec.partial ? rec.fullValue() : rec.value;
-    const tv = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    // A view (partial) is always an object; a full value may be anything.
+    const tv = rec.partial || (v !== null && typeof v === 'object' && !Array.isArray(v)) ? (v as Record<string, unknown>) : undefined;
     const spec = this.spec;
     const r: unknown = tv !== undefined && tv['@value'] !== undefined ? tv['@value'] : v;
 
     // Window tags: on the record when `window` ran in this process, else in the value (read from a pipe). A tag
     // the window did not set is looked up in the value as well, as a reader of the piped text would find it.
     let wins: unknown = rec.windows;
-    let time = wins !== undefined ? rec.etime : -1;
+    let t: number | undefined = wins !== undefined ? rec.etime : undefined;
     let tagKey: unknown;
     let lifted = false;
     if (wins === undefined) {
       if (tv !== undefined) wins = tv['@windows'];
       lifted = true;
     }
-    if (time < 0 && tv !== undefined) {
-      const x = tv['@time'];
-      if (typeof x === 'number') time = x;
+    if (t === undefined) {
+      const x = tv !== undefined ? tv['@time'] : undefined;
+      t = typeof x === 'number' ? x : rec.ts;
     }
-    const t: number | undefined = time >= 0 ? time : rec.ts;
 
     // Group key.
     let key: unknown;
@@ -257,6 +257,7 @@ export class AggregateStage implements Stage {
         this.mergeInto(target, old);
         old.dead = true;
         this.table.delete(old);
+        this.release(old);
       }
     }
     this.add(target, t);
@@ -303,6 +304,7 @@ export class AggregateStage implements Stage {
     if (acc.n >= this.spec!.size!) {
       if (this.emit === 'final') out.push(this.result(acc, 'final', rec));
       this.table.delete(acc);
+      this.release(acc);
     }
   }
 
@@ -310,12 +312,14 @@ export class AggregateStage implements Stage {
   private advance(w: number, out: Rec[], from: Rec | undefined): void {
     if (!(w > this.wm)) return;
     this.wm = w;
+    if (w < this.queue.next) return;
     const sliding = this.spec!.type === 'sliding';
     let done: Acc[] | undefined;
     for (let a = this.queue.popDue(w); a; a = this.queue.popDue(w)) {
       if (a.dead) continue;
       if (a.closed) {
         this.table.delete(a);
+        this.release(a);
         continue;
       }
       a.closed = true;
@@ -327,10 +331,19 @@ export class AggregateStage implements Stage {
         this.table.delete(a);
       }
     }
-    if (done && this.emit === 'final') {
+    if (done === undefined) return;
+    if (this.emit === 'final') {
       done.sort(byWindowThenKey);
       for (const a of done) out.push(this.result(a, 'final', from));
     }
+    // Sliding windows stay (they may seed another) until they come out of the queue a second time.
+    if (!sliding) for (const a of done) this.release(a);
+  }
+
+  /** An accumulator left the table for good: states with pooled memory give it back. */
+  private release(acc: Acc): void {
+    const slots = this.plan.slots;
+    for (let s = 0; s < slots.length; s++) releaseState(slots[s].kind, acc.states[s]);
   }
 
   end(out: Rec[]): void {

@@ -243,7 +243,7 @@ export class WindowStage implements Stage {
    * flatmap can emit one object twice) — with the tags added, or wrapped when it is not an object.
    */
   private tagRecord(rec: Rec, v: unknown, t: number, wins: readonly object[], key: unknown, merged: WinRef[] | undefined): void {
-    rec.tag(t, wins, key, merged);
+    rec.tag(t >= 0 ? t : undefined, wins, key, merged);
     if (rec.partial) {
       const view = v as Record<string, unknown>;
       if (view.constructor !== this.viewClass) {

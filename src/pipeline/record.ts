@@ -25,11 +25,11 @@ export class Rec {
   src: SourceRef | undefined;
   /**
    * Window tags (format in operators/window.ts), set by `window` on the records it passes on and read by
-   * `aggregate` in the same process without going through the value: event time (-1 = none), the record's
+   * `aggregate` in the same process without going through the value: event time (undefined = none), the record's
    * windows (undefined = not tagged), group key (undefined = none) and merged sessions. They become the
    * `@time`/`@windows`/`@key`/`@merged` members of the text when someone reads `raw` (see `tag`).
    */
-  etime: number;
+  etime: number | undefined;
   windows: readonly object[] | undefined;
   wkey: unknown;
   merged: readonly object[] | undefined;
@@ -54,7 +54,8 @@ export class Rec {
     this.ctl = undefined;
     this.pos = pos;
     this.src = src;
-    this.etime = -1;
+    // undefined, not -1: a field that only ever held numbers would get a boxed double in every record.
+    this.etime = undefined;
     this.windows = undefined;
     this.wkey = undefined;
     this.merged = undefined;
@@ -85,7 +86,7 @@ export class Rec {
    * tags, or a view written in place). Tags the text does not show yet are written into it first, so a record
    * tagged twice reads as it would through a pipe: both sets, the later ones last (JSON takes the last).
    */
-  tag(etime: number, windows: readonly object[], wkey: unknown, merged: readonly object[] | undefined): void {
+  tag(etime: number | undefined, windows: readonly object[], wkey: unknown, merged: readonly object[] | undefined): void {
     if (this.tagsPending) void this.raw;
     this.etime = etime;
     this.windows = windows;
@@ -119,7 +120,7 @@ export class Rec {
     this.partial = false;
     // The tags described the old value; a stage that keeps them in its new value passes them on there.
     if (this.windows !== undefined) {
-      this.etime = -1;
+      this.etime = undefined;
       this.windows = undefined;
       this.wkey = undefined;
       this.merged = undefined;
@@ -163,7 +164,7 @@ export const END = '$end';
  */
 function spliceTags(text: string, r: Rec): string {
   const wins = r.windows as readonly object[] & { json?: string };
-  let tags = (r.etime >= 0 ? `,"@time":${r.etime},"@windows":` : ',"@windows":') + (wins.json ?? JSON.stringify(wins));
+  let tags = (r.etime !== undefined ? `,"@time":${r.etime},"@windows":` : ',"@windows":') + (wins.json ?? JSON.stringify(wins));
   if (r.wkey !== undefined) tags += `,"@key":${JSON.stringify(r.wkey)}`;
   if (r.merged !== undefined) tags += `,"@merged":${JSON.stringify(r.merged)}`;
   let a = 0;

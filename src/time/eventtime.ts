@@ -17,7 +17,9 @@ export function toEventTime(v: unknown): number {
     if (!Number.isFinite(v)) return INVALID_UNPARSABLE;
     if (v < 0) return INVALID_NEGATIVE;
     // Fractions of a millisecond (performance.now()-style values) are cut, never rounded up into the next window.
-    return Math.floor(v);
+    // A whole number is returned as itself: no new boxed double per record.
+    const f = Math.floor(v);
+    return f === v ? v : f;
   }
   if (v === undefined || v === null || v === '') return INVALID_MISSING;
   if (typeof v === 'string') return parseTimeString(v);

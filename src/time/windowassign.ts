@@ -85,6 +85,7 @@ export class GridAssigner {
   }
 
   closeDue(w: number): boolean {
+    if (w < this.ends.next) return false;
     let any = false;
     for (let e = this.ends.popDue(w); e; e = this.ends.popDue(w)) {
       const start = e.at - this.size;

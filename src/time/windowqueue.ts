@@ -14,6 +14,11 @@ export class MinQueue<T extends Timed> {
     return this.h.length;
   }
 
+  /** The smallest `at`, Infinity when empty: a cheap "is anything due" check before popDue. */
+  get next(): number {
+    return this.h.length > 0 ? this.h[0].at : Infinity;
+  }
+
   push(x: T): void {
     const h = this.h;
     let i = h.length;
