@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { KafkaConfig } from './kafka-options.js';
 import { scrubSecrets } from './kafka-options.js';
-import { kafkaError, MissingTopic } from './kafka-errors.js';
+import { kafkaError, MissingTopic, Outage } from './kafka-errors.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import {
   decodeFetchResponse, decodeProduceResponse, encodeProduceRequest,
@@ -281,10 +281,13 @@ export function decodeOffsetFetchV7(b: Buffer): OffsetFetchResult {
  */
 export class Wire {
   readonly cluster: Cluster;
+  /** A lost connection of this client, shared by its consumer and producers (one notice per outage). */
+  readonly outage: Outage;
   private connected: Promise<void> | undefined;
   private readonly targets = new Set<string>();
 
   constructor(readonly kafka: Kafka, readonly cfg: KafkaConfig) {
+    this.outage = new Outage(cfg);
     const create = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
     if (!create) throw new Error('unsupported kafkajs version: cluster factory not found');
     this.cluster = (kafka as any)[create]({ metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, isolationLevel: 0 });
@@ -498,6 +501,19 @@ export async function patchRequestQueue(): Promise<void> {
   }
 }
 
+/**
+ * kafkajs's sockets, allowed more than 10 'connect' listeners: while a broker is down kafkajs disconnects the same
+ * connecting socket again on every retry (each adds a listener), and Node would print a leak warning on stderr.
+ */
+function quietSockets(): (args: any) => any {
+  const make = kafkajsRequire('kafkajs/src/network/socketFactory.js')();
+  return (args) => {
+    const socket = make(args);
+    socket.setMaxListeners(0);
+    return socket;
+  };
+}
+
 export class KafkajsClient implements KafkaClient {
   private readonly kafka: Kafka;
   private wireInstance: Wire | undefined;
@@ -512,6 +528,7 @@ export class KafkajsClient implements KafkaClient {
       sasl: sasl ? ({ mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as any) : undefined,
       connectionTimeout: 3000,
       authenticationTimeout: 5000,
+      socketFactory: quietSockets(),
       requestTimeout: 30_000,
       // A handful of quick retries: an unreachable broker fails in about a second, a leader move still recovers.
       retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 },

@@ -12,7 +12,7 @@ import type { FetchedPartition } from './kafka-protocol.js';
 import type { ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffset } from './kafka.js';
 import { tpKey } from './kafka.js';
 import { protocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-client.js';
-import { kafkaError } from './kafka-errors.js';
+import { isTransient, kafkaError } from './kafka-errors.js';
 import { RuntimeError } from '../pipeline/errors.js';
 
 const MAX_QUEUED = 2;
@@ -77,7 +77,7 @@ export class WireConsumer implements KafkaConsumer {
       await this.wire.connect();
       for (const t of this.opts.topics) await this.wire.partitions(t);
       if (this.opts.group) {
-        this.member = new GroupMember(this.wire, this.opts.group, this.opts.topics, this.opts.instanceId);
+        this.member = new GroupMember(this.wire, this.opts.group, this.opts.topics, this.opts.instanceId, (e) => this.fail(e));
         await this.rejoin();
         this.heartbeatTimer = setInterval(() => this.heartbeat(), 3000);
         this.heartbeatTimer.unref?.();
@@ -152,8 +152,17 @@ export class WireConsumer implements KafkaConsumer {
       try {
         await Promise.allSettled(this.loops);
         if (delayMs) await sleep(delayMs);
-        if (this.closed) return;
-        await this.wire.refresh();
+        for (let attempt = 0; ; attempt++) {
+          if (this.closed) return;
+          try {
+            await this.wire.refresh();
+            break;
+          } catch (e) {
+            // the brokers are away (restarting): keep trying while the outage is young
+            if (!isTransient(e)) throw e;
+            await sleep(this.wire.outage.failed(e, attempt));
+          }
+        }
         this.resetting = undefined;
         this.startLoops();
       } catch (e) {
@@ -185,6 +194,7 @@ export class WireConsumer implements KafkaConsumer {
         }
         const req: FetchPartitionRequest[] = active.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, maxBytes: partBytes }));
         const res = await this.wire.fetch(leader, isolation, maxWait, 1, maxBytes, req);
+        this.wire.outage.ok();
         if (epoch !== this.epoch || this.closed) return;
         const data: FetchedPartition[] = [];
         let needReset = false;
@@ -222,9 +232,14 @@ export class WireConsumer implements KafkaConsumer {
       }
     } catch (e) {
       if (epoch !== this.epoch || this.closed) return;
-      const err = e as { name?: string; retriable?: boolean };
-      if (err.name === 'KafkaJSConnectionClosedError' || err.name === 'KafkaJSConnectionError' || err.name === 'KafkaJSRequestTimeoutError' || err.name === 'KafkaJSBrokerNotFound') {
+      if (isTransient(e)) {
         this.wire.cfg.log?.(`kstream: fetch from broker ${leader} failed (${(e as Error).message}); reconnecting`);
+        try {
+          this.wire.outage.failed(e);
+        } catch (gaveUp) {
+          this.fail(gaveUp);
+          return;
+        }
         this.reset(500);
         return;
       }
@@ -238,7 +253,17 @@ export class WireConsumer implements KafkaConsumer {
 
   private rejoinInBackground(): Promise<void> {
     if (!this.rejoining) {
-      this.rejoining = this.rejoin()
+      this.rejoining = (async () => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.rejoin();
+            return;
+          } catch (e) {
+            if (!isTransient(e) || this.closed) throw e;
+            await sleep(this.wire.outage.failed(e, attempt));
+          }
+        }
+      })()
         .catch((e) => this.fail(e))
         .finally(() => (this.rejoining = undefined));
     }
@@ -280,12 +305,17 @@ export class WireConsumer implements KafkaConsumer {
       () => {
         if (m.needsRejoin) void this.rejoinInBackground();
       },
-      (e) => this.wire.cfg.log?.(`kstream: heartbeat failed: ${(e as Error).message}`),
+      (e) => {
+        // the fetch loops notice (and report) a lost broker; a heartbeat only finds the coordinator again later
+        if (isTransient(e)) m.lostCoordinator();
+        this.wire.cfg.log?.(`kstream: heartbeat failed: ${(e as Error).message}`);
+      },
     );
   }
 
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {
     if (!this.member) return;
+    if (this.failure !== undefined) throw kafkaError(this.failure, { cfg: this.wire.cfg, topic: this.opts.topics[0], group: this.opts.group });
     await this.member.commit(offsets);
   }
 
@@ -316,11 +346,19 @@ class GroupMember {
   private pending = new Map<string, TopicPartitionOffset>();
   private inflight: Promise<void> | undefined;
 
-  constructor(private readonly wire: Wire, readonly groupId: string, private readonly topics: string[], private readonly instanceId?: string) {}
+  constructor(
+    private readonly wire: Wire, readonly groupId: string, private readonly topics: string[], private readonly instanceId: string | undefined,
+    /** Where a commit failure that retrying cannot cure goes (it fails the consumer). */
+    private readonly fatal: (e: unknown) => void,
+  ) {}
 
   private async coord(): Promise<Broker> {
     if (!this.coordinator) this.coordinator = await this.wire.coordinator(this.groupId);
     return this.coordinator;
+  }
+
+  lostCoordinator(): void {
+    this.coordinator = undefined;
   }
 
   async join(): Promise<TopicPartition[]> {
@@ -366,7 +404,10 @@ class GroupMember {
         if (attempt >= 20) throw e;
         if (type === 'UNKNOWN_MEMBER_ID') this.memberId = '';
         else if (COORDINATOR_MOVED.has(type)) this.coordinator = undefined;
-        else if (!REJOIN.has(type) && type !== 'MEMBER_ID_REQUIRED') throw e;
+        else if (!REJOIN.has(type) && type !== 'MEMBER_ID_REQUIRED') {
+          if (isTransient(e)) this.coordinator = undefined;
+          throw e;
+        }
         await sleep(Math.min(1000, 100 * (attempt + 1)));
       }
     }
@@ -450,15 +491,42 @@ class GroupMember {
     return out;
   }
 
+  /**
+   * Records offsets to commit and starts writing them in the background (at most one OffsetCommit in flight).
+   * A failed write keeps them pending: a lost coordinator is looked up again and the write retried while the
+   * outage is young; anything else fails the consumer.
+   */
   commit(offsets: TopicPartitionOffset[]): Promise<void> {
     for (const o of offsets) {
       const key = tpKey(o.topic, o.partition);
       const prev = this.pending.get(key);
       if (!prev || prev.offset < o.offset) this.pending.set(key, o);
     }
-    if (!this.inflight) this.inflight = this.drain();
+    this.startDrain();
     return Promise.resolve();
   }
+
+  private startDrain(): void {
+    if (this.inflight || this.retryTimer) return;
+    this.inflight = this.drain().catch((e) => {
+      if (!isTransient(e)) {
+        this.fatal(e);
+        return;
+      }
+      try {
+        const wait = this.wire.outage.failed(e, this.commitAttempts++);
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.startDrain();
+        }, wait);
+      } catch (gaveUp) {
+        this.fatal(gaveUp);
+      }
+    });
+  }
+
+  private commitAttempts = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   private async drain(): Promise<void> {
     try {
@@ -468,15 +536,17 @@ class GroupMember {
         if (batch.length === 0) break;
         try {
           await this.send(batch);
+          this.commitAttempts = 0;
         } catch (e) {
           const type = (e as { type?: string }).type ?? '';
+          // keep what failed, unless newer offsets arrived meanwhile
+          for (const o of batch) if (!this.pending.has(tpKey(o.topic, o.partition))) this.pending.set(tpKey(o.topic, o.partition), o);
           if (REJOIN.has(type)) {
             // the group moved on: what we own after the rejoin is committed then
             this.needsRejoin = true;
-            for (const o of batch) if (!this.pending.has(tpKey(o.topic, o.partition))) this.pending.set(tpKey(o.topic, o.partition), o);
             break;
           }
-          if (COORDINATOR_MOVED.has(type)) this.coordinator = undefined;
+          if (COORDINATOR_MOVED.has(type) || isTransient(e)) this.coordinator = undefined;
           throw e;
         }
       }
@@ -501,12 +571,22 @@ class GroupMember {
     });
   }
 
-  /** Waits until every offset recorded so far is committed. */
+  /** Waits until every offset recorded so far is committed (a few tries; the caller decides what a failure means). */
   async flushCommits(): Promise<void> {
-    for (let i = 0; i < 3; i++) {
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    for (let i = 0; ; i++) {
       if (this.inflight) await this.inflight;
       if (this.pending.size === 0 || this.needsRejoin) return;
-      this.inflight = this.drain();
+      try {
+        this.inflight = this.drain();
+        await this.inflight;
+      } catch (e) {
+        if (i >= 5 || !isTransient(e)) throw e;
+        await sleep(200 * (i + 1));
+      }
     }
   }
 

@@ -112,3 +112,64 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
   if (type) return new RuntimeError(`${ctx.topic ? `\`${ctx.topic}\`: ` : ''}${msg} (${type})`, 'rerun with --verbose for details');
   return new RuntimeError(`kafka: ${msg}`, 'rerun with --verbose for details');
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Outages: a broker restarting or unreachable mid-run
+
+/** How long a run keeps reconnecting to brokers it lost before it gives up with one line. */
+export const RECONNECT_FOR_MS = Number(process.env.KSTREAM_RECONNECT_MS) || 120_000;
+
+const TRANSIENT_NAMES = new Set([
+  'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSBrokerNotFound',
+  'KafkaJSNumberOfRetriesExceeded', 'KafkaJSGroupCoordinatorNotFound', 'KafkaJSLockTimeout', 'KafkaJSNoBrokerAvailableError',
+  'KafkaJSMetadataNotLoaded', 'KafkaJSTimeout',
+]);
+
+/** True for failures a reconnect or a retry cures: connections, timeouts, leaders and coordinators moving. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof KsError) return false;
+  const e = err as ErrLike & { retriable?: boolean };
+  if (!e) return false;
+  if (TRANSIENT_NAMES.has(e.name ?? '')) return true;
+  const root = rootCause(err) as ErrLike & { retriable?: boolean };
+  if (TRANSIENT_NAMES.has(root.name ?? '') || (typeof root.code === 'string' && CONNECT_REASONS[root.code])) return true;
+  // protocol errors kafkajs marks retriable (NOT_LEADER, coordinator loading or moved, request timed out)
+  return (e.name === 'KafkaJSProtocolError' && e.retriable === true) || (root.name === 'KafkaJSProtocolError' && root.retriable === true);
+}
+
+/**
+ * Tracks one client's lost connection: the first failure prints one line (unless --quiet), recovery another; a
+ * failure that has lasted RECONNECT_FOR_MS is thrown as the one-line error of `kafkaError`.
+ */
+export class Outage {
+  private since = 0;
+  private last: unknown;
+
+  constructor(private readonly cfg: KafkaConfig) {}
+
+  get down(): boolean {
+    return this.since > 0;
+  }
+
+  /** A transient failure: returns how long to wait before the next try, or throws when it has lasted too long. */
+  failed(e: unknown, attempt = 0): number {
+    const now = Date.now();
+    this.last = e;
+    if (!this.since) {
+      this.since = now;
+      const err = kafkaError(e, { cfg: this.cfg });
+      this.cfg.notice?.(`kstream: ${err.message.replace(/^kafka: /, '')}; reconnecting for up to ${Math.round(RECONNECT_FOR_MS / 1000)}s`);
+    } else if (now - this.since > RECONNECT_FOR_MS) {
+      const err = kafkaError(e, { cfg: this.cfg });
+      throw new RuntimeError(`${err.message}, gave up after ${Math.round((now - this.since) / 1000)}s of reconnecting`, err.hint);
+    }
+    return Math.min(1000, 100 * 2 ** Math.min(attempt, 4));
+  }
+
+  ok(): void {
+    if (!this.since) return;
+    const secs = ((Date.now() - this.since) / 1000).toFixed(1);
+    this.since = 0;
+    this.cfg.notice?.(`kstream: reconnected to \`${this.cfg.brokers.join(',')}\` after ${secs}s`);
+  }
+}

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import process from 'node:process';
 import type { OptionSpec, Opts } from '../pipeline/command.js';
 import { UsageError } from '../pipeline/errors.js';
+import { writeErr } from '../runtime.js';
 
 export const DEFAULT_BROKERS = '127.0.0.1:9092';
 
@@ -33,6 +34,8 @@ export interface KafkaConfig {
   tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
   /** Where the client's own diagnostics go under --verbose; otherwise they are dropped. */
   log?: (line: string) => void;
+  /** Lines a user should see unless --quiet: a lost connection being retried, and its recovery. */
+  notice?: (line: string) => void;
 }
 
 const MECHANISMS: SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
@@ -65,6 +68,7 @@ export function connectionConfig(opts: Opts, env: NodeJS.ProcessEnv = process.en
     brokers: parseBrokers(brokersText),
     clientId: opts.clientId !== undefined ? String(opts.clientId) : 'kstream',
     log,
+    notice: opts.quiet ? undefined : writeErr,
   };
 
   const mechanismText = opts.saslMechanism ?? env.KSTREAM_SASL_MECHANISM;

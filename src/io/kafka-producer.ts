@@ -9,7 +9,7 @@ import { BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from
 import { partitionForKey } from './kafka-protocol.js';
 import type { KafkaProducer, OutBatch, ProducerOptions, TopicMeta } from './kafka.js';
 import { protocolError, type Wire } from './kafka-client.js';
-import { kafkaError } from './kafka-errors.js';
+import { isTransient, kafkaError } from './kafka-errors.js';
 import { RuntimeError } from '../pipeline/errors.js';
 
 /** Most bytes of record batches in one Produce request. */
@@ -133,7 +133,15 @@ export class WireProducer implements KafkaProducer {
   private async deliver(topic: string, batches: Sealed[], issued: () => void): Promise<void> {
     let pending = batches;
     for (let attempt = 0; ; attempt++) {
-      const meta = await this.topicMeta(topic, attempt > 0);
+      let meta: TopicMeta;
+      try {
+        meta = await this.topicMeta(topic, attempt > 0);
+      } catch (e) {
+        // the brokers are away (restarting): wait and ask again while the outage is young
+        if (!isTransient(e)) throw e;
+        await sleep(this.wire.outage.failed(e, attempt));
+        continue;
+      }
       const leaderOf = new Map(meta.partitions.map((p) => [p.partition, p.leader]));
       // One request may hold a partition only once: the k-th batch of every partition goes into round k.
       const rounds = new Map<number, Map<number, Sealed[]>>();
@@ -163,13 +171,24 @@ export class WireProducer implements KafkaProducer {
       }
       issued();
       await Promise.all(sends);
-      if (failed.length === 0) return;
+      if (failed.length === 0) {
+        if (attempt > 0) this.wire.outage.ok();
+        return;
+      }
       // An idempotent producer's batch that followed a failed one is refused as out of order: resent with it.
       const retriable = typeof firstError === 'number'
         ? RETRIABLE.has(firstError) || (!!this.ident && firstError === OUT_OF_ORDER_SEQUENCE_NUMBER)
-        : isRetriable(firstError);
-      if (!retriable || attempt >= RETRIES) throw await this.failure(topic, firstError, failed);
-      await sleep(100 * 2 ** attempt);
+        : isTransient(firstError);
+      if (!retriable) throw await this.failure(topic, firstError, failed);
+      // a few quick retries for a leader moving; beyond that it is an outage, retried while it is young
+      if (attempt < RETRIES) await sleep(100 * 2 ** attempt);
+      else {
+        try {
+          await sleep(this.wire.outage.failed(typeof firstError === 'number' ? await protocolError(firstError, topic) : firstError, attempt));
+        } catch {
+          throw await this.failure(topic, firstError, failed);
+        }
+      }
       pending = failed;
     }
   }
@@ -224,7 +243,4 @@ export class WireProducer implements KafkaProducer {
   }
 }
 
-function isRetriable(e: unknown): boolean {
-  const err = e as { retriable?: boolean; name?: string };
-  return err?.retriable === true || err?.name === 'KafkaJSConnectionClosedError' || err?.name === 'KafkaJSRequestTimeoutError';
-}
+

@@ -6,14 +6,12 @@
 import type { Wire, Broker } from './kafka-client.js';
 import { WireProducer, type ProducerIdentity } from './kafka-producer.js';
 import { tpKey, type OutBatch, type ProducerOptions, type TopicPartitionOffset, type TransactionalProducer } from './kafka.js';
-import { kafkaError } from './kafka-errors.js';
+import { isTransient, kafkaError } from './kafka-errors.js';
 import { RuntimeError } from '../pipeline/errors.js';
 
 /** How long a transaction may stay open before the broker aborts it (the client default of Kafka). */
 export const TRANSACTION_TIMEOUT_MS = 60_000;
 const TXN_COORDINATOR = 1;
-/** Longest a transaction request is retried through retriable errors (a coordinator moving, a broker restart). */
-const RETRY_FOR_MS = 60_000;
 
 // kafkajs's names: GROUP_LOAD_IN_PROGRESS = COORDINATOR_LOAD_IN_PROGRESS (14), GROUP_COORDINATOR_NOT_AVAILABLE =
 // COORDINATOR_NOT_AVAILABLE (15), NOT_COORDINATOR_FOR_GROUP = NOT_COORDINATOR (16); they serve transactions too.
@@ -106,7 +104,7 @@ export class TxnProducer implements ProducerIdentity, TransactionalProducer {
     await this.txnRequest('EndTxn', { transactionalId: this.transactionalId, producerId: this.producerId, producerEpoch: this.epoch, transactionResult: false }, 5_000);
   }
 
-  private async txnRequest(api: string, args: object, retryForMs = RETRY_FOR_MS): Promise<any> {
+  private async txnRequest(api: string, args: object, retryForMs?: number): Promise<any> {
     return this.retrying(async () => {
       this.coordinator ??= await this.wire.txnCoordinator(this.transactionalId);
       try {
@@ -119,17 +117,24 @@ export class TxnProducer implements ProducerIdentity, TransactionalProducer {
     }, retryForMs);
   }
 
-  /** Runs `fn` again on retriable errors (with backoff) until it succeeds or `forMs` passed. */
-  private async retrying<T>(fn: () => Promise<T>, forMs = RETRY_FOR_MS): Promise<T> {
-    const deadline = Date.now() + forMs;
+  /**
+   * Runs `fn` again on retriable errors until it succeeds: a few quick tries (a coordinator loading, markers
+   * still being written), then as an outage of the client (one notice, given up after RECONNECT_FOR_MS), or
+   * after `forMs` when given.
+   */
+  private async retrying<T>(fn: () => Promise<T>, forMs?: number): Promise<T> {
+    const deadline = forMs === undefined ? Infinity : Date.now() + forMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await fn();
+        const r = await fn();
+        if (attempt > 3) this.wire.outage.ok();
+        return r;
       } catch (e) {
         const err = e as ErrLike;
-        const retriable = RETRY.has(err.type ?? '') || CONNECTION.has(err.name ?? '');
+        const retriable = RETRY.has(err.type ?? '') || CONNECTION.has(err.name ?? '') || isTransient(e);
         if (!retriable || Date.now() > deadline) throw this.fencedOr(e);
-        await sleep(Math.min(1000, 20 * 2 ** attempt));
+        // beyond a few tries it is an outage: one notice, and an error once it has lasted too long
+        await sleep(attempt > 3 ? this.wire.outage.failed(e, attempt) : Math.min(1000, 20 * 2 ** attempt));
       }
     }
   }

@@ -114,17 +114,18 @@ function signalChildren(shellPid, signal, firstOnly) {
 }
 
 /**
- * Reads a topic with `kstream consume --exit` and counts the ids `idOf` finds in each line: how many distinct,
- * how many lines were duplicates, and which of 0..expected-1 are missing.
+ * Counts the ids (the number in `field` of each NDJSON line of `stdout`): how many distinct, how many lines were
+ * duplicates, how many of `expectedIds` are missing and how many ids were not expected.
  */
-export function countIds(stdout, expectedIds) {
+export function countIds(stdout, expectedIds, field = 'id') {
+  const re = new RegExp(`"${field}":(\\d+)`);
   const seen = new Map();
   let lines = 0;
   let p = 0;
   for (;;) {
     const e = stdout.indexOf('\n', p);
     if (e < 0) break;
-    const m = /"id":(\d+)/.exec(stdout.slice(p, e));
+    const m = re.exec(stdout.slice(p, e));
     p = e + 1;
     if (!m) continue;
     lines++;
@@ -154,4 +155,49 @@ export function sh(command, env = {}, input) {
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr }));
     child.stdin.end(input ?? '');
   });
+}
+
+/**
+ * Kills a broker started by scripts/kafka.mjs with SIGKILL and starts it again on the same data dir (topics,
+ * offsets and transactions survive), after `downMs`. Its state file gets the new pid, so `kafka.mjs down` still
+ * stops it. Resolves once the broker answers again.
+ */
+export async function restartBroker(dir, { downMs = 1000, onDown = async () => {} } = {}) {
+  const path = await import('node:path');
+  const stateFile = path.join(dir, 'broker.json');
+  const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  const argv = fs.readFileSync(`/proc/${state.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  process.kill(state.pid, 'SIGKILL');
+  while (alive(state.pid)) await sleep(20);
+  await onDown();
+  await sleep(downMs);
+  const log = fs.openSync(path.join(dir, 'kafka.log'), 'a');
+  const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log], cwd: dir });
+  fs.closeSync(log);
+  child.unref();
+  fs.writeFileSync(stateFile, JSON.stringify({ ...state, pid: child.pid }, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'kafka.pid'), `${child.pid}\n`);
+  const adm = admin(`127.0.0.1:${state.port}`);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await adm.connect();
+      await adm.listTopics();
+      await adm.disconnect();
+      return child.pid;
+    } catch (e) {
+      await adm.disconnect().catch(() => {});
+      if (Date.now() > deadline) throw new Error(`broker in ${dir} did not come back: ${e.message}`);
+      await sleep(200);
+    }
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,138 @@
+// Broker faults: a broker of its own (scripts/kafka.mjs, same as the test broker) is killed with SIGKILL in the
+// middle of a stream and started again on the same data dir. Running kstream processes reconnect by themselves
+// and lose nothing: a producer fed from stdin, a fused at-least-once pipeline, a fused exactly-once pipeline.
+// A run whose outage outlasts its reconnect window ends with one line.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { up, down, signalStop } from '../../scripts/kafka.mjs';
+import { KS, admin, countIds, endSum, restartBroker, sh, startGroup } from '../helpers/delivery.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const N = 60_000;
+const IDS = new Set(Array.from({ length: N }, (_, i) => String(i)));
+// records with their sequence number as id (clicks paced by --rate carry wall-clock times, not unique)
+const TEMPLATE = `'{"id":{{seq}},"user":"u{{int 1 500}}","page":"/p{{int 1 40}}","latency_ms":{{int 1 300}},"pad":"${'x'.repeat(40)}"}'`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+let dir;
+let brokers;
+let env;
+before(async () => {
+  const port = await freePort();
+  dir = path.join(REPO, '.kafka', `it-fault-${port}`);
+  process.on('exit', () => signalStop({ dir }));
+  const b = await up({ port, dir });
+  brokers = b.bootstrap;
+  env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
+});
+after(async () => {
+  if (dir) await down({ dir });
+});
+
+async function waitFor(cond, what, ms = 90_000) {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+test('broker killed and restarted mid-stream: stdin producer, fused at-least-once and exactly-once pipelines resume and lose nothing', { timeout: 170_000 }, async (t) => {
+  const adm = admin(brokers);
+  await adm.connect();
+  const [input, alo, eos] = ['in', 'out-alo', 'out-eos'];
+  await adm.createTopics({ topics: [input, alo, eos].map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+  await adm.disconnect();
+
+  const MAP = `map '({id: r.id, user: r.user})'`;
+  const fused = startGroup(`${KS} consume ${input} --group g-alo --instance-id a + ${MAP} + produce ${alo} --quiet`, env);
+  const exact = startGroup(`${KS} consume ${input} --group g-eos --instance-id a --exactly-once + ${MAP} + produce ${eos} --quiet`, env);
+  // a follower that tolerates 2 s without brokers: the restart takes longer
+  const impatient = startGroup(`${KS} consume ${input} --group g-short > /dev/null`, { ...env, KSTREAM_RECONNECT_MS: '2000' });
+  const probe = admin(brokers);
+  await probe.connect();
+  await waitFor(async () => {
+    const d = await probe.describeGroups(['g-alo', 'g-eos', 'g-short']);
+    return d.groups.every((g) => g.state === 'Stable');
+  }, 'the pipelines to join their groups');
+  // the input arrives at a constant rate while everything runs: the producer is mid-stream at the kill too
+  const producer = startGroup(`${KS} gen --template ${TEMPLATE} --count ${N} --seed 3 --rate 5000 | ${KS} produce ${input} --key r.user`, env);
+  await waitFor(async () => (await endSum(probe, alo)) >= N / 4 && (await endSum(probe, eos)) >= N / 5, 'a quarter of the stream');
+  const at = await endSum(probe, alo);
+  await probe.disconnect();
+  const t0 = Date.now();
+  await restartBroker(dir, { downMs: 1000 });
+  t.diagnostic(`broker killed at ${at} output records, answering again after ${Date.now() - t0} ms`);
+
+  const p = await producer.exited;
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stderr, /kstream: cannot (reach|talk to) brokers `.*`.*; reconnecting for up to 120s\n/);
+  assert.match(p.stderr, /kstream: reconnected to `.*` after [\d.]+s\n/);
+  assert.match(p.stderr, new RegExp(`produced (\\d+) records`));
+  assert.doesNotMatch(p.stderr, /Error|at .*\.js:\d+|Warning/);
+
+  const check = admin(brokers);
+  await check.connect();
+  try {
+    await waitFor(async () => (await endSum(check, alo)) >= N && (await endSum(check, eos)) >= N, 'both pipelines to reach the end', 60_000);
+  } catch (e) {
+    for (const run of [fused, exact]) run.kill('SIGKILL');
+    const why = [`at-least-once output ${await endSum(check, alo)}`, `exactly-once output ${await endSum(check, eos)}`];
+    for (const run of [fused, exact]) why.push((await run.exited).stderr);
+    throw new Error(`${e.message}: ${why.join('\n')}`);
+  }
+  await check.disconnect();
+  fused.kill('SIGINT');
+  exact.kill('SIGINT');
+  for (const run of [fused, exact]) {
+    const r = await run.exited;
+    assert.doesNotMatch(r.stderr, /Error|at .*\.js:\d+|Warning/, r.stderr);
+  }
+
+  const read = async (topic, isolation, field) => {
+    const r = await sh(`${KS} consume ${topic} --exit --isolation ${isolation}`, env);
+    assert.equal(r.code, 0, r.stderr);
+    return countIds(r.stdout, IDS, field);
+  };
+  const inp = await read(input, 'read_uncommitted');
+  t.diagnostic(`input: ${inp.lines} records, ${inp.distinct} distinct, ${inp.duplicates} resent by the producer`);
+  assert.equal(inp.missing, 0, `input lost records, e.g. ${inp.missingExamples}`);
+  const a = await read(alo, 'read_uncommitted');
+  t.diagnostic(`at-least-once output: ${a.lines} records, ${a.distinct} distinct, ${a.duplicates} duplicates`);
+  assert.equal(a.missing, 0, `at-least-once lost records, e.g. ${a.missingExamples}`);
+  assert.equal(a.distinct, N);
+  const e = await read(eos, 'read_committed');
+  t.diagnostic(`exactly-once output: ${e.lines} records, ${e.distinct} distinct`);
+  // every input record once — input duplicates (the producer's resends) are input records too
+  assert.equal(e.missing, 0, `exactly-once lost records, e.g. ${e.missingExamples}`);
+  assert.equal(e.lines, inp.lines);
+
+  const r = await impatient.exited;
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /kstream: cannot (reach|talk to) brokers `.*`.*; reconnecting for up to 2s\nkstream: cannot (reach|talk to) brokers `.*` \(.*\), gave up after \d+s of reconnecting — /);
+  assert.equal(r.stderr.trim().split('\n').length, 2, r.stderr);
+});
+
+test('unreachable at start: one line within seconds, no reconnecting', { timeout: 30_000 }, async () => {
+  const t0 = Date.now();
+  const r = await sh(`${KS} consume anything --group g --brokers 127.0.0.1:1`, env);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'kstream: cannot reach brokers `127.0.0.1:1` (connection refused) — start one with `npm run kafka:up` or set KSTREAM_BROKERS\n');
+  assert.ok(Date.now() - t0 < 5000);
+  assert.ok(fs.existsSync(dir));
+});
