@@ -6,6 +6,7 @@ import { Rec, encodeValue } from '../dist/src/pipeline/record.js';
 import { RecordErrors } from '../dist/src/pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../dist/src/pipeline/errors.js';
 import { NdjsonDecoder } from '../dist/src/codec/ndjson.js';
+import { decodePlan } from '../dist/src/pipeline/runner.js';
 import { addValue, buildPlan, cloneState, initState, mergeState, outputName, parseAggCalls } from '../dist/src/operators/aggfns.js';
 import { makeAggregate, makeWindow, drive, rec, data, win } from './helpers/windowing.mjs';
 
@@ -275,9 +276,28 @@ test('state: one accumulator per open (window, key), released when the window cl
 test('reads: the aggregate reads the tags and its expressions; the window only --time and --by', () => {
   assert.deepEqual(makeWindow(['tumbling', '10'], { time: 'r.ts', by: 'r.page' }).reads, ['ts', 'page']);
   assert.equal(makeWindow(['tumbling', '10'], { time: 'Date.parse(r.when)' }).reads.join(), 'when');
-  // The tags last: the decoder tries the fields in this order, and records rarely carry tags.
-  assert.deepEqual(makeAggregate(['count', 'avg(r.ms)'], { by: 'r.page' }).reads, ['ms', 'page', '@time', '@windows', '@key', '@merged', '@value']);
+  // No tags: fused they travel on the record; piped the decoder adds them after the `$window` line.
+  assert.deepEqual(makeAggregate(['count', 'avg(r.ms)'], { by: 'r.page' }).reads, ['ms', 'page']);
   assert.equal(makeAggregate(['sum(r)']).reads, 'all');
+  assert.equal(makeAggregate(['count']).reads, 'none');
+  // The benchmark pipeline decodes exactly the three fields it uses.
+  const w = makeWindow(['tumbling', '1m'], { time: 'r.ts' });
+  const a = makeAggregate(['count', 'avg(r.latency_ms)', 'p99(r.latency_ms)'], { by: 'r.page' });
+  assert.deepEqual(decodePlan([w, a], { reads: 'none' }), ['ts', 'latency_ms', 'page']);
+});
+
+test('the decoder adds the window tags to its views from the `$window` line on', () => {
+  const dec = new NdjsonDecoder(['v'], new RecordErrors({ mode: 'fail' }, 'stdin'), { name: 'stdin', where: (p) => `stdin line ${p}` });
+  const out = [];
+  dec.decode('{"v":1,"@time":5}\n{"$window":{"type":"count","size":2,"partial":true,"by":null}}\n{"v":2,"@windows":[{"index":0}],"@key":"k"}', 1, out);
+  assert.deepEqual(out.map((r) => r.ctl ?? { ...r.value }), [
+    { v: 1 },
+    '$window',
+    { v: 2, '@time': undefined, '@windows': [{ index: 0 }], '@key': 'k', '@merged': undefined, '@value': undefined },
+  ]);
+  const more = [];
+  dec.decode('{"v":3,"@time":7,"@windows":[]}', 4, more);
+  assert.deepEqual({ ...more[0].value }, { v: 3, '@time': 7, '@windows': [], '@key': undefined, '@merged': undefined, '@value': undefined });
 });
 
 test('piped hand-over: window output as NDJSON, decoded with the aggregate plan, gives the fused bytes', () => {
@@ -316,6 +336,16 @@ test('piped hand-over: window output as NDJSON, decoded with the aggregate plan,
     piped.push(...out.map(encodeValue));
     assert.ok(fused.filter((l) => !l.startsWith('{"$')).length > 5, `${wargs[0]} produces results`);
     assert.deepEqual(piped, fused, wargs[0]);
+    // A source whose views lack the tags (the decoder never saw the `$window` line: it came as a record of
+    // its own, as from another source): aggregate parses those records whole and still agrees.
+    const agg2 = makeAggregate(fns, aopts);
+    const dec2 = new NdjsonDecoder(agg2.reads, new RecordErrors({ mode: 'fail' }, 'stdin'), src);
+    const recs = [];
+    dec2.decode(ls.slice(1).join('\n'), 2, recs);
+    const out2 = [];
+    agg2.process([Rec.control('$window', JSON.parse(ls[0]).$window), ...recs], out2);
+    agg2.end(out2);
+    assert.deepEqual(out2.map(encodeValue), fused, `${wargs[0]}, views without tags`);
   }
 });
 

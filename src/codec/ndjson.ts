@@ -1,6 +1,6 @@
 import process from 'node:process';
 import bufferModule, { Buffer } from 'node:buffer';
-import { Rec, type SourceRef } from '../pipeline/record.js';
+import { Rec, WINDOW, WINDOW_TAGS, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { chunkIsPlain, FieldScanner, JsonSyntaxError, validateJson } from './scan.js';
@@ -116,18 +116,19 @@ export function decodeUtf8(b: Buffer, firstLine: number): { text: string; badLin
  * with `$`) become control records.
  */
 export class NdjsonDecoder {
-  private readonly scanner: FieldScanner | undefined;
+  private scanner: FieldScanner | undefined;
+  private windowTags = false;
   decoded = 0;
   /** Set when a bad line failed the run (--on-error fail): records before it are still returned first. */
   failure: unknown;
 
-  constructor(plan: FieldNeeds, private readonly errors: RecordErrors, private readonly src: SourceRef) {
+  constructor(private readonly plan: FieldNeeds, private readonly errors: RecordErrors, private readonly src: SourceRef) {
     this.scanner = plan === 'all' ? undefined : new FieldScanner(plan === 'none' ? [] : plan);
   }
 
   /** Decodes the lines of `text` (lines separated by '\n'), numbering them from `firstLine`. Returns lines consumed. */
   decode(text: string, firstLine: number, out: Rec[]): number {
-    const scanner = this.scanner;
+    let scanner = this.scanner;
     const src = this.src;
     const plain = chunkIsPlain(text);
     const n = text.length;
@@ -153,7 +154,11 @@ export class NdjsonDecoder {
       try {
         if (text.charCodeAt(a) === 123 && text.charCodeAt(a + 1) === 34 && text.charCodeAt(a + 2) === 36) {
           const ctl = asControl(text.slice(a, e));
-          if (ctl) { out.push(ctl); continue; }
+          if (ctl) {
+            if (ctl.ctl === WINDOW && scanner !== undefined) scanner = this.readWindowTags();
+            out.push(ctl);
+            continue;
+          }
         }
         let rec: Rec;
         if (scanner === undefined) {
@@ -175,6 +180,20 @@ export class NdjsonDecoder {
     }
     this.decoded += lineNo - firstLine;
     return lineNo - firstLine;
+  }
+
+  /**
+   * A `window` stage's output starts with a `$window` line, and its records end with the window tags that a
+   * reader of the stream (`aggregate`) follows. From that line on the views include them, so `aggregate` need
+   * not name them in its reads — which would make every fused run, where the tags travel on the record itself,
+   * look for them in input lines that never have them.
+   */
+  private readWindowTags(): FieldScanner {
+    if (!this.windowTags && this.plan !== 'all') {
+      this.windowTags = true;
+      this.scanner = new FieldScanner([...new Set([...(this.plan === 'none' ? [] : this.plan), ...WINDOW_TAGS])]);
+    }
+    return this.scanner!;
   }
 }
 

@@ -6,7 +6,7 @@ import { exprFailure, type Expr } from './expr.js';
 import { errorCounters } from './filter.js';
 import { evalKey, groupId, keyId, keyText, normalizeKey } from './groupkey.js';
 import { cloneState, compileAdder, hdrRecordable, initState, mergeState, releaseState, toNumber, type Adder, type AggPlan } from './aggfns.js';
-import { TAGS, WINDOW_CTL } from './window.js';
+import { WINDOW_CTL } from './window.js';
 import type { WinRef } from '../time/windowassign.js';
 import { closeAt, isKeyedType, slidingReleaseAt, specFromPayload, type WindowSpec } from '../time/windowspec.js';
 import { MinQueue } from '../time/windowqueue.js';
@@ -89,16 +89,19 @@ export class AggregateStage implements Stage {
   private readonly inp: unknown[];
   private readonly slotText: string[];
   private readonly adder: Adder;
+  private viewClass: unknown;
+  private viewTags = false;
 
   constructor(private readonly o: AggregateStageOptions) {
     this.plan = o.plan;
     this.args = o.args;
     this.by = o.by ?? [];
-    // The tags last: the decoder tries a plan's fields in order, and input records rarely carry tags.
+    // No window tags: in a fused run they travel on the record; read from a pipe, the decoder adds them to the
+    // view once the `$window` line went by (codec/ndjson.ts), and a source that does not gets a full parse.
     let reads: FieldNeeds = 'none';
     for (const e of this.args) reads = mergeNeeds(reads, e.needs);
     for (const e of this.by) reads = mergeNeeds(reads, e.needs);
-    this.reads = mergeNeeds(reads, TAGS);
+    this.reads = reads;
     this.needAll = reads === 'all';
     this.vals = new Array(this.args.length);
     this.inp = new Array(this.plan.slots.length);
@@ -125,7 +128,8 @@ export class AggregateStage implements Stage {
   }
 
   private record(rec: Rec, out: Rec[]): void {
-    const v = this.needAll && rec.partial ? rec.fullValue() : rec.value;
+    let v = this.needAll && rec.partial ? rec.fullValue() : rec.value;
+    if (rec.partial && rec.windows === undefined && this.mode === 'windowed' && !this.viewHasTags(v as object)) v = rec.fullValue();
     // A view (partial) is always an object; a full value may be anything.
     const tv = rec.partial || (v !== null && typeof v === 'object' && !Array.isArray(v)) ? (v as Record<string, unknown>) : undefined;
     const spec = this.spec;
@@ -340,6 +344,15 @@ export class AggregateStage implements Stage {
     if (!sliding) for (const a of done) this.release(a);
   }
 
+  /** Whether views of this class have the tag fields (the decoder adds them after a `$window` line). */
+  private viewHasTags(view: object): boolean {
+    if (view.constructor !== this.viewClass) {
+      this.viewClass = view.constructor;
+      this.viewTags = Object.hasOwn(view, '@windows');
+    }
+    return this.viewTags;
+  }
+
   /** An accumulator left the table for good: states with pooled memory give it back. */
   private release(acc: Acc): void {
     const slots = this.plan.slots;
@@ -408,7 +421,8 @@ export class AggregateStage implements Stage {
   }
 
   private startRolling(first: Rec): void {
-    const v = first.value as Record<string, unknown> | null;
+    // The whole first value: a view holds only the fields this stage reads, never the tags.
+    const v = (first.partial ? JSON.parse(first.raw as string) : first.value) as Record<string, unknown> | null;
     if (v !== null && typeof v === 'object' && v['@windows'] !== undefined) {
       throw new UsageError('records carry window tags but no `$window` line came first', 'keep control lines between `window` and `aggregate`: no `--no-watermarks` on window, no filter that drops `$` lines');
     }

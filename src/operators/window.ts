@@ -40,7 +40,7 @@
  * all control lines (also `$window`, so do not use it before `aggregate`).
  * Strip control lines with `jq -c 'select(keys[0] | startswith("$") | not)'`.
  */
-import { Rec, WATERMARK } from '../pipeline/record.js';
+import { Rec, WATERMARK, WINDOW, WINDOW_TAGS } from '../pipeline/record.js';
 import { mergeNeeds, type FieldNeeds, type Stage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { exprFailure, type Expr } from './expr.js';
@@ -50,9 +50,9 @@ import { StreamTime } from '../time/watermark.js';
 import { specPayload, type WindowSpec } from '../time/windowspec.js';
 import { CountAssigner, GridAssigner, SessionAssigner, SlidingAssigner, type WinRef } from '../time/windowassign.js';
 
-export const WINDOW_CTL = '$window';
+export const WINDOW_CTL = WINDOW;
 /** Tag names the window stage appends; `aggregate` reads them. */
-export const TAGS = ['@time', '@windows', '@key', '@merged', '@value'] as const;
+export const TAGS = WINDOW_TAGS;
 
 export interface WindowStageOptions {
   spec: WindowSpec;

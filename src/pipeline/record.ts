@@ -157,6 +157,9 @@ export interface SourceRef {
 
 export const WATERMARK = '$watermark';
 export const END = '$end';
+/** First line of a `window` stage's output: the records after it carry the window tags (operators/window.ts). */
+export const WINDOW = '$window';
+export const WINDOW_TAGS = ['@time', '@windows', '@key', '@merged', '@value'] as const;
 
 /**
  * The text of a tagged record: its tags as members appended before the closing brace of the object (a value that
