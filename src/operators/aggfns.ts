@@ -383,6 +383,27 @@ export function compileAdder(slots: readonly Slot[], skip: unknown): Adder {
   return make(skip, ...slots.map((sl) => UPDATE[sl.kind])) as Adder;
 }
 
+/** Turns a record's argument values into slot inputs; false when a value needs the careful path. */
+export type Converter = (vals: readonly unknown[], inp: unknown[]) => boolean;
+
+/**
+ * The common case of checking slot inputs, as straight-line code per plan: null/undefined skipped, finite numbers
+ * taken, percentile inputs well inside the recordable range. Anything else (numeric strings, NaN, negatives or
+ * huge values for percentiles) returns false, and the caller takes the general path with its error handling.
+ */
+export function compileConverter(slots: readonly Slot[], skip: unknown): Converter {
+  let body = 'let x;\n';
+  for (let i = 0; i < slots.length; i++) {
+    const sl = slots[i];
+    if (sl.arg < 0) { body += `inp[${i}] = true;\n`; continue; }
+    body += `x = vals[${sl.arg}];\nif (x === null || x === undefined) inp[${i}] = skip;\n`;
+    if (!sl.numeric) body += `else inp[${i}] = x;\n`;
+    else if (sl.kind === 'hdr') body += `else if (typeof x === 'number' && x >= 0 && x < 4e12) inp[${i}] = x;\nelse return false;\n`;
+    else body += `else if (typeof x === 'number' && x - x === 0) inp[${i}] = x;\nelse return false;\n`;
+  }
+  return new Function('skip', `return function convert(vals, inp) {\n${body}return true;\n};`)(skip) as Converter;
+}
+
 /** Merges b into a (a may be modified; b is left as it was). */
 export function mergeState(kind: SlotKind, a: any, b: any): unknown {
   switch (kind) {

@@ -5,7 +5,7 @@ import { RuntimeError, UsageError } from '../pipeline/errors.js';
 import { exprFailure, type Expr } from './expr.js';
 import { errorCounters } from './filter.js';
 import { evalKey, groupId, keyId, keyText, normalizeKey } from './groupkey.js';
-import { cloneState, compileAdder, hdrRecordable, initState, mergeState, releaseState, toNumber, type Adder, type AggPlan } from './aggfns.js';
+import { cloneState, compileAdder, compileConverter, hdrRecordable, initState, mergeState, releaseState, toNumber, type Adder, type AggPlan, type Converter } from './aggfns.js';
 import { WINDOW_CTL } from './window.js';
 import type { WinRef } from '../time/windowassign.js';
 import { closeAt, isKeyedType, slidingReleaseAt, specFromPayload, type WindowSpec } from '../time/windowspec.js';
@@ -89,6 +89,7 @@ export class AggregateStage implements Stage {
   private readonly inp: unknown[];
   private readonly slotText: string[];
   private readonly adder: Adder;
+  private readonly convert: Converter;
   private viewClass: unknown;
   private viewTags = false;
 
@@ -106,6 +107,7 @@ export class AggregateStage implements Stage {
     this.vals = new Array(this.args.length);
     this.inp = new Array(this.plan.slots.length);
     this.adder = compileAdder(this.plan.slots, SKIP);
+    this.convert = compileConverter(this.plan.slots, SKIP);
     this.slotText = this.plan.slots.map((_, i) => this.plan.outputs.find((x) => x.slot === i)!.text);
   }
 
@@ -228,8 +230,9 @@ export class AggregateStage implements Stage {
         return false;
       }
     }
-    const slots = this.plan.slots;
     const inp = this.inp;
+    if (this.convert(vals, inp)) return true;
+    const slots = this.plan.slots;
     for (let s = 0; s < slots.length; s++) {
       const slot = slots[s];
       if (slot.arg < 0) { inp[s] = true; continue; }
