@@ -33,7 +33,7 @@ export function kafkaLog(opts: Opts, ctx: BuildContext): ((line: string) => void
 }
 
 function parseFetchMax(v: unknown): number {
-  const n = parseSize(v === undefined ? '16m' : (v as string | number), '--fetch-max');
+  const n = parseSize(v === undefined ? '1m' : (v as string | number), '--fetch-max');
   if (n < 1024 || n > 256 * 1024 * 1024) throw new UsageError(`invalid --fetch-max \`${v}\``, 'use 1k to 256m');
   return n;
 }
@@ -59,7 +59,7 @@ const consume: CommandSpec = {
     { flags: '--exactly-once', description: 'With --group and a fused `+ produce`: output and offsets commit together in Kafka transactions (one transactional id per input partition); read the output with --isolation read_committed' },
     { flags: '--transactional-id <prefix>', description: 'Prefix of the transactional ids under --exactly-once: <prefix>-<topic>-<partition> (default kstream-<group>)' },
     { flags: '--isolation <level>', description: 'read_uncommitted (default) | read_committed (skip aborted transactions)' },
-    { flags: '--fetch-max <size>', description: 'Most bytes per fetch (one batch through the pipeline, one commit step); smaller batches commit more often', default: '16m' },
+    { flags: '--fetch-max <size>', description: 'Most bytes per fetch (one batch through the pipeline, one commit step); smaller batches commit more often', default: '1m' },
     { flags: '--max-wait <duration>', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms' },
     { flags: '--state-topic <topic>', description: 'With --group: compacted changelog for window/aggregate/dedupe state (default <group>-kstream-state)' },
     ...CONNECTION_OPTIONS,

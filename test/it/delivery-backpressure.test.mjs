@@ -1,0 +1,78 @@
+// Backpressure against the real broker: a consumer whose stdout is not read pauses fetching instead of buffering
+// the topic: its memory stays bounded while the records wait, and every record arrives once the reader starts.
+// (bench/delivery.mjs measures the same with 1M records.)
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { CLI, KS, admin, sh } from '../helpers/delivery.mjs';
+
+const brokers = process.env.KSTREAM_BROKERS ?? '';
+const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
+const N = 300_000;
+const LIMIT_KB = 256 * 1024;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const adm = admin(brokers);
+await adm.connect();
+const topics = [];
+const groups = [];
+after(async () => {
+  await adm.deleteTopics({ topics }).catch(() => {});
+  await adm.deleteGroups(groups).catch(() => {});
+  await adm.disconnect();
+});
+
+function memory(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+test(`a stdout nobody reads pauses consumption: ${N} records wait in Kafka, not in memory (peak RSS < 256 MB)`, { timeout: 120_000 }, async (t) => {
+  const topic = `it-bp-${randomUUID().slice(0, 8)}`;
+  const group = `it-bp-${randomUUID().slice(0, 8)}`;
+  topics.push(topic);
+  groups.push(group);
+  await adm.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  const p = await sh(`${KS} gen --preset clicks --count ${N} --seed 4 | ${KS} produce ${topic} --key r.user --quiet`, env);
+  assert.equal(p.code, 0, p.stderr);
+
+  const child = spawn(process.execPath, [CLI, 'consume', topic, '--group', group, '--exit'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  // the reader takes the first chunk, then sleeps: the pipe fills and stays full
+  let lines = 0;
+  const count = (d) => {
+    for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
+  };
+  await new Promise((resolve) => child.stdout.once('data', (d) => resolve(count(d))));
+  child.stdout.pause();
+
+  await sleep(2000);
+  const early = memory(child.pid);
+  await sleep(2000);
+  const late = memory(child.pid);
+  const offs = await adm.fetchOffsets({ groupId: group, topics: [topic] });
+  const committed = offs[0].partitions.reduce((n, q) => n + Math.max(0, Number(q.offset)), 0);
+  t.diagnostic(`waiting: RSS ${early.rss} kB then ${late.rss} kB, peak ${late.hwm} kB; ${committed} of ${N} records committed`);
+  assert.ok(late.hwm < LIMIT_KB, `peak RSS ${late.hwm} kB while records wait`);
+  assert.ok(late.rss - early.rss < 16 * 1024, `RSS still growing while blocked: ${early.rss} → ${late.rss} kB`);
+  assert.ok(committed < N / 4, `${committed} records committed: the consumer ran ahead of its reader`);
+
+  // the reader wakes up: everything arrives, memory stays bounded while it streams through
+  let peak = late.hwm;
+  const timer = setInterval(() => {
+    try { peak = Math.max(peak, memory(child.pid).hwm); } catch { /* exited */ }
+  }, 100);
+  child.stdout.on('data', count);
+  child.stdout.resume();
+  const code = await exited;
+  clearInterval(timer);
+  assert.equal(code, 0, stderr);
+  t.diagnostic(`after the reader woke: ${lines} records in all, peak RSS ${peak} kB`);
+  assert.ok(peak < LIMIT_KB, `peak RSS ${peak} kB while draining`);
+  assert.equal(lines, N);
+});
