@@ -70,8 +70,8 @@ const produce: CommandSpec = {
     { flags: '--partitions <n>', description: 'Partitions of a topic made by --create (default: the broker\'s default)' },
     ...CONNECTION_OPTIONS,
   ],
-  stdin(opts) {
-    return opts.raw ? new LinesSource() : undefined;
+  stdin(opts, errors) {
+    return opts.raw ? new LinesSource(errors) : undefined;
   },
   sink(args, opts, ctx) {
     if (args.length !== 1) throw new UsageError(args.length ? `\`produce\` writes to one topic, got ${args.length}` : 'missing topic for `produce`', 'kstream produce <topic>');

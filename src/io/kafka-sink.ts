@@ -19,6 +19,7 @@ import { kafkaError, MissingTopic } from './kafka-errors.js';
 import { formatDuration } from '../time/duration.js';
 import { UsageError } from '../pipeline/errors.js';
 import { ExactlyOnce } from './kafka-eos.js';
+import { KafkaDeadLetters } from './kafka-dlq.js';
 
 export type ProduceMode = 'json' | 'raw' | 'envelope';
 
@@ -67,6 +68,7 @@ export class KafkaSink implements Sink {
   constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSinkOptions) {
     this.reads = opts.mode === 'envelope' ? 'all' : opts.key ? opts.key.needs : 'none';
     this.clock = opts.clock ?? (() => performance.now());
+    KafkaDeadLetters.useConfig(cfg);
     const eos = (this.eos = ExactlyOnce.active);
     if (eos) {
       if (opts.acks !== -1) throw new UsageError('--exactly-once writes with --acks all', 'drop --acks, or run without --exactly-once');
@@ -201,8 +203,11 @@ export class KafkaSink implements Sink {
       await this.connect();
       await Promise.all(this.inflight.splice(0));
       if (this.failure !== undefined) throw this.failure;
-      // the last transaction: what was written since the last input batch committed
-      if (this.eos) await this.eos.finish();
+      // the last transaction: what was written since the last input batch committed, dead letters included
+      if (this.eos) {
+        await KafkaDeadLetters.flushAll();
+        await this.eos.finish();
+      }
       if (!this.opts.quiet && this.started > 0) {
         const secs = Math.max((this.clock() - this.started) / 1000, 1e-3);
         const rate = Math.round(this.records / secs);

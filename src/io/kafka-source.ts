@@ -19,6 +19,7 @@ import { headersJson, isCompactJson, utf8Text } from './envelope.js';
 import { kafkaError } from './kafka-errors.js';
 import { UsageError } from '../pipeline/errors.js';
 import { ExactlyOnce } from './kafka-eos.js';
+import { KafkaDeadLetters } from './kafka-dlq.js';
 
 export type ConsumeFormat = 'value' | 'envelope' | 'raw';
 
@@ -76,6 +77,7 @@ export class KafkaSource implements Source {
   private ackedNow: () => void = () => {};
 
   constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions) {
+    KafkaDeadLetters.useConfig(cfg);
     if (opts.exactlyOnce && opts.group) {
       this.eos = ExactlyOnce.active = new ExactlyOnce({ group: opts.group, prefix: opts.exactlyOnce.prefix });
       this.ack = (batch) => this.commitInTransaction(batch);
@@ -216,6 +218,8 @@ export class KafkaSource implements Source {
   }
 
   private async commitInTransaction(batch: Rec[]): Promise<void> {
+    // dead letters of the batch join its transaction
+    await KafkaDeadLetters.flushAll();
     await this.eos!.commit(this.commits.get(batch) ?? []);
     this.ackedNow();
   }
@@ -226,9 +230,12 @@ export class KafkaSource implements Source {
    */
   readonly ack: ((batch: Rec[]) => Promise<void> | void) | undefined;
 
-  private commitBatch(batch: Rec[]): Promise<void> | void {
+  private async commitBatch(batch: Rec[]): Promise<void> {
     const offsets = this.commits.get(batch);
-    if (offsets?.length && this.consumer) return this.consumer.commit(offsets);
+    if (!offsets?.length || !this.consumer) return;
+    // a bad record's offset is committed only once its dead letter is acknowledged
+    await KafkaDeadLetters.flushAll();
+    await this.consumer.commit(offsets);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import { decodeUtf8, LineFramer, LineTooLong } from '../codec/ndjson.js';
 import type { Buffer } from 'node:buffer';
 import { RuntimeError } from '../pipeline/errors.js';
 import { readChunks } from './stdio.js';
+import type { RecordErrors } from '../pipeline/onerror.js';
 
 /**
  * Plain text lines from stdin, not parsed: each line is a string value whose text is also its `raw` (for
@@ -12,11 +13,21 @@ import { readChunks } from './stdio.js';
 export class LinesSource implements Source {
   readonly name = 'stdin';
   private readonly ref: SourceRef = { name: 'stdin', where: (pos: number) => `stdin line ${pos}` };
+  /** Under --on-error skip/dlq a line that is not UTF-8 is set aside (its bytes kept) instead of failing the run. */
+  private readonly onBadUtf8: ((line: number, bytes: Buffer) => void) | undefined;
+
+  constructor(private readonly errors?: RecordErrors) {
+    this.onBadUtf8 = errors && errors.policy.mode !== 'fail' ? (line, bytes) => errors.handle(this.ref.where(line), 'invalid UTF-8', bytes) : undefined;
+  }
+
+  counters(): Record<string, number> {
+    return this.errors?.count ? { [this.errors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped']: this.errors.count } : {};
+  }
 
   async *batches(): AsyncIterable<Rec[]> {
     const framer = new LineFramer();
     const lines = (bytes: Buffer): Rec[] => {
-      const { text, badLine } = decodeUtf8(bytes, framer.line);
+      const { text, badLine } = decodeUtf8(bytes, framer.line, this.onBadUtf8);
       const out: Rec[] = [];
       if (text.length || badLine === undefined) framer.line += this.split(text, framer.line, out);
       if (badLine !== undefined) this.failure = new RuntimeError(`stdin line ${badLine}: invalid UTF-8`, '--raw sends text lines; binary data needs --envelope with base64 values');

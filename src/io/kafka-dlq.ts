@@ -1,0 +1,139 @@
+/**
+ * Dead letters to a Kafka topic (`--on-error dlq=kafka:<topic>`). A dead-letter record is the bad record as it
+ * came in — its original bytes as the value — with headers that say what happened:
+ *   kstream.stage   the stage that refused it (stdin, map, window, produce, …)
+ *   kstream.reason  why (`invalid JSON at column 8: …`, `map expression … threw TypeError: …`)
+ *   kstream.source  where it came from (`stdin line 12`, `clicks/3@1042`)
+ *   kstream.topic, kstream.partition, kstream.offset   the same, for records read from Kafka
+ *
+ * Stages report bad records synchronously (RecordErrors.handle); letters are collected here and sent in batches.
+ * A Kafka source flushes them before it commits a batch's offsets, so a bad record is never committed past before
+ * its dead letter is acknowledged; under --exactly-once they are sent inside the batch's transaction. Anything
+ * left is flushed when the run ends (`closeAll`).
+ */
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
+import { openKafka, type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader } from './kafka.js';
+import { connectionConfig, type KafkaConfig } from './kafka-options.js';
+import { ExactlyOnce } from './kafka-eos.js';
+import { kafkaError, MissingTopic } from './kafka-errors.js';
+
+export interface DeadLetter {
+  stage: string;
+  reason: string;
+  /** The record's position as the stage names it. */
+  where: string;
+  /** The record's original text (or bytes; or a value when the text is gone). */
+  original: unknown;
+}
+
+/** Letters waiting in memory before a background send starts (a flush before a commit sends them anyway). */
+const SEND_AT = 5000;
+
+export class KafkaDeadLetters {
+  private static readonly byTopic = new Map<string, KafkaDeadLetters>();
+  private static cfg: KafkaConfig | undefined;
+
+  /** Connection settings of the run's Kafka source or sink, when it has one; else the environment's. */
+  static useConfig(cfg: KafkaConfig): void {
+    KafkaDeadLetters.cfg ??= cfg;
+  }
+
+  static for(topic: string): KafkaDeadLetters {
+    let d = KafkaDeadLetters.byTopic.get(topic);
+    if (!d) KafkaDeadLetters.byTopic.set(topic, (d = new KafkaDeadLetters(topic)));
+    return d;
+  }
+
+  /** Sends every letter collected so far and waits for the broker's acknowledgement. */
+  static async flushAll(): Promise<void> {
+    for (const d of KafkaDeadLetters.byTopic.values()) await d.flush();
+  }
+
+  /** End of the run: flush, then close the connections. */
+  static async closeAll(): Promise<void> {
+    try {
+      await KafkaDeadLetters.flushAll();
+    } finally {
+      for (const d of KafkaDeadLetters.byTopic.values()) await d.close();
+    }
+  }
+
+  private keys: Bytes[] = [];
+  private values: Bytes[] = [];
+  private headers: OutHeader[][] = [];
+  private timestamps: number[] = [];
+  private sending: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private client: KafkaClient | undefined;
+  private producer: KafkaProducer | undefined;
+  /** Letters acknowledged by the broker. */
+  sent = 0;
+
+  private constructor(readonly topic: string) {}
+
+  add(l: DeadLetter): void {
+    if (this.failure !== undefined) throw this.failure;
+    const o = l.original;
+    const value: Bytes = o === undefined || o === null ? null : typeof o === 'string' || Buffer.isBuffer(o) ? o : JSON.stringify(o);
+    const hs: OutHeader[] = [
+      { key: 'kstream.stage', value: l.stage },
+      { key: 'kstream.reason', value: l.reason },
+      { key: 'kstream.source', value: l.where },
+    ];
+    const m = /^(.+)\/(\d+)@(\d+)$/.exec(l.where);
+    if (m) hs.push({ key: 'kstream.topic', value: m[1] }, { key: 'kstream.partition', value: m[2] }, { key: 'kstream.offset', value: m[3] });
+    this.keys.push(null);
+    this.values.push(value);
+    this.headers.push(hs);
+    this.timestamps.push(Date.now());
+    // without a transaction to join, a long run of bad records is sent as it grows
+    if (this.values.length >= SEND_AT && !ExactlyOnce.active) {
+      this.flush().catch((e) => (this.failure ??= e));
+    }
+  }
+
+  /** Sends what is collected (after any send in progress); resolves once the broker acknowledged it. */
+  flush(): Promise<void> {
+    const count = this.values.length;
+    if (count === 0) return this.sending.then(() => this.rethrow());
+    const batch: OutBatch = { count, keys: this.keys, values: this.values, timestamps: this.timestamps, partitions: undefined, headers: this.headers };
+    this.keys = [];
+    this.values = [];
+    this.headers = [];
+    this.timestamps = [];
+    this.sending = this.sending.then(() => this.send(batch)).catch((e) => {
+      this.failure ??= e;
+    });
+    return this.sending.then(() => this.rethrow());
+  }
+
+  private rethrow(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async send(batch: OutBatch): Promise<void> {
+    const cfg = KafkaDeadLetters.cfg ?? connectionConfig({}, process.env);
+    if (!this.client) {
+      const client = (this.client = await openKafka(cfg));
+      await client.connect();
+      if (!(await client.topicExists(this.topic))) {
+        throw new MissingTopic(this.topic, `dead-letter topics are not created for you: \`kstream topics create ${this.topic}\``);
+      }
+      this.producer = client.producer({ acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 });
+    }
+    try {
+      const eos = ExactlyOnce.active;
+      if (eos) await eos.send(this.topic, batch);
+      else await this.producer!.send(this.topic, batch);
+    } catch (e) {
+      throw kafkaError(e, { cfg, topic: this.topic });
+    }
+    this.sent += batch.count;
+  }
+
+  private async close(): Promise<void> {
+    await this.client?.close();
+    this.client = undefined;
+  }
+}
