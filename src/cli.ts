@@ -8,6 +8,7 @@ import { splitFused, splitPipeline } from './pipeline/words.js';
 import { KsError, UsageError } from './pipeline/errors.js';
 import { NdjsonSource, ReaderGone, StdoutSink } from './io/stdio.js';
 import { canRunParallel, runParallel } from './pipeline/parallel.js';
+import { closeDeadLetters } from './pipeline/onerror.js';
 import { writeErr } from './runtime.js';
 
 const VERSION = '0.1.0';
@@ -84,9 +85,16 @@ async function main(argv: string[]): Promise<number> {
     counters = Object.entries(res.counters);
     stopped = res.stopped;
   } else {
-    stopped = (await runPipeline({ source, stages, sink, stop })) === 'stopped';
+    try {
+      stopped = (await runPipeline({ source, stages, sink, stop })) === 'stopped';
+    } catch (e) {
+      // the dead letters of the records before the failure still go out (a failing flush is not the error to show)
+      await closeDeadLetters().catch(() => undefined);
+      throw e;
+    }
     counters = collectCounters([source, ...stages, sink]);
   }
+  await closeDeadLetters();
   if (signals > 0) stopped = true;
   for (const [name, c] of counters) {
     const text = Object.entries(c).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ');

@@ -85,22 +85,35 @@ const isAscii: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isA
  * On invalid UTF-8 it returns the lines before the bad one and names the bad line, so a run can emit every good
  * record before it fails.
  */
-export function decodeUtf8(b: Buffer, firstLine: number): { text: string; badLine?: number } {
+export function decodeUtf8(b: Buffer, firstLine: number, onBad?: (line: number, bytes: Buffer) => void): { text: string; badLine?: number } {
   if (isAscii && isAscii(b)) return { text: b.toString('latin1') };
   try {
     return { text: fatalDecoder.decode(b) };
   } catch {
     let line = firstLine;
     let start = 0;
+    // With `onBad` (--on-error skip/dlq) a line that is not UTF-8 is handed over and left empty in the text, so
+    // the lines after it keep their numbers; empty lines are no records.
+    const parts: string[] = [];
     for (;;) {
       const nl = b.indexOf(10, start);
       const end = nl < 0 ? b.length : nl;
       try {
-        fatalDecoder.decode(b.subarray(start, end));
+        const t = fatalDecoder.decode(b.subarray(start, end));
+        if (onBad) parts.push(t);
       } catch {
+        if (onBad) {
+          onBad(line, Buffer.from(b.subarray(start, end)));
+          parts.push('');
+          if (nl < 0) return { text: parts.join('\n') };
+          start = nl + 1;
+          line++;
+          continue;
+        }
         // Everything before this line decodes (it did line by line); drop the newline before it.
         return { text: start > 0 ? fatalDecoder.decode(b.subarray(0, start - 1)) : '', badLine: line };
       }
+      if (onBad && nl < 0) return { text: parts.join('\n') };
       if (nl < 0) break;
       start = nl + 1;
       line++;

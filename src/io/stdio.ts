@@ -39,7 +39,11 @@ export class NdjsonSource implements Source {
     this.name = path ?? 'stdin';
     const label = path ? `\`${path}\` line` : 'stdin line';
     this.ref = { name: this.name, where: (pos: number) => `${label} ${pos}` };
+    // under --on-error skip/dlq a line that is not UTF-8 is a bad record like any other
+    this.onBadUtf8 = errors.policy.mode === 'fail' ? undefined : (line, bytes) => errors.handle(this.ref.where(line), 'invalid UTF-8', bytes);
   }
+
+  private readonly onBadUtf8: ((line: number, bytes: Buffer) => void) | undefined;
 
   /** The fields downstream stages read; set by the runner before batches() starts. */
   plan: FieldNeeds = 'all';
@@ -48,7 +52,7 @@ export class NdjsonSource implements Source {
     const decoder = (this.decoder = new NdjsonDecoder(this.plan, this.errors, this.ref));
     const framer = new LineFramer();
     const decodeLines = (bytes: Buffer): Rec[] => {
-      const { text, badLine } = decodeUtf8(bytes, framer.line);
+      const { text, badLine } = decodeUtf8(bytes, framer.line, this.onBadUtf8);
       const out: Rec[] = [];
       if (text.length || badLine === undefined) framer.line += decoder.decode(text, framer.line, out);
       if (badLine !== undefined && !decoder.failure) {

@@ -1,20 +1,31 @@
 import fs from 'node:fs';
 import type { OnError } from './stage.js';
+import { Buffer } from 'node:buffer';
 import { RuntimeError, UsageError } from './errors.js';
+import { KafkaDeadLetters } from '../io/kafka-dlq.js';
 
-/** Parses `--on-error fail|skip|dlq=<file>`. */
+/** Dead letters go to a Kafka topic when the target is `kafka:<topic>`; any other target is a file. */
+const KAFKA_TARGET = 'kafka:';
+
+/** Parses `--on-error fail|skip|dlq=<file>|dlq=kafka:<topic>`. */
 export function parseOnError(v: unknown): OnError {
   if (v === undefined || v === true || v === 'fail') return { mode: 'fail' };
   if (v === 'skip') return { mode: 'skip' };
   const s = String(v);
+  if (s === `dlq=${KAFKA_TARGET}`) throw new UsageError('missing topic in `dlq=kafka:`', 'use dlq=kafka:<topic>');
   if (s.startsWith('dlq=') && s.length > 4) return { mode: 'dlq', target: s.slice(4) };
-  throw new UsageError(`invalid --on-error \`${s}\``, 'use fail, skip or dlq=<file>');
+  throw new UsageError(`invalid --on-error \`${s}\``, 'use fail, skip, dlq=<file> or dlq=kafka:<topic>');
+}
+
+/** End of a run: dead letters still on their way to Kafka are sent and acknowledged. */
+export async function closeDeadLetters(): Promise<void> {
+  await KafkaDeadLetters.closeAll();
 }
 
 /**
  * Applies the record-error policy for one stage. `fail` throws a RuntimeError naming the position; `skip` counts;
- * `dlq` counts and appends a dead-letter line carrying the original text, the stage, the reason and the position,
- * so nothing is lost silently.
+ * `dlq` counts and appends a dead-letter line carrying the original text, the stage, the reason and the position
+ * to a file, or sends a dead-letter record to a Kafka topic (io/kafka-dlq.ts), so nothing is lost silently.
  */
 export class RecordErrors {
   count = 0;
@@ -28,6 +39,10 @@ export class RecordErrors {
     }
     this.count++;
     if (this.policy.mode === 'dlq') {
+      if (this.policy.target.startsWith(KAFKA_TARGET)) {
+        KafkaDeadLetters.for(this.policy.target.slice(KAFKA_TARGET.length)).add({ stage: this.stage, reason, where, original });
+        return;
+      }
       if (this.fd === undefined) {
         try {
           this.fd = fs.openSync(this.policy.target, 'a');
@@ -35,7 +50,10 @@ export class RecordErrors {
           throw new RuntimeError(`cannot open dead-letter file \`${this.policy.target}\`: ${(e as Error).message}`);
         }
       }
-      const line = JSON.stringify({ stage: this.stage, reason, source: where, original: original ?? null }) + '\n';
+      // bytes that are not text (invalid UTF-8) are kept as base64
+      const line = Buffer.isBuffer(original)
+        ? JSON.stringify({ stage: this.stage, reason, source: where, original: original.toString('base64'), encoding: 'base64' }) + '\n'
+        : JSON.stringify({ stage: this.stage, reason, source: where, original: original ?? null }) + '\n';
       fs.writeSync(this.fd, line);
     }
   }
