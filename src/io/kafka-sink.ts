@@ -113,23 +113,47 @@ export class KafkaSink implements Sink {
     if (this.started === 0) this.started = this.clock();
     await this.connect();
     const out = this.columns(batch);
-    if (out.count === 0) return;
-    if (this.opts.lingerMs > 0 && out.count < this.opts.batchRecords) await sleep(this.opts.lingerMs);
+    const bad = this.badRecord;
+    this.badRecord = undefined;
+    if (out.count === 0) {
+      if (bad !== undefined) throw bad;
+      return;
+    }
+    if (bad === undefined && this.opts.lingerMs > 0 && out.count < this.opts.batchRecords) await sleep(this.opts.lingerMs);
     const sent = (this.eos ? this.eos.send(this.opts.topic, out) : this.producer!.send(this.opts.topic, out)).then(
       () => { this.records += out.count; },
       (e) => { this.failure ??= kafkaError(e, { cfg: this.cfg, topic: this.opts.topic }); },
     );
-    if (!this.pipelined) await sent;
+    if (!this.pipelined || bad !== undefined) await sent;
     else {
       this.inflight.push(sent);
       if (this.inflight.length >= MAX_INFLIGHT) await this.inflight.shift();
     }
     if (this.failure !== undefined) throw this.failure;
+    if (bad !== undefined) {
+      // the records before the bad one are written (and acknowledged) before the run fails on it
+      await Promise.all(this.inflight.splice(0));
+      throw bad;
+    }
+  }
+
+  /** A bad record that fails the run (--on-error fail), found while building columns: the batch stops before it. */
+  private badRecord: unknown;
+
+  /** Applies --on-error to a record the sink cannot write; false when it fails the run (the batch ends there). */
+  private reject(rec: Rec, reason: string): boolean {
+    try {
+      this.opts.errors.handle(rec.where(), reason, rec.raw ?? rec.value);
+      return true;
+    } catch (e) {
+      this.badRecord = e;
+      return false;
+    }
   }
 
   /** The records of a batch as producer columns; control records and records failing --key are left out. */
   private columns(batch: Rec[]): OutBatch {
-    const { mode, key: keyExpr, partition, headers: extra, errors } = this.opts;
+    const { mode, key: keyExpr, partition, headers: extra } = this.opts;
     const n = batch.length;
     const keys: Bytes[] = new Array(n);
     const values: Bytes[] = new Array(n);
@@ -153,8 +177,8 @@ export class KafkaSink implements Sink {
           env = fromEnvelope(rec.fullValue(), rec.raw);
         } catch (e) {
           if (!(e instanceof NotAnEnvelope)) throw e;
-          errors.handle(rec.where(), `${e.message} — --envelope expects lines written by \`kstream consume --format envelope\``, rec.raw ?? rec.value);
-          continue;
+          if (this.reject(rec, `${e.message} — --envelope expects lines written by \`kstream consume --format envelope\``)) continue;
+          break;
         }
         key = env.key;
         value = env.value;
@@ -174,8 +198,8 @@ export class KafkaSink implements Sink {
         try {
           key = keyBytes(evalExpr(keyExpr, rec));
         } catch (e) {
-          errors.handle(rec.where(), exprFailure(keyExpr, e), rec.raw ?? rec.value);
-          continue;
+          if (this.reject(rec, exprFailure(keyExpr, e))) continue;
+          break;
         }
       } else key = keyBytes(key);
       if (extra.length) hs = hs ? [...hs, ...extra] : extra;
