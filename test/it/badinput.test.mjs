@@ -123,3 +123,38 @@ test('produce --envelope: a line that is not an envelope fails after the lines b
   assert.equal(m.code, 1);
   assert.match(m.stderr, new RegExp(`kstream: topic \`${n.dead}\` does not exist — dead-letter topics are not created for you: \`kstream topics create ${n.dead}\`\\n$`));
 });
+
+test('SASL/SCRAM over TLS through the CLI flags: a fused exactly-once run works; no output or error ever shows the password', T, async () => {
+  const saslBrokers = process.env.KSTREAM_SASL_BROKERS;
+  const configFile = process.env.KSTREAM_SASL_CONFIG;
+  assert.ok(saslBrokers && configFile, 'KSTREAM_SASL_BROKERS/KSTREAM_SASL_CONFIG not set — run through `npm test` (scripts/test.mjs starts the SASL listener)');
+  const fs = await import('node:fs');
+  const info = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+  const n = names('sasl');
+  const conn = `--brokers ${saslBrokers} --sasl-mechanism scram-sha-512 --sasl-username ${info.username} --tls-ca ${info.caPem}`;
+  const good = { ...env, KSTREAM_SASL_PASSWORD: info.password };
+  const runs = [];
+  const run = async (cmd, e = good, input) => {
+    const r = await sh(cmd, e, input);
+    runs.push(r);
+    return r;
+  };
+  const p = await run(`${KS} produce ${n.input} --create --partitions 2 --verbose ${conn}`, good, '{"i":1}\n{"i":2}\n{"i":3}\n');
+  assert.equal(p.code, 0, p.stderr);
+  await run(`${KS} topics create ${n.output} --partitions 2 ${conn}`);
+  const f = await run(`${KS} consume ${n.input} --group ${n.group} --exit --exactly-once --verbose ${conn} + map '({j: r.i * 10})' + produce ${n.output} ${conn}`);
+  assert.equal(f.code, 0, f.stderr);
+  const c = await run(`${KS} consume ${n.output} --exit --isolation read_committed ${conn}`);
+  assert.deepEqual(lines(c.stdout).map((l) => JSON.parse(l).j).sort((a, b) => a - b), [10, 20, 30]);
+  const g = await run(`${KS} groups describe ${n.group} --json ${conn}`);
+  assert.equal(g.code, 0, g.stderr);
+  // wrong user, wrong password (also with --verbose): one line, exit 1
+  for (const [user, pw] of [['nobody', info.password], [info.username, `${info.password}-wrong`]]) {
+    const bad = await run(`${KS} consume ${n.input} --exit --verbose ${conn.replace(info.username, user)}`, { ...env, KSTREAM_SASL_PASSWORD: pw });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /kstream: authentication failed at `.*` \(.*\) — check --sasl-mechanism/);
+  }
+  for (const r of runs) {
+    assert.ok(!r.stdout.includes(info.password) && !r.stderr.includes(info.password), `the password leaked: ${r.stderr}`);
+  }
+});
