@@ -92,6 +92,9 @@ export class AggregateStage implements Stage {
   private readonly convert: Converter;
   private viewClass: unknown;
   private viewTags = false;
+  /** Windowed by tumbling or hopping windows (and no full parse needed): gridRecord's case. */
+  private grid = false;
+  private grace = 0;
 
   constructor(private readonly o: AggregateStageOptions) {
     this.plan = o.plan;
@@ -124,8 +127,11 @@ export class AggregateStage implements Stage {
         if (!drop) out.push(rec);
         continue;
       }
-      if (this.mode === 'unknown') this.startRolling(rec);
-      this.record(rec, out);
+      if (this.grid && rec.windows !== undefined) this.gridRecord(rec, out);
+      else {
+        if (this.mode === 'unknown') this.startRolling(rec);
+        this.record(rec, out);
+      }
     }
   }
 
@@ -212,6 +218,44 @@ export class AggregateStage implements Stage {
       }
       case 'sliding': this.slide(hasKey ? groupId(key) : '', key, hasKey, wins as WinRef[], t, rec, out); break;
       case 'count': this.count(hasKey ? groupId(key) : '', key, hasKey, (wins[0] as { index: number }).index, t, rec, out); break;
+    }
+  }
+
+  /**
+   * record() for the common fused case, tumbling or hopping windows with the tags on the record, with the
+   * choices that depend on the configuration made once (configure sets `grid`).
+   */
+  private gridRecord(rec: Rec, out: Rec[]): void {
+    const v = rec.value as Record<string, unknown>;
+    // A view is an object; a full value (copied by the window) is an object too, wrapped when it was not.
+    const wrapped = v['@value'];
+    const r = wrapped !== undefined ? wrapped : v;
+    const t = rec.etime !== undefined ? rec.etime : typeof v['@time'] === 'number' ? (v['@time'] as number) : rec.ts;
+    let key: unknown;
+    let hasKey = false;
+    if (this.by.length) {
+      try {
+        key = evalKey(this.by, r, rec.key, t, rec.headers);
+      } catch (err) {
+        this.o.errors.handle(rec.where(), exprFailure(this.by[0], err), rec.raw ?? rec.value);
+        return;
+      }
+      hasKey = true;
+    } else if (this.spec!.by !== null) {
+      key = rec.wkey;
+      if (key === undefined) key = v['@key'] === undefined ? undefined : normalizeKey(v['@key']);
+      hasKey = key !== undefined;
+    }
+    if (!this.inputs(r, rec, t)) return;
+    this.seq++;
+    if (t !== undefined && t - this.grace > this.wm) this.advance(t - this.grace, out, rec);
+    const wins = rec.windows as readonly WinRef[];
+    const id = hasKey ? groupId(key) : '';
+    const update = this.emit === 'update';
+    for (let i = 0; i < wins.length; i++) {
+      const acc = this.gridAcc(id, key, hasKey, wins[i]);
+      this.add(acc, t);
+      if (update) out.push(this.result(acc, 'update', rec));
     }
   }
 
@@ -421,6 +465,8 @@ export class AggregateStage implements Stage {
     this.spec = spec;
     this.specText = text;
     this.mode = 'windowed';
+    this.grid = (spec.type === 'tumbling' || spec.type === 'hopping') && !this.needAll;
+    this.grace = spec.grace;
   }
 
   private startRolling(first: Rec): void {
