@@ -9,7 +9,7 @@
  * record derived from the batch: the highest offset + 1 per partition in it (at-least-once).
  */
 import { Rec, type Header, type SourceRef } from '../pipeline/record.js';
-import type { FieldNeeds, Source } from '../pipeline/stage.js';
+import type { FieldNeeds, Source, SourcePosition, StateBackend } from '../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
 import { chunkIsPlain, FieldScanner } from '../codec/scan.js';
 import { openKafka, tpKey, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from './kafka.js';
@@ -60,6 +60,8 @@ class PartitionRef implements SourceRef {
 
 export class KafkaSource implements Source {
   readonly name = 'consume';
+  /** The group's state changelog (set by the consume command); its restored positions move the start forward. */
+  state?: StateBackend;
   /** The fields downstream stages read; set by the runner before batches() starts. */
   plan: FieldNeeds = 'all';
   private client: KafkaClient | undefined;
@@ -145,7 +147,10 @@ export class KafkaSource implements Source {
             if (!m) times.set(spec.ts, (m = await client.offsetsForTime(t, spec.ts, opts.isolation)));
             b.atTime = m.get(tp.partition);
           }
-          out.set(key, resolveOffset(spec, b, committed?.get(key)));
+          const at = resolveOffset(spec, b, committed?.get(key));
+          // State already holds records past the committed offset (stopped between checkpoint and commit).
+          const saved = this.state?.positions?.get(key);
+          out.set(key, saved !== undefined && saved > at ? saved : at);
         }
       }
       return out;
@@ -215,6 +220,10 @@ export class KafkaSource implements Source {
         }
       }
     }
+  }
+
+  positions(batch: Rec[]): SourcePosition[] {
+    return this.commits.get(batch) ?? [];
   }
 
   private async commitInTransaction(batch: Rec[]): Promise<void> {

@@ -1,4 +1,5 @@
-import type { StateBackend, StatefulStage } from '../pipeline/stage.js';
+import type { SourcePosition, StateBackend, StatefulStage } from '../pipeline/stage.js';
+import { ExactlyOnce } from './kafka-eos.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { openKafka, tpKey, type KafkaClient, type KafkaProducer, type OutBatch } from './kafka.js';
 import type { KafkaConfig } from './kafka-options.js';
@@ -11,15 +12,24 @@ import type { KafkaConfig } from './kafka-options.js';
  * read to its end and each stage gets back the latest value of its live keys before the first record; the name in
  * the key guards against restoring one stage's entries into another after the pipeline changed.
  *
+ * Each checkpoint also records where reading resumes (`$pos/<topic>/<partition>` → next offset): state is written
+ * before offsets are committed, so a run killed between the two would otherwise apply the batch to its state a
+ * second time after the restart. The source starts at the later of the committed offset and this position, so
+ * every input record counts in the state once — also under at-least-once, where only the output may repeat.
+ * Under --exactly-once the writes go into the batch's transaction (with its output and offsets).
+ *
  * Scope: one changelog per consumer group, restored whole. With several processes in one group each restores
  * every entry, which is right only for a single process (or for stages whose keys do not depend on partitions);
  * partition-scoped changelogs need co-partitioned input and are not done yet.
  */
+const POS = '$pos/';
+
 export class KafkaStateBackend implements StateBackend {
   private client: KafkaClient | undefined;
   private producer: KafkaProducer | undefined;
   private names: string[] = [];
   restored = 0;
+  readonly positions = new Map<string, number>();
 
   constructor(private readonly cfg: KafkaConfig, readonly topic: string) {}
 
@@ -36,6 +46,8 @@ export class KafkaStateBackend implements StateBackend {
     const client = await this.connect();
     if (!(await client.topicExists(this.topic))) {
       await client.createTopic(this.topic, { partitions: 1, configs: { 'cleanup.policy': 'compact' } });
+      // restored empty: stages start tracking their changes from here
+      for (const st of stages) st.restore([]);
       return;
     }
     const ends = await client.offsets(this.topic, 'read_committed');
@@ -69,6 +81,12 @@ export class KafkaStateBackend implements StateBackend {
     const perStage: [string, unknown][][] = stages.map(() => []);
     for (const [key, value] of latest) {
       if (value === null) continue;
+      if (key.startsWith(POS)) {
+        const at = key.lastIndexOf('/');
+        const offset = Number(value);
+        if (at > POS.length && Number.isInteger(offset)) this.positions.set(tpKey(key.slice(POS.length, at), Number(key.slice(at + 1))), offset);
+        continue;
+      }
       const a = key.indexOf('/');
       const b = key.indexOf('/', a + 1);
       const idx = Number(key.slice(0, a));
@@ -84,7 +102,7 @@ export class KafkaStateBackend implements StateBackend {
     this.restored = latest.size;
   }
 
-  async persist(changes: { stage: number; entries: [string, unknown][] }[]): Promise<void> {
+  async persist(changes: { stage: number; entries: [string, unknown][] }[], positions: SourcePosition[]): Promise<void> {
     const batch: OutBatch = { count: 0, keys: [], values: [], timestamps: [], partitions: undefined, headers: undefined };
     const now = Date.now();
     for (const { stage, entries } of changes) {
@@ -97,6 +115,14 @@ export class KafkaStateBackend implements StateBackend {
       }
     }
     if (!batch.count) return;
+    for (const p of positions) {
+      batch.keys.push(`${POS}${p.topic}/${p.partition}`);
+      batch.values.push(String(p.offset));
+      batch.timestamps.push(now);
+      batch.count++;
+    }
+    const eos = ExactlyOnce.active;
+    if (eos) return eos.send(this.topic, batch);
     const client = await this.connect();
     this.producer ??= client.producer({ acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 });
     await this.producer.send(this.topic, batch);

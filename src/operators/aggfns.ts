@@ -476,6 +476,51 @@ export function cloneState(kind: SlotKind, s: any): unknown {
   }
 }
 
+/**
+ * A state as JSON for the state changelog (StatefulStage), and back: what a restarted run needs to continue the
+ * aggregate exactly — sums, Welford moments, first/last with their time and arrival order, distinct values,
+ * percentile values or bucket counts, value frequencies.
+ */
+export function stateToJson(kind: SlotKind, s: any): unknown {
+  switch (kind) {
+    case 'count': case 'countv': case 'sum': return s;
+    case 'min': case 'max': return s === undefined ? null : s;
+    case 'avg': case 'stddev': return s;
+    case 'first': case 'last': return s.has ? [s.v === undefined ? null : s.v, s.t, s.q] : null;
+    case 'distinct': return [...(s as Set<unknown>)];
+    case 'hdr': {
+      if (s === undefined) return null;
+      const h = s as HdrState;
+      return h.h ? { lo: h.lo, hi: h.hi, bins: h.h.toSparse() } : { lo: h.lo, hi: h.hi, vals: h.vals };
+    }
+    case 'freq': return [...(s as FreqState).values()].map((e) => [e.v, e.c]);
+  }
+}
+
+export function stateFromJson(kind: SlotKind, j: any): unknown {
+  switch (kind) {
+    case 'count': case 'countv': case 'sum': return typeof j === 'number' ? j : 0;
+    case 'min': case 'max': return j === null ? undefined : j;
+    case 'avg': return { sum: Number(j?.sum) || 0, n: Number(j?.n) || 0 } satisfies AvgState;
+    case 'stddev': return { n: Number(j?.n) || 0, mean: Number(j?.mean) || 0, m2: Number(j?.m2) || 0 } satisfies VarState;
+    case 'first': case 'last':
+      return Array.isArray(j) ? ({ has: true, v: j[0], t: j[1], q: j[2] } satisfies PickState) : initState(kind);
+    case 'distinct': return new Set(Array.isArray(j) ? j : []);
+    case 'hdr': {
+      if (j === null || typeof j !== 'object') return undefined;
+      const st: HdrState = { vals: undefined, sorted: false, h: undefined, lo: j.lo, hi: j.hi };
+      if (Array.isArray(j.bins)) st.h = HdrBins.fromSparse(j.bins, Math.min(Math.round(j.hi * SCALE) * 8, MAX_RECORDABLE));
+      else st.vals = Array.isArray(j.vals) ? j.vals : [];
+      return st;
+    }
+    case 'freq': {
+      const m: FreqState = new Map();
+      if (Array.isArray(j)) for (const [v, c] of j) m.set(canon(v), { v, c });
+      return m;
+    }
+  }
+}
+
 const RESULTS: Record<string, (s: any) => unknown> = {
   sum: (s) => s,
   min: (s) => s ?? null,

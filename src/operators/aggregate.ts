@@ -1,11 +1,11 @@
 import { Rec, WATERMARK } from '../pipeline/record.js';
-import { mergeNeeds, type FieldNeeds, type Stage } from '../pipeline/stage.js';
+import { mergeNeeds, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../pipeline/errors.js';
 import { exprFailure, type Expr } from './expr.js';
 import { errorCounters } from './filter.js';
 import { evalKey, groupId, keyId, keyText, normalizeKey } from './groupkey.js';
-import { cloneState, compileAdder, compileConverter, hdrRecordable, initState, mergeState, releaseState, toNumber, type Adder, type AggPlan, type Converter } from './aggfns.js';
+import { cloneState, compileAdder, compileConverter, hdrRecordable, initState, mergeState, releaseState, stateFromJson, stateToJson, toNumber, type Adder, type AggPlan, type Converter } from './aggfns.js';
 import { WINDOW_CTL } from './window.js';
 import type { WinRef } from '../time/windowassign.js';
 import { closeAt, isKeyedType, slidingReleaseAt, specFromPayload, type WindowSpec } from '../time/windowspec.js';
@@ -62,11 +62,14 @@ interface Acc {
   maxTime: number;
   closed: boolean;
   dead: boolean;
+  /** Changed since the last checkpoint (listed in `dirty`); in the changelog (a removal needs a tombstone). */
+  dirty: boolean;
+  saved: boolean;
 }
 
 const SKIP = Symbol('skip');
 
-export class AggregateStage implements Stage {
+export class AggregateStage implements StatefulStage {
   readonly name = 'aggregate';
   readonly keepsValue = false;
   readonly reads: FieldNeeds;
@@ -95,6 +98,10 @@ export class AggregateStage implements Stage {
   /** Windowed by tumbling or hopping windows (and no full parse needed): gridRecord's case. */
   private grid = false;
   private grace = 0;
+  /** Checkpointed (restore was called): changed accumulators are listed for drainChanges. */
+  private track = false;
+  private readonly dirty: Acc[] = [];
+  private savedMeta = '';
 
   constructor(private readonly o: AggregateStageOptions) {
     this.plan = o.plan;
@@ -307,7 +314,7 @@ export class AggregateStage implements Stage {
         if (this.emit === 'update') out.push(this.result(old, 'retract', rec));
         this.mergeInto(target, old);
         old.dead = true;
-        this.table.delete(old);
+        this.drop(old);
         this.release(old);
       }
     }
@@ -337,6 +344,7 @@ export class AggregateStage implements Stage {
           acc.states = seed.states;
           acc.n = seed.n;
           acc.maxTime = seed.maxTime;
+          if (this.track && !acc.dirty) this.touch(acc);
         }
       }
       if (op.add !== false) this.add(acc, t);
@@ -354,7 +362,7 @@ export class AggregateStage implements Stage {
     if (this.emit === 'update') out.push(this.result(acc, 'update', rec));
     if (acc.n >= this.spec!.size!) {
       if (this.emit === 'final') out.push(this.result(acc, 'final', rec));
-      this.table.delete(acc);
+      this.drop(acc);
       this.release(acc);
     }
   }
@@ -369,7 +377,7 @@ export class AggregateStage implements Stage {
     for (let a = this.queue.popDue(w); a; a = this.queue.popDue(w)) {
       if (a.dead) continue;
       if (a.closed) {
-        this.table.delete(a);
+        this.drop(a);
         this.release(a);
         continue;
       }
@@ -378,8 +386,9 @@ export class AggregateStage implements Stage {
       if (sliding) {
         a.at = slidingReleaseAt(this.spec!, a.end);
         this.queue.push(a);
+        if (this.track && !a.dirty) this.touch(a);
       } else {
-        this.table.delete(a);
+        this.drop(a);
       }
     }
     if (done === undefined) return;
@@ -418,8 +427,97 @@ export class AggregateStage implements Stage {
       const all = this.table.values().sort((a, b) => cmpText(a.kt, b.kt) || cmpText(a.inner, b.inner));
       for (const a of all) out.push(this.result(a, 'final', undefined));
     }
+    // Everything was emitted: the checkpoint after the run removes it from the changelog.
+    if (this.track) for (const a of this.table.values()) if (!a.dirty) this.touch(a);
     this.table.clear();
     this.queue.clear();
+  }
+
+  /** The run stops with its state checkpointed: open windows are not flushed, a restarted run closes them. */
+  suspend(): void {}
+
+  private touch(acc: Acc): void {
+    acc.dirty = true;
+    this.dirty.push(acc);
+  }
+
+  /** Removes an accumulator from the table (a closed or merged window) and from the changelog at the next drain. */
+  private drop(acc: Acc): void {
+    this.table.delete(acc);
+    if (this.track && !acc.dirty) this.touch(acc);
+  }
+
+  /**
+   * State for the changelog: per accumulator (`<start>/<group id>`) its window, key, count, largest event time
+   * and function states (aggfns.ts stateToJson), null once it is gone; and `$agg`: mode, window spec, watermark
+   * and arrival sequence (first/last order), so a restored stage continues as if it had never stopped.
+   */
+  drainChanges(): [string, unknown][] {
+    const res: [string, unknown][] = [];
+    const slots = this.plan.slots;
+    // Removals first: a window replaced in the same batch by one with the same id (a session) keeps the new one.
+    for (const a of this.dirty) {
+      if (a.saved && !this.isLive(a)) {
+        res.push([accKey(a), null]);
+        a.saved = false;
+      }
+    }
+    for (const a of this.dirty) {
+      a.dirty = false;
+      if (!this.isLive(a)) continue;
+      const v: Record<string, unknown> = { i: a.id, s: a.start, e: a.end, n: a.n, m: a.maxTime, v: slots.map((sl, k) => stateToJson(sl.kind, a.states[k])) };
+      if (a.hasKey) v.k = a.key;
+      if (a.closed) v.c = 1;
+      res.push([accKey(a), v]);
+      a.saved = true;
+    }
+    this.dirty.length = 0;
+    const meta = JSON.stringify({ mode: this.mode, emit: this.emit, spec: this.specText || null, wm: Number.isFinite(this.wm) ? this.wm : null, seq: this.seq });
+    if (meta !== this.savedMeta) {
+      res.push(['$agg', JSON.parse(meta)]);
+      this.savedMeta = meta;
+    }
+    return res;
+  }
+
+  private isLive(a: Acc): boolean {
+    return !a.dead && this.table.get(a.outer, a.id) === a;
+  }
+
+  restore(entries: Iterable<[string, unknown]>): void {
+    this.track = true;
+    const accs: Record<string, any>[] = [];
+    let meta: Record<string, any> | undefined;
+    for (const [k, v] of entries) {
+      if (k === '$agg') meta = v as Record<string, any>;
+      else if (v !== null && typeof v === 'object') accs.push(v as Record<string, any>);
+    }
+    if (!meta || meta.mode === 'unknown') return;
+    if (meta.mode === 'windowed' && typeof meta.spec === 'string') {
+      this.configure(Rec.control(WINDOW_CTL, JSON.parse(meta.spec)));
+    } else if (meta.mode === 'rolling') {
+      this.mode = 'rolling';
+      this.emit = meta.emit;
+    }
+    this.wm = typeof meta.wm === 'number' ? meta.wm : -Infinity;
+    this.seq = typeof meta.seq === 'number' ? meta.seq : 0;
+    this.savedMeta = JSON.stringify(meta);
+    const slots = this.plan.slots;
+    const timed = this.mode === 'windowed' && this.spec!.type !== 'count';
+    for (const j of accs) {
+      const a = this.newAcc(j.s, j.i, j.k, 'k' in j, j.s, j.e);
+      if (!Array.isArray(j.v) || j.v.length !== slots.length) continue;
+      for (let k = 0; k < slots.length; k++) a.states[k] = stateFromJson(slots[k].kind, j.v[k]);
+      a.n = j.n;
+      a.maxTime = j.m;
+      a.closed = j.c === 1;
+      a.saved = true;
+      this.table.set(a);
+      if (timed) {
+        a.at = a.closed ? slidingReleaseAt(this.spec!, a.end) : closeAt(this.spec!, a.end);
+        this.queue.push(a);
+      }
+    }
   }
 
   counters(): Record<string, number> {
@@ -486,7 +584,7 @@ export class AggregateStage implements Stage {
     const states = new Array(slots.length);
     for (let s = 0; s < slots.length; s++) states[s] = initState(slots[s].kind);
     const inner = typeof id === 'string' ? id : keyId(key);
-    return { at: 0, outer, id, inner, key, hasKey, kt: hasKey ? keyText(key) : '', start, end, states, n: 0, maxTime: -1, closed: false, dead: false };
+    return { at: 0, outer, id, inner, key, hasKey, kt: hasKey ? keyText(key) : '', start, end, states, n: 0, maxTime: -1, closed: false, dead: false, dirty: false, saved: false };
   }
 
   /** The accumulator of a time window, created (and scheduled to close) on first use. */
@@ -513,6 +611,7 @@ export class AggregateStage implements Stage {
   }
 
   private add(acc: Acc, t: number | undefined): void {
+    if (this.track && !acc.dirty) this.touch(acc);
     acc.n++;
     const time = t ?? 0;
     if (t !== undefined && t > acc.maxTime) acc.maxTime = t;
@@ -546,6 +645,11 @@ export class AggregateStage implements Stage {
     r.ts = a.maxTime >= 0 ? a.maxTime : undefined;
     return r;
   }
+}
+
+/** An accumulator's changelog key: window start and group id (a string id as itself, others as JSON text). */
+function accKey(a: Acc): string {
+  return `${a.start}/${typeof a.id === 'string' ? 's' + a.id : JSON.stringify(a.id)}`;
 }
 
 /** Sessions of one key may share a start (a session and the one it grows into), so their id includes the end. */

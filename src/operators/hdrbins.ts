@@ -62,6 +62,29 @@ export class HdrBins {
     return valueOfBin(c.length - 1);
   }
 
+  /** The non-zero counts as [index, count, index, count, …], for a state changelog. */
+  toSparse(): number[] {
+    const res: number[] = [];
+    const c = this.counts;
+    for (let i = 0; i < c.length; i++) if (c[i] !== 0) res.push(i, c[i]);
+    return res;
+  }
+
+  /** Counts from toSparse() (`top` sizes them as the original's were at least). */
+  static fromSparse(pairs: readonly number[], top: number): HdrBins {
+    const h = new HdrBins(top);
+    for (let k = 0; k + 1 < pairs.length; k += 2) {
+      const i = pairs[k];
+      const n = pairs[k + 1];
+      if (!(Number.isInteger(i) && i >= 0 && Number.isInteger(n) && n > 0)) continue;
+      if (i >= h.counts.length) h.grow(i);
+      h.counts[i] += n;
+      h.blocks[i >>> 10] += n;
+      h.total += n;
+    }
+    return h;
+  }
+
   /** The counts are no longer needed (the window closed): they go back to the pool for the next group. */
   release(): void {
     if (pool.length < POOL) {

@@ -41,7 +41,7 @@
  * Strip control lines with `jq -c 'select(keys[0] | startswith("$") | not)'`.
  */
 import { Rec, WATERMARK, WINDOW, WINDOW_TAGS } from '../pipeline/record.js';
-import { mergeNeeds, type FieldNeeds, type Stage } from '../pipeline/stage.js';
+import { mergeNeeds, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { exprFailure, type Expr } from './expr.js';
 import { evalKey, keyId, recordKey } from './groupkey.js';
@@ -78,7 +78,7 @@ export interface WindowStageOptions {
   dropControl?: boolean;
 }
 
-export class WindowStage implements Stage {
+export class WindowStage implements StatefulStage {
   readonly name = 'window';
   /** Records keep their value (tags are added), so later stages' fields are read from the input. */
   readonly keepsValue = true;
@@ -102,6 +102,9 @@ export class WindowStage implements Stage {
   /** The view class seen last and which tags it has fields for (bits: @time, @windows, @key, @merged). */
   private viewClass: unknown;
   private viewTags = 0;
+  /** What the last checkpoint holds (drainChanges sends only what moved since). */
+  private savedSt = -Infinity;
+  private savedGrid = 0;
 
   constructor(private readonly o: WindowStageOptions) {
     const spec = (this.spec = o.spec);
@@ -302,6 +305,56 @@ export class WindowStage implements Stage {
 
   end(_out: Rec[]): void {
     // Nothing to flush: the window stage holds window bounds only; `aggregate` closes every window at end of input.
+    (this.grid ?? this.sessions ?? this.sliding ?? this.counts)?.clear();
+    this.o.onEnd?.();
+  }
+
+  /**
+   * State for the changelog: stream time (`$st`), the open tumbling/hopping windows (`$grid`), or per key
+   * (`k:<key id>`) its sessions, sliding windows or record count. Bounds only; the aggregates are aggregate's.
+   */
+  drainChanges(): [string, unknown][] {
+    const res: [string, unknown][] = [];
+    const st = this.stream.st;
+    if (st !== this.savedSt && Number.isFinite(st)) {
+      res.push(['$st', st]);
+      this.savedSt = st;
+    }
+    if (this.grid) {
+      if (this.grid.version !== this.savedGrid) {
+        res.push(['$grid', this.grid.openStarts()]);
+        this.savedGrid = this.grid.version;
+      }
+      return res;
+    }
+    const a = this.sessions ?? this.sliding ?? this.counts;
+    if (a?.touched) {
+      for (const k of a.touched) res.push(['k:' + k, a.snapshot(k)]);
+      a.touched.clear();
+    }
+    return res;
+  }
+
+  restore(entries: Iterable<[string, unknown]>): void {
+    const a = this.sessions ?? this.sliding ?? this.counts;
+    if (a) a.touched = new Set();
+    for (const [k, v] of entries) {
+      if (k === '$st') {
+        if (typeof v === 'number') this.stream.observe((this.savedSt = v));
+      } else if (k === '$grid') {
+        if (this.grid && Array.isArray(v)) this.grid.restore(v);
+      } else if (k.startsWith('k:') && v !== null) {
+        const id = k.slice(2);
+        if (this.sessions && Array.isArray(v)) this.sessions.restoreKey(id, v);
+        else if (this.sliding && Array.isArray(v)) this.sliding.restoreKey(id, v);
+        else if (this.counts && typeof v === 'number') this.counts.restoreKey(id, v);
+      }
+    }
+    if (this.grid) this.savedGrid = this.grid.version;
+  }
+
+  /** The run stops with its state checkpointed: nothing is flushed (a restarted run goes on from the state). */
+  suspend(): void {
     this.o.onEnd?.();
   }
 

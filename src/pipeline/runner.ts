@@ -88,10 +88,10 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const stateful = stages.filter(isStateful);
   const state = stateful.length ? p.state ?? source.state : undefined;
   if (state) await state.restore(stateful);
-  const checkpoint = async (): Promise<void> => {
+  const checkpoint = async (batch: Rec[] | undefined): Promise<void> => {
     if (!state) return;
     const changes = stateful.map((st, stage) => ({ stage, entries: st.drainChanges() })).filter((c) => c.entries.length);
-    if (changes.length) await state.persist(changes);
+    if (changes.length) await state.persist(changes, (batch && source.positions?.(batch)) ?? []);
   };
   const it = source.batches()[Symbol.asyncIterator]();
   try {
@@ -122,20 +122,23 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
       const batch = res.value;
       next = it.next();
       await deliver(sink, pushThrough(stages, 0, batch));
-      await checkpoint();
+      await checkpoint(batch);
       if (source.ack) await source.ack(batch);
     }
-    // End of input (or a requested stop): every stage flushes its state into the next one, in order.
+    // End of input (or a requested stop): every stage flushes its state into the next one, in order — except
+    // that a stop keeps checkpointed state as it is (open windows stay open), for the restarted run to go on.
+    const keep = how === 'stopped' && state !== undefined;
     let carry: Rec[] = [];
     for (const st of stages) {
       const out: Rec[] = [];
       if (carry.length) st.process(carry, out);
-      st.end?.(out);
+      if (keep && isStateful(st)) st.suspend?.();
+      else st.end?.(out);
       carry = out;
     }
     if (carry.length) await sink.write(carry);
     // state before the sink's end: under --exactly-once the end commits the last transaction, state writes in it
-    await checkpoint();
+    await checkpoint(undefined);
     await sink.end();
   } finally {
     await source.close?.();

@@ -39,6 +39,11 @@ export interface Source {
   /** Where stateful stages downstream of this source checkpoint (a group's changelog topic), if anywhere. */
   state?: StateBackend;
   batches(): AsyncIterable<Rec[]>;
+  /**
+   * Where reading resumes after `batch` (Kafka: topic, partition, next offset). Checkpointed with the state, so
+   * a restart never applies a batch to state twice, even when it stopped between the checkpoint and the commit.
+   */
+  positions?(batch: Rec[]): SourcePosition[];
   /** Called after every record derived from `batch` has been acknowledged by the sink (at-least-once). */
   ack?(batch: Rec[]): Promise<void> | void;
   close?(): Promise<void>;
@@ -56,6 +61,13 @@ export interface Sink {
    */
   abort?(): Promise<void> | void;
   counters?(): Record<string, number>;
+}
+
+export interface SourcePosition {
+  topic: string;
+  partition: number;
+  /** The next offset to read. */
+  offset: number;
 }
 
 export function mergeNeeds(a: FieldNeeds, b: FieldNeeds): FieldNeeds {
@@ -78,6 +90,11 @@ export interface StatefulStage extends Stage {
   drainChanges(): [string, unknown][];
   /** Rebuild state from the latest value of every live key (called before any record). */
   restore(entries: Iterable<[string, unknown]>): void;
+  /**
+   * The run was stopped (SIGINT/SIGTERM) with its state checkpointed: instead of `end` (which would close open
+   * windows early), release what the stage holds outside its state; the restarted run continues from the state.
+   */
+  suspend?(): void;
 }
 
 export function isStateful(s: Stage): s is StatefulStage {
@@ -93,6 +110,9 @@ export function isStateful(s: Stage): s is StatefulStage {
 export interface StateBackend {
   /** `stage` in persist/restore is the index among the pipeline's stateful stages. */
   restore(stages: StatefulStage[]): Promise<void>;
-  persist(changes: { stage: number; entries: [string, unknown][] }[]): Promise<void>;
+  /** The state's changes and the input position they include (none at the end of a run). */
+  persist(changes: { stage: number; entries: [string, unknown][] }[], positions: SourcePosition[]): Promise<void>;
+  /** After restore: where the checkpointed state says reading resumes (the source starts there if that is later). */
+  positions?: Map<string, number>;
   close?(): Promise<void>;
 }

@@ -45,8 +45,24 @@ export class GridAssigner {
   private readonly lists = new Map<number, WinList>();
   private last: WinList | undefined;
   private lastTop = NaN;
+  /** Bumped whenever a window opens or closes: the window stage checkpoints the open starts when it moved. */
+  version = 0;
 
   constructor(readonly size: number, readonly advance: number, readonly offset: number) {}
+
+  /** Starts of the open windows, ascending (state for the changelog). */
+  openStarts(): number[] {
+    return [...this.refs.keys()].sort((a, b) => a - b);
+  }
+
+  /** Reopens windows from openStarts() of an earlier run. */
+  restore(starts: readonly number[]): void {
+    for (const s of starts) {
+      if (!Number.isFinite(s) || this.refs.has(s)) continue;
+      this.refs.set(s, Object.freeze({ start: s, end: s + this.size }));
+      this.ends.push({ at: s + this.size });
+    }
+  }
 
   /**
    * t's open windows, ascending by start: an empty list when all of them closed (late), undefined when t lies
@@ -75,6 +91,7 @@ export class GridAssigner {
         ref = Object.freeze({ start: s, end: s + size });
         this.refs.set(s, ref);
         this.ends.push({ at: s + size });
+        this.version++;
       }
       wins.push(ref);
     }
@@ -94,7 +111,18 @@ export class GridAssigner {
       if (start === this.lastTop) this.last = undefined;
       any = true;
     }
+    if (any) this.version++;
     return any;
+  }
+
+  /** End of input: every window was closed downstream. */
+  clear(): void {
+    this.refs.clear();
+    this.lists.clear();
+    this.ends.clear();
+    this.last = undefined;
+    this.lastTop = NaN;
+    this.version++;
   }
 
   /** Distinct open windows held (for tests). */
@@ -123,8 +151,27 @@ export class SessionAssigner {
   private readonly keys = new Map<string, Session[]>();
   private readonly queue = new MinQueue<Session>();
   private live = 0;
+  /** Keys whose sessions changed since the last checkpoint; only kept once the stage is checkpointed. */
+  touched: Set<string> | undefined;
 
   constructor(readonly gap: number) {}
+
+  /** A key's open sessions as [start, end] pairs (state for the changelog), null when it has none. */
+  snapshot(keyId: string): [number, number][] | null {
+    const list = this.keys.get(keyId);
+    return list ? list.map((x) => [x.start, x.end]) : null;
+  }
+
+  restoreKey(keyId: string, sessions: readonly [number, number][]): void {
+    const list: Session[] = [];
+    for (const [start, end] of sessions) {
+      const sess: Session = { at: end + this.gap + 1, keyId, start, end, dead: false };
+      list.push(sess);
+      this.queue.push(sess);
+      this.live++;
+    }
+    if (list.length) this.keys.set(keyId, list.sort((a, b) => a.start - b.start));
+  }
 
   /**
    * The session t belongs to after merging, and the sessions it replaced (bounds differ from the result);
@@ -132,6 +179,7 @@ export class SessionAssigner {
    */
   assign(keyId: string, t: number, w: number): { win: WinRef; merged: WinRef[] | undefined } | undefined {
     const gap = this.gap;
+    this.touched?.add(keyId);
     let list = this.keys.get(keyId);
     let start = t;
     let end = t;
@@ -177,12 +225,21 @@ export class SessionAssigner {
       any = true;
       s.dead = true;
       this.live--;
+      this.touched?.add(s.keyId);
       const list = this.keys.get(s.keyId)!;
       const rest = list.filter((x) => x !== s);
       if (rest.length) this.keys.set(s.keyId, rest);
       else this.keys.delete(s.keyId);
     }
     return any;
+  }
+
+  /** End of input: every session was closed downstream. */
+  clear(): void {
+    for (const k of this.keys.keys()) this.touched?.add(k);
+    this.keys.clear();
+    this.queue.clear();
+    this.live = 0;
   }
 
   /** Open sessions held (for tests: state is released when sessions close). */
@@ -224,8 +281,28 @@ export class SlidingAssigner {
   private readonly keys = new Map<string, SlideWin[]>();
   private readonly queue = new MinQueue<SlideWin>();
   private held = 0;
+  /** Keys whose windows changed since the last checkpoint; only kept once the stage is checkpointed. */
+  touched: Set<string> | undefined;
 
   constructor(readonly diff: number) {}
+
+  /** A key's windows as [start, maxTs, closed] (state for the changelog), null when it has none. */
+  snapshot(keyId: string): [number, number, boolean][] | null {
+    const list = this.keys.get(keyId);
+    return list ? list.map((x) => [x.start, x.maxTs, x.closed]) : null;
+  }
+
+  restoreKey(keyId: string, wins: readonly [number, number, boolean][]): void {
+    const D = this.diff;
+    const list: SlideWin[] = [];
+    for (const [start, maxTs, closed] of wins) {
+      const x: SlideWin = { at: closed ? start + 2 * D + 2 : start + D + 1, keyId, start, maxTs, closed };
+      list.push(x);
+      this.queue.push(x);
+      this.held++;
+    }
+    if (list.length) this.keys.set(keyId, list.sort((a, b) => a.start - b.start));
+  }
 
   /**
    * The windows t updates or creates, in KS forwarding order, or undefined when t is late for all of them
@@ -234,6 +311,7 @@ export class SlidingAssigner {
   assign(keyId: string, t: number, w: number): { ops: WinRef[]; added: boolean } | undefined {
     const D = this.diff;
     if (t + 1 + D <= w) return undefined;
+    this.touched?.add(keyId);
     let list = this.keys.get(keyId);
     if (!list) {
       list = [];
@@ -333,6 +411,7 @@ export class SlidingAssigner {
   closeDue(w: number): boolean {
     let any = false;
     for (let x = this.queue.popDue(w); x; x = this.queue.popDue(w)) {
+      this.touched?.add(x.keyId);
       if (!x.closed) {
         x.closed = true;
         any = true;
@@ -347,6 +426,14 @@ export class SlidingAssigner {
       if (list.length === 0) this.keys.delete(x.keyId);
     }
     return any;
+  }
+
+  /** End of input: every window was closed downstream. */
+  clear(): void {
+    for (const k of this.keys.keys()) this.touched?.add(k);
+    this.keys.clear();
+    this.queue.clear();
+    this.held = 0;
   }
 
   /** Windows held, open or closed-but-seeding (for tests). */
@@ -374,10 +461,28 @@ function hasStart(list: { start: number }[], start: number): boolean {
 /** Count windows per key: the i-th record of a key (arrival order) goes to window ⌊i/N⌋. */
 export class CountAssigner {
   private readonly seen = new Map<string, number>();
+  /** Keys counted since the last checkpoint; only kept once the stage is checkpointed. */
+  touched: Set<string> | undefined;
 
   constructor(readonly size: number) {}
 
+  /** Records seen of a key (state for the changelog). */
+  snapshot(keyId: string): number | null {
+    return this.seen.get(keyId) ?? null;
+  }
+
+  restoreKey(keyId: string, n: number): void {
+    if (Number.isInteger(n) && n > 0) this.seen.set(keyId, n);
+  }
+
+  /** End of input: partial windows were emitted downstream; counting starts afresh. */
+  clear(): void {
+    for (const k of this.seen.keys()) this.touched?.add(k);
+    this.seen.clear();
+  }
+
   assign(keyId: string): number {
+    this.touched?.add(keyId);
     const i = this.seen.get(keyId) ?? 0;
     this.seen.set(keyId, i + 1);
     return Math.floor(i / this.size);
