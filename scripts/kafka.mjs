@@ -338,6 +338,10 @@ function serverProperties({ dir, port, controllerPort, saslPort, tls }) {
     'default.replication.factor': 1,
     'min.insync.replicas': 1,
     'group.initial.rebalance.delay.ms': 0,
+    // Records here carry event-time timestamps from the past (gen's fixed 2026-01-01 epoch, test fixtures): the
+    // default 7-day time retention deleted them mid-test whenever its 5-minute check came round. Keep by size only.
+    'log.retention.ms': -1,
+    'log.retention.bytes': 4 * 1024 * 1024 * 1024,
     // a missing topic must be a real error, not silently created
     'auto.create.topics.enable': false,
     'delete.topic.enable': true,

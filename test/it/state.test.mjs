@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kstream, lines } from '../helpers/cli.mjs';
+import { KS, admin, killLoop, sh, startGroup } from '../helpers/delivery.mjs';
 
 const env = { KSTREAM_BROKERS: process.env.KSTREAM_BROKERS };
 const k = (args, input = '') => kstream(args, input, { env, timeout: 60_000 });
@@ -26,7 +27,7 @@ test('dedupe state survives a restart through the group changelog', { timeout: 1
   // The changelog holds the live entries under the stage's prefix.
   const log = k(['consume', `${group}-kstream-state`, '--offset', 'start', '--exit', '--format', 'envelope']);
   const keys = new Set(lines(log.stdout).map((e) => e.key));
-  for (const key of keys) assert.match(key, /^0\/dedupe\//);
+  for (const key of keys) assert.match(key, /^(0\/dedupe\/|\$pos\/)/);
   assert.ok(keys.size >= 3);
 
   k(['topics', 'delete', topic, `${group}-kstream-state`]);
@@ -36,4 +37,113 @@ test('--state-topic needs a group', () => {
   const r = k(['consume', 'whatever', '--state-topic', 's', '+', 'dedupe', '--by', 'r.id', '--within', '1s']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /`--state-topic` needs a group/);
+});
+
+// ---- window/aggregate state across kill -9 --------------------------------------------------------------------
+
+const brokers = process.env.KSTREAM_BROKERS ?? '';
+const denv = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
+const WN = 200_000;
+// 2-second tumbling windows per page over 200 s of event time (gen clicks: one record per ms): ~1000 results.
+const STAGES = `window tumbling 2s --time r.ts --grace 500ms + aggregate count 'sum(r.bytes)' 'avg(r.latency_ms)' 'p99(r.latency_ms)' 'distinct(r.user)' 'first(r.user)' 'last(r.country)' --by r.page`;
+const results = (stdout) => stdout.split('\n').filter((l) => l && !l.startsWith('{"$')).sort();
+
+/**
+ * One partition, so every run sees the records in the same order (lateness is decided by arrival order); the
+ * reference is the same stages over the same records from stdin, uninterrupted.
+ */
+async function windowedSetup(what) {
+  const id = `${what}-${Date.now()}-${process.pid}`;
+  const [input, output, group] = [`it-st-in-${id}`, `it-st-out-${id}`, `it-st-${id}`];
+  const adm = admin(brokers);
+  await adm.connect();
+  await adm.createTopics({ topics: [{ topic: input, numPartitions: 1 }, { topic: output, numPartitions: 1 }], waitForLeaders: true });
+  await adm.disconnect();
+  const gen = `${KS} gen --preset clicks --count ${WN} --seed 3`;
+  const p = await sh(`${gen} | ${KS} produce ${input} --quiet`, denv);
+  assert.equal(p.code, 0, p.stderr);
+  const ref = await sh(`${gen} | ${KS} ${STAGES}`, denv);
+  assert.equal(ref.code, 0, ref.stderr);
+  const expected = results(ref.stdout);
+  assert.ok(expected.length > 500, `reference has ${expected.length} results`);
+  return { input, output, group, expected };
+}
+
+async function cleanup(topics, group) {
+  const adm = admin(brokers);
+  await adm.connect();
+  await adm.deleteTopics({ topics }).catch(() => {});
+  await adm.deleteGroups([group]).catch(() => {});
+  await adm.disconnect();
+}
+
+for (const eos of [false, true]) {
+  const mode = eos ? 'exactly-once' : 'at-least-once';
+  test(`window/aggregate state, ${mode}: kill -9 four times with windows open, restart — the results of an uninterrupted run`, { timeout: 240_000 }, async (t) => {
+    const { input, output, group, expected } = await windowedSetup(eos ? 'eos' : 'alo');
+    const run = (extra) => `${KS} consume ${input} --group ${group} --fetch-max 32k${eos ? ' --exactly-once' : ''}${extra} + ${STAGES} + produce ${output} --quiet`;
+    const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, expected: expected.length, kills: 4, seed: eos ? 5 : 4, env: denv });
+    const kills = runs.filter((r) => r.how !== 'final');
+    t.diagnostic(`${mode}: kills at ${kills.map((r) => r.outAfter).join(', ')} of ${expected.length} results`);
+    assert.ok(kills.some((r) => r.outAfter > 0 && r.outAfter < expected.length), 'a kill landed mid-stream');
+    const got = await sh(`${KS} consume ${output} --exit --isolation ${eos ? 'read_committed' : 'read_uncommitted'}`, denv);
+    assert.equal(got.code, 0, got.stderr);
+    const lines = results(got.stdout);
+    if (eos) {
+      // exactly the uninterrupted run's results, each once
+      assert.deepEqual(lines, expected);
+    } else {
+      // at-least-once output: a result produced just before a kill may come again, identical; none differs
+      const distinct = [...new Set(lines)].sort();
+      assert.deepEqual(distinct, expected);
+      t.diagnostic(`${mode}: ${lines.length - distinct.length} repeated results`);
+    }
+    // the changelog was written and the last run removed the windows it closed
+    const log = await sh(`${KS} consume ${group}-kstream-state --exit --format envelope`, denv);
+    assert.equal(log.code, 0, log.stderr);
+    const keys = new Set(log.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).key));
+    assert.ok([...keys].some((k) => k.startsWith('1/aggregate/')), 'aggregate state in the changelog');
+    assert.ok(keys.has('0/window/$st') && keys.has(`$pos/${input}/0`), [...keys].slice(0, 5).join(' '));
+    await cleanup([input, output, `${group}-kstream-state`], group);
+  });
+}
+
+test('SIGTERM keeps open windows in the changelog instead of flushing them early; the restarted run closes them', { timeout: 120_000 }, async () => {
+  const id = `term-${Date.now()}-${process.pid}`;
+  const [input, output, group] = [`it-st-in-${id}`, `it-st-out-${id}`, `it-st-${id}`];
+  const rows = (from, n) => Array.from({ length: n }, (_, i) => ({ ts: from + i * 100, page: i % 2 ? '/a' : '/b', v: i }));
+  const stages = `window tumbling 10s --time r.ts + aggregate count 'sum(r.v)' --by r.page`;
+  assert.equal(k(['produce', input, '--create'], ndjson(rows(0, 50))).code, 0);
+  // first run: no --exit, stopped by SIGTERM once it has consumed everything (its state holds the open window)
+  const first = startGroup(`exec ${KS} consume ${input} --group ${group} + ${stages} + produce ${output} --create --quiet`, denv);
+  const adm = admin(brokers);
+  await adm.connect();
+  for (let i = 0; i < 200; i++) {
+    const offs = await adm.fetchOffsets({ groupId: group, topics: [input] }).catch(() => []);
+    if (Number(offs[0]?.partitions[0]?.offset) === 50) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await adm.disconnect();
+  first.kill('SIGTERM');
+  const r1 = await first.exited;
+  assert.equal(r1.code, 130, r1.stderr);
+  // nothing closed yet (all 50 records are in [0, 10s)): nothing was flushed early
+  assert.deepEqual(lines(k(['consume', output, '--exit']).stdout), []);
+  // more records close the first window; the restarted run counts the first run's records in it
+  assert.equal(k(['produce', input], ndjson(rows(10_000, 20))).code, 0);
+  const second = k(['consume', input, '--group', group, '--exit', '+', ...['window', 'tumbling', '10s', '--time', 'r.ts', '+', 'aggregate', 'count', 'sum(r.v)', '--by', 'r.page']]);
+  assert.equal(second.code, 0, second.stderr);
+  const got = lines(second.stdout).filter((o) => o.window);
+  assert.deepEqual(got, [
+    { key: '/a', window: { start: 0, end: 10000 }, count: 25, sum_v: 625, emit: 'final' },
+    { key: '/b', window: { start: 0, end: 10000 }, count: 25, sum_v: 600, emit: 'final' },
+    { key: '/a', window: { start: 10000, end: 20000 }, count: 10, sum_v: 100, emit: 'final' },
+    { key: '/b', window: { start: 10000, end: 20000 }, count: 10, sum_v: 90, emit: 'final' },
+  ]);
+  // the same group with a different pipeline refuses to restore state that is not its own
+  const other = k(['consume', input, '--group', group, '--exit', '+', 'dedupe', '--by', 'r.v', '--within', '1m']);
+  assert.equal(other.code, 1, other.stderr);
+  assert.match(other.stderr, /state topic `.*-kstream-state` holds state of another pipeline \(`0\/window`\).*use a new --group or --state-topic/);
+  assert.equal(other.stderr.trim().split('\n').length, 1, other.stderr);
+  k(['topics', 'delete', input, output, `${group}-kstream-state`]);
 });
