@@ -62,6 +62,7 @@ const consume: CommandSpec = {
     { flags: '--fetch-max <size>', description: 'Most bytes per fetch (one batch through the pipeline, one commit step); smaller batches commit more often', default: '1m' },
     { flags: '--max-wait <duration>', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms' },
     { flags: '--state-topic <topic>', description: 'With --group: compacted changelog for window/aggregate/dedupe state (default <group>-kstream-state)' },
+    { flags: '--commit-interval <duration>', description: 'With state: checkpoint it and commit offsets at most this often (each changed entry is written once per checkpoint; a crash replays up to this much input)', default: '1s' },
     ...CONNECTION_OPTIONS,
   ],
   source(args, opts, ctx) {
@@ -109,6 +110,7 @@ const consume: CommandSpec = {
     });
     // Stateful stages after a group consumer checkpoint into the group's changelog; unused otherwise.
     if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`));
+    (source as Source).checkpointMs = parseDuration(opts.commitInterval ?? '1s', '--commit-interval');
     return source;
   },
 };

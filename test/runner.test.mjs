@@ -29,7 +29,7 @@ test('state is persisted after the sink acknowledged a batch and before its offs
     async persist(changes) { for (const c of changes) for (const [k, v] of c.entries) saved.set(k, v); log.push(`persist ${JSON.stringify(changes)}`); },
   };
   const out = [];
-  await runPipeline({ source: source([[1, 2], [3]], log), stages: [new Sum()], sink: sink(log, out), state });
+  await runPipeline({ source: source([[1, 2], [3]], log), stages: [new Sum()], sink: sink(log, out), state, checkpointMs: 0 });
   assert.deepEqual(out, [1, 3, 6]);
   assert.deepEqual(log, [
     'restore',
@@ -41,6 +41,30 @@ test('state is persisted after the sink acknowledged a batch and before its offs
   const out2 = [];
   await runPipeline({ source: source([[10]], []), stages: [new Sum()], sink: sink([], out2), state });
   assert.deepEqual(out2, [16]);
+});
+
+test('checkpoints come at most once per interval: changes coalesced, the batches since acknowledged after it, positions saved', async () => {
+  const log = [];
+  let now = 0;
+  const src = source([[1], [2], [3], [4], [5]], log);
+  src.positions = (b) => [{ topic: 't', partition: 0, offset: b[0].value + 1 }];
+  const state = {
+    async restore(stages) { stages[0].restore([]); },
+    async persist(changes, positions) { log.push(`persist ${JSON.stringify(changes[0].entries)} at ${positions.map((p) => p.offset).join(',')}`); },
+  };
+  // each batch takes 400 ms to write
+  const slow = sink(log);
+  const write = slow.write;
+  slow.write = (b) => { now += 400; write(b); };
+  await runPipeline({ source: src, stages: [new Sum()], sink: slow, state, clock: () => now, checkpointMs: 1000 });
+  assert.deepEqual(log, [
+    'write 1', 'write 3',
+    'write 6', 'persist [["total",6]] at 2,3,4', 'ack 1', 'ack 2', 'ack 3',
+    'write 10', 'write 15',
+    // end of input: the last checkpoint before the sink's end
+    'persist [["total",15]] at 5,6', 'ack 4', 'ack 5',
+    'end',
+  ]);
 });
 
 test('a stage failing mid-batch still delivers what came before, and the batch is not acknowledged', async () => {

@@ -155,3 +155,39 @@ test('state restore: an aggregate restored from a windowed pipeline refuses a ch
   w.process([rec({ ts: 5, k: 'a', v: 1, u: 'x' })], mid);
   assert.throws(() => agg.process(mid, []), /two different `\$window` specs/);
 });
+
+test('state restore: changed window or aggregate arguments are refused, not silently reused', () => {
+  const logs = [new Map(), new Map()];
+  const run = stages(CASES[0]);
+  run.forEach((st, i) => st.restore(logs[i]));
+  push(run, batchesOf(input(50), 50)[0], []);
+  checkpoint(run, logs);
+  const hint = /use a new --group or --state-topic/;
+  assert.throws(() => makeAggregate(['sum(r.v) as count'], { by: 'r.k' }).restore([...logs[1]]), (e) => /saved state of `aggregate` was made with other arguments/.test(e.message) && hint.test(e.hint));
+  assert.throws(() => makeAggregate(FNS, { by: 'r.u' }).restore([...logs[1]]), /saved state of `aggregate`/);
+  assert.throws(() => makeAggregate(FNS, { by: 'r.k', emit: 'update' }).restore([...logs[1]]), /saved state of `aggregate`/);
+  assert.throws(() => makeWindow(['tumbling', '7s'], { time: 'r.ts', grace: '2s' }).restore([...logs[0]]), /saved state of `window` was made with other arguments/);
+  // the same arguments restore
+  makeAggregate(FNS, { by: 'r.k' }).restore([...logs[1]]);
+  makeWindow(['tumbling', '5s'], { time: 'r.ts', grace: '2s' }).restore([...logs[0]]);
+});
+
+test('state restore: idle flush counts quiet time from the restart', () => {
+  const opts = { time: 'r.ts', idleFlush: '5s' };
+  const log = new Map();
+  const w1 = makeWindow(['tumbling', '10s'], opts);
+  assert.equal(typeof w1.tick, 'function', 'a window with --idle-flush ticks');
+  w1.restore([]);
+  w1.process([rec({ ts: 2000 }), rec({ ts: 8000 })], []);
+  for (const [k, v] of w1.drainChanges()) log.set(k, v);
+  // a restarted stage: quiet since the restart counts, so the open window closes once 5 s have passed
+  const w2 = makeWindow(['tumbling', '10s'], opts);
+  w2.restore([...log]);
+  const marks = (out) => out.filter((r) => r.ctl !== undefined && typeof r.value === 'number').map((r) => r.value);
+  const early = [];
+  w2.tick(Date.now() + 1000, early);
+  assert.deepEqual(marks(early), []);
+  const late = [];
+  w2.tick(Date.now() + 6000, late);
+  assert.ok(marks(late).length === 1 && marks(late)[0] >= 13000, `watermark after 5 s of quiet: ${JSON.stringify(marks(late))}`);
+});

@@ -60,6 +60,8 @@ class PartitionRef implements SourceRef {
 
 export class KafkaSource implements Source {
   readonly name = 'consume';
+  /** Under --exactly-once each batch is a transaction, acknowledged before the next is handed out. */
+  readonly ackEachBatch: boolean = false;
   /** The group's state changelog (set by the consume command); its restored positions move the start forward. */
   state?: StateBackend;
   /** The fields downstream stages read; set by the runner before batches() starts. */
@@ -82,6 +84,7 @@ export class KafkaSource implements Source {
     KafkaDeadLetters.useConfig(cfg);
     if (opts.exactlyOnce && opts.group) {
       this.eos = ExactlyOnce.active = new ExactlyOnce({ group: opts.group, prefix: opts.exactlyOnce.prefix });
+      this.ackEachBatch = true;
       this.ack = (batch) => this.commitInTransaction(batch);
     } else {
       this.ack = opts.group ? (batch) => this.commitBatch(batch) : undefined;

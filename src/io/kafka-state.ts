@@ -1,7 +1,8 @@
 import type { SourcePosition, StateBackend, StatefulStage } from '../pipeline/stage.js';
 import { ExactlyOnce } from './kafka-eos.js';
 import { RuntimeError } from '../pipeline/errors.js';
-import { openKafka, tpKey, type KafkaClient, type KafkaProducer, type OutBatch } from './kafka.js';
+import { openKafka, tpKey, type KafkaClient, type OutBatch, type TransactionalProducer } from './kafka.js';
+import { KafkaDeadLetters } from './kafka-dlq.js';
 import type { KafkaConfig } from './kafka-options.js';
 
 /**
@@ -16,17 +17,20 @@ import type { KafkaConfig } from './kafka-options.js';
  * before offsets are committed, so a run killed between the two would otherwise apply the batch to its state a
  * second time after the restart. The source starts at the later of the committed offset and this position, so
  * every input record counts in the state once — also under at-least-once, where only the output may repeat.
- * Under --exactly-once the writes go into the batch's transaction (with its output and offsets).
+ * Under --exactly-once the writes go into the batch's transaction (with its output and offsets); otherwise each
+ * checkpoint is a transaction of its own, so a run killed halfway through writing one leaves none of it visible
+ * (restore reads read_committed), never some accumulators ahead of the recorded position.
  *
  * Scope: one changelog per consumer group, restored whole. With several processes in one group each restores
  * every entry, which is right only for a single process (or for stages whose keys do not depend on partitions);
  * partition-scoped changelogs need co-partitioned input and are not done yet.
  */
 const POS = '$pos/';
+const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
 export class KafkaStateBackend implements StateBackend {
   private client: KafkaClient | undefined;
-  private producer: KafkaProducer | undefined;
+  private producer: TransactionalProducer | undefined;
   private names: string[] = [];
   restored = 0;
   readonly positions = new Map<string, number>();
@@ -45,7 +49,8 @@ export class KafkaStateBackend implements StateBackend {
     this.names = stages.map((s) => s.name);
     const client = await this.connect();
     if (!(await client.topicExists(this.topic))) {
-      await client.createTopic(this.topic, { partitions: 1, configs: { 'cleanup.policy': 'compact' } });
+      // One entry holds a whole accumulator (a distinct set, percentile counts): room beyond the 1 MB default.
+      await client.createTopic(this.topic, { partitions: 1, configs: { 'cleanup.policy': 'compact', 'max.message.bytes': String(MAX_ENTRY_BYTES) } });
       // restored empty: stages start tracking their changes from here
       for (const st of stages) st.restore([]);
       return;
@@ -115,6 +120,8 @@ export class KafkaStateBackend implements StateBackend {
       }
     }
     if (!batch.count) return;
+    // the records the batches set aside go out first: a restart from the new position will not see them again
+    await KafkaDeadLetters.flushAll();
     for (const p of positions) {
       batch.keys.push(`${POS}${p.topic}/${p.partition}`);
       batch.values.push(String(p.offset));
@@ -123,13 +130,17 @@ export class KafkaStateBackend implements StateBackend {
     }
     const eos = ExactlyOnce.active;
     if (eos) return eos.send(this.topic, batch);
-    const client = await this.connect();
-    this.producer ??= client.producer({ acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 });
+    if (!this.producer) {
+      const client = await this.connect();
+      this.producer = client.transactionalProducer(`kstream-state-${this.topic}`, { acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 }, `state topic \`${this.topic}\``);
+      // fences a previous run's writer and aborts the checkpoint it may have left half written
+      await this.producer.init();
+    }
     await this.producer.send(this.topic, batch);
+    await this.producer.commit('', []);
   }
 
   async close(): Promise<void> {
-    await this.producer?.close();
     await this.client?.close();
   }
 }

@@ -472,12 +472,23 @@ export class AggregateStage implements StatefulStage {
       a.saved = true;
     }
     this.dirty.length = 0;
-    const meta = JSON.stringify({ mode: this.mode, emit: this.emit, spec: this.specText || null, wm: Number.isFinite(this.wm) ? this.wm : null, seq: this.seq });
+    const meta = JSON.stringify({ sig: this.signature(), mode: this.mode, emit: this.emit, spec: this.specText || null, wm: Number.isFinite(this.wm) ? this.wm : null, seq: this.seq });
     if (meta !== this.savedMeta) {
       res.push(['$agg', JSON.parse(meta)]);
       this.savedMeta = meta;
     }
     return res;
+  }
+
+  /** What the accumulators mean: functions and their arguments, names, keys, emit mode. */
+  private signature(): string {
+    const { plan } = this;
+    return JSON.stringify({
+      slots: plan.slots.map((sl) => [sl.kind, sl.arg < 0 ? null : plan.args[sl.arg]]),
+      outputs: plan.outputs.map((x) => [x.name, x.text]),
+      by: this.by.map((e) => e.source),
+      emit: this.o.emit ?? null,
+    });
   }
 
   private isLive(a: Acc): boolean {
@@ -492,7 +503,11 @@ export class AggregateStage implements StatefulStage {
       if (k === '$agg') meta = v as Record<string, any>;
       else if (v !== null && typeof v === 'object') accs.push(v as Record<string, any>);
     }
-    if (!meta || meta.mode === 'unknown') return;
+    if (!meta) return;
+    if (meta.sig !== this.signature()) {
+      throw new RuntimeError(`the saved state of \`aggregate\` was made with other arguments (${meta.sig})`, 'use a new --group or --state-topic for a changed pipeline, or delete the state topic to start afresh');
+    }
+    if (meta.mode === 'unknown') return;
     if (meta.mode === 'windowed' && typeof meta.spec === 'string') {
       this.configure(Rec.control(WINDOW_CTL, JSON.parse(meta.spec)));
     } else if (meta.mode === 'rolling') {

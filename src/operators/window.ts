@@ -47,6 +47,7 @@ import { exprFailure, type Expr } from './expr.js';
 import { evalKey, keyId, recordKey } from './groupkey.js';
 import { invalidReason, toEventTime } from '../time/eventtime.js';
 import { StreamTime } from '../time/watermark.js';
+import { RuntimeError } from '../pipeline/errors.js';
 import { specPayload, type WindowSpec } from '../time/windowspec.js';
 import { CountAssigner, GridAssigner, SessionAssigner, SlidingAssigner, type WinRef } from '../time/windowassign.js';
 
@@ -105,6 +106,7 @@ export class WindowStage implements StatefulStage {
   /** What the last checkpoint holds (drainChanges sends only what moved since). */
   private savedSt = -Infinity;
   private savedGrid = 0;
+  private savedSig = false;
 
   constructor(private readonly o: WindowStageOptions) {
     const spec = (this.spec = o.spec);
@@ -315,6 +317,10 @@ export class WindowStage implements StatefulStage {
    */
   drainChanges(): [string, unknown][] {
     const res: [string, unknown][] = [];
+    if (!this.savedSig) {
+      res.push(['$sig', this.signature()]);
+      this.savedSig = true;
+    }
     const st = this.stream.st;
     if (st !== this.savedSt && Number.isFinite(st)) {
       res.push(['$st', st]);
@@ -335,10 +341,23 @@ export class WindowStage implements StatefulStage {
     return res;
   }
 
+  /** What the state depends on: a restarted run with other window arguments must not reuse it. */
+  private signature(): string {
+    return JSON.stringify({ spec: specPayload(this.spec), time: this.o.time?.source ?? null, by: this.by.map((e) => e.source), processing: !!this.o.processingTime });
+  }
+
   restore(entries: Iterable<[string, unknown]>): void {
     const a = this.sessions ?? this.sliding ?? this.counts;
     if (a) a.touched = new Set();
-    for (const [k, v] of entries) {
+    const list = [...entries];
+    const sig = list.find(([k]) => k === '$sig');
+    if (sig && sig[1] !== this.signature()) {
+      throw new RuntimeError(`the saved state of \`window\` was made with other arguments (${sig[1]})`, 'use a new --group or --state-topic for a changed pipeline, or delete the state topic to start afresh');
+    }
+    this.savedSig = sig !== undefined;
+    // Wall-clock time is not state: idle flush counts quiet time from the restart, processing time goes on.
+    if (this.o.processingTime) this.usedWallClock = true;
+    for (const [k, v] of list) {
       if (k === '$st') {
         if (typeof v === 'number') this.stream.observe((this.savedSt = v));
       } else if (k === '$grid') {
@@ -351,6 +370,7 @@ export class WindowStage implements StatefulStage {
       }
     }
     if (this.grid) this.savedGrid = this.grid.version;
+    if (this.o.idleFlushMs !== undefined && Number.isFinite(this.stream.st)) this.stream.arrived(this.clock());
   }
 
   /** The run stops with its state checkpointed: nothing is flushed (a restarted run goes on from the state). */

@@ -22,6 +22,12 @@ export interface Pipeline {
   clock?: () => number;
   /** Where stateful stages checkpoint (a changelog topic); restored before the first batch. */
   state?: StateBackend;
+  /**
+   * With state: checkpoint (and then acknowledge the batches since, which commits their offsets) at most this
+   * often, default 1000 ms — the commit interval of Kafka Streams. A changed accumulator is written once per
+   * checkpoint, not once per batch. Sources that acknowledge every batch (transactions) checkpoint every batch.
+   */
+  checkpointMs?: number;
 }
 
 
@@ -73,6 +79,7 @@ async function deliver(sink: Sink, res: Rec[] | PartialFailure): Promise<void> {
 }
 
 const TICK = Symbol('tick');
+const CHECKPOINT = Symbol('checkpoint');
 
 export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const { source, stages, sink } = p;
@@ -88,27 +95,45 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const stateful = stages.filter(isStateful);
   const state = stateful.length ? p.state ?? source.state : undefined;
   if (state) await state.restore(stateful);
-  const checkpoint = async (batch: Rec[] | undefined): Promise<void> => {
-    if (!state) return;
-    const changes = stateful.map((st, stage) => ({ stage, entries: st.drainChanges() })).filter((c) => c.entries.length);
-    if (changes.length) await state.persist(changes, (batch && source.positions?.(batch)) ?? []);
+  // Batches whose output the sink acknowledged, waiting for the next checkpoint before their offsets commit.
+  let unacked: Rec[][] = [];
+  const every = state && source.ack && !source.ackEachBatch ? p.checkpointMs ?? source.checkpointMs ?? 1000 : 0;
+  let lastCheckpoint = clock();
+  /** State changes and the input position they include, then the batches' acks (offset commits), in that order. */
+  const checkpoint = async (): Promise<void> => {
+    const done = unacked;
+    unacked = [];
+    lastCheckpoint = clock();
+    if (state) {
+      const changes = stateful.map((st, stage) => ({ stage, entries: st.drainChanges() })).filter((c) => c.entries.length);
+      if (changes.length) await state.persist(changes, source.positions ? done.flatMap((b) => source.positions!(b)) : []);
+    }
+    if (source.ack) for (const b of done) await source.ack(b);
   };
   const it = source.batches()[Symbol.asyncIterator]();
   try {
     let next = it.next();
     for (;;) {
-      let res: IteratorResult<Rec[]> | typeof TICK | typeof STOP;
-      if (tickers.length === 0 && !interrupt) {
+      let res: IteratorResult<Rec[]> | typeof TICK | typeof STOP | typeof CHECKPOINT;
+      const due = unacked.length ? lastCheckpoint + every - clock() : Infinity;
+      if (tickers.length === 0 && !interrupt && due === Infinity) {
         res = await next;
       } else {
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const racers: Promise<IteratorResult<Rec[]> | typeof TICK | typeof STOP>[] = [next];
+        let cpTimer: ReturnType<typeof setTimeout> | undefined;
+        const racers: Promise<IteratorResult<Rec[]> | typeof TICK | typeof STOP | typeof CHECKPOINT>[] = [next];
         if (tickers.length) racers.push(new Promise((r) => (timer = setTimeout(() => r(TICK), tickMs))));
+        if (due !== Infinity) racers.push(new Promise((r) => (cpTimer = setTimeout(() => r(CHECKPOINT), Math.max(0, due)))));
         if (interrupt) racers.push(interrupt.wait());
         res = await Promise.race(racers);
         if (timer) clearTimeout(timer);
+        if (cpTimer) clearTimeout(cpTimer);
       }
       if (res === STOP) { how = 'stopped'; break; }
+      if (res === CHECKPOINT) {
+        await checkpoint();
+        continue;
+      }
       if (res === TICK) {
         const now = clock();
         for (const i of tickers) {
@@ -122,8 +147,8 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
       const batch = res.value;
       next = it.next();
       await deliver(sink, pushThrough(stages, 0, batch));
-      await checkpoint(batch);
-      if (source.ack) await source.ack(batch);
+      unacked.push(batch);
+      if (clock() - lastCheckpoint >= every) await checkpoint();
     }
     // End of input (or a requested stop): every stage flushes its state into the next one, in order — except
     // that a stop keeps checkpointed state as it is (open windows stay open), for the restarted run to go on.
@@ -138,7 +163,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     }
     if (carry.length) await sink.write(carry);
     // state before the sink's end: under --exactly-once the end commits the last transaction, state writes in it
-    await checkpoint(undefined);
+    await checkpoint();
     await sink.end();
   } finally {
     await source.close?.();

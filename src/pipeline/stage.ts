@@ -44,6 +44,10 @@ export interface Source {
    * a restart never applies a batch to state twice, even when it stopped between the checkpoint and the commit.
    */
   positions?(batch: Rec[]): SourcePosition[];
+  /** With state: checkpoint and acknowledge at most this often (`consume --commit-interval`). */
+  checkpointMs?: number;
+  /** Every batch must be acknowledged before the next comes (one transaction each): no checkpoint interval. */
+  readonly ackEachBatch?: boolean;
   /** Called after every record derived from `batch` has been acknowledged by the sink (at-least-once). */
   ack?(batch: Rec[]): Promise<void> | void;
   close?(): Promise<void>;
