@@ -62,6 +62,13 @@ export class KafkaSource implements Source {
   readonly name = 'consume';
   /** Under --exactly-once each batch is a transaction, acknowledged before the next is handed out. */
   readonly ackEachBatch: boolean = false;
+  /**
+   * Under --exactly-once state is restored once the input partitions' transactional ids are taken: a transaction
+   * a killed run had already committed (markers still being written) is then settled, so the state read matches
+   * the committed offsets read next.
+   */
+  readonly restoresState: boolean = false;
+  private restored = false;
   /** The group's state changelog (set by the consume command); its restored positions move the start forward. */
   state?: StateBackend;
   /** The fields downstream stages read; set by the runner before batches() starts. */
@@ -85,6 +92,7 @@ export class KafkaSource implements Source {
     if (opts.exactlyOnce && opts.group) {
       this.eos = ExactlyOnce.active = new ExactlyOnce({ group: opts.group, prefix: opts.exactlyOnce.prefix });
       this.ackEachBatch = true;
+      this.restoresState = true;
       this.ack = (batch) => this.commitInTransaction(batch);
     } else {
       this.ack = opts.group ? (batch) => this.commitBatch(batch) : undefined;
@@ -168,7 +176,7 @@ export class KafkaSource implements Source {
       start,
       stopAt,
       maxWaitMs: opts.maxWaitMs,
-      onAssign: eos ? (tps) => eos.prepare(tps) : undefined,
+      onAssign: eos ? (tps) => this.fenceThenRestore(tps) : undefined,
       stableOffsets: !!eos,
       maxBytes: opts.fetchMaxBytes,
       maxPartitionBytes: opts.fetchMaxBytes === undefined ? undefined : Math.min(opts.fetchMaxBytes, 4 * 1024 * 1024),
@@ -223,6 +231,14 @@ export class KafkaSource implements Source {
         }
       }
     }
+  }
+
+  private async fenceThenRestore(tps: TopicPartition[]): Promise<void> {
+    await this.eos!.prepare(tps);
+    const state = this.state;
+    if (this.restored || !state?.deferredTo) return;
+    this.restored = true;
+    await state.restore(state.deferredTo);
   }
 
   positions(batch: Rec[]): SourcePosition[] {

@@ -33,6 +33,7 @@ export class KafkaStateBackend implements StateBackend {
   private producer: TransactionalProducer | undefined;
   private names: string[] = [];
   restored = 0;
+  private ready = false;
   readonly positions = new Map<string, number>();
 
   constructor(private readonly cfg: KafkaConfig, readonly topic: string) {}
@@ -47,6 +48,7 @@ export class KafkaStateBackend implements StateBackend {
 
   async restore(stages: StatefulStage[]): Promise<void> {
     this.names = stages.map((s) => s.name);
+    this.ready = true;
     const client = await this.connect();
     if (!(await client.topicExists(this.topic))) {
       // One entry holds a whole accumulator (a distinct set, percentile counts): room beyond the 1 MB default.
@@ -108,6 +110,8 @@ export class KafkaStateBackend implements StateBackend {
   }
 
   async persist(changes: { stage: number; entries: [string, unknown][] }[], positions: SourcePosition[]): Promise<void> {
+    // Not restored yet (--exactly-once before any partition was assigned): no record was processed either.
+    if (!this.ready) return;
     const batch: OutBatch = { count: 0, keys: [], values: [], timestamps: [], partitions: undefined, headers: undefined };
     const now = Date.now();
     for (const { stage, entries } of changes) {

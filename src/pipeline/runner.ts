@@ -94,7 +94,8 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
 
   const stateful = stages.filter(isStateful);
   const state = stateful.length ? p.state ?? source.state : undefined;
-  if (state) await state.restore(stateful);
+  if (state && source.restoresState) state.deferredTo = stateful;
+  else if (state) await state.restore(stateful);
   // Batches whose output the sink acknowledged, waiting for the next checkpoint before their offsets commit.
   let unacked: Rec[][] = [];
   const every = state && source.ack && !source.ackEachBatch ? p.checkpointMs ?? source.checkpointMs ?? 1000 : 0;

@@ -44,6 +44,8 @@ export interface Source {
    * a restart never applies a batch to state twice, even when it stopped between the checkpoint and the commit.
    */
   positions?(batch: Rec[]): SourcePosition[];
+  /** The source restores `state` itself (StateBackend.deferredTo), at a point it knows to be safe. */
+  readonly restoresState?: boolean;
   /** With state: checkpoint and acknowledge at most this often (`consume --commit-interval`). */
   checkpointMs?: number;
   /** Every batch must be acknowledged before the next comes (one transaction each): no checkpoint interval. */
@@ -116,6 +118,11 @@ export interface StateBackend {
   restore(stages: StatefulStage[]): Promise<void>;
   /** The state's changes and the input position they include (none at the end of a run). */
   persist(changes: { stage: number; entries: [string, unknown][] }[], positions: SourcePosition[]): Promise<void>;
+  /**
+   * Set (with the stages) instead of calling `restore` up front when the source restores at the right moment
+   * itself: under --exactly-once only after the previous owner's transactions are fenced (settled).
+   */
+  deferredTo?: StatefulStage[];
   /** After restore: where the checkpointed state says reading resumes (the source starts there if that is later). */
   positions?: Map<string, number>;
   close?(): Promise<void>;
