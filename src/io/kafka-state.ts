@@ -3,6 +3,7 @@ import { ExactlyOnce } from './kafka-eos.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { openKafka, tpKey, type KafkaClient, type OutBatch, type TransactionalProducer } from './kafka.js';
 import { KafkaDeadLetters } from './kafka-dlq.js';
+import { stateParse, stateStringify } from '../pipeline/statejson.js';
 import type { KafkaConfig } from './kafka-options.js';
 
 /**
@@ -103,7 +104,7 @@ export class KafkaStateBackend implements StateBackend {
           'use a new --group or --state-topic for a changed pipeline, or delete the topic to start afresh',
         );
       }
-      perStage[idx].push([key.slice(b + 1), JSON.parse(value)]);
+      perStage[idx].push([key.slice(b + 1), stateParse(value)]);
     }
     stages.forEach((st, i) => st.restore(perStage[i]));
     this.restored = latest.size;
@@ -118,7 +119,7 @@ export class KafkaStateBackend implements StateBackend {
       const prefix = `${stage}/${this.names[stage]}/`;
       for (const [k, v] of entries) {
         batch.keys.push(prefix + k);
-        batch.values.push(v === null || v === undefined ? null : JSON.stringify(v));
+        batch.values.push(v === null || v === undefined ? null : stateStringify(v));
         batch.timestamps.push(now);
         batch.count++;
       }
