@@ -8,7 +8,8 @@ import { CLI, KS, admin, countIds, endSum, sh } from '../helpers/delivery.mjs';
 
 const brokers = process.env.KSTREAM_BROKERS ?? '';
 const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
-const N = 50_000;
+// large enough that the pipeline is still reading when the signal comes (it prefetches several batches)
+const N = 200_000;
 const FIRST_TS = 1767225600000;
 const IDS = new Set(Array.from({ length: N }, (_, i) => String(FIRST_TS + i)));
 const T = { timeout: 90_000 };
