@@ -184,22 +184,4 @@ export function bucketHigh(v: number): number {
   return bucketLow(v) + Math.pow(2, sub >= 2 * HALF ? b + 1 : b) - 1;
 }
 
-/** Recorded integer = round(value × SCALE), as in report/hdr.ts. */
-export const SCALE = 1000;
-
-/**
- * The integer in [lo, hi] with the most trailing decimal zeros, nearest the middle when several tie: how a
- * percentile is reported from its bucket. The same as report/hdr.ts `shortestIn` (a test holds them equal),
- * repeated here so `aggregate` does not load hdr-histogram-js through report/hdr.ts.
- */
-export function shortestIn(lo: number, hi: number): number {
-  const mid = (lo + hi) / 2;
-  let best = Math.round(mid);
-  for (let p = 1; p <= Math.max(hi, 1); p *= 10) {
-    const first = Math.ceil(lo / p) * p;
-    const last = Math.floor(hi / p) * p;
-    if (first > hi) break;
-    best = Math.min(last, Math.max(first, Math.round(mid / p) * p));
-  }
-  return best;
-}
+export { SCALE, shortestIn } from '../report/decimal.js';

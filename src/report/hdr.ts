@@ -16,9 +16,10 @@
  * be meaningless — and reported as `negative`.
  */
 import * as hdr from 'hdr-histogram-js';
+import { SCALE, shortestIn } from './decimal.js';
 
-/** Recorded integer = round(value × SCALE). */
-export const SCALE = 1000;
+export { SCALE, shortestIn };
+
 const MAX_RECORDABLE = Math.floor(Number.MAX_SAFE_INTEGER / 2);
 
 export const PERCENTILES = [50, 90, 99, 99.9, 99.99] as const;
@@ -149,18 +150,3 @@ export function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/**
- * The integer in [lo, hi] with the most trailing decimal zeros (the shortest decimal once divided by SCALE),
- * nearest the middle of the range when several tie.
- */
-export function shortestIn(lo: number, hi: number): number {
-  const mid = (lo + hi) / 2;
-  let best = Math.round(mid);
-  for (let p = 1; p <= Math.max(hi, 1); p *= 10) {
-    const first = Math.ceil(lo / p) * p;
-    const last = Math.floor(hi / p) * p;
-    if (first > hi) break;
-    best = Math.min(last, Math.max(first, Math.round(mid / p) * p));
-  }
-  return best;
-}
