@@ -1,4 +1,4 @@
-import type { SourcePosition, StateBackend, StatefulStage } from '../pipeline/stage.js';
+import { CHANGED_STATE_HINT, type SourcePosition, type StateBackend, type StatefulStage } from '../pipeline/stage.js';
 import { ExactlyOnce } from './kafka-eos.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { openKafka, tpKey, type KafkaClient, type OutBatch, type TransactionalProducer } from './kafka.js';
@@ -101,7 +101,7 @@ export class KafkaStateBackend implements StateBackend {
       if (!(idx >= 0 && idx < stages.length) || key.slice(a + 1, b) !== stages[idx].name) {
         throw new RuntimeError(
           `state topic \`${this.topic}\` holds state of another pipeline (\`${key.slice(0, b)}\`)`,
-          'use a new --group or --state-topic for a changed pipeline, or delete the topic to start afresh',
+          CHANGED_STATE_HINT,
         );
       }
       perStage[idx].push([key.slice(b + 1), stateParse(value)]);
@@ -127,9 +127,12 @@ export class KafkaStateBackend implements StateBackend {
     if (!batch.count) return;
     // the records the batches set aside go out first: a restart from the new position will not see them again
     await KafkaDeadLetters.flushAll();
-    for (const p of positions) {
-      batch.keys.push(`${POS}${p.topic}/${p.partition}`);
-      batch.values.push(String(p.offset));
+    // one entry per partition: the latest position of the batches this checkpoint covers
+    const latest = new Map<string, number>();
+    for (const p of positions) latest.set(`${POS}${p.topic}/${p.partition}`, p.offset);
+    for (const [key, offset] of latest) {
+      batch.keys.push(key);
+      batch.values.push(String(offset));
       batch.timestamps.push(now);
       batch.count++;
     }

@@ -1,5 +1,5 @@
 import { Rec, WATERMARK } from '../pipeline/record.js';
-import { mergeNeeds, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
+import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../pipeline/errors.js';
 import { exprFailure, type Expr } from './expr.js';
@@ -102,6 +102,9 @@ export class AggregateStage implements StatefulStage {
   private track = false;
   private readonly dirty: Acc[] = [];
   private savedMeta = '';
+  private savedSig = false;
+  /** What the accumulators mean: functions and their arguments, names, keys, emit mode. */
+  private readonly signature: string;
 
   constructor(private readonly o: AggregateStageOptions) {
     this.plan = o.plan;
@@ -119,6 +122,12 @@ export class AggregateStage implements StatefulStage {
     this.adder = compileAdder(this.plan.slots, SKIP);
     this.convert = compileConverter(this.plan.slots, SKIP);
     this.slotText = this.plan.slots.map((_, i) => this.plan.outputs.find((x) => x.slot === i)!.text);
+    this.signature = JSON.stringify({
+      slots: this.plan.slots.map((sl) => [sl.kind, sl.arg < 0 ? null : this.plan.args[sl.arg]]),
+      outputs: this.plan.outputs.map((x) => [x.name, x.text]),
+      by: this.by.map((e) => e.source),
+      emit: o.emit ?? null,
+    });
   }
 
   process(batch: Rec[], out: Rec[]): void {
@@ -179,12 +188,8 @@ export class AggregateStage implements StatefulStage {
         hasKey = true;
       }
     } else if (this.by.length) {
-      try {
-        key = evalKey(this.by, r, rec.key, t, rec.headers);
-      } catch (err) {
-        this.o.errors.handle(rec.where(), exprFailure(this.by[0], err), rec.raw ?? rec.value);
-        return;
-      }
+      key = this.byKey(r, rec, t);
+      if (key === SKIP) return;
       hasKey = true;
     }
 
@@ -241,12 +246,8 @@ export class AggregateStage implements StatefulStage {
     let key: unknown;
     let hasKey = false;
     if (this.by.length) {
-      try {
-        key = evalKey(this.by, r, rec.key, t, rec.headers);
-      } catch (err) {
-        this.o.errors.handle(rec.where(), exprFailure(this.by[0], err), rec.raw ?? rec.value);
-        return;
-      }
+      key = this.byKey(r, rec, t);
+      if (key === SKIP) return;
       hasKey = true;
     } else if (this.spec!.by !== null) {
       key = rec.wkey;
@@ -263,6 +264,16 @@ export class AggregateStage implements StatefulStage {
       const acc = this.gridAcc(id, key, hasKey, wins[i]);
       this.add(acc, t);
       if (update) out.push(this.result(acc, 'update', rec));
+    }
+  }
+
+  /** The record's `aggregate --by` key; SKIP when the expression threw (handled per --on-error). */
+  private byKey(r: unknown, rec: Rec, t: number | undefined): unknown {
+    try {
+      return evalKey(this.by, r, rec.key, t, rec.headers);
+    } catch (err) {
+      this.o.errors.handle(rec.where(), exprFailure(this.by[0], err), rec.raw ?? rec.value);
+      return SKIP;
     }
   }
 
@@ -433,9 +444,6 @@ export class AggregateStage implements StatefulStage {
     this.queue.clear();
   }
 
-  /** The run stops with its state checkpointed: open windows are not flushed, a restarted run closes them. */
-  suspend(): void {}
-
   private touch(acc: Acc): void {
     acc.dirty = true;
     this.dirty.push(acc);
@@ -454,6 +462,10 @@ export class AggregateStage implements StatefulStage {
    */
   drainChanges(): [string, unknown][] {
     const res: [string, unknown][] = [];
+    if (!this.savedSig) {
+      res.push([SIG_KEY, this.signature]);
+      this.savedSig = true;
+    }
     const slots = this.plan.slots;
     // Removals first: a window replaced in the same batch by one with the same id (a session) keeps the new one.
     for (const a of this.dirty) {
@@ -472,23 +484,13 @@ export class AggregateStage implements StatefulStage {
       a.saved = true;
     }
     this.dirty.length = 0;
-    const meta = JSON.stringify({ sig: this.signature(), mode: this.mode, emit: this.emit, spec: this.specText || null, wm: Number.isFinite(this.wm) ? this.wm : null, seq: this.seq });
-    if (meta !== this.savedMeta) {
-      res.push(['$agg', JSON.parse(meta)]);
-      this.savedMeta = meta;
+    const meta = { mode: this.mode, emit: this.emit, spec: this.specText || null, wm: Number.isFinite(this.wm) ? this.wm : null, seq: this.seq };
+    const text = JSON.stringify(meta);
+    if (text !== this.savedMeta) {
+      res.push(['$agg', meta]);
+      this.savedMeta = text;
     }
     return res;
-  }
-
-  /** What the accumulators mean: functions and their arguments, names, keys, emit mode. */
-  private signature(): string {
-    const { plan } = this;
-    return JSON.stringify({
-      slots: plan.slots.map((sl) => [sl.kind, sl.arg < 0 ? null : plan.args[sl.arg]]),
-      outputs: plan.outputs.map((x) => [x.name, x.text]),
-      by: this.by.map((e) => e.source),
-      emit: this.o.emit ?? null,
-    });
   }
 
   private isLive(a: Acc): boolean {
@@ -497,17 +499,15 @@ export class AggregateStage implements StatefulStage {
 
   restore(entries: Iterable<[string, unknown]>): void {
     this.track = true;
+    const list = [...entries];
+    this.savedSig = checkSignature('aggregate', list, this.signature);
     const accs: Record<string, any>[] = [];
     let meta: Record<string, any> | undefined;
-    for (const [k, v] of entries) {
+    for (const [k, v] of list) {
       if (k === '$agg') meta = v as Record<string, any>;
-      else if (v !== null && typeof v === 'object') accs.push(v as Record<string, any>);
+      else if (k !== SIG_KEY && v !== null && typeof v === 'object') accs.push(v as Record<string, any>);
     }
-    if (!meta) return;
-    if (meta.sig !== this.signature()) {
-      throw new RuntimeError(`the saved state of \`aggregate\` was made with other arguments (${meta.sig})`, 'use a new --group or --state-topic for a changed pipeline, or delete the state topic to start afresh');
-    }
-    if (meta.mode === 'unknown') return;
+    if (!meta || meta.mode === 'unknown') return;
     if (meta.mode === 'windowed' && typeof meta.spec === 'string') {
       this.configure(Rec.control(WINDOW_CTL, JSON.parse(meta.spec)));
     } else if (meta.mode === 'rolling') {

@@ -41,13 +41,12 @@
  * Strip control lines with `jq -c 'select(keys[0] | startswith("$") | not)'`.
  */
 import { Rec, WATERMARK, WINDOW, WINDOW_TAGS } from '../pipeline/record.js';
-import { mergeNeeds, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
+import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { exprFailure, type Expr } from './expr.js';
 import { evalKey, keyId, recordKey } from './groupkey.js';
 import { invalidReason, toEventTime } from '../time/eventtime.js';
 import { StreamTime } from '../time/watermark.js';
-import { RuntimeError } from '../pipeline/errors.js';
 import { specPayload, type WindowSpec } from '../time/windowspec.js';
 import { CountAssigner, GridAssigner, SessionAssigner, SlidingAssigner, type WinRef } from '../time/windowassign.js';
 
@@ -107,6 +106,8 @@ export class WindowStage implements StatefulStage {
   private savedSt = -Infinity;
   private savedGrid = 0;
   private savedSig = false;
+  /** What the state depends on: a restarted run with other window arguments must not reuse it. */
+  private readonly signature: string;
 
   constructor(private readonly o: WindowStageOptions) {
     const spec = (this.spec = o.spec);
@@ -124,6 +125,7 @@ export class WindowStage implements StatefulStage {
     for (const e of this.by) reads = mergeNeeds(reads, e.needs);
     this.reads = reads;
     this.needAll = reads === 'all';
+    this.signature = JSON.stringify({ spec: specPayload(spec), time: o.time?.source ?? null, by: this.by.map((e) => e.source), processing: !!o.processingTime });
     if (spec.type !== 'count' && (o.processingTime || o.idleFlushMs !== undefined || !o.time)) {
       this.tick = (now, out) => this.onTick(now, out);
     }
@@ -318,7 +320,7 @@ export class WindowStage implements StatefulStage {
   drainChanges(): [string, unknown][] {
     const res: [string, unknown][] = [];
     if (!this.savedSig) {
-      res.push(['$sig', this.signature()]);
+      res.push([SIG_KEY, this.signature]);
       this.savedSig = true;
     }
     const st = this.stream.st;
@@ -341,20 +343,11 @@ export class WindowStage implements StatefulStage {
     return res;
   }
 
-  /** What the state depends on: a restarted run with other window arguments must not reuse it. */
-  private signature(): string {
-    return JSON.stringify({ spec: specPayload(this.spec), time: this.o.time?.source ?? null, by: this.by.map((e) => e.source), processing: !!this.o.processingTime });
-  }
-
   restore(entries: Iterable<[string, unknown]>): void {
     const a = this.sessions ?? this.sliding ?? this.counts;
     if (a) a.touched = new Set();
     const list = [...entries];
-    const sig = list.find(([k]) => k === '$sig');
-    if (sig && sig[1] !== this.signature()) {
-      throw new RuntimeError(`the saved state of \`window\` was made with other arguments (${sig[1]})`, 'use a new --group or --state-topic for a changed pipeline, or delete the state topic to start afresh');
-    }
-    this.savedSig = sig !== undefined;
+    this.savedSig = checkSignature('window', list, this.signature);
     // Wall-clock time is not state: idle flush counts quiet time from the restart, processing time goes on.
     if (this.o.processingTime) this.usedWallClock = true;
     for (const [k, v] of list) {

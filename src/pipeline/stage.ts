@@ -1,4 +1,5 @@
 import type { Rec } from './record.js';
+import { RuntimeError } from './errors.js';
 
 /**
  * The stage contract shared by piped and fused mode.
@@ -101,6 +102,21 @@ export interface StatefulStage extends Stage {
    * windows early), release what the stage holds outside its state; the restarted run continues from the state.
    */
   suspend?(): void;
+}
+
+export const CHANGED_STATE_HINT = 'use a new --group or --state-topic for a changed pipeline, or delete the state topic to start afresh';
+
+/** Key of the entry in which a stateful stage saves, once, what its state means (its arguments). */
+export const SIG_KEY = '$sig';
+
+/**
+ * Refuses restored entries saved under other arguments (a changed window size, other functions): their meaning
+ * differs. Returns whether the entries hold a signature at all (older state does not).
+ */
+export function checkSignature(stage: string, entries: readonly [string, unknown][], current: string): boolean {
+  const saved = entries.find(([k]) => k === SIG_KEY);
+  if (saved && saved[1] !== current) throw new RuntimeError(`the saved state of \`${stage}\` was made with other arguments (${saved[1]})`, CHANGED_STATE_HINT);
+  return saved !== undefined;
 }
 
 export function isStateful(s: Stage): s is StatefulStage {
