@@ -6,11 +6,10 @@
 // Each scenario kills or stops kstream for real and counts what reached the output topic; prints a table and
 // writes bench/out/delivery.json.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { up, down, signalStop } from '../scripts/kafka.mjs';
+import { up, down, ownTarget } from '../scripts/kafka.mjs';
 import { CLI, KS, admin, countIds, endSum, killLoop, restartBroker, sh, startGroup } from '../test/helpers/delivery.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,24 +23,12 @@ const IDS = new Set(Array.from({ length: N }, (_, i) => String(FIRST_TS + i)));
 const say = (m) => process.stderr.write(`delivery: ${m}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 let dir;
 let brokers = process.env.KSTREAM_BROKERS;
 if (!brokers) {
-  const port = await freePort();
-  dir = path.join(root, '.kafka', `bench-delivery-${port}`);
-  process.on('exit', () => signalStop({ dir }));
-  brokers = (await up({ port, dir })).bootstrap;
+  const own = await ownTarget('bench-delivery');
+  dir = own.dir;
+  brokers = (await up(own)).bootstrap;
   say(`broker ${brokers} (${path.relative(root, dir)})`);
 }
 const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };

@@ -18,19 +18,14 @@
 // skipped with a note on how to install it: npm i --no-save @platformatic/kafka@1
 // Without --brokers or KSTREAM_BROKERS it starts (or reuses) the development broker (scripts/kafka.mjs up) and stops it
 // at the end if it started it. Results: bench/out/kafka-clients.json.
-import { spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { args, broker, cli, clicksInput, cliTools, flag, kcatVersions, node, opt, outDir, q, requireKcat, root, say, steps } from './common.mjs';
 
 const self = fileURLToPath(import.meta.url);
-const root = path.resolve(path.dirname(self), '..');
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(name);
-const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
-const say = (s) => process.stderr.write(s + '\n');
 const PLAT = '@platformatic/kafka';
 
 /** Finds @platformatic/kafka: KSTREAM_PLATFORMATIC_PATH first, else the normal resolution from this repository. */
@@ -165,22 +160,13 @@ const RUNS = Number(opt('--runs', 3));
 const PARTITIONS = Number(opt('--partitions', 3));
 const PLAT_BATCH = Number(opt('--plat-batch', 10_000));
 const PLAT_INFLIGHT = Number(opt('--plat-inflight', 5));
-const node = process.execPath;
-const cli = path.join(root, 'dist/src/cli.js');
-const outDir = path.join(root, 'bench/out');
-fs.mkdirSync(outDir, { recursive: true });
-const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-const ks = `${q(node)} ${q(cli)}`;
 
-if (spawnSync('kcat', ['-V']).status !== 0) {
-  say('kcat is not installed — apt-get install -y kcat');
-  process.exit(2);
-}
+requireKcat();
 if (!fs.existsSync(cli)) {
   say('dist/src/cli.js is missing — build kstream first (npm run build)');
   process.exit(2);
 }
-const kcatVersion = (spawnSync('kcat', ['-V'], { encoding: 'utf8' }).stdout.match(/Version ([\w.]+)[^\n]*?librdkafka ([\w.]+)/) ?? []).slice(1);
+const kcatVersion = kcatVersions();
 
 let plat;
 try {
@@ -191,55 +177,18 @@ try {
 if (!plat && !resolvePlatformatic()) say(`${PLAT} is not installed — npm i --no-save ${PLAT}@1 (or point KSTREAM_PLATFORMATIC_PATH at its install prefix); skipping it`);
 if (plat && !plat.version.startsWith('1.')) say(`note: ${PLAT} ${plat.version} is not 1.x`);
 
-const { up, down } = await import('../scripts/kafka.mjs');
-let brokers = opt('--brokers', process.env.KSTREAM_BROKERS);
-let started = false;
-if (!brokers) {
-  const r = await up();
-  brokers = r.bootstrap;
-  started = !r.reused;
-}
-
-const input = path.join(outDir, `clicks-${N}.ndjson`);
-if (!fs.existsSync(input)) {
-  say(`generating ${N} clicks records → ${path.relative(root, input)}`);
-  execFileSync('bash', ['-c', `${ks} gen --preset clicks --count ${N} --seed 1 > ${q(input)}`], { stdio: 'inherit' });
-}
-const bytes = fs.statSync(input).size;
+const { brokers, stop } = await broker();
+const { input, bytes } = clicksInput(N);
 const env = {
   ...process.env, KSTREAM_BROKERS: brokers, NO_COLOR: '1',
   BENCH_PLAT_BATCH: String(PLAT_BATCH), BENCH_PLAT_INFLIGHT: String(PLAT_INFLIGHT),
   ...(plat ? { KSTREAM_PLATFORMATIC_PATH: plat.dir } : {}),
 };
 
-/** Runs a shell command; returns its wall time in seconds and its stdout. Fails the bench on a non-zero exit. */
-function timed(what, cmd) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('bash', ['-c', `set -o pipefail; ${cmd}`], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  return { s, stdout: r.stdout };
-}
-
-const admin = (sub) => timed(`kstream topics ${sub}`, `${ks} topics ${sub}`).stdout;
-function recordsIn(topic) {
-  const d = JSON.parse(admin(`describe ${q(topic)} --json`));
-  return d.partitions.reduce((n, p) => n + (p.end - p.start), 0);
-}
+const { onFreshTopic, checkRead } = steps(env);
 const worker = (role, t) => `${q(node)} ${q(self)} --worker ${role} ${q(t)} ${role === 'produce' ? q(input) : ''}`;
 
-const tools = {
-  kcat: {
-    produce: (t) => `kcat -P -b ${q(brokers)} -t ${q(t)} -l ${q(input)}`,
-    consume: (t, sink) => `kcat -C -b ${q(brokers)} -t ${q(t)} -o beginning -e -q ${sink}`,
-    count: (out) => Number(out.trim()),
-  },
-  kstream: {
-    produce: (t) => `${ks} produce ${q(t)} --quiet < ${q(input)}`,
-    consume: (t, sink) => `${ks} consume ${q(t)} --offset start --exit --count ${N} ${sink}`,
-    count: (out) => Number(out.trim()),
-  },
-};
+const tools = cliTools({ brokers, input, n: N }); // kcat first: the ratios are against it
 if (plat) {
   tools[PLAT] = {
     produce: (t) => worker('produce', t),
@@ -259,17 +208,12 @@ try {
     // rotate which tool goes first, so none always gets the warmer broker
     const order = names.map((_, i) => names[(i + run) % names.length]);
     for (const tool of order) {
-      const topic = `bench-${tool.replace(/\W/g, '')}-${tag}-${run}`;
-      admin(`create ${q(topic)} --partitions ${PARTITIONS} --quiet`);
-      try {
-        const p = timed(`${tool} produce`, tools[tool].produce(topic));
-        const stored = recordsIn(topic);
-        if (stored !== N) problems.push(`${tool} produce run ${run + 1}: topic holds ${stored} records, expected ${N}`);
+      const one = { tool, run, cmds: tools[tool], topic: `bench-${tool.replace(/\W/g, '')}-${tag}-${run}`, partitions: PARTITIONS, n: N, problems };
+      onFreshTopic(one, (p, c) => {
         if (tools[tool].selfCounting) {
           const sent = JSON.parse(p.stdout.trim().split('\n').pop()).records;
           if (sent !== N) problems.push(`${tool} produce run ${run + 1}: sent ${sent} records, expected ${N}`);
         }
-        const c = timed(`${tool} consume`, tools[tool].consume(topic, '> /dev/null'));
         best[tool].produce = Math.min(best[tool].produce, p.s);
         best[tool].consume = Math.min(best[tool].consume, c.s);
         times[tool].produce.push(+p.s.toFixed(3));
@@ -278,18 +222,12 @@ try {
         if (tools[tool].selfCounting) {
           const n = JSON.parse(c.stdout.trim().split('\n').pop()).records;
           if (n !== N) problems.push(`${tool} consume run ${run + 1} read ${n} records, expected ${N}`);
-        } else if (run === RUNS - 1) {
-          // untimed: the timed runs write to /dev/null, so count what the consumer reads once
-          const n = tools[tool].count(timed(`${tool} consume (count)`, tools[tool].consume(topic, '| wc -l')).stdout);
-          if (n !== N) problems.push(`${tool} consume read ${n} records, expected ${N}`);
-        }
-      } finally {
-        admin(`delete ${q(topic)} --quiet`);
-      }
+        } else if (run === RUNS - 1) checkRead(one);
+      });
     }
   }
 } finally {
-  if (started) await down();
+  await stop();
 }
 
 const rate = (s) => Math.round(N / s);

@@ -5,75 +5,21 @@
 // (until the end offsets, like `kcat -e`). Prints records/s per tool and step (best of --runs) and the time ratios
 // kstream/kcat; checks that every topic received exactly --records records and that both tools read them all back.
 // Without --brokers or KSTREAM_BROKERS it starts (or reuses) the development broker: node scripts/kafka.mjs up.
-import { spawnSync, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { up, down } from '../scripts/kafka.mjs';
+import { broker, clicksInput, cliTools, flag, kcatVersions, opt, requireKcat, say, steps } from './common.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(name);
-const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
 const N = Number(opt('--records', 1_000_000));
 const RUNS = Number(opt('--runs', 3));
 const PARTITIONS = Number(opt('--partitions', 3));
-const node = process.execPath;
-const cli = path.join(root, 'dist/src/cli.js');
-const outDir = path.join(root, 'bench/out');
-fs.mkdirSync(outDir, { recursive: true });
-const say = (s) => process.stderr.write(s + '\n');
-const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-const ks = `${q(node)} ${q(cli)}`;
 
-if (spawnSync('kcat', ['-V']).status !== 0) {
-  say('kcat is not installed — apt-get install -y kcat');
-  process.exit(2);
-}
-const kcatVersion = (spawnSync('kcat', ['-V'], { encoding: 'utf8' }).stdout.match(/Version ([\w.]+)[^\n]*?librdkafka ([\w.]+)/) ?? []).slice(1);
+requireKcat();
+const kcatVersion = kcatVersions();
 
-let brokers = opt('--brokers', process.env.KSTREAM_BROKERS);
-let started = false;
-if (!brokers) {
-  const r = await up();
-  brokers = r.bootstrap;
-  started = !r.reused;
-}
-
-const input = path.join(outDir, `clicks-${N}.ndjson`);
-if (!fs.existsSync(input)) {
-  say(`generating ${N} clicks records → ${path.relative(root, input)}`);
-  execFileSync('bash', ['-c', `${ks} gen --preset clicks --count ${N} --seed 1 > ${q(input)}`], { stdio: 'inherit' });
-}
-const bytes = fs.statSync(input).size;
+const { brokers, stop } = await broker();
+const { input, bytes } = clicksInput(N);
 const env = { ...process.env, KSTREAM_BROKERS: brokers, NO_COLOR: '1' };
-
-/** Runs a shell command; returns its wall time in seconds and its stdout. Fails the bench on a non-zero exit. */
-function timed(what, cmd) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('bash', ['-c', `set -o pipefail; ${cmd}`], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  return { s, stdout: r.stdout };
-}
-
-const admin = (sub) => timed(`kstream topics ${sub}`, `${ks} topics ${sub}`).stdout;
-function recordsIn(topic) {
-  const d = JSON.parse(admin(`describe ${q(topic)} --json`));
-  return d.partitions.reduce((n, p) => n + (p.end - p.start), 0);
-}
-
-const tools = {
-  kstream: {
-    produce: (t) => `${ks} produce ${q(t)} --quiet < ${q(input)}`,
-    consume: (t, sink) => `${ks} consume ${q(t)} --offset start --exit --count ${N} ${sink}`,
-  },
-  kcat: {
-    produce: (t) => `kcat -P -b ${q(brokers)} -t ${q(t)} -l ${q(input)}`,
-    consume: (t, sink) => `kcat -C -b ${q(brokers)} -t ${q(t)} -o beginning -e -q ${sink}`,
-  },
-};
+const { onFreshTopic, checkRead } = steps(env);
+const tools = cliTools({ brokers, input, n: N });
 
 const best = { kstream: { produce: Infinity, consume: Infinity }, kcat: { produce: Infinity, consume: Infinity } };
 const problems = [];
@@ -84,28 +30,17 @@ try {
     // alternate which tool goes first, so neither always gets the warmer broker
     const order = run % 2 === 0 ? ['kstream', 'kcat'] : ['kcat', 'kstream'];
     for (const tool of order) {
-      const topic = `bench-${tool}-${tag}-${run}`;
-      admin(`create ${q(topic)} --partitions ${PARTITIONS} --quiet`);
-      try {
-        const p = timed(`${tool} produce`, tools[tool].produce(topic));
-        const stored = recordsIn(topic);
-        if (stored !== N) problems.push(`${tool} produce run ${run + 1}: topic holds ${stored} records, expected ${N}`);
-        const c = timed(`${tool} consume`, tools[tool].consume(topic, '> /dev/null'));
+      const one = { tool, run, cmds: tools[tool], topic: `bench-${tool}-${tag}-${run}`, partitions: PARTITIONS, n: N, problems };
+      onFreshTopic(one, (p, c) => {
         best[tool].produce = Math.min(best[tool].produce, p.s);
         best[tool].consume = Math.min(best[tool].consume, c.s);
         say(`  run ${run + 1} ${tool.padEnd(7)} produce ${p.s.toFixed(2)} s, consume ${c.s.toFixed(2)} s`);
-        if (run === RUNS - 1) {
-          // untimed: the timed runs write to /dev/null, so count what each consumer reads once
-          const n = Number(timed(`${tool} consume (count)`, tools[tool].consume(topic, '| wc -l')).stdout.trim());
-          if (n !== N) problems.push(`${tool} consume read ${n} records, expected ${N}`);
-        }
-      } finally {
-        admin(`delete ${q(topic)} --quiet`);
-      }
+        if (run === RUNS - 1) checkRead(one);
+      });
     }
   }
 } finally {
-  if (started) await down();
+  await stop();
 }
 
 const rate = (s) => Math.round(N / s);

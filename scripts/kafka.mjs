@@ -8,7 +8,7 @@
  *   node scripts/kafka.mjs status [--port N] [--dir D]
  *
  * stdout carries only the bootstrap address line(s); progress and errors go to stderr.
- * Also importable: `import { up, down, status } from './kafka.mjs'`.
+ * Also importable: `import { up, down, status, ownTarget } from './kafka.mjs'`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -223,7 +223,8 @@ export function portFree(port) {
   });
 }
 
-function freePort() {
+/** A port on 127.0.0.1 that the system picked as free just now. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -552,6 +553,18 @@ export function signalStop(opts = {}) {
       /* gone */
     }
   }
+}
+
+/**
+ * Where a caller's own broker goes (a test or bench that kills and restarts it): a free port and the data dir
+ * `.kafka/<name>-<port>`, whose broker is SIGTERMed (signalStop) when this process exits. Pass it to `up`;
+ * `down({ dir })` stops it.
+ */
+export async function ownTarget(name) {
+  const port = await freePort();
+  const dir = path.join(REPO, '.kafka', `${name}-${port}`);
+  process.on('exit', () => signalStop({ dir }));
+  return { port, dir };
 }
 
 /** Stops the broker from `dir` (if any) and removes the dir. Quiet when nothing runs. */

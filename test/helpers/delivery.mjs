@@ -28,6 +28,27 @@ export function admin(brokers) {
   return kafka.admin();
 }
 
+/**
+ * The shared start of an integration test file against the broker at KSTREAM_BROKERS: its `brokers`, the `env` for
+ * kstream child processes, a connected kafkajs admin `adm`, and `topics` / `groups` lists to push names onto, which
+ * are deleted (errors ignored) in the file's `after` hook before the admin disconnects.
+ */
+export async function itContext() {
+  const { after } = await import('node:test'); // loaded here: bench/delivery.mjs imports this module too
+  const brokers = process.env.KSTREAM_BROKERS ?? '';
+  const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
+  const adm = admin(brokers);
+  await adm.connect();
+  const topics = [];
+  const groups = [];
+  after(async () => {
+    await adm.deleteTopics({ topics }).catch(() => {});
+    await adm.deleteGroups(groups).catch(() => {});
+    await adm.disconnect();
+  });
+  return { brokers, env, adm, topics, groups };
+}
+
 /** Sum of the end offsets of a topic's partitions (records, plus transaction markers). */
 export async function endSum(adm, topic) {
   const offs = await adm.fetchTopicOffsets(topic);

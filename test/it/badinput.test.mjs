@@ -4,24 +4,14 @@
 // --on-error dlq=kafka:<topic> sets it aside and loses nothing; the dead letter carries the original bytes and
 // where they came from. (No broker, a missing topic and wrong SASL credentials:
 // test/it/consume-produce.test.mjs; the same matrix without Kafka: test/badinput.test.mjs.)
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { KS, admin, sh } from '../helpers/delivery.mjs';
+import { KS, itContext, sh } from '../helpers/delivery.mjs';
 
-const brokers = process.env.KSTREAM_BROKERS ?? '';
-const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
 const T = { timeout: 90_000 };
 
-const adm = admin(brokers);
-await adm.connect();
-const topics = [];
-const groups = [];
-after(async () => {
-  await adm.deleteTopics({ topics }).catch(() => {});
-  await adm.deleteGroups(groups).catch(() => {});
-  await adm.disconnect();
-});
+const { env, adm, topics, groups } = await itContext();
 
 function names(what) {
   const id = `${what}-${randomUUID().slice(0, 8)}`;

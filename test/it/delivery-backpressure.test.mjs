@@ -1,28 +1,18 @@
 // Backpressure against the real broker: a consumer whose stdout is not read pauses fetching instead of buffering
 // the topic: its memory stays bounded while the records wait, and every record arrives once the reader starts.
 // (bench/delivery.mjs measures the same with 1M records.)
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { CLI, KS, admin, sh } from '../helpers/delivery.mjs';
+import { CLI, KS, itContext, sh } from '../helpers/delivery.mjs';
 
-const brokers = process.env.KSTREAM_BROKERS ?? '';
-const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
 const N = 300_000;
 const LIMIT_KB = 256 * 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const adm = admin(brokers);
-await adm.connect();
-const topics = [];
-const groups = [];
-after(async () => {
-  await adm.deleteTopics({ topics }).catch(() => {});
-  await adm.deleteGroups(groups).catch(() => {});
-  await adm.disconnect();
-});
+const { env, adm, topics, groups } = await itContext();
 
 function memory(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

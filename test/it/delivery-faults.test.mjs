@@ -5,38 +5,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { up, down, signalStop } from '../../scripts/kafka.mjs';
+import { up, down, ownTarget } from '../../scripts/kafka.mjs';
 import { KS, admin, countIds, endSum, restartBroker, sh, startGroup } from '../helpers/delivery.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const N = 60_000;
 const IDS = new Set(Array.from({ length: N }, (_, i) => String(i)));
 // records with their sequence number as id (clicks paced by --rate carry wall-clock times, not unique)
 const TEMPLATE = `'{"id":{{seq}},"user":"u{{int 1 500}}","page":"/p{{int 1 40}}","latency_ms":{{int 1 300}},"pad":"${'x'.repeat(40)}"}'`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 let dir;
 let brokers;
 let env;
 before(async () => {
-  const port = await freePort();
-  dir = path.join(REPO, '.kafka', `it-fault-${port}`);
-  process.on('exit', () => signalStop({ dir }));
-  const b = await up({ port, dir });
+  const own = await ownTarget('it-fault');
+  dir = own.dir;
+  const b = await up(own);
   brokers = b.bootstrap;
   env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
 });

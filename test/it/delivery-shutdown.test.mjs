@@ -1,13 +1,11 @@
 // Graceful shutdown against the real broker: SIGINT/SIGTERM stop consuming, drain the batch in flight, commit
 // exactly what was produced, leave the group and exit 130; a second signal exits at once.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { CLI, KS, admin, countIds, endSum, sh } from '../helpers/delivery.mjs';
+import { CLI, KS, countIds, endSum, itContext, sh } from '../helpers/delivery.mjs';
 
-const brokers = process.env.KSTREAM_BROKERS ?? '';
-const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
 // large enough that the pipeline is still reading when the signal comes (it prefetches several batches)
 const N = 200_000;
 const FIRST_TS = 1767225600000;
@@ -15,15 +13,7 @@ const IDS = new Set(Array.from({ length: N }, (_, i) => String(FIRST_TS + i)));
 const T = { timeout: 90_000 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const adm = admin(brokers);
-await adm.connect();
-const topics = [];
-const groups = [];
-after(async () => {
-  await adm.deleteTopics({ topics }).catch(() => {});
-  await adm.deleteGroups(groups).catch(() => {});
-  await adm.disconnect();
-});
+const { env, adm, topics, groups } = await itContext();
 
 async function setup(what) {
   const id = `${what}-${randomUUID().slice(0, 8)}`;

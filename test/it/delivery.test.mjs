@@ -1,27 +1,17 @@
 // Delivery guarantees under kill -9 and signals, against the real broker at KSTREAM_BROKERS: a consuming pipeline
 // is killed at points spread over the stream and restarted; then every input record's output is counted.
 // The 1M-record versions of these loops are bench/delivery.mjs.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { KS, admin, countIds, killLoop, sh } from '../helpers/delivery.mjs';
+import { KS, countIds, itContext, killLoop, sh } from '../helpers/delivery.mjs';
 
-const brokers = process.env.KSTREAM_BROKERS ?? '';
-const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
 const N = 100_000;
 const FIRST_TS = 1767225600000; // gen clicks: ts = 2026-01-01 + seq ms, one per record: the record's id
 const IDS = new Set(Array.from({ length: N }, (_, i) => String(FIRST_TS + i)));
 const T = { timeout: 150_000 };
 
-const adm = admin(brokers);
-await adm.connect();
-const topics = [];
-const groups = [];
-after(async () => {
-  await adm.deleteTopics({ topics }).catch(() => {});
-  await adm.deleteGroups(groups).catch(() => {});
-  await adm.disconnect();
-});
+const { brokers, env, adm, topics, groups } = await itContext();
 
 /** Input topic with N keyed clicks over 3 partitions, an empty 3-partition output topic, a group name. */
 async function setup(what) {
