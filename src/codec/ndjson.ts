@@ -3,7 +3,7 @@ import bufferModule, { Buffer } from 'node:buffer';
 import { Rec, WINDOW, WINDOW_TAGS, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
-import { chunkIsPlain, FieldScanner, JsonSyntaxError, validateJson } from './scan.js';
+import { chunkBytes, chunkIsPlain, FieldScanner, JsonSyntaxError, validateJson, type ChunkBytes } from './scan.js';
 
 /**
  * NDJSON framing over byte chunks: no readline, one decode per chunk, lines split by '\n' with '\r' stripped,
@@ -81,14 +81,17 @@ const isAscii: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isA
 
 /**
  * Decodes, refusing invalid UTF-8 (silently replacing bytes would corrupt records).
- * Pure-ASCII chunks, the common case, take the cheaper latin1 path (identical result for ASCII).
+ * Pure-ASCII chunks, the common case, take the cheaper latin1 path (identical result for ASCII), and come with
+ * their bytes for the scanner, which reads them at the text's indices.
  * On invalid UTF-8 it returns the lines before the bad one and names the bad line, so a run can emit every good
  * record before it fails.
  */
-export function decodeUtf8(b: Buffer, firstLine: number, onBad?: (line: number, bytes: Buffer) => void): { text: string; badLine?: number } {
-  if (isAscii && isAscii(b)) return { text: b.toString('latin1') };
+export function decodeUtf8(b: Buffer, firstLine: number, onBad?: (line: number, bytes: Buffer) => void): { text: string; badLine?: number; bytes?: ChunkBytes } {
+  if (isAscii && isAscii(b)) return { text: b.toString('latin1'), bytes: chunkBytes(b) };
   try {
-    return { text: fatalDecoder.decode(b) };
+    const text = fatalDecoder.decode(b);
+    // as many characters as bytes: all ASCII (where isAscii is missing)
+    return text.length === b.length ? { text, bytes: chunkBytes(b) } : { text };
   } catch {
     let line = firstLine;
     let start = 0;
@@ -139,8 +142,11 @@ export class NdjsonDecoder {
     this.scanner = plan === 'all' ? undefined : new FieldScanner(plan === 'none' ? [] : plan);
   }
 
-  /** Decodes the lines of `text` (lines separated by '\n'), numbering them from `firstLine`. Returns lines consumed. */
-  decode(text: string, firstLine: number, out: Rec[]): number {
+  /**
+   * Decodes the lines of `text` (lines separated by '\n'), numbering them from `firstLine`. Returns lines consumed.
+   * `bytes`: the text's bytes, when they sit at the same indices (decodeUtf8 gives them for ASCII chunks).
+   */
+  decode(text: string, firstLine: number, out: Rec[], bytes?: ChunkBytes): number {
     let scanner = this.scanner;
     const src = this.src;
     const plain = chunkIsPlain(text);
@@ -178,7 +184,7 @@ export class NdjsonDecoder {
           const s = text.slice(a, e);
           rec = new Rec(parseStrict(s), s, false, lineNo, src);
         } else {
-          const v = scanner.scan(text, a, e, plain);
+          const v = scanner.scan(text, a, e, plain, bytes);
           rec = Rec.span(v, text, a, e, scanner.lastWasPartial, lineNo, src);
         }
         out.push(rec);

@@ -171,6 +171,17 @@ function setLine(s: string, start: number, end: number, fast: boolean): void {
   fastStrings = fast;
 }
 
+/** A chunk's bytes for matching, when they line up with its decoded text (ASCII); see FieldScanner.scan. */
+export interface ChunkBytes {
+  b: Uint8Array;
+  dv: DataView;
+}
+
+export function chunkBytes(buf: Uint8Array): ChunkBytes {
+  // a plain Uint8Array (not a Buffer), so that indexOf is the typed array's own
+  return { b: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) };
+}
+
 /** Whether a decoded chunk allows fast strings: no escapes, tabs or carriage returns anywhere in it. */
 export function chunkIsPlain(s: string): boolean {
   return s.indexOf('\\') < 0 && s.indexOf('\t') < 0 && s.indexOf('\r') < 0;
@@ -192,20 +203,72 @@ function viewClass(fields: string[]): new () => Record<string, unknown> {
 /**
  * Extracts `fields` from the top-level object of a line, validating the whole line. When the line is not an
  * object the complete parsed value is returned and `lastWasPartial` is false.
+ *
+ * Records of one stream nearly always share their keys, in the same order and written compactly. So after a
+ * line has been scanned the general way, the scanner compiles a matcher for exactly that shape (shape.ts
+ * below): the key tokens become constant comparisons and only the values are scanned. A line of another shape
+ * fails the matcher at its first difference and is scanned the general way — which learns its shape in turn.
+ * A stream whose shapes keep changing stops trying after a while (the misses would cost more than they save).
  */
 export class FieldScanner {
   private readonly fields: string[];
   private readonly View: new () => Record<string, unknown>;
   lastWasPartial = true;
+  private shape: Shape | undefined;
+  private readonly shapes = new Map<string, Shape>();
+  private hits = 0;
+  private misses = 0;
+  private gaveUp = false;
 
   constructor(fields: readonly string[]) {
     this.fields = [...fields];
     this.View = viewClass(this.fields);
   }
 
-  /** Scans s[start, end); `plain` = chunkIsPlain() of the chunk the line belongs to. */
-  scan(s: string, start = 0, end = s.length, plain = false): unknown {
+  /**
+   * Scans s[start, end); `plain` = chunkIsPlain() of the chunk the line belongs to, `bytes` = chunkBytes() of
+   * it when the chunk is ASCII (then matching runs over bytes).
+   */
+  scan(s: string, start = 0, end = s.length, plain = false, bytes?: ChunkBytes): unknown {
     setLine(s, start, end, plain);
+    const shape = this.shape;
+    if (shape !== undefined) {
+      const out = new this.View();
+      const m = bytes !== undefined ? (shape.bytes ??= compileShape(shape.keys, this.fields, 'bytes')) : (shape.string ??= compileShape(shape.keys, this.fields, 'string'));
+      if (m(s, bytes?.b, bytes?.dv, start, end, out, plain)) {
+        this.hits++;
+        this.lastWasPartial = true;
+        return out;
+      }
+      setLine(s, start, end, plain);
+    }
+    const v = this.scanGeneral(s, start, end);
+    if (this.lastWasPartial) this.learn(s, start, end, plain);
+    return v;
+  }
+
+  /** After a line the general way: match that line's shape from now on, unless shapes change too often. */
+  private learn(s: string, start: number, end: number, plain: boolean): void {
+    if (this.gaveUp) return;
+    if (++this.misses > 64 && this.misses * 8 > this.hits) {
+      this.gaveUp = true;
+      this.shape = undefined;
+      this.shapes.clear();
+      return;
+    }
+    const keys = compactKeys(s, start, end, plain);
+    if (keys === undefined) return;
+    const sig = keys.join('\u0000');
+    let shape = this.shapes.get(sig);
+    if (shape === undefined) {
+      if (this.shapes.size >= MAX_SHAPES) return;
+      shape = { keys };
+      this.shapes.set(sig, shape);
+    }
+    this.shape = shape;
+  }
+
+  private scanGeneral(s: string, start: number, end: number): unknown {
     const fields = this.fields;
     const nf = fields.length;
     let i = skipWs(s, start);
@@ -305,3 +368,153 @@ function decodeValue(s: string, a: number, b: number): unknown {
   if (c === C.LOWER_N) return null;
   return JSON.parse(s.slice(a, b));
 }
+
+/**
+ * A matcher for one shape of record: `{"k1":v1,"k2":v2,…}` with exactly these keys in this order, no whitespace
+ * and no escapes in the keys. It validates the values as the general scanner does and assigns the wanted ones
+ * to `out`. Returns false — having possibly assigned some fields — as soon as the line differs from the shape
+ * or anything at all is wrong with it; the general scanner then rescans the line and words any error.
+ */
+type ShapeMatcher = (s: string, b: Uint8Array | undefined, dv: DataView | undefined, start: number, end: number, out: Record<string, unknown>, plain: boolean) => boolean;
+
+/** A shape's matchers, compiled when first needed: over the string, and over the bytes of ASCII chunks. */
+interface Shape {
+  keys: string[];
+  string?: ShapeMatcher;
+  bytes?: ShapeMatcher;
+}
+
+const MAX_SHAPES = 16;
+
+/** The keys of an (already validated) object line written compactly, or undefined when it is not. */
+function compactKeys(s: string, start: number, end: number, plain: boolean): string[] | undefined {
+  if (s.charCodeAt(start) !== C.LBRACE || s.charCodeAt(end - 1) !== C.RBRACE) return undefined;
+  const keys: string[] = [];
+  let i = start + 1;
+  if (i === end - 1) return keys;
+  for (;;) {
+    if (s.charCodeAt(i) !== C.QUOTE) return undefined;
+    const q = s.indexOf('"', i + 1);
+    const key = s.slice(i + 1, q);
+    if (key.includes('\\') || s.charCodeAt(q + 1) !== C.COLON) return undefined;
+    keys.push(key);
+    const c = s.charCodeAt(q + 2);
+    if (c === C.SPACE || c === C.TAB || c === C.CR) return undefined;
+    setLine(s, start, end, plain);
+    i = skipValue(s, q + 2, 1);
+    const d = s.charCodeAt(i);
+    if (d === C.RBRACE) return i + 1 === end ? keys : undefined;
+    if (d !== C.COMMA) return undefined;
+    i++;
+  }
+}
+
+/**
+ * Generated code reads the line either from the string (any chunk) or, much faster, from the chunk's bytes when
+ * they sit at the same indices as the string's characters (an ASCII chunk): a byte array and a DataView on it,
+ * which compares a key token four characters at a time.
+ */
+type Target = 'string' | 'bytes';
+
+/** The code that checks `token` at position i and moves past it. */
+function tokenCheck(token: string, target: Target): string {
+  const parts: string[] = [];
+  if (target === 'bytes' && token.length >= 4) {
+    parts.push(`i + ${token.length} > end`);
+    // little-endian words; the last one may overlap the one before
+    for (let k = 0; k < token.length; k += 4) {
+      const at = Math.min(k, token.length - 4);
+      const word = (token.charCodeAt(at) | (token.charCodeAt(at + 1) << 8) | (token.charCodeAt(at + 2) << 16) | (token.charCodeAt(at + 3) << 24)) >>> 0;
+      parts.push(`dv.getUint32(i + ${at}, true) !== ${word}`);
+    }
+  } else {
+    for (let k = 0; k < token.length; k++) parts.push(`${charAt(`i + ${k}`, target)} !== ${token.charCodeAt(k)}`);
+  }
+  return `if (${parts.join(' || ')}) return false;\ni += ${token.length};`;
+}
+
+function charAt(index: string, target: Target): string {
+  return target === 'bytes' ? `b[${index}]` : `s.charCodeAt(${index})`;
+}
+
+function compileShape(keys: string[], fields: string[], target: Target): ShapeMatcher {
+  const at = (index: string) => charAt(index, target);
+  const body: string[] = ['let c = 0, j = 0, v = 0;'];
+  keys.forEach((key, k) => {
+    body.push(tokenCheck(`${k === 0 ? '{' : ','}"${key}":`, target));
+    const want = fields.includes(key);
+    const dest = `out[${JSON.stringify(key)}]`;
+    // Numbers (the common value) are scanned inline; a wanted short integer is accumulated on the way.
+    body.push(`c = ${at('i')};
+if (c === 45 || (c >= 48 && c <= 57)) {
+  j = i;${want ? ' v = 0;' : ''}
+  if (c === 45) c = ${at('++j')};
+  if (c === 48) c = ${at('++j')};
+  else if (c >= 49 && c <= 57) { ${want ? `do { v = v * 10 + (c - 48); c = ${at('++j')}; } while (c >= 48 && c <= 57);` : `do c = ${at('++j')}; while (c >= 48 && c <= 57);`} }
+  else return false;
+  if (c === 46 || c === 101 || c === 69) {
+    j = H.number(s, i);
+    if (j < 0) return false;
+    ${want ? `${dest} = Number(s.slice(i, j));` : ''}
+  }${want ? ` else ${dest} = j - i > 15 ? Number(s.slice(i, j)) : ${at('i')} === 45 ? -v : v;` : ''}
+  i = j;
+} else if (c === 34) {${target === 'bytes' ? `
+  // up to the closing quote, unless a backslash or a control character comes first
+  j = i + 1;
+  while (j < end && (c = b[j]) !== 34 && c !== 92 && c >= 32) j++;
+  if (c === 34 && j < end) {
+    ${want ? `${dest} = s.slice(i + 1, j);` : ''}
+    i = j + 1;
+  } else {
+    j = H.string(s, i);
+    if (j < 0 || j > end) return false;
+    ${want ? `${dest} = H.escaped() ? JSON.parse(s.slice(i, j)) : s.slice(i + 1, j - 1);` : ''}
+    i = j;
+  }` : `
+  j = plain ? s.indexOf('"', i + 1) + 1 : H.string(s, i);
+  if (j <= 0 || j > end) return false;
+  ${want ? `${dest} = plain || !H.escaped() ? s.slice(i + 1, j - 1) : JSON.parse(s.slice(i, j));` : ''}
+  i = j;`}
+} else if (c === 116) {
+  if (${at('i + 1')} !== 114 || ${at('i + 2')} !== 117 || ${at('i + 3')} !== 101) return false;
+  ${want ? `${dest} = true;` : ''}
+  i += 4;
+} else if (c === 102) {
+  if (${at('i + 1')} !== 97 || ${at('i + 2')} !== 108 || ${at('i + 3')} !== 115 || ${at('i + 4')} !== 101) return false;
+  ${want ? `${dest} = false;` : ''}
+  i += 5;
+} else if (c === 110) {
+  if (${at('i + 1')} !== 117 || ${at('i + 2')} !== 108 || ${at('i + 3')} !== 108) return false;
+  ${want ? `${dest} = null;` : ''}
+  i += 4;
+} else {
+  j = H.value(s, i);
+  if (j < 0) return false;
+  ${want ? `${dest} = H.decode(s, i, j);` : ''}
+  i = j;
+}`);
+  });
+  if (keys.length === 0) body.push(tokenCheck('{', target));
+  body.push(`return ${at('i')} === 125 && i + 1 === end;`);
+  const make = new Function('H', `return function shape(s, b, dv, i, end, out, plain) {\n${body.join('\n')}\n};`);
+  return make(shapeHelpers) as ShapeMatcher;
+}
+
+/** What compiled matchers call for the rare parts; each returns -1 instead of throwing. */
+const shapeHelpers = {
+  number(s: string, i: number): number {
+    try { return skipNumber(s, i); } catch { return -1; }
+  },
+  string(s: string, i: number): number {
+    try { return skipString(s, i); } catch { return -1; }
+  },
+  escaped(): boolean {
+    return escaped;
+  },
+  value(s: string, i: number): number {
+    try { return skipValue(s, i, 1); } catch { return -1; }
+  },
+  decode(s: string, a: number, b: number): unknown {
+    return decodeValue(s, a, b);
+  },
+};

@@ -52,9 +52,9 @@ export class NdjsonSource implements Source {
     const decoder = (this.decoder = new NdjsonDecoder(this.plan, this.errors, this.ref));
     const framer = new LineFramer();
     const decodeLines = (bytes: Buffer): Rec[] => {
-      const { text, badLine } = decodeUtf8(bytes, framer.line, this.onBadUtf8);
+      const { text, badLine, bytes: ascii } = decodeUtf8(bytes, framer.line, this.onBadUtf8);
       const out: Rec[] = [];
-      if (text.length || badLine === undefined) framer.line += decoder.decode(text, framer.line, out);
+      if (text.length || badLine === undefined) framer.line += decoder.decode(text, framer.line, out, ascii);
       if (badLine !== undefined && !decoder.failure) {
         decoder.failure = new RuntimeError(`${this.ref.where(badLine)}: invalid UTF-8`, 'NDJSON input must be UTF-8 text');
       }

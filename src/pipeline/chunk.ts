@@ -48,8 +48,8 @@ export class ChunkProcessor {
     const recs: Rec[] = [];
     let failure: ChunkResult['failure'];
     const errs = this.inputErrors;
-    const { text, badLine } = decodeUtf8(buf, 1, errs.policy.mode === 'fail' ? undefined : (line, bytes) => errs.handle(relative.where(line), 'invalid UTF-8', bytes));
-    const lines = text.length || badLine === undefined ? this.decoder.decode(text, 1, recs) : 0;
+    const { text, badLine, bytes: ascii } = decodeUtf8(buf, 1, errs.policy.mode === 'fail' ? undefined : (line, bytes) => errs.handle(relative.where(line), 'invalid UTF-8', bytes));
+    const lines = text.length || badLine === undefined ? this.decoder.decode(text, 1, recs, ascii) : 0;
     if (badLine !== undefined && !this.decoder.failure) {
       failure = { message: `${relative.where(badLine)}: invalid UTF-8`, hint: 'NDJSON input must be UTF-8 text', exitCode: 1 };
     }

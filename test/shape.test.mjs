@@ -1,0 +1,141 @@
+// The scanner's compiled shape matchers (codec/scan.ts) against its general path and JSON.parse: whatever a line
+// is — the learned shape, a near miss, another shape, malformed — the values and the error are the same as a
+// fresh scanner gives, over the string and over the bytes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { FieldScanner, chunkIsPlain, chunkBytes } from '../dist/src/codec/scan.js';
+
+function prng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Scans one line the general way (a fresh scanner has no shape yet): the value or the error message. */
+function reference(line, fields) {
+  try {
+    return { v: new FieldScanner(fields).scan(line, 0, line.length, chunkIsPlain(line)) };
+  } catch (e) {
+    return { err: e.message };
+  }
+}
+
+/** Scans `line` inside a chunk (between other lines) with a scanner that has learned other lines first. */
+function scanIn(sc, line, useBytes) {
+  const before = '{"pad":1}\n';
+  const chunk = before + line + '\n{"pad":2}';
+  const buf = Buffer.from(chunk, 'utf8');
+  const ascii = buf.length === chunk.length;
+  try {
+    return { v: sc.scan(chunk, before.length, before.length + line.length, chunkIsPlain(chunk), useBytes && ascii ? chunkBytes(buf) : undefined) };
+  } catch (e) {
+    return { err: e.message };
+  }
+}
+
+function same(got, want, what) {
+  if (want.err !== undefined) {
+    assert.equal(got.err, want.err, what);
+    return;
+  }
+  assert.equal(got.err, undefined, `${what}: ${got.err}`);
+  if (want.v === null || typeof want.v !== 'object' || Array.isArray(want.v)) {
+    assert.deepEqual(got.v, want.v, what);
+    return;
+  }
+  for (const k of Object.keys(want.v)) {
+    assert.ok(Object.is(got.v[k], want.v[k]) || (typeof want.v[k] === 'object' && JSON.stringify(got.v[k]) === JSON.stringify(want.v[k])), `${what} field ${k}: ${JSON.stringify(got.v[k])} vs ${JSON.stringify(want.v[k])}`);
+  }
+}
+
+const VALUES = ['0', '-0', '7', '-12', '3.25', '-1e-3', '1E+21', '12345678901234567', '1767225600000', '"x"', '""', '"a b"', '"\\"q\\""',
+  '"\\u00e9t\\u00e9"', '"é"', '"tab\\t"', 'true', 'false', 'null', '[]', '[1,"]",{"a":[2]}]', '{}', '{"n":{"m":null}}'];
+const KEYS = ['ts', 'user', 'page', 'latency_ms', 'ok', 'é', 'a b', '$x'];
+
+function randomLine(rnd, keys) {
+  return '{' + keys.map((k) => `${JSON.stringify(k)}:${VALUES[Math.floor(rnd() * VALUES.length)]}`).join(',') + '}';
+}
+
+/** One character changed, dropped or added somewhere: mostly malformed, sometimes another valid line. */
+function mutate(rnd, line) {
+  const i = Math.floor(rnd() * line.length);
+  const ch = '{}[]",:0-9.eE+-tfnu\\ \t'[Math.floor(rnd() * 22)];
+  switch (Math.floor(rnd() * 3)) {
+    case 0: return line.slice(0, i) + ch + line.slice(i + 1);
+    case 1: return line.slice(0, i) + line.slice(i + 1);
+    default: return line.slice(0, i) + ch + line.slice(i);
+  }
+}
+
+test('shape matchers agree with the general scan on learned shapes, near misses, other shapes and malformed lines', () => {
+  const rnd = prng(42);
+  let checked = 0;
+  for (let round = 0; round < 60; round++) {
+    const keys = KEYS.filter(() => rnd() < 0.6);
+    const fields = KEYS.filter(() => rnd() < 0.4);
+    for (const useBytes of [true, false]) {
+      const sc = new FieldScanner(fields);
+      for (let n = 0; n < 80; n++) {
+        const base = randomLine(rnd, keys);
+        const r = rnd();
+        const line = r < 0.5 ? base : r < 0.9 ? mutate(rnd, base) : randomLine(rnd, KEYS.filter(() => rnd() < 0.5));
+        same(scanIn(sc, line, useBytes), reference(line, fields), `${useBytes ? 'bytes' : 'string'} ${JSON.stringify(line)} wanting ${fields}`);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 9000);
+});
+
+test('values of a learned shape equal JSON.parse, including -0, long and fractional numbers, escapes and nesting', () => {
+  const fields = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const lines = [
+    '{"a":1,"b":"x","c":true,"d":null,"e":[1],"f":{"g":2}}',
+    '{"a":-0,"b":"y\\n","c":false,"d":1.5e3,"e":"str","f":12345678901234567890}',
+    '{"a":0.1,"b":"","c":null,"d":-7,"e":{},"f":"\\ud83d\\ude00"}',
+    '{"a":"é","b":-9007199254740993,"c":[{"x":"}"}],"d":"\\\\","e":1e-7,"f":999999999999999}',
+  ];
+  for (const useBytes of [true, false]) {
+    const sc = new FieldScanner(fields);
+    for (const line of [...lines, ...lines]) {
+      const got = scanIn(sc, line, useBytes);
+      const want = JSON.parse(line);
+      for (const f of fields) assert.ok(Object.is(got.v[f], want[f]) || JSON.stringify(got.v[f]) === JSON.stringify(want[f]), `${line} ${f}`);
+    }
+  }
+});
+
+test('a learned shape never reads past its line: the next line or a truncated line is not taken as its end', () => {
+  const sc = new FieldScanner(['a', 'b']);
+  const good = '{"a":1,"b":true}';
+  assert.deepEqual({ ...scanIn(sc, good, true).v }, { a: 1, b: true });
+  for (const cut of ['{"a":1,"b":tru', '{"a":1,"b":true', '{"a":1,"b"', '{"a":1,', '{"a":"x', '{"a":12']) {
+    for (const useBytes of [true, false]) same(scanIn(sc, cut, useBytes), reference(cut, ['a', 'b']), cut);
+  }
+});
+
+test('raw control characters in strings are treated alike with or without a learned shape', () => {
+  const fields = ['a'];
+  for (const useBytes of [true, false]) {
+    const sc = new FieldScanner(fields);
+    scanIn(sc, '{"a":"ok","b":1}', useBytes);
+    const line = '{"a":"x\u0001y","b":1}';
+    same(scanIn(sc, line, useBytes), reference(line, fields), 'control character');
+  }
+});
+
+test('streams whose shape changes every line still scan correctly', () => {
+  const rnd = prng(7);
+  const sc = new FieldScanner(['k0', 'k3']);
+  for (let n = 0; n < 2000; n++) {
+    const keys = Array.from({ length: 1 + (n % 5) }, (_, i) => `k${(i + n) % 6}`);
+    const line = '{' + keys.map((k) => `"${k}":${Math.floor(rnd() * 100)}`).join(',') + '}';
+    same(scanIn(sc, line, n % 2 === 0), reference(line, ['k0', 'k3']), line);
+  }
+});
