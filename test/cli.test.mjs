@@ -169,6 +169,29 @@ test('threaded and single-threaded runs over a large input give identical output
   assert.equal(got, expected, 'every record before the bad line is written');
 });
 
+test('a pipe, and a file on stdin at an offset, give what a single-threaded run gives', () => {
+  const input = clicks(120_000);
+  const args = ['filter', 'r.latency_ms > 50', '+', 'map', '({user: r.user, ms: r.latency_ms * 1000})'];
+  const single = kstream(args, input, { env: { KSTREAM_WORKERS: '0' } });
+  assert.equal(single.code, 0, single.stderr);
+  // through a pipe (one thread: see parallel.ts)
+  const file = path.join(os.tmpdir(), `kstream-pipe-${process.pid}.ndjson`);
+  fs.writeFileSync(file, input);
+  const pipedRun = spawnSync('bash', ['-c', `cat "${file}" | "${process.execPath}" "${CLI}" "$@"`, 'bash', ...args], { encoding: 'utf8', maxBuffer: 1 << 30, env: { ...process.env, KSTREAM_WORKERS: '2' } });
+  assert.equal(pipedRun.status, 0, pipedRun.stderr);
+  assert.equal(pipedRun.stdout, single.stdout);
+  // a file on stdin whose position is past its first lines (as after `read` in a shell): reading starts there
+  const skip = input.indexOf('\n', 3_000_000) + 1;
+  const fd = fs.openSync(file, 'r');
+  fs.readSync(fd, Buffer.alloc(skip), 0, skip, null);
+  const atOffset = spawnSync(process.execPath, [CLI, ...args], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 30, env: { ...process.env, KSTREAM_WORKERS: '2' } });
+  fs.closeSync(fd);
+  fs.rmSync(file);
+  assert.equal(atOffset.status, 0, atOffset.stderr);
+  assert.equal(atOffset.stdout, kstream(args, input.slice(skip), { env: { KSTREAM_WORKERS: '0' } }).stdout);
+  assert.ok(atOffset.stdout.length > 0 && atOffset.stdout.length < single.stdout.length);
+});
+
 test('invalid UTF-8 names its line and keeps the records before it', () => {
   const buf = Buffer.concat([Buffer.from('{"a":"é"}\n{"a":"ok"}\n'), Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d, 0x0a]), Buffer.from('{"a":3}\n')]);
   const r = kstream(['map', 'r.a'], buf);

@@ -62,12 +62,14 @@ export class LineFramer {
 }
 
 /** Longest accepted line: KSTREAM_MAX_LINE (bytes, or with a k/m/g suffix), default 256 MiB. */
-function maxLineFromEnv(): number {
+export function maxLineFromEnv(): number {
   const v = process.env.KSTREAM_MAX_LINE;
   const m = v ? /^(\d+)([kmg]?)$/i.exec(v.trim()) : null;
   if (!m) return 256 * 1024 * 1024;
   return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2].toLowerCase()];
 }
+
+export const LONG_LINE_HINT = 'is the input NDJSON, one record per line? (KSTREAM_MAX_LINE raises the limit)';
 
 export class LineTooLong extends Error {
   constructor(readonly lineNo: number, readonly limit: number) {

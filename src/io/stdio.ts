@@ -3,18 +3,21 @@ import process from 'node:process';
 import { Rec, encodeValue, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds, Sink, Source } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
-import { decodeUtf8, LineFramer, LineTooLong, NdjsonDecoder } from '../codec/ndjson.js';
+import { decodeUtf8, LineFramer, LineTooLong, LONG_LINE_HINT, NdjsonDecoder } from '../codec/ndjson.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { runtime } from '../runtime.js';
 
-/** Reads raw byte chunks from stdin (or a file). Large chunks: fewer, bigger batches downstream. */
-export async function* readChunks(path?: string): AsyncIterable<Uint8Array> {
+/**
+ * Reads raw byte chunks from stdin (or a file). Large chunks: fewer, bigger batches downstream. `start` reads a
+ * file on stdin from that position on (Node only).
+ */
+export async function* readChunks(path?: string, start?: number): AsyncIterable<Uint8Array> {
   const highWaterMark = 1 << 20;
   // Node reads a file or pipe on fd 0 fastest through fs; Bun and Deno are most reliable through process.stdin.
   const stream = path !== undefined
     ? fs.createReadStream(path, { highWaterMark })
-    : runtime === 'node'
-      ? fs.createReadStream('', { fd: 0, highWaterMark, autoClose: false })
+    : runtime === 'node' || start !== undefined
+      ? fs.createReadStream('', { fd: 0, highWaterMark, autoClose: false, start })
       : process.stdin;
   try {
     for await (const chunk of stream) yield chunk as Uint8Array;
@@ -76,7 +79,7 @@ export class NdjsonSource implements Source {
       }
     } catch (e) {
       if (e instanceof LineTooLong) {
-        throw new RuntimeError(`${this.ref.where(e.lineNo)}: line longer than ${e.limit} bytes`, 'is the input NDJSON, one record per line? (KSTREAM_MAX_LINE raises the limit)');
+        throw new RuntimeError(`${this.ref.where(e.lineNo)}: line longer than ${e.limit} bytes`, LONG_LINE_HINT);
       }
       throw e;
     }

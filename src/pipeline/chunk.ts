@@ -1,11 +1,12 @@
 import { Buffer } from 'node:buffer';
 import { encodeValue, type Rec, type SourceRef } from './record.js';
 import type { Stage } from './stage.js';
-import { NdjsonDecoder, decodeUtf8 } from '../codec/ndjson.js';
+import { NdjsonDecoder, decodeUtf8, LONG_LINE_HINT } from '../codec/ndjson.js';
 import { parseOnError, RecordErrors } from './onerror.js';
 import { decodePlan, pushThrough, PartialFailure } from './runner.js';
 import { parseSegment, contextFor } from './assemble.js';
 import { KsError } from './errors.js';
+import type { RangeReader } from '../io/filerange.js';
 
 /**
  * Runs a chain of stateless stages over one chunk of complete NDJSON lines: decode → stages → encode, returning
@@ -20,11 +21,18 @@ export const LINE_MARK = '\u0001';
 export interface ChunkResult {
   out: Uint8Array;
   lines: number;
+  /** Ranges of a file: the position after the last line read, where reading goes on after the last range. */
+  end?: number;
   /** --on-error fail hit a record: its message (with a line marker) and exit code; `out` holds what came before. */
   failure?: { message: string; hint?: string; exitCode: number };
 }
 
 const relative: SourceRef = { name: 'stdin', where: (pos: number) => `stdin line ${LINE_MARK}${pos}${LINE_MARK}` };
+
+/** The failure of a line longer than KSTREAM_MAX_LINE, `line` lines into a chunk. */
+export function lineTooLong(line: number, limit: number): NonNullable<ChunkResult['failure']> {
+  return { message: `${relative.where(line)}: line longer than ${limit} bytes`, hint: LONG_LINE_HINT, exitCode: 1 };
+}
 
 export class ChunkProcessor {
   private constructor(
@@ -69,6 +77,15 @@ export class ChunkProcessor {
       s += encodeValue(r) + '\n';
     }
     return { out: Buffer.from(s, 'utf8'), lines, failure };
+  }
+
+  /** The lines that start in [p, q) of the file `reader` reads (see io/filerange.ts), processed like a chunk. */
+  processRange(reader: RangeReader, p: number, q: number, lead: boolean): ChunkResult {
+    const r = reader.read(p, q, lead);
+    const res: ChunkResult = r.any ? this.process(r.bytes) : { out: new Uint8Array(0), lines: 0 };
+    if (r.tooLong) res.failure ??= lineTooLong(res.lines + 1, reader.maxLine);
+    res.end = r.end;
+    return res;
   }
 
   counters(): Record<string, Record<string, number>> {

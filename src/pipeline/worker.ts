@@ -1,17 +1,22 @@
 /**
- * Worker-thread side of parallel.ts: builds the same stateless stages from the same argv and processes chunks.
+ * Worker-thread side of parallel.ts: builds the same stateless stages from the same argv and processes the
+ * ranges of stdin it is given.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ChunkProcessor } from './chunk.js';
+import { RangeReader } from '../io/filerange.js';
+import { maxLineFromEnv } from '../codec/ndjson.js';
+import type { Task } from './parallel.js';
 
 const port = parentPort!;
 const proc = await ChunkProcessor.create(workerData.segments as string[][]);
-port.on('message', (m: { seq: number; buf: ArrayBuffer } | { end: true }) => {
+let reader: RangeReader | undefined;
+port.on('message', (m: Task | { end: true }) => {
   if ('end' in m) {
     port.postMessage({ counters: proc.counters() });
     return;
   }
-  const res = proc.process(new Uint8Array(m.buf));
+  const res = proc.processRange((reader ??= new RangeReader(0, maxLineFromEnv())), ...m.range);
   const out = res.out;
   // Hand the output back without copying when it owns its whole backing store; otherwise copy exactly its bytes
   // (Buffer#slice is a view, and Buffer.from may over-allocate or use the shared pool).
@@ -21,6 +26,6 @@ port.on('message', (m: { seq: number; buf: ArrayBuffer } | { end: true }) => {
     ab = new ArrayBuffer(out.byteLength);
     new Uint8Array(ab).set(out);
   }
-  port.postMessage({ seq: m.seq, out: ab, len: out.byteLength, lines: res.lines, failure: res.failure }, [ab]);
+  port.postMessage({ seq: m.seq, out: ab, len: out.byteLength, lines: res.lines, end: res.end, failure: res.failure }, [ab]);
 });
 port.postMessage({ ready: true });
