@@ -11,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import { parseOffsets, parseOne, parseTime, resolveOffset, specFor, planUsesStored } from '../dist/src/io/kafka-offsets.js';
 import { isCompactJson, fieldSpan, fromEnvelope, headersJson, utf8Text, NotAnEnvelope } from '../dist/src/io/envelope.js';
 import {
-  BatchBuilder, crc32c, decodeRecordSet, decodeFetchResponse, encodeProduceRequest, decodeProduceResponse, murmur2, partitionForKey,
+  BatchBuilder, crc32c, decodeRecordSet, decodeFetchResponse, produceRequestParts, decodeProduceResponse, murmur2, partitionForKey,
 } from '../dist/src/io/kafka-protocol.js';
 import { connectionConfig, parseBrokers, scrubSecrets } from '../dist/src/io/kafka-options.js';
 import { kafkaError, MissingTopic } from '../dist/src/io/kafka-errors.js';
@@ -166,8 +166,22 @@ function decodeAll(buf, fetchOffset = 0, aborts) {
   return { next, recs };
 }
 
-test('crc32c matches the standard check value', () => {
+test('crc32c matches the standard check value, and a bitwise CRC at any offset and length', () => {
   assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+  const bitwise = (b, s, e) => {
+    let c = ~0;
+    for (let i = s; i < e; i++) {
+      c ^= b[i];
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    }
+    return ~c >>> 0;
+  };
+  const data = Buffer.alloc(300);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7919 + 13) & 0xff;
+  const view = data.subarray(3); // a view at an odd offset of its ArrayBuffer
+  for (const [s, e] of [[0, 0], [0, 15], [0, 16], [1, 17], [5, 100], [21, 297], [0, 297]]) {
+    assert.equal(crc32c(view, s, e), bitwise(view, s, e), `[${s}, ${e})`);
+  }
   assert.equal(crc32c(Buffer.alloc(0)), 0);
   const big = Buffer.from('x'.repeat(1000) + '123456789');
   assert.equal(crc32c(big, 1000), 0xe3069283);
@@ -287,7 +301,7 @@ test('fetch response v11 and v4 decode, partition errors kept', async () => {
 });
 
 test('produce request/response layout', () => {
-  const body = encodeProduceRequest(-1, 30000, [{ topic: 'ab', partitions: [{ partition: 3, records: Buffer.from('xyz') }] }]);
+  const body = Buffer.concat(produceRequestParts(-1, 30000, [{ topic: 'ab', partitions: [{ partition: 3, records: Buffer.from('xyz') }] }]));
   assert.equal(body.toString('hex'), 'ffff' + 'ffff' + '00007530' + '00000001' + '0002' + '6162' + '00000001' + '00000003' + '00000003' + '78797a');
   const resp = Buffer.from('00000001' + '0002' + '6162' + '00000001' + '00000003' + '0000' + '000000000000002a' + 'ffffffffffffffff' + 'ffffffffffffffff' + '00000000', 'hex');
   assert.deepEqual(decodeProduceResponse(resp, 5), [{ topic: 'ab', partition: 3, errorCode: 0, baseOffset: 42 }]);

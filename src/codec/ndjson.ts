@@ -185,9 +185,10 @@ export class NdjsonDecoder {
         if (scanner === undefined) {
           const s = text.slice(a, e);
           rec = new Rec(parseStrict(s), s, false, lineNo, src);
+          rec.ascii = bytes !== undefined;
         } else {
           const v = scanner.scan(text, a, e, plain, bytes);
-          rec = Rec.span(v, text, a, e, scanner.lastWasPartial, lineNo, src);
+          rec = Rec.span(v, text, a, e, scanner.lastWasPartial, lineNo, src, bytes !== undefined);
         }
         out.push(rec);
       } catch (err) {

@@ -86,7 +86,17 @@ export class WireProducer implements KafkaProducer {
 
   private async encodeAndDeliver(topic: string, batch: OutBatch, previous: Promise<void>, issued: () => void): Promise<void> {
     const meta = await this.topicMeta(topic);
-    const n = meta.partitions.length;
+    // Records and their strings are garbage from here on: only the sealed batches wait for the broker.
+    const sealed = this.encode(topic, batch, meta.partitions.length);
+    if (sealed.length === 0) return;
+    await Promise.all(sealed.map((x) => x.records));
+    if (this.ident) await this.ident.addPartitions(topic, [...new Set(sealed.map((x) => x.partition))]);
+    await previous;
+    await this.deliver(topic, sealed, issued);
+  }
+
+  /** The records of a send as record batches, one or more per partition. */
+  private encode(topic: string, batch: OutBatch, n: number): Sealed[] {
     if (this.sticky < 0) this.sticky = Math.floor(Math.random() * n);
     const { batchBytes, batchRecords, compression } = this.opts;
     const builders = new Map<number, BatchBuilder>();
@@ -98,6 +108,7 @@ export class WireProducer implements KafkaProducer {
       builders.delete(p);
     };
     const { keys, values, timestamps, partitions, headers } = batch;
+    const ascii = batch.asciiValues === true;
     const initial = Math.min(batchBytes + 1024, Math.max(4096, batch.count * 128));
     for (let i = 0; i < batch.count; i++) {
       let p = partitions ? partitions[i] : -1;
@@ -106,7 +117,7 @@ export class WireProducer implements KafkaProducer {
       else if (p >= n) throw new RuntimeError(`partition ${p} does not exist in \`${topic}\` (it has ${n})`, `use --partition 0..${n - 1}`);
       let b = builders.get(p);
       if (!b) builders.set(p, (b = new BatchBuilder(initial)));
-      if (b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined, batchBytes) < 0) {
+      if (b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined, batchBytes, ascii) < 0) {
         seal(p, b);
         if (p === this.sticky && key === null && (partitions === undefined || partitions[i] < 0)) {
           // the sticky partition's batch is full: keyless records move on to the next partition
@@ -115,16 +126,12 @@ export class WireProducer implements KafkaProducer {
         }
         b = builders.get(p);
         if (!b) builders.set(p, (b = new BatchBuilder(initial)));
-        b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined);
+        b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined, Infinity, ascii);
       }
       if (b.count >= batchRecords) seal(p, b);
     }
     for (const [p, b] of builders) seal(p, b);
-    if (sealed.length === 0) return;
-    await Promise.all(sealed.map((x) => x.records));
-    if (ident) await ident.addPartitions(topic, [...new Set(sealed.map((x) => x.partition))]);
-    await previous;
-    await this.deliver(topic, sealed, issued);
+    return sealed;
   }
 
   private issued: Promise<void> = Promise.resolve();

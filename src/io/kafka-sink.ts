@@ -120,8 +120,10 @@ export class KafkaSink implements Sink {
       return;
     }
     if (bad === undefined && this.opts.lingerMs > 0 && out.count < this.opts.batchRecords) await sleep(this.opts.lingerMs);
+    // nothing of the batch but its count stays referenced while it is in flight
+    const count = out.count;
     const sent = (this.eos ? this.eos.send(this.opts.topic, out) : this.producer!.send(this.opts.topic, out)).then(
-      () => { this.records += out.count; },
+      () => { this.records += count; },
       (e) => { this.failure ??= kafkaError(e, { cfg: this.cfg, topic: this.opts.topic }); },
     );
     if (!this.pipelined || bad !== undefined) await sent;
@@ -163,6 +165,7 @@ export class KafkaSink implements Sink {
     const now = Date.now();
     let count = 0;
     let bytes = 0;
+    let ascii = true;
     for (let i = 0; i < n; i++) {
       const rec = batch[i];
       if (rec.ctl !== undefined) continue;
@@ -189,8 +192,20 @@ export class KafkaSink implements Sink {
         }
         hs = env.headers;
       } else {
-        if (mode === 'raw' && typeof rec.value === 'string' && !rec.partial) value = rec.value;
-        else value = rec.raw ?? (rec.value === undefined ? 'null' : JSON.stringify(rec.value));
+        if (mode === 'raw' && typeof rec.value === 'string' && !rec.partial) {
+          value = rec.value;
+          // a --raw line is its own text
+          ascii &&= rec.ascii && rec.raw === value;
+        } else {
+          const raw = rec.raw;
+          if (raw !== undefined) {
+            value = raw;
+            ascii &&= rec.ascii;
+          } else {
+            value = rec.value === undefined ? 'null' : JSON.stringify(rec.value);
+            ascii = false;
+          }
+        }
         key = rec.key as Bytes;
         hs = rec.headers as OutHeader[] | undefined;
       }
@@ -218,7 +233,7 @@ export class KafkaSink implements Sink {
     keys.length = values.length = timestamps.length = count;
     if (partitions) partitions.length = count;
     if (headers) headers.length = count;
-    return { count, keys, values, timestamps, partitions, headers };
+    return { count, keys, values, asciiValues: ascii && mode !== 'envelope', timestamps, partitions, headers };
   }
 
   async end(): Promise<void> {

@@ -111,6 +111,8 @@ export interface OutBatch {
   count: number;
   keys: Bytes[];
   values: Bytes[];
+  /** Every string value is ASCII (written as Latin-1, which is faster than UTF-8 and gives the same bytes). */
+  asciiValues?: boolean;
   timestamps: number[];
   partitions: number[] | undefined;
   headers: (OutHeader[] | undefined)[] | undefined;

@@ -27,9 +27,9 @@ export class LinesSource implements Source {
   async *batches(): AsyncIterable<Rec[]> {
     const framer = new LineFramer();
     const lines = (bytes: Buffer): Rec[] => {
-      const { text, badLine } = decodeUtf8(bytes, framer.line, this.onBadUtf8);
+      const { text, badLine, bytes: ascii } = decodeUtf8(bytes, framer.line, this.onBadUtf8);
       const out: Rec[] = [];
-      if (text.length || badLine === undefined) framer.line += this.split(text, framer.line, out);
+      if (text.length || badLine === undefined) framer.line += this.split(text, framer.line, out, ascii !== undefined);
       if (badLine !== undefined) this.failure = new RuntimeError(`stdin line ${badLine}: invalid UTF-8`, '--raw sends text lines; binary data needs --envelope with base64 values');
       return out;
     };
@@ -56,7 +56,7 @@ export class LinesSource implements Source {
   private failure: RuntimeError | undefined;
 
   /** Lines of `text` (complete lines joined by "\n", without the final newline) as records; returns lines taken. */
-  private split(text: string, firstLine: number, out: Rec[]): number {
+  private split(text: string, firstLine: number, out: Rec[], ascii: boolean): number {
     let p = 0;
     let line = firstLine;
     for (;;) {
@@ -65,7 +65,9 @@ export class LinesSource implements Source {
       if (last) e = text.length;
       const end = e > p && text.charCodeAt(e - 1) === 13 ? e - 1 : e;
       const s = text.slice(p, end);
-      out.push(new Rec(s, s, false, line, this.ref));
+      const rec = new Rec(s, s, false, line, this.ref);
+      rec.ascii = ascii;
+      out.push(rec);
       line++;
       if (last) break;
       p = e + 1;

@@ -41,6 +41,11 @@ export class Rec {
   private end: number;
   /** The text does not show the window tags yet: they are spliced in when `raw` is first read. */
   private tagsPending: boolean;
+  /**
+   * `raw` is known to be ASCII (it is a line of an ASCII chunk): a Kafka sink then copies it into a record batch
+   * as Latin-1, half the work of encoding UTF-8.
+   */
+  ascii: boolean;
 
   constructor(value: unknown, raw: string | undefined, partial: boolean, pos: number, src?: SourceRef) {
     this.value = value;
@@ -60,6 +65,7 @@ export class Rec {
     this.wkey = undefined;
     this.merged = undefined;
     this.tagsPending = false;
+    this.ascii = false;
   }
 
   /** Exact JSON text of the value while no stage has replaced it. */
@@ -79,6 +85,7 @@ export class Rec {
     this.text = v;
     this.end = -1;
     this.tagsPending = false;
+    this.ascii = false;
   }
 
   /**
@@ -93,13 +100,16 @@ export class Rec {
     this.wkey = wkey;
     this.merged = merged;
     this.tagsPending = this.text !== undefined;
+    // the tags (a group key, say) may not be ASCII
+    this.ascii = false;
   }
 
-  /** A record whose original text is chunk[start, end). */
-  static span(value: unknown, chunk: string, start: number, end: number, partial: boolean, pos: number, src: SourceRef): Rec {
+  /** A record whose original text is chunk[start, end); `ascii` when the chunk is. */
+  static span(value: unknown, chunk: string, start: number, end: number, partial: boolean, pos: number, src: SourceRef, ascii = false): Rec {
     const r = new Rec(value, chunk, partial, pos, src);
     r.start = start;
     r.end = end;
+    r.ascii = ascii;
     return r;
   }
 
@@ -118,6 +128,7 @@ export class Rec {
     this.text = undefined;
     this.end = -1;
     this.partial = false;
+    this.ascii = false;
     // The tags described the old value; a stage that keeps them in its new value passes them on there.
     if (this.windows !== undefined) {
       this.etime = undefined;
