@@ -11,7 +11,7 @@
 import { Rec, type Header, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds, Source, SourcePosition, StateBackend } from '../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
-import { chunkIsPlain, FieldScanner } from '../codec/scan.js';
+import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../codec/scan.js';
 import { openKafka, tpKey, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from './kafka.js';
 import type { KafkaConfig } from './kafka-options.js';
 import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from './kafka-offsets.js';
@@ -355,6 +355,7 @@ export class RecordMaker {
     if (!isAscii || !isAscii(joined)) return false;
     const text = joined.toString('latin1');
     const plain = chunkIsPlain(text);
+    const bytes = chunkBytes(joined);
     const scanner = this.scanner;
     let nl = text.indexOf('\n');
     if (nl < 0) nl = Infinity;
@@ -370,20 +371,20 @@ export class RecordMaker {
       while (nl < e) nl = text.indexOf('\n', nl + 1);
       nl = text.indexOf('\n', e + 1);
       if (nl < 0) nl = Infinity;
-      out.push(this.spanValue(text, a, e, plain, multiline, scanner, offset, ref));
+      out.push(this.spanValue(text, a, e, plain, bytes, multiline, scanner, offset, ref));
       a = e + 1;
     }
     return true;
   }
 
-  private spanValue(text: string, a: number, e: number, plain: boolean, multiline: boolean, scanner: FieldScanner | undefined, offset: number, ref: PartitionRef): Rec {
+  private spanValue(text: string, a: number, e: number, plain: boolean, bytes: ChunkBytes, multiline: boolean, scanner: FieldScanner | undefined, offset: number, ref: PartitionRef): Rec {
     const c = text.charCodeAt(a);
     if (a < e && (c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110 || c === 32 || c === 9 || c === 10 || c === 13)) {
       if (!multiline && text.charCodeAt(e - 1) !== 13) {
         try {
           if (scanner === undefined) return new Rec(JSON.parse(text.slice(a, e)), text.slice(a, e), false, offset, ref);
-          const v = scanner.scan(text, a, e, plain);
-          return Rec.span(v, text, a, e, scanner.lastWasPartial, offset, ref);
+          const v = scanner.scan(text, a, e, plain, bytes);
+          return Rec.span(v, text, a, e, scanner.lastWasPartial, offset, ref, true);
         } catch {
           // not JSON: a string
         }
