@@ -7,7 +7,7 @@ import { collectCounters, runPipeline } from './pipeline/runner.js';
 import { splitFused, splitPipeline } from './pipeline/words.js';
 import { KsError, UsageError } from './pipeline/errors.js';
 import { NdjsonSource, ReaderGone, StdoutSink } from './io/stdio.js';
-import { canRunParallel, runParallel } from './pipeline/parallel.js';
+import { parallelInput, runParallel } from './pipeline/parallel.js';
 import { closeDeadLetters } from './pipeline/onerror.js';
 import { writeErr } from './runtime.js';
 
@@ -80,8 +80,9 @@ async function main(argv: string[]): Promise<number> {
   // handed over (and that a consuming group before it already committed). It still exits 130.
   const drainsStdin = source.name === 'stdin' && !process.stdin.isTTY;
   const stop = drainsStdin ? new Promise<void>(() => {}) : interrupted;
-  if (source instanceof NdjsonSource && sink instanceof StdoutSink && canRunParallel(segments, stages)) {
-    const res = await runParallel(parts, stop);
+  const file = source instanceof NdjsonSource && sink instanceof StdoutSink ? parallelInput(segments, stages) : undefined;
+  if (file) {
+    const res = await runParallel(parts, file, stop);
     counters = Object.entries(res.counters);
     stopped = res.stopped;
   } else {

@@ -192,6 +192,23 @@ test('a pipe, and a file on stdin at an offset, give what a single-threaded run 
   assert.ok(atOffset.stdout.length > 0 && atOffset.stdout.length < single.stdout.length);
 });
 
+test('a threaded run leaves stdin read to its end, and takes a last line without a newline', () => {
+  const input = clicks(120_000).trimEnd(); // no final newline
+  const file = path.join(os.tmpdir(), `kstream-end-${process.pid}.ndjson`);
+  fs.writeFileSync(file, input);
+  try {
+    for (const workers of ['0', '2']) {
+      // the command after kstream shares its stdin: it must find nothing left, as after a single-threaded run
+      const r = spawnSync('bash', ['-c', `("${process.execPath}" "${CLI}" map 'r.user' | tail -n 1; wc -c) < "${file}"`], { encoding: 'utf8', env: { ...process.env, KSTREAM_WORKERS: workers } });
+      assert.equal(r.status, 0, r.stderr);
+      const last = JSON.parse(input.slice(input.lastIndexOf('\n') + 1)).user;
+      assert.equal(r.stdout, `${JSON.stringify(last)}\n0\n`, `KSTREAM_WORKERS=${workers}`);
+    }
+  } finally {
+    fs.rmSync(file);
+  }
+});
+
 test('invalid UTF-8 names its line and keeps the records before it', () => {
   const buf = Buffer.concat([Buffer.from('{"a":"é"}\n{"a":"ok"}\n'), Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d, 0x0a]), Buffer.from('{"a":3}\n')]);
   const r = kstream(['map', 'r.a'], buf);

@@ -21,7 +21,10 @@ function withFile(content, fn) {
   }
 }
 
-/** Lines of [start, size) read range by range, as the worker pool would, with each range's line count. */
+/**
+ * Lines of [start, size) read range by range, as the worker pool would, then — as the main thread does after the
+ * ranges — whatever follows the last line taken (a last line without a newline).
+ */
 function readAll(fd, start, size, step, maxLine = 1 << 30) {
   const reader = new RangeReader(fd, maxLine);
   const lines = [];
@@ -31,9 +34,11 @@ function readAll(fd, start, size, step, maxLine = 1 << 30) {
     assert.ok(!r.tooLong);
     if (r.any) lines.push(...Buffer.from(r.bytes).toString('latin1').split('\n'));
     else assert.equal(r.bytes.length, 0);
-    end = Math.max(end, r.end);
+    if (r.end !== undefined) end = r.end;
   }
-  return { lines, end };
+  const rest = Buffer.alloc(size - end);
+  fs.readSync(fd, rest, 0, rest.length, end);
+  return { lines, end, rest: rest.toString('latin1') };
 }
 
 test('every line exactly once, for any range size, with blank lines and lines cut anywhere', () => {
@@ -44,8 +49,9 @@ test('every line exactly once, for any range size, with blank lines and lines cu
     withFile(content, (fd) => {
       for (const step of [1, 2, 3, 7, 64, 100, 1000, 1 << 20]) {
         const got = readAll(fd, 0, content.length, step);
-        assert.deepEqual(got.lines, lines, `step ${step}${trailing ? '' : ', no final newline'}`);
-        assert.equal(got.end, content.length);
+        // without a final newline the last line is left to the reader after the ranges
+        assert.deepEqual(got.lines, trailing ? lines : lines.slice(0, -1), `step ${step}${trailing ? '' : ', no final newline'}`);
+        assert.equal(got.rest, trailing ? '' : lines[lines.length - 1]);
       }
     });
   }
@@ -75,9 +81,20 @@ test('a line longer than the limit is reported after the lines before it', () =>
 
 test('a last line reaching far past its range is read whole', () => {
   const big = 'y'.repeat(300_000);
-  const content = `first\n${big}\nlast`;
+  const content = `first\n${big}\nlast\n`;
   withFile(content, (fd) => {
     const got = readAll(fd, 0, content.length, 4096);
     assert.deepEqual(got.lines, ['first', big, 'last']);
+  });
+});
+
+test('a line the end of the file cuts off is left to whoever reads on, wherever its range is', () => {
+  const content = 'one\ntwo\nthr';
+  withFile(content, (fd) => {
+    for (const step of [1, 2, 5, 100]) {
+      const got = readAll(fd, 0, content.length, step);
+      assert.deepEqual(got.lines, ['one', 'two'], `step ${step}`);
+      assert.equal(got.end, content.indexOf('thr'), `step ${step}`);
+    }
   });
 });

@@ -139,3 +139,26 @@ test('streams whose shape changes every line still scan correctly', () => {
     same(scanIn(sc, line, n % 2 === 0), reference(line, ['k0', 'k3']), line);
   }
 });
+
+test('a learned shape with keys beyond ASCII never matches other keys in an ASCII chunk', () => {
+  // "Ł" is U+0141: packed into a 4-byte word without care, its high byte would pass for the next key character
+  for (const fields of [['Ła'], ['Aa']]) {
+    const sc = new FieldScanner(fields);
+    scanIn(sc, '{"Ła":1}', true);
+    scanIn(sc, '{"Ła":1}', true);
+    for (const line of ['{"Aa":2}', '{"A#:1}', '{"Ła":3}']) same(scanIn(sc, line, true), reference(line, fields), `${line} wanting ${fields}`);
+  }
+});
+
+test('an error at the end of a line has the same column whether the line ended in CRLF or LF', () => {
+  const sc = new FieldScanner(['a']);
+  const col = (text, end) => {
+    try {
+      sc.scan(text, 0, end, chunkIsPlain(text));
+    } catch (e) {
+      return e.message;
+    }
+  };
+  assert.equal(col('{\r\n{"a":1}', 1), col('{\n{"a":1}', 1));
+  assert.equal(col('{"a":1\r\n', 6), 'invalid JSON at column 7: unexpected end of line');
+});

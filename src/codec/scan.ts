@@ -42,7 +42,8 @@ function fail(s: string, i: number, reason?: string): never {
       why = `unexpected ${ch < ' ' ? JSON.stringify(ch) : `'${ch}'`}`;
     }
   }
-  throw new JsonSyntaxError(why, i - lineStart + 1);
+  // whitespace skipping may have stepped onto a stripped "\r" past the line: the column stays on the line
+  throw new JsonSyntaxError(why, Math.min(i, lineEnd) - lineStart + 1);
 }
 
 // Line feed is not whitespace here: lines never contain one, and it bounds every scan to its line.
@@ -165,7 +166,7 @@ function skipArray(s: string, i: number, depth: number): number {
   }
 }
 
-function setLine(s: string, start: number, end: number, fast: boolean): void {
+function setLine(start: number, end: number, fast: boolean): void {
   lineStart = start;
   lineEnd = end;
   fastStrings = fast;
@@ -189,7 +190,7 @@ export function chunkIsPlain(s: string): boolean {
 
 /** Throws JsonSyntaxError unless s[start, end) is exactly one JSON value (surrounding whitespace allowed). */
 export function validateJson(s: string, start = 0, end = s.length): void {
-  setLine(s, start, end, false);
+  setLine(start, end, false);
   const i = skipWs(s, skipValue(s, skipWs(s, start), 0));
   if (i < end) fail(s, i);
 }
@@ -205,7 +206,7 @@ function viewClass(fields: string[]): new () => Record<string, unknown> {
  * object the complete parsed value is returned and `lastWasPartial` is false.
  *
  * Records of one stream nearly always share their keys, in the same order and written compactly. So after a
- * line has been scanned the general way, the scanner compiles a matcher for exactly that shape (shape.ts
+ * shape has been seen on two lines in a row, the scanner compiles a matcher for exactly that shape (compileShape
  * below): the key tokens become constant comparisons and only the values are scanned. A line of another shape
  * fails the matcher at its first difference and is scanned the general way — which learns its shape in turn.
  * A stream whose shapes keep changing stops trying after a while (the misses would cost more than they save).
@@ -219,6 +220,8 @@ export class FieldScanner {
   private hits = 0;
   private misses = 0;
   private gaveUp = false;
+  /** The key signature of the last line scanned the general way, not compiled yet. */
+  private candidate: string | undefined;
 
   constructor(fields: readonly string[]) {
     this.fields = [...fields];
@@ -230,7 +233,7 @@ export class FieldScanner {
    * it when the chunk is ASCII (then matching runs over bytes).
    */
   scan(s: string, start = 0, end = s.length, plain = false, bytes?: ChunkBytes): unknown {
-    setLine(s, start, end, plain);
+    setLine(start, end, plain);
     const shape = this.shape;
     if (shape !== undefined) {
       const out = new this.View();
@@ -240,19 +243,22 @@ export class FieldScanner {
         this.lastWasPartial = true;
         return out;
       }
-      setLine(s, start, end, plain);
     }
     const v = this.scanGeneral(s, start, end);
     if (this.lastWasPartial) this.learn(s, start, end, plain);
     return v;
   }
 
-  /** After a line the general way: match that line's shape from now on, unless shapes change too often. */
+  /**
+   * After a line scanned the general way: a shape seen on two lines in a row is matched from then on (one seen
+   * once is not worth compiling), unless shapes change too often.
+   */
   private learn(s: string, start: number, end: number, plain: boolean): void {
     if (this.gaveUp) return;
     if (++this.misses > 64 && this.misses * 8 > this.hits) {
       this.gaveUp = true;
       this.shape = undefined;
+      this.candidate = undefined;
       this.shapes.clear();
       return;
     }
@@ -261,6 +267,10 @@ export class FieldScanner {
     const sig = keys.join('\u0000');
     let shape = this.shapes.get(sig);
     if (shape === undefined) {
+      if (sig !== this.candidate) {
+        this.candidate = sig;
+        return;
+      }
       if (this.shapes.size >= MAX_SHAPES) return;
       shape = { keys };
       this.shapes.set(sig, shape);
@@ -385,6 +395,8 @@ interface Shape {
 }
 
 const MAX_SHAPES = 16;
+/** Wider records are scanned the general way: compiling a matcher grows with its keys (20k keys: over a second). */
+const MAX_SHAPE_KEYS = 256;
 
 /** The keys of an (already validated) object line written compactly, or undefined when it is not. */
 function compactKeys(s: string, start: number, end: number, plain: boolean): string[] | undefined {
@@ -392,15 +404,15 @@ function compactKeys(s: string, start: number, end: number, plain: boolean): str
   const keys: string[] = [];
   let i = start + 1;
   if (i === end - 1) return keys;
+  setLine(start, end, plain);
   for (;;) {
-    if (s.charCodeAt(i) !== C.QUOTE) return undefined;
+    if (s.charCodeAt(i) !== C.QUOTE || keys.length === MAX_SHAPE_KEYS) return undefined;
     const q = s.indexOf('"', i + 1);
     const key = s.slice(i + 1, q);
     if (key.includes('\\') || s.charCodeAt(q + 1) !== C.COLON) return undefined;
     keys.push(key);
     const c = s.charCodeAt(q + 2);
     if (c === C.SPACE || c === C.TAB || c === C.CR) return undefined;
-    setLine(s, start, end, plain);
     i = skipValue(s, q + 2, 1);
     const d = s.charCodeAt(i);
     if (d === C.RBRACE) return i + 1 === end ? keys : undefined;
@@ -438,13 +450,16 @@ function charAt(index: string, target: Target): string {
 }
 
 function compileShape(keys: string[], fields: string[], target: Target): ShapeMatcher {
+  // The bytes of an ASCII chunk never hold a key with other characters (and the word compares assume bytes).
+  if (target === 'bytes' && keys.some((k) => /[^\x00-\x7f]/.test(k))) return () => false;
   const at = (index: string) => charAt(index, target);
   const body: string[] = ['let c = 0, j = 0, v = 0;'];
   keys.forEach((key, k) => {
     body.push(tokenCheck(`${k === 0 ? '{' : ','}"${key}":`, target));
     const want = fields.includes(key);
     const dest = `out[${JSON.stringify(key)}]`;
-    // Numbers (the common value) are scanned inline; a wanted short integer is accumulated on the way.
+    // Numbers (the common value) are scanned inline — integers only, the grammar of skipNumber with numberAt's
+    // accumulation; a fraction or exponent goes to skipNumber itself.
     body.push(`c = ${at('i')};
 if (c === 45 || (c >= 48 && c <= 57)) {
   j = i;${want ? ' v = 0;' : ''}
@@ -467,7 +482,7 @@ if (c === 45 || (c >= 48 && c <= 57)) {
     i = j + 1;
   } else {
     j = H.string(s, i);
-    if (j < 0 || j > end) return false;
+    if (j < 0) return false;
     ${want ? `${dest} = H.escaped() ? JSON.parse(s.slice(i, j)) : s.slice(i + 1, j - 1);` : ''}
     i = j;
   }` : `
@@ -514,7 +529,5 @@ const shapeHelpers = {
   value(s: string, i: number): number {
     try { return skipValue(s, i, 1); } catch { return -1; }
   },
-  decode(s: string, a: number, b: number): unknown {
-    return decodeValue(s, a, b);
-  },
+  decode: decodeValue,
 };

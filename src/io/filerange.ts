@@ -12,8 +12,8 @@ export interface RangeLines {
   bytes: Uint8Array;
   /** Whether any line starts in the range (an empty `bytes` may still be one blank line). */
   any: boolean;
-  /** File position just after the last line read (past its newline), or where the range ended without one. */
-  end: number;
+  /** File position just past the last line taken (past its newline); undefined when the range took none. */
+  end: number | undefined;
   /**
    * The range's last line is longer than the limit: `bytes` holds only the lines before it, and the long line
    * is the one after them.
@@ -22,16 +22,22 @@ export interface RangeLines {
 }
 
 const NL = 10;
+const EMPTY = new Uint8Array(0);
+
+const NONE: RangeLines = { bytes: EMPTY, any: false, end: undefined, tooLong: false };
 /** Read size while finishing a range's last line past the range's end. */
 const TAIL_READ = 64 * 1024;
-const EMPTY = new Uint8Array(0);
 
 export class RangeReader {
   private buf: Buffer = Buffer.allocUnsafeSlow(1 << 20);
 
   constructor(private readonly fd: number, readonly maxLine: number) {}
 
-  /** `lead`: the range is not the first, so a line starts at p only after a newline at p − 1. */
+  /**
+   * `lead`: the range is not the first, so a line starts at p only after a newline at p − 1. A last line that the
+   * end of the file cuts off without a newline is left out, for whoever reads on to take whole (the file may
+   * still be growing): `end` then stays at its start.
+   */
   read(p: number, q: number, lead: boolean): RangeLines {
     const from = lead ? p - 1 : p;
     const want = q - from;
@@ -39,11 +45,11 @@ export class RangeReader {
     let a = 0;
     if (lead) {
       // a line starts in [p, q) after a newline at index 0 … n − 2
-      const k = n > 1 ? this.buf.indexOf(NL, 0) : -1;
-      if (k < 0 || k > n - 2) return { bytes: EMPTY, any: false, end: from + n, tooLong: false };
+      const k = this.find(0, n - 1);
+      if (k < 0) return NONE;
       a = k + 1;
     } else if (n === 0) {
-      return { bytes: EMPTY, any: false, end: from, tooLong: false };
+      return NONE;
     }
     // The range's last line starts after the last newline before index n − 1 …
     const k = n - 2 >= a ? this.buf.lastIndexOf(NL, n - 2) : -1;
@@ -53,22 +59,28 @@ export class RangeReader {
     if (this.buf[n - 1] === NL) e = n - 1;
     else if (n === want) {
       for (;;) {
-        if (n - lastStart > this.maxLine) return this.tooLong(a, lastStart, from + n);
+        if (n - lastStart > this.maxLine) return this.tooLong(a, lastStart);
         const got = this.fill(n, from + n, TAIL_READ);
-        if (got === 0) break; // end of file: the last line ends there
-        const f = this.buf.indexOf(NL, n);
+        if (got === 0) break;
+        const f = this.find(n, n + got);
         n += got;
-        if (f >= 0 && f < n) { e = f; break; }
+        if (f >= 0) { e = f; break; }
       }
     }
-    const end = e < 0 ? n : e + 1;
-    if (e < 0) e = n;
-    if (e - lastStart > this.maxLine) return this.tooLong(a, lastStart, from + end);
-    return { bytes: this.buf.subarray(a, e), any: true, end: from + end, tooLong: false };
+    if (e < 0) return lastStart > a ? { bytes: this.buf.subarray(a, lastStart - 1), any: true, end: from + lastStart, tooLong: false } : NONE;
+    if (e - lastStart > this.maxLine) return this.tooLong(a, lastStart);
+    return { bytes: this.buf.subarray(a, e), any: true, end: from + e + 1, tooLong: false };
   }
 
-  private tooLong(a: number, lastStart: number, end: number): RangeLines {
-    return { bytes: lastStart > a ? this.buf.subarray(a, lastStart - 1) : EMPTY, any: lastStart > a, end, tooLong: true };
+  /** The first newline in buf[from, to), or -1; never looks past `to` (the rest of the buffer is stale). */
+  private find(from: number, to: number): number {
+    if (to <= from) return -1;
+    const k = this.buf.subarray(from, to).indexOf(NL);
+    return k < 0 ? -1 : from + k;
+  }
+
+  private tooLong(a: number, lastStart: number): RangeLines {
+    return { bytes: lastStart > a ? this.buf.subarray(a, lastStart - 1) : EMPTY, any: lastStart > a, end: undefined, tooLong: true };
   }
 
   /** Reads up to `len` bytes at file position `pos` into buf[at…]; fewer only at the end of the file. */
@@ -91,10 +103,42 @@ export class RangeReader {
 }
 
 /**
+ * Moves fd 0's own position `bytes` further by reading and dropping them: reads by position leave it where it
+ * was, and a command after kstream in `(kstream …; cat) < file` must find the file read, as it would have been
+ * front to back. Reads on libuv's thread pool, meant to run while the ranges are processed.
+ */
+export async function advanceStdin(bytes: number): Promise<void> {
+  const buf = Buffer.allocUnsafe(Math.min(bytes, 4 << 20));
+  while (bytes > 0) {
+    const r = await new Promise<number>((resolve, reject) => fs.read(0, buf, 0, Math.min(buf.length, bytes), null, (e, n) => (e ? reject(e) : resolve(n))));
+    if (r === 0) return;
+    bytes -= r;
+  }
+}
+
+/** Exactly the bytes [pos, pos + len) of fd 0 (fewer at its end), by position. */
+export function stdinBytes(pos: number, len: number): Buffer {
+  const buf = Buffer.allocUnsafe(len);
+  let done = 0;
+  while (done < len) {
+    const r = fs.readSync(0, buf, done, len - done, pos + done);
+    if (r === 0) break;
+    done += r;
+  }
+  return buf.subarray(0, done);
+}
+
+export interface StdinFile {
+  /** Where fd 0 reads next. */
+  pos: number;
+  size: number;
+}
+
+/**
  * Where fd 0 reads next and how large it is, when it is a regular file whose position can be known (Linux
  * fdinfo); undefined otherwise (pipes, terminals, other systems), for which reading goes front to back.
  */
-export function stdinFile(): { pos: number; size: number } | undefined {
+export function stdinFile(): StdinFile | undefined {
   try {
     const st = fs.fstatSync(0);
     if (!st.isFile()) return undefined;

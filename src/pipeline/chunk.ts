@@ -21,7 +21,7 @@ export const LINE_MARK = '\u0001';
 export interface ChunkResult {
   out: Uint8Array;
   lines: number;
-  /** Ranges of a file: the position after the last line read, where reading goes on after the last range. */
+  /** Ranges of a file: the position past the last line taken, if any; reading goes on there after the last range. */
   end?: number;
   /** --on-error fail hit a record: its message (with a line marker) and exit code; `out` holds what came before. */
   failure?: { message: string; hint?: string; exitCode: number };

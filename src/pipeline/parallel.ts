@@ -5,7 +5,7 @@ import { Interrupt, STOP } from './interrupt.js';
 import { ChunkProcessor, LINE_MARK, type ChunkResult } from './chunk.js';
 import { LineFramer, LineTooLong, LONG_LINE_HINT, maxLineFromEnv } from '../codec/ndjson.js';
 import { readChunks } from '../io/stdio.js';
-import { RangeReader, stdinFile } from '../io/filerange.js';
+import { advanceStdin, RangeReader, stdinBytes, stdinFile, type StdinFile } from '../io/filerange.js';
 import { KsError, RuntimeError } from './errors.js';
 import type { Segment } from './assemble.js';
 import type { Stage } from './stage.js';
@@ -34,16 +34,19 @@ export function workerCount(): number {
   return Math.min(3, Math.max(0, (os.availableParallelism?.() ?? os.cpus().length) - 1));
 }
 
-/** A large file on stdin, stateless stages only, no dead-letter file (one writer per file), and threads available. */
-export function canRunParallel(segments: Segment[], stages: Stage[]): boolean {
-  if (workerCount() < 1 || stages.length === 0 || stages.length !== segments.length) return false;
-  if (!stages.every((s) => s.stateless) || segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq='))) return false;
+/**
+ * The stdin file to spread over threads: a large file on stdin, stateless stages only, no dead-letter file (one
+ * writer per file), and threads available. Undefined otherwise.
+ */
+export function parallelInput(segments: Segment[], stages: Stage[]): StdinFile | undefined {
+  if (workerCount() < 1 || stages.length === 0 || stages.length !== segments.length) return undefined;
+  if (!stages.every((s) => s.stateless) || segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq='))) return undefined;
   const file = stdinFile();
-  return file !== undefined && file.size - file.pos >= PARALLEL_BYTES;
+  return file !== undefined && file.size - file.pos >= PARALLEL_BYTES ? file : undefined;
 }
 
 /** What a worker is asked to do: the lines that start in a range of stdin (io/filerange.ts). */
-export interface Task { seq: number; range: [number, number, boolean] }
+export interface Task { seq: number; range: [p: number, q: number, lead: boolean] }
 
 interface Reply { seq?: number; ready?: true; out?: ArrayBuffer; len?: number; lines?: number; end?: number; failure?: ChunkResult['failure'] }
 
@@ -142,12 +145,13 @@ class OrderedOutput {
   private readonly queue: Promise<ChunkResult>[] = [];
   /** Lines before the next result to write. */
   lines = 0;
-  /** Where the results' reading ended, furthest first (file ranges). */
-  end = 0;
+  /** File ranges: the position past the last line taken so far (results come in file order). */
+  end: number;
   gone = false;
   private readonly out = process.stdout;
 
-  constructor(private readonly limit: number) {
+  constructor(private readonly limit: number, start: number) {
+    this.end = start;
     this.out.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') this.gone = true;
       else throw e;
@@ -172,7 +176,7 @@ class OrderedOutput {
       throw new KsError(msg, res.failure.exitCode, res.failure.hint);
     }
     this.lines += res.lines;
-    if (res.end !== undefined && res.end > this.end) this.end = res.end;
+    if (res.end !== undefined) this.end = res.end;
   }
 
   /** Resolves once everything written has reached the OS. */
@@ -182,20 +186,20 @@ class OrderedOutput {
 }
 
 /** Returns per-stage counters summed over threads. Throws the first record failure after writing what preceded it. */
-export async function runParallel(argvSegments: string[][], stop: Promise<void>): Promise<{ counters: Record<string, Record<string, number>>; stopped: boolean }> {
+export async function runParallel(argvSegments: string[][], file: StdinFile, stop: Promise<void>): Promise<{ counters: Record<string, Record<string, number>>; stopped: boolean }> {
   const inline = await ChunkProcessor.create(argvSegments);
   const n = workerCount();
-  const output = new OrderedOutput(n * 3 + 1);
+  const output = new OrderedOutput(n * 3 + 1, file.pos);
   const interrupt = new Interrupt(stop);
   const pool = new Pool(n, argvSegments);
   try {
     // Ranges of the file as it is now; whatever follows its last whole line (a file still growing, or a last
     // line without a newline) is read front to back afterwards.
-    const file = stdinFile()!;
     const reader = new RangeReader(0, maxLineFromEnv());
+    const advanced = advanceStdin(file.size - file.pos);
     let seq = 0;
     for (let a = file.pos; a < file.size && !interrupt.stopped && !output.gone; a += RANGE_BYTES) {
-      const range: [number, number, boolean] = [a, Math.min(a + RANGE_BYTES, file.size), a > file.pos];
+      const range: Task['range'] = [a, Math.min(a + RANGE_BYTES, file.size), a > file.pos];
       if (pool.ready && pool.busy < pool.size * 2) {
         await output.add(pool.submit({ seq: seq++, range }));
       } else {
@@ -206,7 +210,8 @@ export async function runParallel(argvSegments: string[][], stop: Promise<void>)
       }
     }
     await output.drainTo(0);
-    const stopped = interrupt.stopped || await readRest(output.end);
+    await advanced;
+    const stopped = interrupt.stopped || await readRest();
     await output.drainTo(0);
     const all = [inline.counters(), ...(await pool.counters())];
     const sum: Record<string, Record<string, number>> = {};
@@ -222,12 +227,19 @@ export async function runParallel(argvSegments: string[][], stop: Promise<void>)
     await pool.close();
   }
 
-  /** Reads stdin front to back from a position of the file on; returns whether it was stopped. */
-  async function readRest(start: number): Promise<boolean> {
+  /**
+   * Reads the rest front to back, as a single thread would: what follows the last whole line of the ranges, then
+   * whatever the file grew by. Returns whether it was stopped.
+   */
+  async function readRest(): Promise<boolean> {
     const framer = new LineFramer();
     let stopped = false;
     try {
-      const it = readChunks(undefined, start)[Symbol.asyncIterator]();
+      if (output.end < file.size) {
+        const tail = framer.push(stdinBytes(output.end, file.size - output.end));
+        if (tail) await output.add(inline.process(tail));
+      }
+      const it = readChunks()[Symbol.asyncIterator]();
       for (;;) {
         const r = await Promise.race([it.next(), interrupt.wait()]);
         if (r === STOP) { stopped = true; break; }
