@@ -5,7 +5,7 @@
  * processed in order by the broker, so records of a partition stay in order; only a retry after a leader change
  * can reorder them (as with any non-idempotent Kafka producer).
  */
-import { BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from './kafka-protocol.js';
+import { BatchBuffers, BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from './kafka-protocol.js';
 import { partitionForKey } from './kafka-protocol.js';
 import type { KafkaProducer, OutBatch, ProducerOptions, TopicMeta } from './kafka.js';
 import { protocolError, type Wire } from './kafka-client.js';
@@ -33,6 +33,8 @@ interface Sealed {
   partition: number;
   records: Promise<Buffer>;
   count: number;
+  /** The buffer `records` is a view of, to reuse once the broker acknowledged it (uncompressed batches). */
+  backing: Buffer | undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -58,6 +60,7 @@ const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
 export class WireProducer implements KafkaProducer {
   private readonly meta = new Map<string, TopicMeta>();
   private sticky = -1;
+  private readonly buffers = new BatchBuffers();
 
   constructor(private readonly wire: Wire, private readonly opts: ProducerOptions, private readonly ident?: ProducerIdentity) {}
 
@@ -104,7 +107,7 @@ export class WireProducer implements KafkaProducer {
     const ident = this.ident;
     const seal = (p: number, b: BatchBuilder) => {
       const producer = ident && { producerId: ident.producerId, epoch: ident.epoch, sequence: ident.sequence(topic, p, b.count), transactional: true };
-      sealed.push({ partition: p, records: b.seal(compression, producer), count: b.count });
+      sealed.push({ partition: p, records: b.seal(compression, producer), count: b.count, backing: compression === 'none' ? b.backing : undefined });
       builders.delete(p);
     };
     const { keys, values, timestamps, partitions, headers } = batch;
@@ -116,7 +119,7 @@ export class WireProducer implements KafkaProducer {
       if (p < 0) p = key !== null ? partitionForKey(key, n) : this.sticky;
       else if (p >= n) throw new RuntimeError(`partition ${p} does not exist in \`${topic}\` (it has ${n})`, `use --partition 0..${n - 1}`);
       let b = builders.get(p);
-      if (!b) builders.set(p, (b = new BatchBuilder(initial)));
+      if (!b) builders.set(p, (b = new BatchBuilder(initial, this.buffers)));
       if (b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined, batchBytes, ascii) < 0) {
         seal(p, b);
         if (p === this.sticky && key === null && (partitions === undefined || partitions[i] < 0)) {
@@ -125,7 +128,7 @@ export class WireProducer implements KafkaProducer {
           p = this.sticky;
         }
         b = builders.get(p);
-        if (!b) builders.set(p, (b = new BatchBuilder(initial)));
+        if (!b) builders.set(p, (b = new BatchBuilder(initial, this.buffers)));
         b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined, Infinity, ascii);
       }
       if (b.count >= batchRecords) seal(p, b);
@@ -180,6 +183,8 @@ export class WireProducer implements KafkaProducer {
       await Promise.all(sends);
       if (failed.length === 0) {
         if (attempt > 0) this.wire.outage.ok();
+        // acknowledged, so written out long ago; without acknowledgements the socket may still be reading them
+        if (this.opts.acks !== 0) for (const s of batches) if (s.backing) this.buffers.give(s.backing);
         return;
       }
       // An idempotent producer's batch that followed a failed one is refused as out of order: resent with it.

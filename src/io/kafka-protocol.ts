@@ -415,8 +415,13 @@ export class BatchBuilder {
   private baseTimestamp = 0;
   private maxTimestamp = 0;
 
-  constructor(initial = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(Math.max(initial, 256));
+  constructor(initial = 64 * 1024, private readonly buffers?: BatchBuffers) {
+    this.buf = buffers ? buffers.take(Math.max(initial, 256)) : Buffer.allocUnsafe(Math.max(initial, 256));
+  }
+
+  /** The whole buffer the sealed batch is a view of (uncompressed batches), to give back once it was sent. */
+  get backing(): Buffer {
+    return this.buf;
   }
 
   /** Bytes the batch takes so far (uncompressed), header included. */
@@ -428,8 +433,9 @@ export class BatchBuilder {
     if (this.pos + n <= this.buf.length) return;
     let len = this.buf.length * 2;
     while (len < this.pos + n) len *= 2;
-    const nb = Buffer.allocUnsafe(len);
+    const nb = this.buffers ? this.buffers.take(len) : Buffer.allocUnsafe(len);
     this.buf.copy(nb, 0, 0, this.pos);
+    this.buffers?.give(this.buf);
     this.buf = nb;
   }
 
@@ -573,6 +579,27 @@ export class BatchBuilder {
     b.writeInt32BE(this.count, 57);
     b.writeUInt32BE(crc32c(b, 21, end), 17);
     return b.subarray(0, end);
+  }
+}
+
+/**
+ * Record batch buffers of one producer, used again once the broker acknowledged the batch they held: a send of
+ * a megabyte chunk otherwise allocated a megabyte or more per partition, and that garbage outside the JS heap
+ * drove most of the producer's collections.
+ */
+export class BatchBuffers {
+  private readonly free: Buffer[] = [];
+
+  /** A buffer of at least `min` bytes. */
+  take(min: number): Buffer {
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      if (this.free[i].length >= min) return this.free.splice(i, 1)[0];
+    }
+    return Buffer.allocUnsafeSlow(min);
+  }
+
+  give(b: Buffer): void {
+    if (this.free.length < 16) this.free.push(b);
   }
 }
 

@@ -78,6 +78,8 @@ export class KafkaSink implements Sink {
         await this.client?.close();
       };
     }
+    // Connect while the first input is read and decoded; a failure surfaces at the first write or the end.
+    this.connect().catch(() => undefined);
   }
 
   /** Only under --exactly-once: a run failing on a record aborts the open transaction (none of it becomes visible). */

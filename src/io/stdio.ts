@@ -7,28 +7,63 @@ import { decodeUtf8, LineFramer, LineTooLong, LONG_LINE_HINT, NdjsonDecoder } fr
 import { RuntimeError } from '../pipeline/errors.js';
 import { runtime } from '../runtime.js';
 
-/**
- * Reads raw byte chunks from stdin (or a file). Large chunks: fewer, bigger batches downstream. `start` reads a
- * file on stdin from that position on (Node only).
- */
-export async function* readChunks(path?: string, start?: number): AsyncIterable<Uint8Array> {
+/** Reads raw byte chunks from stdin (or a file). Large chunks: fewer, bigger batches downstream. */
+export async function* readChunks(path?: string): AsyncIterable<Uint8Array> {
   const highWaterMark = 1 << 20;
-  // Node reads a file or pipe on fd 0 fastest through fs; Bun and Deno are most reliable through process.stdin.
-  const stream = path !== undefined
-    ? fs.createReadStream(path, { highWaterMark })
-    : runtime === 'node' || start !== undefined
-      ? fs.createReadStream('', { fd: 0, highWaterMark, autoClose: false, start })
-      : process.stdin;
+  let stream: AsyncIterable<unknown>;
+  if (path !== undefined) stream = fs.createReadStream(path, { highWaterMark });
+  else if (runtime === 'node') {
+    // Node reads fd 0 fastest itself; Bun and Deno are most reliable through process.stdin.
+    const fd0 = new Fd0Reader(highWaterMark);
+    try {
+      yield* fd0.chunks();
+      return;
+    } catch (e) {
+      // A non-blocking stdin (inherited from some shells/terminals): the stream implementation takes over.
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw new RuntimeError(`cannot read stdin: ${(e as Error).message}`);
+      if (fd0.carry) yield fd0.carry;
+      stream = process.stdin;
+    }
+  } else stream = process.stdin;
   try {
     for await (const chunk of stream) yield chunk as Uint8Array;
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EAGAIN') {
-      // A non-blocking stdin (inherited from some shells/terminals): fall back to the stream implementation.
-      for await (const chunk of process.stdin) yield chunk as Uint8Array;
-      return;
+    throw new RuntimeError(`cannot read ${path ? `\`${path}\`` : 'stdin'}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * fd 0, read into buffers that start with the previous read's unfinished last line: chunks end at a newline,
+ * so the line framer never has to join a whole chunk to a carried-over line (a second copy of every byte, and a
+ * megabyte of garbage per chunk). A chunk without any newline (a line longer than a buffer) goes out as it is,
+ * for the framer to carry, with its length limit.
+ */
+class Fd0Reader {
+  /** The unfinished last line of the chunk given out last, not in any chunk yet. */
+  carry: Buffer | undefined;
+
+  constructor(private readonly size: number) {}
+
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const c = this.carry ? this.carry.length : 0;
+      const buf = Buffer.allocUnsafeSlow(Math.max(this.size, 2 * c));
+      if (this.carry) this.carry.copy(buf, 0);
+      const n = await new Promise<number>((resolve, reject) => fs.read(0, buf, c, buf.length - c, null, (e, got) => (e ? reject(e) : resolve(got))));
+      this.carry = undefined;
+      if (n === 0) {
+        if (c) yield buf.subarray(0, c);
+        return;
+      }
+      const end = c + n;
+      const nl = buf.lastIndexOf(10, end - 1);
+      if (nl < 0) {
+        yield buf.subarray(0, end);
+        continue;
+      }
+      if (nl + 1 < end) this.carry = buf.subarray(nl + 1, end);
+      yield buf.subarray(0, nl + 1);
     }
-    throw new RuntimeError(`cannot read ${path ? `\`${path}\`` : 'stdin'}: ${err.message}`);
   }
 }
 
