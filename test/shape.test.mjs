@@ -5,16 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { FieldScanner, chunkIsPlain, chunkBytes } from '../dist/src/codec/scan.js';
+import { Prng } from '../dist/src/loadgen/prng.js';
 
+/** A seeded source of numbers in [0, 1), so a failing case can be replayed. */
 function prng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.float();
 }
 
 /** Scans one line the general way (a fresh scanner has no shape yet): the value or the error message. */
