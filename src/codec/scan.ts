@@ -226,7 +226,11 @@ export class FieldScanner {
   constructor(fields: readonly string[]) {
     this.fields = [...fields];
     this.View = viewClass(this.fields);
+    this.empty = this.fields.length === 0 ? Object.freeze(new this.View()) : undefined;
   }
+
+  /** With no fields wanted, every view is this one: nothing reads or writes a view then (see fieldsRead). */
+  private readonly empty: Record<string, unknown> | undefined;
 
   /**
    * Scans s[start, end); `plain` = chunkIsPlain() of the chunk the line belongs to, `bytes` = chunkBytes() of
@@ -236,7 +240,7 @@ export class FieldScanner {
     setLine(start, end, plain);
     const shape = this.shape;
     if (shape !== undefined) {
-      const out = new this.View();
+      const out = this.empty ?? new this.View();
       const m = bytes !== undefined ? (shape.bytes ??= compileShape(shape.keys, this.fields, 'bytes')) : (shape.string ??= compileShape(shape.keys, this.fields, 'string'));
       if (m(s, bytes?.b, bytes?.dv, start, end, out, plain)) {
         this.hits++;
@@ -288,7 +292,7 @@ export class FieldScanner {
       return JSON.parse(s.slice(start, end));
     }
     this.lastWasPartial = true;
-    const out = new this.View();
+    const out = this.empty ?? new this.View();
     i = skipWs(s, i + 1);
     if (s.charCodeAt(i) === C.RBRACE) {
       i = skipWs(s, i + 1);
