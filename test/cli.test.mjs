@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { kstream, piped, lines, CLI } from './helpers/cli.mjs';
 
 const clicks = (n, seed = 1) => {
@@ -207,6 +207,23 @@ test('a threaded run leaves stdin read to its end, and takes a last line without
   } finally {
     fs.rmSync(file);
   }
+});
+
+test('a line on a pipe comes out before the pipe ends or fills a read buffer', async () => {
+  const child = spawn(process.execPath, [CLI, 'map', 'r.a * 10'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
+  child.stdout.setEncoding('utf8');
+  const next = () => new Promise((resolve) => child.stdout.once('data', resolve));
+  // the second line is written only after the first one's result arrived: a reader waiting for more would hang
+  let got = next();
+  child.stdin.write('{"a":1}\n');
+  assert.equal(await got, '10\n');
+  got = next();
+  child.stdin.write('{"a":2}\n{"a":3}');
+  assert.equal(await got, '20\n');
+  got = next();
+  child.stdin.end('\n');
+  assert.equal(await got, '30\n');
+  assert.equal(await new Promise((resolve) => child.on('close', resolve)), 0);
 });
 
 test('invalid UTF-8 names its line and keeps the records before it', () => {

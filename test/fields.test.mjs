@@ -20,9 +20,10 @@ test('field analysis finds r.<name> reads', () => {
 
 test('anything but plain reads of r needs the whole value', () => {
   for (const e of ['r', 'r["a"]', '{...r}', 'xs.map(r => r.q)', 'r.x = 1', 'r.n++', '--r.n', 'delete r.a', 'r.hasOwnProperty("a")',
-    'r.toString()', 'Object.keys(r)', 'r.a += 1', 'JSON.stringify(r)']) {
+    'r.toString()', 'Object.keys(r)', 'r.a += 1', 'JSON.stringify(r)', 'arguments[0].x = 1', 'eval("r")', 'arguments.length > 3']) {
     assert.equal(fieldsRead(e), 'all', e);
   }
+  assert.deepEqual(fieldsRead('r.arguments + r.eval'), ['arguments', 'eval'], 'member names are fields');
 });
 
 test('compileExpr: syntax errors are usage errors quoting the expression', () => {

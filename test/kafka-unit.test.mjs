@@ -11,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import { parseOffsets, parseOne, parseTime, resolveOffset, specFor, planUsesStored } from '../dist/src/io/kafka-offsets.js';
 import { isCompactJson, fieldSpan, fromEnvelope, headersJson, utf8Text, NotAnEnvelope } from '../dist/src/io/envelope.js';
 import {
-  BatchBuilder, crc32c, decodeRecordSet, decodeFetchResponse, produceRequestParts, decodeProduceResponse, murmur2, partitionForKey,
+  BatchBuilder, BatchBuffers, crc32c, decodeRecordSet, decodeFetchResponse, produceRequestParts, decodeProduceResponse, murmur2, partitionForKey,
 } from '../dist/src/io/kafka-protocol.js';
 import { connectionConfig, parseBrokers, scrubSecrets } from '../dist/src/io/kafka-options.js';
 import { kafkaError, MissingTopic } from '../dist/src/io/kafka-errors.js';
@@ -90,8 +90,9 @@ test('offset resolution clamps to the log; a committed offset wins', () => {
 // envelope
 
 test('compact JSON is embedded; strings, padded or multi-line JSON are not', () => {
-  for (const yes of ['{"a":1}', '[1,2]', '42', '-1.5e3', 'true', 'false', 'null', '{"a": 1.0, "b" : [ ]}']) assert.equal(isCompactJson(yes), true, yes);
-  for (const no of ['"str"', ' {"a":1}', '{"a":1} ', '{"a":\n1}', '{"a":1}\r', 'hello', '', '{a:1}', '01', 'nul']) assert.equal(isCompactJson(no), false, no);
+  for (const yes of ['{"a":1}', '[1,2]', '42', '-1.5e3', 'true', 'false', '{"a": 1.0, "b" : [ ]}']) assert.equal(isCompactJson(yes), true, yes);
+  // the text null is not embedded: it would read back as a null value (a tombstone)
+  for (const no of ['"str"', ' {"a":1}', '{"a":1} ', '{"a":\n1}', '{"a":1}\r', 'hello', '', '{a:1}', '01', 'nul', 'null']) assert.equal(isCompactJson(no), false, no);
 });
 
 test('fieldSpan finds the text of a top-level field, last one winning', () => {
@@ -450,4 +451,24 @@ test('option values keep their text: +5, -5, 007; other values keep cac\'s types
   assert.equal(p2.offset, '+5');
   const missing = protectOptionValues(['--key', '--count', '3'], options);
   assert.deepEqual(missing.argv, ['--key', '--count=3']); // a flag is not swallowed as a value
+});
+
+test('ASCII values written as Latin-1 give the bytes UTF-8 encoding gives; pooled buffers are handed out again', () => {
+  const values = ['{"a":1}', '', 'x'.repeat(300), '{"t":"plain ascii"}'];
+  const build = (ascii) => {
+    const b = new BatchBuilder(64);
+    for (const v of values) b.append(null, v, 1_700_000_000_000, undefined, Infinity, ascii);
+    return b.seal('none');
+  };
+  return Promise.all([build(true), build(false)]).then(([latin1, utf8]) => {
+    assert.ok(latin1.equals(utf8));
+    const pool = new BatchBuffers();
+    const a = pool.take(1000);
+    assert.ok(a.length >= 1000);
+    pool.give(a);
+    assert.equal(pool.take(500), a, 'a free buffer large enough is reused');
+    assert.notEqual(pool.take(500), a, 'and handed out once');
+    pool.give(Buffer.alloc(8 << 20));
+    assert.equal(pool.take(6 << 20).length, 6 << 20, 'buffers grown for a huge record are not kept');
+  });
 });

@@ -158,3 +158,14 @@ test('an error at the end of a line has the same column whether the line ended i
   assert.equal(col('{\r\n{"a":1}', 1), col('{\n{"a":1}', 1));
   assert.equal(col('{"a":1\r\n', 6), 'invalid JSON at column 7: unexpected end of line');
 });
+
+test('with no field wanted, every line shares one frozen view: nothing may write into it', () => {
+  const sc = new FieldScanner([]);
+  const a = scanIn(sc, '{"x":1,"y":"z"}', true).v;
+  const b = scanIn(sc, '{"x":2,"y":"w"}', true).v;
+  const c = scanIn(sc, '{"other":true}', false).v;
+  assert.equal(a, b);
+  assert.equal(a, c);
+  assert.ok(Object.isFrozen(a));
+  assert.deepEqual(Object.keys(a), []);
+});

@@ -184,8 +184,7 @@ export class NdjsonDecoder {
         let rec: Rec;
         if (scanner === undefined) {
           const s = text.slice(a, e);
-          rec = new Rec(parseStrict(s), s, false, lineNo, src);
-          rec.ascii = bytes !== undefined;
+          rec = new Rec(parseStrict(s), s, false, lineNo, src, bytes !== undefined);
         } else {
           const v = scanner.scan(text, a, e, plain, bytes);
           rec = Rec.span(v, text, a, e, scanner.lastWasPartial, lineNo, src, bytes !== undefined);

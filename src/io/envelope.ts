@@ -43,15 +43,16 @@ export function utf8Text(buf: Buffer, start: number, end: number): string | unde
 const emptyScanner = new FieldScanner([]);
 
 /**
- * True when `text` is exactly one JSON value that is not a string, with nothing around it and no line break in
+ * True when `text` is exactly one JSON value that is neither a string nor null, with nothing around it and no line break in
  * it: such values are embedded in envelopes (and forwarded as NDJSON) as they are.
  */
 export function isCompactJson(text: string): boolean {
   const n = text.length;
   if (n === 0) return false;
   const c = text.charCodeAt(0);
-  // starts like an object, array, number, true, false or null; never a string or whitespace
-  if (!(c === 123 || c === 91 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110)) return false;
+  // starts like an object, array, number, true or false; never a string or whitespace, and never null: the text
+  // `null` embedded would read back as a null value (a tombstone), so it goes as the string "null"
+  if (!(c === 123 || c === 91 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102)) return false;
   const last = text.charCodeAt(n - 1);
   if (last === 32 || last === 9 || last === 10 || last === 13) return false;
   if (text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0) return false;

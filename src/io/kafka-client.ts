@@ -59,7 +59,9 @@ interface Connection {
   socket: { cork(): void; uncork(): void; write(b: Uint8Array): boolean };
   requestQueue: { push(r: { entry: object; expectResponse: boolean; requestTimeout: number; sendRequest(): void }): void };
   nextCorrelationId(): number;
+  sasl: unknown;
   isAuthenticated(): boolean;
+  authenticate(): Promise<void>;
   failIfNotConnected(): void;
 }
 
@@ -436,7 +438,8 @@ export class Wire {
   private async sendParts(broker: Broker, apiKey: number, apiVersion: number, apiName: string, body: Uint8Array[], expectResponse: boolean, requestTimeout: number): Promise<Buffer | null> {
     try {
       const conn = await broker.connectionPool.getConnectionByRequest({ request: { apiKey } });
-      if (!conn.isAuthenticated()) await authenticate(conn);
+      // SASL first on a connection not used yet (or due to re-authenticate), as kafkajs's own send does
+      if (conn.sasl && !conn.isAuthenticated()) await conn.authenticate();
       conn.failIfNotConnected();
       const correlationId = conn.nextCorrelationId();
       const client = conn.clientId === null ? -1 : Buffer.byteLength(conn.clientId, 'utf8');
@@ -466,9 +469,7 @@ export class Wire {
       });
       return expectResponse ? res.payload : null;
     } catch (e) {
-      // as kafkajs's own sends do: a closed connection makes the broker reconnect (and re-authenticate) next time
-      if ((e as Error).name === 'KafkaJSConnectionClosedError') await broker.disconnect().catch(() => undefined);
-      throw e;
+      throw await afterFailure(broker, e);
     }
   }
 
@@ -485,9 +486,7 @@ export class Wire {
     try {
       return await broker.connectionPool.send(req);
     } catch (e) {
-      // as kafkajs's own sends do: a closed connection makes the broker reconnect (and re-authenticate) next time
-      if ((e as Error).name === 'KafkaJSConnectionClosedError') await broker.disconnect().catch(() => undefined);
-      throw e;
+      throw await afterFailure(broker, e);
     }
   }
 
@@ -496,11 +495,13 @@ export class Wire {
   }
 }
 
-/** SASL authentication of a connection, done by kafkajs before its own first request on it. */
-async function authenticate(conn: Connection): Promise<void> {
-  const sym = Object.getOwnPropertySymbols(conn).find((s) => s.description === 'private:Connection:authenticate');
-  if (!sym) throw new Error('unsupported kafkajs version: connection authentication not found');
-  await (conn as unknown as Record<symbol, () => Promise<void>>)[sym]();
+/**
+ * A request failed: as kafkajs's own sends do, a closed connection makes the broker reconnect (and
+ * re-authenticate) next time. Returns the error to throw.
+ */
+async function afterFailure(broker: Broker, e: unknown): Promise<unknown> {
+  if ((e as Error).name === 'KafkaJSConnectionClosedError') await broker.disconnect().catch(() => undefined);
+  return e;
 }
 
 /** Rejects with the client's own error if it fails, or with a timeout error after `ms`. */

@@ -60,7 +60,7 @@ const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
 export class WireProducer implements KafkaProducer {
   private readonly meta = new Map<string, TopicMeta>();
   private sticky = -1;
-  private readonly buffers = new BatchBuffers();
+  private readonly buffers = BatchBuffers.shared;
 
   constructor(private readonly wire: Wire, private readonly opts: ProducerOptions, private readonly ident?: ProducerIdentity) {}
 
@@ -107,7 +107,8 @@ export class WireProducer implements KafkaProducer {
     const ident = this.ident;
     const seal = (p: number, b: BatchBuilder) => {
       const producer = ident && { producerId: ident.producerId, epoch: ident.epoch, sequence: ident.sequence(topic, p, b.count), transactional: true };
-      sealed.push({ partition: p, records: b.seal(compression, producer), count: b.count, backing: compression === 'none' ? b.backing : undefined });
+      const records = b.seal(compression, producer);
+      sealed.push({ partition: p, records, count: b.count, backing: b.reusable });
       builders.delete(p);
     };
     const { keys, values, timestamps, partitions, headers } = batch;
@@ -183,8 +184,9 @@ export class WireProducer implements KafkaProducer {
       await Promise.all(sends);
       if (failed.length === 0) {
         if (attempt > 0) this.wire.outage.ok();
-        // acknowledged, so written out long ago; without acknowledgements the socket may still be reading them
-        if (this.opts.acks !== 0) for (const s of batches) if (s.backing) this.buffers.give(s.backing);
+        // Acknowledged, so written out long ago. Not after a retry (a timed-out request may still sit in another
+        // connection's socket) nor without acknowledgements (the socket may still be reading them).
+        if (attempt === 0 && this.opts.acks !== 0) for (const s of batches) if (s.backing) this.buffers.give(s.backing);
         return;
       }
       // An idempotent producer's batch that followed a failed one is refused as out of order: resent with it.

@@ -419,10 +419,8 @@ export class BatchBuilder {
     this.buf = buffers ? buffers.take(Math.max(initial, 256)) : Buffer.allocUnsafe(Math.max(initial, 256));
   }
 
-  /** The whole buffer the sealed batch is a view of (uncompressed batches), to give back once it was sent. */
-  get backing(): Buffer {
-    return this.buf;
-  }
+  /** After an uncompressed seal: the whole buffer the sealed batch is a view of, to give back once it was sent. */
+  reusable: Buffer | undefined;
 
   /** Bytes the batch takes so far (uncompressed), header included. */
   get size(): number {
@@ -578,16 +576,19 @@ export class BatchBuilder {
     }
     b.writeInt32BE(this.count, 57);
     b.writeUInt32BE(crc32c(b, 21, end), 17);
+    if (b === this.buf) this.reusable = b;
     return b.subarray(0, end);
   }
 }
 
 /**
- * Record batch buffers of one producer, used again once the broker acknowledged the batch they held: a send of
- * a megabyte chunk otherwise allocated a megabyte or more per partition, and that garbage outside the JS heap
- * drove most of the producer's collections.
+ * Record batch buffers, used again once the broker acknowledged the batch they held: a send of a megabyte chunk
+ * otherwise allocated a megabyte or more per partition, and that garbage outside the JS heap drove most of the
+ * producer's collections. One pool per process, whatever the number of producers (a transactional producer per
+ * input partition under --exactly-once), holding a few buffers of ordinary size.
  */
 export class BatchBuffers {
+  static readonly shared = new BatchBuffers();
   private readonly free: Buffer[] = [];
 
   /** A buffer of at least `min` bytes. */
@@ -599,9 +600,13 @@ export class BatchBuffers {
   }
 
   give(b: Buffer): void {
-    if (this.free.length < 16) this.free.push(b);
+    if (this.free.length < MAX_FREE_BUFFERS && b.length <= MAX_POOLED_BYTES) this.free.push(b);
   }
 }
+
+const MAX_FREE_BUFFERS = 8;
+/** A buffer grown for one huge record is left to the collector. */
+const MAX_POOLED_BYTES = 4 * 1024 * 1024;
 
 /** The producer fields of an idempotent or transactional record batch. */
 export interface BatchProducer {
@@ -622,7 +627,6 @@ export interface ProduceTopicData {
   partitions: { partition: number; records: Buffer }[];
 }
 
-/** The body of a Produce request v3..v7 (all share this layout); a transactional producer names its id. */
 /**
  * A Produce request v3..v7 body as parts to write one after another: the record batches as they are (never
  * copied), and the small fields around them as views of one small buffer.

@@ -79,25 +79,34 @@ export class KafkaSink implements Sink {
       };
     }
     // Connect while the first input is read and decoded; a failure surfaces at the first write or the end.
-    this.connect().catch(() => undefined);
+    this.open().catch(() => undefined);
   }
 
   /** Only under --exactly-once: a run failing on a record aborts the open transaction (none of it becomes visible). */
   readonly abort: (() => Promise<void>) | undefined;
 
+  /** Connected, and whether the topic exists: nothing that changes the cluster, so it may start early. */
+  private opened: Promise<boolean> | undefined;
+
+  private open(): Promise<boolean> {
+    this.opened ??= (async () => {
+      const client = (this.client = await openKafka(this.cfg));
+      await client.connect();
+      return client.topicExists(this.opts.topic);
+    })();
+    return this.opened;
+  }
+
+  /** Ready to send: the topic exists (made now with --create, once the run has input or ends well). */
   private connect(): Promise<void> {
-    if (!this.ready) {
-      this.ready = (async () => {
-        const client = (this.client = await openKafka(this.cfg));
-        await client.connect();
-        if (!(await client.topicExists(this.opts.topic))) {
-          if (!this.opts.create) throw new MissingTopic(this.opts.topic, `create it with \`kstream topics create ${this.opts.topic}\`, or pass --create [--partitions N]`);
-          await client.createTopic(this.opts.topic, { partitions: this.opts.create.partitions });
-          this.opts.log(`kstream: created topic \`${this.opts.topic}\``);
-        }
-        this.producer = client.producer(this.opts);
-      })();
-    }
+    this.ready ??= (async () => {
+      if (!(await this.open())) {
+        if (!this.opts.create) throw new MissingTopic(this.opts.topic, `create it with \`kstream topics create ${this.opts.topic}\`, or pass --create [--partitions N]`);
+        await this.client!.createTopic(this.opts.topic, { partitions: this.opts.create.partitions });
+        this.opts.log(`kstream: created topic \`${this.opts.topic}\``);
+      }
+      this.producer = this.client!.producer(this.opts);
+    })();
     return this.ready;
   }
 
@@ -196,7 +205,7 @@ export class KafkaSink implements Sink {
       } else {
         if (mode === 'raw' && typeof rec.value === 'string' && !rec.partial) {
           value = rec.value;
-          // a --raw line is its own text
+          // ASCII is known of the record's text: here that is the value only when the value is the line itself
           ascii &&= rec.ascii && rec.raw === value;
         } else {
           const raw = rec.raw;

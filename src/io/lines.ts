@@ -17,8 +17,16 @@ export class LinesSource implements Source {
   private readonly onBadUtf8: ((line: number, bytes: Buffer) => void) | undefined;
 
   constructor(private readonly errors?: RecordErrors) {
-    this.onBadUtf8 = errors && errors.policy.mode !== 'fail' ? (line, bytes) => errors.handle(this.ref.where(line), 'invalid UTF-8', bytes) : undefined;
+    this.onBadUtf8 = errors && errors.policy.mode !== 'fail'
+      ? (line, bytes) => {
+        errors.handle(this.ref.where(line), 'invalid UTF-8', bytes);
+        this.setAside.add(line);
+      }
+      : undefined;
   }
+
+  /** Lines set aside as invalid UTF-8: decodeUtf8 leaves them empty in the text, and empty is a value here. */
+  private readonly setAside = new Set<number>();
 
   counters(): Record<string, number> {
     return this.errors?.count ? { [this.errors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped']: this.errors.count } : {};
@@ -64,10 +72,10 @@ export class LinesSource implements Source {
       const last = e < 0;
       if (last) e = text.length;
       const end = e > p && text.charCodeAt(e - 1) === 13 ? e - 1 : e;
-      const s = text.slice(p, end);
-      const rec = new Rec(s, s, false, line, this.ref);
-      rec.ascii = ascii;
-      out.push(rec);
+      if (this.setAside.size === 0 || !this.setAside.delete(line)) {
+        const s = text.slice(p, end);
+        out.push(new Rec(s, s, false, line, this.ref, ascii));
+      }
       line++;
       if (last) break;
       p = e + 1;

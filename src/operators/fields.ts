@@ -5,8 +5,8 @@ import type { FieldNeeds } from '../pipeline/stage.js';
  * comments and regular expressions are skipped so an `r` inside them does not count).
  *
  * The answer must never be too small: when `r` is used in any way other than `r.name` / `r?.name` read access —
- * `r` alone, `r[k]`, `...r`, an assignment to `r.x`, an arrow parameter named `r` — the expression needs the
- * whole value ('all'). Names that live on Object.prototype also force 'all', since a partial view would answer
+ * `r` alone, `r[k]`, `...r`, an assignment to `r.x`, an arrow parameter named `r`, `arguments`, `eval` — the
+ * expression needs the whole value ('all'). Names that live on Object.prototype also force 'all', since a partial view would answer
  * them from the prototype instead of the record.
  */
 const PROTO_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
@@ -86,6 +86,8 @@ export function fieldsRead(src: string, variable = 'r'): FieldNeeds {
         while (e < n && isIdPart(src[e])) e++;
         const word = src.slice(j, e);
         const isMember = prev === '.' || prev === '?.';
+        // `arguments[0]` is r, and eval can name it: neither can be followed, so the whole value is needed
+        if (!isMember && (word === 'arguments' || word === 'eval')) all = true;
         if (word === variable && !isMember) {
           // r.<name> or r?.<name>, read-only, is a field; anything else needs the whole value.
           let k = skipWsComments(e);

@@ -47,7 +47,7 @@ export class Rec {
    */
   ascii: boolean;
 
-  constructor(value: unknown, raw: string | undefined, partial: boolean, pos: number, src?: SourceRef) {
+  constructor(value: unknown, raw: string | undefined, partial: boolean, pos: number, src?: SourceRef, ascii = false) {
     this.value = value;
     this.text = raw;
     this.start = 0;
@@ -65,7 +65,7 @@ export class Rec {
     this.wkey = undefined;
     this.merged = undefined;
     this.tagsPending = false;
-    this.ascii = false;
+    this.ascii = ascii;
   }
 
   /** Exact JSON text of the value while no stage has replaced it. */
@@ -106,10 +106,9 @@ export class Rec {
 
   /** A record whose original text is chunk[start, end); `ascii` when the chunk is. */
   static span(value: unknown, chunk: string, start: number, end: number, partial: boolean, pos: number, src: SourceRef, ascii = false): Rec {
-    const r = new Rec(value, chunk, partial, pos, src);
+    const r = new Rec(value, chunk, partial, pos, src, ascii);
     r.start = start;
     r.end = end;
-    r.ascii = ascii;
     return r;
   }
 

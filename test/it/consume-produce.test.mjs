@@ -288,6 +288,20 @@ test('produce options: --partition, --header, --key, --acks, gzip, --raw, --coun
   assert.deepEqual(lines((await ok(['consume', r, '--exit'])).stdout), ['"plain line"', '{"json":1}', '""', '"last without newline"']);
   assert.equal((await ok(['consume', r, '--exit', '--format', 'raw'])).stdout, 'plain line\n{"json":1}\n\nlast without newline\n');
   assert.deepEqual(lines((await ok(['consume', r, '--exit', '-n', '2', '--offset', '1'])).stdout), ['{"json":1}', '""']);
+  // the text `null` is not a null value: the envelope carries it as the string "null", and it goes back as text
+  const nt = await createTopic(1, 'nulltext');
+  await ok(['produce', nt, '--raw', '--quiet'], { input: 'null\n' });
+  const ne = lines((await ok(['consume', nt, '--exit', '--format', 'envelope'])).stdout).map((l) => JSON.parse(l));
+  assert.equal(ne[0].value, 'null');
+  const nt2 = await createTopic(1, 'nulltext2');
+  await ok(['produce', nt2, '--envelope', '--quiet'], { input: JSON.stringify(ne[0]) + '\n' });
+  assert.equal((await ok(['consume', nt2, '--exit', '--format', 'raw'])).stdout, 'null\n');
+  // --raw under --on-error skip: a line that is not UTF-8 is set aside, not sent as an empty value
+  const rb = await createTopic(1, 'rawbad');
+  const skipped = await ks(['produce', rb, '--raw', '--on-error', 'skip', '--quiet'], { input: Buffer.from('a\n\xff\nb\n', 'latin1') });
+  assert.equal(skipped.code, 0, skipped.stderr);
+  assert.match(skipped.stderr, /skipped=1/);
+  assert.equal((await ok(['consume', rb, '--exit', '--format', 'raw'])).stdout, 'a\nb\n');
 });
 
 test('read_committed skips aborted transactions', T, async () => {
