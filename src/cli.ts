@@ -80,9 +80,9 @@ async function main(argv: string[]): Promise<number> {
   // handed over (and that a consuming group before it already committed). It still exits 130.
   const drainsStdin = source.name === 'stdin' && !process.stdin.isTTY;
   const stop = drainsStdin ? new Promise<void>(() => {}) : interrupted;
-  const file = source instanceof NdjsonSource && sink instanceof StdoutSink ? parallelInput(segments, stages) : undefined;
-  if (file) {
-    const res = await runParallel(parts, file, stop);
+  const file = source instanceof NdjsonSource ? parallelInput(segments, stages) : undefined;
+  if (file && sink instanceof StdoutSink) {
+    const res = await runParallel(parts, file, sink, stop);
     counters = Object.entries(res.counters);
     stopped = res.stopped;
   } else {

@@ -86,13 +86,7 @@ export class RangeReader {
   /** Reads up to `len` bytes at file position `pos` into buf[at…]; fewer only at the end of the file. */
   private fill(at: number, pos: number, len: number): number {
     while (at + len > this.buf.length) this.grow();
-    let done = 0;
-    while (done < len) {
-      const r = fs.readSync(this.fd, this.buf, at + done, len - done, pos + done);
-      if (r === 0) break;
-      done += r;
-    }
-    return done;
+    return pread(this.fd, this.buf, at, len, pos);
   }
 
   private grow(): void {
@@ -116,16 +110,21 @@ export async function advanceStdin(bytes: number): Promise<void> {
   }
 }
 
-/** Exactly the bytes [pos, pos + len) of fd 0 (fewer at its end), by position. */
-export function stdinBytes(pos: number, len: number): Buffer {
-  const buf = Buffer.allocUnsafe(len);
+/** `len` bytes at file position `pos` into buf[at…]; returns how many (fewer only at the end of the file). */
+function pread(fd: number, buf: Buffer, at: number, len: number, pos: number): number {
   let done = 0;
   while (done < len) {
-    const r = fs.readSync(0, buf, done, len - done, pos + done);
+    const r = fs.readSync(fd, buf, at + done, len - done, pos + done);
     if (r === 0) break;
     done += r;
   }
-  return buf.subarray(0, done);
+  return done;
+}
+
+/** Exactly the bytes [pos, pos + len) of fd 0 (fewer at its end), by position. */
+export function stdinBytes(pos: number, len: number): Buffer {
+  const buf = Buffer.allocUnsafe(len);
+  return buf.subarray(0, pread(0, buf, 0, len, pos));
 }
 
 export interface StdinFile {

@@ -139,7 +139,6 @@ export class ReaderGone extends Error {
 export class StdoutSink implements Sink {
   readonly name = 'stdout';
   readonly reads: FieldNeeds = 'none';
-  written = 0;
   private gone = false;
   private readonly out = process.stdout;
 
@@ -160,17 +159,24 @@ export class StdoutSink implements Sink {
       s += encodeValue(r) + '\n';
       n++;
     }
-    if (n === 0) return;
-    this.written += n;
-    if (!this.out.write(s)) {
-      return new Promise<void>((resolve, reject) => {
-        const done = () => { cleanup(); this.gone ? reject(new ReaderGone()) : resolve(); };
-        const cleanup = () => { this.out.off('drain', done); this.out.off('close', done); this.out.off('error', done); };
-        this.out.once('drain', done);
-        this.out.once('close', done);
-        this.out.once('error', done);
-      });
-    }
+    if (n > 0 && !this.out.write(s)) return this.drained();
+  }
+
+  /** NDJSON lines already encoded (by the threads of pipeline/parallel.ts), with the same backpressure. */
+  writeBytes(lines: Uint8Array): Promise<void> | void {
+    if (this.gone) throw new ReaderGone();
+    if (lines.byteLength > 0 && !this.out.write(lines)) return this.drained();
+  }
+
+  /** Waits for 'drain'; rejects with ReaderGone when the reader went away instead. */
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = () => { cleanup(); this.gone ? reject(new ReaderGone()) : resolve(); };
+      const cleanup = () => { this.out.off('drain', done); this.out.off('close', done); this.out.off('error', done); };
+      this.out.once('drain', done);
+      this.out.once('close', done);
+      this.out.once('error', done);
+    });
   }
 
   end(): Promise<void> {

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { Interrupt, STOP } from './interrupt.js';
 import { ChunkProcessor, LINE_MARK, type ChunkResult } from './chunk.js';
 import { LineFramer, LineTooLong, LONG_LINE_HINT, maxLineFromEnv } from '../codec/ndjson.js';
-import { readChunks } from '../io/stdio.js';
+import { readChunks, type StdoutSink } from '../io/stdio.js';
 import { advanceStdin, RangeReader, stdinBytes, stdinFile, type StdinFile } from '../io/filerange.js';
 import { KsError, RuntimeError } from './errors.js';
 import type { Segment } from './assemble.js';
@@ -122,24 +122,9 @@ class Pool {
   }
 }
 
-/** Waits for 'drain' (or the reader going away), leaving no listener behind. */
-function drained(out: NodeJS.WritableStream): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('close', done);
-      out.off('error', done);
-      resolve();
-    };
-    out.once('drain', done);
-    out.once('close', done);
-    out.once('error', done);
-  });
-}
-
 /**
- * Chunk results written to stdout in input order, at most `limit` waiting. The first failure is thrown after
- * what preceded it is written, with its chunk-relative line number made absolute.
+ * Chunk results handed to stdout in input order, at most `limit` waiting. The first failure is thrown after what
+ * preceded it is written, with its chunk-relative line number made absolute.
  */
 class OrderedOutput {
   private readonly queue: Promise<ChunkResult>[] = [];
@@ -147,15 +132,9 @@ class OrderedOutput {
   lines = 0;
   /** File ranges: the position past the last line taken so far (results come in file order). */
   end: number;
-  gone = false;
-  private readonly out = process.stdout;
 
-  constructor(private readonly limit: number, start: number) {
+  constructor(private readonly sink: StdoutSink, private readonly limit: number, start: number) {
     this.end = start;
-    this.out.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') this.gone = true;
-      else throw e;
-    });
   }
 
   async add(res: ChunkResult | Promise<ChunkResult>): Promise<void> {
@@ -164,32 +143,24 @@ class OrderedOutput {
   }
 
   async drainTo(n: number): Promise<void> {
-    while (this.queue.length > n) await this.write(await this.queue.shift()!);
-  }
-
-  private async write(res: ChunkResult): Promise<void> {
-    if (res.out.byteLength && !this.gone) {
-      if (!this.out.write(res.out)) await drained(this.out);
+    while (this.queue.length > n) {
+      const res = await this.queue.shift()!;
+      await this.sink.writeBytes(res.out);
+      if (res.failure) {
+        const msg = res.failure.message.replace(new RegExp(`${LINE_MARK}(\\d+)${LINE_MARK}`, 'g'), (_, k) => String(this.lines + Number(k)));
+        throw new KsError(msg, res.failure.exitCode, res.failure.hint);
+      }
+      this.lines += res.lines;
+      if (res.end !== undefined) this.end = res.end;
     }
-    if (res.failure && !this.gone) {
-      const msg = res.failure.message.replace(new RegExp(`${LINE_MARK}(\\d+)${LINE_MARK}`, 'g'), (_, n) => String(this.lines + Number(n)));
-      throw new KsError(msg, res.failure.exitCode, res.failure.hint);
-    }
-    this.lines += res.lines;
-    if (res.end !== undefined) this.end = res.end;
-  }
-
-  /** Resolves once everything written has reached the OS. */
-  flushed(): Promise<void> {
-    return this.gone ? Promise.resolve() : new Promise<void>((r) => this.out.write('', () => r()));
   }
 }
 
 /** Returns per-stage counters summed over threads. Throws the first record failure after writing what preceded it. */
-export async function runParallel(argvSegments: string[][], file: StdinFile, stop: Promise<void>): Promise<{ counters: Record<string, Record<string, number>>; stopped: boolean }> {
+export async function runParallel(argvSegments: string[][], file: StdinFile, sink: StdoutSink, stop: Promise<void>): Promise<{ counters: Record<string, Record<string, number>>; stopped: boolean }> {
   const inline = await ChunkProcessor.create(argvSegments);
   const n = workerCount();
-  const output = new OrderedOutput(n * 3 + 1, file.pos);
+  const output = new OrderedOutput(sink, n * 3 + 1, file.pos);
   const interrupt = new Interrupt(stop);
   const pool = new Pool(n, argvSegments);
   try {
@@ -198,7 +169,7 @@ export async function runParallel(argvSegments: string[][], file: StdinFile, sto
     const reader = new RangeReader(0, maxLineFromEnv());
     const advanced = advanceStdin(file.size - file.pos);
     let seq = 0;
-    for (let a = file.pos; a < file.size && !interrupt.stopped && !output.gone; a += RANGE_BYTES) {
+    for (let a = file.pos; a < file.size && !interrupt.stopped; a += RANGE_BYTES) {
       const range: Task['range'] = [a, Math.min(a + RANGE_BYTES, file.size), a > file.pos];
       if (pool.ready && pool.busy < pool.size * 2) {
         await output.add(pool.submit({ seq: seq++, range }));
@@ -221,7 +192,7 @@ export async function runParallel(argvSegments: string[][], file: StdinFile, sto
         for (const [k, v] of Object.entries(m)) t[k] = (t[k] ?? 0) + v;
       }
     }
-    await output.flushed();
+    await sink.end();
     return { counters: sum, stopped };
   } finally {
     await pool.close();
@@ -243,12 +214,12 @@ export async function runParallel(argvSegments: string[][], file: StdinFile, sto
       for (;;) {
         const r = await Promise.race([it.next(), interrupt.wait()]);
         if (r === STOP) { stopped = true; break; }
-        if (r.done || output.gone) break;
+        if (r.done) break;
         const bytes = framer.push(r.value);
         if (bytes) await output.add(inline.process(bytes));
       }
-      // After a stop or a closed stdout the carried-over bytes are a cut line, not a record.
-      const tail = stopped || output.gone ? undefined : framer.end();
+      // After a stop the carried-over bytes are a cut line, not a record.
+      const tail = stopped ? undefined : framer.end();
       if (tail) await output.add(inline.process(tail));
       return stopped;
     } catch (e) {
