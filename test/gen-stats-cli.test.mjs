@@ -145,7 +145,7 @@ test('gen --rate paces by schedule: 400 records at 2000/s take about 200 ms and 
   // The schedule spans 399 / 2000 s. Generous bounds: this checks that pacing exists, not its precision — flat out,
   // 400 records come in one write within a millisecond.
   assert.ok(res.wall >= 150, `gen --rate 2000 --count 400 took ${res.wall} ms`);
-  assert.ok(res.spread >= 75, `records arrived over ${res.spread} ms`);
+  assert.ok(res.spread >= 50, `records arrived over ${res.spread} ms`);
   assert.ok(res.wall < 30_000);
   // With --rate, ts is each record's intended send time: 0.5 ms apart, on the wall clock.
   const span = recs[399].ts - recs[0].ts;

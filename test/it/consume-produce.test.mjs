@@ -347,7 +347,7 @@ test('follows the topic until Ctrl-C, then exits 130 and commits what it wrote',
   const t0 = Date.now();
   child.kill('SIGINT');
   assert.equal(await exited, 130);
-  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms to stop`);
+  assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms to stop`);
   const offs = await admin.fetchOffsets({ groupId: g, topics: [t] });
   assert.equal(offs[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0), 3);
 });

@@ -41,8 +41,16 @@ test(`a stdout nobody reads pauses consumption: ${N} records wait in Kafka, not 
   await new Promise((resolve) => child.stdout.once('data', (d) => resolve(count(d))));
   child.stdout.pause();
 
-  await sleep(2000);
-  const early = memory(child.pid);
+  // give the consumer time to fill what it may buffer (a slow machine may still be fetching after 2 s), then watch
+  // for growth: a consumer that does not pause keeps fetching the whole topic into memory
+  let early = memory(child.pid);
+  for (let waited = 0; waited < 15_000; waited += 1000) {
+    await sleep(1000);
+    const now = memory(child.pid);
+    const settled = now.rss - early.rss < 1024;
+    early = now;
+    if (settled && waited >= 1000) break;
+  }
   await sleep(2000);
   const late = memory(child.pid);
   const offs = await adm.fetchOffsets({ groupId: group, topics: [topic] });

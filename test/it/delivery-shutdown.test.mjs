@@ -69,7 +69,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     const ms = Date.now() - t0;
     assert.equal(r.code, 130, r.stderr);
     assert.equal(r.stderr, '');
-    assert.ok(ms < 5000, `took ${ms} ms to stop`);
+    assert.ok(ms < 10_000, `took ${ms} ms to stop`);
     const produced = await endSum(adm, output);
     const committed = await committedSum(group, input);
     t.diagnostic(`${signal} after ${produced} records: committed ${committed}, stopped in ${ms} ms`);
@@ -120,6 +120,7 @@ test('a second signal exits at once, even while the first one waits for a blocke
   run.child.kill('SIGINT');
   const r = await run.exited;
   assert.equal(r.code, 130);
-  assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+  // without the second signal's immediate exit it would wait for the unread stdout forever
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
   assert.doesNotMatch(r.stderr, /Error|at .*\.js/);
 });

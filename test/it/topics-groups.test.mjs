@@ -168,9 +168,10 @@ test('groups reset --to start|end|<n>|@time, --dry-run; refused while the group 
   const child = spawn(process.execPath, [CLI, 'consume', t, '--group', g], { env: { ...process.env, KSTREAM_BROKERS: brokers } });
   const exited = new Promise((resolve) => child.on('close', resolve));
   try {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; ; i++) {
       const s = (await admin.describeGroups([g])).groups[0];
       if (s.state === 'Stable') break;
+      if (i === 400) assert.fail(`the consumer did not join group ${g} within 40 s (state ${s.state})`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const busy = await ks(['groups', 'reset', g, '--to', 'start']);
