@@ -3,6 +3,7 @@ import bufferModule, { Buffer } from 'node:buffer';
 import { Rec, WINDOW, WINDOW_TAGS, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
+import type { LineSpans } from '../pipeline/spans.js';
 import { chunkBytes, chunkIsPlain, FieldScanner, JsonSyntaxError, validateJson, type ChunkBytes } from './scan.js';
 
 /**
@@ -80,6 +81,11 @@ export class LineTooLong extends Error {
 
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true });
 const isAscii: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isAscii?: (b: Uint8Array) => boolean }).isAscii;
+
+/** The bytes of an ASCII chunk, for NdjsonDecoder.spans; undefined for any other chunk or where isAscii is missing. */
+export function asciiChunk(b: Buffer): ChunkBytes | undefined {
+  return isAscii && isAscii(b) ? chunkBytes(b) : undefined;
+}
 
 /**
  * Decodes, refusing invalid UTF-8 (silently replacing bytes would corrupt records).
@@ -190,6 +196,65 @@ export class NdjsonDecoder {
           rec = Rec.span(v, text, a, e, scanner.lastWasPartial, lineNo, src, bytes !== undefined);
         }
         out.push(rec);
+      } catch (err) {
+        try {
+          this.errors.handle(src.where(lineNo), err instanceof Error ? err.message : String(err), text.slice(a, e));
+        } catch (fatal) {
+          this.failure = fatal;
+          return lineNo - firstLine + 1;
+        }
+      }
+    }
+    this.decoded += lineNo - firstLine;
+    return lineNo - firstLine;
+  }
+
+  /**
+   * decode() for a sink that writes lines as they are, with nothing reading values (plan 'none'): the lines of an
+   * ASCII chunk `b` are validated and handed over as byte spans instead of records. A line the learned shape
+   * matches costs no string at all; any other line is scanned with the chunk's text (made once, when first
+   * needed) exactly as decode() scans it, so it is accepted, learned from or refused alike. Control lines are
+   * left out, as sinks leave out control records; bad lines go to --on-error with their numbers.
+   */
+  spans(b: Buffer, bytes: ChunkBytes, firstLine: number, out: LineSpans): number {
+    const scanner = this.scanner!;
+    const src = this.src;
+    let text: string | undefined;
+    let plain = false;
+    const n = b.length;
+    let lineNo = firstLine;
+    let p = 0;
+    for (; p <= n; lineNo++) {
+      let e = b.indexOf(10, p);
+      if (e < 0) e = n;
+      const next = e + 1;
+      if (e > p && b[e - 1] === 13) e--;
+      // the trimming of decode(), over bytes (an ASCII chunk has no byte order mark)
+      let a = p;
+      let c = b[a];
+      if (c === 32 || c === 9 || c === 13) {
+        while (a < e && ((c = b[a]) === 32 || c === 9 || c === 13)) a++;
+      }
+      c = b[e - 1];
+      if (c === 32 || c === 9) {
+        while (e > a && ((c = b[e - 1]) === 32 || c === 9)) e--;
+      }
+      p = next;
+      if (a >= e) continue;
+      const maybeControl = b[a] === 123 && b[a + 1] === 34 && b[a + 2] === 36;
+      if (!maybeControl && scanner.matchBytes(bytes, a, e)) {
+        out.push(a, e);
+        continue;
+      }
+      if (text === undefined) {
+        text = b.toString('latin1');
+        plain = chunkIsPlain(text);
+      }
+      try {
+        // a $window line would widen the views of decode() by the window tags: no views are made here
+        if (maybeControl && asControl(text.slice(a, e))) continue;
+        scanner.scan(text, a, e, plain, bytes);
+        out.push(a, e);
       } catch (err) {
         try {
           this.errors.handle(src.where(lineNo), err instanceof Error ? err.message : String(err), text.slice(a, e));

@@ -254,6 +254,21 @@ export class FieldScanner {
   }
 
   /**
+   * Validates b[start, end) of an ASCII chunk with the learned shape alone, without the chunk's text: true when
+   * the line is valid JSON of that shape. False says nothing — the line is then scanned with its text, which
+   * also learns its shape. Only for a scanner that wants no fields (there is no view to fill).
+   */
+  matchBytes(bytes: ChunkBytes, start: number, end: number): boolean {
+    const shape = this.shape;
+    if (shape === undefined || this.empty === undefined) return false;
+    const m = (shape.bytes ??= compileShape(shape.keys, this.fields, 'bytes'));
+    if (!m(undefined, bytes.b, bytes.dv, start, end, this.empty!, false)) return false;
+    this.hits++;
+    this.lastWasPartial = true;
+    return true;
+  }
+
+  /**
    * After a line scanned the general way: a shape seen on two lines in a row is matched from then on (one seen
    * once is not worth compiling), unless shapes change too often.
    */
@@ -389,7 +404,7 @@ function decodeValue(s: string, a: number, b: number): unknown {
  * to `out`. Returns false — having possibly assigned some fields — as soon as the line differs from the shape
  * or anything at all is wrong with it; the general scanner then rescans the line and words any error.
  */
-type ShapeMatcher = (s: string, b: Uint8Array | undefined, dv: DataView | undefined, start: number, end: number, out: Record<string, unknown>, plain: boolean) => boolean;
+type ShapeMatcher = (s: string | undefined, b: Uint8Array | undefined, dv: DataView | undefined, start: number, end: number, out: Record<string, unknown>, plain: boolean) => boolean;
 
 /** A shape's matchers, compiled when first needed: over the string, and over the bytes of ASCII chunks. */
 interface Shape {
@@ -457,6 +472,8 @@ function compileShape(keys: string[], fields: string[], target: Target): ShapeMa
   // The bytes of an ASCII chunk never hold a key with other characters (and the word compares assume bytes).
   if (target === 'bytes' && keys.some((k) => /[^\x00-\x7f]/.test(k))) return () => false;
   const at = (index: string) => charAt(index, target);
+  // Over bytes the text may be absent (FieldScanner.matchBytes): the rare parts that need it fail the match.
+  const noText = target === 'bytes' ? 'if (s === undefined) return false;\n' : '';
   const body: string[] = ['let c = 0, j = 0, v = 0;'];
   keys.forEach((key, k) => {
     body.push(tokenCheck(`${k === 0 ? '{' : ','}"${key}":`, target));
@@ -472,7 +489,7 @@ if (c === 45 || (c >= 48 && c <= 57)) {
   else if (c >= 49 && c <= 57) { ${want ? `do { v = v * 10 + (c - 48); c = ${at('++j')}; } while (c >= 48 && c <= 57);` : `do c = ${at('++j')}; while (c >= 48 && c <= 57);`} }
   else return false;
   if (c === 46 || c === 101 || c === 69) {
-    j = H.number(s, i);
+    ${noText}j = H.number(s, i);
     if (j < 0) return false;
     ${want ? `${dest} = Number(s.slice(i, j));` : ''}
   }${want ? ` else ${dest} = j - i > 15 ? Number(s.slice(i, j)) : ${at('i')} === 45 ? -v : v;` : ''}
@@ -485,7 +502,7 @@ if (c === 45 || (c >= 48 && c <= 57)) {
     ${want ? `${dest} = s.slice(i + 1, j);` : ''}
     i = j + 1;
   } else {
-    j = H.string(s, i);
+    ${noText}j = H.string(s, i);
     if (j < 0) return false;
     ${want ? `${dest} = H.escaped() ? JSON.parse(s.slice(i, j)) : s.slice(i + 1, j - 1);` : ''}
     i = j;
@@ -507,7 +524,7 @@ if (c === 45 || (c >= 48 && c <= 57)) {
   ${want ? `${dest} = null;` : ''}
   i += 4;
 } else {
-  j = H.value(s, i);
+  ${noText}j = H.value(s, i);
   if (j < 0) return false;
   ${want ? `${dest} = H.decode(s, i, j);` : ''}
   i = j;

@@ -111,8 +111,10 @@ export class WireProducer implements KafkaProducer {
       sealed.push({ partition: p, records, count: b.count, backing: b.reusable });
       builders.delete(p);
     };
-    const { keys, values, timestamps, partitions, headers } = batch;
+    const { keys, values, timestamps, partitions, headers, lines } = batch;
     const ascii = batch.asciiValues === true;
+    const put = (b: BatchBuilder, i: number, limit: number): number =>
+      lines ? b.appendBytes(keys[i], lines.buf, lines.starts[i], lines.ends[i], timestamps[i], limit) : b.append(keys[i], values[i], timestamps[i], headers ? headers[i] : undefined, limit, ascii);
     const initial = Math.min(batchBytes + 1024, Math.max(4096, batch.count * 128));
     for (let i = 0; i < batch.count; i++) {
       let p = partitions ? partitions[i] : -1;
@@ -121,7 +123,7 @@ export class WireProducer implements KafkaProducer {
       else if (p >= n) throw new RuntimeError(`partition ${p} does not exist in \`${topic}\` (it has ${n})`, `use --partition 0..${n - 1}`);
       let b = builders.get(p);
       if (!b) builders.set(p, (b = new BatchBuilder(initial, this.buffers)));
-      if (b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined, batchBytes, ascii) < 0) {
+      if (put(b, i, batchBytes) < 0) {
         seal(p, b);
         if (p === this.sticky && key === null && (partitions === undefined || partitions[i] < 0)) {
           // the sticky partition's batch is full: keyless records move on to the next partition
@@ -130,7 +132,7 @@ export class WireProducer implements KafkaProducer {
         }
         b = builders.get(p);
         if (!b) builders.set(p, (b = new BatchBuilder(initial, this.buffers)));
-        b.append(key, values[i], timestamps[i], headers ? headers[i] : undefined, Infinity, ascii);
+        put(b, i, Infinity);
       }
       if (b.count >= batchRecords) seal(p, b);
     }

@@ -455,24 +455,51 @@ export class BatchBuilder {
    * needs a different varint size the bytes are shifted into place (rare: only non-ASCII text near a size step).
    */
   private appendAscii(key: Bytes, value: Bytes, timestamp: number, limit: number, asciiValue: boolean): number {
+    const vguess = value === null ? -1 : value.length;
+    const p = this.head(key, vguess, timestamp);
+    const b = this.buf;
+    return this.tail(asciiValue && typeof value === 'string' ? putLatin1(b, value, p) : putBytes(b, value, vguess, p), timestamp, limit);
+  }
+
+  /** append() of a record without headers whose value is src[start, end): the bytes are copied as they are. */
+  appendBytes(key: Bytes, src: Buffer, start: number, end: number, timestamp: number, limit = Infinity): number {
+    const n = end - start;
+    const p = writeVarint(this.buf, n, this.head(key, n, timestamp));
+    src.copy(this.buf, p, start, end);
+    return this.tail(p + n, timestamp, limit);
+  }
+
+  // A record without headers is written in two halves around its value: head() up to the value's length, tail()
+  // from after the value. The record's length varint is sized for the guessed lengths; when the real length needs
+  // another size, tail() shifts the record into place.
+  private recStart = 0;
+  private recLenSize = 0;
+
+  private head(key: Bytes, vguess: number, timestamp: number): number {
     const tsDelta = this.count === 0 ? 0 : timestamp - this.baseTimestamp;
     const offsetDelta = this.count;
     const kguess = key === null ? -1 : key.length;
-    const vguess = value === null ? -1 : value.length;
     // worst case: 3 bytes per UTF-16 unit, plus varints
     this.ensure(3 * (Math.max(kguess, 0) + Math.max(vguess, 0)) + 48);
     const b = this.buf;
     const p0 = this.pos;
     const bodyGuess = 1 + varintSize(tsDelta) + varintSize(offsetDelta) + varintSize(kguess) + Math.max(kguess, 0) + varintSize(vguess) + Math.max(vguess, 0) + 1;
     const rs = varintSize(bodyGuess);
+    this.recStart = p0;
+    this.recLenSize = rs;
     let p = p0 + rs;
     b[p++] = 0;
     p = writeVarint(b, tsDelta, p);
     p = writeVarint(b, offsetDelta, p);
-    p = putBytes(b, key, kguess, p);
-    p = asciiValue && typeof value === 'string' ? putLatin1(b, value, p) : putBytes(b, value, vguess, p);
+    return putBytes(b, key, kguess, p);
+  }
+
+  private tail(p: number, timestamp: number, limit: number): number {
+    const b = this.buf;
+    const p0 = this.recStart;
+    const rs = this.recLenSize;
     b[p++] = 0; // no headers
-    let bodyLen = p - p0 - rs;
+    const bodyLen = p - p0 - rs;
     if (varintSize(bodyLen) !== rs) {
       b.copyWithin(p0 + varintSize(bodyLen), p0 + rs, p);
       p += varintSize(bodyLen) - rs;

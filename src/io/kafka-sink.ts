@@ -9,6 +9,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Rec } from '../pipeline/record.js';
+import type { LineSpans } from '../pipeline/spans.js';
 import type { FieldNeeds, Sink } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { evalExpr, exprFailure, type Expr } from '../operators/expr.js';
@@ -70,6 +71,7 @@ export class KafkaSink implements Sink {
     this.clock = opts.clock ?? (() => performance.now());
     KafkaDeadLetters.useConfig(cfg);
     const eos = (this.eos = ExactlyOnce.active);
+    this.writeLines = opts.mode === 'json' && !opts.key && opts.headers.length === 0 && !eos ? (lines) => this.writeSpans(lines) : undefined;
     if (eos) {
       if (opts.acks !== -1) throw new UsageError('--exactly-once writes with --acks all', 'drop --acks, or run without --exactly-once');
       eos.attachSink(opts);
@@ -126,6 +128,35 @@ export class KafkaSink implements Sink {
     const out = this.columns(batch);
     const bad = this.badRecord;
     this.badRecord = undefined;
+    await this.submit(out, bad);
+  }
+
+  /**
+   * Set when every record is an input line as it is, with no key or headers to compute (json values of stdin):
+   * the lines go into record batches straight from the input bytes (pipeline/spans.ts).
+   */
+  readonly writeLines: ((spans: LineSpans) => Promise<void>) | undefined;
+
+  private async writeSpans(lines: LineSpans): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.started === 0) this.started = this.clock();
+    await this.connect();
+    const n = lines.count;
+    const { partition } = this.opts;
+    this.bytes += lines.bytes();
+    await this.submit({
+      count: n,
+      keys: new Array<Bytes>(n).fill(null),
+      values: [],
+      lines,
+      timestamps: new Array<number>(n).fill(Date.now()),
+      partitions: partition !== undefined ? new Array<number>(n).fill(partition) : undefined,
+      headers: undefined,
+    }, undefined);
+  }
+
+  /** Sends the columns of a write; `bad`: the record that stopped the batch, thrown once the rest is written. */
+  private async submit(out: OutBatch, bad: unknown): Promise<void> {
     if (out.count === 0) {
       if (bad !== undefined) throw bad;
       return;

@@ -7,6 +7,7 @@
  * Offsets are JS numbers (exact to 2^53). Record data travels as columns (see kafka-protocol.ts) so a fetch of
  * 50 000 records is not 50 000 objects before kstream turns them into records.
  */
+import type { LineSpans } from '../pipeline/spans.js';
 import type { KafkaConfig } from './kafka-options.js';
 import type { Bytes, CompressionName, FetchedPartition, OutHeader } from './kafka-protocol.js';
 
@@ -111,6 +112,8 @@ export interface OutBatch {
   count: number;
   keys: Bytes[];
   values: Bytes[];
+  /** When set, the values are these input lines, as they are, and `values` is unused. */
+  lines?: LineSpans;
   /** Every string value is ASCII (written as Latin-1, which is faster than UTF-8 and gives the same bytes). */
   asciiValues?: boolean;
   timestamps: number[];

@@ -3,8 +3,9 @@ import process from 'node:process';
 import { Rec, encodeValue, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds, Sink, Source } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
-import { decodeUtf8, LineFramer, LineTooLong, LONG_LINE_HINT, NdjsonDecoder } from '../codec/ndjson.js';
+import { asciiChunk, decodeUtf8, LineFramer, LineTooLong, LONG_LINE_HINT, NdjsonDecoder } from '../codec/ndjson.js';
 import { RuntimeError } from '../pipeline/errors.js';
+import { LineSpans } from '../pipeline/spans.js';
 import { runtime } from '../runtime.js';
 
 /** Reads raw byte chunks from stdin (or a file). Large chunks: fewer, bigger batches downstream. */
@@ -86,30 +87,46 @@ export class NdjsonSource implements Source {
   /** The fields downstream stages read; set by the runner before batches() starts. */
   plan: FieldNeeds = 'all';
 
-  async *batches(): AsyncIterable<Rec[]> {
+  batches(): AsyncIterable<Rec[]> {
+    return this.read(false) as AsyncIterable<Rec[]>;
+  }
+
+  /** The same input, with the lines of ASCII chunks as validated byte spans (see pipeline/spans.ts). */
+  lines(): AsyncIterable<Rec[] | LineSpans> {
+    return this.read(this.plan === 'none');
+  }
+
+  private async *read(asSpans: boolean): AsyncIterable<Rec[] | LineSpans> {
     const decoder = (this.decoder = new NdjsonDecoder(this.plan, this.errors, this.ref));
     const framer = new LineFramer();
-    const decodeLines = (bytes: Buffer): Rec[] => {
-      const { text, badLine, bytes: ascii } = decodeUtf8(bytes, framer.line, this.onBadUtf8);
+    const decodeLines = (bytes: Buffer): Rec[] | LineSpans => {
+      const ascii = asSpans ? asciiChunk(bytes) : undefined;
+      if (ascii) {
+        const spans = new LineSpans(bytes, (bytes.length >> 6) + 16);
+        framer.line += decoder.spans(bytes, ascii, framer.line, spans);
+        return spans;
+      }
+      const { text, badLine, bytes: asciiText } = decodeUtf8(bytes, framer.line, this.onBadUtf8);
       const out: Rec[] = [];
-      if (text.length || badLine === undefined) framer.line += decoder.decode(text, framer.line, out, ascii);
+      if (text.length || badLine === undefined) framer.line += decoder.decode(text, framer.line, out, asciiText);
       if (badLine !== undefined && !decoder.failure) {
         decoder.failure = new RuntimeError(`${this.ref.where(badLine)}: invalid UTF-8`, 'NDJSON input must be UTF-8 text');
       }
       return out;
     };
+    const any = (out: Rec[] | LineSpans) => (Array.isArray(out) ? out.length : out.count) > 0;
     try {
       for await (const chunk of readChunks(this.path)) {
         const bytes = framer.push(chunk);
         if (bytes === undefined) continue;
         const out = decodeLines(bytes);
-        if (out.length) yield out;
+        if (any(out)) yield out;
         if (decoder.failure) throw decoder.failure;
       }
       const tail = framer.end();
       if (tail !== undefined) {
         const out = decodeLines(tail);
-        if (out.length) yield out;
+        if (any(out)) yield out;
         if (decoder.failure) throw decoder.failure;
       }
     } catch (e) {

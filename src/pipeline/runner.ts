@@ -1,4 +1,5 @@
 import type { Rec } from './record.js';
+import type { LineSpans } from './spans.js';
 import { Interrupt, STOP } from './interrupt.js';
 import { isStateful, mergeNeeds, type FieldNeeds, type Sink, type Source, type Stage, type StateBackend } from './stage.js';
 export type { StateBackend } from './stage.js';
@@ -78,6 +79,11 @@ async function deliver(sink: Sink, res: Rec[] | PartialFailure): Promise<void> {
   if (res.length) await sink.write(res);
 }
 
+/** A source's failure, told apart from the rest so that what was read before it still reaches the sink. */
+class SourceFailure {
+  constructor(readonly error: unknown) {}
+}
+
 const TICK = Symbol('tick');
 const CHECKPOINT = Symbol('checkpoint');
 
@@ -111,45 +117,74 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     }
     if (source.ack) for (const b of done) await source.ack(b);
   };
-  const it = source.batches()[Symbol.asyncIterator]();
+  // With nothing between them, a sink that writes lines as they are takes them from the source as byte spans.
+  const writeLines = stages.length === 0 && source.lines ? sink.writeLines : undefined;
+  const it = (writeLines ? source.lines!() : source.batches())[Symbol.asyncIterator]();
   try {
-    let next = it.next();
-    for (;;) {
-      let res: IteratorResult<Rec[]> | typeof TICK | typeof STOP | typeof CHECKPOINT;
-      const due = unacked.length ? lastCheckpoint + every - clock() : Infinity;
-      if (tickers.length === 0 && !interrupt && due === Infinity) {
-        res = await next;
-      } else {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        let cpTimer: ReturnType<typeof setTimeout> | undefined;
-        const racers: Promise<IteratorResult<Rec[]> | typeof TICK | typeof STOP | typeof CHECKPOINT>[] = [next];
-        if (tickers.length) racers.push(new Promise((r) => (timer = setTimeout(() => r(TICK), tickMs))));
-        if (due !== Infinity) racers.push(new Promise((r) => (cpTimer = setTimeout(() => r(CHECKPOINT), Math.max(0, due)))));
-        if (interrupt) racers.push(interrupt.wait());
-        res = await Promise.race(racers);
-        if (timer) clearTimeout(timer);
-        if (cpTimer) clearTimeout(cpTimer);
-      }
-      if (res === STOP) { how = 'stopped'; break; }
-      if (res === CHECKPOINT) {
-        await checkpoint();
-        continue;
-      }
-      if (res === TICK) {
-        const now = clock();
-        for (const i of tickers) {
-          const out: Rec[] = [];
-          stages[i].tick!(now, out);
-          await deliver(sink, pushThrough(stages, i + 1, out));
+    // The next batch is read while this one is written: a source failing meanwhile (a bad line under --on-error
+    // fail) rejects before anyone awaits it, which must not count as an unhandled rejection; it is thrown where
+    // the loop awaits it, after the batches before it were written.
+    const ahead = () => {
+      const p = it.next().catch((e: unknown) => {
+        throw new SourceFailure(e);
+      });
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = ahead();
+    try {
+      for (;;) {
+        let res: IteratorResult<Rec[] | LineSpans> | typeof TICK | typeof STOP | typeof CHECKPOINT;
+        const due = unacked.length ? lastCheckpoint + every - clock() : Infinity;
+        if (tickers.length === 0 && !interrupt && due === Infinity) {
+          res = await next;
+        } else {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          let cpTimer: ReturnType<typeof setTimeout> | undefined;
+          const racers: Promise<IteratorResult<Rec[] | LineSpans> | typeof TICK | typeof STOP | typeof CHECKPOINT>[] = [next];
+          if (tickers.length) racers.push(new Promise((r) => (timer = setTimeout(() => r(TICK), tickMs))));
+          if (due !== Infinity) racers.push(new Promise((r) => (cpTimer = setTimeout(() => r(CHECKPOINT), Math.max(0, due)))));
+          if (interrupt) racers.push(interrupt.wait());
+          res = await Promise.race(racers);
+          if (timer) clearTimeout(timer);
+          if (cpTimer) clearTimeout(cpTimer);
         }
-        continue;
+        if (res === STOP) { how = 'stopped'; break; }
+        if (res === CHECKPOINT) {
+          await checkpoint();
+          continue;
+        }
+        if (res === TICK) {
+          const now = clock();
+          for (const i of tickers) {
+            const out: Rec[] = [];
+            stages[i].tick!(now, out);
+            await deliver(sink, pushThrough(stages, i + 1, out));
+          }
+          continue;
+        }
+        if (res.done) break;
+        const batch = res.value;
+        next = ahead();
+        if (!Array.isArray(batch)) {
+          // lines only come from sources without acknowledgements or state (stdin)
+          await writeLines!.call(sink, batch);
+          continue;
+        }
+        await deliver(sink, pushThrough(stages, 0, batch));
+        unacked.push(batch);
+        if (clock() - lastCheckpoint >= every) await checkpoint();
       }
-      if (res.done) break;
-      const batch = res.value;
-      next = it.next();
-      await deliver(sink, pushThrough(stages, 0, batch));
-      unacked.push(batch);
-      if (clock() - lastCheckpoint >= every) await checkpoint();
+    } catch (e) {
+      if (!(e instanceof SourceFailure)) throw e;
+      // What the source gave before it failed is written (a sink that writes as it goes has done so already),
+      // unless it is in an open transaction, which is dropped; stages keep what they hold.
+      try {
+        await (sink.abort ? sink.abort() : sink.end());
+      } catch {
+        // the source's failure is the one to report
+      }
+      throw e.error;
     }
     // End of input (or a requested stop): every stage flushes its state into the next one, in order — except
     // that a stop keeps checkpointed state as it is (open windows stay open), for the restarted run to go on.

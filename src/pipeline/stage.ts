@@ -1,4 +1,5 @@
 import type { Rec } from './record.js';
+import type { LineSpans } from './spans.js';
 import { RuntimeError } from './errors.js';
 
 /**
@@ -41,6 +42,11 @@ export interface Source {
   state?: StateBackend;
   batches(): AsyncIterable<Rec[]>;
   /**
+   * batches(), except that lines a sink would write exactly as read may come as LineSpans; the runner asks for
+   * this only when no stage sits between the source and a sink with writeLines.
+   */
+  lines?(): AsyncIterable<Rec[] | LineSpans>;
+  /**
    * Where reading resumes after `batch` (Kafka: topic, partition, next offset). Checkpointed with the state, so
    * a restart never applies a batch to state twice, even when it stopped between the checkpoint and the commit.
    */
@@ -61,6 +67,8 @@ export interface Source {
 export interface Sink {
   readonly name: string;
   write(batch: Rec[]): Promise<void> | void;
+  /** Writes validated input lines as they are, when the sink's options let it (see pipeline/spans.ts). */
+  writeLines?: ((spans: LineSpans) => Promise<void> | void) | undefined;
   end(): Promise<void> | void;
   /**
    * The run failed on a record (--on-error fail): a transactional sink (produce under --exactly-once) discards what

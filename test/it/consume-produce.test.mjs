@@ -304,6 +304,28 @@ test('produce options: --partition, --header, --key, --acks, gzip, --raw, --coun
   assert.equal((await ok(['consume', rb, '--exit', '--format', 'raw'])).stdout, 'a\nb\n');
 });
 
+test('produce sends stdin lines as they are: trimmed, CRLF, blank and control lines, bad lines by --on-error — ASCII or not alike', T, async () => {
+  const good = ['{"n":1,"s":"a"}', '{"n":2,"s":"b"}', '{"n":3,"s":"c"}', '{"n":4,"s":2.5}', '42', '{"n":6,"s":"\\"q\\""}', '{"$w":1,"n":7}'];
+  const input = (last) => [good[0], good[1], `  ${good[2]}\t`, `${good[3]}\r`, '', '{"$watermark":5}', good[4], '{"n":5,"s":', good[5], last].join('\n') + '\n';
+  // the second input has one non-ASCII line: its chunk goes through records, the first one's through byte spans
+  for (const [what, lastLine] of [['ASCII', good[6]], ['not ASCII', '{"$w":1,"n":7,"é":"é"}']]) {
+    const text = input(lastLine);
+    const t = await createTopic(1, 'lines');
+    const skip = await ks(['produce', t, '--on-error', 'skip'], { input: text });
+    assert.equal(skip.code, 0, skip.stderr);
+    assert.match(skip.stderr, /produced 7 records/, what);
+    assert.match(skip.stderr, /skipped=1/, what);
+    assert.deepEqual(lines((await ok(['consume', t, '--exit', '--format', 'raw'])).stdout), [...good.slice(0, 6), lastLine], what);
+    const f = await createTopic(1, 'linesfail');
+    const fail = await ks(['produce', f], { input: text });
+    assert.equal(fail.code, 1, what);
+    assert.match(fail.stderr, /^kstream: stdin line 8: invalid JSON at column 12: unexpected end of line/m, what);
+    assert.doesNotMatch(fail.stderr, /at .*\.js:\d+/);
+    // the lines before the bad one are written before the run fails
+    assert.deepEqual(lines((await ok(['consume', f, '--exit', '--format', 'raw'])).stdout), good.slice(0, 5), what);
+  }
+});
+
 test('read_committed skips aborted transactions', T, async () => {
   const t = await createTopic(1, 'txn');
   const producer = kafka.producer({ transactionalId: `it-txn-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1 });
