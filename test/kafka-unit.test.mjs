@@ -167,6 +167,41 @@ function decodeAll(buf, fetchOffset = 0, aborts) {
   return { next, recs };
 }
 
+test('appendBytes (lines copied from the input) seals the same batches as append, across varint steps, buffer growth and limits', async () => {
+  // lengths around the varint steps of the value and of the whole record, and far beyond the first buffer
+  const sizes = [0, 1, 57, 58, 59, 62, 63, 64, 65, 100, 200, 1400, 8186, 8189, 8191, 8192, 8193, 70_000];
+  let records = 0;
+  for (let round = 0; round < 60; round++) {
+    const vals = Array.from({ length: 1 + ((round * 7) % 25) }, (_, i) => String.fromCharCode(97 + (i % 26)).repeat(sizes[(round * 5 + i * 3) % sizes.length]));
+    const input = Buffer.from('\n' + vals.join('\n') + '\n', 'latin1');
+    const limit = [Infinity, 2000, 9000, 70_000][round % 4];
+    const run = (bytes) => {
+      const batches = [];
+      let b = new BatchBuilder(256);
+      let at = 1;
+      for (let i = 0; i < vals.length; i++) {
+        const ts = 1_767_225_600_000 + (i % 3) * 1000 - (i % 2) * 5000;
+        const put = (lim) => (bytes ? b.appendBytes(null, input, at, at + vals[i].length, ts, lim) : b.append(null, vals[i], ts, undefined, lim, true));
+        if (put(limit) < 0) {
+          batches.push(b);
+          b = new BatchBuilder(256);
+          assert.ok(put(Infinity) > 0);
+        }
+        at += vals[i].length + 1;
+      }
+      batches.push(b);
+      return Promise.all(batches.map((x) => x.seal('none')));
+    };
+    const [want, got] = [await run(false), await run(true)];
+    assert.equal(got.length, want.length);
+    got.forEach((x, i) => assert.ok(x.equals(want[i]), `round ${round}, batch ${i}`));
+    const back = got.flatMap((x) => decodeAll(x).recs.map((r) => r.value));
+    assert.deepEqual(back, vals);
+    records += back.length;
+  }
+  assert.ok(records > 500);
+});
+
 test('crc32c matches the standard check value, and a bitwise CRC at any offset and length', () => {
   assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
   const bitwise = (b, s, e) => {

@@ -456,7 +456,8 @@ export class BatchBuilder {
    */
   private appendAscii(key: Bytes, value: Bytes, timestamp: number, limit: number, asciiValue: boolean): number {
     const vguess = value === null ? -1 : value.length;
-    const p = this.head(key, vguess, timestamp);
+    // worst case: 3 bytes per UTF-16 unit
+    const p = this.head(key, vguess, 3 * Math.max(vguess, 0), timestamp);
     const b = this.buf;
     return this.tail(asciiValue && typeof value === 'string' ? putLatin1(b, value, p) : putBytes(b, value, vguess, p), timestamp, limit);
   }
@@ -464,7 +465,9 @@ export class BatchBuilder {
   /** append() of a record without headers whose value is src[start, end): the bytes are copied as they are. */
   appendBytes(key: Bytes, src: Buffer, start: number, end: number, timestamp: number, limit = Infinity): number {
     const n = end - start;
-    const p = writeVarint(this.buf, n, this.head(key, n, timestamp));
+    // head() may move the batch to a bigger buffer: this.buf is read after it
+    const h = this.head(key, n, n, timestamp);
+    const p = writeVarint(this.buf, n, h);
     src.copy(this.buf, p, start, end);
     return this.tail(p + n, timestamp, limit);
   }
@@ -475,12 +478,13 @@ export class BatchBuilder {
   private recStart = 0;
   private recLenSize = 0;
 
-  private head(key: Bytes, vguess: number, timestamp: number): number {
+  /** `vroom`: the most bytes the value can take. */
+  private head(key: Bytes, vguess: number, vroom: number, timestamp: number): number {
     const tsDelta = this.count === 0 ? 0 : timestamp - this.baseTimestamp;
     const offsetDelta = this.count;
     const kguess = key === null ? -1 : key.length;
-    // worst case: 3 bytes per UTF-16 unit, plus varints
-    this.ensure(3 * (Math.max(kguess, 0) + Math.max(vguess, 0)) + 48);
+    // worst case: 3 bytes per UTF-16 unit of the key, plus varints
+    this.ensure(3 * Math.max(kguess, 0) + vroom + 48);
     const b = this.buf;
     const p0 = this.pos;
     const bodyGuess = 1 + varintSize(tsDelta) + varintSize(offsetDelta) + varintSize(kguess) + Math.max(kguess, 0) + varintSize(vguess) + Math.max(vguess, 0) + 1;

@@ -302,6 +302,16 @@ export class KafkaSink implements Sink {
     }
   }
 
+  async endFailed(): Promise<void> {
+    try {
+      // nothing was written when the run never got ready to (a bad first line): no topic is made for it
+      if (this.ready !== undefined) await Promise.all(this.inflight.splice(0));
+    } finally {
+      await this.producer?.close();
+      await this.client?.close();
+    }
+  }
+
   counters(): Record<string, number> {
     const e = this.opts.errors;
     return e.count ? { [e.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped']: e.count } : {};

@@ -180,7 +180,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
       // What the source gave before it failed is written (a sink that writes as it goes has done so already),
       // unless it is in an open transaction, which is dropped; stages keep what they hold.
       try {
-        await (sink.abort ? sink.abort() : sink.end());
+        await (sink.abort ? sink.abort() : sink.endFailed ? sink.endFailed() : sink.end());
       } catch {
         // the source's failure is the one to report
       }

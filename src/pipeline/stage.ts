@@ -75,6 +75,11 @@ export interface Sink {
    * it has not committed. Sinks without it get the records produced before the failure, then `end`.
    */
   abort?(): Promise<void> | void;
+  /**
+   * The source failed: finish what was written before (in flight), without what only a good end does (create a
+   * topic, report a summary). Sinks without it get `end`.
+   */
+  endFailed?(): Promise<void> | void;
   counters?(): Record<string, number>;
 }
 

@@ -324,6 +324,17 @@ test('produce sends stdin lines as they are: trimmed, CRLF, blank and control li
     // the lines before the bad one are written before the run fails
     assert.deepEqual(lines((await ok(['consume', f, '--exit', '--format', 'raw'])).stdout), good.slice(0, 5), what);
   }
+  // long lines (the batch buffer grows under them), byte for byte
+  const long = Array.from({ length: 400 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(i % 7 === 0 ? 3000 : 150 + (i % 50)) }));
+  const lt = await createTopic(1, 'long');
+  await ok(['produce', lt, '--quiet'], { input: long.join('\n') + '\n' });
+  assert.deepEqual(lines((await ok(['consume', lt, '--exit', '--format', 'raw'])).stdout), long);
+  // a bad first line: the run fails before anything is written, and --create makes no topic for it
+  const never = name('never');
+  const r = await ks(['produce', never, '--create'], { input: 'not json\n{"a":1}\n' });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^kstream: stdin line 1: invalid JSON at column 1/);
+  assert.ok(!(await admin.listTopics()).includes(never), 'no topic made for a failed run');
 });
 
 test('read_committed skips aborted transactions', T, async () => {
