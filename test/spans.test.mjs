@@ -48,36 +48,39 @@ function lineOf(rnd) {
   return line;
 }
 
-/** decode() over the text: the raw text of each data record and the bad lines; or the failure. */
-function viaDecode(chunks, mode) {
+/**
+ * Runs the chunks through a fresh decoder, each chunk by `each(decoder, chunk, firstLine, raws)` (which returns
+ * the lines it consumed): the kept lines' text and the bad lines; or the failure.
+ */
+function decodeWith(each, chunks, mode) {
   const errs = errors(mode);
   const dec = new NdjsonDecoder('none', errs, where);
   const raws = [];
   let line = 1;
   for (const c of chunks) {
-    const out = [];
-    line += dec.decode(c.toString('latin1'), line, out, undefined);
-    for (const r of out) if (r.ctl === undefined) raws.push(r.raw);
+    line += each(dec, c, line, raws);
     if (dec.failure) return { raws, bad: errs.seen, failure: dec.failure.message, line };
   }
   return { raws, bad: errs.seen, line };
 }
 
-function viaSpans(chunks, mode) {
-  const errs = errors(mode);
-  const dec = new NdjsonDecoder('none', errs, where);
-  const raws = [];
-  let line = 1;
-  for (const c of chunks) {
-    const ascii = asciiChunk(c);
-    assert.ok(ascii, 'an ASCII chunk');
-    const spans = new LineSpans(c, 4);
-    line += dec.spans(c, ascii, line, spans);
-    for (let i = 0; i < spans.count; i++) raws.push(c.latin1Slice(spans.starts[i], spans.ends[i]));
-    if (dec.failure) return { raws, bad: errs.seen, failure: dec.failure.message, line };
-  }
-  return { raws, bad: errs.seen, line };
-}
+/** decode() over the text: the raw text of each data record. */
+const viaDecode = (chunks, mode) => decodeWith((dec, c, line, raws) => {
+  const out = [];
+  const n = dec.decode(c.toString('latin1'), line, out, undefined);
+  for (const r of out) if (r.ctl === undefined) raws.push(r.raw);
+  return n;
+}, chunks, mode);
+
+/** spans() over the bytes: the text of each span. */
+const viaSpans = (chunks, mode) => decodeWith((dec, c, line, raws) => {
+  const ascii = asciiChunk(c);
+  assert.ok(ascii, 'an ASCII chunk');
+  const spans = new LineSpans(c, 4);
+  const n = dec.spans(c, ascii, line, spans);
+  for (let i = 0; i < spans.count; i++) raws.push(c.latin1Slice(spans.starts[i], spans.ends[i]));
+  return n;
+}, chunks, mode);
 
 /** Lines cut into chunks at line ends, as the stdin framer gives them (no chunk ends with its newline). */
 function chunked(rnd, lines) {

@@ -197,16 +197,22 @@ export class NdjsonDecoder {
         }
         out.push(rec);
       } catch (err) {
-        try {
-          this.errors.handle(src.where(lineNo), err instanceof Error ? err.message : String(err), text.slice(a, e));
-        } catch (fatal) {
-          this.failure = fatal;
-          return lineNo - firstLine + 1;
-        }
+        if (!this.refuse(lineNo, err, text.slice(a, e))) return lineNo - firstLine + 1;
       }
     }
     this.decoded += lineNo - firstLine;
     return lineNo - firstLine;
+  }
+
+  /** Hands a bad line to --on-error; false when that fails the run (`failure` is set then). */
+  private refuse(lineNo: number, err: unknown, line: string): boolean {
+    try {
+      this.errors.handle(this.src.where(lineNo), err instanceof Error ? err.message : String(err), line);
+      return true;
+    } catch (fatal) {
+      this.failure = fatal;
+      return false;
+    }
   }
 
   /**
@@ -218,7 +224,6 @@ export class NdjsonDecoder {
    */
   spans(b: Buffer, bytes: ChunkBytes, firstLine: number, out: LineSpans): number {
     const scanner = this.scanner!;
-    const src = this.src;
     let text: string | undefined;
     let plain = false;
     const n = b.length;
@@ -256,12 +261,7 @@ export class NdjsonDecoder {
         scanner.scan(text, a, e, plain, bytes);
         out.push(a, e);
       } catch (err) {
-        try {
-          this.errors.handle(src.where(lineNo), err instanceof Error ? err.message : String(err), text.slice(a, e));
-        } catch (fatal) {
-          this.failure = fatal;
-          return lineNo - firstLine + 1;
-        }
+        if (!this.refuse(lineNo, err, text.slice(a, e))) return lineNo - firstLine + 1;
       }
     }
     this.decoded += lineNo - firstLine;

@@ -121,10 +121,15 @@ export class KafkaSink implements Sink {
   private readonly inflight: Promise<void>[] = [];
   private failure: unknown;
 
-  async write(batch: Rec[]): Promise<void> {
+  /** Before a write: an earlier write's failure surfaces, the clock starts, the topic is ready. */
+  private begin(): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     if (this.started === 0) this.started = this.clock();
-    await this.connect();
+    return this.connect();
+  }
+
+  async write(batch: Rec[]): Promise<void> {
+    await this.begin();
     const out = this.columns(batch);
     const bad = this.badRecord;
     this.badRecord = undefined;
@@ -138,9 +143,7 @@ export class KafkaSink implements Sink {
   readonly writeLines: ((spans: LineSpans) => Promise<void>) | undefined;
 
   private async writeSpans(lines: LineSpans): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    if (this.started === 0) this.started = this.clock();
-    await this.connect();
+    await this.begin();
     const n = lines.count;
     const { partition } = this.opts;
     this.bytes += lines.bytes();
