@@ -28,8 +28,8 @@ const aggregate: CommandSpec = {
     }
     return new AggregateStage({
       plan,
-      args: plan.args.map((a) => compileExpr(a, 'aggregate argument')),
-      by: list(opts.by).map((s) => compileExpr(s, '--by expression')),
+      args: plan.args.map((a) => compileExpr(a, 'aggregate argument', ctx.carries)),
+      by: list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries)),
       emit: emit as EmitMode | undefined,
       errors: new RecordErrors(ctx.onError, 'aggregate'),
       dropControl: opts.watermarks === false,

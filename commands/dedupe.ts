@@ -1,7 +1,7 @@
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { RecordErrors } from '../src/pipeline/onerror.js';
 import { UsageError } from '../src/pipeline/errors.js';
-import { compileExpr } from '../src/operators/expr.js';
+import { compileExpr, NO_TIME, TIME_HINT } from '../src/operators/expr.js';
 import { DedupeStage } from '../src/operators/dedupe.js';
 import { parseDuration } from '../src/time/duration.js';
 import { list } from './window.js';
@@ -18,20 +18,24 @@ const dedupe: CommandSpec = {
   options: [
     { flags: '--by <expr>', description: 'The id of a record (repeat for a composite id); records whose id is null pass' },
     { flags: '--within <dur>', description: 'Span of event time: a record within this of an emitted one with the same id is dropped (inclusive)' },
-    { flags: '--time <expr>', description: 'Event time from the record: ms since the epoch or an ISO-8601 string (default: the Kafka record timestamp, else processing time)' },
+    { flags: '--time <expr>', description: 'Event time from the record: ms since the epoch or an ISO-8601 string (default: the Kafka record timestamp)' },
+    { flags: '--processing-time', description: 'Use the wall clock at ingest as event time' },
   ],
   stage(_args: string[], opts: Opts, ctx) {
-    const by = list(opts.by).map((s) => compileExpr(s, '--by expression'));
+    const by = list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries));
     if (by.length === 0) throw new UsageError('`dedupe` needs `--by <expr>`', "name the record's id, e.g. --by r.order_id");
     if (opts.within === undefined || opts.within === true) {
       throw new UsageError('`dedupe` needs `--within <dur>`', 'how far apart in event time copies may be, e.g. --within 10m');
     }
     const withinMs = parseDuration(opts.within, '--within');
-    const time = opts.time !== undefined ? compileExpr(String(opts.time), '--time expression') : undefined;
+    if (opts.time !== undefined && opts.processingTime) throw new UsageError('`--time` and `--processing-time` exclude each other', 'pick one source of time');
+    const time = opts.time !== undefined ? compileExpr(String(opts.time), '--time expression', ctx.carries) : undefined;
+    if (!time && !opts.processingTime && !ctx.carries.ts) throw new UsageError(NO_TIME('dedupe', ctx.carries), TIME_HINT);
     return new DedupeStage({
       by,
       withinMs,
       time,
+      processingTime: !!opts.processingTime,
       timeErrors: new RecordErrors(ctx.onError, 'dedupe'),
       keyErrors: new RecordErrors(ctx.onError, 'dedupe'),
     });

@@ -17,7 +17,7 @@ export function exprStageCommand(
     examples,
     options: [],
     stage(args, _opts, ctx) {
-      const expr = compileExpr(args.join(' '), `${name} expression`);
+      const expr = compileExpr(args.join(' '), `${name} expression`, ctx.carries);
       return make(expr, new RecordErrors(ctx.onError, name));
     },
   };

@@ -24,10 +24,10 @@ const stats: CommandSpec = {
     { flags: '--json', description: 'Report as JSON (one object; with --every one per interval, then the total)' },
     { flags: '--tee', description: 'Pass records through unchanged and write the report to stderr instead of stdout' },
   ],
-  stage(_args, opts) {
+  stage(_args, opts, ctx) {
     const raw = opts.field === undefined ? [] : Array.isArray(opts.field) ? opts.field : [opts.field];
-    const fields = raw.map((s: unknown) => compileExpr(String(s), '--field expression'));
-    const latencyFrom = opts.latencyFrom === undefined ? undefined : compileExpr(String(opts.latencyFrom), '--latency-from expression');
+    const fields = raw.map((s: unknown) => compileExpr(String(s), '--field expression', ctx.carries));
+    const latencyFrom = opts.latencyFrom === undefined ? undefined : compileExpr(String(opts.latencyFrom), '--latency-from expression', ctx.carries);
     let everyMs: number | undefined;
     if (opts.every !== undefined) {
       everyMs = parseDuration(opts.every, '--every');

@@ -289,7 +289,7 @@ test('reads: the aggregate reads the tags and its expressions; the window only -
 test('the decoder adds the window tags to its views from the `$window` line on', () => {
   const dec = new NdjsonDecoder(['v'], new RecordErrors({ mode: 'fail' }, 'stdin'), { name: 'stdin', where: (p) => `stdin line ${p}` });
   const out = [];
-  dec.decode('{"v":1,"@time":5}\n{"$window":{"type":"count","size":2,"partial":true,"by":null}}\n{"v":2,"@windows":[{"index":0}],"@key":"k"}', 1, out);
+  dec.decode('{"v":1,"@time":5}\n{"$kstream":{"window":{"type":"count","size":2,"partial":true,"by":null}}}\n{"v":2,"@windows":[{"index":0}],"@key":"k"}', 1, out);
   assert.deepEqual(out.map((r) => r.ctl ?? { ...r.value }), [
     { v: 1 },
     '$window',
@@ -343,7 +343,7 @@ test('piped hand-over: window output as NDJSON, decoded with the aggregate plan,
     const recs = [];
     dec2.decode(ls.slice(1).join('\n'), 2, recs);
     const out2 = [];
-    agg2.process([Rec.control('$window', JSON.parse(ls[0]).$window), ...recs], out2);
+    agg2.process([Rec.control('$window', JSON.parse(ls[0]).$kstream.window), ...recs], out2);
     agg2.end(out2);
     assert.deepEqual(out2.map(encodeValue), fused, `${wargs[0]}, views without tags`);
   }

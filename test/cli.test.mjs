@@ -33,7 +33,7 @@ test('filter + map give what the equivalent jq program gives (piped and fused)',
 });
 
 test('piped and fused runs of every stateless stage are byte-identical', async () => {
-  const input = clicks(500) + '{"$watermark":1767225600400}\n' + clicks(50, 9);
+  const input = clicks(500) + '{"$kstream":{"watermark":1767225600400}}\n' + clicks(50, 9);
   const chains = [
     [['filter', 'r.ok && r.page !== "/cart"'], ['map', '({...r, slow: r.latency_ms > 100})']],
     [['map', '({u: r.user, tags: [r.page, r.user]})'], ['flatmap', 'r.tags.map((t, i) => ({u: r.u, t, i}))']],
@@ -51,10 +51,87 @@ test('piped and fused runs of every stateless stage are byte-identical', async (
   }
   // Control lines pass through every stage, in order, and --no-watermarks drops them.
   const withWm = kstream(['filter', 'true'], input);
-  assert.match(withWm.stdout, /^\{"\$watermark":1767225600400\}$/m);
+  assert.match(withWm.stdout, /^\{"\$kstream":\{"watermark":1767225600400\}\}$/m);
   const without = kstream(['filter', 'true', '--no-watermarks'], input);
-  assert.doesNotMatch(without.stdout, /\$watermark/);
+  assert.doesNotMatch(without.stdout, /\$kstream/);
   assert.equal(lines(without.stdout).length, 550);
+});
+
+test('records that look like other tools\' control objects are data in every stage, piped and fused', async () => {
+  // MongoDB operators and extended JSON: one `$` key, exactly the shape the old control lines had.
+  const input = '{"$set":{"a":1}}\n{"$date":"x"}\n{"$watermark":5}\n{"$kstream":5}\n{"$kstream":{"a":1,"b":2}}\n{"x":1}\n';
+  const want = input.split('\n').filter(Boolean);
+  for (const args of [['filter', 'true'], ['map', 'r'], ['filter', 'true', '+', 'map', 'r'], ['dedupe', '--by', 'JSON.stringify(r)', '--within', '1h', '--processing-time']]) {
+    const r = kstream(args, input);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.stringify(JSON.parse(l))), want, args.join(' '));
+  }
+  const p = await piped([['filter', 'true'], ['map', 'r']], input);
+  assert.deepEqual(p.stdout.split('\n').filter(Boolean), want);
+  const st = kstream(['stats', '--json'], input);
+  assert.equal(st.code, 0, st.stderr);
+  assert.equal(JSON.parse(st.stdout).count, 6);
+  // and a real control line is still one: it is not counted as a record
+  const ctl = kstream(['stats', '--json'], input + '{"$kstream":{"watermark":7}}\n');
+  assert.equal(JSON.parse(ctl.stdout).count, 6);
+});
+
+test('no silent switch of clocks: a piped stage that needs a timestamp, key or headers a pipe lacks stops with the fix', () => {
+  const input = '{"t":1000,"k":"a"}\n{"t":2000,"k":"b"}\n';
+  for (const args of [['window', 'tumbling', '1m'], ['dedupe', '--by', 'r.k', '--within', '1m'], ['gen', '--count', '1', '+', 'window', 'hopping', '1m', '--every', '30s']]) {
+    const r = kstream(args, input);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, /needs an event time, and records (read from a pipe|made by `gen`) carry no timestamp — take it from the record with --time r\.<field>, read envelopes .*--envelope.*, fuse the stages with `\+`, or ask for the wall clock with --processing-time/);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, 'one line');
+  }
+  for (const expr of ['({k: key})', 'ts > 5', 'headers.length', '`${key}`']) {
+    const r = kstream(['map', expr], input);
+    assert.equal(r.code, 2, expr);
+    assert.match(r.stderr, /reads `(key|ts|headers)`, which records read from a pipe do not carry — read envelopes/);
+  }
+  // fields and object keys of the same names are no context reads
+  const ok = kstream(['map', '({key: r.k, ts: r.t, headers: 1})'], input);
+  assert.equal(ok.code, 0, ok.stderr);
+  // what was asked for explicitly still works
+  assert.equal(kstream(['window', 'tumbling', '1m', '--processing-time'], input).code, 0);
+  assert.equal(kstream(['dedupe', '--by', 'r.k', '--within', '1m', '--processing-time'], input).code, 0);
+  assert.equal(kstream(['window', 'tumbling', '1m', '--time', 'r.t'], input).code, 0);
+});
+
+test('envelopes through a pipe: time, key and headers come from the envelope; piped equals fused', async () => {
+  const env = (o, t, k, v) => JSON.stringify({ topic: 't', partition: 0, offset: o, timestamp: t, key: k, headers: [{ key: 'h', value: String(o) }], value: v });
+  const input = [env(0, 1000, 'a', { n: 1 }), env(1, 61000, 'b', { n: 2 }), env(2, 62000, 'a', 'text'), env(3, 130000, null, null)].join('\n') + '\n';
+  const stages = [['window', 'tumbling', '1m', '--envelope'], ['aggregate', 'count', '--envelope']];
+  const p = await piped(stages, input);
+  assert.deepEqual(p.codes, [0, 0], p.stderr.join(''));
+  const fused = kstream([...stages[0], '+', ...stages[1]], input);
+  assert.equal(fused.code, 0, fused.stderr);
+  assert.equal(p.stdout, fused.stdout);
+  const results = lines(fused.stdout).filter((o) => !o.$kstream).map((o) => [o.value.window.start, o.value.count, o.timestamp]);
+  assert.deepEqual(results, [[0, 1, 1000], [60000, 2, 62000], [120000, 1, 130000]]);
+  const m = kstream(['map', '({key, ts, h: headers[0].value, r})', '--envelope'], input);
+  assert.equal(m.code, 0, m.stderr);
+  assert.deepEqual(lines(m.stdout).map((o) => o.value), [
+    { key: 'a', ts: 1000, h: '0', r: { n: 1 } }, { key: 'b', ts: 61000, h: '1', r: { n: 2 } }, { key: 'a', ts: 62000, h: '2', r: 'text' }, { key: null, ts: 130000, h: '3', r: null },
+  ]);
+  // a line that is no envelope follows --on-error
+  const bad = kstream(['filter', 'true', '--envelope'], input + '{"x":1}\n');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^kstream: stdin line 5: envelope has no `value` field — --envelope reads lines written by `kstream consume --format envelope`/);
+  assert.equal(bad.stdout, input, 'the lines before it are written');
+  const skip = kstream(['filter', 'true', '--envelope', '--on-error', 'skip'], input + '{"x":1}\n');
+  assert.equal(skip.code, 0, skip.stderr);
+  assert.equal(skip.stdout, input);
+});
+
+test('a flag before an expression `true` or `false` does not swallow it', () => {
+  const input = '{"a":1}\n{"a":2}\n';
+  const t = kstream(['filter', '--quiet', 'true'], input);
+  assert.equal(t.code, 0, t.stderr);
+  assert.equal(t.stdout, input);
+  const f = kstream(['filter', '--quiet', 'false', '--no-watermarks'], input);
+  assert.equal(f.code, 0, f.stderr);
+  assert.equal(f.stdout, '');
 });
 
 test('run "a | b" is the same as a + b', () => {

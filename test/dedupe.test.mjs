@@ -16,7 +16,7 @@ import { NdjsonDecoder } from '../dist/src/codec/ndjson.js';
 import dedupeCmd from '../dist/commands/dedupe.js';
 import { kstream, piped } from './helpers/cli.mjs';
 
-const ctx = (mode = 'fail', target) => ({ fused: true, index: 0, onError: target ? { mode, target } : { mode }, quiet: true, verbose: false, log() {} });
+const ctx = (mode = 'fail', target) => ({ fused: true, index: 0, onError: target ? { mode, target } : { mode }, carries: { key: true, ts: true, headers: true }, quiet: true, verbose: false, log() {} });
 
 function make(opts, mode = 'fail', target) {
   return dedupeCmd.stage([], opts, ctx(mode, target));
@@ -214,7 +214,7 @@ test('control records pass through in order; partial decoder views are read and 
   const d = make({ by: 'r.id', within: 10, time: 'r.t' });
   const out = [];
   d.process([rec(X(1, 1)), Rec.control('$watermark', 5), rec(X(2, 2)), Rec.control('$window', { type: 'count' }), rec(X(20, 3))], out);
-  assert.deepEqual(out.map(encodeValue), ['{"id":"x","t":1,"n":1}', '{"$watermark":5}', '{"$window":{"type":"count"}}', '{"id":"x","t":20,"n":3}']);
+  assert.deepEqual(out.map(encodeValue), ['{"id":"x","t":1,"n":1}', '{"$kstream":{"watermark":5}}', '{"$kstream":{"window":{"type":"count"}}}', '{"id":"x","t":20,"n":3}']);
 
   const dec = new NdjsonDecoder(d.reads, new RecordErrors({ mode: 'fail' }, 'stdin'), { name: 'stdin', where: (p) => `stdin line ${p}` });
   const inRecs = [];

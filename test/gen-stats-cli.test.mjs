@@ -201,7 +201,7 @@ test('stats without --tee: the report is the only output, on stdout; a table by 
 test('stats --tee: records pass through byte for byte, the report goes to stderr', async () => {
   // Odd spacing, a non-object value and a control line: all forwarded as written.
   const gen = ok(kstream(['gen', '--count', '1000', '--seed', '4']));
-  const input = gen + '{ "latency_ms" : 5 }\n7\n{"$watermark":1767225600999}\n';
+  const input = gen + '{ "latency_ms" : 5 }\n7\n{"$kstream":{"watermark":1767225600999}}\n';
   const res = kstream(['stats', '--tee', '--field', 'r.latency_ms', '--json'], input);
   assert.equal(ok(res), input);
   const rep = JSON.parse(res.stderr.split('\n').find((l) => l.startsWith('{')));

@@ -121,10 +121,10 @@ test('fromEnvelope: values, keys, headers, markers and kcat -J input', () => {
   assert.equal(fromEnvelope({ value: '' }, undefined).value, '');
   assert.equal(fromEnvelope({ value: '"q"' }, undefined).value, '"q"');
   assert.deepEqual(fromEnvelope({ value: '/w==', encoding: 'base64', key: 'AA==', keyEncoding: 'base64' }, undefined), {
-    key: Buffer.from([0]), value: Buffer.from([0xff]), headers: undefined, partition: undefined, timestamp: undefined,
+    key: Buffer.from([0]), value: Buffer.from([0xff]), headers: undefined, partition: undefined, timestamp: undefined, topic: undefined, offset: undefined,
   });
   const kcat = { topic: 't', partition: 0, offset: 1, tstype: 'create', ts: 5, broker: 1, headers: ['a', '1', 'b', '2'], key: 'k', payload: '{"x":1}' };
-  assert.deepEqual(fromEnvelope(kcat, JSON.stringify(kcat)), { key: 'k', value: '{"x":1}', headers: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }], partition: 0, timestamp: 5 });
+  assert.deepEqual(fromEnvelope(kcat, JSON.stringify(kcat)), { key: 'k', value: '{"x":1}', headers: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }], partition: 0, timestamp: 5, topic: 't', offset: 1 });
   assert.throws(() => fromEnvelope([1], undefined), NotAnEnvelope);
   assert.throws(() => fromEnvelope({ key: 'x' }, undefined), /no `value` field/);
   assert.throws(() => fromEnvelope({ value: 1, headers: [{ k: 1 }] }, undefined), NotAnEnvelope);

@@ -31,7 +31,7 @@ test('examples 1, 2, 11: tumbling, update and final, boundaries, end of input', 
   // The [0,10) final comes when @12 arrives, before the watermark line that record caused.
   assert.equal(f.out, [
     '{"key":"A","window":{"start":0,"end":10},"sum_v":3,"emit":"final"}',
-    '{"$watermark":12}',
+    '{"$kstream":{"watermark":12}}',
     '{"key":"A","window":{"start":10,"end":20},"sum_v":3,"emit":"final"}',
     '',
   ].join('\n'));
@@ -55,7 +55,7 @@ test('examples 3, 4: late records and grace; late=1 reported, --late file writte
   const ex4 = await both(['window', 'tumbling', '10', '--time', 'r.t', '--grace', '5'], ['aggregate', 'count', '--by', 'r.k'], ndjson([2, 11, 7, 14, 8, 15, 9].map((t) => A(1, t))));
   assert.equal(ex4.out, [
     '{"key":"A","window":{"start":0,"end":10},"count":3,"emit":"final"}',
-    '{"$watermark":10}',
+    '{"$kstream":{"watermark":10}}',
     '{"key":"A","window":{"start":10,"end":20},"count":3,"emit":"final"}',
     '',
   ].join('\n'));
@@ -75,7 +75,7 @@ test('examples 5–8: hopping, sliding (update, early records), session', async 
   const ex8 = await both(['window', 'session', '5', '--time', 'r.t', '--by', 'r.k'], ['aggregate', 'count'], ndjson([A(1, 10), A(1, 15), A(1, 21)]));
   assert.equal(ex8.out, [
     '{"key":"A","window":{"start":10,"end":15},"count":2,"emit":"final"}',
-    '{"$watermark":21}',
+    '{"$kstream":{"watermark":21}}',
     '{"key":"A","window":{"start":21,"end":21},"count":1,"emit":"final"}',
     '',
   ].join('\n'));
@@ -169,9 +169,15 @@ test('usage errors from the CLI: exit 2 with a hint', () => {
   const fn = kstream(['aggregate', 'mean(r.x)'], '');
   assert.equal(fn.code, 2);
   assert.match(fn.stderr, /unknown aggregate function `mean`/);
-  const conflict = kstream(['window', 'session', '5m', '--time', 'r.t', '+', 'aggregate', 'count', '--by', 'r.user'], '{"t":1,"user":"a"}\n');
+  const conflict = kstream(['window', 'session', '5m', '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--by', 'r.user'], '{"t":1,"user":"a"}\n');
   assert.equal(conflict.code, 2);
-  assert.match(conflict.stderr, /cannot regroup session windows/);
+  assert.match(conflict.stderr, /both `window --by r\.k` and `aggregate --by r\.user` given/);
+  // per-key windows need a key: a pipe carries none, so --by must name it (no silent single group)
+  for (const type of [['session', '5m'], ['sliding', '5m'], ['count', '3']]) {
+    const nokey = kstream(['window', ...type, ...(type[0] === 'count' ? [] : ['--time', 'r.t'])], '{"t":1}\n');
+    assert.equal(nokey.code, 2, type[0]);
+    assert.match(nokey.stderr, /is per record key, and records read from a pipe have none — name the key with --by r\.<field>/);
+  }
   const help = kstream(['window', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--every <dur>/);

@@ -34,9 +34,12 @@ function lineOf(rnd) {
   const r = rnd.float();
   if (r < 0.03) return '';
   if (r < 0.05) return '  \t ';
-  if (r < 0.07) return '{"$watermark":' + rnd.int(0, 1e6) + '}';
-  if (r < 0.08) return '{"$watermark":1,"b":2}';
-  if (r < 0.09) return '{"$watermark":';
+  if (r < 0.06) return '{"$kstream":{"watermark":' + rnd.int(0, 1e6) + '}}';
+  if (r < 0.065) return '{"$kstream":{"watermark":1,"b":2}}';
+  if (r < 0.07) return '{"$kstream":5}';
+  if (r < 0.075) return '{"$watermark":' + rnd.int(0, 1e6) + '}';
+  if (r < 0.08) return '{"$set":{"a":1}}';
+  if (r < 0.09) return '{"$kstream":{"watermark":';
   if (r < 0.1) return VALUES[rnd.int(0, VALUES.length - 1)];
   const keys = r < 0.8 ? KEYS.slice(0, 5) : KEYS.filter(() => rnd.float() < 0.6);
   let line = '{' + keys.map((k) => `"${k}":${VALUES[rnd.int(0, VALUES.length - 1)]}`).join(',') + '}';

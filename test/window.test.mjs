@@ -49,7 +49,7 @@ test('tags: appended to the original text; empty objects and non-objects; first 
   const out = [];
   w.process([rec({ t: 3, s: 'x' }, 1)], out);
   assert.deepEqual(lines(out), [
-    '{"$window":{"type":"tumbling","size":10,"offset":0,"grace":0,"time":"r.t","by":null}}',
+    '{"$kstream":{"window":{"type":"tumbling","size":10,"offset":0,"grace":0,"time":"r.t","by":null}}}',
     '{"t":3,"s":"x","@time":3,"@windows":[{"start":0,"end":10}]}',
   ]);
   const w2 = makeWindow(['tumbling', '10'], { time: 'r.t ?? 4' });
@@ -127,7 +127,7 @@ test('watermarks: a $watermark line follows the record that closed a window, and
   const w = makeWindow(['tumbling', '10'], { time: 'r.t', grace: '2' });
   const out = run(w, [A(1, 1), A(1, 5), A(1, 11), A(1, 12), A(1, 13), A(1, 25)]);
   const l = lines(out).map((s) => (s.startsWith('{"$') ? s : JSON.parse(s).t));
-  assert.deepEqual(l.slice(1), [1, 5, 11, 12, '{"$watermark":10}', 13, 25, '{"$watermark":23}']);
+  assert.deepEqual(l.slice(1), [1, 5, 11, 12, '{"$kstream":{"watermark":10}}', 13, 25, '{"$kstream":{"watermark":23}}']);
 });
 
 test('control lines: upstream $window/$watermark replaced, others passed; --no-watermarks drops all', () => {
@@ -192,7 +192,7 @@ test('processing time: windows close by the (injected) clock; nothing is late', 
   w.tick(1099, mid);
   assert.deepEqual(mid, []);
   w.tick(1100, mid);
-  assert.deepEqual(lines(mid), ['{"$watermark":1100}']);
+  assert.deepEqual(lines(mid), ['{"$kstream":{"watermark":1100}}']);
   agg.process(mid, out);
   assert.deepEqual(data(out), [{ window: win(1000, 1100), count: 3, emit: 'final' }]);
   now = 900; // a clock step backwards does not make records late
@@ -212,7 +212,7 @@ test('idle flush: stream time follows the wall clock once the input is quiet', (
   w.tick(50_999, t1);
   assert.deepEqual(t1, []);
   w.tick(51_005, t1); // quiet for 1005 ms: ST = 3 + 1005 → W passes 10
-  assert.deepEqual(lines(t1), ['{"$watermark":1008}']);
+  assert.deepEqual(lines(t1), ['{"$kstream":{"watermark":1008}}']);
   // A record now behind the advanced stream time is late.
   now = 51_006;
   w.process([rec(A(1, 9))], out);
@@ -272,7 +272,7 @@ test('count windows: per key, no time, no watermarks', () => {
   const out = run(w, [{ k: 'A' }, { k: 'B' }, { k: 'A' }, { k: 'A' }]);
   assert.deepEqual(out.map((r) => r.ctl ?? r.value['@windows'][0].index), ['$window', 0, 0, 0, 1]);
   assert.ok(!('@time' in out[1].value));
-  assert.equal(lines(out)[0], '{"$window":{"type":"count","size":2,"partial":true,"by":"r.k"}}');
+  assert.equal(lines(out)[0], '{"$kstream":{"window":{"type":"count","size":2,"partial":true,"by":"r.k"}}}');
 });
 
 test('usage errors: type, size, flags', () => {

@@ -1,6 +1,6 @@
 import process from 'node:process';
 import bufferModule, { Buffer } from 'node:buffer';
-import { Rec, WINDOW, WINDOW_TAGS, type SourceRef } from '../pipeline/record.js';
+import { CONTROL_PREFIX, controlOf, Rec, WINDOW, WINDOW_TAGS, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import type { LineSpans } from '../pipeline/spans.js';
@@ -136,8 +136,8 @@ export function decodeUtf8(b: Buffer, firstLine: number, onBad?: (line: number, 
 /**
  * Turns NDJSON text into records. What it materialises depends on the plan: `none` and field lists go through the
  * validating FieldScanner (records keep their original text in `raw`, so untouched records are written back byte
- * for byte), `all` uses JSON.parse. Control lines (`{"$watermark":…}`: an object with exactly one key that starts
- * with `$`) become control records.
+ * for byte), `all` uses JSON.parse. Control lines (`{"$kstream":{"watermark":…}}`, see pipeline/record.ts) become
+ * control records; every other line is data.
  */
 export class NdjsonDecoder {
   private scanner: FieldScanner | undefined;
@@ -179,7 +179,7 @@ export class NdjsonDecoder {
       p = next;
       if (a >= e) continue;
       try {
-        if (text.charCodeAt(a) === 123 && text.charCodeAt(a + 1) === 34 && text.charCodeAt(a + 2) === 36) {
+        if (text.startsWith(CONTROL_PREFIX, a)) {
           const ctl = asControl(text.slice(a, e));
           if (ctl) {
             if (ctl.ctl === WINDOW && scanner !== undefined) scanner = this.readWindowTags();
@@ -246,7 +246,7 @@ export class NdjsonDecoder {
       }
       p = next;
       if (a >= e) continue;
-      const maybeControl = b[a] === 123 && b[a + 1] === 34 && b[a + 2] === 36;
+      const maybeControl = b[a] === 123 && b[a + 1] === 34 && b[a + 2] === 36 && startsControl(b, a);
       if (!maybeControl && scanner.matchBytes(bytes, a, e)) {
         out.push(a, e);
         continue;
@@ -294,9 +294,12 @@ function parseStrict(s: string): unknown {
 }
 
 function asControl(s: string): Rec | undefined {
-  const v = parseStrict(s) as Record<string, unknown>;
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const keys = Object.keys(v);
-  if (keys.length !== 1 || !keys[0].startsWith('$')) return undefined;
-  return Rec.control(keys[0], v[keys[0]]);
+  return controlOf(parseStrict(s));
+}
+
+const CONTROL_BYTES = Buffer.from(CONTROL_PREFIX, 'latin1');
+
+function startsControl(b: Buffer, a: number): boolean {
+  for (let i = 3; i < CONTROL_BYTES.length; i++) if (b[a + i] !== CONTROL_BYTES[i]) return false;
+  return true;
 }

@@ -14,7 +14,7 @@
  */
 import { Buffer } from 'node:buffer';
 import bufferModule from 'node:buffer';
-import type { Header } from '../pipeline/record.js';
+import { Rec, type Header, type SourceRef, type Stored, type StoredHeader } from '../pipeline/record.js';
 import { chunkIsPlain, FieldScanner } from '../codec/scan.js';
 
 const nodeIsUtf8: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isUtf8?: (b: Uint8Array) => boolean }).isUtf8;
@@ -174,6 +174,8 @@ export interface EnvelopeRecord {
   headers: { key: string; value: string | Buffer | null }[] | undefined;
   partition: number | undefined;
   timestamp: number | undefined;
+  topic: string | undefined;
+  offset: number | undefined;
 }
 
 export class NotAnEnvelope extends Error {}
@@ -224,5 +226,126 @@ export function fromEnvelope(env: unknown, raw: string | undefined): EnvelopeRec
   const partition = typeof e.partition === 'number' && Number.isInteger(e.partition) && e.partition >= 0 ? e.partition : undefined;
   const tsField = e.timestamp ?? e.ts;
   const timestamp = typeof tsField === 'number' && Number.isFinite(tsField) && tsField >= 0 ? tsField : undefined;
-  return { key, value, headers, partition, timestamp };
+  const topic = typeof e.topic === 'string' ? e.topic : undefined;
+  const offset = typeof e.offset === 'number' && Number.isInteger(e.offset) && e.offset >= 0 ? e.offset : undefined;
+  return { key, value, headers, partition, timestamp, topic, offset };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Envelopes through a pipe: `consume --format envelope | kstream filter --envelope … | produce --envelope`
+
+const asBytes = (v: string | Buffer | null): Uint8Array | null => (v === null ? null : typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
+
+/** The stored bytes of the envelopes of one input chunk (Rec.stored), and their lines. */
+export class EnvelopeStored implements Stored {
+  private readonly rows: EnvelopeRecord[] = [];
+  private readonly lines: string[] = [];
+
+  add(env: EnvelopeRecord, line: string): number {
+    this.rows.push(env);
+    this.lines.push(line);
+    return this.rows.length - 1;
+  }
+  key(i: number): Uint8Array | null {
+    return asBytes(this.rows[i].key);
+  }
+  value(i: number): Uint8Array | null {
+    return asBytes(this.rows[i].value);
+  }
+  headers(i: number): StoredHeader[] | undefined {
+    return this.rows[i].headers?.map((h) => ({ key: h.key, value: asBytes(h.value) }));
+  }
+  topic(i: number): string | null {
+    return this.rows[i].topic ?? null;
+  }
+  partition(i: number): number | null {
+    return this.rows[i].partition ?? null;
+  }
+  offset(i: number): number | null {
+    return this.rows[i].offset ?? null;
+  }
+  line(i: number): string {
+    return this.lines[i];
+  }
+}
+
+/** The value a stage sees for stored bytes, as `consume` (value format) makes it: JSON when the text is JSON, else the text; base64 for bytes that are not UTF-8. */
+function valueOfBytes(v: string | Buffer | null): { value: unknown; raw: string | undefined } {
+  if (v === null) return { value: null, raw: undefined };
+  let text: string | undefined;
+  if (typeof v === 'string') text = v;
+  else {
+    text = utf8Text(v, 0, v.length);
+    if (text === undefined) return { value: v.toString('base64'), raw: undefined };
+  }
+  const c = text.charCodeAt(0);
+  if (c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110 || c === 32 || c === 9 || c === 10 || c === 13) {
+    try {
+      const value = JSON.parse(text);
+      // JSON over several lines is re-serialised when written (line breaks cannot go to NDJSON)
+      return { value, raw: text.indexOf('\n') < 0 && text.indexOf('\r') < 0 ? text : undefined };
+    } catch {
+      // not JSON: the text
+    }
+  }
+  return { value: text, raw: undefined };
+}
+
+/**
+ * A record for an envelope read from a pipe: `r` is its value (as `consume` gives it), `key`, `ts` and `headers`
+ * are the envelope's, and the stored bytes are kept so that what no stage changes goes out exactly as it came.
+ */
+export function envelopeRec(env: EnvelopeRecord, line: string, stored: EnvelopeStored, pos: number, src: SourceRef): Rec {
+  const { value, raw } = valueOfBytes(env.value);
+  const rec = new Rec(value, raw, false, pos, src);
+  rec.storedAs(stored, stored.add(env, line));
+  if (env.key !== null) rec.key = typeof env.key === 'string' ? env.key : (utf8Text(env.key, 0, env.key.length) ?? env.key.toString('base64'));
+  else rec.key = null;
+  rec.ts = env.timestamp;
+  if (env.headers) {
+    rec.headers = env.headers.map((h) => ({
+      key: h.key,
+      value: h.value === null || typeof h.value === 'string' ? h.value : (utf8Text(h.value, 0, h.value.length) ?? h.value.toString('base64')),
+    }));
+  }
+  return rec;
+}
+
+/** JSON for a value, key or header in an envelope, with its base64 flag: the mapping at the top of this file. */
+function bytesJson(v: Uint8Array | string | null, embed: boolean): { json: string; base64: boolean } {
+  if (v === null) return { json: 'null', base64: false };
+  let text: string | undefined;
+  if (typeof v === 'string') text = v;
+  else {
+    const b = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    text = utf8Text(b, 0, b.length);
+    if (text === undefined) return { json: JSON.stringify(b.toString('base64')), base64: true };
+  }
+  return { json: embed && isCompactJson(text) ? text : JSON.stringify(text), base64: false };
+}
+
+/**
+ * The envelope line of a record written by a stage in a pipe: its stored line when no stage replaced the value
+ * (byte for byte), else an envelope with the record's key, time, headers and origin around its new value (the
+ * value's JSON text, as `produce` would write it).
+ */
+export function envelopeOf(rec: Rec, valueText: string): string {
+  const st = rec.stored;
+  const i = rec.si;
+  if (st !== undefined && rec.valueStored && st.line) {
+    const l = st.line(i);
+    if (l !== undefined) return l;
+  }
+  const key = st ? bytesJson(st.key(i), false) : bytesJson(rec.key === undefined || rec.key === null ? null : typeof rec.key === 'string' ? rec.key : JSON.stringify(rec.key), false);
+  const value = st !== undefined && rec.valueStored ? bytesJson(st.value(i), true) : bytesJson(valueText, true);
+  let headers = '[]';
+  const hs = st ? st.headers(i) : rec.headers;
+  if (hs && hs.length) {
+    headers = `[${hs.map((h) => {
+      const hv = bytesJson(h.value, false);
+      return `{"key":${JSON.stringify(h.key)},"value":${hv.json}${hv.base64 ? ',"encoding":"base64"' : ''}}`;
+    }).join(',')}]`;
+  }
+  const topic = st?.topic(i) ?? null;
+  return `{"topic":${JSON.stringify(topic)},"partition":${st?.partition(i) ?? null},"offset":${st?.offset(i) ?? null},"timestamp":${rec.ts ?? null},"key":${key.json},"headers":${headers},"value":${value.json}${value.base64 ? ',"encoding":"base64"' : ''}${key.base64 ? ',"keyEncoding":"base64"' : ''}}`;
 }

@@ -237,7 +237,13 @@ export class KafkaSink implements Sink {
         }
         hs = env.headers;
       } else {
-        if (mode === 'raw' && typeof rec.value === 'string' && !rec.partial) {
+        // A record read from Kafka (or from an envelope) keeps what no stage replaced as it was stored: a
+        // tombstone stays null, text stays unquoted, binary keys and values stay bytes, headers keep their bytes.
+        const st = rec.stored;
+        if (st !== undefined && rec.valueStored) {
+          value = st.value(rec.si) as Buffer | null;
+          ascii = false;
+        } else if (mode === 'raw' && typeof rec.value === 'string' && !rec.partial) {
           value = rec.value;
           // ASCII is known of the record's text: here that is the value only when the value is the line itself
           ascii &&= rec.ascii && rec.raw === value;
@@ -251,8 +257,13 @@ export class KafkaSink implements Sink {
             ascii = false;
           }
         }
-        key = rec.key as Bytes;
-        hs = rec.headers as OutHeader[] | undefined;
+        if (st !== undefined) {
+          key = st.key(rec.si) as Buffer | null;
+          hs = st.headers(rec.si) as OutHeader[] | undefined;
+        } else {
+          key = rec.key as Bytes;
+          hs = rec.headers as OutHeader[] | undefined;
+        }
       }
       if (keyExpr) {
         try {

@@ -8,11 +8,11 @@
  * Offsets are committed (with --group) in `ack`, which the runner calls only after the sink acknowledged every
  * record derived from the batch: the highest offset + 1 per partition in it (at-least-once).
  */
-import { Rec, type Header, type SourceRef } from '../pipeline/record.js';
+import { Rec, type SourceRef, type Stored } from '../pipeline/record.js';
 import type { FieldNeeds, Source, SourcePosition, StateBackend } from '../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
 import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../codec/scan.js';
-import { openKafka, tpKey, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from './kafka.js';
+import { openKafka, tpKey, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from './kafka.js';
 import type { KafkaConfig } from './kafka-options.js';
 import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from './kafka-offsets.js';
 import { headersJson, isCompactJson, utf8Text } from './envelope.js';
@@ -60,6 +60,8 @@ class PartitionRef implements SourceRef {
 
 export class KafkaSource implements Source {
   readonly name = 'consume';
+  readonly carries = { key: true, ts: true, headers: true };
+  readonly rawOutput: boolean;
   /** Under --exactly-once each batch is a transaction, acknowledged before the next is handed out. */
   readonly ackEachBatch: boolean = false;
   /**
@@ -88,6 +90,7 @@ export class KafkaSource implements Source {
   private ackedNow: () => void = () => {};
 
   constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions) {
+    this.rawOutput = opts.format === 'raw';
     KafkaDeadLetters.useConfig(cfg);
     if (opts.exactlyOnce && opts.group) {
       this.eos = ExactlyOnce.active = new ExactlyOnce({ group: opts.group, prefix: opts.exactlyOnce.prefix });
@@ -285,6 +288,31 @@ export class KafkaSource implements Source {
   }
 }
 
+/** The stored bytes of one decoded record batch, for sinks that write records as they were (Rec.stored). */
+class ColumnsStored implements Stored {
+  constructor(private readonly cols: RecordColumns, private readonly ref: PartitionRef) {}
+  key(i: number): Buffer | null {
+    const s = this.cols.keyStart[i];
+    return s < 0 ? null : this.cols.buf.subarray(s, this.cols.keyEnd[i]);
+  }
+  value(i: number): Buffer | null {
+    const s = this.cols.valueStart[i];
+    return s < 0 ? null : this.cols.buf.subarray(s, this.cols.valueEnd[i]);
+  }
+  headers(i: number): RawHeader[] | undefined {
+    return this.cols.headers?.[i];
+  }
+  topic(): string {
+    return this.ref.topic;
+  }
+  partition(): number {
+    return this.ref.partition;
+  }
+  offset(i: number): number {
+    return this.cols.offsets[i];
+  }
+}
+
 /** Turns fetched columns into records for one output format. */
 export class RecordMaker {
   binary = 0;
@@ -305,6 +333,7 @@ export class RecordMaker {
       if (n <= 0) break;
       room -= n;
       const { buf, offsets, timestamps, keyStart, keyEnd, valueStart, valueEnd, headers } = cols;
+      const stored = new ColumnsStored(cols, ref);
       const first = out.length;
       const spans = this.format === 'value' ? this.valueSpans(cols, n, ref, out) : false;
       for (let i = 0; i < n; i++) {
@@ -328,6 +357,7 @@ export class RecordMaker {
         if (h && this.format !== 'envelope') rec.headers = headersJson(h).rec;
         rec.key = key;
         rec.ts = timestamps[i];
+        rec.storedAs(stored, i);
         if (!spans) out.push(rec);
       }
       last = offsets[n - 1];

@@ -1,12 +1,14 @@
 import fs from 'node:fs';
 import process from 'node:process';
 import { Rec, encodeValue, type SourceRef } from '../pipeline/record.js';
-import type { FieldNeeds, Sink, Source } from '../pipeline/stage.js';
+import type { Carried, FieldNeeds, Sink, Source } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { asciiChunk, decodeUtf8, LineFramer, LineTooLong, LONG_LINE_HINT, NdjsonDecoder } from '../codec/ndjson.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { LineSpans } from '../pipeline/spans.js';
 import { runtime } from '../runtime.js';
+import { Buffer } from 'node:buffer';
+import { envelopeOf, envelopeRec, EnvelopeStored, fromEnvelope, NotAnEnvelope } from './envelope.js';
 
 /** Reads raw byte chunks from stdin (or a file). Large chunks: fewer, bigger batches downstream. */
 export async function* readChunks(path?: string): AsyncIterable<Uint8Array> {
@@ -74,7 +76,14 @@ export class NdjsonSource implements Source {
   private decoder: NdjsonDecoder | undefined;
   readonly ref: SourceRef;
 
-  constructor(private readonly errors: RecordErrors, private readonly path?: string) {
+  /**
+   * What the records carry besides their value: envelopes (`--envelope`) bring the key, timestamp and headers;
+   * plain NDJSON lines bring none of them.
+   */
+  readonly carries: Carried;
+
+  constructor(private readonly errors: RecordErrors, private readonly path?: string, private readonly envelope = false) {
+    this.carries = { key: envelope, ts: envelope, headers: envelope };
     this.name = path ?? 'stdin';
     const label = path ? `\`${path}\` line` : 'stdin line';
     this.ref = { name: this.name, where: (pos: number) => `${label} ${pos}` };
@@ -97,7 +106,9 @@ export class NdjsonSource implements Source {
   }
 
   private async *read(asSpans: boolean): AsyncIterable<Rec[] | LineSpans> {
-    const decoder = (this.decoder = new NdjsonDecoder(this.plan, this.errors, this.ref));
+    // an envelope is read whole; what the stages read is its value
+    const decoder = (this.decoder = new NdjsonDecoder(this.envelope ? 'all' : this.plan, this.errors, this.ref));
+    if (this.envelope) asSpans = false;
     const framer = new LineFramer();
     const decodeLines = (bytes: Buffer): Rec[] | LineSpans => {
       const ascii = asSpans ? asciiChunk(bytes) : undefined;
@@ -112,7 +123,7 @@ export class NdjsonSource implements Source {
       if (badLine !== undefined && !decoder.failure) {
         decoder.failure = new RuntimeError(`${this.ref.where(badLine)}: invalid UTF-8`, 'NDJSON input must be UTF-8 text');
       }
-      return out;
+      return this.envelope ? this.unwrap(out, decoder) : out;
     };
     const any = (out: Rec[] | LineSpans) => (Array.isArray(out) ? out.length : out.count) > 0;
     try {
@@ -137,10 +148,36 @@ export class NdjsonSource implements Source {
     }
   }
 
+  /** Envelope lines → records of their values (io/envelope.ts); a line that is no envelope goes to --on-error. */
+  private unwrap(recs: Rec[], decoder: NdjsonDecoder): Rec[] {
+    const stored = new EnvelopeStored();
+    const out: Rec[] = [];
+    for (const rec of recs) {
+      if (rec.ctl !== undefined) {
+        out.push(rec);
+        continue;
+      }
+      try {
+        out.push(envelopeRec(fromEnvelope(rec.value, rec.raw), rec.raw as string, stored, rec.pos, this.ref));
+      } catch (e) {
+        if (!(e instanceof NotAnEnvelope)) throw e;
+        try {
+          this.errors.handle(rec.where(), `${e.message} — --envelope reads lines written by \`kstream consume --format envelope\``, rec.raw);
+        } catch (fatal) {
+          decoder.failure ??= fatal;
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   counters(): Record<string, number> {
     return this.errors.count ? { [this.errors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped']: this.errors.count } : {};
   }
 }
+
+const NEWLINE = Buffer.from('\n');
 
 /** Thrown by the stdout sink when the reader went away (`| head`): the run ends quietly with exit 0. */
 export class ReaderGone extends Error {
@@ -159,7 +196,11 @@ export class StdoutSink implements Sink {
   private gone = false;
   private readonly out = process.stdout;
 
-  constructor(private readonly dropControl = false) {
+  /**
+   * `format`: `ndjson` writes values; `envelope` writes each record as a consume envelope (a record whose value no
+   * stage replaced as the line it came in); `raw` writes stored values as their bytes (consume --format raw).
+   */
+  constructor(private readonly dropControl = false, private readonly format: 'ndjson' | 'envelope' | 'raw' = 'ndjson') {
     this.out.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') this.gone = true;
       else throw e;
@@ -168,6 +209,16 @@ export class StdoutSink implements Sink {
 
   write(batch: Rec[]): Promise<void> | void {
     if (this.gone) throw new ReaderGone();
+    if (this.format === 'raw') return this.writeRaw(batch);
+    if (this.format === 'envelope') {
+      let s = '';
+      for (const r of batch) {
+        if (r.ctl !== undefined && this.dropControl) continue;
+        s += (r.ctl !== undefined ? encodeValue(r) : envelopeOf(r, encodeValue(r))) + '\n';
+      }
+      if (s.length > 0 && !this.out.write(s)) return this.drained();
+      return;
+    }
     let s = '';
     let n = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -177,6 +228,19 @@ export class StdoutSink implements Sink {
       n++;
     }
     if (n > 0 && !this.out.write(s)) return this.drained();
+  }
+
+  /** Stored values as their bytes, one per line (a tombstone is an empty line, as kcat writes it); others as NDJSON. */
+  private writeRaw(batch: Rec[]): Promise<void> | void {
+    const parts: Uint8Array[] = [];
+    for (const r of batch) {
+      if (r.ctl !== undefined && this.dropControl) continue;
+      const v = r.stored !== undefined && r.valueStored ? r.stored.value(r.si) : undefined;
+      if (v === undefined) parts.push(Buffer.from(encodeValue(r), 'utf8'));
+      else if (v !== null) parts.push(v);
+      parts.push(NEWLINE);
+    }
+    if (parts.length > 0 && !this.out.write(Buffer.concat(parts))) return this.drained();
   }
 
   /** NDJSON lines already encoded (by the threads of pipeline/parallel.ts), with the same backpressure. */

@@ -27,6 +27,7 @@ const REF: SourceRef = { name: 'gen', where: (pos) => `gen record ${pos}` };
 
 export class GenSource implements Source {
   readonly name = 'gen';
+  readonly carries = { key: false, ts: false, headers: false, what: 'records made by `gen`' };
   readonly generator: RecordGenerator;
   private pacer: Pacer | undefined;
   private readonly abort = new AbortController();

@@ -48,8 +48,10 @@ export interface DedupeStageOptions {
   by: Expr[];
   /** --within in ms. */
   withinMs: number;
-  /** --time: event time from the record; otherwise the record timestamp, else processing time. */
+  /** --time: event time from the record; otherwise the record timestamp (the command refuses records without one), or processing time. */
   time?: Expr;
+  /** --processing-time: the wall clock at ingest, even where records have a timestamp. */
+  processingTime?: boolean;
   /** Wall clock in epoch ms (injectable for tests). */
   clock?: () => number;
   /** Invalid event times. */
@@ -125,7 +127,7 @@ export class DedupeStage implements StatefulStage {
           o.timeErrors.handle(rec.where(), `invalid event time (${invalidReason(t)}) from --time \`${o.time.source}\`: ${preview(raw)}`, rec.raw ?? rec.value);
           continue;
         }
-      } else if (rec.ts !== undefined) {
+      } else if (rec.ts !== undefined && !o.processingTime) {
         t = toEventTime(rec.ts);
         if (t < 0) {
           o.timeErrors.handle(rec.where(), `invalid record timestamp (${invalidReason(t)}): ${preview(rec.ts)}`, rec.raw ?? rec.value);

@@ -15,7 +15,15 @@ const REGEX_AFTER_WORD = new Set(['return', 'typeof', 'instanceof', 'in', 'of', 
 const isIdStart = (c: string) => /[A-Za-z_$\u00c0-\uffff]/.test(c);
 const isIdPart = (c: string) => /[\w$\u00c0-\uffff]/.test(c);
 
-export function fieldsRead(src: string, variable = 'r'): FieldNeeds {
+/** The record's context variables beside `r` (expr.ts): what a source must carry for an expression that reads them. */
+export const CONTEXT_NAMES = ['key', 'ts', 'headers'] as const;
+export type ContextName = (typeof CONTEXT_NAMES)[number];
+
+/**
+ * `used`, when given, collects the context variables (`key`, `ts`, `headers`) the expression reads: every use
+ * of the name that is not a member (`r.key`) or an object literal's key (`{key: 1}`).
+ */
+export function fieldsRead(src: string, variable = 'r', used?: Set<ContextName>): FieldNeeds {
   const fields = new Set<string>();
   let all = false;
   // Previous significant token, to tell a regex from a division and a member name from a variable.
@@ -88,6 +96,10 @@ export function fieldsRead(src: string, variable = 'r'): FieldNeeds {
         const isMember = prev === '.' || prev === '?.';
         // `arguments[0]` is r, and eval can name it: neither can be followed, so the whole value is needed
         if (!isMember && (word === 'arguments' || word === 'eval')) all = true;
+        if (used && !isMember && (CONTEXT_NAMES as readonly string[]).includes(word)) {
+          const objectKey = (prev === '{' || prev === ',') && src[skipWsComments(e)] === ':';
+          if (!objectKey) used.add(word as ContextName);
+        }
         if (word === variable && !isMember) {
           // r.<name> or r?.<name>, read-only, is a field; anything else needs the whole value.
           let k = skipWsComments(e);

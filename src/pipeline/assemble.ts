@@ -4,7 +4,7 @@ import { loadCommand } from './registry.js';
 import { UsageError } from './errors.js';
 import { protectOptionValues, restoreOptionValues } from './option-text.js';
 import { parseOnError, RecordErrors } from './onerror.js';
-import type { Sink, Source, Stage } from './stage.js';
+import type { Carried, Sink, Source, Stage } from './stage.js';
 import { NdjsonSource, StdoutSink } from '../io/stdio.js';
 import { writeErr } from '../runtime.js';
 
@@ -24,6 +24,7 @@ const RECORD_OPTIONS: OptionSpec[] = [
 ];
 const STAGE_OPTIONS: OptionSpec[] = [
   { flags: '--no-watermarks', description: 'Leave watermark control lines out of the output (for non-kstream readers)' },
+  { flags: '--envelope', description: 'Read and write consume envelopes (`consume --format envelope`): r is the value; key, ts and headers come from the envelope; unchanged records go out as they came' },
 ];
 
 export function optionsOf(spec: CommandSpec): OptionSpec[] {
@@ -67,10 +68,14 @@ export function printHelp(spec: CommandSpec): void {
   cacFor(spec).parse(['node', 'kstream', spec.name, '--help'], { run: false });
 }
 
-export function contextFor(seg: Segment, fused: boolean, index: number): BuildContext {
+/** What records carry when nothing says otherwise (a source that builds no context, a tool). */
+const NOTHING: Carried = { key: false, ts: false, headers: false };
+
+export function contextFor(seg: Segment, fused: boolean, index: number, carries: Carried = NOTHING): BuildContext {
   return {
     fused,
     index,
+    carries,
     onError: parseOnError(seg.opts.onError),
     quiet: !!seg.opts.quiet,
     verbose: !!seg.opts.verbose,
@@ -102,14 +107,16 @@ export function assemble(segments: Segment[]): Assembled {
     from = 1;
   } else {
     const errors = new RecordErrors(parseOnError(first.opts.onError), 'stdin');
-    source = first.spec.stdin?.(first.opts, errors) ?? new NdjsonSource(errors);
+    source = first.spec.stdin?.(first.opts, errors) ?? new NdjsonSource(errors, undefined, first.spec.stage !== undefined && !!first.opts.envelope);
   }
+  const carries = source.carries ?? NOTHING;
   let sink: Sink;
   if (last.spec.sink && to - 1 >= from) {
-    sink = last.spec.sink(last.args, last.opts, contextFor(last, fused, segments.length - 1));
+    sink = last.spec.sink(last.args, last.opts, contextFor(last, fused, segments.length - 1, carries));
     to -= 1;
   } else {
-    sink = new StdoutSink(last.opts.watermarks === false);
+    const format = source.rawOutput ? 'raw' : last.spec.stage && last.opts.envelope ? 'envelope' : 'ndjson';
+    sink = new StdoutSink(last.opts.watermarks === false, format);
   }
   const stages: Stage[] = [];
   for (let i = from; i < to; i++) {
@@ -118,7 +125,7 @@ export function assemble(segments: Segment[]): Assembled {
       const role = seg.spec.source ? 'a source: it can only come first' : seg.spec.sink ? 'a sink: it can only come last' : 'not a pipeline stage';
       throw new UsageError(`\`${seg.spec.name}\` is ${role}`, 'see `kstream --help`');
     }
-    stages.push(seg.spec.stage(seg.args, seg.opts, contextFor(seg, fused, i)));
+    stages.push(seg.spec.stage(seg.args, seg.opts, contextFor(seg, fused, i, carries)));
   }
   return { source, stages, sink, segments };
 }

@@ -1,4 +1,4 @@
-import type { Sink, Source, Stage, OnError } from './stage.js';
+import type { Carried, Sink, Source, Stage, OnError } from './stage.js';
 import type { RecordErrors } from './onerror.js';
 
 /**
@@ -45,6 +45,8 @@ export interface BuildContext {
   /** Position of the stage in the fused run (0 = first). */
   index: number;
   onError: OnError;
+  /** What the records reaching this stage carry besides their value (set from the run's source). */
+  carries: Carried;
   quiet: boolean;
   verbose: boolean;
   /** Where diagnostics go; never stdout. */

@@ -30,9 +30,23 @@ function camel(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/** Names of the options that take no value (`--exit`, `--envelope`, `-q`). */
+function flagNames(options: OptionSpec[]): Set<string> {
+  const names = new Set<string>();
+  for (const o of options) {
+    if (/[<[]/.test(o.flags)) continue;
+    for (const m of o.flags.matchAll(/(?:^|[\s,])--?([A-Za-z0-9][\w-]*)/g)) names.add(m[1]);
+  }
+  return names;
+}
+
 export function protectOptionValues(argv: string[], options: OptionSpec[]): { argv: string[]; typed: Map<ValueOption, string[]> } {
   const byName = valueOptions(options);
+  const flags = flagNames(options);
   const out: string[] = [];
+  // mri reads `--flag true` as the flag's value, which would swallow `filter --envelope true`'s expression: such
+  // flags move behind the arguments, where nothing follows them.
+  const moved: string[] = [];
   const typed = new Map<ValueOption, string[]>();
   const note = (vo: ValueOption, v: string) => {
     const l = typed.get(vo);
@@ -42,10 +56,14 @@ export function protectOptionValues(argv: string[], options: OptionSpec[]): { ar
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') {
-      out.push(...argv.slice(i));
+      out.push(...moved.splice(0), ...argv.slice(i));
       break;
     }
     const m = /^--?([A-Za-z0-9][\w-]*)(?:=(.*))?$/s.exec(a);
+    if (m && m[2] === undefined && flags.has(m[1]) && (argv[i + 1] === 'true' || argv[i + 1] === 'false')) {
+      moved.push(a);
+      continue;
+    }
     const vo = m ? byName.get(m[1]) : undefined;
     if (!m || !vo || (!a.startsWith('--') && m[1].length !== 1)) {
       out.push(a);
@@ -65,6 +83,7 @@ export function protectOptionValues(argv: string[], options: OptionSpec[]): { ar
     }
     out.push(a);
   }
+  out.push(...moved);
   return { argv: out, typed };
 }
 

@@ -41,6 +41,8 @@ export function workerCount(): number {
 export function parallelInput(segments: Segment[], stages: Stage[]): StdinFile | undefined {
   if (workerCount() < 1 || stages.length === 0 || stages.length !== segments.length) return undefined;
   if (!stages.every((s) => s.stateless) || segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq='))) return undefined;
+  // the threads read plain NDJSON lines: envelopes go through the one-thread path, which unwraps them
+  if (segments.some((s) => s.opts.envelope)) return undefined;
   const file = stdinFile();
   return file !== undefined && file.size - file.pos >= PARALLEL_BYTES ? file : undefined;
 }

@@ -8,8 +8,30 @@
  *
  * Control records (watermarks, end markers) travel in-band, in order with the data: `ctl` names the control
  * (for example "$watermark") and `value` carries its payload. Stages pass on controls they do not use.
+ * Through a pipe a control is one line under the reserved key `$kstream` (see CONTROL_KEY), so no ordinary
+ * record — `{"$set":…}`, `{"$date":…}` — can be taken for one.
  */
 export interface Header { key: string; value: string | null }
+
+/** A header as stored: its value's bytes (null for a null value). */
+export interface StoredHeader { key: string; value: Uint8Array | null }
+
+/**
+ * The bytes a record had where it was read (a Kafka record batch, an envelope line), for sinks that write it
+ * again: a copy job must not turn a tombstone into `null`, text into `"text"` or a binary key into base64. One
+ * object serves a whole batch; a record names its row (`Rec.si`), so keeping the bytes costs no allocation per record.
+ */
+export interface Stored {
+  key(i: number): Uint8Array | null;
+  value(i: number): Uint8Array | null;
+  headers(i: number): StoredHeader[] | undefined;
+  /** Where the record was read, for envelopes written again. */
+  topic(i: number): string | null;
+  partition(i: number): number | null;
+  offset(i: number): number | null;
+  /** The envelope line the record was read from, when it was (a stage in a pipe that leaves it unchanged writes it as it came). */
+  line?(i: number): string | undefined;
+}
 
 export class Rec {
   value: unknown;
@@ -33,6 +55,10 @@ export class Rec {
   windows: readonly object[] | undefined;
   wkey: unknown;
   merged: readonly object[] | undefined;
+  /** The record's stored bytes and its row there; `valueStored` while the value is still the stored one. */
+  stored: Stored | undefined;
+  si: number;
+  valueStored: boolean;
 
   // The original text is kept as a span of the decoded chunk and cut only when someone reads it: most records
   // of a selective filter are dropped and never need their own string.
@@ -66,6 +92,17 @@ export class Rec {
     this.merged = undefined;
     this.tagsPending = false;
     this.ascii = ascii;
+    this.stored = undefined;
+    this.si = 0;
+    this.valueStored = false;
+  }
+
+  /** Marks the record as row `i` of `stored`, its value still the stored one. */
+  storedAs(stored: Stored, i: number): this {
+    this.stored = stored;
+    this.si = i;
+    this.valueStored = true;
+    return this;
   }
 
   /** Exact JSON text of the value while no stage has replaced it. */
@@ -86,6 +123,7 @@ export class Rec {
     this.end = -1;
     this.tagsPending = false;
     this.ascii = false;
+    this.valueStored = false;
   }
 
   /**
@@ -102,6 +140,8 @@ export class Rec {
     this.tagsPending = this.text !== undefined;
     // the tags (a group key, say) may not be ASCII
     this.ascii = false;
+    // the text now differs from the stored value: a sink writes the tagged text, as it would through a pipe
+    this.valueStored = false;
   }
 
   /** A record whose original text is chunk[start, end); `ascii` when the chunk is. */
@@ -128,6 +168,7 @@ export class Rec {
     this.end = -1;
     this.partial = false;
     this.ascii = false;
+    this.valueStored = false;
     // The tags described the old value; a stage that keeps them in its new value passes them on there.
     if (this.windows !== undefined) {
       this.etime = undefined;
@@ -144,6 +185,9 @@ export class Rec {
     r.key = this.key;
     r.ts = this.ts;
     r.headers = this.headers;
+    // the stored key and headers still describe it; the value is new
+    r.stored = this.stored;
+    r.si = this.si;
     return r;
   }
 
@@ -190,9 +234,31 @@ function spliceTags(text: string, r: Rec): string {
   return text.slice(0, e) + (text.charCodeAt(j) === 123 ? tags.slice(1) : tags) + text.slice(e);
 }
 
+/**
+ * The one reserved top-level key of the NDJSON between kstream stages: a control line is exactly
+ * `{"$kstream":{"<name>":<payload>}}` (`{"$kstream":{"watermark":1767225660000}}`). Anything else is data, however
+ * many `$` it has. Internally controls are named with a `$` ("$watermark"); on the wire the `$` is dropped.
+ */
+export const CONTROL_KEY = '$kstream';
+/** What every control line starts with, byte for byte (the encoder writes no spaces). */
+export const CONTROL_PREFIX = '{"$kstream":{"';
+
+/** The control record a parsed line stands for, or undefined when the value is data. */
+export function controlOf(v: unknown): Rec | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  let n = 0;
+  for (const k in o) if (++n > 1 || k !== CONTROL_KEY) return undefined;
+  const inner = o[CONTROL_KEY];
+  if (n !== 1 || inner === null || typeof inner !== 'object' || Array.isArray(inner)) return undefined;
+  const names = Object.keys(inner);
+  if (names.length !== 1) return undefined;
+  return Rec.control(`$${names[0]}`, (inner as Record<string, unknown>)[names[0]]);
+}
+
 /** Encode a record's value as one NDJSON line (without newline). */
 export function encodeValue(r: Rec): string {
-  if (r.ctl !== undefined) return `{${JSON.stringify(r.ctl)}:${JSON.stringify(r.value)}}`;
+  if (r.ctl !== undefined) return `{"${CONTROL_KEY}":{${JSON.stringify(r.ctl.slice(1))}:${JSON.stringify(r.value)}}}`;
   if (r.raw !== undefined) return r.raw;
   const s = JSON.stringify(r.value);
   // JSON.stringify(undefined) is undefined: a map that returns nothing yields null, as jq does for missing values.

@@ -35,9 +35,26 @@ export type FieldNeeds = 'all' | 'none' | readonly string[];
 /** Record-error policy shared by every stage (DESIGN.md: --on-error fail|skip|dlq=<file>). */
 export type OnError = { mode: 'fail' } | { mode: 'skip' } | { mode: 'dlq'; target: string };
 
+/**
+ * What records carry besides their value. Kafka records have a key, a timestamp and headers; lines read from a
+ * pipe have none of them unless they are envelopes. Stages that need one the source cannot give refuse to start
+ * (SEMANTICS.md: no silent switch of clocks) rather than see `undefined`.
+ */
+export interface Carried {
+  key: boolean;
+  ts: boolean;
+  headers: boolean;
+  /** The records, as errors name them: "records read from a pipe", "records made by `gen`". */
+  what?: string;
+}
+
 /** A source produces batches asynchronously; Kafka sources also learn when batches are safely processed. */
 export interface Source {
   readonly name: string;
+  /** What the records carry besides their value (default: nothing). */
+  readonly carries?: Carried;
+  /** Stdout gets the records' stored bytes, not NDJSON (consume --format raw). */
+  readonly rawOutput?: boolean;
   /** Where stateful stages downstream of this source checkpoint (a group's changelog topic), if anywhere. */
   state?: StateBackend;
   batches(): AsyncIterable<Rec[]>;

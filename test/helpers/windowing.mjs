@@ -4,7 +4,8 @@ import { Rec } from '../../dist/src/pipeline/record.js';
 import windowCmd from '../../dist/commands/window.js';
 import aggregateCmd from '../../dist/commands/aggregate.js';
 
-export const ctx = (mode = 'fail') => ({ fused: true, index: 0, onError: { mode }, quiet: true, verbose: false, log() {} });
+// records as a Kafka source gives them: with key, timestamp and headers
+export const ctx = (mode = 'fail') => ({ fused: true, index: 0, onError: { mode }, carries: { key: true, ts: true, headers: true }, quiet: true, verbose: false, log() {} });
 
 /** A record as the NDJSON decoder makes it (full value plus its text). */
 export function rec(value, pos = 1, ts) {

@@ -306,7 +306,7 @@ test('produce options: --partition, --header, --key, --acks, gzip, --raw, --coun
 
 test('produce sends stdin lines as they are: trimmed, CRLF, blank and control lines, bad lines by --on-error — ASCII or not alike', T, async () => {
   const good = ['{"n":1,"s":"a"}', '{"n":2,"s":"b"}', '{"n":3,"s":"c"}', '{"n":4,"s":2.5}', '42', '{"n":6,"s":"\\"q\\""}', '{"$w":1,"n":7}'];
-  const input = (last) => [good[0], good[1], `  ${good[2]}\t`, `${good[3]}\r`, '', '{"$watermark":5}', good[4], '{"n":5,"s":', good[5], last].join('\n') + '\n';
+  const input = (last) => [good[0], good[1], `  ${good[2]}\t`, `${good[3]}\r`, '', '{"$kstream":{"watermark":5}}', good[4], '{"n":5,"s":', good[5], last].join('\n') + '\n';
   // the second input has one non-ASCII line: its chunk goes through records, the first one's through byte spans
   for (const [what, lastLine] of [['ASCII', good[6]], ['not ASCII', '{"$w":1,"n":7,"é":"é"}']]) {
     const text = input(lastLine);

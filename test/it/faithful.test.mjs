@@ -1,0 +1,123 @@
+// Records are faithful (issue 10): a copy job through kstream writes every record as it was stored — tombstones,
+// empty values, text, binary keys and values, headers and timestamps — fused and through an envelope pipe, and
+// the copy equals the original under an independent reader (kcat -J). Records that look like other tools'
+// control objects are data all the way through Kafka.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { Kafka, logLevel } from 'kafkajs';
+import { CLI, itContext, KS, sh } from '../helpers/delivery.mjs';
+
+const { brokers, env, adm, topics } = await itContext();
+const T = { timeout: 90_000 };
+
+async function topic(what, partitions = 1) {
+  const t = `it-faithful-${what}-${randomUUID().slice(0, 8)}`;
+  topics.push(t);
+  await adm.createTopics({ topics: [{ topic: t, numPartitions: partitions }], waitForLeaders: true });
+  return t;
+}
+
+async function run(cmd, input) {
+  const r = await sh(cmd, env, input);
+  assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+  return r;
+}
+
+/** kcat's view of a topic, without what differs between two topics (name) — offsets, partitions and all else kept. */
+function kcatJ(t) {
+  const r = spawnSync('kcat', ['-b', brokers, '-C', '-t', t, '-e', '-J', '-q'], { encoding: 'buffer', maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, `kcat must be installed for this test (apt-get install kcat): ${r.stderr}`);
+  return r.stdout.toString('latin1').split('\n').filter(Boolean).map((l) => {
+    const o = JSON.parse(l);
+    delete o.topic;
+    delete o.broker;
+    return o;
+  }).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+const BIN = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0a, 0x22]);
+// every kind of record a Java client or kcat may have written
+const RECORDS = [
+  { key: 'k1', value: '{"a":1}', timestamp: '1000' },
+  { key: 'k2', value: '{ "spaced" :  [1, 2.50] }', timestamp: '2000' },
+  { key: 'k3', value: null, timestamp: '3000' },
+  { key: 'k4', value: '', timestamp: '4000' },
+  { key: null, value: 'abc', timestamp: '5000' },
+  { key: BIN, value: BIN, timestamp: '6000' },
+  { key: 'k7', value: '"quoted"', timestamp: '7000', headers: { h1: 'v1', bin: BIN, e: '' } },
+  { key: '', value: 'null', timestamp: '8000' },
+  { key: 'k9', value: '{"a":\n1}', timestamp: '9000' },
+  { key: 'k10', value: '{"$set":{"a":1}}', timestamp: '10000' },
+  { key: 'k11', value: 'héllo €', timestamp: '11000', headers: { n: 'x', m: 'y' } },
+  { key: 'k12', value: '42', timestamp: '12000' },
+];
+
+async function original() {
+  const t = await topic('src');
+  const kafka = new Kafka({ clientId: 'it-faithful', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  const p = kafka.producer();
+  await p.connect();
+  await p.send({ topic: t, messages: RECORDS });
+  await p.disconnect();
+  return t;
+}
+
+test('consume + filter + produce copies every kind of record exactly (kcat -J of the copy equals the original)', T, async () => {
+  const src = await original();
+  const want = kcatJ(src);
+  assert.equal(want.length, RECORDS.length);
+  for (const mid of [[], ['+', 'filter', 'true'], ['+', 'dedupe', '--by', 'key', '--within', '1h']]) {
+    const dst = await topic('copy');
+    await run(`${KS} consume ${src} --exit ${mid.join(' ')} + produce ${dst} --quiet`);
+    assert.deepEqual(kcatJ(dst), want, `consume ${mid.join(' ')} + produce`);
+  }
+  // a stage that replaces values writes new values, but keeps each record's key bytes, headers and timestamp
+  const mapped = await topic('mapped');
+  await run(`${KS} consume ${src} --exit + map '({n: 1})' + produce ${mapped} --quiet`);
+  const got = kcatJ(mapped);
+  assert.deepEqual(got.map((o) => o.payload), RECORDS.map(() => '{"n":1}'));
+  assert.deepEqual(got.map((o) => [o.key, o.ts, o.headers]), want.map((o) => [o.key, o.ts, o.headers]));
+});
+
+test('the envelope pipe is lossless too, with r the value and key, ts, headers in scope', T, async () => {
+  const src = await original();
+  const want = kcatJ(src);
+  const dst = await topic('envcopy');
+  await run(`${KS} consume ${src} --exit --format envelope | ${KS} filter --envelope 'true' | ${KS} produce ${dst} --envelope --quiet`);
+  assert.deepEqual(kcatJ(dst), want);
+  // the expression sees what a fused stage sees
+  const fields = `'({r, key, ts, h: headers && headers.map((x) => x.key)})'`;
+  const piped = await run(`${KS} consume ${src} --exit --format envelope | ${KS} map ${fields} --envelope | ${KS} map 'r' --envelope`);
+  const fused = await run(`${KS} consume ${src} --exit + map ${fields}`);
+  const values = piped.stdout.split('\n').filter(Boolean).map((l) => JSON.stringify(JSON.parse(l).value));
+  assert.deepEqual(values, fused.stdout.split('\n').filter(Boolean).map((l) => JSON.stringify(JSON.parse(l))));
+  assert.equal(JSON.parse(values[0]).key, 'k1');
+  assert.equal(JSON.parse(values[0]).ts, 1000);
+  assert.equal(JSON.parse(values[2]).r, null, 'a tombstone is r = null');
+  assert.deepEqual(JSON.parse(values[6]).h, ['h1', 'bin', 'e']);
+  // filter: kept lines go out byte for byte, dropped ones not at all
+  const env = await run(`${KS} consume ${src} --exit --format envelope`);
+  const kept = await run(`${KS} filter --envelope 'key === "k1" || key === "k7"'`, env.stdout);
+  assert.deepEqual(kept.stdout.split('\n').filter(Boolean), env.stdout.split('\n').filter((l) => /"key":"k(1|7)"/.test(l)));
+});
+
+test('consume --format raw writes the stored bytes: binary stays binary, a tombstone is an empty line', T, async () => {
+  const src = await original();
+  const r = spawnSync(process.execPath, [CLI, 'consume', src, '--exit', '--format', 'raw'], { env: { ...process.env, ...env }, encoding: 'buffer' });
+  assert.equal(r.status, 0, r.stderr.toString());
+  const want = Buffer.concat(RECORDS.flatMap((x) => [x.value === null ? Buffer.alloc(0) : Buffer.from(x.value), Buffer.from('\n')]));
+  assert.deepEqual(r.stdout, want);
+});
+
+test('{"$set":…} and {"$date":…} lines are records through produce, filter, map and stats', T, async () => {
+  const t = await topic('dollar');
+  const input = '{"$set":{"a":1}}\n{"$date":"x"}\n{"x":1}\n';
+  const p = await run(`${KS} produce ${t}`, input);
+  assert.match(p.stderr, /produced 3 records/);
+  const back = await run(`${KS} consume ${t} --exit + filter 'true' + map 'r'`);
+  assert.equal(back.stdout, input);
+  const st = await run(`${KS} consume ${t} --exit + stats --json`);
+  assert.equal(JSON.parse(st.stdout).count, 3);
+});
