@@ -224,6 +224,8 @@ export class NdjsonDecoder {
    */
   spans(b: Buffer, bytes: ChunkBytes, firstLine: number, out: LineSpans): number {
     const scanner = this.scanner!;
+    out.firstLine = firstLine;
+    out.src = this.src;
     let text: string | undefined;
     let plain = false;
     const n = b.length;

@@ -44,6 +44,46 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Writes in flight at once when nothing waits for acknowledgements. */
 const MAX_INFLIGHT = 4;
 
+/** Bytes of a zigzag varint (record batch v2). */
+function varintSize(n: number): number {
+  let z = n >= 0 ? 2 * n : -2 * n - 1;
+  let size = 1;
+  while (z >= 128) {
+    z = Math.floor(z / 128);
+    size++;
+  }
+  return size;
+}
+
+const byteLength = (v: Bytes): number => (v === null ? -1 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+
+/**
+ * Bytes of a record batch (v2, uncompressed) holding this record alone: what the broker compares with the topic's
+ * max.message.bytes. Counted exactly, as the batch builder lays it out, so a record the broker takes is never refused here.
+ */
+export function loneRecordBatchBytes(key: Bytes, value: Bytes, headers: readonly OutHeader[] | undefined): number {
+  const k = byteLength(key);
+  const v = byteLength(value);
+  let body = 3 + varintSize(k) + Math.max(k, 0) + varintSize(v) + Math.max(v, 0) + varintSize(headers ? headers.length : 0);
+  if (headers) {
+    for (const h of headers) {
+      const hk = Buffer.byteLength(h.key);
+      const hv = byteLength(h.value);
+      body += varintSize(hk) + hk + varintSize(hv) + Math.max(hv, 0);
+    }
+  }
+  return 61 + varintSize(body) + body;
+}
+
+/** A cheap bound on loneRecordBatchBytes (UTF-8 takes at most 3 bytes per UTF-16 unit): most records stop here. */
+function upperBound(key: Bytes, value: Bytes, headers: readonly OutHeader[] | undefined): number {
+  let n = 100 + 3 * ((key === null ? 0 : key.length) + (value === null ? 0 : value.length));
+  if (headers) for (const h of headers) n += 20 + 3 * (h.key.length + (h.value === null ? 0 : h.value.length));
+  return n;
+}
+
+const TOO_LARGE_HINT = "raise the topic's max.message.bytes (and the broker's message.max.bytes), or compress with -z";
+
 function keyBytes(k: unknown): Bytes {
   if (k === null || k === undefined) return null;
   if (typeof k === 'string') return k;
@@ -60,6 +100,13 @@ export class KafkaSink implements Sink {
   private ready: Promise<void> | undefined;
   private records = 0;
   private bytes = 0;
+  /**
+   * The largest record batch the topic takes (max.message.bytes), checked per record before sending when batches
+   * go uncompressed: a record that cannot fit follows --on-error with its input position, instead of failing
+   * its whole batch at the broker after later batches were already written. Compressed batches are the broker's
+   * to judge.
+   */
+  private maxBatch = Infinity;
   private started = 0;
   private readonly clock: () => number;
 
@@ -107,6 +154,10 @@ export class KafkaSink implements Sink {
         await this.client!.createTopic(this.opts.topic, { partitions: this.opts.create.partitions });
         this.opts.log(`kstream: created topic \`${this.opts.topic}\``);
       }
+      if (this.opts.compression === 'none') {
+        const limit = (await this.client!.topicConfigs(this.opts.topic)).find((c) => c.name === 'max.message.bytes')?.value;
+        if (limit !== undefined && limit !== null && Number(limit) > 0) this.maxBatch = Number(limit);
+      }
       this.producer = this.client!.producer(this.opts);
     })();
     return this.ready;
@@ -144,6 +195,7 @@ export class KafkaSink implements Sink {
 
   private async writeSpans(lines: LineSpans): Promise<void> {
     await this.begin();
+    const bad = this.maxBatch !== Infinity ? this.checkSpans(lines) : undefined;
     const n = lines.count;
     const { partition } = this.opts;
     this.bytes += lines.bytes();
@@ -155,7 +207,7 @@ export class KafkaSink implements Sink {
       timestamps: new Array<number>(n).fill(Date.now()),
       partitions: partition !== undefined ? new Array<number>(n).fill(partition) : undefined,
       headers: undefined,
-    }, undefined);
+    }, bad);
   }
 
   /** Sends the columns of a write; `bad`: the record that stopped the batch, thrown once the rest is written. */
@@ -184,13 +236,38 @@ export class KafkaSink implements Sink {
     }
   }
 
+  private tooLarge(size: number): string {
+    return `record too large for \`${this.opts.topic}\`: ${formatBytes(size)} as a record batch, and the topic takes at most ${formatBytes(this.maxBatch)} (max.message.bytes ${this.maxBatch})`;
+  }
+
+  /** Lines too large for the topic (see maxBatch) follow --on-error; returns the failure when one stops the run there. */
+  private checkSpans(lines: LineSpans): unknown {
+    const { starts, ends } = lines;
+    // a line alone in a batch takes its bytes and at most 78 more (batch header, record framing, empty key)
+    const room = this.maxBatch - 78;
+    for (let i = 0; i < lines.count; i++) {
+      const len = ends[i] - starts[i];
+      if (len <= room) continue;
+      const size = loneRecordBatchBytes(null, lines.buf.subarray(starts[i], ends[i]), undefined);
+      if (size <= this.maxBatch) continue;
+      try {
+        this.opts.errors.handle(lines.where(i), this.tooLarge(size), lines.buf.toString('utf8', starts[i], ends[i]), TOO_LARGE_HINT);
+      } catch (e) {
+        lines.count = i;
+        return e;
+      }
+      lines.remove(i--);
+    }
+    return undefined;
+  }
+
   /** A bad record that fails the run (--on-error fail), found while building columns: the batch stops before it. */
   private badRecord: unknown;
 
   /** Applies --on-error to a record the sink cannot write; false when it fails the run (the batch ends there). */
-  private reject(rec: Rec, reason: string): boolean {
+  private reject(rec: Rec, reason: string, hint?: string): boolean {
     try {
-      this.opts.errors.handle(rec.where(), reason, rec.raw ?? rec.value);
+      this.opts.errors.handle(rec.where(), reason, rec.raw ?? rec.value, hint);
       return true;
     } catch (e) {
       this.badRecord = e;
@@ -274,6 +351,11 @@ export class KafkaSink implements Sink {
         }
       } else key = keyBytes(key);
       if (extra.length) hs = hs ? [...hs, ...extra] : extra;
+      if (this.maxBatch !== Infinity && upperBound(key, value, hs) > this.maxBatch) {
+        const size = loneRecordBatchBytes(key, value, hs);
+        if (size > this.maxBatch && !this.reject(rec, this.tooLarge(size), TOO_LARGE_HINT)) break;
+        if (size > this.maxBatch) continue;
+      }
       if (hs && hs.length) {
         headers ??= new Array(n);
         headers[count] = hs;

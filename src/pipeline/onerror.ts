@@ -33,9 +33,10 @@ export class RecordErrors {
 
   constructor(readonly policy: OnError, readonly stage: string) {}
 
-  handle(where: string, reason: string, original: unknown): void {
+  /** `hint`: what to do about this kind of bad record, when fixing the input is not the answer. */
+  handle(where: string, reason: string, original: unknown, hint = 'fix the input'): void {
     if (this.policy.mode === 'fail') {
-      throw new RuntimeError(`${where}: ${reason}`, 'fix the input, or pass --on-error skip or --on-error dlq=<file> to set bad records aside');
+      throw new RuntimeError(`${where}: ${reason}`, `${hint}, or pass --on-error skip or --on-error dlq=<file> to set bad records aside`);
     }
     this.count++;
     if (this.policy.mode === 'dlq') {

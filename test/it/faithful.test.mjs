@@ -121,3 +121,37 @@ test('{"$set":…} and {"$date":…} lines are records through produce, filter, 
   const st = await run(`${KS} consume ${t} --exit + stats --json`);
   assert.equal(JSON.parse(st.stdout).count, 3);
 });
+
+test('a record too large for the topic follows --on-error with its input line; fail writes nothing after it', T, async () => {
+  const small = (i, extra = '') => JSON.stringify({ i, s: `x${extra}` });
+  const big = JSON.stringify({ i: 3, pad: 'y'.repeat(30_000) });
+  // the ASCII input goes through byte spans, the other through records: both check alike
+  for (const [what, extra] of [['ASCII', ''], ['not ASCII', 'é']]) {
+    const input = [small(1, extra), small(2, extra), big, small(4, extra), small(5, extra)].join('\n') + '\n';
+    const mk = async () => {
+      const t = `it-faithful-large-${randomUUID().slice(0, 8)}`;
+      topics.push(t);
+      await adm.createTopics({ topics: [{ topic: t, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }], waitForLeaders: true });
+      return t;
+    };
+    const values = async (t) => (await run(`${KS} consume ${t} --exit`)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).i);
+    const f = await mk();
+    const fail = await sh(`${KS} produce ${f}`, env, input);
+    assert.equal(fail.code, 1, what);
+    assert.match(fail.stderr, /^kstream: stdin line 3: record too large for `it-faithful-large-\w+`: 29\.\d KiB as a record batch, and the topic takes at most 19\.5 KiB \(max\.message\.bytes 20000\) — raise the topic's max\.message\.bytes/m, what);
+    assert.equal(fail.stderr.trim().split('\n').length, 1, `one line: ${fail.stderr}`);
+    assert.deepEqual(await values(f), [1, 2], `${what}: the lines before it, and nothing after`);
+    const s = await mk();
+    const skip = await sh(`${KS} produce ${s} --on-error skip`, env, input);
+    assert.equal(skip.code, 0, skip.stderr);
+    assert.match(skip.stderr, /skipped=1/);
+    assert.deepEqual(await values(s), [1, 2, 4, 5], what);
+    const d = await mk();
+    const dlqFile = `/tmp/kstream-it-dlq-${randomUUID().slice(0, 8)}.ndjson`;
+    const dlq = await sh(`${KS} produce ${d} --on-error dlq=${dlqFile}`, env, input);
+    assert.equal(dlq.code, 0, dlq.stderr);
+    const letters = (await import('node:fs')).readFileSync(dlqFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(letters.map((x) => [x.source, x.original]), [['stdin line 3', big]]);
+    assert.deepEqual(await values(d), [1, 2, 4, 5], what);
+  }
+});
