@@ -160,8 +160,37 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/** Programs the tests run besides Node, with the Debian package that brings each (the README's prerequisites). */
+const TOOLS = {
+  unit: [['jq', 'jq']],
+  it: [['java', 'openjdk-17-jdk-headless'], ['keytool', 'openjdk-17-jdk-headless'], ['mvn', 'maven'], ['kcat', 'kcat'], ['jq', 'jq']],
+};
+
+function onPath(cmd) {
+  return (process.env.PATH ?? '').split(path.delimiter).some((d) => {
+    try {
+      fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Stops at once, in one line, when a program the selected tests need is missing, instead of failing test by test. */
+function preflight(o) {
+  const need = [...(o.unit ? TOOLS.unit : []), ...(o.it && !process.env.KSTREAM_BROKERS ? TOOLS.it : o.it ? TOOLS.it.filter(([c]) => c === 'kcat' || c === 'jq') : [])];
+  const missing = need.filter(([cmd]) => !onPath(cmd));
+  if (missing.length === 0) return;
+  const cmds = [...new Set(missing.map(([c]) => `\`${c}\``))].join(', ');
+  const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ');
+  say(`${cmds} not found — install ${missing.length > 1 ? 'them' : 'it'} (Debian/Ubuntu: apt-get install ${pkgs}); the README's "Tests" section lists what the tests need`);
+  process.exit(1);
+}
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  preflight(o);
   const pick = (files) => (o.filters.length ? files.filter((f) => o.filters.some((w) => f.includes(w))) : files);
   const failed = [];
   const summary = [];
