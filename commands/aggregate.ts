@@ -4,12 +4,13 @@ import { UsageError } from '../src/pipeline/errors.js';
 import { compileExpr } from '../src/operators/expr.js';
 import { AggregateStage, type EmitMode } from '../src/operators/aggregate.js';
 import { buildPlan, parseAggCalls } from '../src/operators/aggfns.js';
+import { FUNCTIONS } from '../src/operators/aggregate/functions/index.js';
 import { list } from './window.js';
 
 const aggregate: CommandSpec = {
   name: 'aggregate',
   args: '<fn...>',
-  summary: 'count sum min max avg first last distinct stddev pNN topk per window and key (after `window`), or rolling per key',
+  summary: `${FUNCTIONS.map((f) => f.name).join(' ')} per window and key (after \`window\`), or rolling per key`,
   examples: [
     `kstream window tumbling 1m --time r.ts | kstream aggregate count 'avg(r.latency_ms)' 'p99(r.latency_ms) as p99' --by r.page`,
     `kstream window session 30m --time r.ts --by r.user + aggregate count 'distinct(r.page)' --emit update`,

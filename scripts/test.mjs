@@ -3,7 +3,7 @@
  * What `npm test` runs after the build: unit tests (test/*.test.mjs), then integration tests (test/it/*.test.mjs)
  * against a real broker.
  *
- *   node scripts/test.mjs                 unit + integration
+ *   node scripts/test.mjs                 unit (test/*.test.mjs, test/functions/) + integration
  *   node scripts/test.mjs --unit          unit only
  *   node scripts/test.mjs --it            integration only
  *   node scripts/test.mjs window ndjson   only test files whose path contains one of the words
@@ -200,7 +200,8 @@ async function main() {
   };
 
   if (o.unit) {
-    const unit = pick(listTests('test'));
+    // aggregate functions have a test file each, in test/functions/
+    const unit = pick([...listTests('test'), ...listTests('test/functions')]);
     if (unit.length === 0) say(o.filters.length ? 'no unit test files match' : 'no unit test files (test/*.test.mjs)');
     else note('unit', await runNodeTest(unit, [`--test-timeout=${UNIT_TIMEOUT_MS}`], {}));
   }

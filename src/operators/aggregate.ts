@@ -5,7 +5,7 @@ import { RuntimeError, UsageError } from '../pipeline/errors.js';
 import { exprFailure, type Expr } from './expr.js';
 import { errorCounters } from './filter.js';
 import { evalKey, groupId, keyId, keyText, normalizeKey } from './groupkey.js';
-import { cloneState, compileAdder, compileConverter, hdrRecordable, initState, mergeState, releaseState, stateFromJson, stateToJson, toNumber, type Adder, type AggPlan, type Converter } from './aggfns.js';
+import { compileAdder, compileConverter, hdrRecordable, toNumber, type Adder, type AggPlan, type Converter } from './aggfns.js';
 import { WINDOW_CTL } from './window.js';
 import type { WinRef } from '../time/windowassign.js';
 import { closeAt, isKeyedType, slidingReleaseAt, specFromPayload, type WindowSpec } from '../time/windowspec.js';
@@ -306,7 +306,7 @@ export class AggregateStage implements StatefulStage {
         this.o.errors.handle(rec.where(), `\`${this.slotText[s]}\`: ${preview(x)} is not a number`, rec.raw ?? rec.value);
         return false;
       }
-      if (slot.kind === 'hdr' && !hdrRecordable(n)) {
+      if (slot.fn.numeric === 'recordable' && !hdrRecordable(n)) {
         this.unrecordable++;
         inp[s] = SKIP;
         continue;
@@ -423,7 +423,7 @@ export class AggregateStage implements StatefulStage {
   /** An accumulator left the table for good: states with pooled memory give it back. */
   private release(acc: Acc): void {
     const slots = this.plan.slots;
-    for (let s = 0; s < slots.length; s++) releaseState(slots[s].kind, acc.states[s]);
+    for (let s = 0; s < slots.length; s++) slots[s].fn.release?.(acc.states[s]);
   }
 
   end(out: Rec[]): void {
@@ -457,7 +457,7 @@ export class AggregateStage implements StatefulStage {
 
   /**
    * State for the changelog: per accumulator (`<start>/<group id>`) its window, key, count, largest event time
-   * and function states (aggfns.ts stateToJson), null once it is gone; and `$agg`: mode, window spec, watermark
+   * and function states (each function's toJson, aggregate/functions/), null once it is gone; and `$agg`: mode, window spec, watermark
    * and arrival sequence (first/last order), so a restored stage continues as if it had never stopped.
    */
   drainChanges(): [string, unknown][] {
@@ -477,7 +477,7 @@ export class AggregateStage implements StatefulStage {
     for (const a of this.dirty) {
       a.dirty = false;
       if (!this.isLive(a)) continue;
-      const v: Record<string, unknown> = { i: a.id, s: a.start, e: a.end, n: a.n, m: a.maxTime, v: slots.map((sl, k) => stateToJson(sl.kind, a.states[k])) };
+      const v: Record<string, unknown> = { i: a.id, s: a.start, e: a.end, n: a.n, m: a.maxTime, v: slots.map((sl, k) => sl.fn.toJson(a.states[k])) };
       if (a.hasKey) v.k = a.key;
       if (a.closed) v.c = 1;
       res.push([accKey(a), v]);
@@ -522,7 +522,7 @@ export class AggregateStage implements StatefulStage {
     for (const j of accs) {
       const a = this.newAcc(j.s, j.i, j.k, 'k' in j, j.s, j.e);
       if (!Array.isArray(j.v) || j.v.length !== slots.length) continue;
-      for (let k = 0; k < slots.length; k++) a.states[k] = stateFromJson(slots[k].kind, j.v[k]);
+      for (let k = 0; k < slots.length; k++) a.states[k] = slots[k].fn.fromJson(j.v[k]);
       a.n = j.n;
       a.maxTime = j.m;
       a.closed = j.c === 1;
@@ -597,7 +597,7 @@ export class AggregateStage implements StatefulStage {
   private newAcc(outer: number, id: unknown, key: unknown, hasKey: boolean, start: number, end: number): Acc {
     const slots = this.plan.slots;
     const states = new Array(slots.length);
-    for (let s = 0; s < slots.length; s++) states[s] = initState(slots[s].kind);
+    for (let s = 0; s < slots.length; s++) states[s] = slots[s].fn.init();
     const inner = typeof id === 'string' ? id : keyId(key);
     return { at: 0, outer, id, inner, key, hasKey, kt: hasKey ? keyText(key) : '', start, end, states, n: 0, maxTime: -1, closed: false, dead: false, dirty: false, saved: false };
   }
@@ -635,7 +635,7 @@ export class AggregateStage implements StatefulStage {
 
   private mergeInto(into: Acc, from: Acc): void {
     const slots = this.plan.slots;
-    for (let s = 0; s < slots.length; s++) into.states[s] = mergeState(slots[s].kind, into.states[s], from.states[s]);
+    for (let s = 0; s < slots.length; s++) into.states[s] = slots[s].fn.merge(into.states[s], from.states[s]);
     into.n += from.n;
     if (from.maxTime > into.maxTime) into.maxTime = from.maxTime;
   }
@@ -643,7 +643,7 @@ export class AggregateStage implements StatefulStage {
   private copyOf(src: Acc): Acc {
     const slots = this.plan.slots;
     const states = new Array(slots.length);
-    for (let s = 0; s < slots.length; s++) states[s] = cloneState(slots[s].kind, src.states[s]);
+    for (let s = 0; s < slots.length; s++) states[s] = slots[s].fn.clone(src.states[s]);
     return { ...src, states };
   }
 

@@ -1,0 +1,20 @@
+import { canon, oneArg, type AggFunction } from './function.js';
+
+/** The exact number of distinct values (1 and "1" differ; objects compare by content). */
+export const distinct: AggFunction<Set<unknown>> = {
+  name: 'distinct',
+  usage: 'distinct(expr)',
+  parse: (c) => ({ arg: oneArg(c, 'distinct(r.user)'), param: undefined }),
+  numeric: false,
+  state: () => 'distinct',
+  init: () => new Set(),
+  add: (s, v) => s.add(canon(v)),
+  merge: (a, b) => {
+    for (const v of b) a.add(v);
+    return a;
+  },
+  clone: (s) => new Set(s),
+  toJson: (s) => [...s],
+  fromJson: (j) => new Set(Array.isArray(j) ? j : []),
+  result: (s) => s.size,
+};
