@@ -18,8 +18,8 @@ const aggregate: CommandSpec = {
     `kstream window hopping 1h --every 5m --time r.ts + aggregate 'topk(r.page, 3) as top'`,
   ],
   options: [
-    { flags: '--by <expr>', description: 'Group key (repeat for a composite key); after session, sliding or count windows put it on `window` instead' },
-    { flags: '--emit <mode>', description: 'final: one result per window when it closes (windowed default) | update: after every change (rolling default) | end: rolling, one result per key at end of input' },
+    { flags: '--by <expr>', kind: 'list', description: 'Group key (repeat for a composite key); after session, sliding or count windows put it on `window` instead' },
+    { flags: '--emit <mode>', kind: 'enum', choices: ['final', 'update', 'end'], description: 'final: one result per window when it closes (windowed default) | update: after every change (rolling default) | end: rolling, one result per key at end of input' },
   ],
   stage(args: string[], opts: Opts, ctx) {
     const plan = buildPlan(parseAggCalls(args));

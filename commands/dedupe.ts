@@ -16,9 +16,9 @@ const dedupe: CommandSpec = {
     `kstream dedupe --by r.user --by r.page --within 30s --time r.ts`,
   ],
   options: [
-    { flags: '--by <expr>', description: 'The id of a record (repeat for a composite id); records whose id is null pass' },
-    { flags: '--within <dur>', description: 'Span of event time: a record within this of an emitted one with the same id is dropped (inclusive)' },
-    { flags: '--time <expr>', description: 'Event time from the record: ms since the epoch or an ISO-8601 string (default: the Kafka record timestamp)' },
+    { flags: '--by <expr>', kind: 'list', description: 'The id of a record (repeat for a composite id); records whose id is null pass' },
+    { flags: '--within <dur>', kind: 'duration', description: 'Span of event time: a record within this of an emitted one with the same id is dropped (inclusive)' },
+    { flags: '--time <expr>', kind: 'expr', description: 'Event time from the record: ms since the epoch or an ISO-8601 string (default: the Kafka record timestamp)' },
     { flags: '--processing-time', description: 'Use the wall clock at ingest as event time' },
   ],
   stage(_args: string[], opts: Opts, ctx) {

@@ -52,7 +52,7 @@ const groups: CommandSpec = {
   ],
   options: [
     { flags: '--to <offset>', description: 'reset: start | end | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration>' },
-    { flags: '-t, --topic <topic>', description: 'describe/reset: only this topic (repeatable; reset: also topics the group has no offsets for yet)' },
+    { flags: '-t, --topic <topic>', kind: 'list', description: 'describe/reset: only this topic (repeatable; reset: also topics the group has no offsets for yet)' },
     { flags: '--dry-run', description: 'reset: show the new offsets without writing them' },
     { flags: '--json', description: 'Machine-readable output' },
     ...CONNECTION_OPTIONS,

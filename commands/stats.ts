@@ -18,9 +18,9 @@ const stats: CommandSpec = {
     'kstream consume clicks + stats --tee --every 5s + produce clicks-copy',
   ],
   options: [
-    { flags: '--field <expr>', description: 'Summarise a numeric expression over r (repeatable); non-numbers are counted, not failed' },
-    { flags: '--latency-from <expr>', description: 'Summarise latency = now − <expr> in ms; <expr> gives epoch ms or an ISO time' },
-    { flags: '--every <dur>', description: 'Also print one interval line per period of processing time (1s, 10s)' },
+    { flags: '--field <expr>', kind: 'list', description: 'Summarise a numeric expression over r (repeatable); non-numbers are counted, not failed' },
+    { flags: '--latency-from <expr>', kind: 'expr', description: 'Summarise latency = now − <expr> in ms; <expr> gives epoch ms or an ISO time' },
+    { flags: '--every <dur>', kind: 'duration', description: 'Also print one interval line per period of processing time (1s, 10s)' },
     { flags: '--json', description: 'Report as JSON (one object; with --every one per interval, then the total)' },
     { flags: '--tee', description: 'Pass records through unchanged and write the report to stderr instead of stdout' },
   ],

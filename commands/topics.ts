@@ -65,9 +65,9 @@ const topics: CommandSpec = {
     'kstream topics list --json',
   ],
   options: [
-    { flags: '--partitions <n>', description: 'create: number of partitions (default: the broker\'s default)' },
-    { flags: '--replication-factor <n>', description: 'create: replicas per partition (default: the broker\'s default)' },
-    { flags: '--config <name=value>', description: 'create: a topic config (repeatable)' },
+    { flags: '--partitions <n>', kind: 'int', description: 'create: number of partitions (default: the broker\'s default)' },
+    { flags: '--replication-factor <n>', kind: 'int', description: 'create: replicas per partition (default: the broker\'s default)' },
+    { flags: '--config <name=value>', kind: 'list', description: 'create: a topic config (repeatable)' },
     { flags: '--all', description: 'list: include internal topics (__consumer_offsets, …); describe: all configs, not only the changed ones' },
     { flags: '--json', description: 'Machine-readable output' },
     ...CONNECTION_OPTIONS,

@@ -209,9 +209,29 @@ test('--help for every command shows usage and a pasteable example', async () =>
     assert.match(top.stdout, new RegExp(`^  ${name} `, 'm'));
     const h = kstream([name, '--help']);
     assert.equal(h.code, 0, name);
-    assert.ok(h.stdout.includes(`$ kstream ${name}`), `${name} usage: ${h.stdout}`);
-    assert.match(h.stdout, /Examples:\n.*kstream /, `${name} examples`);
+    const spec = (await import(`../dist/commands/${name}.js`)).default;
+    assert.ok(h.stdout.startsWith(`Usage: kstream ${name}`), `${name} usage: ${h.stdout}`);
+    assert.ok(h.stdout.includes(`\n  ${spec.summary}\n`), `${name}: the one-line summary`);
+    assert.match(h.stdout, /Examples:\n  (\S.* )?kstream /, `${name} examples, indented`);
+    assert.doesNotMatch(h.stdout, /default: true/, `${name}: switches show no default`);
+    assert.equal(kstream(['help', name]).stdout, h.stdout, `kstream help ${name}`);
   }
+});
+
+test('unknown options are named as typed, with the nearest one', () => {
+  const a = kstream(['filter', 'true', '--on-eror', 'skip']);
+  assert.equal(a.code, 2);
+  assert.equal(a.stderr, 'kstream: unknown option `--on-eror` for `filter` — did you mean `--on-error`? see `kstream filter --help`\n');
+  const b = kstream(['window', 'tumbling', '1m', '--time', 'r.t', '--gace', '5s']);
+  assert.match(b.stderr, /unknown option `--gace` for `window` — did you mean `--grace`\?/);
+  const c = kstream(['map', 'r', '--zzzzzz']);
+  assert.equal(c.stderr, 'kstream: unknown option `--zzzzzz` for `map` — see `kstream map --help`\n');
+  // typed values are checked once, naming the flag
+  const d = kstream(['consume', 't', '--format', 'jsn']);
+  assert.equal(d.code, 2);
+  assert.match(d.stderr, /invalid --format `jsn` — use value, envelope, raw/);
+  const e = kstream(['window', 'tumbling', '1m', '--time', 'r.t', '--grace', 'soon']);
+  assert.match(e.stderr, /invalid --grace `soon`/);
 });
 
 test('a closed stdout (| head) ends quietly with exit 0', () => {

@@ -16,12 +16,12 @@ export const CONNECTION_OPTIONS: OptionSpec[] = [
   { flags: '--client-id <id>', description: 'Client id the brokers see (default kstream)' },
   { flags: '--sasl-mechanism <m>', description: 'SASL: plain | scram-sha-256 | scram-sha-512 (else KSTREAM_SASL_MECHANISM)' },
   { flags: '--sasl-username <user>', description: 'SASL user (else KSTREAM_SASL_USERNAME)' },
-  { flags: '--sasl-password-file <file>', description: 'File holding the SASL password (else env KSTREAM_SASL_PASSWORD)' },
+  { flags: '--sasl-password-file <file>', kind: 'file', description: 'File holding the SASL password (else env KSTREAM_SASL_PASSWORD)' },
   { flags: '--sasl-password <password>', description: 'Refused: command lines show in ps and shell history — use KSTREAM_SASL_PASSWORD or --sasl-password-file' },
   { flags: '--tls', description: 'Connect with TLS (implied by the other --tls-* options)' },
-  { flags: '--tls-ca <file>', description: 'PEM file of the CA that signed the brokers\' certificates' },
-  { flags: '--tls-cert <file>', description: 'PEM client certificate (mutual TLS)' },
-  { flags: '--tls-key <file>', description: 'PEM key of the client certificate' },
+  { flags: '--tls-ca <file>', kind: 'file', description: 'PEM file of the CA that signed the brokers\' certificates' },
+  { flags: '--tls-cert <file>', kind: 'file', description: 'PEM client certificate (mutual TLS)' },
+  { flags: '--tls-key <file>', kind: 'file', description: 'PEM key of the client certificate' },
   { flags: '--tls-insecure', description: 'Do not verify the brokers\' certificates (testing only)' },
 ];
 

@@ -11,14 +11,14 @@ import type { OptionSpec, Opts } from '../pipeline/command.js';
 
 export const GEN_OPTIONS: OptionSpec[] = [
   { flags: '--preset <name>', description: `Record shape: ${presetNames().join(', ')} (default clicks)` },
-  { flags: '--template <json>', description: 'JSON with {{seq}} {{ts}} {{now}} {{uuid}} {{int lo hi}} {{float lo hi dec}} {{pick a b}} {{zipf n s}} {{bool p}}; @file reads a file' },
-  { flags: '-n, --count <n>', description: 'Stop after n records (10000, 10k)' },
-  { flags: '--duration <dur>', description: 'Stop after this long (30s, 5m); with --rate: after rate × duration records' },
-  { flags: '--rate <n/s>', description: 'Constant rate in records/s (20000, 20k); default: as fast as the consumer takes them' },
+  { flags: '--template <json>', kind: 'string', description: 'JSON with {{seq}} {{ts}} {{now}} {{uuid}} {{int lo hi}} {{float lo hi dec}} {{pick a b}} {{zipf n s}} {{bool p}}; @file reads a file' },
+  { flags: '-n, --count <n>', kind: 'count', description: 'Stop after n records (10000, 10k)' },
+  { flags: '--duration <dur>', kind: 'duration', description: 'Stop after this long (30s, 5m); with --rate: after rate × duration records' },
+  { flags: '--rate <n/s>', kind: 'rate', description: 'Constant rate in records/s (20000, 20k); default: as fast as the consumer takes them' },
   { flags: '--seed <seed>', description: 'Random seed, number or string (default 1); same seed and flags = same output' },
   { flags: '--start <time>', description: 'Event time of the first record: ISO, epoch ms or now (default 2026-01-01T00:00:00Z)' },
-  { flags: '--event-rate <n/s>', description: 'Event-time records per second: ts = start + seq × 1000 / event-rate (default 1000)' },
-  { flags: '--disorder <dur>', description: 'Move each ts back by a seeded random 0..dur, so event time arrives out of order' },
+  { flags: '--event-rate <n/s>', kind: 'rate', description: 'Event-time records per second: ts = start + seq × 1000 / event-rate (default 1000)' },
+  { flags: '--disorder <dur>', kind: 'duration', description: 'Move each ts back by a seeded random 0..dur, so event time arrives out of order' },
 ];
 
 /**

@@ -7,6 +7,9 @@ import { parseOnError, RecordErrors } from './onerror.js';
 import type { Carried, Sink, Source, Stage } from './stage.js';
 import { NdjsonSource, StdoutSink } from '../io/stdio.js';
 import { writeErr } from '../runtime.js';
+import process from 'node:process';
+import { checkUnknown, typeOptions } from '../cli/options.js';
+import { helpText } from '../cli/help.js';
 
 /** One parsed segment of the command line: the command and its own arguments and options. */
 export interface Segment {
@@ -46,10 +49,15 @@ export async function parseSegment(argv: string[]): Promise<Segment | undefined>
   const spec = await loadCommand(argv[0]);
   const cli = cacFor(spec);
   let parsed: { args: readonly string[]; options: Opts };
+  const options = optionsOf(spec);
+  if (argv.slice(1).some((a) => a === '--help' || a === '-h')) {
+    printHelp(spec);
+    return undefined;
+  }
+  checkUnknown(argv.slice(1), options, spec.name);
   try {
-    const kept = protectOptionValues(argv.slice(1), optionsOf(spec));
+    const kept = protectOptionValues(argv.slice(1), options);
     parsed = cli.parse(['node', 'kstream', argv[0], ...kept.argv], { run: false });
-    if (parsed.options.help) return undefined;
     restoreOptionValues(parsed.options, kept.typed);
     const cmd = cli.matchedCommand!;
     cmd.checkUnknownOptions();
@@ -61,11 +69,11 @@ export async function parseSegment(argv: string[]): Promise<Segment | undefined>
   }
   // Positional arguments stay strings (mri turns "10" into 10); everything after "--" is positional too.
   const args = [...parsed.args, ...((parsed.options['--'] as string[]) ?? [])].map(String);
-  return { spec, args, opts: parsed.options };
+  return { spec, args, opts: typeOptions(parsed.options, options) };
 }
 
 export function printHelp(spec: CommandSpec): void {
-  cacFor(spec).parse(['node', 'kstream', spec.name, '--help'], { run: false });
+  process.stdout.write(helpText(spec, optionsOf(spec)));
 }
 
 /** What records carry when nothing says otherwise (a source that builds no context, a tool). */

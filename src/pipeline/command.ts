@@ -13,11 +13,24 @@ import type { RecordErrors } from './onerror.js';
  *  - a tool (bench, topics, groups): `run()` — not composable.
  * A command may offer several roles (stats is a sink that can also pass records on with --tee).
  */
+/**
+ * What an option's value is. Each kind is parsed once, before any command sees it (src/cli/options.ts):
+ * `duration` → ms, `size` → bytes, `count`/`rate` → a number (20k = 20000), `int` → a whole number, `enum` →
+ * one of `choices`, `list` → every occurrence as a string, `expr`/`file`/`string` → the text. No `<value>` in
+ * the flags means a switch (`flag`).
+ */
+export type OptionKind = 'flag' | 'string' | 'expr' | 'file' | 'duration' | 'size' | 'count' | 'rate' | 'int' | 'enum' | 'list';
+
 export interface OptionSpec {
   /** cac flag syntax: "--on-error <policy>", "-n, --count <n>", "--exit". */
   flags: string;
   description: string;
+  /** As a user would type it ('1m', 'fail'); parsed like a typed value. */
   default?: unknown;
+  /** Default: `flag` without a value in `flags`, else `string`. */
+  kind?: OptionKind;
+  /** For `enum`: the values accepted (compared case-insensitively). */
+  choices?: readonly string[];
 }
 
 export interface CommandSpec {

@@ -1,5 +1,5 @@
 import type { CommandSpec } from './command.js';
-import { UsageError } from './errors.js';
+import { closest, UsageError } from './errors.js';
 
 /**
  * The one list of subcommands. Modules load on demand, so `kstream filter` never pays for importing kafkajs.
@@ -43,28 +43,4 @@ export async function loadAll(): Promise<CommandSpec[]> {
     }
   }
   return out;
-}
-
-function closest(word: string, names: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = 3;
-  for (const n of names) {
-    const d = editDistance(word, n);
-    if (d < bestD) { bestD = d; best = n; }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0];
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j];
-      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length];
 }

@@ -267,15 +267,25 @@ interface SlideWin {
  * window stays in state while it can still seed a new one (windowspec.ts: slidingReleaseAt). Records at t < D
  * share the window `[0, D]`.
  *
- * This follows KStreamSlidingWindowAggregate (processInOrder / processEarly) step by step, emitting in the same
- * order it forwards updates. One deliberate difference: when the previous record's right window and the new
- * left window are the same window, KS writes it twice (identical values); here it is one window entry.
+ * The steps are those of KStreamSlidingWindowAggregate's processInOrder (t >= D) and processEarly (t < D), and
+ * the windows are listed in the order those two methods forward them: processInOrder updates the existing
+ * windows that contain t by ascending start, then creates the previous record's right window, t's left window
+ * and t's right window; processEarly updates the existing windows, then creates t's right window and the
+ * previous record's right window, then updates or creates [0, D]. Kafka Streams 3.9 itself does not forward in
+ * that order by default: its built-in window stores iterate backwards (KIP-617), so for t >= D it runs
+ * processReverse, which updates the existing windows by descending start before creating the same new windows.
+ * Same windows, same values, another order. And with record caching on (its default, KIP-63) what KS passes
+ * downstream is each window's latest value when the cache flushes, not one update per step (docs/semantics.md,
+ * "Where kstream deliberately differs from Kafka Streams 3.9.1"). When the previous record's right window and
+ * t's left window are the same window, KS writes and forwards it twice (identical values); here it is one entry.
  *
  * Where tracking windows is not enough (as in KS): an out-of-order record whose own left window is already
  * closed is added only to the existing open windows that contain it. It is kept nowhere else, so a window
  * created later by a newer record (from a seed that never saw it) misses it, although that window was open when
  * the record arrived. Keeping such records would cost memory per record; KS accepts the same loss. With enough
- * grace (every record arriving while its own left window is open) the windows are exactly the KIP-450 ones.
+ * grace (every record arriving while its own left window is open) the windows are exactly the KIP-450 ones;
+ * Kafka Streams 3.9.1 can still miss a record at exactly t − D there (its store's retention cut, see
+ * docs/semantics.md).
  */
 export class SlidingAssigner {
   private readonly keys = new Map<string, SlideWin[]>();
@@ -305,8 +315,9 @@ export class SlidingAssigner {
   }
 
   /**
-   * The windows t updates or creates, in KS forwarding order, or undefined when t is late for all of them
-   * (t + 1 + D <= W, the KS expiry check). `added` is false when t went into no window.
+   * The windows t updates or creates, in processInOrder / processEarly order (see the class comment; KS's
+   * default processReverse lists the updated windows the other way round), or undefined when t is late for all
+   * of them (t + 1 + D <= W, the KS expiry check). `added` is false when t went into no window.
    */
   assign(keyId: string, t: number, w: number): { ops: WinRef[]; added: boolean } | undefined {
     const D = this.diff;
