@@ -52,7 +52,7 @@ const window: CommandSpec = {
     if (isCount && (opts.idleFlush !== undefined || opts.processingTime || opts.grace !== undefined)) {
       throw new UsageError('count windows have no time: `--grace`, `--idle-flush` and `--processing-time` do not apply', 'a count window closes at its N-th record');
     }
-    // No silent switch of clocks (SEMANTICS.md, Time): records from a pipe have no timestamp to fall back on.
+    // No silent switch of clocks (docs/semantics.md, Time): records from a pipe have no timestamp to fall back on.
     if (!isCount && !time && !opts.processingTime && !ctx.carries.ts) throw new UsageError(NO_TIME('window', ctx.carries), TIME_HINT);
     const perKey = ['session', 'sliding', 'count'].includes(String(args[0]).toLowerCase());
     if (perKey && by.length === 0 && !ctx.carries.key) {

@@ -114,6 +114,12 @@ test('envelopes through a pipe: time, key and headers come from the envelope; pi
   assert.deepEqual(lines(m.stdout).map((o) => o.value), [
     { key: 'a', ts: 1000, h: '0', r: { n: 1 } }, { key: 'b', ts: 61000, h: '1', r: { n: 2 } }, { key: 'a', ts: 62000, h: '2', r: 'text' }, { key: null, ts: 130000, h: '3', r: null },
   ]);
+  // an envelope without a timestamp is an invalid time — not the wall clock, which would make the next record late
+  const noTs = JSON.stringify({ topic: 't', partition: 0, offset: 9, timestamp: null, key: 'a', headers: [], value: { n: 9 } });
+  const w = kstream(['window', 'tumbling', '1m', '--envelope', '--on-error', 'skip', '+', 'aggregate', 'count', '--envelope'], [env(0, 1000, 'a', 1), noTs, env(1, 2000, 'a', 2)].join('\n') + '\n');
+  assert.equal(w.code, 0, w.stderr);
+  assert.deepEqual(lines(w.stdout).filter((o) => !o.$kstream).map((o) => o.value.count), [2]);
+  assert.match(w.stderr, /invalid-time=1/);
   // a line that is no envelope follows --on-error
   const bad = kstream(['filter', 'true', '--envelope'], input + '{"x":1}\n');
   assert.equal(bad.code, 1);

@@ -187,7 +187,7 @@ test('state is bounded by the span: entries are released as stream time passes t
   assert.equal(e.stateSize, 3);
 });
 
-test('time: Kafka record timestamp without --time, processing time from an injected clock', () => {
+test('time: Kafka record timestamp without --time, processing time (when asked) from an injected clock', () => {
   const d = make({ by: 'r.id', within: 10 });
   const recs = [[0, 'a'], [5, 'a'], [11, 'a'], [12, 'b']].map(([ts, id], i) => rec({ id }, i + 1, ts));
   assert.deepEqual(run(d, recs).map((v) => v.id), ['a', 'a', 'b']);
@@ -196,6 +196,7 @@ test('time: Kafka record timestamp without --time, processing time from an injec
   const p = new DedupeStage({
     by: [compileExpr('r.id', '--by expression')],
     withinMs: 500,
+    processingTime: true,
     clock: () => now,
     timeErrors: new RecordErrors({ mode: 'fail' }, 'dedupe'),
     keyErrors: new RecordErrors({ mode: 'fail' }, 'dedupe'),
@@ -233,6 +234,10 @@ test('invalid times: skipped and counted as invalid-time without moving stream t
   const d = make({ by: 'r.id', within: 10, time: 'r.t' }, 'skip');
   assert.deepEqual(run(d, bad).map((v) => v.n), [1, 8]);
   assert.deepEqual(d.counters(), { duplicates: 1, 'invalid-time': 5, 'no-id': 0 });
+  // without --time, a record lacking the record timestamp is an invalid time too (not the wall clock)
+  const k = make({ by: 'r.id', within: 10 }, 'skip');
+  assert.deepEqual(run(k, [rec({ id: 'a', n: 1 }, 1, 10), rec({ id: 'a', n: 2 }, 2), rec({ id: 'b', n: 3 }, 3, 11)]).map((v) => v.n), [1, 3]);
+  assert.equal(k.counters()['invalid-time'], 1);
 
   const f = make({ by: 'r.id', within: 10, time: 'r.t' });
   const out = [];

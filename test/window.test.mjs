@@ -161,14 +161,17 @@ test('invalid event time: counted under skip; under fail a RuntimeError naming t
   assert.throws(() => run(h, [{ t: 1 }]), /record 1: invalid event time: --time expression `r\.t\.x\.y` threw TypeError/);
 });
 
-test('time source: --time, else the record timestamp, else processing time from the clock', () => {
-  const errs = () => new RecordErrors({ mode: 'fail' }, 'window');
+test('time source: --time, else the record timestamp; a missing one is an invalid time, never the clock', () => {
+  const errs = (mode = 'fail') => new RecordErrors({ mode }, 'window');
   const spec = parseWindowArgs(['tumbling', '10'], { time: 'ts', by: null });
-  const w = new WindowStage({ spec, timeErrors: errs(), keyErrors: errs(), clock: () => 1234.7 });
+  const w = new WindowStage({ spec, timeErrors: errs('skip'), keyErrors: errs(), clock: () => 1234.7 });
   const out = [];
-  w.process([rec({ a: 1 }, 1, 25), rec({ a: 2 }, 2)], out);
-  assert.deepEqual(data(out).map((v) => v['@time']), [25, 1234]);
-  assert.equal(typeof w.tick, 'function');
+  w.process([rec({ a: 1 }, 1, 25), rec({ a: 2 }, 2), rec({ a: 3 }, 3, 26)], out);
+  assert.deepEqual(data(out).map((v) => v['@time']), [25, 26], 'the record without a timestamp is left out, and stream time stays');
+  assert.equal(w.counters()['invalid-time'], 1);
+  assert.equal(w.tick, undefined, 'no clock without --processing-time or --idle-flush');
+  const f = new WindowStage({ spec, timeErrors: errs(), keyErrors: errs(), clock: () => 1234.7 });
+  assert.throws(() => f.process([rec({ a: 2 }, 7)], []), /record 7: invalid record timestamp \(missing\)/);
   const t = makeWindow(['tumbling', '10'], { time: 'r.t' });
   assert.equal(t.tick, undefined, 'event-time windows with --time need no clock ticks');
 });

@@ -4,7 +4,7 @@ import { FUNCTIONS, lookupFunction, type AggFunction } from './aggregate/functio
 export { HDR_EXACT_LIMIT, hdrRecordable } from './aggregate/functions/percentile.js';
 
 /**
- * Aggregate calls (SEMANTICS.md "Aggregate functions"): what `aggregate count 'avg(r.ms)' 'p99(r.ms) as lat'`
+ * Aggregate calls (docs/semantics.md "Aggregate functions"): what `aggregate count 'avg(r.ms)' 'p99(r.ms) as lat'`
  * means, parsed into a plan of state slots and named outputs. The functions themselves are objects, one file
  * each, in aggregate/functions/.
  *

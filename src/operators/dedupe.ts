@@ -37,7 +37,7 @@ import { mergeNeeds, type FieldNeeds, type StatefulStage } from '../pipeline/sta
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { exprFailure, type Expr } from './expr.js';
 import { evalKey, keyId } from './groupkey.js';
-import { invalidReason, toEventTime } from '../time/eventtime.js';
+import { INVALID_MISSING, invalidReason, toEventTime } from '../time/eventtime.js';
 import { MinQueue } from '../time/windowqueue.js';
 
 /** Changelog key of the stream time. No id encodes to it: ids start with NUL only when followed by JSON text. */
@@ -127,8 +127,9 @@ export class DedupeStage implements StatefulStage {
           o.timeErrors.handle(rec.where(), `invalid event time (${invalidReason(t)}) from --time \`${o.time.source}\`: ${preview(raw)}`, rec.raw ?? rec.value);
           continue;
         }
-      } else if (rec.ts !== undefined && !o.processingTime) {
-        t = toEventTime(rec.ts);
+      } else if (!o.processingTime) {
+        // the record timestamp; missing is an invalid time, never a silent switch to the wall clock
+        t = rec.ts === undefined ? INVALID_MISSING : toEventTime(rec.ts);
         if (t < 0) {
           o.timeErrors.handle(rec.where(), `invalid record timestamp (${invalidReason(t)}): ${preview(rec.ts)}`, rec.raw ?? rec.value);
           continue;

@@ -9,7 +9,7 @@
  * value finds it there too: the decoder then gave the record a view with that field, which the tag overwrites
  * in place; full values are copied with the tags added. So both modes give byte-identical results:
  *
- *   {"$window":{"type":"tumbling","size":10000,"offset":0,"grace":0,"time":"r.ts","by":null}}
+ *   {"$kstream":{"window":{"type":"tumbling","size":10000,"offset":0,"grace":0,"time":"r.ts","by":null}}}
  *       First line, written before anything else: the window spec. Per type: tumbling size, offset;
  *       hopping size, advance, offset; sliding diff; session gap; count size, partial. Time types also carry
  *       grace and time (the --time expression, "ts" for the record timestamp, or "processing"). `by` is the
@@ -20,7 +20,7 @@
  *         @time     event time in ms (count windows: only when known from --time or the record timestamp)
  *         @windows  the record's windows, ascending by start — tumbling 1, hopping size/advance, session the
  *                   session after merging, count [{"index":i}]. Sliding windows list what the record does, in
- *                   Kafka Streams order: {"start","end"} windows it is added to, a "from":{"start","end"} on
+ *                   the order of KS's processInOrder/processEarly (time/windowassign.ts): {"start","end"} windows it is added to, a "from":{"start","end"} on
  *                   a new window that starts from a copy of that window's aggregate, and "add":false on a window
  *                   the record creates but is not in. `start`/`end` are [start, end) for tumbling/hopping and
  *                   [start, end] (inclusive) for sliding and session windows.
@@ -30,15 +30,15 @@
  *       A record whose value is not an object is wrapped: {"@value":<value>,"@time":…,…}.
  *       Tag names start with "@" and are reserved: a record field with the same name is shadowed.
  *
- *   {"$watermark":1767225610000}
+ *   {"$kstream":{"watermark":1767225610000}}
  *       Written right after the record (or clock tick) that closed at least one window: watermark = stream
  *       time − grace. Deterministic for a given input, so piped and fused runs agree. Count windows have none.
  *
  * Late records (every window they belong to has closed) and records with an invalid event time are not written;
- * they are counted (`late`, `invalid-time`), late ones go to `--late <file>` when given. Incoming `$window` and
- * `$watermark` lines are replaced by this stage's own; other control lines pass through. `--no-watermarks` drops
- * all control lines (also `$window`, so do not use it before `aggregate`).
- * Strip control lines with `jq -c 'select(keys[0] | startswith("$") | not)'`.
+ * they are counted (`late`, `invalid-time`), late ones go to `--late <file>` when given. Incoming window and
+ * watermark lines are replaced by this stage's own; other control lines pass through. `--no-watermarks` drops
+ * all control lines (also the window spec, so do not use it before `aggregate`).
+ * Strip control lines with `jq -c 'select(has("$kstream") | not)'`.
  */
 import { Rec, WATERMARK, WINDOW, WINDOW_TAGS } from '../pipeline/record.js';
 import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
@@ -56,7 +56,7 @@ export const TAGS = WINDOW_TAGS;
 
 export interface WindowStageOptions {
   spec: WindowSpec;
-  /** --time: event time from the record; otherwise the record timestamp, else processing time. */
+  /** --time: event time from the record; otherwise the record timestamp (a record without one is an invalid time). */
   time?: Expr;
   /** --processing-time: always the wall clock at ingest. */
   processingTime?: boolean;
@@ -126,7 +126,7 @@ export class WindowStage implements StatefulStage {
     this.reads = reads;
     this.needAll = reads === 'all';
     this.signature = JSON.stringify({ spec: specPayload(spec), time: o.time?.source ?? null, by: this.by.map((e) => e.source), processing: !!o.processingTime });
-    if (spec.type !== 'count' && (o.processingTime || o.idleFlushMs !== undefined || !o.time)) {
+    if (spec.type !== 'count' && (o.processingTime || o.idleFlushMs !== undefined)) {
       this.tick = (now, out) => this.onTick(now, out);
     }
   }
@@ -149,7 +149,7 @@ export class WindowStage implements StatefulStage {
 
       // Event time.
       let t: number;
-      if (!isCount && (o.processingTime || (!o.time && rec.ts === undefined))) {
+      if (!isCount && o.processingTime) {
         if (now < 0) now = this.clock();
         this.usedWallClock = true;
         // The wall clock at ingest, never behind stream time: nothing is late in processing time.
@@ -173,6 +173,11 @@ export class WindowStage implements StatefulStage {
           this.o.timeErrors.handle(rec.where(), `invalid record timestamp (${invalidReason(t)}): ${preview(rec.ts)}`, rec.raw ?? rec.value);
           continue;
         }
+      } else if (!isCount) {
+        // A record without the timestamp its source carries (an envelope with "timestamp": null): never the wall
+        // clock instead, which would move stream time to now and make every later record late.
+        this.o.timeErrors.handle(rec.where(), 'invalid record timestamp (missing)', rec.raw ?? rec.value);
+        continue;
       } else {
         t = -1; // count windows without a time
       }

@@ -38,7 +38,7 @@ export type OnError = { mode: 'fail' } | { mode: 'skip' } | { mode: 'dlq'; targe
 /**
  * What records carry besides their value. Kafka records have a key, a timestamp and headers; lines read from a
  * pipe have none of them unless they are envelopes. Stages that need one the source cannot give refuse to start
- * (SEMANTICS.md: no silent switch of clocks) rather than see `undefined`.
+ * (docs/semantics.md: no silent switch of clocks) rather than see `undefined`.
  */
 export interface Carried {
   key: boolean;

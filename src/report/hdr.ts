@@ -9,7 +9,7 @@
  * Reported percentiles: the histogram knows a percentile only up to its bucket (e.g. 98.944..99.007 for a recorded
  * 99). Printing the bucket's top (99.007) would show digits the histogram does not have, so each percentile is
  * reported as the shortest decimal inside its bucket — 99 — the way float printing picks the shortest round-trip
- * form. Hence p50 of 1,2,3,4 is 2 and p99 of 1..100 is 99 (SEMANTICS.md), and a 40.123 ms latency reads 40.1.
+ * form. Hence p50 of 1,2,3,4 is 2 and p99 of 1..100 is 99 (docs/semantics.md), and a 40.123 ms latency reads 40.1.
  * min, max and mean are tracked exactly beside the histogram.
  *
  * Negative values (clock skew: a timestamp in the future) are counted, not recorded — a percentile over them would

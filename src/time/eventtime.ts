@@ -1,5 +1,5 @@
 /**
- * Event time of a record, as SEMANTICS.md defines it: integer milliseconds since the epoch, >= 0, taken from a
+ * Event time of a record, as docs/semantics.md defines it: integer milliseconds since the epoch, >= 0, taken from a
  * number of ms or an ISO-8601 string.
  *
  * `toEventTime` returns the time, or one of the negative INVALID_* codes, so the hot path allocates nothing for

@@ -1,5 +1,5 @@
 /**
- * Stream time and watermark of one operator instance (SEMANTICS.md "Time").
+ * Stream time and watermark of one operator instance (docs/semantics.md "Time").
  *
  * Stream time (ST) is the largest event time seen; out-of-order records never lower it, and one ST serves all
  * keys. The watermark is ST − grace: a window closes when the watermark passes its close point. Before the first

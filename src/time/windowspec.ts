@@ -5,7 +5,7 @@ import { parseDuration } from './duration.js';
  * What a window stage does, in the form it announces downstream (the `$window` control record). The aggregate
  * stage learns from it how windows close; a reader of piped output learns what the tags mean.
  *
- * Close points (SEMANTICS.md table), as "closed once watermark >= closeAt(...)", with watermark = ST − grace:
+ * Close points (docs/semantics.md table), as "closed once watermark >= closeAt(...)", with watermark = ST − grace:
  *   tumbling/hopping  ST >= end + grace       → closeAt = end
  *   sliding           ST >  end + grace       → closeAt = end + 1
  *   session           ST >  end + gap + grace → closeAt = end + gap + 1

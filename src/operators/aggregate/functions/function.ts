@@ -1,7 +1,7 @@
 import { UsageError } from '../../../pipeline/errors.js';
 
 /**
- * One aggregate function (SEMANTICS.md "Aggregate functions") as an object: its partial state and everything done
+ * One aggregate function (docs/semantics.md "Aggregate functions") as an object: its partial state and everything done
  * with it. A function is one file in this folder and one entry in index.ts; nothing else changes to add one.
  *
  * Methods never use `this`: the aggregate compiles a plan's `add` calls into straight-line code (aggfns.ts
