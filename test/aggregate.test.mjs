@@ -86,20 +86,20 @@ test('usage errors: unknown function with a hint, arguments, names', () => {
 test('count, count(expr), sum, min, max, avg: nulls skipped by all but count', () => {
   const vals = [{ v: 3 }, { v: null }, {}, { v: '4.5' }, { v: -1 }];
   assert.deepEqual(last(['count', 'count(r.v)', 'sum(r.v)', 'min(r.v)', 'max(r.v)', 'avg(r.v)'], vals), {
-    count: 5, count_v: 3, sum_v: 6.5, min_v: -1, max_v: 4.5, avg_v: 6.5 / 3, emit: 'final',
+    count: 5, count_v: 3, sum_v: 6.5, min_v: -1, max_v: 4.5, avg_v: 6.5 / 3, emit: 'end',
   });
   assert.deepEqual(last(['count', 'sum(r.v)', 'min(r.v)', 'max(r.v)', 'avg(r.v)', 'first(r.v)', 'stddev(r.v)', 'p50(r.v)', 'distinct(r.v)', 'topk(r.v, 2)'], [{}]), {
-    count: 1, sum_v: 0, min_v: null, max_v: null, avg_v: null, first_v: null, stddev_v: null, p50_v: null, distinct_v: 0, topk_v: [], emit: 'final',
+    count: 1, sum_v: 0, min_v: null, max_v: null, avg_v: null, first_v: null, stddev_v: null, p50_v: null, distinct_v: 0, topk_v: [], emit: 'end',
   });
 });
 
 test('first and last go by event time; arrival breaks ties', () => {
   const at = (v, t) => rec({ v }, 1, t);
   assert.deepEqual(last(['first(r.v)', 'last(r.v)'], [at('b', 20), at('a', 10), at('c', 30), at('a2', 10), at('c2', 30), at('m', 15)]), {
-    first_v: 'a', last_v: 'c2', emit: 'final',
+    first_v: 'a', last_v: 'c2', emit: 'end',
   });
   // Without any time, arrival order alone.
-  assert.deepEqual(last(['first(r.v)', 'last(r.v)'], [{ v: 1 }, { v: null }, { v: 2 }, { v: 3 }, {}]), { first_v: 1, last_v: 3, emit: 'final' });
+  assert.deepEqual(last(['first(r.v)', 'last(r.v)'], [{ v: 1 }, { v: null }, { v: 2 }, { v: 3 }, {}]), { first_v: 1, last_v: 3, emit: 'end' });
   // In windows, by @time.
   const r = drive(makeWindow(['tumbling', '100'], { time: 'r.t', grace: '50' }), makeAggregate(['first(r.v)', 'last(r.v)']), [{ v: 'x', t: 50 }, { v: 'y', t: 20 }, { v: 'z', t: 40 }]);
   assert.deepEqual(r.all, [{ window: win(0, 100), first_v: 'y', last_v: 'x', emit: 'final' }]);
@@ -127,9 +127,9 @@ test('topk: most frequent first, ties by value text, n limits', () => {
 });
 
 test('percentiles: fixed point like stats (sub-unit values), extremes exact, negatives left out and counted', () => {
-  assert.deepEqual(last(['p50(r.v)', 'p100(r.v)', 'p0(r.v)'], [0.25, 0.5, 0.75, 1.25].map((v) => ({ v }))), { p50_v: 0.5, p100_v: 1.25, p0_v: 0.25, emit: 'final' });
+  assert.deepEqual(last(['p50(r.v)', 'p100(r.v)', 'p0(r.v)'], [0.25, 0.5, 0.75, 1.25].map((v) => ({ v }))), { p50_v: 0.5, p100_v: 1.25, p0_v: 0.25, emit: 'end' });
   const { agg, out } = rolling(['p50(r.v)', 'count'], [{ v: -3 }, { v: 10 }, { v: 20 }, { v: 30 }], { emit: 'end' });
-  assert.deepEqual(out, [{ p50_v: 20, count: 4, emit: 'final' }]);
+  assert.deepEqual(out, [{ p50_v: 20, count: 4, emit: 'end' }]);
   assert.equal(agg.counters()['not-recordable'], 1);
   // Large values: three significant digits.
   const p = last(['p99(r.v)'], Array.from({ length: 100 }, (_, i) => ({ v: (i + 1) * 1_000_003 }))).p99_v;
@@ -138,7 +138,7 @@ test('percentiles: fixed point like stats (sub-unit values), extremes exact, neg
 
 test('bad values: skipped and counted, or the run fails naming the record', () => {
   const { agg, out } = rolling(['sum(r.v)'], [{ v: 1 }, { v: 'abc' }, { v: { x: 1 } }, { v: 2 }], { emit: 'end' }, 'skip');
-  assert.deepEqual(out, [{ sum_v: 3, emit: 'final' }]);
+  assert.deepEqual(out, [{ sum_v: 3, emit: 'end' }]);
   assert.deepEqual(agg.counters(), { skipped: 2 });
   assert.throws(
     () => rolling(['count', 'sum(r.v)'], [{ v: 1 }, { v: 'abc' }]),
@@ -147,7 +147,7 @@ test('bad values: skipped and counted, or the run fails naming the record', () =
   assert.throws(() => rolling(['sum(r.v.w.x)'], [{ v: 1 }]), /record 1: aggregate argument `r\.v\.w\.x` threw TypeError/);
   // A bad record changes nothing, not even the functions that could take it.
   const s = rolling(['count', 'sum(r.v)'], [{ v: 1 }, { v: 'x' }], { emit: 'end' }, 'skip');
-  assert.deepEqual(s.out, [{ count: 1, sum_v: 1, emit: 'final' }]);
+  assert.deepEqual(s.out, [{ count: 1, sum_v: 1, emit: 'end' }]);
 });
 
 test('every function merges: split halves merged = all at once', () => {
@@ -235,7 +235,13 @@ test('window/aggregate key conflicts and emit modes are checked when the window 
     return out;
   };
   assert.throws(() => makeAggregate(['count'], { by: 'r.k' }).process(spec(['session', '5'], { time: 'r.t' }), []), (e) => e instanceof UsageError && /cannot regroup session windows/.test(e.message) && /window session … --by r\.k/.test(e.hint));
-  assert.throws(() => makeAggregate(['count'], { by: 'r.k' }).process(spec(['tumbling', '5'], { time: 'r.t', by: 'r.k' }), []), /both `window --by r\.k` and `aggregate --by r\.k`/);
+  assert.throws(() => makeAggregate(['count'], { by: 'r.j' }).process(spec(['tumbling', '5'], { time: 'r.t', by: 'r.k' }), []), /both `window --by r\.k` and `aggregate --by r\.j`/);
+  // the same key on both is accepted: the window's key
+  const same = [];
+  const agg = makeAggregate(['count'], { by: 'r.k' });
+  agg.process(spec(['tumbling', '5'], { time: 'r.t', by: 'r.k' }), same);
+  agg.end(same);
+  assert.deepEqual(data(same), [{ key: 'A', window: win(0, 5), count: 1, emit: 'final' }]);
   assert.throws(() => makeAggregate(['count'], { emit: 'end' }).process(spec(['tumbling', '5'], { time: 'r.t' }), []), /`--emit end` is for rolling aggregates/);
   const ok = makeAggregate(['count'], { by: 'r.k' });
   const out = [];

@@ -96,9 +96,9 @@ test('examples 10, 12: rolling aggregates and percentiles (piped and fused after
   const r = await both(['filter', 'true'], fns, input);
   assert.deepEqual(lines(r.out).map((o) => [o.count, o.sum_v, o.min_v, o.max_v, o.avg_v]), [[1, 4, 4, 4, 4], [2, 4, 4, 4, 4], [3, 6, 2, 4, 3], [4, 12, 2, 6, 4]]);
   const p = await both(['filter', 'true'], ['aggregate', 'p50(r.v)', 'p99(r.v)', '--emit', 'end'], ndjson([1, 2, 3, 4].map((v) => ({ v }))));
-  assert.deepEqual(lines(p.out), [{ p50_v: 2, p99_v: 4, emit: 'final' }]);
+  assert.deepEqual(lines(p.out), [{ p50_v: 2, p99_v: 4, emit: 'end' }]);
   const q = await both(['filter', 'true'], ['aggregate', 'p99(r.v)', '--emit', 'end'], ndjson(Array.from({ length: 100 }, (_, i) => ({ v: i + 1 }))));
-  assert.deepEqual(lines(q.out), [{ p99_v: 99, emit: 'final' }]);
+  assert.deepEqual(lines(q.out), [{ p99_v: 99, emit: 'end' }]);
 });
 
 test('a large shuffled stream: piped and fused byte-identical for every window type', async () => {
@@ -172,6 +172,15 @@ test('usage errors from the CLI: exit 2 with a hint', () => {
   const conflict = kstream(['window', 'session', '5m', '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--by', 'r.user'], '{"t":1,"user":"a"}\n');
   assert.equal(conflict.code, 2);
   assert.match(conflict.stderr, /both `window --by r\.k` and `aggregate --by r\.user` given/);
+  // the same key on both stages is accepted, and means it once
+  const input = '{"t":1,"k":"a"}\n{"t":2,"k":"b"}\n{"t":3,"k":"a"}\n';
+  for (const [type, want] of [[['tumbling', '10'], [['a', 2], ['b', 1]]], [['session', '5'], [['b', 1], ['a', 2]]]]) {
+    const same = kstream(['window', ...type, '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--by', 'r.k', '--no-watermarks'], input);
+    assert.equal(same.code, 0, same.stderr);
+    const once = kstream(['window', ...type, '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--no-watermarks'], input);
+    assert.equal(same.stdout, once.stdout, type[0]);
+    assert.deepEqual(lines(same.stdout).map((o) => [o.key, o.count]), want, type[0]);
+  }
   // per-key windows need a key: a pipe carries none, so --by must name it (no silent single group)
   for (const type of [['session', '5m'], ['sliding', '5m'], ['count', '3']]) {
     const nokey = kstream(['window', ...type, ...(type[0] === 'count' ? [] : ['--time', 'r.t'])], '{"t":1}\n');

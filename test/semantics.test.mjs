@@ -102,10 +102,10 @@ test('12. percentiles from HDR: p50 of 1,2,3,4 is 2; p99 of 1..100 is 99', () =>
   const out = [];
   agg.process([1, 2, 3, 4].map((v, i) => recOf({ v }, i + 1)), out);
   agg.end(out);
-  assert.deepEqual(out.map((o) => o.value), [{ p50_v: 2, p99_v: 4, emit: 'final' }]);
+  assert.deepEqual(out.map((o) => o.value), [{ p50_v: 2, p99_v: 4, emit: 'end' }]);
   const agg2 = makeAggregate(['p50(r.v)', 'p99(r.v)'], { emit: 'end' });
   const out2 = [];
   agg2.process(Array.from({ length: 100 }, (_, i) => recOf({ v: i + 1 }, i + 1)), out2);
   agg2.end(out2);
-  assert.deepEqual(out2.map((o) => o.value), [{ p50_v: 50, p99_v: 99, emit: 'final' }]);
+  assert.deepEqual(out2.map((o) => o.value), [{ p50_v: 50, p99_v: 99, emit: 'end' }]);
 });

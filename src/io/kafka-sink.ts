@@ -388,7 +388,7 @@ export class KafkaSink implements Sink {
       if (!this.opts.quiet && this.started > 0) {
         const secs = Math.max((this.clock() - this.started) / 1000, 1e-3);
         const rate = Math.round(this.records / secs);
-        this.opts.log(`kstream: produced ${this.records} records (${formatBytes(this.bytes)}) to \`${this.opts.topic}\` in ${formatDuration(Math.round(secs * 1000))}, ${rate} records/s`);
+        this.opts.log(`kstream: produced ${this.records} ${this.records === 1 ? 'record' : 'records'} (${formatBytes(this.bytes)}) to \`${this.opts.topic}\` in ${formatDuration(Math.round(secs * 1000))}, ${rate} records/s`);
       } else if (!this.opts.quiet && this.records === 0) {
         this.opts.log(`kstream: produced 0 records to \`${this.opts.topic}\``);
       }

@@ -76,7 +76,8 @@ export class AggregateStage implements StatefulStage {
 
   private readonly plan: AggPlan;
   private readonly args: Expr[];
-  private readonly by: Expr[];
+  /** --by; emptied when the window stage groups by the same key (its tags then carry it). */
+  private by: Expr[];
   private readonly needAll: boolean;
   private spec: WindowSpec | undefined;
   private specText = '';
@@ -436,7 +437,7 @@ export class AggregateStage implements StatefulStage {
       }
     } else if (this.mode === 'rolling' && this.emit === 'end') {
       const all = this.table.values().sort((a, b) => cmpText(a.kt, b.kt) || cmpText(a.inner, b.inner));
-      for (const a of all) out.push(this.result(a, 'final', undefined));
+      for (const a of all) out.push(this.result(a, 'end', undefined));
     }
     // Everything was emitted: the checkpoint after the run removes it from the changelog.
     if (this.track) for (const a of this.table.values()) if (!a.dirty) this.touch(a);
@@ -563,6 +564,8 @@ export class AggregateStage implements StatefulStage {
     } catch (e) {
       throw new RuntimeError(`invalid \`$window\` control record ${text}: ${(e as Error).message}`, 'it is written by `kstream window` and read by `aggregate`');
     }
+    // the same key on both stages means what it says once: the window's key, on its tags
+    if (this.by.length && spec.by === this.by.map((e) => e.source).join(', ')) this.by = [];
     if (this.by.length && (spec.by !== null || isKeyedType(spec.type))) {
       const src = this.by.map((e) => e.source).join(' --by ');
       throw new UsageError(
@@ -647,7 +650,7 @@ export class AggregateStage implements StatefulStage {
     return { ...src, states };
   }
 
-  private result(a: Acc, kind: 'final' | 'update' | 'retract', from: Rec | undefined): Rec {
+  private result(a: Acc, kind: 'final' | 'update' | 'retract' | 'end', from: Rec | undefined): Rec {
     const o: Record<string, unknown> = {};
     if (a.hasKey) o.key = a.key;
     const windowed = this.mode === 'windowed';
