@@ -29,8 +29,8 @@ const aggregate: CommandSpec = {
     }
     return new AggregateStage({
       plan,
-      args: plan.args.map((a) => compileExpr(a, 'aggregate argument', ctx.carries)),
-      by: list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries)),
+      args: plan.args.map((a) => compileExpr(a, 'aggregate argument', ctx.carries, ctx.fused)),
+      by: list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries, ctx.fused)),
       emit: emit as EmitMode | undefined,
       errors: new RecordErrors(ctx.onError, 'aggregate'),
       dropControl: opts.watermarks === false,

@@ -1,7 +1,7 @@
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { RecordErrors } from '../src/pipeline/onerror.js';
 import { UsageError } from '../src/pipeline/errors.js';
-import { compileExpr, NO_TIME, TIME_HINT } from '../src/operators/expr.js';
+import { compileExpr, NO_TIME, timeHint } from '../src/operators/expr.js';
 import { DedupeStage } from '../src/operators/dedupe.js';
 import { parseDuration } from '../src/time/duration.js';
 import { list } from './window.js';
@@ -22,15 +22,15 @@ const dedupe: CommandSpec = {
     { flags: '--processing-time', description: 'Use the wall clock at ingest as event time' },
   ],
   stage(_args: string[], opts: Opts, ctx) {
-    const by = list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries));
+    const by = list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries, ctx.fused));
     if (by.length === 0) throw new UsageError('`dedupe` needs `--by <expr>`', "name the record's id, e.g. --by r.order_id");
     if (opts.within === undefined || opts.within === true) {
       throw new UsageError('`dedupe` needs `--within <dur>`', 'how far apart in event time copies may be, e.g. --within 10m');
     }
     const withinMs = parseDuration(opts.within, '--within');
     if (opts.time !== undefined && opts.processingTime) throw new UsageError('`--time` and `--processing-time` exclude each other', 'pick one source of time');
-    const time = opts.time !== undefined ? compileExpr(String(opts.time), '--time expression', ctx.carries) : undefined;
-    if (!time && !opts.processingTime && !ctx.carries.ts) throw new UsageError(NO_TIME('dedupe', ctx.carries), TIME_HINT);
+    const time = opts.time !== undefined ? compileExpr(String(opts.time), '--time expression', ctx.carries, ctx.fused) : undefined;
+    if (!time && !opts.processingTime && !ctx.carries.ts) throw new UsageError(NO_TIME('dedupe', ctx.carries), timeHint(ctx.fused));
     return new DedupeStage({
       by,
       withinMs,

@@ -17,7 +17,7 @@ export function exprStageCommand(
     examples,
     options: [],
     stage(args, _opts, ctx) {
-      const expr = compileExpr(args.join(' '), `${name} expression`, ctx.carries);
+      const expr = compileExpr(args.join(' '), `${name} expression`, ctx.carries, ctx.fused);
       return make(expr, new RecordErrors(ctx.onError, name));
     },
   };

@@ -97,7 +97,7 @@ const produce: CommandSpec = {
     return new KafkaSink(connectionConfig(opts, process.env, kafkaLog(opts, ctx)), {
       topic: args[0],
       mode,
-      key: opts.key !== undefined ? compileExpr(String(opts.key), 'key expression', ctx.carries) : undefined,
+      key: opts.key !== undefined ? compileExpr(String(opts.key), 'key expression', ctx.carries, ctx.fused) : undefined,
       partition,
       headers: parseHeaders(opts.header),
       create,

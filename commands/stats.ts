@@ -26,8 +26,8 @@ const stats: CommandSpec = {
   ],
   stage(_args, opts, ctx) {
     const raw = opts.field === undefined ? [] : Array.isArray(opts.field) ? opts.field : [opts.field];
-    const fields = raw.map((s: unknown) => compileExpr(String(s), '--field expression', ctx.carries));
-    const latencyFrom = opts.latencyFrom === undefined ? undefined : compileExpr(String(opts.latencyFrom), '--latency-from expression', ctx.carries);
+    const fields = raw.map((s: unknown) => compileExpr(String(s), '--field expression', ctx.carries, ctx.fused));
+    const latencyFrom = opts.latencyFrom === undefined ? undefined : compileExpr(String(opts.latencyFrom), '--latency-from expression', ctx.carries, ctx.fused);
     let everyMs: number | undefined;
     if (opts.every !== undefined) {
       everyMs = parseDuration(opts.every, '--every');

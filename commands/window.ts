@@ -3,7 +3,7 @@ import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { encodeValue, type Rec } from '../src/pipeline/record.js';
 import { RecordErrors } from '../src/pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../src/pipeline/errors.js';
-import { CARRY_HINT, compileExpr, NO_TIME, TIME_HINT } from '../src/operators/expr.js';
+import { carryHint, compileExpr, NO_TIME, timeHint } from '../src/operators/expr.js';
 import { WindowStage } from '../src/operators/window.js';
 import { parseWindowArgs } from '../src/time/windowspec.js';
 import { parseDuration } from '../src/time/duration.js';
@@ -38,8 +38,8 @@ const window: CommandSpec = {
   ],
   stage(args: string[], opts: Opts, ctx) {
     if (opts.time !== undefined && opts.processingTime) throw new UsageError('`--time` and `--processing-time` exclude each other', 'pick one source of time');
-    const by = list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries));
-    const time = opts.time !== undefined ? compileExpr(String(opts.time), '--time expression', ctx.carries) : undefined;
+    const by = list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries, ctx.fused));
+    const time = opts.time !== undefined ? compileExpr(String(opts.time), '--time expression', ctx.carries, ctx.fused) : undefined;
     const isCount = String(args[0]).toLowerCase() === 'count';
     const spec = parseWindowArgs(args, {
       every: opts.every,
@@ -53,10 +53,10 @@ const window: CommandSpec = {
       throw new UsageError('count windows have no time: `--grace`, `--idle-flush` and `--processing-time` do not apply', 'a count window closes at its N-th record');
     }
     // No silent switch of clocks (docs/semantics.md, Time): records from a pipe have no timestamp to fall back on.
-    if (!isCount && !time && !opts.processingTime && !ctx.carries.ts) throw new UsageError(NO_TIME('window', ctx.carries), TIME_HINT);
+    if (!isCount && !time && !opts.processingTime && !ctx.carries.ts) throw new UsageError(NO_TIME('window', ctx.carries), timeHint(ctx.fused));
     const perKey = ['session', 'sliding', 'count'].includes(String(args[0]).toLowerCase());
     if (perKey && by.length === 0 && !ctx.carries.key) {
-      throw new UsageError(`\`window ${String(args[0]).toLowerCase()}\` is per record key, and ${ctx.carries.what ?? 'records read from a pipe'} have none`, `name the key with --by r.<field>, or ${CARRY_HINT}`);
+      throw new UsageError(`\`window ${String(args[0]).toLowerCase()}\` is per record key, and ${ctx.carries.what ?? 'records read from a pipe'} have none`, `name the key with --by r.<field>, or ${carryHint(ctx.fused)}`);
     }
     const idleFlushMs = opts.idleFlush !== undefined ? parseDuration(opts.idleFlush, '--idle-flush') : undefined;
     let onLate: ((rec: Rec) => void) | undefined;

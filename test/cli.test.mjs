@@ -57,6 +57,15 @@ test('piped and fused runs of every stateless stage are byte-identical', async (
   assert.equal(lines(without.stdout).length, 550);
 });
 
+test('a record whose line would read as a control line is refused at a pipe, not turned into one', () => {
+  const r = kstream(['map', '({"$kstream": {"watermark": r.a}})'], '{"a":1}\n');
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'kstream: stdin line 1: the record reads as a kstream control line in a pipe (`{"$kstream":{…}}` is reserved) — read it as an envelope (--format envelope), or join the next stage with `+`\n');
+  // only the names kstream writes are controls: any other $kstream object is data
+  const d = kstream(['filter', 'true'], '{"$kstream":{"note":"mine"}}\n');
+  assert.equal(d.stdout, '{"$kstream":{"note":"mine"}}\n');
+});
+
 test('records that look like other tools\' control objects are data in every stage, piped and fused', async () => {
   // MongoDB operators and extended JSON: one `$` key, exactly the shape the old control lines had.
   const input = '{"$set":{"a":1}}\n{"$date":"x"}\n{"$watermark":5}\n{"$kstream":5}\n{"$kstream":{"a":1,"b":2}}\n{"x":1}\n';
@@ -81,7 +90,7 @@ test('no silent switch of clocks: a piped stage that needs a timestamp, key or h
   for (const args of [['window', 'tumbling', '1m'], ['dedupe', '--by', 'r.k', '--within', '1m'], ['gen', '--count', '1', '+', 'window', 'hopping', '1m', '--every', '30s']]) {
     const r = kstream(args, input);
     assert.equal(r.code, 2, args.join(' '));
-    assert.match(r.stderr, /needs an event time, and records (read from a pipe|made by `gen`) carry no timestamp — take it from the record with --time r\.<field>, read envelopes .*--envelope.*, fuse the stages with `\+`, or ask for the wall clock with --processing-time/);
+    assert.match(r.stderr, /needs an event time, and records (read from a pipe|made by `gen`) carry no timestamp — take it from the record with --time r\.<field>, read envelopes .*--envelope`\)(, fuse the stages with `\+` after `consume`)?, or ask for the wall clock with --processing-time/);
     assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, 'one line');
   }
   for (const expr of ['({k: key})', 'ts > 5', 'headers.length', '`${key}`']) {
@@ -89,9 +98,19 @@ test('no silent switch of clocks: a piped stage that needs a timestamp, key or h
     assert.equal(r.code, 2, expr);
     assert.match(r.stderr, /reads `(key|ts|headers)`, which records read from a pipe do not carry — read envelopes/);
   }
-  // fields and object keys of the same names are no context reads
-  const ok = kstream(['map', '({key: r.k, ts: r.t, headers: 1})'], input);
-  assert.equal(ok.code, 0, ok.stderr);
+  // fields and object keys of the same names are no context reads, nor names the expression binds itself
+  for (const expr of ['({key: r.k, ts: r.t, headers: 1})', '[r.t].some((key) => key > 1)', '(({ts}) => ts)({ts: r.t})', '[r.k].map(function (headers) { return headers })', '(() => { const ts = r.t; return ts })()']) {
+    const ok = kstream(['map', expr], input);
+    assert.equal(ok.code, 0, `${expr}: ${ok.stderr}`);
+  }
+  // after aggregate, records have a key and a time again (fused): a later stage may use them
+  const after = kstream(['window', 'tumbling', '1m', '--time', 'r.t', '+', 'aggregate', 'count', '--by', 'r.k', '+', 'filter', 'key !== null && ts > 0', '+', 'dedupe', '--by', 'key', '--within', '1h'], input);
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal(lines(after.stdout).filter((o) => !o.$kstream).length, 2);
+  // a hint never tells a fused run to fuse
+  const fusedNoTs = kstream(['filter', 'true', '+', 'window', 'tumbling', '1m'], input);
+  assert.equal(fusedNoTs.code, 2);
+  assert.doesNotMatch(fusedNoTs.stderr, /fuse the stages/);
   // what was asked for explicitly still works
   assert.equal(kstream(['window', 'tumbling', '1m', '--processing-time'], input).code, 0);
   assert.equal(kstream(['dedupe', '--by', 'r.k', '--within', '1m', '--processing-time'], input).code, 0);
@@ -130,8 +149,12 @@ test('envelopes through a pipe: time, key and headers come from the envelope; pi
   assert.equal(skip.stdout, input);
 });
 
-test('a flag before an expression `true` or `false` does not swallow it', () => {
+test('a flag before an expression `true` or `false` does not swallow it; `--` passes an expression starting with -', () => {
   const input = '{"a":1}\n{"a":2}\n';
+  assert.equal(kstream(['filter', '-qv', 'true'], input).stdout, input);
+  const neg = kstream(['map', '--', '-r.a'], input);
+  assert.equal(neg.code, 0, neg.stderr);
+  assert.equal(neg.stdout, '-1\n-2\n');
   const t = kstream(['filter', '--quiet', 'true'], input);
   assert.equal(t.code, 0, t.stderr);
   assert.equal(t.stdout, input);

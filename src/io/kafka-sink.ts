@@ -15,7 +15,7 @@ import type { RecordErrors } from '../pipeline/onerror.js';
 import { evalExpr, exprFailure, type Expr } from '../operators/expr.js';
 import { openKafka, type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader, type ProducerOptions } from './kafka.js';
 import type { KafkaConfig } from './kafka-options.js';
-import { fromEnvelope, NotAnEnvelope } from './envelope.js';
+import { fromEnvelope as parseEnvelope, NotAnEnvelope } from './envelope.js';
 import { kafkaError, MissingTopic } from './kafka-errors.js';
 import { formatDuration } from '../time/duration.js';
 import { UsageError } from '../pipeline/errors.js';
@@ -82,7 +82,7 @@ function upperBound(key: Bytes, value: Bytes, headers: readonly OutHeader[] | un
   return n;
 }
 
-const TOO_LARGE_HINT = "raise the topic's max.message.bytes (and the broker's message.max.bytes), or compress with -z";
+const TOO_LARGE_HINT = "raise the topic's max.message.bytes, or compress with -z";
 
 function keyBytes(k: unknown): Bytes {
   if (k === null || k === undefined) return null;
@@ -154,11 +154,15 @@ export class KafkaSink implements Sink {
         await this.client!.createTopic(this.opts.topic, { partitions: this.opts.create.partitions });
         this.opts.log(`kstream: created topic \`${this.opts.topic}\``);
       }
-      if (this.opts.compression === 'none') {
-        const limit = (await this.client!.topicConfigs(this.opts.topic)).find((c) => c.name === 'max.message.bytes')?.value;
-        if (limit !== undefined && limit !== null && Number(limit) > 0) this.maxBatch = Number(limit);
+      // The topic's limit caps every batch (uncompressed, so a compressed one fits too), and is checked per record
+      // for uncompressed batches. A principal without DescribeConfigs rights still produces, unchecked.
+      const limit = await this.client!.topicConfigs(this.opts.topic).then((cs) => Number(cs.find((c) => c.name === 'max.message.bytes')?.value), () => NaN);
+      let batchBytes = this.opts.batchBytes;
+      if (limit > 0) {
+        batchBytes = Math.min(batchBytes, limit);
+        if (this.opts.compression === 'none') this.maxBatch = limit;
       }
-      this.producer = this.client!.producer(this.opts);
+      this.producer = this.client!.producer({ ...this.opts, batchBytes });
     })();
     return this.ready;
   }
@@ -237,7 +241,7 @@ export class KafkaSink implements Sink {
   }
 
   private tooLarge(size: number): string {
-    return `record too large for \`${this.opts.topic}\`: ${formatBytes(size)} as a record batch, and the topic takes at most ${formatBytes(this.maxBatch)} (max.message.bytes ${this.maxBatch})`;
+    return `record too large for \`${this.opts.topic}\`: ${size} bytes as a record batch (${formatBytes(size)}), and the topic takes at most ${this.maxBatch} (max.message.bytes)`;
   }
 
   /** Lines too large for the topic (see maxBatch) follow --on-error; returns the failure when one stops the run there. */
@@ -296,10 +300,11 @@ export class KafkaSink implements Sink {
       let ts = rec.ts ?? now;
       let part = partition ?? -1;
       let hs: OutHeader[] | undefined;
-      if (mode === 'envelope') {
+      const fromEnvelope = rec.stored !== undefined && rec.stored.line !== undefined;
+      if (mode === 'envelope' && !fromEnvelope) {
         let env;
         try {
-          env = fromEnvelope(rec.fullValue(), rec.raw);
+          env = parseEnvelope(rec.fullValue(), rec.raw);
         } catch (e) {
           if (!(e instanceof NotAnEnvelope)) throw e;
           if (this.reject(rec, `${e.message} — --envelope expects lines written by \`kstream consume --format envelope\``)) continue;
@@ -337,6 +342,13 @@ export class KafkaSink implements Sink {
         if (st !== undefined) {
           key = st.key(rec.si) as Buffer | null;
           hs = st.headers(rec.si) as OutHeader[] | undefined;
+          // a record read from an envelope (`filter --envelope … + produce --envelope`) goes where its envelope
+          // says, as the same pipe would send it
+          const p = mode === 'envelope' && partition === undefined ? st.partition(rec.si) : null;
+          if (p !== null) {
+            partitions ??= new Array(n).fill(-1);
+            part = p;
+          }
         } else {
           key = rec.key as Bytes;
           hs = rec.headers as OutHeader[] | undefined;

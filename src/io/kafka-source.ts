@@ -60,7 +60,8 @@ class PartitionRef implements SourceRef {
 
 export class KafkaSource implements Source {
   readonly name = 'consume';
-  readonly carries = { key: true, ts: true, headers: true };
+  /** Values and raw values come with their key, timestamp and headers; an envelope is a new document that carries them inside. */
+  readonly carries: { key: boolean; ts: boolean; headers: boolean; what?: string };
   readonly rawOutput: boolean;
   /** Under --exactly-once each batch is a transaction, acknowledged before the next is handed out. */
   readonly ackEachBatch: boolean = false;
@@ -91,6 +92,8 @@ export class KafkaSource implements Source {
 
   constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions) {
     this.rawOutput = opts.format === 'raw';
+    const whole = opts.format !== 'envelope';
+    this.carries = { key: whole, ts: whole, headers: whole, what: whole ? undefined : 'envelope records of `consume --format envelope`' };
     KafkaDeadLetters.useConfig(cfg);
     if (opts.exactlyOnce && opts.group) {
       this.eos = ExactlyOnce.active = new ExactlyOnce({ group: opts.group, prefix: opts.exactlyOnce.prefix });
@@ -354,10 +357,13 @@ export class RecordMaker {
         if (spans) rec = out[first + i];
         else if (this.format === 'envelope') rec = this.envelope(ref, offsets[i], timestamps[i], key, keyB64, h, buf, valueStart[i], valueEnd[i]);
         else rec = this.format === 'raw' ? this.rawValue(buf, valueStart[i], valueEnd[i], offsets[i], ref) : this.value(buf, valueStart[i], valueEnd[i], offsets[i], ref);
-        if (h && this.format !== 'envelope') rec.headers = headersJson(h).rec;
-        rec.key = key;
-        rec.ts = timestamps[i];
-        rec.storedAs(stored, i);
+        // An envelope is a document of its own, as it is through a pipe: its key, time and headers are inside it.
+        if (this.format !== 'envelope') {
+          if (h) rec.headers = headersJson(h).rec;
+          rec.key = key;
+          rec.ts = timestamps[i];
+          rec.storedAs(stored, i);
+        }
         if (!spans) out.push(rec);
       }
       last = offsets[n - 1];
@@ -512,7 +518,6 @@ export class RecordMaker {
       if (keyB64) env.keyEncoding = 'base64';
       rec = new Rec(env, line, false, offset, ref);
     }
-    if (hd) rec.headers = hd.rec;
     return rec;
   }
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import process from 'node:process';
-import { Rec, encodeValue, type SourceRef } from '../pipeline/record.js';
+import { Rec, encodeValue, looksLikeControl, type SourceRef } from '../pipeline/record.js';
 import type { Carried, FieldNeeds, Sink, Source } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { asciiChunk, decodeUtf8, LineFramer, LineTooLong, LONG_LINE_HINT, NdjsonDecoder } from '../codec/ndjson.js';
@@ -179,6 +179,11 @@ export class NdjsonSource implements Source {
 
 const NEWLINE = Buffer.from('\n');
 
+/** A record a pipe cannot carry: its line is exactly a control line (pipeline/record.ts). Refused, never turned into one. */
+function controlLike(r: Rec): RuntimeError {
+  return new RuntimeError(`${r.where()}: the record reads as a kstream control line in a pipe (\`{"$kstream":{…}}\` is reserved)`, 'read it as an envelope (--format envelope), or join the next stage with `+`');
+}
+
 /** Thrown by the stdout sink when the reader went away (`| head`): the run ends quietly with exit 0. */
 export class ReaderGone extends Error {
   constructor() {
@@ -224,7 +229,9 @@ export class StdoutSink implements Sink {
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i];
       if (r.ctl !== undefined && this.dropControl) continue;
-      s += encodeValue(r) + '\n';
+      const line = encodeValue(r);
+      if (r.ctl === undefined && line.charCodeAt(0) === 123 && looksLikeControl(line)) throw controlLike(r);
+      s += line + '\n';
       n++;
     }
     if (n > 0 && !this.out.write(s)) return this.drained();
@@ -236,6 +243,7 @@ export class StdoutSink implements Sink {
     for (const r of batch) {
       if (r.ctl !== undefined && this.dropControl) continue;
       const v = r.stored !== undefined && r.valueStored ? r.stored.value(r.si) : undefined;
+      // raw output is for readers of the bytes (as kcat -C writes them), not for kstream stages: nothing refused
       if (v === undefined) parts.push(Buffer.from(encodeValue(r), 'utf8'));
       else if (v !== null) parts.push(v);
       parts.push(NEWLINE);

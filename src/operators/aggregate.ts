@@ -72,6 +72,8 @@ const SKIP = Symbol('skip');
 export class AggregateStage implements StatefulStage {
   readonly name = 'aggregate';
   readonly keepsValue = false;
+  /** Results have a key (group, or key@start) and a time (the latest event time in the group). */
+  readonly gives = { key: true, ts: true };
   readonly reads: FieldNeeds;
 
   private readonly plan: AggPlan;

@@ -131,7 +131,8 @@ export class DedupeStage implements StatefulStage {
         // the record timestamp; missing is an invalid time, never a silent switch to the wall clock
         t = rec.ts === undefined ? INVALID_MISSING : toEventTime(rec.ts);
         if (t < 0) {
-          o.timeErrors.handle(rec.where(), `invalid record timestamp (${invalidReason(t)}): ${preview(rec.ts)}`, rec.raw ?? rec.value);
+          const what = t === INVALID_MISSING ? 'invalid record timestamp (missing)' : `invalid record timestamp (${invalidReason(t)}): ${preview(rec.ts)}`;
+          o.timeErrors.handle(rec.where(), what, rec.raw ?? rec.value, 'take the time from the record with --time r.<field>, or use --processing-time');
           continue;
         }
       } else {

@@ -1,7 +1,7 @@
 import type { Header, Rec } from '../pipeline/record.js';
 import type { Carried, FieldNeeds } from '../pipeline/stage.js';
 import { UsageError } from '../pipeline/errors.js';
-import { fieldsRead, type ContextName } from './fields.js';
+import { bindsName, fieldsRead, type ContextName } from './fields.js';
 
 /**
  * User expressions: JavaScript over `r` (the record value) with `key`, `ts` and `headers` in scope, compiled once
@@ -22,7 +22,7 @@ export const EXPR_HINT = "expressions are JavaScript over r (the record value), 
  * Compiles an expression. With `carries` (what the run's records carry besides their value), an expression that
  * reads `key`, `ts` or `headers` where records have none is refused before the run: it would see `undefined`.
  */
-export function compileExpr(source: string, role: string, carries?: Carried): Expr {
+export function compileExpr(source: string, role: string, carries?: Carried, fused = false): Expr {
   if (typeof source !== 'string' || source.trim() === '') {
     throw new UsageError(`missing ${role}`, EXPR_HINT);
   }
@@ -38,7 +38,7 @@ export function compileExpr(source: string, role: string, carries?: Carried): Ex
   const needs = fieldsRead(source, 'r', uses);
   if (carries) {
     for (const name of uses) {
-      if (!carries[name]) throw new UsageError(`${role} \`${source}\` reads \`${name}\`, which ${carries.what ?? 'records read from a pipe'} do not carry`, CARRY_HINT);
+      if (!carries[name] && !bindsName(source, name)) throw new UsageError(`${role} \`${source}\` reads \`${name}\`, which ${carries.what ?? 'records read from a pipe'} do not carry`, carryHint(fused));
     }
   }
   return { source, role, needs, uses, fn };
@@ -46,10 +46,12 @@ export function compileExpr(source: string, role: string, carries?: Carried): Ex
 
 /** A stage that needs event time, where records carry no timestamp and no --time or --processing-time was given. */
 export const NO_TIME = (stage: string, c: Carried) => `\`${stage}\` needs an event time, and ${c.what ?? 'records read from a pipe'} carry no timestamp`;
-export const TIME_HINT = 'take it from the record with --time r.<field>, read envelopes (`kstream consume … --format envelope | kstream <stage> … --envelope`), fuse the stages with `+`, or ask for the wall clock with --processing-time';
+export const timeHint = (fused: boolean): string =>
+  `take it from the record with --time r.<field>, read envelopes (\`kstream consume … --format envelope | kstream <stage> … --envelope\`)${fused ? '' : ', fuse the stages with `+` after `consume`'}, or ask for the wall clock with --processing-time`;
 
 /** How records get a key, timestamp and headers into a stage: the fix named whenever one is missing. */
-export const CARRY_HINT = 'read envelopes (`kstream consume … --format envelope | kstream <stage> … --envelope`), or fuse the stages with `+` (`kstream consume … + <stage> …`)';
+export const carryHint = (fused: boolean): string =>
+  `read envelopes (\`kstream consume … --format envelope | kstream <stage> … --envelope\`)${fused ? '' : ', or fuse the stages with `+` after `consume` (`kstream consume … + <stage> …`)'}`;
 
 /** Evaluate on a record, parsing the full value first when the expression needs more than the decoded view. */
 export function evalExpr(e: Expr, rec: Rec): unknown {

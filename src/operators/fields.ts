@@ -20,6 +20,22 @@ export const CONTEXT_NAMES = ['key', 'ts', 'headers'] as const;
 export type ContextName = (typeof CONTEXT_NAMES)[number];
 
 /**
+ * Whether the expression declares `name` itself — an arrow or function parameter (plain or destructured) or a
+ * `const`/`let`/`var` — so that its uses may be its own and not the record's. Generous on purpose: a name taken
+ * for bound costs at most an `undefined`, a name taken for the record's refuses a valid expression.
+ */
+export function bindsName(src: string, name: string): boolean {
+  const w = `\\b${name}\\b`;
+  return (
+    new RegExp(`${w}\\s*=>`).test(src) ||
+    new RegExp(`\\(([^()]|\\([^()]*\\))*${w}([^()]|\\([^()]*\\))*\\)\\s*=>`).test(src) ||
+    new RegExp(`function\\s*[\\w$]*\\s*\\([^)]*${w}`).test(src) ||
+    new RegExp(`\\b(const|let|var)\\s+[^=;]*${w}`).test(src) ||
+    new RegExp(`\\bcatch\\s*\\(\\s*${w}`).test(src)
+  );
+}
+
+/**
  * `used`, when given, collects the context variables (`key`, `ts`, `headers`) the expression reads: every use
  * of the name that is not a member (`r.key`) or an object literal's key (`{key: 1}`).
  */

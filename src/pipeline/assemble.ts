@@ -62,13 +62,16 @@ export async function parseSegment(argv: string[]): Promise<Segment | undefined>
     const cmd = cli.matchedCommand!;
     cmd.checkUnknownOptions();
     cmd.checkOptionValue();
-    cmd.checkRequiredArgs();
+    // arguments after `--` (an expression starting with "-") count too: checked below, once merged
+    if (!argv.includes('--')) cmd.checkRequiredArgs();
   } catch (e) {
     const msg = (e as Error).message.replace(/^Unknown option/, 'unknown option').replace(/^missing required args for command `[^`]*`/, `missing ${spec.args} for \`${spec.name}\``);
     throw new UsageError(`${msg}`, `see \`kstream ${spec.name} --help\``);
   }
   // Positional arguments stay strings (mri turns "10" into 10); everything after "--" is positional too.
   const args = [...parsed.args, ...((parsed.options['--'] as string[]) ?? [])].map(String);
+  const required = (spec.args.match(/<[^>]+>/g) ?? []).length;
+  if (args.length < required) throw new UsageError(`missing ${spec.args} for \`${spec.name}\``, `see \`kstream ${spec.name} --help\``);
   return { spec, args, opts: typeOptions(parsed.options, options) };
 }
 
@@ -99,6 +102,26 @@ export interface Assembled {
 }
 
 /**
+ * `--envelope` on a stage is about the pipe it faces: the first stage reads envelopes from stdin, the last one
+ * writes them to stdout. Anywhere else it would mean nothing (fused records keep their key, time and headers), and
+ * after `consume --format envelope` the records are envelopes already: both are refused rather than ignored.
+ */
+function checkEnvelopeFlags(segments: Segment[], from: number, to: number, toSink: boolean, source: Source): void {
+  for (let i = from; i < to; i++) {
+    const seg = segments[i];
+    if (!seg.spec.stage || !seg.opts.envelope) continue;
+    const readsStdin = i === 0;
+    const writesStdout = i === segments.length - 1 && !toSink;
+    if (!readsStdin && !writesStdout) {
+      throw new UsageError(`\`${seg.spec.name} --envelope\` is inside a fused run, where records keep their key, time and headers`, '--envelope belongs on the first stage of a run that reads envelopes from stdin, or on the last one to write envelopes to stdout');
+    }
+    if (writesStdout && !readsStdin && source.carries && !source.carries.key && source.rawOutput !== true && source.name === 'consume') {
+      throw new UsageError('`consume --format envelope` records are envelopes already', `drop --format envelope: fused, records keep their key, time and headers, and \`${seg.spec.name} --envelope\` writes them as envelopes`);
+    }
+  }
+}
+
+/**
  * Builds source, stages and sink from parsed segments. A first segment that is a source (consume, gen) feeds the
  * run, else stdin does; a last segment that is a sink (produce) ends it, else stdout does. Everything between
  * must be a stage.
@@ -117,15 +140,10 @@ export function assemble(segments: Segment[]): Assembled {
     const errors = new RecordErrors(parseOnError(first.opts.onError), 'stdin');
     source = first.spec.stdin?.(first.opts, errors) ?? new NdjsonSource(errors, undefined, first.spec.stage !== undefined && !!first.opts.envelope);
   }
-  const carries = source.carries ?? NOTHING;
-  let sink: Sink;
-  if (last.spec.sink && to - 1 >= from) {
-    sink = last.spec.sink(last.args, last.opts, contextFor(last, fused, segments.length - 1, carries));
-    to -= 1;
-  } else {
-    const format = source.rawOutput ? 'raw' : last.spec.stage && last.opts.envelope ? 'envelope' : 'ndjson';
-    sink = new StdoutSink(last.opts.watermarks === false, format);
-  }
+  let carries = source.carries ?? NOTHING;
+  const toSink = !!(last.spec.sink && segments.length - 1 >= from);
+  if (toSink) to -= 1;
+  checkEnvelopeFlags(segments, from, to, toSink, source);
   const stages: Stage[] = [];
   for (let i = from; i < to; i++) {
     const seg = segments[i];
@@ -133,7 +151,15 @@ export function assemble(segments: Segment[]): Assembled {
       const role = seg.spec.source ? 'a source: it can only come first' : seg.spec.sink ? 'a sink: it can only come last' : 'not a pipeline stage';
       throw new UsageError(`\`${seg.spec.name}\` is ${role}`, 'see `kstream --help`');
     }
-    stages.push(seg.spec.stage(seg.args, seg.opts, contextFor(seg, fused, i, carries)));
+    const stage = seg.spec.stage(seg.args, seg.opts, contextFor(seg, fused, i, carries));
+    if (stage.gives) carries = { ...carries, ...stage.gives, what: carries.what };
+    stages.push(stage);
+  }
+  let sink: Sink;
+  if (toSink) sink = last.spec.sink!(last.args, last.opts, contextFor(last, fused, segments.length - 1, carries));
+  else {
+    const format = source.rawOutput ? 'raw' : last.spec.stage && last.opts.envelope ? 'envelope' : 'ndjson';
+    sink = new StdoutSink(last.opts.watermarks === false, format);
   }
   return { source, stages, sink, segments };
 }

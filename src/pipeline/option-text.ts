@@ -60,7 +60,8 @@ export function protectOptionValues(argv: string[], options: OptionSpec[]): { ar
       break;
     }
     const m = /^--?([A-Za-z0-9][\w-]*)(?:=(.*))?$/s.exec(a);
-    if (m && m[2] === undefined && flags.has(m[1]) && (argv[i + 1] === 'true' || argv[i + 1] === 'false')) {
+    const cluster = m && !a.startsWith('--') && m[1].length > 1 && [...m[1]].every((c) => flags.has(c));
+    if (m && m[2] === undefined && (flags.has(m[1]) || cluster) && (argv[i + 1] === 'true' || argv[i + 1] === 'false')) {
       moved.push(a);
       continue;
     }

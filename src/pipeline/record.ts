@@ -213,6 +213,8 @@ export const WATERMARK = '$watermark';
 export const END = '$end';
 /** First line of a `window` stage's output: the records after it carry the window tags (operators/window.ts). */
 export const WINDOW = '$window';
+/** The controls kstream writes; `{"$kstream":{…}}` with any other name is data. */
+const CONTROL_NAMES = new Set([WATERMARK, END, WINDOW]);
 export const WINDOW_TAGS = ['@time', '@windows', '@key', '@merged', '@value'] as const;
 
 /**
@@ -252,8 +254,21 @@ export function controlOf(v: unknown): Rec | undefined {
   const inner = o[CONTROL_KEY];
   if (n !== 1 || inner === null || typeof inner !== 'object' || Array.isArray(inner)) return undefined;
   const names = Object.keys(inner);
-  if (names.length !== 1) return undefined;
+  if (names.length !== 1 || !CONTROL_NAMES.has(`$${names[0]}`)) return undefined;
   return Rec.control(`$${names[0]}`, (inner as Record<string, unknown>)[names[0]]);
+}
+
+/**
+ * A data record whose NDJSON line would read as a control line (a Kafka value `{"$kstream":{"watermark":5}}`):
+ * a pipe cannot carry it, and it is refused with this message rather than silently turned into a control.
+ */
+export function looksLikeControl(line: string): boolean {
+  if (!line.startsWith(CONTROL_PREFIX)) return false;
+  try {
+    return controlOf(JSON.parse(line)) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** Encode a record's value as one NDJSON line (without newline). */

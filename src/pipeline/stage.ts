@@ -18,6 +18,8 @@ export interface Stage {
   readonly reads: FieldNeeds;
   /** False when the stage replaces values (map, aggregate): fields later stages read come from its output. */
   readonly keepsValue: boolean;
+  /** What the stage's output records carry whatever its input had (aggregate results: a key and a time). */
+  readonly gives?: Partial<Carried>;
   /** True for stateless stages (map, filter, flatmap): batches may then be processed on several threads. */
   readonly stateless?: boolean;
   process(batch: Rec[], out: Rec[]): void;
