@@ -153,6 +153,8 @@ export interface Inflation {
   done: Map<number, Buffer | InflateFailure>;
   /** Bytes the decoded batches grew by in decompressing, so far. */
   grown: number;
+  /** Where the last complete batch of the record set decoded last ends (a fetch ends in a cut batch, mostly). */
+  end: number;
 }
 
 /** Why a batch would not decompress; `unavailable`: the codec library did not load (rather than the data being bad). */
@@ -267,11 +269,13 @@ export function decodeRecordSet(
 ): number {
   let p = start;
   let next = -1;
+  if (inflation) inflation.end = start;
   while (p + BATCH_HEADER <= end) {
     const baseOffset = readInt64(b, p);
     const batchLength = b.readInt32BE(p + 8);
     const batchEnd = p + 12 + batchLength;
     if (batchEnd > end) break;
+    if (inflation) inflation.end = batchEnd;
     const magic = b[p + 16];
     if (magic !== 2) throw new UnsupportedData((batch) => `record batch at ${batch} is in message format v${magic}; kstream reads format v2 (Kafka 0.11 and later)`, baseOffset);
     if (verifyCrc && crc32c(b, p + 21, batchEnd) !== b.readUInt32BE(p + 17)) {
@@ -435,7 +439,9 @@ export function decodeFetchResponse(b: Buffer, version: number, ctx: FetchContex
         }
       }
       if (size > 0) p += size;
-      const expansion = size > 0 && ctx.inflation ? (size + ctx.inflation.grown - grown) / size : 1;
+      // over the complete batches: the cut one at the end was not decompressed
+      const whole = ctx.inflation && size > 0 && perr === 0 ? ctx.inflation.end - (p - size) : 0;
+      const expansion = whole > 0 ? (whole + ctx.inflation!.grown - grown) / whole : 1;
       partitions.push({ topic, partition, errorCode: perr, highWatermark, lastStableOffset, logStartOffset, batches, nextOffset, expansion });
     }
   }
@@ -450,7 +456,7 @@ export function decodeFetchResponse(b: Buffer, version: number, ctx: FetchContex
  * that needs it, so a command that never meets a compressed batch loads none.
  */
 export async function decodeFetch(b: Buffer, version: number, ctx: FetchContext): Promise<{ errorCode: number; partitions: FetchedPartition[] }> {
-  const inflation: Inflation = { todo: [], done: new Map(), grown: 0 };
+  const inflation: Inflation = { todo: [], done: new Map(), grown: 0, end: 0 };
   const first = decodeFetchResponse(b, version, { ...ctx, inflation });
   if (inflation.todo.length === 0) return first;
   await inflate(inflation);
@@ -461,7 +467,7 @@ export async function decodeFetch(b: Buffer, version: number, ctx: FetchContext)
 export async function decodeRecords(
   b: Buffer, start: number, end: number, fetchOffset: number, aborts: (() => AbortTracker) | undefined, out: RecordColumns[], verifyCrc = false,
 ): Promise<number> {
-  const inflation: Inflation = { todo: [], done: new Map(), grown: 0 };
+  const inflation: Inflation = { todo: [], done: new Map(), grown: 0, end: 0 };
   const first: RecordColumns[] = [];
   const next = decodeRecordSet(b, start, end, fetchOffset, aborts?.(), first, verifyCrc, inflation);
   if (inflation.todo.length === 0) {
