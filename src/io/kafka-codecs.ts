@@ -80,10 +80,12 @@ async function importLib<T>(codec: CompressionName, pkg: string, load: () => Pro
 
 const LOADERS: Record<Exclude<CompressionName, 'none'>, () => Promise<Codec>> = {
   async gzip() {
+    // zlib's async calls hand their output back in chunkSize pieces, 16 KiB by default: a callback on the JS thread
+    // for each. Decompressing 1 MB batches took 3 ms of the JS thread per MB that way, 0.2 ms in 1 MiB chunks.
     return {
       name: 'gzip',
-      decompress: (data) => new Promise((resolve, reject) => zlib.gunzip(data, (err, out) => (err ? reject(err) : resolve(out)))),
-      compress: (data) => new Promise((resolve, reject) => zlib.gzip(data, (err, out) => (err ? reject(err) : resolve(out)))),
+      decompress: (data) => new Promise((resolve, reject) => zlib.gunzip(data, { chunkSize: 1 << 20 }, (err, out) => (err ? reject(err) : resolve(out)))),
+      compress: (data) => new Promise((resolve, reject) => zlib.gzip(data, { chunkSize: 256 << 10 }, (err, out) => (err ? reject(err) : resolve(out)))),
     };
   },
 
