@@ -182,6 +182,18 @@ test('a fetch of batches in every codec, mixed with uncompressed ones, decodes i
   assert.equal(out.reduce((n, c) => n + c.count, 0), base);
 });
 
+test('expansion: decompressed bytes per fetched byte, over the complete batches (not the one the broker cut)', async () => {
+  const plain = await batch('none');
+  const lz4 = rebase(await batch('lz4'), 0);
+  const cut = rebase(await batch('lz4'), 20).subarray(0, lz4.length >> 1);
+  const [p] = (await decodeFetch(fetchResponse('t', 0, Buffer.concat([lz4, cut])), 11, ctx)).partitions;
+  assert.equal(p.nextOffset, 20);
+  // the same records uncompressed make the batch `plain`: it grew from lz4.length to plain.length
+  assert.ok(Math.abs(p.expansion - plain.length / lz4.length) < 1e-9, `${p.expansion} vs ${plain.length / lz4.length}`);
+  const [u] = (await decodeFetch(fetchResponse('t', 0, Buffer.concat([plain, plain.subarray(0, 100)])), 11, ctx)).partitions;
+  assert.equal(u.expansion, 1);
+});
+
 for (const name of CODECS) {
   test(`a corrupt ${name} batch is an error naming topic/partition@offset, with a hint to read past it`, async () => {
     const good = await batch(name);
