@@ -59,7 +59,7 @@ const consume: CommandSpec = {
     { flags: '--exactly-once', description: 'With --group and a fused `+ produce`: output and offsets commit together in Kafka transactions (one transactional id per input partition); read the output with --isolation read_committed' },
     { flags: '--transactional-id <prefix>', description: 'Prefix of the transactional ids under --exactly-once: <prefix>-<topic>-<partition> (default kstream-<group>)' },
     { flags: '--isolation <level>', description: 'read_uncommitted (default) | read_committed (skip aborted transactions)' },
-    { flags: '--fetch-max <size>', kind: 'size', description: 'Most bytes per fetch (one batch through the pipeline, one commit step); smaller batches commit more often', default: '1m' },
+    { flags: '--fetch-max <size>', kind: 'size', description: 'Most bytes per fetch, of records once decompressed (one batch through the pipeline, one commit step); smaller batches commit more often', default: '1m' },
     { flags: '--max-wait <duration>', kind: 'duration', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms' },
     { flags: '--state-topic <topic>', description: 'With --group: compacted changelog for window/aggregate/dedupe state (default <group>-kstream-state)' },
     { flags: '--commit-interval <duration>', kind: 'duration', description: 'With state: checkpoint it and commit offsets at most this often (each changed entry is written once per checkpoint; a crash replays up to this much input)', default: '1s' },

@@ -11,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import { parseOffsets, parseOne, parseTime, resolveOffset, specFor, planUsesStored } from '../dist/src/io/kafka-offsets.js';
 import { isCompactJson, fieldSpan, fromEnvelope, headersJson, utf8Text, NotAnEnvelope } from '../dist/src/io/envelope.js';
 import {
-  BatchBuilder, BatchBuffers, crc32c, decodeRecordSet, decodeFetchResponse, produceRequestParts, decodeProduceResponse, murmur2, partitionForKey,
+  BatchBuilder, BatchBuffers, crc32c, decodeRecordSet, decodeRecords, decodeFetchResponse, produceRequestParts, decodeProduceResponse, murmur2, partitionForKey,
 } from '../dist/src/io/kafka-protocol.js';
 import { connectionConfig, parseBrokers, scrubSecrets } from '../dist/src/io/kafka-options.js';
 import { kafkaError, MissingTopic } from '../dist/src/io/kafka-errors.js';
@@ -153,6 +153,17 @@ function sealed(records, compression = 'none') {
 function decodeAll(buf, fetchOffset = 0, aborts) {
   const out = [];
   const next = decodeRecordSet(buf, 0, buf.length, fetchOffset, aborts, out, true);
+  return { next, recs: columnsToRecords(out) };
+}
+
+/** decodeAll for compressed batches too (decompressed off the JS thread, between two passes). */
+async function decodeAllAsync(buf, fetchOffset = 0) {
+  const out = [];
+  const next = await decodeRecords(buf, 0, buf.length, fetchOffset, undefined, out, true);
+  return { next, recs: columnsToRecords(out) };
+}
+
+function columnsToRecords(out) {
   const recs = [];
   for (const c of out) {
     for (let i = 0; i < c.count; i++) {
@@ -164,7 +175,7 @@ function decodeAll(buf, fetchOffset = 0, aborts) {
       });
     }
   }
-  return { next, recs };
+  return recs;
 }
 
 test('appendBytes (lines copied from the input) seals the same batches as append, across varint steps, buffer growth and limits', async () => {
@@ -223,7 +234,7 @@ test('crc32c matches the standard check value, and a bitwise CRC at any offset a
   assert.equal(crc32c(big, 1000), 0xe3069283);
 });
 
-for (const compression of ['none', 'gzip']) {
+for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
   test(`record batch round trip (${compression}): keys, null and empty values, binary, headers, timestamps, long values`, async () => {
     const long = 'v'.repeat(20_000);
     const records = [
@@ -234,7 +245,8 @@ for (const compression of ['none', 'gzip']) {
       { key: 'ключ', value: long, ts: 1_700_000_000_001 },
     ];
     const buf = await sealed(records, compression);
-    const { next, recs } = decodeAll(buf);
+    assert.equal(buf.readInt16BE(21) & 7, ['none', 'gzip', 'snappy', 'lz4', 'zstd'].indexOf(compression));
+    const { next, recs } = await decodeAllAsync(buf);
     assert.equal(next, records.length);
     assert.deepEqual(recs.map((r) => r.offset), [0, 1, 2, 3, 4]);
     assert.deepEqual(recs.map((r) => r.ts), records.map((r) => r.ts));
@@ -249,7 +261,9 @@ for (const compression of ['none', 'gzip']) {
     assert.equal(recs[3].value, '\u00de\u00ad\u00be\u00ef');
     assert.equal(recs[4].key, Buffer.from('ключ').toString('latin1'));
     assert.equal(recs[4].value, long);
-    // kafkajs decodes what kstream encodes (a second, independent implementation of the format)
+    // kafkajs decodes what kstream encodes (a second, independent implementation of the format); it has no
+    // snappy, lz4 or zstd codec: test/codecs.test.mjs and test/it/codecs.test.mjs check those with other readers
+    if (compression !== 'none' && compression !== 'gzip') return;
     const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder');
     const Decoder = require('kafkajs/src/protocol/decoder');
     const theirs = await RecordBatchDecoder(new Decoder(buf));

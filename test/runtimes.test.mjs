@@ -54,3 +54,12 @@ for (const [name, rt] of Object.entries(RUNTIMES)) {
     assert.match(bad.stderr, /^kstream: stdin line 2: invalid JSON at column 8/);
   });
 }
+
+for (const [name, rt] of Object.entries(RUNTIMES)) {
+  test(`${name}: the codec libraries load and round-trip a record batch (gzip, snappy, lz4, zstd)`, () => {
+    const script = fileURLToPath(new URL('./helpers/codec-roundtrip.mjs', import.meta.url));
+    const r = sh(`${rt} "${script}"`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()), { gzip: 'ok', snappy: 'ok', lz4: 'ok', zstd: 'ok' });
+  });
+}

@@ -15,7 +15,7 @@ import { scrubSecrets } from './kafka-options.js';
 import { kafkaError, MissingTopic, Outage } from './kafka-errors.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import {
-  decodeFetchResponse, decodeProduceResponse, produceRequestParts,
+  decodeFetch, decodeProduceResponse, produceRequestParts,
   type FetchContext, type FetchedPartition, type ProducePartitionResult, type ProduceTopicData,
 } from './kafka-protocol.js';
 import type {
@@ -413,7 +413,7 @@ export class Wire {
     const body = encodeFetchRequest(v, isolation, maxWaitMs, minBytes, maxBytes, parts);
     const res = await this.send(broker, {
       request: { apiKey: API_FETCH, apiVersion: v, apiName: 'Fetch', encode: async () => encoded(body) },
-      response: { decode: async (payload: Buffer) => decodeFetchResponse(payload, v, ctx), parse: async (d: unknown) => d },
+      response: { decode: (payload: Buffer) => decodeFetch(payload, v, ctx), parse: async (d: unknown) => d },
       requestTimeout: maxWaitMs + 30_000,
     });
     if (res.errorCode) throw await protocolError(res.errorCode);

@@ -4,7 +4,8 @@
  */
 import { KsError, RuntimeError } from '../pipeline/errors.js';
 import { scrubSecrets, type KafkaConfig } from './kafka-options.js';
-import { CorruptData, UnsupportedData } from './kafka-protocol.js';
+import { CodecUnavailable } from './kafka-codecs.js';
+import { BatchError, CorruptData } from './kafka-protocol.js';
 
 export const START_HINT = 'start one with `npm run kafka:up` or set KSTREAM_BROKERS';
 
@@ -67,8 +68,10 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
   if (err instanceof KsError) return err;
   const brokers = ctx.cfg ? ctx.cfg.brokers.join(',') : 'brokers';
   const scrub = (s: string) => scrubSecrets(s, ctx.cfg);
-  if (err instanceof UnsupportedData) return new RuntimeError(scrub(err.message), 'produce with gzip or no compression, or read with another client');
-  if (err instanceof CorruptData) return new RuntimeError(scrub(err.message), 'the data on the broker is damaged or the client is incompatible; rerun with --verbose');
+  if (err instanceof BatchError) return new RuntimeError(scrub(err.message), batchHint(err));
+  if (err instanceof CodecUnavailable) {
+    return new RuntimeError(`cannot compress with ${err.codec}: ${scrub(err.message)}`, 'reinstall kstream with npm, which installs the library for this platform, or use another --compression');
+  }
   const e = rootCause(err);
   const top = err as ErrLike;
   const msg = scrub(String(e.message ?? top.message ?? err));
@@ -111,6 +114,14 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
   }
   if (type) return new RuntimeError(`${ctx.topic ? `\`${ctx.topic}\`: ` : ''}${msg} (${type})`, 'rerun with --verbose for details');
   return new RuntimeError(`kafka: ${msg}`, 'rerun with --verbose for details');
+}
+
+/** What to do about a record batch kstream cannot read. */
+function batchHint(err: BatchError): string {
+  const skip = err.skipOffset ? `; to read on after it: \`--offset ${err.skipOffset}\`` : '';
+  if (err instanceof CorruptData) return `the batch on the broker is damaged, or framed in a way Kafka clients do not write${skip}`;
+  if (err.hint) return err.hint;
+  return `read it with the client that wrote it${skip}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
