@@ -6,7 +6,8 @@
  *   node scripts/test.mjs                 unit (test/*.test.mjs, test/functions/) + integration
  *   node scripts/test.mjs --unit          unit only
  *   node scripts/test.mjs --it            integration only
- *   node scripts/test.mjs window ndjson   only test files whose path contains one of the words
+ *   node scripts/test.mjs window ndjson   only test files whose path contains one of the words (a word that
+ *                                         matches no file stops the run: exit 1, one line naming it)
  *
  * Integration tests get KSTREAM_BROKERS: the caller's value if set, otherwise a fresh broker on 127.0.0.1:39092
  * (dir .kafka/test-39092; start port from KSTREAM_TEST_KAFKA_PORT) that is stopped afterwards, also on failure or
@@ -192,6 +193,15 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   preflight(o);
   const pick = (files) => (o.filters.length ? files.filter((f) => o.filters.some((w) => f.includes(w))) : files);
+  // a word that selects no file is a typo, not a pass: stop in one line before starting anything
+  if (o.filters.length) {
+    const all = [...(o.unit ? [...listTests('test'), ...listTests('test/functions')] : []), ...(o.it ? listTests('test/it') : [])];
+    const unmatched = o.filters.filter((w) => !all.some((f) => f.includes(w)));
+    if (unmatched.length) {
+      say(`no ${o.unit && o.it ? '' : o.unit ? 'unit ' : 'integration '}test file matches ${unmatched.map((w) => `\`${w}\``).join(', ')}`);
+      process.exit(1);
+    }
+  }
   const failed = [];
   const summary = [];
   const note = (name, r) => {
