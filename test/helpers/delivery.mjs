@@ -70,11 +70,14 @@ export function startGroup(command, env) {
 /**
  * Runs `command` `kills` times, each time sending `signal` (SIGKILL) to its processes once the output topic grew
  * past a point drawn between k/(kills+1) and (k+1)/(kills+1) of `expected` records beyond where it started (or,
- * when the stream has already gone further because of replays, after a short random delay); then runs `finish`
- * to the end. `target`: 'group' signals the whole process group (shell included), 'children' every process of the
- * pipeline but not the shell, 'first' only the first process of the pipeline. Returns what happened per run.
+ * when the stream has already gone further because of replays, once this run has written output of its own, after
+ * a short random delay); then runs `finish` to the end. `target`: 'group' signals the whole process group (shell
+ * included), 'children' every process of the pipeline but not the shell, 'first' only the first process of the
+ * pipeline. With `inTopic` and `group`, each kill also records the group's committed offsets on the input topic
+ * (`committed`, summed) and the input's end (`inputEnd`). Returns what happened per run; `midStreamProblems(runs)`
+ * says which kills did not land mid-stream.
  */
-export async function killLoop({ brokers, command, finish, outTopic, expected, kills, seed = 1, env = {}, log = () => {}, maxRunMs = 60_000, signal = 'SIGKILL', target: whom = 'group' }) {
+export async function killLoop({ brokers, command, finish, outTopic, expected, kills, seed = 1, env = {}, log = () => {}, maxRunMs = 60_000, signal = 'SIGKILL', target: whom = 'group', inTopic, group }) {
   const adm = admin(brokers);
   await adm.connect();
   const rand = rng(seed);
@@ -92,8 +95,14 @@ export async function killLoop({ brokers, command, finish, outTopic, expected, k
       let ended;
       p.exited.then((r) => (ended = r));
       if (before >= target) {
+        // replays took the output past the target: kill once this run has written some output itself, so the kill
+        // still lands mid-stream, not during startup
         how = 'delay';
-        await sleep(200 + rand() * 1500);
+        while (!ended && (await endSum(adm, outTopic)) <= before) {
+          if (Date.now() - t0 > maxRunMs) { how = 'timeout'; break; }
+          await sleep(15);
+        }
+        if (how === 'delay') await sleep(rand() * 300);
       } else {
         while (!ended && (await endSum(adm, outTopic)) < target) {
           if (Date.now() - t0 > maxRunMs) { how = 'timeout'; break; }
@@ -105,8 +114,13 @@ export async function killLoop({ brokers, command, finish, outTopic, expected, k
       else signalChildren(p.child.pid, signal, whom === 'first');
       const r = await p.exited;
       const after = await endSum(adm, outTopic);
-      runs.push({ run: k, how, target: Math.round(target), outBefore: before, outAfter: after, ms: Date.now() - t0, code: r.code, signal: r.signal, stderr: r.stderr });
-      log(`run ${k}: killed (${how}) after ${Date.now() - t0} ms, output ${before} → ${after}`);
+      const at = { run: k, how, target: Math.round(target), outBefore: before, outAfter: after, ms: Date.now() - t0, code: r.code, signal: r.signal, stderr: r.stderr };
+      if (inTopic && group) {
+        at.committed = await committedSum(adm, group, inTopic);
+        at.inputEnd = await endSum(adm, inTopic);
+      }
+      runs.push(at);
+      log(`run ${k}: killed (${how}) after ${Date.now() - t0} ms, output ${before} → ${after}${at.inputEnd !== undefined ? `, input committed ${at.committed} of ${at.inputEnd}` : ''}`);
     }
     const p = startGroup(finish, env);
     const t0 = Date.now();
@@ -120,6 +134,32 @@ export async function killLoop({ brokers, command, finish, outTopic, expected, k
     await adm.disconnect();
   }
   return runs;
+}
+
+/** Sum of a group's committed offsets on a topic's partitions (a partition without a commit counts 0). */
+export async function committedSum(adm, group, topic) {
+  const offs = await adm.fetchOffsets({ groupId: group, topics: [topic] });
+  return offs[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+}
+
+/**
+ * Which kills of a `killLoop` did not land mid-stream, as messages (empty when all did): a kill lands mid-stream
+ * when the killed run had written output of its own before it (the output topic grew during the run: not a kill
+ * during startup), the output grew again after it (a later run went on), and — when the loop recorded the group's
+ * commits — the group had not yet committed the whole input (the kill did not come after the stream was done).
+ */
+export function midStreamProblems(runs) {
+  const problems = [];
+  for (let i = 0; i + 1 < runs.length; i++) {
+    const r = runs[i];
+    const next = runs[i + 1];
+    const label = `kill ${r.run} (${r.how}, after ${r.ms} ms, output ${r.outBefore} → ${r.outAfter})`;
+    if (r.how === 'final') continue;
+    if (!(r.outAfter > r.outBefore)) problems.push(`${label}: the run had written no output before it was killed`);
+    if (!(next.outAfter > r.outAfter)) problems.push(`${label}: no output after it (next run ends at ${next.outAfter})`);
+    if (r.inputEnd !== undefined && !(r.committed < r.inputEnd)) problems.push(`${label}: the group had already committed the whole input (${r.committed} of ${r.inputEnd})`);
+  }
+  return problems;
 }
 
 /**

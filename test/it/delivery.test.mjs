@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { KS, countIds, itContext, killLoop, sh } from '../helpers/delivery.mjs';
+import { KS, countIds, itContext, killLoop, midStreamProblems, sh } from '../helpers/delivery.mjs';
 
 const N = 100_000;
 const FIRST_TS = 1767225600000; // gen clicks: ts = 2026-01-01 + seq ms, one per record: the record's id
@@ -33,8 +33,10 @@ async function readOutput(output, isolation) {
 
 function report(t, label, runs, c) {
   const kills = runs.filter((r) => r.how !== 'final');
-  t.diagnostic(`${label}: ${kills.length} kills at output ${kills.map((r) => r.outAfter).join(', ')}; ` +
+  t.diagnostic(`${label}: ${kills.length} kills at output ${kills.map((r) => `${r.outAfter} (input committed ${r.committed}/${r.inputEnd})`).join(', ')}; ` +
     `${c.lines} output records, ${c.distinct} distinct, ${c.duplicates} duplicates, ${c.missing} missing`);
+  // a kill during startup or after the stream was done would prove nothing about delivery: each must land mid-stream
+  assert.deepEqual(midStreamProblems(runs), [], 'every kill landed mid-stream');
 }
 
 const MAP = `map '({id: r.ts, user: r.user, ms: r.latency_ms})'`;
@@ -43,7 +45,7 @@ test('at-least-once, fused: kill -9 five times mid-stream, restart — every inp
   const { input, output, group } = await setup('alo');
   // small fetches: many batches and commits, so kills land between produce acks and offset commits
   const run = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --fetch-max 64k${extra} + ${MAP} + produce ${output} --quiet`;
-  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, expected: N, kills: 5, seed: 11, env });
+  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 5, seed: 11, env });
   for (const r of runs.slice(0, -1)) assert.equal(r.signal, 'SIGKILL');
   const c = await readOutput(output);
   report(t, 'fused at-least-once', runs, c);
@@ -61,7 +63,7 @@ test('at-least-once, piped: kill -9 of the consuming process loses nothing (it c
   const run = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --fetch-max 64k${extra} | ${KS} ${MAP} | ${KS} produce ${output} --quiet`;
   // what consume committed is in the pipe: the stages after it read it to the end (a line cut by the kill is an
   // error there, and was not committed) and produce it
-  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, expected: N, kills: 4, seed: 21, env, target: 'first' });
+  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 4, seed: 21, env, target: 'first' });
   for (const r of runs.slice(0, -1)) assert.equal(r.signal, null, 'the shell waited for the rest of the pipeline');
   const c = await readOutput(output);
   report(t, 'piped, consume killed', runs, c);
@@ -73,7 +75,7 @@ test('at-least-once, piped: kill -9 of the consuming process loses nothing (it c
 test('at-least-once, piped: SIGTERM to every process of the pipeline drains it — nothing lost, exit 130', T, async (t) => {
   const { input, output, group } = await setup('pipe-term');
   const run = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --fetch-max 64k${extra} | ${KS} ${MAP} | ${KS} produce ${output} --quiet`;
-  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, expected: N, kills: 4, seed: 22, env, signal: 'SIGTERM', target: 'children' });
+  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 4, seed: 22, env, signal: 'SIGTERM', target: 'children' });
   for (const r of runs.slice(0, -1)) assert.equal(r.code, 130, `produce drains and exits 130: ${r.stderr}`);
   const c = await readOutput(output);
   report(t, 'piped, SIGTERM', runs, c);
@@ -87,7 +89,7 @@ test('at-least-once, piped: SIGTERM to every process of the pipeline drains it �
 test('exactly-once, fused: kill -9 five times mid-transaction, restart — exactly N records under read_committed', T, async (t) => {
   const { input, output, group } = await setup('eos');
   const run = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --exactly-once --fetch-max 64k${extra} + ${MAP} + produce ${output} --quiet`;
-  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, expected: N, kills: 5, seed: 31, env });
+  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 5, seed: 31, env });
   const c = await readOutput(output, 'read_committed');
   report(t, 'fused exactly-once (read_committed)', runs, c);
   assert.equal(c.missing, 0, `missing ids, e.g. ${c.missingExamples.join(', ')}`);
