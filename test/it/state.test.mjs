@@ -52,9 +52,20 @@ test('SIGTERM keeps open windows in the changelog instead of flushing them early
   const first = startGroup(`exec ${KS} consume ${input} --group ${group} + ${stages} + produce ${output} --create --quiet`, denv);
   const adm = admin(brokers);
   await adm.connect();
-  for (let i = 0; i < 200; i++) {
+  // SIGTERM only once the group has committed all 50: a stop before that would test something else, so a run that
+  // never gets there fails here, saying so, instead of being stopped anyway
+  const deadline = Date.now() + 30_000;
+  let committed;
+  for (;;) {
     const offs = await adm.fetchOffsets({ groupId: group, topics: [input] }).catch(() => []);
-    if (Number(offs[0]?.partitions[0]?.offset) === 50) break;
+    committed = Number(offs[0]?.partitions[0]?.offset);
+    if (committed === 50) break;
+    if (Date.now() > deadline) {
+      await adm.disconnect();
+      first.kill('SIGKILL');
+      const r = await first.exited;
+      assert.fail(`the first run had not committed offset 50 of ${input} after 30 s (committed: ${committed}); its stderr: ${r.stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   await adm.disconnect();
