@@ -13,8 +13,9 @@
  * (dir .kafka/test-39092; start port from KSTREAM_TEST_KAFKA_PORT) that is stopped afterwards, also on failure or
  * Ctrl-C. Several runs in one working tree at once each get their own broker (39192, 39292, … when 39092 is taken);
  * a broker left by a killed run is stopped by the next run. When a selected integration file
- * mentions KSTREAM_SASL, that broker also gets a SASL_SSL listener and the tests get KSTREAM_SASL_BROKERS and
- * KSTREAM_SASL_CONFIG (path of sasl.json: {username, password, mechanism, caPem}).
+ * mentions KSTREAM_SASL, that broker also gets its TLS listeners (SASL_SSL with SCRAM and PLAIN, TLS only, mutual
+ * TLS: scripts/kafka.mjs up --sasl) and the tests get KSTREAM_SASL_BROKERS and KSTREAM_SASL_CONFIG (path of
+ * sasl.json: {username, password, mechanism, caPem, tlsBootstrap, mtlsBootstrap, clientCertPem, clientKeyPem, …}).
  * Runner output is passed through unchanged (TAP, ending in `# pass N` / `# fail N`).
  */
 import { spawn } from 'node:child_process';

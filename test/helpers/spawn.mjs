@@ -8,7 +8,7 @@
 // `cmd` is an array of kstream arguments (`['consume', 't', '--exit']`), or a shell command line as one string
 // (run by `sh -c`; `$KS` and the exported KS both stand for the CLI: `$KS gen … | $KS produce t`). `opts`:
 //   input     stdin (string or Buffer); none = empty stdin
-//   env       added to the environment (CI=true and NO_COLOR=1 are always set, and KS)
+//   env       added to the environment (CI=true and NO_COLOR=1 are always set, and KS); undefined removes one
 //   encoding  'utf8' (default: stdout and stderr as strings) or 'buffer' (stdout as a Buffer, stderr a string)
 //   bin       run this program with `cmd` as its arguments instead of kstream (e.g. 'kcat', 'jq')
 //   shell     the shell for a string `cmd` ('sh' by default; 'bash' for PIPESTATUS and the like)
@@ -30,7 +30,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-test-'));
 let n = 0;
 
 function envOf(opts) {
-  return { ...process.env, CI: 'true', NO_COLOR: '1', KS, ...(opts.env ?? {}) };
+  const env = { ...process.env, CI: 'true', NO_COLOR: '1', KS, ...(opts.env ?? {}) };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  return env;
 }
 
 /** [program, args] for a command as described above. */
