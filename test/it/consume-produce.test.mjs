@@ -239,6 +239,42 @@ test('--exit without a group stops at the end seen at start; with a group too, a
   for (const p of offs[0].partitions) assert.equal(Math.max(0, Number(p.offset)), Number(ends.find((e) => e.partition === p.partition).high));
 });
 
+test('consume t1 t2 --exit: every record of both topics once, each under its topic, in order per partition; a group commits both', T, async () => {
+  const t1 = await createTopic(2, 'multi1');
+  const t2 = await createTopic(1, 'multi2');
+  await ok(['produce', t1, '--key', 'r.i', '--quiet'], { input: Array.from({ length: 40 }, (_, i) => JSON.stringify({ src: 't1', i })).join('\n') });
+  await ok(['produce', t2, '--quiet'], { input: Array.from({ length: 15 }, (_, i) => JSON.stringify({ src: 't2', i })).join('\n') });
+  const env = lines((await ok(['consume', t1, t2, '--exit', '--format', 'envelope'])).stdout).map((l) => JSON.parse(l));
+  assert.equal(env.length, 55);
+  for (const e of env) assert.equal(e.topic, e.value.src === 't1' ? t1 : t2, JSON.stringify(e));
+  const ids = (src) => env.filter((e) => e.value.src === src).map((e) => e.value.i).sort((a, b) => a - b);
+  assert.deepEqual(ids('t1'), Array.from({ length: 40 }, (_, i) => i));
+  assert.deepEqual(ids('t2'), Array.from({ length: 15 }, (_, i) => i));
+  // both partitions of t1 had records; each partition's offsets come in order, from 0, none skipped
+  const parts = new Map();
+  for (const e of env) {
+    const k = `${e.topic}/${e.partition}`;
+    parts.set(k, [...(parts.get(k) ?? []), Number(e.offset)]);
+  }
+  assert.equal(parts.size, 3, [...parts.keys()].join(' '));
+  for (const [k, offs] of parts) assert.deepEqual(offs, offs.map((_, i) => i), k);
+  // t2's records in the order produced
+  assert.deepEqual(env.filter((e) => e.topic === t2).map((e) => e.value.i), Array.from({ length: 15 }, (_, i) => i));
+
+  // with a group: all of both, committed at the end of both; the next run reads only what came since
+  const g = `it-multi-${randomUUID().slice(0, 8)}`;
+  groups.push(g);
+  const first = lines((await ok(['consume', t1, t2, '--exit', '--group', g])).stdout).map((l) => JSON.parse(l));
+  assert.equal(first.length, 55);
+  for (const t of [t1, t2]) {
+    const offs = await admin.fetchOffsets({ groupId: g, topics: [t] });
+    const ends = await admin.fetchTopicOffsets(t);
+    for (const p of offs[0].partitions) assert.equal(Number(p.offset), Number(ends.find((e) => e.partition === p.partition).high), `${t}/${p.partition} committed at its end`);
+  }
+  await ok(['produce', t2, '--quiet'], { input: '{"src":"t2","i":15}\n' });
+  assert.deepEqual(lines((await ok(['consume', t1, t2, '--exit', '--group', g])).stdout), ['{"src":"t2","i":15}']);
+});
+
 test('piped and fused runs through Kafka give the same output; the fused group commits what it produced', T, async () => {
   const src = await createTopic(1, 'src');
   const outPiped = await createTopic(1, 'piped');
