@@ -165,7 +165,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 /** Programs the tests run besides Node, with the Debian package that brings each (the README's prerequisites). */
 const TOOLS = {
   unit: [['jq', 'jq']],
-  it: [['java', 'openjdk-17-jdk-headless'], ['keytool', 'openjdk-17-jdk-headless'], ['mvn', 'maven'], ['kcat', 'kcat'], ['jq', 'jq']],
+  it: [['java', 'openjdk-17-jdk-headless'], ['keytool', 'openjdk-17-jdk-headless'], ['mvn', 'maven'], ['openssl', 'openssl'], ['kcat', 'kcat'], ['jq', 'jq']],
 };
 
 function onPath(cmd) {

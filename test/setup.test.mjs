@@ -16,9 +16,26 @@ test('scripts/test.mjs names every missing program in one line and exits 1 befor
   assert.equal(r.status, 1);
   assert.equal(r.stdout, '', 'no test ran');
   assert.deepEqual(r.stderr.trim().split('\n'), [
-    "test: `jq`, `java`, `keytool`, `mvn`, `kcat` not found — install them (Debian/Ubuntu: apt-get install jq openjdk-17-jdk-headless maven kcat); the README's \"Tests\" section lists what the tests need",
+    "test: `jq`, `java`, `keytool`, `mvn`, `openssl`, `kcat` not found — install them (Debian/Ubuntu: apt-get install jq openjdk-17-jdk-headless maven openssl kcat); the README's \"Tests\" section lists what the tests need",
   ]);
   const unit = spawnSync(process.execPath, [SCRIPT, '--unit'], { env: { ...process.env, PATH: bin }, encoding: 'utf8', timeout: 30_000 });
   assert.equal(unit.status, 1);
   assert.match(unit.stderr, /^test: `jq` not found — install it \(Debian\/Ubuntu: apt-get install jq\)/);
+});
+
+test('scripts/test.mjs stops with exit 1 and one line naming the words that select no test file', () => {
+  const run = (...args) => spawnSync(process.execPath, [SCRIPT, ...args], { env: { ...process.env, KSTREAM_BROKERS: '127.0.0.1:1' }, encoding: 'utf8', timeout: 30_000 });
+  const none = run('no-such-test-word');
+  assert.equal(none.status, 1);
+  assert.equal(none.stdout, '', 'no test ran');
+  assert.deepEqual(none.stderr.trim().split('\n'), ['test: no test file matches `no-such-test-word`']);
+  // one word that matches and one that does not: still a typo, named alone
+  const some = run('--unit', 'fields', 'nosuchword');
+  assert.equal(some.status, 1);
+  assert.equal(some.stdout, '');
+  assert.deepEqual(some.stderr.trim().split('\n'), ['test: no unit test file matches `nosuchword`']);
+  // an integration word under --unit selects no unit file
+  const it = run('--unit', 'it/state');
+  assert.equal(it.status, 1);
+  assert.match(it.stderr, /^test: no unit test file matches `it\/state`\n$/);
 });
