@@ -437,7 +437,9 @@ test('unreachable brokers: one line within seconds, exit 1', T, async () => {
     const ms = Date.now() - t0;
     assert.equal(r.code, 1, args.join(' '));
     assert.equal(r.stderr, 'kstream: cannot reach brokers `127.0.0.1:1` (connection refused) — start one with `npm run kafka:up` or set KSTREAM_BROKERS\n');
-    assert.ok(ms < 5000, `${args.join(' ')} took ${ms} ms`);
+    // README, "Connection": "An unreachable broker fails within about two seconds" — about: 2 s and half again for
+    // a loaded machine (measured 1.6–2.2 s at load average 13 on 2 cores, process start included)
+    assert.ok(ms < 3000, `${args.join(' ')} took ${ms} ms (README: within about two seconds)`);
   }
   const env = await ks(['consume', 'anything', '--exit'], { env: { KSTREAM_BROKERS: '127.0.0.1:2' } });
   assert.match(env.stderr, /cannot reach brokers `127\.0\.0\.1:2`/);

@@ -11,6 +11,10 @@ const N = 200_000;
 const FIRST_TS = 1767225600000;
 const IDS = new Set(Array.from({ length: N }, (_, i) => String(FIRST_TS + i)));
 const T = { timeout: 90_000 };
+// README, "Stopping": "stop within 5 s" after SIGINT/SIGTERM mid-stream, and "a second signal ends the run within
+// 1 s" — the tests hold the runs to those bounds, measured from the signal to the process's exit.
+const STOP_MS = 5_000;
+const SECOND_SIGNAL_MS = 1_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const { env, adm, topics, groups } = await itContext();
@@ -69,7 +73,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     const ms = Date.now() - t0;
     assert.equal(r.code, 130, r.stderr);
     assert.equal(r.stderr, '');
-    assert.ok(ms < 10_000, `took ${ms} ms to stop`);
+    assert.ok(ms < STOP_MS, `took ${ms} ms to stop (README: within ${STOP_MS / 1000} s)`);
     const produced = await endSum(adm, output);
     const committed = await committedSum(group, input);
     t.diagnostic(`${signal} after ${produced} records: committed ${committed}, stopped in ${ms} ms`);
@@ -90,13 +94,16 @@ test('--exactly-once: SIGTERM mid-stream commits the last transaction and exits 
   const args = (extra) => ['consume', input, '--group', group, '--instance-id', 'a', '--exactly-once', '--fetch-max', '64k', ...extra, '+', ...MAP, '+', 'produce', output, '--quiet'];
   const run = start(args([]));
   await waitOutput(output, 10_000, run.exited);
+  const t0 = Date.now();
   run.child.kill('SIGTERM');
   const r = await run.exited;
+  const ms = Date.now() - t0;
   assert.equal(r.code, 130, r.stderr);
+  assert.ok(ms < STOP_MS, `took ${ms} ms to stop (README: within ${STOP_MS / 1000} s, the same for --exactly-once)`);
   const mid = await readOutput(output, 'read_committed');
   assert.equal(mid.duplicates, 0);
   assert.equal(await committedSum(group, input), mid.lines, 'the offsets committed are those of the committed output');
-  t.diagnostic(`stopped after ${mid.lines} committed records`);
+  t.diagnostic(`stopped after ${mid.lines} committed records, in ${ms} ms`);
   const rest = start(args(['--exit']));
   const r2 = await rest.exited;
   assert.equal(r2.code, 0, r2.stderr);
@@ -104,7 +111,7 @@ test('--exactly-once: SIGTERM mid-stream commits the last transaction and exits 
   assert.deepEqual([c.lines, c.distinct, c.duplicates, c.missing], [N, N, 0, 0]);
 });
 
-test('a second signal exits at once, even while the first one waits for a blocked stdout to drain', T, async () => {
+test('a second signal exits at once, even while the first one waits for a blocked stdout to drain', T, async (t) => {
   const { input, group } = await setup('twice');
   const run = start(['consume', input, '--group', group]);
   // read one chunk, then stop reading: the pipe fills and the consumer's write waits
@@ -121,6 +128,8 @@ test('a second signal exits at once, even while the first one waits for a blocke
   const r = await run.exited;
   assert.equal(r.code, 130);
   // without the second signal's immediate exit it would wait for the unread stdout forever
-  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+  const ms = Date.now() - t0;
+  t.diagnostic(`the second signal ended the run in ${ms} ms`);
+  assert.ok(ms < SECOND_SIGNAL_MS, `took ${ms} ms (README: within ${SECOND_SIGNAL_MS / 1000} s)`);
   assert.doesNotMatch(r.stderr, /Error|at .*\.js/);
 });
