@@ -9,10 +9,11 @@
 // every record, the backpressure run wrote every record.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { up, down, ownTarget } from '../scripts/kafka.mjs';
-import { CLI, KS, admin, countIds, endSum, killLoop, midStreamProblems, restartBroker, sh, startGroup } from '../test/helpers/delivery.mjs';
+import { KS, run as sh, start } from '../test/helpers/spawn.mjs';
+import { admin, endSum, restartBroker } from '../test/helpers/broker.mjs';
+import { countIds, killLoop, midStreamProblems } from '../test/helpers/delivery.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -61,13 +62,13 @@ async function topics(what, partitions = 3) {
 
 async function fill(topic) {
   const t0 = Date.now();
-  const r = await sh(`${KS} gen --preset clicks --count ${N} --seed 1 | ${KS} produce ${topic} --key r.user --quiet`, env);
+  const r = await sh(`${KS} gen --preset clicks --count ${N} --seed 1 | ${KS} produce ${topic} --key r.user --quiet`, { env, timeout: 3_600_000 });
   if (r.code !== 0) throw new Error(r.stderr);
   return Date.now() - t0;
 }
 
 async function count(topic, isolation = 'read_uncommitted') {
-  const r = await sh(`${KS} consume ${topic} --exit --isolation ${isolation}`, env);
+  const r = await sh(`${KS} consume ${topic} --exit --isolation ${isolation}`, { env, timeout: 3_600_000 });
   if (r.code !== 0) throw new Error(r.stderr);
   return countIds(r.stdout, IDS);
 }
@@ -135,7 +136,7 @@ try {
       const out = `${n.output}-${label}`;
       await adm.createTopics({ topics: [{ topic: out, numPartitions: 3 }], waitForLeaders: true });
       const t0 = Date.now();
-      const r = await sh(`${KS} consume ${n.input} --group ${group} --exit${extra} + ${MAP} + produce ${out} --quiet`, env);
+      const r = await sh(`${KS} consume ${n.input} --group ${group} --exit${extra} + ${MAP} + produce ${out} --quiet`, { env, timeout: 3_600_000 });
       const ms = Date.now() - t0;
       if (r.code !== 0) throw new Error(r.stderr);
       // the timed run delivered every record (exactly once under --exactly-once, read_committed)
@@ -151,8 +152,8 @@ try {
   if (ONLY.has('backpressure')) {
     const n = await topics('bp');
     await fill(n.input);
-    const child = spawn(process.execPath, [CLI, 'consume', n.input, '--exit'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise((r) => child.on('close', r));
+    const p = start(['consume', n.input, '--exit'], { env, stdin: 'ignore', collect: false, group: false });
+    const { child, exited } = p;
     const mem = () => Number(/^VmHWM:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]);
     let lines = 0;
     const countLines = (d) => { for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++; };
@@ -176,8 +177,8 @@ try {
     await fill(n.input);
     const eosOut = `${n.output}-eos`;
     await adm.createTopics({ topics: [{ topic: eosOut, numPartitions: 3 }], waitForLeaders: true });
-    const alo = startGroup(`${KS} consume ${n.input} --group ${n.group} --instance-id a + ${MAP} + produce ${n.output} --quiet`, env);
-    const eos = startGroup(`${KS} consume ${n.input} --group ${n.group}-eos --instance-id a --exactly-once + ${MAP} + produce ${eosOut} --quiet`, env);
+    const alo = start(`${KS} consume ${n.input} --group ${n.group} --instance-id a + ${MAP} + produce ${n.output} --quiet`, { env, stdin: 'ignore', stdout: 'ignore' });
+    const eos = start(`${KS} consume ${n.input} --group ${n.group}-eos --instance-id a --exactly-once + ${MAP} + produce ${eosOut} --quiet`, { env, stdin: 'ignore', stdout: 'ignore' });
     while ((await endSum(adm, n.output)) < N / 3) await sleep(20);
     await adm.disconnect();
     const t0 = Date.now();

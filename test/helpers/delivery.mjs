@@ -1,13 +1,9 @@
-// The kill -9 loop behind the delivery tests (test/it/delivery*.test.mjs) and bench/delivery.mjs: run a consuming
-// pipeline against a real broker, kill it at points spread over the stream, restart it, and count what reached the
-// output topic.
-import { spawn } from 'node:child_process';
+// The kill -9 loop behind the delivery tests (test/it/delivery*.test.mjs, state-windows) and bench/delivery.mjs: run
+// a consuming pipeline against a real broker, kill it at points spread over the stream, restart it, and count what
+// reached the output topic. Processes are started with spawn.mjs, the broker is read with broker.mjs.
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
-
-export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
-export const KS = `"${process.execPath}" "${CLI}"`;
+import { start } from './spawn.mjs';
+import { admin, committedSum, endSum } from './broker.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,50 +17,6 @@ export function rng(seed) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-export function admin(brokers) {
-  const kafka = new Kafka({ clientId: 'kstream-delivery', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-  return kafka.admin();
-}
-
-/**
- * The shared start of an integration test file against the broker at KSTREAM_BROKERS: its `brokers`, the `env` for
- * kstream child processes, a connected kafkajs admin `adm`, and `topics` / `groups` lists to push names onto, which
- * are deleted (errors ignored) in the file's `after` hook before the admin disconnects.
- */
-export async function itContext() {
-  const { after } = await import('node:test'); // loaded here: bench/delivery.mjs imports this module too
-  const brokers = process.env.KSTREAM_BROKERS ?? '';
-  const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
-  const adm = admin(brokers);
-  await adm.connect();
-  const topics = [];
-  const groups = [];
-  after(async () => {
-    await adm.deleteTopics({ topics }).catch(() => {});
-    await adm.deleteGroups(groups).catch(() => {});
-    await adm.disconnect();
-  });
-  return { brokers, env, adm, topics, groups };
-}
-
-/** Sum of the end offsets of a topic's partitions (records, plus transaction markers). */
-export async function endSum(adm, topic) {
-  const offs = await adm.fetchTopicOffsets(topic);
-  return offs.reduce((n, o) => n + Number(o.high), 0);
-}
-
-/**
- * Starts `command` (a shell command line) in its own process group, so a kill reaches every process of a pipe.
- * Resolves `exited` with { code, signal, stderr }.
- */
-export function startGroup(command, env) {
-  const child = spawn('sh', ['-c', command], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
-  return { child, exited, kill: (sig) => { try { process.kill(-child.pid, sig); } catch { /* gone */ } } };
 }
 
 /**
@@ -89,7 +41,7 @@ export async function killLoop({ brokers, command, finish, outTopic, expected, k
       const hi = base + ((k + 1) / (kills + 1)) * expected;
       const target = lo + rand() * (hi - lo);
       const before = await endSum(adm, outTopic);
-      const p = startGroup(command, env);
+      const p = startPipeline(command, env);
       const t0 = Date.now();
       let how = 'progress';
       let ended;
@@ -122,7 +74,7 @@ export async function killLoop({ brokers, command, finish, outTopic, expected, k
       runs.push(at);
       log(`run ${k}: killed (${how}) after ${Date.now() - t0} ms, output ${before} → ${after}${at.inputEnd !== undefined ? `, input committed ${at.committed} of ${at.inputEnd}` : ''}`);
     }
-    const p = startGroup(finish, env);
+    const p = startPipeline(finish, env);
     const t0 = Date.now();
     const timer = setTimeout(() => p.kill('SIGKILL'), maxRunMs * 3);
     const r = await p.exited;
@@ -134,12 +86,6 @@ export async function killLoop({ brokers, command, finish, outTopic, expected, k
     await adm.disconnect();
   }
   return runs;
-}
-
-/** Sum of a group's committed offsets on a topic's partitions (a partition without a commit counts 0). */
-export async function committedSum(adm, group, topic) {
-  const offs = await adm.fetchOffsets({ groupId: group, topics: [topic] });
-  return offs[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 }
 
 /**
@@ -160,6 +106,14 @@ export function midStreamProblems(runs) {
     if (r.inputEnd !== undefined && !(r.committed < r.inputEnd)) problems.push(`${label}: the group had already committed the whole input (${r.committed} of ${r.inputEnd})`);
   }
   return problems;
+}
+
+/**
+ * Starts a shell command line in its own process group (a kill reaches every process of a pipe), its stdout
+ * dropped; `exited` resolves { code, signal, stderr }.
+ */
+function startPipeline(command, env) {
+  return start(command, { env, stdin: 'ignore', stdout: 'ignore' });
 }
 
 /**
@@ -202,63 +156,4 @@ export function countIds(stdout, expectedIds, field = 'id') {
   }
   const unexpected = [...seen.keys()].filter((id) => !expectedIds.has(id)).length;
   return { lines, distinct: seen.size, duplicates: lines - seen.size, missing, missingExamples: examples, unexpected };
-}
-
-/** Runs a shell command to completion; resolves { code, stdout, stderr }. */
-export function sh(command, env = {}, input) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { env: { ...process.env, ...env } });
-    const out = [];
-    let stderr = '';
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
-
-/**
- * Kills a broker started by scripts/kafka.mjs with SIGKILL and starts it again on the same data dir (topics,
- * offsets and transactions survive), after `downMs`. Its state file gets the new pid, so `kafka.mjs down` still
- * stops it. Resolves once the broker answers again.
- */
-export async function restartBroker(dir, { downMs = 1000, onDown = async () => {} } = {}) {
-  const path = await import('node:path');
-  const stateFile = path.join(dir, 'broker.json');
-  const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-  const argv = fs.readFileSync(`/proc/${state.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  process.kill(state.pid, 'SIGKILL');
-  while (alive(state.pid)) await sleep(20);
-  await onDown();
-  await sleep(downMs);
-  const log = fs.openSync(path.join(dir, 'kafka.log'), 'a');
-  const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log], cwd: dir });
-  fs.closeSync(log);
-  child.unref();
-  fs.writeFileSync(stateFile, JSON.stringify({ ...state, pid: child.pid }, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'kafka.pid'), `${child.pid}\n`);
-  const adm = admin(`127.0.0.1:${state.port}`);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await adm.connect();
-      await adm.listTopics();
-      await adm.disconnect();
-      return child.pid;
-    } catch (e) {
-      await adm.disconnect().catch(() => {});
-      if (Date.now() > deadline) throw new Error(`broker in ${dir} did not come back: ${e.message}`);
-      await sleep(200);
-    }
-  }
-}
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,19 +1,19 @@
 // The one way tests and benches run processes: the built CLI the way a user does, other programs (kcat, jq, bash),
 // shell command lines and pipelines of kstream processes.
 //
-//   runSync(cmd, opts)   / run(cmd, opts)   to completion → { code, signal, stdout, stderr }
+//   runSync(cmd, [input], opts) / run(cmd, [input], opts)   to completion → { code, signal, stdout, stderr }
 //   start(cmd, opts)                        a long-running process: its output so far, kill(), exited
 //   piped(stages, input, opts)              kstream stages as separate processes joined by real OS pipes
 //
 // `cmd` is an array of kstream arguments (`['consume', 't', '--exit']`), or a shell command line as one string
-// (run by `sh -c`; `$KS` and the exported KS both stand for the CLI: `$KS gen … | $KS produce t`). `opts`:
-//   input     stdin (string or Buffer); none = empty stdin
+// (run by `sh -c`; `$KS` and the exported KS both stand for the CLI: `$KS gen … | $KS produce t`). `input` (a string
+// or Buffer, or opts.input) is the stdin; none = empty stdin. `opts`:
 //   env       added to the environment (CI=true and NO_COLOR=1 are always set, and KS); undefined removes one
 //   encoding  'utf8' (default: stdout and stderr as strings) or 'buffer' (stdout as a Buffer, stderr a string)
 //   bin       run this program with `cmd` as its arguments instead of kstream (e.g. 'kcat', 'jq')
 //   shell     the shell for a string `cmd` ('sh' by default; 'bash' for PIPESTATUS and the like)
 //   runtime   [program, ...args] that runs the CLI instead of this Node (e.g. bun)
-//   timeout   ms before the process is killed (default 120 s); a run that timed out has signal SIGTERM/SIGKILL
+//   timeout   ms before the process is killed (default 300 s); a run that timed out has signal SIGTERM/SIGKILL
 //   cwd       working directory
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -25,12 +25,13 @@ export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.ur
 /** The CLI as a shell word pair, for command lines: `${KS} consume t`. */
 export const KS = `"${process.execPath}" "${CLI}"`;
 
-const DEFAULT_TIMEOUT = 120_000;
+const DEFAULT_TIMEOUT = 300_000;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-test-'));
 let n = 0;
 
 function envOf(opts) {
-  const env = { ...process.env, CI: 'true', NO_COLOR: '1', KS, ...(opts.env ?? {}) };
+  // $KS is expanded unquoted by the shell: the two paths as words (neither has a space)
+  const env = { ...process.env, CI: 'true', NO_COLOR: '1', KS: `${process.execPath} ${CLI}`, ...(opts.env ?? {}) };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   return env;
 }
@@ -45,11 +46,18 @@ function argv(cmd, opts) {
 
 const text = (buf, encoding) => (encoding === 'buffer' ? buf : buf.toString('utf8'));
 
+/** (cmd, opts) or (cmd, input, opts): the opts with the input in them. */
+function withInput(input, opts) {
+  if (typeof input === 'string' || Buffer.isBuffer(input)) return { ...(opts ?? {}), input };
+  return input ?? opts ?? {};
+}
+
 /**
  * Runs `cmd` to completion. Stdin comes from a file, as `< file` does, so a process that stops reading early is
  * not an error of the harness. Returns { code, signal, stdout, stderr }.
  */
-export function runSync(cmd, opts = {}) {
+export function runSync(cmd, input, options) {
+  const opts = withInput(input, options);
   const [prog, args] = argv(cmd, opts);
   const file = path.join(tmp, `in-${process.pid}-${n++}`);
   fs.writeFileSync(file, opts.input ?? '');
@@ -71,7 +79,8 @@ export function runSync(cmd, opts = {}) {
 }
 
 /** Runs `cmd` to completion without blocking the test's event loop; resolves { code, signal, stdout, stderr }. */
-export function run(cmd, opts = {}) {
+export function run(cmd, input, options) {
+  const opts = withInput(input, options);
   const p = start(cmd, { ...opts, group: false });
   const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeout ?? DEFAULT_TIMEOUT);
   return p.exited.finally(() => clearTimeout(timer));
@@ -82,7 +91,8 @@ export function run(cmd, opts = {}) {
  * as bytes), exited (resolves { code, signal, stdout, stderr } once it ended and its output closed), kill(signal),
  * waitFor(test, ms) (resolves once test(stdout so far) is true; rejects naming what came when it ended first or
  * after ms) }. `group: true` (the default) puts it in its own process group, so kill() reaches every process of
- * a shell pipeline; `stdout: 'ignore'` drops its output (a long run that writes much). Stdin is `opts.input`,
+ * a shell pipeline; `stdout: 'ignore'` drops its output (a long run that writes much), `collect: false` leaves it
+ * unread on child.stdout for the caller. Stdin is `opts.input`,
  * then closed; `stdin: 'pipe'` leaves it open as child.stdin; `stdin: 'ignore'` gives none.
  */
 export function start(cmd, opts = {}) {
@@ -92,7 +102,8 @@ export function start(cmd, opts = {}) {
   const child = spawn(prog, args, { detached: group, stdio: [stdinMode, opts.stdout ?? 'pipe', 'pipe'], env: envOf(opts), cwd: opts.cwd });
   const out = [];
   const err = [];
-  child.stdout?.on('data', (d) => out.push(d));
+  // collect: false leaves child.stdout to the caller (a reader that pauses, or a large output counted, not kept)
+  if (opts.collect !== false) child.stdout?.on('data', (d) => out.push(d));
   child.stderr.on('data', (d) => err.push(d));
   if (child.stdin) {
     // a process that exits without reading all of its stdin is its own business
