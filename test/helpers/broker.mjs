@@ -20,10 +20,26 @@ export function admin(brokers, clientId = 'kstream-test') {
  * are deleted (errors ignored) in the file's `after` hook before the admin disconnects; `name(what)` makes a
  * unique topic name and pushes it, `groupName(what)` a unique group name, `createTopic(what, partitions)` creates
  * a fresh topic (waiting for its leaders) and returns its name.
+ * `{ own: 'name' }`: a broker of the file's own instead (scripts/kafka.mjs on a free port, data dir
+ * .kafka/<name>-<port>, returned as `dir`: a test may kill and restart it), stopped in the `after` hook.
  */
-export async function itContext() {
+export async function itContext({ own } = {}) {
   const { after } = await import('node:test'); // loaded here: bench/delivery.mjs imports this module too
-  const brokers = process.env.KSTREAM_BROKERS ?? '';
+  let brokers = process.env.KSTREAM_BROKERS ?? '';
+  let dir;
+  let stop = async () => {};
+  if (own) {
+    const { up, down, ownTarget } = await import('../../scripts/kafka.mjs');
+    const target = await ownTarget(own);
+    dir = target.dir;
+    stop = () => down({ dir });
+    try {
+      brokers = (await up(target)).bootstrap;
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+  }
   const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
   const adm = admin(brokers);
   await adm.connect();
@@ -32,7 +48,8 @@ export async function itContext() {
   after(async () => {
     await adm.deleteTopics({ topics }).catch(() => {});
     if (groups.length) await adm.deleteGroups(groups).catch(() => {});
-    await adm.disconnect();
+    await adm.disconnect().catch(() => {});
+    await stop();
   });
   const name = (what = 't') => {
     const t = `it-${what}-${randomUUID().slice(0, 8)}`;
@@ -49,7 +66,7 @@ export async function itContext() {
     await adm.createTopics({ topics: [{ topic: t, numPartitions: partitions, ...(configEntries ? { configEntries } : {}) }], waitForLeaders: true });
     return t;
   };
-  return { brokers, env, adm, topics, groups, name, groupName, createTopic };
+  return { brokers, env, adm, topics, groups, name, groupName, createTopic, dir };
 }
 
 /** Sum of the end offsets of a topic's partitions (records, plus transaction markers). */
