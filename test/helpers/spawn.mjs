@@ -70,6 +70,8 @@ export function runSync(cmd, input, options) {
       maxBuffer: 1 << 30,
       timeout: opts.timeout ?? DEFAULT_TIMEOUT,
     });
+    // a program that is not installed is exit 127, as in a shell
+    if (res.error?.code === 'ENOENT') return { code: 127, signal: null, stdout: text(Buffer.alloc(0), opts.encoding), stderr: `${prog}: not found\n` };
     if (res.error && res.error.code !== 'ETIMEDOUT') throw res.error;
     return { code: res.status, signal: res.signal, stdout: text(res.stdout, opts.encoding), stderr: res.stderr.toString('utf8') };
   } finally {
@@ -114,7 +116,8 @@ export function start(cmd, opts = {}) {
   const stdout = () => stdoutBuffer().toString('utf8');
   const stderr = () => Buffer.concat(err).toString('utf8');
   const exited = new Promise((resolve, reject) => {
-    child.on('error', reject);
+    // a program that is not installed is exit 127, as in a shell
+    child.on('error', (e) => (e.code === 'ENOENT' ? resolve({ code: 127, signal: null, stdout: text(Buffer.alloc(0), opts.encoding), stderr: `${prog}: not found\n` }) : reject(e)));
     child.on('close', (code, signal) => resolve({ code, signal, stdout: text(stdoutBuffer(), opts.encoding), stderr: stderr() }));
   });
   let ended = false;
