@@ -40,6 +40,7 @@ export async function itContext({ own } = {}) {
       throw e;
     }
   }
+  if (!brokers) throw new Error('KSTREAM_BROKERS is not set — run through `node scripts/test.mjs` (it starts a broker) or set it to host:port');
   const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
   const adm = admin(brokers);
   await adm.connect();
