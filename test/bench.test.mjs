@@ -3,13 +3,13 @@
 // time (coordinated omission corrected), and records sent late are counted as "behind schedule".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kstream, lines } from './helpers/cli.mjs';
+import { runSync, lines } from './helpers/spawn.mjs';
 
 const T = { timeout: 60_000 };
 
 /** The default pipeline's output count, computed here: `filter 'r.latency_ms > 50'` over `gen --preset clicks`. */
 function expectedOut(count, seed = 1) {
-  const g = kstream(['gen', '--preset', 'clicks', '--count', String(count), '--seed', String(seed)]);
+  const g = runSync(['gen', '--preset', 'clicks', '--count', String(count), '--seed', String(seed)]);
   assert.equal(g.code, 0, g.stderr);
   const recs = lines(g.stdout);
   assert.equal(recs.length, count);
@@ -17,7 +17,7 @@ function expectedOut(count, seed = 1) {
 }
 
 function bench(args) {
-  const r = kstream(['bench', ...args], '', { timeout: 50_000 });
+  const r = runSync(['bench', ...args], '', { timeout: 50_000 });
   assert.equal(r.code, 0, r.stderr);
   return r;
 }

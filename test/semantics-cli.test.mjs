@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { kstream, piped, lines } from './helpers/cli.mjs';
+import { runSync, piped, lines } from './helpers/spawn.mjs';
 
 const A = (v, t) => ({ k: 'A', v, t });
 const ndjson = (recs) => recs.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -45,7 +45,7 @@ test('examples 3, 4: late records and grace; late=1 reported, --late file writte
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-late-'));
   const lateFile = path.join(dir, 'late.ndjson');
   const ex3 = ndjson([A(1, 2), A(1, 11), A(1, 7)]);
-  const fused = kstream(['window', 'tumbling', '10', '--time', 'r.t', '--late', lateFile, '+', 'aggregate', 'count', '--by', 'r.k'], ex3);
+  const fused = runSync(['window', 'tumbling', '10', '--time', 'r.t', '--late', lateFile, '+', 'aggregate', 'count', '--by', 'r.k'], ex3);
   assert.equal(fused.code, 0, fused.stderr);
   assert.deepEqual(dataOf(fused.stdout), [row(0, 10, { count: 1 }), row(10, 20, { count: 1 })]);
   assert.match(fused.stderr, /window: late=1/);
@@ -231,23 +231,23 @@ test('stages between window and aggregate see the tags in the value, fused as pi
 });
 
 test('usage errors from the CLI: exit 2 with a hint', () => {
-  const bad = kstream(['window', 'tumblin', '10s'], '');
+  const bad = runSync(['window', 'tumblin', '10s'], '');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown window type `tumblin`/);
   assert.match(bad.stderr, /tumbling/);
-  const fn = kstream(['aggregate', 'mean(r.x)'], '');
+  const fn = runSync(['aggregate', 'mean(r.x)'], '');
   assert.equal(fn.code, 2);
   assert.match(fn.stderr, /unknown aggregate function `mean`/);
-  const conflict = kstream(['window', 'session', '5m', '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--by', 'r.user'], '{"t":1,"user":"a"}\n');
+  const conflict = runSync(['window', 'session', '5m', '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--by', 'r.user'], '{"t":1,"user":"a"}\n');
   assert.equal(conflict.code, 2);
   assert.match(conflict.stderr, /both `window --by r\.k` and `aggregate --by r\.user` given/);
   // per-key windows need a key: a pipe carries none, so --by must name it (no silent single group)
   for (const type of [['session', '5m'], ['sliding', '5m'], ['count', '3']]) {
-    const nokey = kstream(['window', ...type, ...(type[0] === 'count' ? [] : ['--time', 'r.t'])], '{"t":1}\n');
+    const nokey = runSync(['window', ...type, ...(type[0] === 'count' ? [] : ['--time', 'r.t'])], '{"t":1}\n');
     assert.equal(nokey.code, 2, type[0]);
     assert.match(nokey.stderr, /is per record key, and records read from a pipe have none — name the key with --by r\.<field>/);
   }
-  const help = kstream(['window', '--help']);
+  const help = runSync(['window', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--every <dur>/);
 });
