@@ -12,6 +12,8 @@
 //   encoding  'utf8' (default: stdout and stderr as strings) or 'buffer' (stdout as a Buffer, stderr a string)
 //   bin       run this program with `cmd` as its arguments instead of kstream (e.g. 'kcat', 'jq')
 //   shell     the shell for a string `cmd` ('sh' by default; 'bash' for PIPESTATUS and the like)
+//   args      for a string `cmd`: its positional parameters ($1, "$@"), passed as they are, no quoting needed
+//   stdinFd   (runSync) an open file descriptor as stdin, read from its current position, instead of `input`
 //   runtime   [program, ...args] that runs the CLI instead of this Node (e.g. bun)
 //   timeout   ms before the process is killed (default 300 s); a run that timed out has signal SIGTERM/SIGKILL
 //   cwd       working directory
@@ -38,7 +40,10 @@ function envOf(opts) {
 
 /** [program, args] for a command as described above. */
 function argv(cmd, opts) {
-  if (typeof cmd === 'string') return [opts.shell ?? 'sh', ['-c', cmd]];
+  if (typeof cmd === 'string') {
+    const shell = opts.shell ?? 'sh';
+    return [shell, ['-c', cmd, ...(opts.args ? [shell, ...opts.args] : [])]];
+  }
   if (opts.bin) return [opts.bin, cmd];
   const runtime = opts.runtime ?? [process.execPath];
   return [runtime[0], [...runtime.slice(1), CLI, ...cmd]];
@@ -60,8 +65,8 @@ export function runSync(cmd, input, options) {
   const opts = withInput(input, options);
   const [prog, args] = argv(cmd, opts);
   const file = path.join(tmp, `in-${process.pid}-${n++}`);
-  fs.writeFileSync(file, opts.input ?? '');
-  const fd = fs.openSync(file, 'r');
+  if (opts.stdinFd === undefined) fs.writeFileSync(file, opts.input ?? '');
+  const fd = opts.stdinFd ?? fs.openSync(file, 'r');
   try {
     const res = spawnSync(prog, args, {
       stdio: [fd, 'pipe', 'pipe'],
@@ -75,8 +80,10 @@ export function runSync(cmd, input, options) {
     if (res.error && res.error.code !== 'ETIMEDOUT') throw res.error;
     return { code: res.status, signal: res.signal, stdout: text(res.stdout, opts.encoding), stderr: res.stderr.toString('utf8') };
   } finally {
-    fs.closeSync(fd);
-    fs.rmSync(file, { force: true });
+    if (opts.stdinFd === undefined) {
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+    }
   }
 }
 
