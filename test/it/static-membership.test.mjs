@@ -23,7 +23,7 @@ async function produceRound(t, round) {
   }
 }
 
-test('--instance-id: a member restarted after kill -9 gets its partition back at once, no rebalance', { timeout: 150_000 }, async (t) => {
+test('--instance-id: a member restarted after kill -9 gets its partition back at once, no rebalance', { timeout: 150_000 }, async (tc) => {
   const t = await createTopic('static', 2);
   const g = groupName('static');
   const member = (id) => start(['consume', t, '--group', g, '--instance-id', id, '--format', 'envelope'], { env, stdin: 'ignore' });
@@ -55,7 +55,7 @@ test('--instance-id: a member restarted after kill -9 gets its partition back at
     // the restarted member reads its partition's new record within BACK_MS of starting
     await a.waitFor(() => seen(a).some((x) => x.round === after), BACK_MS).catch((e) => assert.fail(`the restarted member did not read partition ${pA} within ${BACK_MS} ms (session timeout ${SESSION_MS} ms): ${e.message}`));
     const backMs = Date.now() - t0;
-    t.diagnostic(`the restarted member read its partition ${backMs} ms after it was started (process start and one produce included)`);
+    tc.diagnostic(`the restarted member read its partition ${backMs} ms after it was started (process start and one produce included)`);
     await b.waitFor(() => seen(b).some((x) => x.round === after), BACK_MS);
     // no rebalance: each kept its partition, and the other member never read the killed member's
     assert.deepEqual([...new Set(seen(a).map((x) => x.partition))], [pA], 'the restarted member reads only its old partition');
