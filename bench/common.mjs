@@ -1,6 +1,11 @@
-// What the Kafka throughput benches (bench/kafka.mjs, bench/kafka-clients.mjs) share: their options, kcat, the
-// broker they run against, the generated clicks input file, timed shell steps and the kcat / kstream commands.
+// What the benches share: their options (--check among them), kcat, the broker they run against, the generated
+// clicks input files (cached in bench/out, written atomically and recounted when reused), timed shell steps and the
+// kcat / kstream commands.
 // Only node built-ins at load time: kafka-clients.mjs's timed worker processes import this module too.
+//
+// Every bench checks its counts or outputs on every timed run and exits 1 when one is wrong. A bench that prints a
+// target (a ratio it should stay within) also exits 1 when it misses one, under --check; without it, a miss is
+// printed and the exit is 0 (machines differ).
 import { spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +21,8 @@ export const node = process.execPath;
 export const cli = path.join(root, 'dist/src/cli.js');
 export const outDir = path.join(root, 'bench/out');
 export const ks = `${q(node)} ${q(cli)}`;
+/** --check: a missed target exits 1. */
+export const check = flag('--check');
 
 /** Exits 2 when kcat is not installed. */
 export function requireKcat() {
@@ -44,13 +51,45 @@ export async function broker() {
   return { brokers, stop: async () => { if (started) await down(); } };
 }
 
-/** bench/out/clicks-<n>.ndjson, generated once with `kstream gen --preset clicks --seed 1`; its path and size. */
-export function clicksInput(n) {
+/** The number of lines of a file (its '\n' bytes), read in chunks. */
+export function countLines(file) {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 22);
+  let lines = 0;
+  try {
+    for (;;) {
+      const got = fs.readSync(fd, buf, 0, buf.length, null);
+      if (got === 0) break;
+      for (let i = buf.indexOf(10); i >= 0 && i < got; i = buf.indexOf(10, i + 1)) lines++;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return lines;
+}
+
+/**
+ * bench/out/<name> (default clicks-<n>.ndjson): `kstream gen --preset clicks --count <n> --seed <seed>`, made once.
+ * Written to a temporary file and renamed, so a killed run leaves no half file under the real name; when reused, its
+ * lines are counted again and a file that does not hold n records is made anew. Its path and size.
+ */
+export function clicksInput(n, { seed = 1, name = `clicks-${n}.ndjson` } = {}) {
   fs.mkdirSync(outDir, { recursive: true });
-  const input = path.join(outDir, `clicks-${n}.ndjson`);
-  if (!fs.existsSync(input)) {
-    say(`generating ${n} clicks records → ${path.relative(root, input)}`);
-    execFileSync('bash', ['-c', `${ks} gen --preset clicks --count ${n} --seed 1 > ${q(input)}`], { stdio: 'inherit' });
+  const input = path.join(outDir, name);
+  if (fs.existsSync(input)) {
+    const lines = countLines(input);
+    if (lines === n) return { input, bytes: fs.statSync(input).size };
+    say(`${path.relative(root, input)} holds ${lines} lines, not ${n}: making it again`);
+  }
+  say(`generating ${n} clicks records → ${path.relative(root, input)}`);
+  const tmp = `${input}.tmp-${process.pid}`;
+  try {
+    execFileSync('bash', ['-c', `set -o pipefail; ${ks} gen --preset clicks --count ${n} --seed ${seed} > ${q(tmp)}`], { stdio: 'inherit' });
+    const lines = countLines(tmp);
+    if (lines !== n) throw new Error(`kstream gen wrote ${lines} lines into ${tmp}, expected ${n}`);
+    fs.renameSync(tmp, input);
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
   return { input, bytes: fs.statSync(input).size };
 }
@@ -76,8 +115,10 @@ export function steps(env) {
 
   /**
    * One run of one tool (`cmds`: its produce and consume command lines) on a fresh `topic` with `partitions`:
-   * produce into it (timed), check that it holds `n` records (else a line in `problems`), consume it to /dev/null
-   * (timed); then `then(p, c)` with the two timed steps, before the topic is deleted.
+   * produce into it (timed), check that it holds `n` records (else a line in `problems`), consume it (timed) into
+   * `wc -l` and check that it read `n` records — every run, the timed one itself (a tool that counts what it reads
+   * itself, `cmds.selfCounting`, is checked by the caller from its output); then `then(p, c)` with the two timed
+   * steps, before the topic is deleted.
    */
   function onFreshTopic({ tool, run, cmds, topic, partitions, n, problems }, then) {
     admin(`create ${q(topic)} --partitions ${partitions} --quiet`);
@@ -85,20 +126,18 @@ export function steps(env) {
       const p = timed(`${tool} produce`, cmds.produce(topic));
       const stored = recordsIn(topic);
       if (stored !== n) problems.push(`${tool} produce run ${run + 1}: topic holds ${stored} records, expected ${n}`);
-      const c = timed(`${tool} consume`, cmds.consume(topic, '> /dev/null'));
+      const c = timed(`${tool} consume`, cmds.consume(topic, '| wc -l'));
+      if (!cmds.selfCounting) {
+        const read = Number(c.stdout.trim());
+        if (read !== n) problems.push(`${tool} consume run ${run + 1} read ${read} records, expected ${n}`);
+      }
       then(p, c);
     } finally {
       admin(`delete ${q(topic)} --quiet`);
     }
   }
 
-  /** Untimed: the timed runs consume to /dev/null, so count what the consumer reads once (else a line in `problems`). */
-  function checkRead({ tool, cmds, topic, n, problems }) {
-    const read = Number(timed(`${tool} consume (count)`, cmds.consume(topic, '| wc -l')).stdout.trim());
-    if (read !== n) problems.push(`${tool} consume read ${read} records, expected ${n}`);
-  }
-
-  return { timed, admin, recordsIn, onFreshTopic, checkRead };
+  return { timed, admin, recordsIn, onFreshTopic };
 }
 
 /** The produce (from `input`) and consume (all `n` records, into `sink`) command lines of kcat and kstream. */

@@ -4,13 +4,16 @@
 // Starts its own broker (scripts/kafka.mjs on a free port; stopped at the end) so it can also restart it; with
 // KSTREAM_BROKERS set it uses that broker and skips the broker restart.
 // Each scenario kills or stops kstream for real and counts what reached the output topic; prints a table and
-// writes bench/out/delivery.json.
+// writes bench/out/delivery.json. Checked on every run (exit 1 when one fails): each kill landed mid-stream, every
+// scenario with a guarantee kept it (nothing missing; exactly once where promised), the throughput runs delivered
+// every record, the backpressure run wrote every record.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { up, down, ownTarget } from '../scripts/kafka.mjs';
-import { CLI, KS, admin, countIds, endSum, killLoop, restartBroker, sh, startGroup } from '../test/helpers/delivery.mjs';
+import { KS, run as sh, start } from '../test/helpers/spawn.mjs';
+import { admin, endSum, restartBroker } from '../test/helpers/broker.mjs';
+import { countIds, killLoop, midStreamProblems } from '../test/helpers/delivery.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -35,6 +38,19 @@ const env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
 const adm = admin(brokers);
 await adm.connect();
 const results = [];
+const problems = [];
+
+/** Adds a problem line for each kill of `runs` that did not land mid-stream. */
+function midStream(name, runs) {
+  for (const p of midStreamProblems(runs)) problems.push(`${name}: ${p}`);
+}
+
+/** Adds problem lines where count `c` breaks the guarantee: nothing missing, and (exactly) no duplicates. */
+function guarantee(name, c, { exactly = false } = {}) {
+  if (c.missing !== 0 || c.distinct !== N) problems.push(`${name}: ${c.missing} of ${N} missing (${c.distinct} distinct)`);
+  if (c.unexpected !== 0) problems.push(`${name}: ${c.unexpected} unexpected ids`);
+  if (exactly && (c.duplicates !== 0 || c.lines !== N)) problems.push(`${name}: ${c.lines} records for ${N}, ${c.duplicates} duplicates`);
+}
 
 let seq = 0;
 async function topics(what, partitions = 3) {
@@ -46,13 +62,13 @@ async function topics(what, partitions = 3) {
 
 async function fill(topic) {
   const t0 = Date.now();
-  const r = await sh(`${KS} gen --preset clicks --count ${N} --seed 1 | ${KS} produce ${topic} --key r.user --quiet`, env);
+  const r = await sh(`${KS} gen --preset clicks --count ${N} --seed 1 | ${KS} produce ${topic} --key r.user --quiet`, { env, timeout: 3_600_000 });
   if (r.code !== 0) throw new Error(r.stderr);
   return Date.now() - t0;
 }
 
 async function count(topic, isolation = 'read_uncommitted') {
-  const r = await sh(`${KS} consume ${topic} --exit --isolation ${isolation}`, env);
+  const r = await sh(`${KS} consume ${topic} --exit --isolation ${isolation}`, { env, timeout: 3_600_000 });
   if (r.code !== 0) throw new Error(r.stderr);
   return countIds(r.stdout, IDS);
 }
@@ -77,8 +93,11 @@ try {
     await fill(n.input);
     const run = (x) => `${KS} consume ${n.input} --group ${n.group} --instance-id a${x} + ${MAP} + produce ${n.output} --quiet`;
     const t0 = Date.now();
-    const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: n.output, expected: N, kills: KILLS, seed: 101, env, log: say });
-    record('fused at-least-once, kill -9 loop', await count(n.output), { kills: KILLS, killedAtOutput: killPoints(runs), seconds: (Date.now() - t0) / 1000 });
+    const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: n.output, inTopic: n.input, group: n.group, expected: N, kills: KILLS, seed: 101, env, log: say });
+    const c = await count(n.output);
+    record('fused at-least-once, kill -9 loop', c, { kills: KILLS, killedAtOutput: killPoints(runs), seconds: (Date.now() - t0) / 1000 });
+    midStream('alo', runs);
+    guarantee('alo', c);
     await cleanup(n);
   }
   if (ONLY.has('piped')) {
@@ -86,8 +105,13 @@ try {
       const n = await topics('piped');
       await fill(n.input);
       const run = (x) => `${KS} consume ${n.input} --group ${n.group} --instance-id a${x} | ${KS} ${MAP} | ${KS} produce ${n.output} --quiet`;
-      const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: n.output, expected: N, kills: KILLS, seed: 202, env, signal, target, log: say });
-      record(label, await count(n.output), { kills: KILLS, killedAtOutput: killPoints(runs) });
+      const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: n.output, inTopic: n.input, group: n.group, expected: N, kills: KILLS, seed: 202, env, signal, target, log: say });
+      const c = await count(n.output);
+      record(label, c, { kills: KILLS, killedAtOutput: killPoints(runs) });
+      midStream(label, runs);
+      // killing the whole pipe at once has no guarantee; killing consume alone, or SIGTERM, loses nothing
+      if (target !== 'group') guarantee(label, c);
+      if (signal === 'SIGTERM' && c.duplicates !== 0) problems.push(`${label}: ${c.duplicates} duplicates (a drained stop commits exactly what went down the pipe)`);
       await cleanup(n);
     }
   }
@@ -96,10 +120,12 @@ try {
     await fill(n.input);
     const run = (x) => `${KS} consume ${n.input} --group ${n.group} --instance-id a --exactly-once${x} + ${MAP} + produce ${n.output} --quiet`;
     const t0 = Date.now();
-    const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: n.output, expected: N, kills: KILLS, seed: 303, env, log: say });
+    const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: n.output, inTopic: n.input, group: n.group, expected: N, kills: KILLS, seed: 303, env, log: say });
     const c = await count(n.output, 'read_committed');
     const all = await count(n.output, 'read_uncommitted');
     record('fused exactly-once, kill -9 loop (read_committed)', c, { kills: KILLS, killedAtOutput: killPoints(runs), abortedVisibleToReadUncommitted: all.lines - c.lines, seconds: (Date.now() - t0) / 1000 });
+    midStream('eos', runs);
+    guarantee('eos', c, { exactly: true });
     await cleanup(n);
   }
   if (ONLY.has('throughput')) {
@@ -110,10 +136,13 @@ try {
       const out = `${n.output}-${label}`;
       await adm.createTopics({ topics: [{ topic: out, numPartitions: 3 }], waitForLeaders: true });
       const t0 = Date.now();
-      const r = await sh(`${KS} consume ${n.input} --group ${group} --exit${extra} + ${MAP} + produce ${out} --quiet`, env);
+      const r = await sh(`${KS} consume ${n.input} --group ${group} --exit${extra} + ${MAP} + produce ${out} --quiet`, { env, timeout: 3_600_000 });
       const ms = Date.now() - t0;
       if (r.code !== 0) throw new Error(r.stderr);
-      results.push({ scenario: `throughput, fused ${label}`, records: N, seconds: ms / 1000, recordsPerSecond: Math.round(N / (ms / 1000)) });
+      // the timed run delivered every record (exactly once under --exactly-once, read_committed)
+      const c = await count(out, extra ? 'read_committed' : 'read_uncommitted');
+      guarantee(`throughput ${label}`, c, { exactly: true });
+      results.push({ scenario: `throughput, fused ${label}`, records: N, output: c.lines, seconds: ms / 1000, recordsPerSecond: Math.round(N / (ms / 1000)) });
       say(`throughput ${label}: ${N} records in ${(ms / 1000).toFixed(2)} s (${Math.round(N / (ms / 1000))} records/s)`);
       await adm.deleteTopics({ topics: [out] }).catch(() => {});
       await adm.deleteGroups([group]).catch(() => {});
@@ -123,8 +152,8 @@ try {
   if (ONLY.has('backpressure')) {
     const n = await topics('bp');
     await fill(n.input);
-    const child = spawn(process.execPath, [CLI, 'consume', n.input, '--exit'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise((r) => child.on('close', r));
+    const p = start(['consume', n.input, '--exit'], { env, stdin: 'ignore', collect: false, group: false });
+    const { child, exited } = p;
     const mem = () => Number(/^VmHWM:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]);
     let lines = 0;
     const countLines = (d) => { for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++; };
@@ -139,6 +168,7 @@ try {
     await exited;
     clearInterval(timer);
     results.push({ scenario: 'backpressure, stdout unread 10 s', records: N, delivered: lines, peakRssWaitingMB: Math.round(waiting / 1024), peakRssMB: Math.round(peak / 1024) });
+    if (lines !== N) problems.push(`backpressure: ${lines} records written, expected ${N}`);
     say(`backpressure: peak RSS ${Math.round(waiting / 1024)} MB while ${N} records waited, ${Math.round(peak / 1024)} MB overall; ${lines} records delivered`);
     await cleanup(n);
   }
@@ -147,8 +177,8 @@ try {
     await fill(n.input);
     const eosOut = `${n.output}-eos`;
     await adm.createTopics({ topics: [{ topic: eosOut, numPartitions: 3 }], waitForLeaders: true });
-    const alo = startGroup(`${KS} consume ${n.input} --group ${n.group} --instance-id a + ${MAP} + produce ${n.output} --quiet`, env);
-    const eos = startGroup(`${KS} consume ${n.input} --group ${n.group}-eos --instance-id a --exactly-once + ${MAP} + produce ${eosOut} --quiet`, env);
+    const alo = start(`${KS} consume ${n.input} --group ${n.group} --instance-id a + ${MAP} + produce ${n.output} --quiet`, { env, stdin: 'ignore', stdout: 'ignore' });
+    const eos = start(`${KS} consume ${n.input} --group ${n.group}-eos --instance-id a --exactly-once + ${MAP} + produce ${eosOut} --quiet`, { env, stdin: 'ignore', stdout: 'ignore' });
     while ((await endSum(adm, n.output)) < N / 3) await sleep(20);
     await adm.disconnect();
     const t0 = Date.now();
@@ -163,8 +193,12 @@ try {
     alo.kill('SIGINT');
     eos.kill('SIGINT');
     const [a, e] = [await alo.exited, await eos.exited];
-    record('broker kill -9 + restart, fused at-least-once', await count(n.output), { brokerAwayMs: downMs, notices: a.stderr.trim().split('\n').length });
-    record('broker kill -9 + restart, fused exactly-once (read_committed)', await count(eosOut, 'read_committed'), { brokerAwayMs: downMs, notices: e.stderr.trim().split('\n').length });
+    const ca = await count(n.output);
+    const ce = await count(eosOut, 'read_committed');
+    record('broker kill -9 + restart, fused at-least-once', ca, { brokerAwayMs: downMs, notices: a.stderr.trim().split('\n').length });
+    record('broker kill -9 + restart, fused exactly-once (read_committed)', ce, { brokerAwayMs: downMs, notices: e.stderr.trim().split('\n').length });
+    guarantee('restart at-least-once', ca);
+    guarantee('restart exactly-once', ce, { exactly: true });
     await adm.deleteTopics({ topics: [eosOut] }).catch(() => {});
     await cleanup(n);
   }
@@ -175,9 +209,11 @@ try {
 
 const out = path.join(root, 'bench/out');
 fs.mkdirSync(out, { recursive: true });
-fs.writeFileSync(path.join(out, 'delivery.json'), JSON.stringify({ records: N, kills: KILLS, results }, null, 2) + '\n');
+fs.writeFileSync(path.join(out, 'delivery.json'), JSON.stringify({ records: N, kills: KILLS, results, problems }, null, 2) + '\n');
 const cols = ['scenario', 'output', 'distinct', 'duplicates', 'missing', 'seconds', 'recordsPerSecond', 'peakRssWaitingMB', 'peakRssMB'];
 process.stdout.write(`\n${N} records, ${KILLS} kills per loop\n`);
 for (const r of results) {
   process.stdout.write(`  ${r.scenario.padEnd(58)} ${cols.slice(1).filter((c) => r[c] !== undefined).map((c) => `${c}=${r[c]}`).join(' ')}\n`);
 }
+process.stdout.write(problems.length ? `WRONG:\n  ${problems.join('\n  ')}\n` : 'checked: every kill mid-stream, every guarantee kept, every timed run complete\n');
+if (problems.length) process.exitCode = 1;

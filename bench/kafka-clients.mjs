@@ -2,11 +2,13 @@
 // Raw Kafka client throughput on one broker, in one run: kcat (librdkafka), the kstream CLI (its own record-batch
 // codec over kafkajs connections) and @platformatic/kafka 1.x (a minimal Producer / Consumer script).
 //   node bench/kafka-clients.mjs [--records 1000000] [--runs 3] [--partitions 3] [--brokers host:port] [--json]
-//                                [--plat-batch 10000] [--plat-inflight 5]
+//                                [--plat-batch 10000] [--plat-inflight 5] [--check]
 // Each run, each tool: a fresh topic; produce the generated clicks file into it, then consume it back until the end
-// offsets (output to /dev/null, like `kcat -e`). Every step is timed as the wall time of a child process, startup
-// included, for all three tools alike. Prints records/s per tool and step (best of --runs) and the time ratios against
-// kcat; checks that every topic received exactly --records records and that every consumer read them all back.
+// offsets (output into `wc -l`, like `kcat -e`; platformatic's script counts itself). Every step is timed as the wall
+// time of a child process, startup included, for all three tools alike. Prints records/s per tool and step (best of
+// --runs) and the time ratios against kcat; checks, on every run, that the topic received exactly --records records
+// and that the consumer read them all back (exit 1 otherwise). Target: each tool within 2× kcat's time; a miss exits
+// 1 under --check.
 // Settings, the same for every tool where they apply: acks all (-1), no compression, keyless records.
 //   kcat: its defaults (librdkafka acks=-1, batch.num.messages 10000, batch.size 1 MB, linger.ms 5).
 //   kstream: its defaults (--acks all, --batch-size 50000, --batch-bytes 1000000, --linger 0ms).
@@ -23,7 +25,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { args, broker, cli, clicksInput, cliTools, flag, kcatVersions, node, opt, outDir, q, requireKcat, root, say, steps } from './common.mjs';
+import { args, broker, check, cli, clicksInput, cliTools, flag, kcatVersions, node, opt, outDir, q, requireKcat, root, say, steps } from './common.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const PLAT = '@platformatic/kafka';
@@ -185,7 +187,7 @@ const env = {
   ...(plat ? { KSTREAM_PLATFORMATIC_PATH: plat.dir } : {}),
 };
 
-const { onFreshTopic, checkRead } = steps(env);
+const { onFreshTopic } = steps(env);
 const worker = (role, t) => `${q(node)} ${q(self)} --worker ${role} ${q(t)} ${role === 'produce' ? q(input) : ''}`;
 
 const tools = cliTools({ brokers, input, n: N }); // kcat first: the ratios are against it
@@ -222,7 +224,7 @@ try {
         if (tools[tool].selfCounting) {
           const n = JSON.parse(c.stdout.trim().split('\n').pop()).records;
           if (n !== N) problems.push(`${tool} consume run ${run + 1} read ${n} records, expected ${N}`);
-        } else if (run === RUNS - 1) checkRead(one);
+        }
       });
     }
   }
@@ -266,7 +268,9 @@ else {
   for (const r of rows) console.log(`${r.step.padEnd(8)} ${r.tool.padEnd(w)} ${r.seconds.toFixed(3).padStart(8)} ${r.records_per_s.toLocaleString('en').padStart(11)} ${r.mb_per_s.toFixed(1).padStart(7)} ${r.x_kcat_time.toFixed(2).padStart(12)}`);
   console.log('');
   for (const [t, r] of Object.entries(ratios)) console.log(`${t}/kcat time: produce ${r.produce}×, consume ${r.consume}× — ${r.within_2x ? 'within' : 'NOT within'} the 2× target`);
-  console.log(problems.length ? `COUNTS WRONG:\n  ${problems.join('\n  ')}` : `counts verified: every topic held ${N.toLocaleString('en')} records, every consumer read ${N.toLocaleString('en')}`);
+  console.log(problems.length ? `COUNTS WRONG:\n  ${problems.join('\n  ')}` : `counts verified on every run: every topic held ${N.toLocaleString('en')} records, every consumer read ${N.toLocaleString('en')}`);
   console.log(`→ ${path.relative(root, path.join(outDir, 'kafka-clients.json'))}`);
 }
-if (problems.length) process.exit(1);
+const missed = Object.entries(ratios).filter(([, r]) => !r.within_2x).map(([t]) => t);
+if (missed.length) say(`target missed (2× kcat's time): ${missed.join(', ')}${check ? '' : ' — exit 0 without --check'}`);
+if (problems.length || (check && missed.length)) process.exit(1);

@@ -1,29 +1,22 @@
 #!/usr/bin/env node
 // NDJSON throughput: kstream fused and piped against a hand-written Node loop and jq, on the same file, in one run.
 //   node bench/ndjson.mjs [--records 1000000] [--runs 3]
-// Prints records/s per variant (best of --runs) and time ratios; checks that every variant wrote the same records.
-import { spawnSync, execFileSync } from 'node:child_process';
+// Prints records/s per variant (best of --runs) and time ratios. Checks on every run that the variant wrote one line
+// per input record with latency_ms > 50 (counted here with JSON.parse) and the same bytes as every other run and
+// variant (exit 1 otherwise).
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cli, clicksInput, countLines, node, opt, outDir } from './common.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
-const N = opt('--records', 1_000_000);
-const RUNS = opt('--runs', 3);
-const cli = path.join(root, 'dist/src/cli.js');
-const node = process.execPath;
-const outDir = path.join(root, 'bench/out');
+const N = Number(opt('--records', 1_000_000));
+const RUNS = Number(opt('--runs', 3));
 fs.mkdirSync(outDir, { recursive: true });
-const input = path.join(outDir, `clicks-${N}.ndjson`);
-
-if (!fs.existsSync(input)) {
-  process.stderr.write(`generating ${N} clicks records → ${path.relative(root, input)}\n`);
-  execFileSync('bash', ['-c', `"${node}" "${cli}" gen --preset clicks --count ${N} --seed 1 > "${input}"`], { stdio: 'inherit' });
-}
-const bytes = fs.statSync(input).size;
+const { input, bytes } = clicksInput(N);
+// the records the filter keeps, counted independently of every variant
+let expected = 0;
+for (const line of fs.readFileSync(input, 'utf8').split('\n')) if (line && JSON.parse(line).latency_ms > 50) expected++;
 
 const FILTER = 'r.latency_ms > 50';
 const MAP = '({user: r.user, ms: r.latency_ms * 1000})';
@@ -54,6 +47,7 @@ const variants = [
 ];
 
 const results = [];
+const problems = [];
 for (const [name, cmd] of variants) {
   let best = Infinity;
   let digest = '';
@@ -64,7 +58,13 @@ for (const [name, cmd] of variants) {
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) throw new Error(`${name} failed (exit ${r.status})`);
     best = Math.min(best, s);
-    digest = createHash('sha256').update(fs.readFileSync(out)).digest('hex').slice(0, 12);
+    // every run: one line per kept record, and the same bytes as this variant's first run
+    const lines = countLines(out);
+    if (lines !== expected) problems.push(`${name} run ${i + 1}: ${lines} lines, expected ${expected}`);
+    const d = createHash('sha256').update(fs.readFileSync(out)).digest('hex').slice(0, 12);
+    if (i > 0 && d !== digest) problems.push(`${name} run ${i + 1} wrote other bytes than run 1`);
+    digest = d;
+    fs.rmSync(out);
   }
   results.push({ name, seconds: best, digest });
   process.stderr.write(`  ${name.padEnd(30)} ${best.toFixed(3)} s\n`);
@@ -80,5 +80,6 @@ for (const r of results) {
   console.log(`${r.name.padEnd(30)} ${r.seconds.toFixed(3).padStart(8)} ${Math.round(N / r.seconds).toLocaleString('en').padStart(12)} ${(r.seconds / loop.seconds).toFixed(2).padStart(12)} ${(jq ? (r.seconds / jq.seconds).toFixed(2) : '-').padStart(10)} ${(r.seconds / fused.seconds).toFixed(2).padStart(8)}  sha256:${r.digest}`);
 }
 const same = new Set(results.map((r) => r.digest)).size === 1;
-console.log(same ? '\nall variants wrote identical output' : '\nOUTPUTS DIFFER');
-if (!same) process.exit(1);
+if (!same) problems.push('the variants wrote different outputs');
+console.log(problems.length ? `\nWRONG:\n  ${problems.join('\n  ')}` : `\nall variants wrote identical output on every run: ${expected.toLocaleString('en')} records each`);
+if (problems.length) process.exit(1);

@@ -2,24 +2,20 @@
 // Windowed aggregation throughput and memory: generated `clicks` records through
 //   window tumbling 1m --time r.ts + aggregate count 'avg(r.latency_ms)' 'p99(r.latency_ms)' --by r.page
 // fused (one process) and piped (`window … | aggregate …`, two processes), for 1M and 10M records.
-//   node bench/windows.mjs [--sizes 1000000,10000000] [--runs 3]
-// Prints records/s (best of --runs, and the spread), peak RSS per run (piped: the larger of the two processes),
-// checks that fused and piped wrote the same bytes, and the 10M/1M peak-RSS ratio of the fused run (state is
-// bounded by open windows × keys, so it should stay near 1; target <= 1.5).
-import { spawnSync, execFileSync } from 'node:child_process';
+//   node bench/windows.mjs [--sizes 1000000,10000000] [--runs 3] [--check]
+// Prints records/s (best of --runs, and the spread), peak RSS per run (piped: the larger of the two processes).
+// Checks on every run: the windows' counts add up to the input's records (generated in time order: none is late),
+// the reference's filter matches none, and every run of a variant wrote the same bytes; and that fused and piped
+// wrote the same bytes (exit 1 otherwise). Target: the 10M/1M peak-RSS ratio of the fused run (state is bounded by
+// open windows × keys, so it should stay near 1) <= 1.5; a miss exits 1 under --check.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { check, cli, clicksInput, node, opt, outDir } from './common.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
 const SIZES = String(opt('--sizes', '1000000,10000000')).split(',').map(Number);
 const RUNS = Number(opt('--runs', 3));
-const cli = path.join(root, 'dist/src/cli.js');
-const node = process.execPath;
-const outDir = path.join(root, 'bench/out');
 fs.mkdirSync(outDir, { recursive: true });
 const TIME = '/usr/bin/time';
 const hasTime = fs.existsSync(TIME);
@@ -31,15 +27,19 @@ const sh = (argv) => argv.map(q).join(' ');
 // Each kstream process under /usr/bin/time, its peak RSS (KB) written to its own file.
 const timed = (argv, rssFile) => (hasTime ? `${TIME} -f %M -o "${rssFile}" ` : '') + `"${node}" "${cli}" ${sh(argv)}`;
 
-function input(n) {
-  const file = path.join(outDir, `clicks-s3-${n}.ndjson`);
-  if (!fs.existsSync(file)) {
-    process.stderr.write(`generating ${n.toLocaleString('en')} clicks records → ${path.relative(root, file)}\n`);
-    const tmp = `${file}.part`;
-    execFileSync('bash', ['-c', `"${node}" "${cli}" gen --preset clicks --count ${n} --seed 3 > "${tmp}"`], { stdio: 'inherit' });
-    fs.renameSync(tmp, file);
+const input = (n) => clicksInput(n, { seed: 3, name: `clicks-s3-${n}.ndjson` }).input;
+
+/** The records a run's output accounts for: the sum of the windows' counts; and its line count. */
+function counted(text) {
+  let records = 0;
+  let lines = 0;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    lines++;
+    const o = JSON.parse(line);
+    if (typeof o.count === 'number') records += o.count;
   }
-  return file;
+  return { records, lines };
 }
 
 const variants = [
@@ -50,6 +50,7 @@ const variants = [
 ];
 
 const results = [];
+const problems = [];
 for (const n of SIZES) {
   const file = input(n);
   const bytes = fs.statSync(file).size;
@@ -67,7 +68,13 @@ for (const n of SIZES) {
       if (res.status !== 0) throw new Error(`${v.name} (${n}) failed (exit ${res.status})`);
       times.push(s);
       if (hasTime) rss.push(Math.max(...rssFiles.map((f) => Number(fs.readFileSync(f, 'utf8').trim().split('\n').pop()))));
-      digest = createHash('sha256').update(fs.readFileSync(out)).digest('hex').slice(0, 12);
+      const text = fs.readFileSync(out, 'utf8');
+      const d = createHash('sha256').update(text).digest('hex').slice(0, 12);
+      if (r > 0 && d !== digest) problems.push(`${v.name} (${n}) run ${r + 1} wrote other bytes than run 1`);
+      digest = d;
+      // every run: the windows account for every input record; the reference's filter keeps none
+      const c = counted(text);
+      if (v.reference ? c.lines !== 0 : c.records !== n) problems.push(`${v.name} (${n}) run ${r + 1}: ${v.reference ? `${c.lines} lines, expected none` : `window counts add up to ${c.records}, expected ${n}`}`);
       fs.rmSync(out);
       for (const f of rssFiles) fs.rmSync(f, { force: true });
     }
@@ -85,18 +92,19 @@ for (const r of results) {
   console.log(`${r.n.toLocaleString('en').padStart(11)} ${r.name.padEnd(24)} ${r.best.toFixed(3).padStart(8)} ${Math.round(r.n / r.best).toLocaleString('en').padStart(11)} ${spread.padStart(12)} ${mb(r.rss).padStart(9)}  ${r.reference ? '' : `sha256:${r.digest}`}`);
 }
 
-let ok = true;
 for (const n of SIZES) {
   const [f, p] = ['fused', 'piped (2 processes)'].map((name) => results.find((r) => r.n === n && r.name === name));
   const same = f.digest === p.digest;
-  ok &&= same;
+  if (!same) problems.push(`${n}: fused and piped outputs differ`);
   console.log(`${n.toLocaleString('en')}: fused and piped outputs ${same ? 'identical' : 'DIFFER'}`);
 }
+console.log(problems.length ? `WRONG:\n  ${problems.join('\n  ')}` : `checked on every run: the window counts add up to the input's records; every run of a variant wrote the same bytes`);
 const f1 = results.find((r) => r.n === Math.min(...SIZES) && r.name === 'fused');
 const f2 = results.find((r) => r.n === Math.max(...SIZES) && r.name === 'fused');
+let missed = false;
 if (hasTime && SIZES.length > 1) {
   const ratio = f2.rss / f1.rss;
-  console.log(`fused peak RSS ${f2.n.toLocaleString('en')} / ${f1.n.toLocaleString('en')}: ${ratio.toFixed(2)} (${mb(f2.rss)} / ${mb(f1.rss)}; target <= 1.5)`);
-  ok &&= ratio <= 1.5;
+  missed = ratio > 1.5;
+  console.log(`fused peak RSS ${f2.n.toLocaleString('en')} / ${f1.n.toLocaleString('en')}: ${ratio.toFixed(2)} (${mb(f2.rss)} / ${mb(f1.rss)}; target <= 1.5${missed ? `: MISSED${check ? '' : ', exit 0 without --check'}` : ''})`);
 }
-if (!ok) process.exit(1);
+if (problems.length || (check && missed)) process.exit(1);

@@ -4,6 +4,12 @@
  * Maven Central artifacts (no Docker). See /work/shared/KAFKA.md for the facts this relies on.
  *
  *   node scripts/kafka.mjs up     [--port 9092] [--dir D] [--sasl]   prints `127.0.0.1:<port>` (and `sasl 127.0.0.1:<p>`)
+ *
+ * With --sasl the broker also listens with TLS, its certificate signed by a self-signed CA (ca.pem in the data
+ * dir): SASL_SSL (SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN, one user), SSL (TLS without SASL) and MTLS (TLS that
+ * requires a client certificate signed by the CA; client.pem and client-key.pem in the data dir). sasl.json in the
+ * data dir says where: {username, password, mechanism, mechanisms, caPem, bootstrap, tlsBootstrap, mtlsBootstrap,
+ * clientCertPem, clientKeyPem}.
  *   node scripts/kafka.mjs down   [--port 9092] [--dir D] [--all]
  *   node scripts/kafka.mjs status [--port N] [--dir D]
  *
@@ -278,13 +284,45 @@ function makeTls(dir) {
     }
     info = complete();
   }
+  makeClientCert(cached, info.password);
   const tls = path.join(dir, 'tls');
   fs.mkdirSync(tls, { recursive: true });
   const keystore = path.join(tls, 'broker.p12');
   const caPem = path.join(dir, 'ca.pem');
+  const clientCertPem = path.join(dir, 'client.pem');
+  const clientKeyPem = path.join(dir, 'client-key.pem');
   fs.copyFileSync(path.join(cached, 'broker.p12'), keystore);
   fs.copyFileSync(path.join(cached, 'ca.pem'), caPem);
-  return { keystore, password: info.password, caPem };
+  fs.copyFileSync(path.join(cached, 'client.pem'), clientCertPem);
+  fs.copyFileSync(path.join(cached, 'client-key.pem'), clientKeyPem);
+  fs.chmodSync(clientKeyPem, 0o600);
+  return { keystore, password: info.password, caPem, clientCertPem, clientKeyPem };
+}
+
+/**
+ * A client certificate for mutual TLS, signed by the cached CA, as PEM files beside it (client.pem, client-key.pem):
+ * made once, after the CA (caches from before it existed get it added). The key and request come from openssl
+ * (keytool cannot write a PEM key); the CA signs with keytool. Written to temporary names and renamed.
+ */
+function makeClientCert(cached, pass) {
+  const cert = path.join(cached, 'client.pem');
+  const key = path.join(cached, 'client-key.pem');
+  if (fs.existsSync(cert) && fs.existsSync(key)) return;
+  requireTool('keytool', JDK_HINT);
+  const ssl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
+  if (ssl.error?.code === 'ENOENT') fail('`openssl` not found — it makes the client certificate of the mutual-TLS listener (apt-get install openssl)');
+  say('making a client certificate for mutual TLS (cached for later runs)…');
+  const tmp = `${cached}/client.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const csr = path.join(tmp, 'client.csr');
+  run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kstream-test-client', '-keyout', path.join(tmp, 'client-key.pem'), '-out', csr], 'openssl req');
+  run('keytool', ['-J-XX:TieredStopAtLevel=1', '-gencert', '-rfc', '-alias', 'ca', '-keystore', path.join(cached, 'ca.p12'), '-storepass', pass, '-infile', csr,
+    '-outfile', path.join(tmp, 'client.pem'), '-validity', '3650', '-ext', 'eku=clientAuth'], 'keytool -gencert (client)');
+  // the key last: a cache with client-key.pem has client.pem too
+  fs.renameSync(path.join(tmp, 'client.pem'), cert);
+  fs.renameSync(path.join(tmp, 'client-key.pem'), key);
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 function generateTls(out) {
@@ -313,12 +351,20 @@ function generateTls(out) {
 // ---------------------------------------------------------------------------------------------------------------
 // Broker config
 
-function serverProperties({ dir, port, controllerPort, saslPort, tls }) {
+function serverProperties({ dir, port, controllerPort, saslPort, tlsPort, mtlsPort, tls, password }) {
   const listeners = [`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`];
   const protoMap = ['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT'];
   if (saslPort) {
     listeners.push(`SASL_SSL://127.0.0.1:${saslPort}`);
     protoMap.push('SASL_SSL:SASL_SSL');
+  }
+  if (tlsPort) {
+    listeners.push(`SSL://127.0.0.1:${tlsPort}`);
+    protoMap.push('SSL:SSL');
+  }
+  if (mtlsPort) {
+    listeners.push(`MTLS://127.0.0.1:${mtlsPort}`);
+    protoMap.push('MTLS:SSL');
   }
   const props = {
     'process.roles': 'broker,controller',
@@ -349,14 +395,25 @@ function serverProperties({ dir, port, controllerPort, saslPort, tls }) {
   };
   if (saslPort) {
     Object.assign(props, {
-      'sasl.enabled.mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512',
+      'sasl.enabled.mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512,PLAIN',
       'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
       'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      // PLAIN: the same user and password as SCRAM, from the JAAS line (the hex password needs no quoting)
+      'listener.name.sasl_ssl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${password}";`,
       'ssl.keystore.type': 'PKCS12',
       'ssl.keystore.location': tls.keystore,
       'ssl.keystore.password': tls.password,
       'ssl.key.password': tls.password,
       'ssl.client.auth': 'none',
+    });
+  }
+  if (mtlsPort) {
+    // the broker keystore holds the CA as a trusted entry: it is the truststore too
+    Object.assign(props, {
+      'listener.name.mtls.ssl.client.auth': 'required',
+      'listener.name.mtls.ssl.truststore.type': 'PKCS12',
+      'listener.name.mtls.ssl.truststore.location': tls.keystore,
+      'listener.name.mtls.ssl.truststore.password': tls.password,
     });
   }
   // java.util.Properties treats backslashes as escapes; paths here are POSIX
@@ -403,6 +460,11 @@ async function waitReady(state, dir, timeoutMs = READY_TIMEOUT_MS) {
   let lastErr;
   const targets = [[`127.0.0.1:${state.port}`, {}, true]];
   if (state.saslPort) targets.push([`127.0.0.1:${state.saslPort}`, saslClientConfig(dir), false]);
+  if (state.tlsPort) targets.push([`127.0.0.1:${state.tlsPort}`, { ssl: saslClientConfig(dir).ssl }, false]);
+  if (state.mtlsPort) {
+    const ssl = { ...saslClientConfig(dir).ssl, cert: fs.readFileSync(path.join(dir, 'client.pem'), 'utf8'), key: fs.readFileSync(path.join(dir, 'client-key.pem'), 'utf8') };
+    targets.push([`127.0.0.1:${state.mtlsPort}`, { ssl }, false]);
+  }
   for (const [addr, extra, groups] of targets) {
     for (;;) {
       if (!isOurBroker(state.pid, dir)) fail(`broker (pid ${state.pid}) exited during startup — see ${rel(log)}:\n${tail(log)}`);
@@ -462,27 +524,31 @@ export async function up(opts = {}) {
     const t0 = Date.now();
     const controllerPort = await pickPort(port + 1, [port]);
     const saslPort = sasl ? await pickPort(port + 2, [port, controllerPort]) : undefined;
+    const tlsPort = sasl ? await pickPort(port + 3, [port, controllerPort, saslPort]) : undefined;
+    const mtlsPort = sasl ? await pickPort(port + 4, [port, controllerPort, saslPort, tlsPort]) : undefined;
 
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     const tls = sasl ? makeTls(dir) : undefined;
+    const password = sasl ? randomBytes(12).toString('hex') : undefined;
     const props = path.join(dir, 'server.properties');
-    fs.writeFileSync(props, serverProperties({ dir, port, controllerPort, saslPort, tls }));
+    fs.writeFileSync(props, serverProperties({ dir, port, controllerPort, saslPort, tlsPort, mtlsPort, tls, password }));
 
     const cp = path.join(lib, '*'); // expanded by java, not the shell
     const log4j = `-Dlog4j.configuration=${pathToFileURL(path.join(SUPPORT, 'log4j.properties')).href}`;
     const toolJvm = ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-cp', cp, log4j];
     const clusterId = randomClusterId();
     const formatArgs = ['format', '-t', clusterId, '-c', props];
-    let password;
     if (sasl) {
-      password = randomBytes(12).toString('hex');
       for (const mech of ['SCRAM-SHA-256', 'SCRAM-SHA-512'])
         formatArgs.push('--add-scram', `${mech}=[name=${SASL_USER},password=${password}]`);
     }
     run('java', [...toolJvm, 'kafka.tools.StorageTool', ...formatArgs], 'StorageTool format');
     if (sasl) {
-      const info = { username: SASL_USER, password, mechanism: 'scram-sha-256', mechanisms: ['scram-sha-256', 'scram-sha-512'], caPem: tls.caPem, bootstrap: `127.0.0.1:${saslPort}` };
+      const info = {
+        username: SASL_USER, password, mechanism: 'scram-sha-256', mechanisms: ['scram-sha-256', 'scram-sha-512', 'plain'], caPem: tls.caPem, bootstrap: `127.0.0.1:${saslPort}`,
+        tlsBootstrap: `127.0.0.1:${tlsPort}`, mtlsBootstrap: `127.0.0.1:${mtlsPort}`, clientCertPem: tls.clientCertPem, clientKeyPem: tls.clientKeyPem,
+      };
       fs.writeFileSync(path.join(dir, 'sasl.json'), JSON.stringify(info, null, 2) + '\n');
     }
 
@@ -496,7 +562,7 @@ export async function up(opts = {}) {
     );
     fs.closeSync(logFd);
     child.unref();
-    const state = { pid: child.pid, port, controllerPort, saslPort, dir, version: KAFKA_VERSION, startedAt: new Date().toISOString() };
+    const state = { pid: child.pid, port, controllerPort, saslPort, tlsPort, mtlsPort, dir, version: KAFKA_VERSION, startedAt: new Date().toISOString() };
     fs.writeFileSync(path.join(dir, 'kafka.pid'), `${child.pid}\n`);
     fs.writeFileSync(stateFile(dir), JSON.stringify(state, null, 2) + '\n');
     say(`started pid ${child.pid} (log ${rel(logFile)}), waiting for 127.0.0.1:${port}…`);

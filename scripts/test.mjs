@@ -6,14 +6,16 @@
  *   node scripts/test.mjs                 unit (test/*.test.mjs, test/functions/) + integration
  *   node scripts/test.mjs --unit          unit only
  *   node scripts/test.mjs --it            integration only
- *   node scripts/test.mjs window ndjson   only test files whose path contains one of the words
+ *   node scripts/test.mjs window ndjson   only test files whose path contains one of the words (a word that
+ *                                         matches no file stops the run: exit 1, one line naming it)
  *
  * Integration tests get KSTREAM_BROKERS: the caller's value if set, otherwise a fresh broker on 127.0.0.1:39092
  * (dir .kafka/test-39092; start port from KSTREAM_TEST_KAFKA_PORT) that is stopped afterwards, also on failure or
  * Ctrl-C. Several runs in one working tree at once each get their own broker (39192, 39292, … when 39092 is taken);
  * a broker left by a killed run is stopped by the next run. When a selected integration file
- * mentions KSTREAM_SASL, that broker also gets a SASL_SSL listener and the tests get KSTREAM_SASL_BROKERS and
- * KSTREAM_SASL_CONFIG (path of sasl.json: {username, password, mechanism, caPem}).
+ * mentions KSTREAM_SASL, that broker also gets its TLS listeners (SASL_SSL with SCRAM and PLAIN, TLS only, mutual
+ * TLS: scripts/kafka.mjs up --sasl) and the tests get KSTREAM_SASL_BROKERS and KSTREAM_SASL_CONFIG (path of
+ * sasl.json: {username, password, mechanism, caPem, tlsBootstrap, mtlsBootstrap, clientCertPem, clientKeyPem, …}).
  * Runner output is passed through unchanged (TAP, ending in `# pass N` / `# fail N`).
  */
 import { spawn } from 'node:child_process';
@@ -163,7 +165,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 /** Programs the tests run besides Node, with the Debian package that brings each (the README's prerequisites). */
 const TOOLS = {
   unit: [['jq', 'jq']],
-  it: [['java', 'openjdk-17-jdk-headless'], ['keytool', 'openjdk-17-jdk-headless'], ['mvn', 'maven'], ['kcat', 'kcat'], ['jq', 'jq']],
+  it: [['java', 'openjdk-17-jdk-headless'], ['keytool', 'openjdk-17-jdk-headless'], ['mvn', 'maven'], ['openssl', 'openssl'], ['kcat', 'kcat'], ['jq', 'jq']],
 };
 
 function onPath(cmd) {
@@ -192,6 +194,15 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   preflight(o);
   const pick = (files) => (o.filters.length ? files.filter((f) => o.filters.some((w) => f.includes(w))) : files);
+  // a word that selects no file is a typo, not a pass: stop in one line before starting anything
+  if (o.filters.length) {
+    const all = [...(o.unit ? [...listTests('test'), ...listTests('test/functions')] : []), ...(o.it ? listTests('test/it') : [])];
+    const unmatched = o.filters.filter((w) => !all.some((f) => f.includes(w)));
+    if (unmatched.length) {
+      say(`no ${o.unit && o.it ? '' : o.unit ? 'unit ' : 'integration '}test file matches ${unmatched.map((w) => `\`${w}\``).join(', ')}`);
+      process.exit(1);
+    }
+  }
   const failed = [];
   const summary = [];
   const note = (name, r) => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { kstream, lines } from './helpers/cli.mjs';
+import { runSync, lines } from './helpers/spawn.mjs';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-bad-'));
 
@@ -19,14 +19,14 @@ function oneLine(stderr) {
 
 test('a JSON value that is not an object where one is needed: names its line, keeps the records before it', () => {
   const input = '{"ts":1000,"n":1}\n42\n{"ts":2000,"n":3}\n';
-  const r = kstream(['window', 'tumbling', '1m', '--time', 'r.ts', '--no-watermarks'], input);
+  const r = runSync(['window', 'tumbling', '1m', '--time', 'r.ts', '--no-watermarks'], input);
   assert.equal(r.code, 1);
   assert.equal(lines(r.stdout).filter((v) => v.n !== undefined).map((v) => v.n).join(), '1');
   const ls = oneLine(r.stderr);
   assert.equal(ls.length, 1, r.stderr);
   assert.match(ls[0], /^kstream: stdin line 2: invalid event time \(missing\) from --time `r\.ts`/);
   // --on-error skip: the good records all pass, the count is reported
-  const s = kstream(['window', 'tumbling', '1m', '--time', 'r.ts', '--no-watermarks', '--on-error', 'skip'], input + '"text"\n[1,2]\n{"ts":3000,"n":6}\n');
+  const s = runSync(['window', 'tumbling', '1m', '--time', 'r.ts', '--no-watermarks', '--on-error', 'skip'], input + '"text"\n[1,2]\n{"ts":3000,"n":6}\n');
   assert.equal(s.code, 0, s.stderr);
   assert.deepEqual(lines(s.stdout).map((v) => v.n), [1, 3, 6]);
   assert.match(s.stderr, /kstream: window: invalid-time=3/);
@@ -42,7 +42,7 @@ test('--on-error is uniform: decoding, invalid UTF-8, expressions and event time
     Buffer.from('{"ts":"soon","a":{"b":5}}\n'), // invalid event time
     Buffer.from('{"ts":4000,"a":{"b":6}}\n'),
   ]);
-  const r = kstream(['map', '({ts: r.ts, b: r.a.b})', '--on-error', `dlq=${dlq}`, '+', 'window', 'tumbling', '1m', '--time', 'r.ts', '--no-watermarks', '--on-error', `dlq=${dlq}`], input);
+  const r = runSync(['map', '({ts: r.ts, b: r.a.b})', '--on-error', `dlq=${dlq}`, '+', 'window', 'tumbling', '1m', '--time', 'r.ts', '--no-watermarks', '--on-error', `dlq=${dlq}`], input);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(lines(r.stdout).map((v) => v.b), [1, 6]);
   // (UTF-8 is checked for a whole chunk before its lines are parsed: dead letters come in the order stages find them)
@@ -69,12 +69,12 @@ test('invalid UTF-8 under --on-error skip: single-threaded and threaded runs ski
   const input = Buffer.concat(parts);
   const expected = good.filter((_, i) => ![10, 99_999, 149_999].includes(i)).map((l) => JSON.parse(l).i);
   for (const workers of ['0', '2']) {
-    const r = kstream(['map', 'r.i', '--on-error', 'skip'], input, { env: { KSTREAM_WORKERS: workers } });
+    const r = runSync(['map', 'r.i', '--on-error', 'skip'], input, { env: { KSTREAM_WORKERS: workers } });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n').map(Number), expected, `workers=${workers}`);
     assert.match(r.stderr, /skipped=3/);
   }
-  const f = kstream(['map', 'r.i', '--on-error', 'fail'], input);
+  const f = runSync(['map', 'r.i', '--on-error', 'fail'], input);
   assert.equal(f.code, 1);
   assert.match(f.stderr, /^kstream: stdin line 11: invalid UTF-8/);
 });
@@ -94,7 +94,7 @@ test('bad durations and offsets are usage errors: exit 2, one line naming the va
     [['produce', 't', '--linger', 'later'], /invalid --linger `later`/],
   ];
   for (const [args, re] of cases) {
-    const r = kstream(args, '{}\n', { env: { KSTREAM_BROKERS: '127.0.0.1:1' } });
+    const r = runSync(args, '{}\n', { env: { KSTREAM_BROKERS: '127.0.0.1:1' } });
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(oneLine(r.stderr).length, 1, r.stderr);
     assert.match(r.stderr, re);
@@ -102,7 +102,7 @@ test('bad durations and offsets are usage errors: exit 2, one line naming the va
 });
 
 test('dlq=kafka:<topic> without a reachable broker: the run fails with one line after writing its good records', () => {
-  const r = kstream(['map', 'r.a.b', '--on-error', 'dlq=kafka:dead'], '{"a":{"b":1}}\n{"x":1}\n{"a":{"b":3}}\n', { env: { KSTREAM_BROKERS: '127.0.0.1:1' } });
+  const r = runSync(['map', 'r.a.b', '--on-error', 'dlq=kafka:dead'], '{"a":{"b":1}}\n{"x":1}\n{"a":{"b":3}}\n', { env: { KSTREAM_BROKERS: '127.0.0.1:1' } });
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '1\n3\n');
   const ls = oneLine(r.stderr);

@@ -14,7 +14,7 @@ import { compileExpr } from '../dist/src/operators/expr.js';
 import { DedupeStage, STREAM_TIME_KEY } from '../dist/src/operators/dedupe.js';
 import { NdjsonDecoder } from '../dist/src/codec/ndjson.js';
 import dedupeCmd from '../dist/commands/dedupe.js';
-import { kstream, piped } from './helpers/cli.mjs';
+import { runSync, piped } from './helpers/spawn.mjs';
 
 const ctx = (mode = 'fail', target) => ({ fused: true, index: 0, onError: target ? { mode, target } : { mode }, carries: { key: true, ts: true, headers: true }, quiet: true, verbose: false, log() {} });
 
@@ -346,7 +346,7 @@ test('CLI: piped and fused runs give byte-identical output, equal to the definit
   const input = toLines(values);
   const want = toLines(reference(values, 200).filter((v) => v.n % 2 === 0));
   const stages = [['dedupe', '--by', 'r.id', '--within', '200ms', '--time', 'r.t'], ['filter', 'r.n % 2 === 0']];
-  const fused = kstream([...stages[0], '+', ...stages[1]], input);
+  const fused = runSync([...stages[0], '+', ...stages[1]], input);
   const p = await piped(stages, input);
   assert.equal(fused.code, 0, fused.stderr);
   assert.deepEqual(p.codes, [0, 0]);
@@ -363,7 +363,7 @@ test('CLI: between window and aggregate, watermark and window control lines pass
   const win = ['window', 'tumbling', '1s', '--time', 'r.t'];
   const dd = ['dedupe', '--by', 'r.id', '--within', '500ms', '--time', 'r.t'];
   const agg = ['aggregate', 'count', '--by', 'r.id'];
-  const fused = kstream([...win, '+', ...dd, '+', ...agg], input);
+  const fused = runSync([...win, '+', ...dd, '+', ...agg], input);
   const p = await piped([win, dd, agg], input);
   assert.equal(fused.code, 0, fused.stderr);
   assert.equal(p.stdout, fused.stdout);
@@ -380,16 +380,16 @@ test('CLI: between window and aggregate, watermark and window control lines pass
 
 test('CLI: invalid time fails with one line and exit 1 after the good records; skip counts it', () => {
   const input = '{"id":1,"t":1}\n{"id":2,"t":"later"}\n{"id":1,"t":2}\n';
-  const f = kstream(['dedupe', '--by', 'r.id', '--within', '1s', '--time', 'r.t'], input);
+  const f = runSync(['dedupe', '--by', 'r.id', '--within', '1s', '--time', 'r.t'], input);
   assert.equal(f.code, 1);
   assert.equal(f.stdout, '{"id":1,"t":1}\n');
   assert.equal(f.stderr.trim().split('\n').length, 1);
   assert.match(f.stderr, /stdin line 2: invalid event time \(not a number of ms or an ISO-8601 time\) from --time `r\.t`: "later"/);
-  const s = kstream(['dedupe', '--by', 'r.id', '--within', '1s', '--time', 'r.t', '--on-error', 'skip'], input);
+  const s = runSync(['dedupe', '--by', 'r.id', '--within', '1s', '--time', 'r.t', '--on-error', 'skip'], input);
   assert.equal(s.code, 0);
   assert.equal(s.stdout, '{"id":1,"t":1}\n');
   assert.match(s.stderr, /dedupe: duplicates=1 invalid-time=1/);
-  const u = kstream(['dedupe', '--within', '1s'], '');
+  const u = runSync(['dedupe', '--within', '1s'], '');
   assert.equal(u.code, 2);
   assert.equal(u.stderr.trim().split('\n').length, 1);
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { pages } from '../scripts/gen-docs.mjs';
-import { kstream } from './helpers/cli.mjs';
+import { runSync } from './helpers/spawn.mjs';
 
 test('docs/commands/ is what the specs generate (run `npm run docs` after changing a command)', async () => {
   const want = await pages();
@@ -16,7 +16,7 @@ test('every option in a command\'s reference page is in its --help, with the sam
   for (const [f, text] of await pages()) {
     if (f === 'README.md') continue;
     const name = f.replace(/\.md$/, '');
-    const help = kstream([name, '--help']).stdout;
+    const help = runSync([name, '--help']).stdout;
     const rows = text.split('\n').filter((l) => l.startsWith('| `'));
     assert.ok(rows.length > 0, name);
     for (const row of rows) {

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { CLI, kstream, piped, lines } from './helpers/cli.mjs';
+import { lines, piped, runSync, start } from './helpers/spawn.mjs';
 
 const CLICK_FIELDS = ['ts', 'user', 'page', 'country', 'latency_ms', 'bytes', 'ok'];
 const START = Date.UTC(2026, 0, 1);
@@ -32,8 +31,8 @@ const rank = (sorted, p) => sorted[Math.max(0, Math.ceil((Math.round(p * 1000) *
 
 test('gen: same seed, same 1000 clicks on every run; another seed differs', () => {
   const args = ['gen', '--preset', 'clicks', '--count', '1000', '--seed', '7'];
-  const a = ok(kstream(args));
-  const b = ok(kstream(args));
+  const a = ok(runSync(args));
+  const b = ok(runSync(args));
   assert.equal(a, b);
   const recs = lines(a);
   assert.equal(recs.length, 1000);
@@ -46,7 +45,7 @@ test('gen: same seed, same 1000 clicks on every run; another seed differs', () =
     assert.equal(typeof r.ok, 'boolean');
     assert.ok(Number.isInteger(r.latency_ms) && r.latency_ms >= 1);
   });
-  const c = ok(kstream(['gen', '--preset', 'clicks', '--count', '1000', '--seed', '8']));
+  const c = ok(runSync(['gen', '--preset', 'clicks', '--count', '1000', '--seed', '8']));
   assert.notEqual(c, a);
   const cr = lines(c);
   assert.equal(cr.length, 1000);
@@ -54,7 +53,7 @@ test('gen: same seed, same 1000 clicks on every run; another seed differs', () =
   assert.deepEqual(cr.map((r) => r.ts), recs.map((r) => r.ts));
   assert.ok(cr.filter((r, i) => r.user !== recs[i].user).length > 500);
   // --count 10k reads as 10000; a shorter run is a prefix of a longer one with the same seed.
-  assert.ok(a.startsWith(ok(kstream(['gen', '--count', '10', '--seed', '7']))));
+  assert.ok(a.startsWith(ok(runSync(['gen', '--count', '10', '--seed', '7']))));
 });
 
 test('gen --template: every placeholder renders as documented, seeded; @file reads the template', () => {
@@ -62,7 +61,7 @@ test('gen --template: every placeholder renders as documented, seeded; @file rea
     + '"c":{{pick US DE FR}},"label":"{{pick a b}}-{{seq}}","f":{{float 0 1 2}},"b":{{bool 0.5}},"now":{{now}}}';
   const args = ['gen', '--count', '2000', '--seed', 'abc', '--template', tpl];
   const before = Date.now();
-  const out = ok(kstream(args));
+  const out = ok(runSync(args));
   const after = Date.now();
   const recs = lines(out);
   // Two decimals exactly as written: {{float 0 1 2}} prints a fixed number of digits.
@@ -94,13 +93,13 @@ test('gen --template: every placeholder renders as documented, seeded; @file rea
   assert.ok(trues > 800 && trues < 1200, `bool 0.5 gave ${trues} of 2000`);
   // Seeded: the same run again differs only in {{now}}.
   const strip = (text) => lines(text).map(({ now, ...rest }) => rest);
-  assert.deepEqual(strip(ok(kstream(args))), strip(out));
+  assert.deepEqual(strip(ok(runSync(args))), strip(out));
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-gen-'));
   const file = path.join(dir, 'tpl.json');
   // A pretty-printed template file becomes one line per record.
   fs.writeFileSync(file, '{\n  "k": "k{{int 1 3}}",\n  "v": {{int 10 20}}\n}\n');
-  const fromFile = lines(ok(kstream(['gen', '--count', '50', '--template', '@' + file])));
+  const fromFile = lines(ok(runSync(['gen', '--count', '50', '--template', '@' + file])));
   assert.equal(fromFile.length, 50);
   for (const r of fromFile) {
     assert.deepEqual(Object.keys(r), ['k', 'v']);
@@ -111,31 +110,28 @@ test('gen --template: every placeholder renders as documented, seeded; @file rea
 });
 
 test('gen: bad preset, bad template placeholder and bad template JSON are usage errors, one line, exit 2', () => {
-  usageError(kstream(['gen', '--preset', 'clickz', '--count', '1']), /unknown preset `clickz`.*clicks, orders, iot/);
-  usageError(kstream(['gen', '--count', '1', '--template', '{"a":{{rand 1 2}}}']), /unknown template placeholder `\{\{rand 1 2\}\}`/);
-  usageError(kstream(['gen', '--count', '1', '--template', '{"a":{{int 9 1}}}']), /`\{\{int 9 1\}\}`: upper bound below lower bound/);
-  usageError(kstream(['gen', '--count', '1', '--template', '{"a":{{int x 1}}}']), /`x` is not a valid integer lower bound/);
-  usageError(kstream(['gen', '--count', '1', '--template', '{"a":{{seq}']), /unterminated template placeholder/);
-  usageError(kstream(['gen', '--count', '1', '--template', '{"a":u{{seq}}}']), /does not render valid JSON/);
-  usageError(kstream(['gen', '--count', '1', '--preset', 'iot', '--template', '{"a":1}']), /`--preset` and `--template` both given/);
-  usageError(kstream(['gen', '--count', '1', '--template', '@/nonexistent/tpl.json']), /cannot read template file `\/nonexistent\/tpl\.json`/);
-  usageError(kstream(['gen', '--rate', 'fast']), /invalid --rate `fast`/);
+  usageError(runSync(['gen', '--preset', 'clickz', '--count', '1']), /unknown preset `clickz`.*clicks, orders, iot/);
+  usageError(runSync(['gen', '--count', '1', '--template', '{"a":{{rand 1 2}}}']), /unknown template placeholder `\{\{rand 1 2\}\}`/);
+  usageError(runSync(['gen', '--count', '1', '--template', '{"a":{{int 9 1}}}']), /`\{\{int 9 1\}\}`: upper bound below lower bound/);
+  usageError(runSync(['gen', '--count', '1', '--template', '{"a":{{int x 1}}}']), /`x` is not a valid integer lower bound/);
+  usageError(runSync(['gen', '--count', '1', '--template', '{"a":{{seq}']), /unterminated template placeholder/);
+  usageError(runSync(['gen', '--count', '1', '--template', '{"a":u{{seq}}}']), /does not render valid JSON/);
+  usageError(runSync(['gen', '--count', '1', '--preset', 'iot', '--template', '{"a":1}']), /`--preset` and `--template` both given/);
+  usageError(runSync(['gen', '--count', '1', '--template', '@/nonexistent/tpl.json']), /cannot read template file `\/nonexistent\/tpl\.json`/);
+  usageError(runSync(['gen', '--rate', 'fast']), /invalid --rate `fast`/);
 });
 
 /** Runs the CLI and notes when each stdout chunk arrived (this process reads as data comes, unlike a pipe to a
  * second process that may still be starting up). */
-function timedRun(args) {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
-    const chunks = [];
-    const at = [];
-    let stderr = '';
-    child.stdout.on('data', (d) => { chunks.push(d); at.push(Date.now()); });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(chunks).toString('utf8'), stderr, t0, wall: Date.now() - t0, spread: at.length ? at[at.length - 1] - at[0] : 0 }));
-  });
+async function timedRun(args) {
+  const t0 = Date.now();
+  // stdout read here (collect: false), each chunk with its arrival time
+  const p = start(args, { stdin: 'ignore', collect: false, group: false });
+  const chunks = [];
+  const at = [];
+  p.child.stdout.on('data', (d) => { chunks.push(d); at.push(Date.now()); });
+  const { code, stderr } = await p.exited;
+  return { code, stdout: Buffer.concat(chunks).toString('utf8'), stderr, t0, wall: Date.now() - t0, spread: at.length ? at[at.length - 1] - at[0] : 0 };
 }
 
 test('gen --rate paces by schedule: 400 records at 2000/s take about 200 ms and all arrive', async () => {
@@ -155,12 +151,12 @@ test('gen --rate paces by schedule: 400 records at 2000/s take about 200 ms and 
 });
 
 test('stats --field --json: count, min, max, mean and percentiles agree with the records gen wrote', () => {
-  const input = ok(kstream(['gen', '--preset', 'clicks', '--count', '5000', '--seed', '3']));
+  const input = ok(runSync(['gen', '--preset', 'clicks', '--count', '5000', '--seed', '3']));
   const values = lines(input).map((r) => r.latency_ms);
   const sorted = [...values].sort((a, b) => a - b);
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
 
-  const res = kstream(['stats', '--field', 'r.latency_ms', '--field', 'r.country', '--json'], input);
+  const res = runSync(['stats', '--field', 'r.latency_ms', '--field', 'r.country', '--json'], input);
   const rep = JSON.parse(ok(res));
   assert.equal(res.stdout.trim().split('\n').length, 1);
   assert.equal(rep.count, 5000);
@@ -181,14 +177,14 @@ test('stats --field --json: count, min, max, mean and percentiles agree with the
   assert.deepEqual(rep.fields['r.country'], { ...rep.fields['r.country'], count: 0, non_numeric: 5000 });
 
   // The same numbers fused after gen (duration and rate aside).
-  const fused = JSON.parse(ok(kstream(['gen', '--preset', 'clicks', '--count', '5000', '--seed', '3', '+', 'stats', '--field', 'r.latency_ms', '--json'])));
+  const fused = JSON.parse(ok(runSync(['gen', '--preset', 'clicks', '--count', '5000', '--seed', '3', '+', 'stats', '--field', 'r.latency_ms', '--json'])));
   assert.deepEqual(fused.fields['r.latency_ms'], f);
   assert.equal(fused.count, 5000);
 });
 
 test('stats without --tee: the report is the only output, on stdout; a table by default', () => {
-  const input = ok(kstream(['gen', '--count', '300', '--seed', '2']));
-  const res = kstream(['stats', '--field', 'r.bytes'], input);
+  const input = ok(runSync(['gen', '--count', '300', '--seed', '2']));
+  const res = runSync(['stats', '--field', 'r.bytes'], input);
   const out = ok(res);
   assert.doesNotMatch(out, /"user"/);
   assert.match(out, /^300 records in /);
@@ -200,9 +196,9 @@ test('stats without --tee: the report is the only output, on stdout; a table by 
 
 test('stats --tee: records pass through byte for byte, the report goes to stderr', async () => {
   // Odd spacing, a non-object value and a control line: all forwarded as written.
-  const gen = ok(kstream(['gen', '--count', '1000', '--seed', '4']));
+  const gen = ok(runSync(['gen', '--count', '1000', '--seed', '4']));
   const input = gen + '{ "latency_ms" : 5 }\n7\n{"$kstream":{"watermark":1767225600999}}\n';
-  const res = kstream(['stats', '--tee', '--field', 'r.latency_ms', '--json'], input);
+  const res = runSync(['stats', '--tee', '--field', 'r.latency_ms', '--json'], input);
   assert.equal(ok(res), input);
   const rep = JSON.parse(res.stderr.split('\n').find((l) => l.startsWith('{')));
   assert.equal(rep.count, 1002); // control lines are not records
@@ -211,7 +207,7 @@ test('stats --tee: records pass through byte for byte, the report goes to stderr
   // In the middle of a pipe, piped and fused alike.
   const stages = [['stats', '--tee', '--field', 'r.latency_ms'], ['filter', 'r.ok']];
   const p = await piped(stages, gen);
-  const fused = kstream([...stages[0], '+', ...stages[1]], gen);
+  const fused = runSync([...stages[0], '+', ...stages[1]], gen);
   const want = lines(gen).filter((r) => r.ok).map((r) => JSON.stringify(r) + '\n').join('');
   assert.equal(p.stdout, want);
   assert.equal(ok(fused), want);
@@ -235,7 +231,7 @@ test('stats --latency-from r.ts after gen --rate: one latency per record, from t
   assert.ok(lat.max < 10_000, JSON.stringify(lat));
 
   // Fused, and with an ISO time: the same summary shape.
-  const iso = kstream(['gen', '--rate', '2000', '--count', '200', '+', 'map', '({t: new Date(r.ts).toISOString()})', '+', 'stats', '--latency-from', 'r.t', '--json']);
+  const iso = runSync(['gen', '--rate', '2000', '--count', '200', '+', 'map', '({t: new Date(r.ts).toISOString()})', '+', 'stats', '--latency-from', 'r.t', '--json']);
   const rep2 = JSON.parse(ok(iso));
   assert.equal(rep2.count, 200);
   assert.equal(rep2.latency_ms.count + rep2.latency_ms.negative, 200);

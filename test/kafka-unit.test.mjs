@@ -178,21 +178,103 @@ function columnsToRecords(out) {
   return recs;
 }
 
+/** CRC-32C bit by bit (Castagnoli, reflected polynomial 0x82F63B78): no table, no code shared with the codec. */
+function crc32cBitwise(b, s = 0, e = b.length) {
+  let c = ~0;
+  for (let i = s; i < e; i++) {
+    c ^= b[i];
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+/**
+ * An independent reader of uncompressed v2 record batches, written from the Kafka protocol guide ("Record Batch"):
+ * baseOffset int64, batchLength int32, partitionLeaderEpoch int32, magic int8 = 2, crc uint32 (CRC-32C of the rest
+ * of the batch), attributes int16, lastOffsetDelta int32, baseTimestamp int64, maxTimestamp int64, producerId
+ * int64, producerEpoch int16, baseSequence int32, then an int32 count of records, each: length varint,
+ * attributes int8, timestampDelta varlong, offsetDelta varint, key length varint (-1 = null) and bytes, value
+ * length varint and bytes, header count varint, and per header key length varint and bytes (a string), value
+ * length varint (-1 = null) and bytes. Varints are zigzag. Checks every length and the CRC as it goes.
+ */
+function readBatchesV2(buf) {
+  const batches = [];
+  let p = 0;
+  while (p < buf.length) {
+    const start = p;
+    const baseOffset = Number(buf.readBigInt64BE(p));
+    const batchLength = buf.readInt32BE(p + 8);
+    const end = p + 12 + batchLength;
+    assert.ok(end <= buf.length, 'batch length within the buffer');
+    assert.equal(buf.readInt8(p + 16), 2, 'magic 2');
+    assert.equal(buf.readUInt32BE(p + 17), crc32cBitwise(buf, p + 21, end), 'crc32c over attributes … end');
+    p += 21;
+    const attributes = buf.readInt16BE(p);
+    const lastOffsetDelta = buf.readInt32BE(p + 2);
+    const baseTimestamp = Number(buf.readBigInt64BE(p + 6));
+    const maxTimestamp = Number(buf.readBigInt64BE(p + 14));
+    const producerId = Number(buf.readBigInt64BE(p + 22));
+    const producerEpoch = buf.readInt16BE(p + 30);
+    const baseSequence = buf.readInt32BE(p + 32);
+    const count = buf.readInt32BE(p + 36);
+    p += 40;
+    const varint = () => {
+      let v = 0n;
+      let shift = 0n;
+      for (;;) {
+        const byte = buf[p++];
+        v |= BigInt(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) break;
+        shift += 7n;
+      }
+      return Number((v >> 1n) ^ -(v & 1n));
+    };
+    const bytes = () => {
+      const n = varint();
+      if (n < 0) return null;
+      const b = buf.subarray(p, p + n);
+      p += n;
+      return Buffer.from(b);
+    };
+    const records = [];
+    for (let i = 0; i < count; i++) {
+      const len = varint();
+      const recStart = p;
+      const recAttributes = buf.readInt8(p++);
+      const tsDelta = varint();
+      const offsetDelta = varint();
+      const key = bytes();
+      const value = bytes();
+      const headers = [];
+      for (let h = varint(); h > 0; h--) headers.push([bytes().toString('utf8'), bytes()]);
+      assert.equal(p - recStart, len, `record ${i}: its length varint`);
+      records.push({ attributes: recAttributes, offset: baseOffset + offsetDelta, ts: baseTimestamp + tsDelta, key, value, headers });
+    }
+    assert.equal(p, end, 'the records fill the batch');
+    batches.push({ start, size: end - start, baseOffset, attributes, lastOffsetDelta, baseTimestamp, maxTimestamp, producerId, producerEpoch, baseSequence, records });
+  }
+  return batches;
+}
+
 test('appendBytes (lines copied from the input) seals the same batches as append, across varint steps, buffer growth and limits', async () => {
   // lengths around the varint steps of the value and of the whole record, and far beyond the first buffer
   const sizes = [0, 1, 57, 58, 59, 62, 63, 64, 65, 100, 200, 1400, 8186, 8189, 8191, 8192, 8193, 70_000];
+  // keys: none, ASCII text, bytes, text beyond ASCII
+  const keyOf = (round, i) => [null, `k${i}`, Buffer.from([0, 255, i & 0xff]), `ключ-${i}`][round % 4 === 0 ? 0 : (round + i) % 4];
   let records = 0;
   for (let round = 0; round < 60; round++) {
     const vals = Array.from({ length: 1 + ((round * 7) % 25) }, (_, i) => String.fromCharCode(97 + (i % 26)).repeat(sizes[(round * 5 + i * 3) % sizes.length]));
     const input = Buffer.from('\n' + vals.join('\n') + '\n', 'latin1');
     const limit = [Infinity, 2000, 9000, 70_000][round % 4];
+    const tsOf = (i) => 1_767_225_600_000 + (i % 3) * 1000 - (i % 2) * 5000;
     const run = (bytes) => {
       const batches = [];
       let b = new BatchBuilder(256);
       let at = 1;
       for (let i = 0; i < vals.length; i++) {
-        const ts = 1_767_225_600_000 + (i % 3) * 1000 - (i % 2) * 5000;
-        const put = (lim) => (bytes ? b.appendBytes(null, input, at, at + vals[i].length, ts, lim) : b.append(null, vals[i], ts, undefined, lim, true));
+        const ts = tsOf(i);
+        const key = keyOf(round, i);
+        const put = (lim) => (bytes ? b.appendBytes(key, input, at, at + vals[i].length, ts, lim) : b.append(key, vals[i], ts, undefined, lim, true));
         if (put(limit) < 0) {
           batches.push(b);
           b = new BatchBuilder(256);
@@ -206,8 +288,31 @@ test('appendBytes (lines copied from the input) seals the same batches as append
     const [want, got] = [await run(false), await run(true)];
     assert.equal(got.length, want.length);
     got.forEach((x, i) => assert.ok(x.equals(want[i]), `round ${round}, batch ${i}`));
-    const back = got.flatMap((x) => decodeAll(x).recs.map((r) => r.value));
-    assert.deepEqual(back, vals);
+    // the oracle: the independent v2 reader gives back every record as given — value, key, timestamp, no headers
+    const read = got.flatMap((x) => readBatchesV2(x));
+    const back = read.flatMap((x) => x.records);
+    assert.deepEqual(back.map((r) => r.value.toString('latin1')), vals, `round ${round}: values`);
+    back.forEach((r, i) => {
+      const k = keyOf(round, i);
+      assert.deepEqual(r.key, k === null ? null : Buffer.from(k), `round ${round}, record ${i}: key`);
+      assert.equal(r.ts, tsOf(i), `round ${round}, record ${i}: timestamp`);
+      assert.deepEqual(r.headers, [], `round ${round}, record ${i}: headers`);
+      assert.equal(r.attributes, 0);
+    });
+    let i = 0;
+    for (const x of read) {
+      assert.equal(x.start, 0, 'one batch per sealed buffer');
+      // each sealed batch starts at offset 0, its offsets dense; max timestamp and last offset delta as its records say
+      assert.deepEqual(x.records.map((r) => r.offset), x.records.map((_, j) => j));
+      assert.equal(x.lastOffsetDelta, x.records.length - 1);
+      assert.equal(x.maxTimestamp, Math.max(...x.records.map((r) => r.ts)));
+      assert.equal(x.attributes & 0x07, 0, 'no compression');
+      assert.ok(x.records.length === 1 || x.size <= limit, `round ${round}: a batch of ${x.records.length} records is ${x.size} bytes, over ${limit}`);
+      i += x.records.length;
+    }
+    assert.equal(i, vals.length);
+    // the codec's own reader agrees
+    assert.deepEqual(got.flatMap((x) => decodeAll(x).recs.map((r) => r.value)), vals);
     records += back.length;
   }
   assert.ok(records > 500);
@@ -269,6 +374,17 @@ for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
     const theirs = await RecordBatchDecoder(new Decoder(buf));
     assert.deepEqual(theirs.records.map((r) => [r.offset, r.timestamp, r.value?.toString('latin1') ?? null]),
       recs.map((r) => [String(r.offset), String(r.ts), r.value]));
+    if (compression === 'none') {
+      // and the test's own reader gives back every field as given: keys, values, timestamps, headers
+      const [batch, ...more] = readBatchesV2(buf);
+      assert.equal(more.length, 0);
+      const asBuf = (v) => (v === null || v === undefined ? null : Buffer.from(v));
+      assert.deepEqual(batch.records.map((r) => [r.offset, r.ts, r.key, r.value, r.headers]), records.map((r, i) => [
+        i, r.ts, asBuf(r.key), asBuf(r.value), (r.headers ?? []).map((h) => [h.key, asBuf(h.value)]),
+      ]));
+      assert.equal(batch.maxTimestamp, 1_800_000_000_000);
+      assert.equal(batch.lastOffsetDelta, 4);
+    }
   });
 }
 

@@ -1,9 +1,8 @@
 // Smoke tests of the built CLI on Node, Bun and Deno (the last two from their npm packages).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLI } from './helpers/cli.mjs';
+import { CLI, runSync } from './helpers/spawn.mjs';
 
 const bin = (name) => fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
 const RUNTIMES = {
@@ -11,13 +10,13 @@ const RUNTIMES = {
   bun: `"${bin('bun')}"`,
   deno: `"${bin('deno')}" run -A`,
 };
-const sh = (cmd) => spawnSync('bash', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, CI: 'true', NO_COLOR: '1' }, maxBuffer: 1 << 28 });
+const sh = (cmd) => runSync(cmd, { shell: 'bash' });
 
 const reference = sh(`${RUNTIMES.node} "${CLI}" gen --preset clicks --count 1000 --seed 7`);
 const recs = reference.stdout.trim().split('\n').map((l) => JSON.parse(l));
 
 test('the node reference gen output is the clicks preset', () => {
-  assert.equal(reference.status, 0, reference.stderr);
+  assert.equal(reference.code, 0, reference.stderr);
   assert.equal(recs.length, 1000);
   assert.deepEqual(Object.keys(recs[0]), ['ts', 'user', 'page', 'country', 'latency_ms', 'bytes', 'ok']);
 });
@@ -25,12 +24,12 @@ test('the node reference gen output is the clicks preset', () => {
 for (const [name, rt] of Object.entries(RUNTIMES)) {
   test(`${name}: gen is byte-identical to node's, and gen → filter → map → stats gives the expected summary`, () => {
     const gen = sh(`${rt} "${CLI}" gen --preset clicks --count 1000 --seed 7`);
-    assert.equal(gen.status, 0, gen.stderr);
+    assert.equal(gen.code, 0, gen.stderr);
     assert.equal(gen.stdout, reference.stdout);
 
     const k = `${rt} "${CLI}"`;
     const piped = sh(`set -o pipefail; ${k} gen --preset clicks --count 1000 --seed 7 | ${k} filter 'r.latency_ms > 50' | ${k} map '({user: r.user, ms: r.latency_ms * 1000})' | ${k} stats --field r.ms --json`);
-    assert.equal(piped.status, 0, piped.stderr);
+    assert.equal(piped.code, 0, piped.stderr);
     const s = JSON.parse(piped.stdout);
     const ms = recs.filter((r) => r.latency_ms > 50).map((r) => r.latency_ms * 1000).sort((a, b) => a - b);
     assert.equal(s.count, ms.length);
@@ -44,12 +43,12 @@ for (const [name, rt] of Object.entries(RUNTIMES)) {
 
     const fused = sh(`${k} gen --preset clicks --count 1000 --seed 7 + filter 'r.latency_ms > 50' + map '({user: r.user, ms: r.latency_ms * 1000})'`);
     const viaPipe = sh(`${k} gen --preset clicks --count 1000 --seed 7 | ${k} filter 'r.latency_ms > 50' | ${k} map '({user: r.user, ms: r.latency_ms * 1000})'`);
-    assert.equal(fused.status, 0, fused.stderr);
+    assert.equal(fused.code, 0, fused.stderr);
     assert.equal(fused.stdout, viaPipe.stdout);
     assert.equal(fused.stdout.trim().split('\n').length, ms.length);
 
     const bad = sh(`printf '{"a":1}\\n{"a":2,}\\n' | ${k} map r.a`);
-    assert.equal(bad.status, 1);
+    assert.equal(bad.code, 1);
     assert.equal(bad.stdout, '1\n');
     assert.match(bad.stderr, /^kstream: stdin line 2: invalid JSON at column 8/);
   });
@@ -59,7 +58,7 @@ for (const [name, rt] of Object.entries(RUNTIMES)) {
   test(`${name}: the codec libraries load and round-trip a record batch (gzip, snappy, lz4, zstd)`, () => {
     const script = fileURLToPath(new URL('./helpers/codec-roundtrip.mjs', import.meta.url));
     const r = sh(`${rt} "${script}"`);
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()), { gzip: 'ok', snappy: 'ok', lz4: 'ok', zstd: 'ok' });
   });
 }

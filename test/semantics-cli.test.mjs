@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { kstream, piped, lines } from './helpers/cli.mjs';
+import { runSync, piped, lines } from './helpers/spawn.mjs';
 
 const A = (v, t) => ({ k: 'A', v, t });
 const ndjson = (recs) => recs.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -45,12 +45,13 @@ test('examples 3, 4: late records and grace; late=1 reported, --late file writte
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-late-'));
   const lateFile = path.join(dir, 'late.ndjson');
   const ex3 = ndjson([A(1, 2), A(1, 11), A(1, 7)]);
-  const fused = kstream(['window', 'tumbling', '10', '--time', 'r.t', '--late', lateFile, '+', 'aggregate', 'count', '--by', 'r.k'], ex3);
+  const fused = runSync(['window', 'tumbling', '10', '--time', 'r.t', '--late', lateFile, '+', 'aggregate', 'count', '--by', 'r.k'], ex3);
   assert.equal(fused.code, 0, fused.stderr);
   assert.deepEqual(dataOf(fused.stdout), [row(0, 10, { count: 1 }), row(10, 20, { count: 1 })]);
   assert.match(fused.stderr, /window: late=1/);
   assert.equal(fs.readFileSync(lateFile, 'utf8'), '{"k":"A","v":1,"t":7}\n');
   const r = await both(['window', 'tumbling', '10', '--time', 'r.t'], ['aggregate', 'count', '--by', 'r.k'], ex3);
+  assert.deepEqual(dataOf(r.out), [row(0, 10, { count: 1 }), row(10, 20, { count: 1 })]);
   assert.match(r.pipedStderr[0], /late=1/);
   const ex4 = await both(['window', 'tumbling', '10', '--time', 'r.t', '--grace', '5'], ['aggregate', 'count', '--by', 'r.k'], ndjson([2, 11, 7, 14, 8, 15, 9].map((t) => A(1, t))));
   assert.equal(ex4.out, [
@@ -97,8 +98,8 @@ test('examples 10, 12: rolling aggregates and percentiles (piped and fused after
   assert.deepEqual(lines(r.out).map((o) => [o.count, o.sum_v, o.min_v, o.max_v, o.avg_v]), [[1, 4, 4, 4, 4], [2, 4, 4, 4, 4], [3, 6, 2, 4, 3], [4, 12, 2, 6, 4]]);
   const p = await both(['filter', 'true'], ['aggregate', 'p50(r.v)', 'p99(r.v)', '--emit', 'end'], ndjson([1, 2, 3, 4].map((v) => ({ v }))));
   assert.deepEqual(lines(p.out), [{ p50_v: 2, p99_v: 4, emit: 'end' }]);
-  const q = await both(['filter', 'true'], ['aggregate', 'p99(r.v)', '--emit', 'end'], ndjson(Array.from({ length: 100 }, (_, i) => ({ v: i + 1 }))));
-  assert.deepEqual(lines(q.out), [{ p99_v: 99, emit: 'end' }]);
+  const q = await both(['filter', 'true'], ['aggregate', 'p50(r.v)', 'p99(r.v)', '--emit', 'end'], ndjson(Array.from({ length: 100 }, (_, i) => ({ v: i + 1 }))));
+  assert.deepEqual(lines(q.out), [{ p50_v: 50, p99_v: 99, emit: 'end' }]);
 });
 
 test('a large shuffled stream: piped and fused byte-identical for every window type', async () => {
@@ -120,10 +121,76 @@ test('a large shuffled stream: piped and fused byte-identical for every window t
     [['window', 'session', '3s', '--time', 'r.ts', '--grace', '1s', '--by', 'r.user'], ['aggregate', ...fns, '--emit', 'update']],
     [['window', 'count', '100', '--by', 'r.page'], ['aggregate', ...fns]],
   ];
-  await Promise.all(cases.map(async ([w, a]) => {
+  const outs = await Promise.all(cases.map(async ([w, a]) => {
     const r = await both(w, a, input);
     assert.ok(dataOf(r.out).length > 50, `${w[1]}: ${r.out.slice(0, 200)}`);
+    return dataOf(r.out);
   }));
+  // And both equal the spec, computed here from the records: tumbling (docs/semantics.md: a record is late when
+  // its window's end <= W = ST − grace at its arrival; a window is written when W reaches its end, results in
+  // (end, start, key) order, the rest at end of input) and count windows (per key, index ⌊i/N⌋, written at the
+  // N-th record, incomplete ones at end of input by key).
+  const evt = recs.map((r) => (typeof r.ts === 'number' ? r.ts : Date.parse(r.ts)));
+  const stats = (rs) => ({
+    count: rs.length,
+    avg_ms: rs.reduce((a, r) => a + r.ms, 0) / rs.length,
+    distinct_user: new Set(rs.map((r) => r.user)).size,
+    first_page: rs[0].page,
+    last_page: rs.at(-1).page,
+  });
+  const pick = (o) => ({ key: o.key, window: o.window, count: o.count, avg_ms: o.avg_ms, distinct_user: o.distinct_user, first_page: o.first_page, last_page: o.last_page, emit: o.emit });
+  const near = (got, want, what) => {
+    assert.equal(got.length, want.length, `${what}: ${got.length} results, expected ${want.length}`);
+    got.forEach((g, i) => {
+      const w = want[i];
+      assert.ok(Math.abs(g.avg_ms - w.avg_ms) < 1e-9, `${what} ${i}: avg ${g.avg_ms} ≠ ${w.avg_ms}`);
+      assert.deepEqual({ ...pick(g), avg_ms: 0 }, { ...w, avg_ms: 0 }, `${what} ${i}`);
+    });
+  };
+  {
+    const S = 10_000;
+    const grace = 2_000;
+    const open = new Map(); // "start|page" -> records
+    const want = [];
+    let st = -Infinity;
+    const byEnd = (a, b) => a.window.end - b.window.end || a.window.start - b.window.start || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    const close = (upTo) => {
+      const due = [...open].filter(([k]) => Number(k.split('|')[0]) + S <= upTo);
+      const out = due.map(([k, rs]) => ({ key: rs[0].page, window: { start: Number(k.split('|')[0]), end: Number(k.split('|')[0]) + S }, ...stats(rs), emit: 'final' }));
+      for (const [k] of due) open.delete(k);
+      want.push(...out.sort(byEnd));
+    };
+    let late = 0;
+    recs.forEach((r, i) => {
+      const t = evt[i];
+      st = Math.max(st, t);
+      close(st - grace);
+      const start = Math.floor(t / S) * S;
+      if (start + S <= st - grace) return void late++;
+      const k = `${start}|${r.page}`;
+      if (!open.has(k)) open.set(k, []);
+      open.get(k).push(r);
+    });
+    close(Infinity);
+    assert.ok(late > 0, 'the stream has late records for tumbling 10s, grace 2s');
+    near(outs[0], want, 'tumbling');
+  }
+  {
+    const N = 100;
+    const per = new Map();
+    const want = [];
+    for (const r of recs) {
+      const rs = per.get(r.page) ?? [];
+      per.set(r.page, rs);
+      rs.push(r);
+      if (rs.length % N === 0) want.push({ key: r.page, window: { index: rs.length / N - 1 }, ...stats(rs.slice(-N)), emit: 'final' });
+    }
+    for (const page of [...per.keys()].sort()) {
+      const rs = per.get(page);
+      if (rs.length % N) want.push({ key: page, window: { index: Math.floor(rs.length / N) }, ...stats(rs.slice(rs.length - (rs.length % N))), emit: 'final' });
+    }
+    near(outs[4], want, 'count');
+  }
 });
 
 /** Runs the segments fused (joined by "+") and piped (one process each); asserts identical bytes and exit 0. */
@@ -158,36 +225,38 @@ test('stages between window and aggregate see the tags in the value, fused as pi
   assert.deepEqual(dataOf(sess).map((o) => [o.key, o.window.start, o.window.end, o.count, o.emit]), [
     ['A', 1, 1, 1, 'update'], ['A', 10, 10, 1, 'update'], ['A', 1, 1, null, 'retract'], ['A', 10, 10, null, 'retract'], ['A', 1, 10, 3, 'update'], ['B', 6, 6, 1, 'update'],
   ]);
-  await parity([tumbling, ['window', 'hopping', '20', '--every', '10', '--time', 'r.t'], ['aggregate', 'count']], input);
+  // a second window stage replaces the first one's tags: hopping 20 every 10 over t = 1, 4, 12, 13, 25
+  const rew = await parity([tumbling, ['window', 'hopping', '20', '--every', '10', '--time', 'r.t'], ['aggregate', 'count']], input);
+  assert.deepEqual(dataOf(rew).map((o) => [o.window.start, o.window.end, o.count]), [[0, 20, 4], [10, 30, 3], [20, 40, 1]]);
 });
 
 test('usage errors from the CLI: exit 2 with a hint', () => {
-  const bad = kstream(['window', 'tumblin', '10s'], '');
+  const bad = runSync(['window', 'tumblin', '10s'], '');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown window type `tumblin`/);
   assert.match(bad.stderr, /tumbling/);
-  const fn = kstream(['aggregate', 'mean(r.x)'], '');
+  const fn = runSync(['aggregate', 'mean(r.x)'], '');
   assert.equal(fn.code, 2);
   assert.match(fn.stderr, /unknown aggregate function `mean`/);
-  const conflict = kstream(['window', 'session', '5m', '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--by', 'r.user'], '{"t":1,"user":"a"}\n');
+  const conflict = runSync(['window', 'session', '5m', '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--by', 'r.user'], '{"t":1,"user":"a"}\n');
   assert.equal(conflict.code, 2);
   assert.match(conflict.stderr, /both `window --by r\.k` and `aggregate --by r\.user` given/);
   // the same key on both stages is accepted, and means it once
   const input = '{"t":1,"k":"a"}\n{"t":2,"k":"b"}\n{"t":3,"k":"a"}\n';
   for (const [type, want] of [[['tumbling', '10'], [['a', 2], ['b', 1]]], [['session', '5'], [['b', 1], ['a', 2]]]]) {
-    const same = kstream(['window', ...type, '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--by', 'r.k', '--no-watermarks'], input);
+    const same = runSync(['window', ...type, '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--by', 'r.k', '--no-watermarks'], input);
     assert.equal(same.code, 0, same.stderr);
-    const once = kstream(['window', ...type, '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--no-watermarks'], input);
+    const once = runSync(['window', ...type, '--time', 'r.t', '--by', 'r.k', '+', 'aggregate', 'count', '--no-watermarks'], input);
     assert.equal(same.stdout, once.stdout, type[0]);
     assert.deepEqual(lines(same.stdout).map((o) => [o.key, o.count]), want, type[0]);
   }
   // per-key windows need a key: a pipe carries none, so --by must name it (no silent single group)
   for (const type of [['session', '5m'], ['sliding', '5m'], ['count', '3']]) {
-    const nokey = kstream(['window', ...type, ...(type[0] === 'count' ? [] : ['--time', 'r.t'])], '{"t":1}\n');
+    const nokey = runSync(['window', ...type, ...(type[0] === 'count' ? [] : ['--time', 'r.t'])], '{"t":1}\n');
     assert.equal(nokey.code, 2, type[0]);
     assert.match(nokey.stderr, /is per record key, and records read from a pipe have none — name the key with --by r\.<field>/);
   }
-  const help = kstream(['window', '--help']);
+  const help = runSync(['window', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--every <dur>/);
 });

@@ -96,6 +96,33 @@ function chunked(rnd, lines) {
   return chunks;
 }
 
+/**
+ * The independent oracle: what the NDJSON framing keeps of `lines` (line i is line i + 1), from the README and
+ * docs/semantics.md, with JSON.parse as the judge of JSON — each line without its '\r' and surrounding blanks;
+ * blank lines skipped; a line JSON.parse refuses is bad; a control line (exactly one key, `$kstream`, holding an
+ * object with exactly one key, in the compact form starting `{"$kstream":{"`) is no data; every other line is kept
+ * as its trimmed text. Returns the kept texts and the numbers of the bad lines.
+ */
+function framed(lines) {
+  const raws = [];
+  const bad = [];
+  lines.forEach((l, i) => {
+    const t = l.replace(/\r$/, '').replace(/^[ \t]+|[ \t]+$/g, '');
+    if (t === '') return;
+    let v;
+    try {
+      v = JSON.parse(t);
+    } catch {
+      bad.push(i + 1);
+      return;
+    }
+    const control = t.startsWith('{"$kstream":{"') && Object.keys(v).length === 1 && Object.keys(v.$kstream).length === 1;
+    if (!control) raws.push(t);
+  });
+  return { raws, bad };
+}
+const lineNo = (at) => Number(/^stdin line (\d+)$/.exec(at)?.[1]);
+
 test('spans() keeps exactly the lines decode() makes data records of, and refuses the same lines alike', () => {
   let lines = 0;
   let bad = 0;
@@ -105,9 +132,15 @@ test('spans() keeps exactly the lines decode() makes data records of, and refuse
     const chunks = chunked(rnd, input);
     const want = viaDecode(chunks, 'skip');
     const got = viaSpans(chunks, 'skip');
+    // both equal the oracle: the kept lines' text, and the bad lines by number (with the line as read)
+    const spec = framed(input);
+    assert.deepEqual(want.raws, spec.raws, `seed ${seed}: decode() keeps the lines JSON.parse accepts, controls aside`);
+    assert.deepEqual(want.bad.map(([at]) => lineNo(at)), spec.bad, `seed ${seed}: decode() refuses the lines JSON.parse refuses`);
+    assert.deepEqual(want.bad.map(([, , original]) => original.trim()), spec.bad.map((n) => input[n - 1].trim()), `seed ${seed}: the bad lines' text`);
     assert.deepEqual(got.raws, want.raws, `seed ${seed}: the lines`);
     assert.deepEqual(got.bad, want.bad, `seed ${seed}: the bad lines`);
     assert.equal(got.line, want.line);
+    assert.equal(want.line, input.length + 1);
     lines += want.raws.length;
     bad += want.bad.length;
   }
@@ -123,6 +156,12 @@ test('spans() under --on-error fail: the lines before the bad one, then the same
     const want = viaDecode(chunks, 'fail');
     const got = viaSpans(chunks, 'fail');
     assert.ok(want.failure, `seed ${seed} has a bad line`);
+    // the failure names the oracle's first bad line; what was kept before it is a prefix of the oracle's lines
+    // before that line (at most up to the chunk holding it)
+    const first = framed(input).bad[0];
+    assert.match(want.failure, new RegExp(`^stdin line ${first}:`));
+    const before = framed(input.slice(0, first - 1)).raws;
+    assert.deepEqual(want.raws, before.slice(0, want.raws.length));
     assert.equal(got.failure, want.failure);
     assert.deepEqual(got.raws, want.raws);
     assert.equal(got.line, want.line);

@@ -2,10 +2,10 @@
 // piped and fused, checked against a straightforward reference computed here from the same records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kstream, piped, lines } from './helpers/cli.mjs';
+import { runSync, piped, lines } from './helpers/spawn.mjs';
 
 test('100k clicks: one final record per (window, page) with the reference counts and averages', { timeout: 120_000 }, async () => {
-  const gen = kstream(['gen', '--preset', 'clicks', '--count', '100000', '--seed', '3']);
+  const gen = runSync(['gen', '--preset', 'clicks', '--count', '100000', '--seed', '3']);
   assert.equal(gen.code, 0, gen.stderr);
   const input = gen.stdout;
 
@@ -23,7 +23,7 @@ test('100k clicks: one final record per (window, page) with the reference counts
   const stages = [['window', 'tumbling', '10s', '--time', 'r.ts'], ['aggregate', 'count', 'avg(r.latency_ms)', '--by', 'r.page']];
   const p = await piped(stages, input);
   assert.deepEqual(p.codes, [0, 0], p.stderr.join(''));
-  const fused = kstream([...stages[0], '+', ...stages[1]], input);
+  const fused = runSync([...stages[0], '+', ...stages[1]], input);
   assert.equal(fused.code, 0, fused.stderr);
   assert.equal(fused.stdout, p.stdout, 'piped and fused are byte-identical');
 
@@ -32,7 +32,7 @@ test('100k clicks: one final record per (window, page) with the reference counts
   const controls = all.filter((o) => Object.keys(o).length === 1 && Object.keys(o)[0] === '$kstream');
   const out = all.filter((o) => !controls.includes(o));
   assert.ok(controls.length > 0 && controls.every((c) => typeof c.$kstream.watermark === 'number'));
-  const clean = kstream([...stages[0], '+', ...stages[1], '--no-watermarks'], input);
+  const clean = runSync([...stages[0], '+', ...stages[1], '--no-watermarks'], input);
   assert.deepEqual(lines(clean.stdout), out);
   assert.equal(out.length, groups.size, 'one result per (window, page)');
   const seen = new Set();

@@ -5,20 +5,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { kstream } from '../helpers/cli.mjs';
+import { itContext } from '../helpers/broker.mjs';
+import { runSync as kstream } from '../helpers/spawn.mjs';
 
-const brokers = process.env.KSTREAM_BROKERS ?? '';
+const { brokers, adm: admin } = await itContext();
 const T = { timeout: 90_000 };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-bench-it-'));
 
-const kafka = new Kafka({ clientId: 'it-bench', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-const admin = kafka.admin();
-await admin.connect();
-after(async () => {
-  await admin.disconnect();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function checkLatency(l, count) {
   assert.equal(l.count, count, 'one latency per record');
@@ -91,5 +85,7 @@ test('bench --brokers names an unreachable broker in one line, quickly', T, asyn
   assert.equal(r.code, 1);
   assert.match(r.stderr, /127\.0\.0\.1:1/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.ok(Date.now() - t0 < 15_000, 'fails within seconds');
+  // README, "Connection": "An unreachable broker fails within about two seconds" (2 s and half again for a loaded
+  // machine, as in it/consume-produce)
+  assert.ok(Date.now() - t0 < 3000, `fails within about two seconds: took ${Date.now() - t0} ms`);
 });

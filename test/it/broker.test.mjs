@@ -4,8 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { itContext } from '../helpers/broker.mjs';
 
-const brokers = (process.env.KSTREAM_BROKERS ?? '').split(',').filter(Boolean);
+// the admin and the cleanup from the shared context; the producer and consumer under test are kafkajs's own
+const ctx = await itContext();
+const { adm: admin } = ctx;
+const brokers = ctx.brokers.split(',').filter(Boolean);
 const TIMEOUT = { timeout: 30_000 };
 
 test('KSTREAM_BROKERS names a broker', () => {
@@ -15,17 +19,14 @@ test('KSTREAM_BROKERS names a broker', () => {
 test('broker accepts topic create, produce and consume', TIMEOUT, async (t) => {
   const kafka = new Kafka({ clientId: 'kstream-it-broker', brokers, logLevel: logLevel.NOTHING });
   const topic = `it-broker-${randomUUID()}`;
-  const admin = kafka.admin();
+  ctx.topics.push(topic);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = kafka.consumer({ groupId: `it-broker-${randomUUID()}` });
   t.after(async () => {
     await consumer.disconnect().catch(() => {});
     await producer.disconnect().catch(() => {});
-    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-    await admin.disconnect().catch(() => {});
   });
 
-  await admin.connect();
   assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true }), true);
   const meta = await admin.fetchTopicMetadata({ topics: [topic] });
   assert.equal(meta.topics[0].partitions.length, 2);
@@ -70,11 +71,5 @@ test('a missing topic is an error, not auto-created', TIMEOUT, async (t) => {
   await producer.connect();
   const topic = `it-missing-${randomUUID()}`;
   await assert.rejects(producer.send({ topic, messages: [{ value: 'x' }] }));
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    assert.ok(!(await admin.listTopics()).includes(topic));
-  } finally {
-    await admin.disconnect();
-  }
+  assert.ok(!(await admin.listTopics()).includes(topic));
 });

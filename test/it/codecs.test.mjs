@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI } from '../helpers/cli.mjs';
-import { itContext } from '../helpers/delivery.mjs';
+import { CLI } from '../helpers/spawn.mjs';
+import { itContext } from '../helpers/broker.mjs';
 import { ensureClasspath } from '../../scripts/kafka.mjs';
 
 const { brokers, env, adm, topics } = await itContext();

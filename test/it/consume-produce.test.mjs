@@ -1,33 +1,19 @@
 // consume and produce against the real broker at KSTREAM_BROKERS, through the CLI as users run it.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { itContext } from '../helpers/broker.mjs';
+import { run, start, textLines as lines } from '../helpers/spawn.mjs';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli.js');
-const brokers = process.env.KSTREAM_BROKERS ?? '';
 const T = { timeout: 60_000 };
+const ctx = await itContext();
+const { brokers, adm: admin, groups, name } = ctx;
 
-/** Runs the CLI; resolves with its exit code, stdout and stderr. `env` adds variables. */
-function ks(args, { input, env, shell } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = shell
-      ? spawn('sh', ['-c', args], { env: { ...process.env, KSTREAM_BROKERS: brokers, KS: `${process.execPath} ${CLI}`, ...env } })
-      : spawn(process.execPath, [CLI, ...args], { env: { ...process.env, KSTREAM_BROKERS: brokers, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (input !== undefined) child.stdin.end(input);
-    else child.stdin.end();
-  });
-}
+/** kstream (arguments, or a command line with $KS) against the test broker; `env` adds variables. */
+const ks = (args, { input, env } = {}) => run(args, { input, env: { ...ctx.env, ...env } });
 
 async function ok(args, opts) {
   const r = await ks(args, opts);
@@ -35,31 +21,7 @@ async function ok(args, opts) {
   return r;
 }
 
-const lines = (s) => s.split('\n').filter((l) => l !== '');
-const topics = [];
-const groups = [];
-
-function name(what) {
-  const t = `it-${what}-${randomUUID().slice(0, 8)}`;
-  topics.push(t);
-  return t;
-}
-
-const kafka = new Kafka({ clientId: 'it-consume-produce', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-const admin = kafka.admin();
-await admin.connect();
-
-async function createTopic(partitions = 1, what = 't') {
-  const t = name(what);
-  await admin.createTopics({ topics: [{ topic: t, numPartitions: partitions }], waitForLeaders: true });
-  return t;
-}
-
-after(async () => {
-  await admin.deleteTopics({ topics }).catch(() => {});
-  if (groups.length) await admin.deleteGroups(groups).catch(() => {});
-  await admin.disconnect();
-});
+const createTopic = (partitions = 1, what = 't') => ctx.createTopic(what, partitions);
 
 test('KSTREAM_BROKERS names a broker', () => {
   assert.ok(brokers, 'KSTREAM_BROKERS is not set — run through `npm test` or set it to host:port');
@@ -91,7 +53,7 @@ test('gen clicks 100000 | produce --key r.user, consume --offset start --exit: t
   const gen = await ok(['gen', '--preset', 'clicks', '--count', '100000', '--seed', '1']);
   const sent = lines(gen.stdout);
   assert.equal(sent.length, 100000);
-  await ok(`$KS gen --preset clicks --count 100000 --seed 1 | $KS produce ${t} --key r.user --quiet`, { shell: true });
+  await ok(`$KS gen --preset clicks --count 100000 --seed 1 | $KS produce ${t} --key r.user --quiet`);
   const c = await ok(['consume', t, '--offset', 'start', '--exit']);
   const got = lines(c.stdout);
   assert.equal(got.length, 100000);
@@ -239,25 +201,70 @@ test('--exit without a group stops at the end seen at start; with a group too, a
   for (const p of offs[0].partitions) assert.equal(Math.max(0, Number(p.offset)), Number(ends.find((e) => e.partition === p.partition).high));
 });
 
+test('consume t1 t2 --exit: every record of both topics once, each under its topic, in order per partition; a group commits both', T, async () => {
+  const t1 = await createTopic(2, 'multi1');
+  const t2 = await createTopic(1, 'multi2');
+  await ok(['produce', t1, '--key', 'r.i', '--quiet'], { input: Array.from({ length: 40 }, (_, i) => JSON.stringify({ src: 't1', i })).join('\n') });
+  await ok(['produce', t2, '--quiet'], { input: Array.from({ length: 15 }, (_, i) => JSON.stringify({ src: 't2', i })).join('\n') });
+  const env = lines((await ok(['consume', t1, t2, '--exit', '--format', 'envelope'])).stdout).map((l) => JSON.parse(l));
+  assert.equal(env.length, 55);
+  for (const e of env) assert.equal(e.topic, e.value.src === 't1' ? t1 : t2, JSON.stringify(e));
+  const ids = (src) => env.filter((e) => e.value.src === src).map((e) => e.value.i).sort((a, b) => a - b);
+  assert.deepEqual(ids('t1'), Array.from({ length: 40 }, (_, i) => i));
+  assert.deepEqual(ids('t2'), Array.from({ length: 15 }, (_, i) => i));
+  // both partitions of t1 had records; each partition's offsets come in order, from 0, none skipped
+  const parts = new Map();
+  for (const e of env) {
+    const k = `${e.topic}/${e.partition}`;
+    parts.set(k, [...(parts.get(k) ?? []), Number(e.offset)]);
+  }
+  assert.equal(parts.size, 3, [...parts.keys()].join(' '));
+  for (const [k, offs] of parts) assert.deepEqual(offs, offs.map((_, i) => i), k);
+  // t2's records in the order produced
+  assert.deepEqual(env.filter((e) => e.topic === t2).map((e) => e.value.i), Array.from({ length: 15 }, (_, i) => i));
+
+  // with a group: all of both, committed at the end of both; the next run reads only what came since
+  const g = `it-multi-${randomUUID().slice(0, 8)}`;
+  groups.push(g);
+  const first = lines((await ok(['consume', t1, t2, '--exit', '--group', g])).stdout).map((l) => JSON.parse(l));
+  assert.equal(first.length, 55);
+  for (const t of [t1, t2]) {
+    const offs = await admin.fetchOffsets({ groupId: g, topics: [t] });
+    const ends = await admin.fetchTopicOffsets(t);
+    for (const p of offs[0].partitions) assert.equal(Number(p.offset), Number(ends.find((e) => e.partition === p.partition).high), `${t}/${p.partition} committed at its end`);
+  }
+  await ok(['produce', t2, '--quiet'], { input: '{"src":"t2","i":15}\n' });
+  assert.deepEqual(lines((await ok(['consume', t1, t2, '--exit', '--group', g])).stdout), ['{"src":"t2","i":15}']);
+});
+
 test('piped and fused runs through Kafka give the same output; the fused group commits what it produced', T, async () => {
   const src = await createTopic(1, 'src');
   const outPiped = await createTopic(1, 'piped');
   const outFused = await createTopic(1, 'fused');
   const g = `it-fused-${randomUUID().slice(0, 8)}`;
   groups.push(g);
-  await ok(`$KS gen --preset clicks --count 20000 --seed 7 | $KS produce ${src} --key r.user --quiet`, { shell: true });
-  await ok(`$KS consume ${src} --exit | $KS filter 'r.ok && r.latency_ms > 40' | $KS map '({user: r.user, ms: r.latency_ms})' | $KS produce ${outPiped} --quiet`, { shell: true });
+  await ok(`$KS gen --preset clicks --count 20000 --seed 7 | $KS produce ${src} --key r.user --quiet`);
+  await ok(`$KS consume ${src} --exit | $KS filter 'r.ok && r.latency_ms > 40' | $KS map '({user: r.user, ms: r.latency_ms})' | $KS produce ${outPiped} --quiet`);
   await ok(['consume', src, '--exit', '--group', g, '+', 'filter', 'r.ok && r.latency_ms > 40', '+', 'map', '({user: r.user, ms: r.latency_ms})', '+', 'produce', outFused, '--quiet']);
   const piped = (await ok(['consume', outPiped, '--exit'])).stdout;
   const fused = (await ok(['consume', outFused, '--exit'])).stdout;
   assert.ok(lines(piped).length > 1000);
   assert.equal(fused, piped);
-  // fused: keys and timestamps travel from the source records to the produced ones
-  const srcEnv = lines((await ok(['consume', src, '--exit', '--format', 'envelope', '--count', '50'])).stdout).map((l) => JSON.parse(l));
-  const outEnv = lines((await ok(['consume', outFused, '--exit', '--format', 'envelope', '--count', '10'])).stdout).map((l) => JSON.parse(l));
-  const srcTs = new Map(srcEnv.map((e) => [e.offset, e]));
-  for (const e of outEnv) assert.equal(e.key, e.value.user);
-  assert.ok(outEnv.some((e) => [...srcTs.values()].some((s) => s.timestamp === e.timestamp && s.key === e.key)));
+  // fused: keys and timestamps travel from the source records to the produced ones — every one: the i-th output
+  // record comes from the i-th source record the filter keeps (one partition, order kept)
+  const srcEnv = lines((await ok(['consume', src, '--exit', '--format', 'envelope'])).stdout).map((l) => JSON.parse(l));
+  const outEnv = lines((await ok(['consume', outFused, '--exit', '--format', 'envelope'])).stdout).map((l) => JSON.parse(l));
+  assert.equal(srcEnv.length, 20000);
+  const kept = srcEnv.filter((e) => e.value.ok && e.value.latency_ms > 40);
+  assert.equal(outEnv.length, kept.length);
+  assert.ok(new Set(kept.map((e) => e.timestamp)).size > 1, 'the source records carry more than one timestamp');
+  outEnv.forEach((e, i) => {
+    const s = kept[i];
+    assert.deepEqual(e.value, { user: s.value.user, ms: s.value.latency_ms }, `output ${i}`);
+    assert.equal(e.key, s.key, `output ${i}: key of source offset ${s.offset}`);
+    assert.equal(e.key, e.value.user, `output ${i}`);
+    assert.equal(e.timestamp, s.timestamp, `output ${i}: timestamp of source offset ${s.offset}`);
+  });
   const offs = await admin.fetchOffsets({ groupId: g, topics: [src] });
   assert.equal(Number(offs[0].partitions[0].offset), 20000);
   // the same through `kstream run "…"`
@@ -339,6 +346,8 @@ test('produce sends stdin lines as they are: trimmed, CRLF, blank and control li
 
 test('read_committed skips aborted transactions', T, async () => {
   const t = await createTopic(1, 'txn');
+  // an independent writer of transactions: kafkajs's own producer
+  const kafka = new Kafka({ clientId: 'it-consume-produce', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
   const producer = kafka.producer({ transactionalId: `it-txn-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
@@ -364,10 +373,8 @@ test('follows the topic until Ctrl-C, then exits 130 and commits what it wrote',
   const t = await createTopic(2, 'follow');
   const g = `it-follow-${randomUUID().slice(0, 8)}`;
   groups.push(g);
-  const child = spawn(process.execPath, [CLI, 'consume', t, '--group', g], { env: { ...process.env, KSTREAM_BROKERS: brokers } });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  const follower = start(['consume', t, '--group', g], { env: ctx.env, group: false });
+  const out = () => follower.stdout();
   // wait for the group to assign the partitions, then produce while it follows
   for (let i = 0; i < 100; i++) {
     const d = await admin.describeGroups([g]);
@@ -375,12 +382,13 @@ test('follows the topic until Ctrl-C, then exits 130 and commits what it wrote',
     await new Promise((r) => setTimeout(r, 100));
   }
   await ok(['produce', t, '--quiet'], { input: '{"n":1}\n{"n":2}\n{"n":3}\n' });
-  for (let i = 0; i < 100 && lines(out).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(lines(out).length, 3);
+  for (let i = 0; i < 100 && lines(out()).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(lines(out()).length, 3);
   const t0 = Date.now();
-  child.kill('SIGINT');
-  assert.equal(await exited, 130);
-  assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms to stop`);
+  follower.kill('SIGINT');
+  assert.equal((await follower.exited).code, 130);
+  // README, "Stopping": stop within 5 s
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms to stop`);
   const offs = await admin.fetchOffsets({ groupId: g, topics: [t] });
   assert.equal(offs[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0), 3);
 });
@@ -392,7 +400,9 @@ test('unreachable brokers: one line within seconds, exit 1', T, async () => {
     const ms = Date.now() - t0;
     assert.equal(r.code, 1, args.join(' '));
     assert.equal(r.stderr, 'kstream: cannot reach brokers `127.0.0.1:1` (connection refused) — start one with `npm run kafka:up` or set KSTREAM_BROKERS\n');
-    assert.ok(ms < 5000, `${args.join(' ')} took ${ms} ms`);
+    // README, "Connection": "An unreachable broker fails within about two seconds" — about: 2 s and half again for
+    // a loaded machine (measured 1.6–2.2 s at load average 13 on 2 cores, process start included)
+    assert.ok(ms < 3000, `${args.join(' ')} took ${ms} ms (README: within about two seconds)`);
   }
   const env = await ks(['consume', 'anything', '--exit'], { env: { KSTREAM_BROKERS: '127.0.0.1:2' } });
   assert.match(env.stderr, /cannot reach brokers `127\.0\.0\.1:2`/);

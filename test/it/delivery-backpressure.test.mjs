@@ -3,10 +3,10 @@
 // (bench/delivery.mjs measures the same with 1M records.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { CLI, KS, itContext, sh } from '../helpers/delivery.mjs';
+import { committedSum, itContext } from '../helpers/broker.mjs';
+import { KS, run, start } from '../helpers/spawn.mjs';
 
 const N = 300_000;
 const LIMIT_KB = 256 * 1024;
@@ -26,13 +26,12 @@ test(`a stdout nobody reads pauses consumption: ${N} records wait in Kafka, not 
   topics.push(topic);
   groups.push(group);
   await adm.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
-  const p = await sh(`${KS} gen --preset clicks --count ${N} --seed 4 | ${KS} produce ${topic} --key r.user --quiet`, env);
+  const p = await run(`${KS} gen --preset clicks --count ${N} --seed 4 | ${KS} produce ${topic} --key r.user --quiet`, { env });
   assert.equal(p.code, 0, p.stderr);
 
-  const child = spawn(process.execPath, [CLI, 'consume', topic, '--group', group, '--exit'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  // stdout is left to this test (collect: false): it reads, pauses and counts it itself
+  const consumer = start(['consume', topic, '--group', group, '--exit'], { env, stdin: 'ignore', collect: false, group: false });
+  const { child } = consumer;
   // the reader takes the first chunk, then sleeps: the pipe fills and stays full
   let lines = 0;
   const count = (d) => {
@@ -53,8 +52,7 @@ test(`a stdout nobody reads pauses consumption: ${N} records wait in Kafka, not 
   }
   await sleep(2000);
   const late = memory(child.pid);
-  const offs = await adm.fetchOffsets({ groupId: group, topics: [topic] });
-  const committed = offs[0].partitions.reduce((n, q) => n + Math.max(0, Number(q.offset)), 0);
+  const committed = await committedSum(adm, group, topic);
   t.diagnostic(`waiting: RSS ${early.rss} kB then ${late.rss} kB, peak ${late.hwm} kB; ${committed} of ${N} records committed`);
   assert.ok(late.hwm < LIMIT_KB, `peak RSS ${late.hwm} kB while records wait`);
   assert.ok(late.rss - early.rss < 16 * 1024, `RSS still growing while blocked: ${early.rss} → ${late.rss} kB`);
@@ -71,7 +69,7 @@ test(`a stdout nobody reads pauses consumption: ${N} records wait in Kafka, not 
   }, 100);
   child.stdout.on('data', count);
   child.stdout.resume();
-  const code = await exited;
+  const { code, stderr } = await consumer.exited;
   clearInterval(timer);
   assert.equal(code, 0, stderr);
   t.diagnostic(`after the reader woke: ${lines} records in all, peak RSS ${peak} kB`);

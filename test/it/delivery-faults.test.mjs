@@ -2,11 +2,12 @@
 // middle of a stream and started again on the same data dir. Running kstream processes reconnect by themselves
 // and lose nothing: a producer fed from stdin, a fused at-least-once pipeline, a fused exactly-once pipeline.
 // A run whose outage outlasts its reconnect window ends with one line.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { up, down, ownTarget } from '../../scripts/kafka.mjs';
-import { KS, admin, countIds, endSum, restartBroker, sh, startGroup } from '../helpers/delivery.mjs';
+import { admin, endSum, itContext, restartBroker } from '../helpers/broker.mjs';
+import { countIds } from '../helpers/delivery.mjs';
+import { KS, run, start } from '../helpers/spawn.mjs';
 
 const N = 60_000;
 const IDS = new Set(Array.from({ length: N }, (_, i) => String(i)));
@@ -14,19 +15,10 @@ const IDS = new Set(Array.from({ length: N }, (_, i) => String(i)));
 const TEMPLATE = `'{"id":{{seq}},"user":"u{{int 1 500}}","page":"/p{{int 1 40}}","latency_ms":{{int 1 300}},"pad":"${'x'.repeat(40)}"}'`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-let dir;
-let brokers;
-let env;
-before(async () => {
-  const own = await ownTarget('it-fault');
-  dir = own.dir;
-  const b = await up(own);
-  brokers = b.bootstrap;
-  env = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
-});
-after(async () => {
-  if (dir) await down({ dir });
-});
+// a broker of this file's own: the test kills and restarts it
+const { brokers, env, adm, dir } = await itContext({ own: 'it-fault' });
+/** A shell pipeline in its own process group, its stdout dropped; `exited` resolves { code, signal, stderr }. */
+const startGroup = (command, e) => start(command, { env: e, stdin: 'ignore', stdout: 'ignore' });
 
 async function waitFor(cond, what, ms = 90_000) {
   const deadline = Date.now() + ms;
@@ -37,11 +29,8 @@ async function waitFor(cond, what, ms = 90_000) {
 }
 
 test('broker killed and restarted mid-stream: stdin producer, fused at-least-once and exactly-once pipelines resume and lose nothing', { timeout: 175_000 }, async (t) => {
-  const adm = admin(brokers);
-  await adm.connect();
   const [input, alo, eos] = ['in', 'out-alo', 'out-eos'];
   await adm.createTopics({ topics: [input, alo, eos].map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
-  await adm.disconnect();
 
   const MAP = `map '({id: r.id, user: r.user})'`;
   const fused = startGroup(`${KS} consume ${input} --group g-alo --instance-id a + ${MAP} + produce ${alo} --quiet`, env);
@@ -78,21 +67,21 @@ test('broker killed and restarted mid-stream: stdin producer, fused at-least-onc
     // within the reconnect window (120 s): once, on a loaded CI machine, the at-least-once pipeline needed over 60 s
     await waitFor(async () => (await endSum(check, alo)) >= N && (await endSum(check, eos)) >= N, 'both pipelines to reach the end', 110_000);
   } catch (e) {
-    for (const run of [fused, exact]) run.kill('SIGKILL');
+    for (const p of [fused, exact]) p.kill('SIGKILL');
     const why = [`at-least-once output ${await endSum(check, alo)}`, `exactly-once output ${await endSum(check, eos)}`];
-    for (const run of [fused, exact]) why.push((await run.exited).stderr);
+    for (const p of [fused, exact]) why.push((await p.exited).stderr);
     throw new Error(`${e.message}: ${why.join('\n')}`);
   }
   await check.disconnect();
   fused.kill('SIGINT');
   exact.kill('SIGINT');
-  for (const run of [fused, exact]) {
-    const r = await run.exited;
+  for (const p of [fused, exact]) {
+    const r = await p.exited;
     assert.doesNotMatch(r.stderr, /Error|at .*\.js:\d+|Warning/, r.stderr);
   }
 
   const read = async (topic, isolation, field) => {
-    const r = await sh(`${KS} consume ${topic} --exit --isolation ${isolation}`, env);
+    const r = await run(`${KS} consume ${topic} --exit --isolation ${isolation}`, { env });
     assert.equal(r.code, 0, r.stderr);
     return countIds(r.stdout, IDS, field);
   };
@@ -117,9 +106,11 @@ test('broker killed and restarted mid-stream: stdin producer, fused at-least-onc
 
 test('unreachable at start: one line within seconds, no reconnecting', { timeout: 30_000 }, async () => {
   const t0 = Date.now();
-  const r = await sh(`${KS} consume anything --group g --brokers 127.0.0.1:1`, env);
+  const r = await run(`${KS} consume anything --group g --brokers 127.0.0.1:1`, { env });
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'kstream: cannot reach brokers `127.0.0.1:1` (connection refused) — start one with `npm run kafka:up` or set KSTREAM_BROKERS\n');
-  assert.ok(Date.now() - t0 < 5000);
+  // README, "Connection": "An unreachable broker fails within about two seconds" (2 s and half again for a loaded
+  // machine, as in it/consume-produce)
+  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
   assert.ok(fs.existsSync(dir));
 });

@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { KS, countIds, itContext, killLoop, sh } from '../helpers/delivery.mjs';
+import { itContext } from '../helpers/broker.mjs';
+import { countIds, killLoop, midStreamProblems } from '../helpers/delivery.mjs';
+import { KS, run } from '../helpers/spawn.mjs';
 
 const N = 100_000;
 const FIRST_TS = 1767225600000; // gen clicks: ts = 2026-01-01 + seq ms, one per record: the record's id
@@ -20,21 +22,23 @@ async function setup(what) {
   topics.push(input, output);
   groups.push(group);
   await adm.createTopics({ topics: [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }], waitForLeaders: true });
-  const r = await sh(`${KS} gen --preset clicks --count ${N} --seed 1 | ${KS} produce ${input} --key r.user --quiet`, env);
+  const r = await run(`${KS} gen --preset clicks --count ${N} --seed 1 | ${KS} produce ${input} --key r.user --quiet`, { env });
   assert.equal(r.code, 0, r.stderr);
   return { input, output, group };
 }
 
 async function readOutput(output, isolation) {
-  const r = await sh(`${KS} consume ${output} --exit${isolation ? ` --isolation ${isolation}` : ''}`, env);
+  const r = await run(`${KS} consume ${output} --exit${isolation ? ` --isolation ${isolation}` : ''}`, { env });
   assert.equal(r.code, 0, r.stderr);
   return countIds(r.stdout, IDS);
 }
 
 function report(t, label, runs, c) {
   const kills = runs.filter((r) => r.how !== 'final');
-  t.diagnostic(`${label}: ${kills.length} kills at output ${kills.map((r) => r.outAfter).join(', ')}; ` +
+  t.diagnostic(`${label}: ${kills.length} kills at output ${kills.map((r) => `${r.outAfter} (input committed ${r.committed}/${r.inputEnd})`).join(', ')}; ` +
     `${c.lines} output records, ${c.distinct} distinct, ${c.duplicates} duplicates, ${c.missing} missing`);
+  // a kill during startup or after the stream was done would prove nothing about delivery: each must land mid-stream
+  assert.deepEqual(midStreamProblems(runs), [], 'every kill landed mid-stream');
 }
 
 const MAP = `map '({id: r.ts, user: r.user, ms: r.latency_ms})'`;
@@ -42,8 +46,8 @@ const MAP = `map '({id: r.ts, user: r.user, ms: r.latency_ms})'`;
 test('at-least-once, fused: kill -9 five times mid-stream, restart — every input record has its output', T, async (t) => {
   const { input, output, group } = await setup('alo');
   // small fetches: many batches and commits, so kills land between produce acks and offset commits
-  const run = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --fetch-max 64k${extra} + ${MAP} + produce ${output} --quiet`;
-  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, expected: N, kills: 5, seed: 11, env });
+  const cmd = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --fetch-max 64k${extra} + ${MAP} + produce ${output} --quiet`;
+  const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 5, seed: 11, env });
   for (const r of runs.slice(0, -1)) assert.equal(r.signal, 'SIGKILL');
   const c = await readOutput(output);
   report(t, 'fused at-least-once', runs, c);
@@ -58,10 +62,10 @@ test('at-least-once, fused: kill -9 five times mid-stream, restart — every inp
 
 test('at-least-once, piped: kill -9 of the consuming process loses nothing (it commits only what it wrote to the pipe)', T, async (t) => {
   const { input, output, group } = await setup('pipe-kill');
-  const run = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --fetch-max 64k${extra} | ${KS} ${MAP} | ${KS} produce ${output} --quiet`;
+  const cmd = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --fetch-max 64k${extra} | ${KS} ${MAP} | ${KS} produce ${output} --quiet`;
   // what consume committed is in the pipe: the stages after it read it to the end (a line cut by the kill is an
   // error there, and was not committed) and produce it
-  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, expected: N, kills: 4, seed: 21, env, target: 'first' });
+  const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 4, seed: 21, env, target: 'first' });
   for (const r of runs.slice(0, -1)) assert.equal(r.signal, null, 'the shell waited for the rest of the pipeline');
   const c = await readOutput(output);
   report(t, 'piped, consume killed', runs, c);
@@ -72,8 +76,8 @@ test('at-least-once, piped: kill -9 of the consuming process loses nothing (it c
 
 test('at-least-once, piped: SIGTERM to every process of the pipeline drains it — nothing lost, exit 130', T, async (t) => {
   const { input, output, group } = await setup('pipe-term');
-  const run = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --fetch-max 64k${extra} | ${KS} ${MAP} | ${KS} produce ${output} --quiet`;
-  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, expected: N, kills: 4, seed: 22, env, signal: 'SIGTERM', target: 'children' });
+  const cmd = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --fetch-max 64k${extra} | ${KS} ${MAP} | ${KS} produce ${output} --quiet`;
+  const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 4, seed: 22, env, signal: 'SIGTERM', target: 'children' });
   for (const r of runs.slice(0, -1)) assert.equal(r.code, 130, `produce drains and exits 130: ${r.stderr}`);
   const c = await readOutput(output);
   report(t, 'piped, SIGTERM', runs, c);
@@ -86,8 +90,8 @@ test('at-least-once, piped: SIGTERM to every process of the pipeline drains it �
 
 test('exactly-once, fused: kill -9 five times mid-transaction, restart — exactly N records under read_committed', T, async (t) => {
   const { input, output, group } = await setup('eos');
-  const run = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --exactly-once --fetch-max 64k${extra} + ${MAP} + produce ${output} --quiet`;
-  const runs = await killLoop({ brokers, command: run(''), finish: run(' --exit'), outTopic: output, expected: N, kills: 5, seed: 31, env });
+  const cmd = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --exactly-once --fetch-max 64k${extra} + ${MAP} + produce ${output} --quiet`;
+  const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 5, seed: 31, env });
   const c = await readOutput(output, 'read_committed');
   report(t, 'fused exactly-once (read_committed)', runs, c);
   assert.equal(c.missing, 0, `missing ids, e.g. ${c.missingExamples.join(', ')}`);
@@ -113,9 +117,9 @@ test('--exactly-once refuses what it cannot make exactly-once, in one line', T, 
     [`${KS} consume t --group g --exactly-once --isolation read_uncommitted + produce out`, /--exactly-once reads with --isolation read_committed/],
     [`${KS} consume t --group g --transactional-id x + produce out`, /--transactional-id only applies with --exactly-once/],
   ];
-  for (const [cmd, re] of cases) {
-    const r = await sh(cmd, env);
-    assert.equal(r.code, 2, `${cmd}: ${r.stderr}`);
+  for (const [line, re] of cases) {
+    const r = await run(line, { env });
+    assert.equal(r.code, 2, `${line}: ${r.stderr}`);
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }

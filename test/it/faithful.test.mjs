@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
-import { CLI, itContext, KS, sh } from '../helpers/delivery.mjs';
+import { itContext } from '../helpers/broker.mjs';
+import { KS, run, runSync } from '../helpers/spawn.mjs';
 
 const { brokers, env, adm, topics } = await itContext();
 const T = { timeout: 90_000 };
@@ -19,16 +19,17 @@ async function topic(what, partitions = 1) {
   return t;
 }
 
-async function run(cmd, input) {
-  const r = await sh(cmd, env, input);
+/** Runs a command line that must succeed. */
+async function ok(cmd, input) {
+  const r = await run(cmd, input, { env });
   assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
   return r;
 }
 
 /** kcat's view of a topic, without what differs between two topics (name) — offsets, partitions and all else kept. */
 function kcatJ(t) {
-  const r = spawnSync('kcat', ['-b', brokers, '-C', '-t', t, '-e', '-J', '-q'], { encoding: 'buffer', maxBuffer: 1 << 28 });
-  assert.equal(r.status, 0, `kcat must be installed for this test (apt-get install kcat): ${r.stderr}`);
+  const r = runSync(['-b', brokers, '-C', '-t', t, '-e', '-J', '-q'], { bin: 'kcat', encoding: 'buffer' });
+  assert.equal(r.code, 0, `kcat must be installed for this test (apt-get install kcat): ${r.stderr}`);
   return r.stdout.toString('latin1').split('\n').filter(Boolean).map((l) => {
     const o = JSON.parse(l);
     delete o.topic;
@@ -70,12 +71,12 @@ test('consume + filter + produce copies every kind of record exactly (kcat -J of
   assert.equal(want.length, RECORDS.length);
   for (const mid of [[], ['+', 'filter', 'true'], ['+', 'dedupe', '--by', 'key', '--within', '1h']]) {
     const dst = await topic('copy');
-    await run(`${KS} consume ${src} --exit ${mid.join(' ')} + produce ${dst} --quiet`);
+    await ok(`${KS} consume ${src} --exit ${mid.join(' ')} + produce ${dst} --quiet`);
     assert.deepEqual(kcatJ(dst), want, `consume ${mid.join(' ')} + produce`);
   }
   // a stage that replaces values writes new values, but keeps each record's key bytes, headers and timestamp
   const mapped = await topic('mapped');
-  await run(`${KS} consume ${src} --exit + map '({n: 1})' + produce ${mapped} --quiet`);
+  await ok(`${KS} consume ${src} --exit + map '({n: 1})' + produce ${mapped} --quiet`);
   const got = kcatJ(mapped);
   assert.deepEqual(got.map((o) => o.payload), RECORDS.map(() => '{"n":1}'));
   assert.deepEqual(got.map((o) => [o.key, o.ts, o.headers]), want.map((o) => [o.key, o.ts, o.headers]));
@@ -85,12 +86,12 @@ test('the envelope pipe is lossless too, with r the value and key, ts, headers i
   const src = await original();
   const want = kcatJ(src);
   const dst = await topic('envcopy');
-  await run(`${KS} consume ${src} --exit --format envelope | ${KS} filter --envelope 'true' | ${KS} produce ${dst} --envelope --quiet`);
+  await ok(`${KS} consume ${src} --exit --format envelope | ${KS} filter --envelope 'true' | ${KS} produce ${dst} --envelope --quiet`);
   assert.deepEqual(kcatJ(dst), want);
   // the expression sees what a fused stage sees
   const fields = `'({r, key, ts, h: headers && headers.map((x) => x.key)})'`;
-  const piped = await run(`${KS} consume ${src} --exit --format envelope | ${KS} map ${fields} --envelope | ${KS} map 'r' --envelope`);
-  const fused = await run(`${KS} consume ${src} --exit + map ${fields}`);
+  const piped = await ok(`${KS} consume ${src} --exit --format envelope | ${KS} map ${fields} --envelope | ${KS} map 'r' --envelope`);
+  const fused = await ok(`${KS} consume ${src} --exit + map ${fields}`);
   const values = piped.stdout.split('\n').filter(Boolean).map((l) => JSON.stringify(JSON.parse(l).value));
   assert.deepEqual(values, fused.stdout.split('\n').filter(Boolean).map((l) => JSON.stringify(JSON.parse(l))));
   assert.equal(JSON.parse(values[0]).key, 'k1');
@@ -98,45 +99,45 @@ test('the envelope pipe is lossless too, with r the value and key, ts, headers i
   assert.equal(JSON.parse(values[2]).r, null, 'a tombstone is r = null');
   assert.deepEqual(JSON.parse(values[6]).h, ['h1', 'bin', 'e']);
   // filter: kept lines go out byte for byte, dropped ones not at all
-  const env = await run(`${KS} consume ${src} --exit --format envelope`);
-  const kept = await run(`${KS} filter --envelope 'key === "k1" || key === "k7"'`, env.stdout);
+  const env = await ok(`${KS} consume ${src} --exit --format envelope`);
+  const kept = await ok(`${KS} filter --envelope 'key === "k1" || key === "k7"'`, env.stdout);
   assert.deepEqual(kept.stdout.split('\n').filter(Boolean), env.stdout.split('\n').filter((l) => /"key":"k(1|7)"/.test(l)));
 });
 
 test('envelopes fused equal envelopes piped: one unwrapping, and consume --format envelope is a document either way', T, async () => {
   const src = await original();
-  const env = (await run(`${KS} consume ${src} --exit --format envelope`)).stdout;
+  const lines = (await ok(`${KS} consume ${src} --exit --format envelope`)).stdout;
   // stdin envelopes through a fused stage into produce --envelope: unwrapped once, as the pipe does
   const piped = await topic('envpiped');
-  await run(`${KS} filter 'true' --envelope | ${KS} produce ${piped} --envelope --quiet`, env);
+  await ok(`${KS} filter 'true' --envelope | ${KS} produce ${piped} --envelope --quiet`, lines);
   const fused = await topic('envfused');
-  await run(`${KS} filter 'true' --envelope + produce ${fused} --envelope --quiet`, env);
+  await ok(`${KS} filter 'true' --envelope + produce ${fused} --envelope --quiet`, lines);
   assert.deepEqual(kcatJ(fused), kcatJ(piped));
   assert.deepEqual(kcatJ(fused), kcatJ(src));
   // consume --format envelope + produce writes the envelope document, keyless — exactly what the pipe writes
   const a = await topic('docpiped');
-  await run(`${KS} consume ${src} --exit --format envelope | ${KS} produce ${a} --quiet`);
+  await ok(`${KS} consume ${src} --exit --format envelope | ${KS} produce ${a} --quiet`);
   const b = await topic('docfused');
-  await run(`${KS} consume ${src} --exit --format envelope + produce ${b} --quiet`);
+  await ok(`${KS} consume ${src} --exit --format envelope + produce ${b} --quiet`);
   const strip = (xs) => xs.map(({ ts, ...o }) => o);
   assert.deepEqual(strip(kcatJ(b)), strip(kcatJ(a)));
   assert.ok(kcatJ(b).every((o) => o.key === null && JSON.parse(o.payload).topic === src));
   // --envelope where it cannot mean anything is refused, not ignored
-  const mid = await sh(`${KS} consume ${src} --exit + filter 'true' --envelope + map 'r'`, env);
+  const mid = await run(`${KS} consume ${src} --exit + filter 'true' --envelope + map 'r'`, '', { env });
   assert.equal(mid.code, 2);
   assert.match(mid.stderr, /`filter --envelope` is inside a fused run/);
-  const twice = await sh(`${KS} consume ${src} --exit --format envelope + filter 'true' --envelope`, env);
+  const twice = await run(`${KS} consume ${src} --exit --format envelope + filter 'true' --envelope`, '', { env });
   assert.equal(twice.code, 2);
   assert.match(twice.stderr, /`consume --format envelope` records are envelopes already/);
   // fused after consume (value format), the last stage writes envelopes of the records it keeps
-  const out = await run(`${KS} consume ${src} --exit + filter 'true' --envelope`);
-  assert.deepEqual(out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)), env.split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+  const out = await ok(`${KS} consume ${src} --exit + filter 'true' --envelope`);
+  assert.deepEqual(out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)), lines.split('\n').filter(Boolean).map((l) => JSON.parse(l)));
 });
 
 test('consume --format raw writes the stored bytes: binary stays binary, a tombstone is an empty line', T, async () => {
   const src = await original();
-  const r = spawnSync(process.execPath, [CLI, 'consume', src, '--exit', '--format', 'raw'], { env: { ...process.env, ...env }, encoding: 'buffer' });
-  assert.equal(r.status, 0, r.stderr.toString());
+  const r = runSync(['consume', src, '--exit', '--format', 'raw'], { env, encoding: 'buffer' });
+  assert.equal(r.code, 0, r.stderr);
   const want = Buffer.concat(RECORDS.flatMap((x) => [x.value === null ? Buffer.alloc(0) : Buffer.from(x.value), Buffer.from('\n')]));
   assert.deepEqual(r.stdout, want);
 });
@@ -144,11 +145,11 @@ test('consume --format raw writes the stored bytes: binary stays binary, a tombs
 test('{"$set":…} and {"$date":…} lines are records through produce, filter, map and stats', T, async () => {
   const t = await topic('dollar');
   const input = '{"$set":{"a":1}}\n{"$date":"x"}\n{"x":1}\n';
-  const p = await run(`${KS} produce ${t}`, input);
+  const p = await ok(`${KS} produce ${t}`, input);
   assert.match(p.stderr, /produced 3 records/);
-  const back = await run(`${KS} consume ${t} --exit + filter 'true' + map 'r'`);
+  const back = await ok(`${KS} consume ${t} --exit + filter 'true' + map 'r'`);
   assert.equal(back.stdout, input);
-  const st = await run(`${KS} consume ${t} --exit + stats --json`);
+  const st = await ok(`${KS} consume ${t} --exit + stats --json`);
   assert.equal(JSON.parse(st.stdout).count, 3);
 });
 
@@ -164,27 +165,27 @@ test('a record too large for the topic follows --on-error with its input line; f
       await adm.createTopics({ topics: [{ topic: t, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }], waitForLeaders: true });
       return t;
     };
-    const values = async (t) => (await run(`${KS} consume ${t} --exit`)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).i);
+    const values = async (t) => (await ok(`${KS} consume ${t} --exit`)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).i);
     const f = await mk();
-    const fail = await sh(`${KS} produce ${f}`, env, input);
+    const fail = await run(`${KS} produce ${f}`, input, { env });
     assert.equal(fail.code, 1, what);
     assert.match(fail.stderr, /^kstream: stdin line 3: record too large for `it-faithful-large-\w+`: \d+ bytes as a record batch \(29\.\d KiB\), and the topic takes at most 20000 \(max\.message\.bytes\) — raise the topic's max\.message\.bytes/m, what);
     assert.equal(fail.stderr.trim().split('\n').length, 1, `one line: ${fail.stderr}`);
     assert.deepEqual(await values(f), [1, 2], `${what}: the lines before it, and nothing after`);
     const s = await mk();
-    const skip = await sh(`${KS} produce ${s} --on-error skip`, env, input);
+    const skip = await run(`${KS} produce ${s} --on-error skip`, input, { env });
     assert.equal(skip.code, 0, skip.stderr);
     assert.match(skip.stderr, /skipped=1/);
     assert.deepEqual(await values(s), [1, 2, 4, 5], what);
     // many small records to a topic with a small limit: batches are cut to the topic's limit, nothing is refused
     const many = await mk();
     const smalls = Array.from({ length: 600 }, (_, i) => small(i, `${extra}${'z'.repeat(60)}`)).join('\n') + '\n';
-    await run(`${KS} produce ${many} --quiet`, smalls);
-    await run(`${KS} produce ${many} --key r.i --quiet`, smalls);
+    await ok(`${KS} produce ${many} --quiet`, smalls);
+    await ok(`${KS} produce ${many} --key r.i --quiet`, smalls);
     assert.equal((await values(many)).length, 1200, `${what}: every small record arrives`);
     const d = await mk();
     const dlqFile = `/tmp/kstream-it-dlq-${randomUUID().slice(0, 8)}.ndjson`;
-    const dlq = await sh(`${KS} produce ${d} --on-error dlq=${dlqFile}`, env, input);
+    const dlq = await run(`${KS} produce ${d} --on-error dlq=${dlqFile}`, input, { env });
     assert.equal(dlq.code, 0, dlq.stderr);
     const letters = (await import('node:fs')).readFileSync(dlqFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(letters.map((x) => [x.source, x.original]), [['stdin line 3', big]]);

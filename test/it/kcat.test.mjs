@@ -1,64 +1,32 @@
 // Interoperability with kcat (librdkafka), an independent Kafka client: what kstream writes kcat reads, and the
 // other way round — keys, headers, values, compression and key partitioning.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { itContext } from '../helpers/broker.mjs';
+import { run, runSync, textLines as lines } from '../helpers/spawn.mjs';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli.js');
-const brokers = process.env.KSTREAM_BROKERS ?? '';
 const T = { timeout: 60_000 };
+const ctx = await itContext();
+const { brokers, env } = ctx;
+const createTopic = (partitions = 1) => ctx.createTopic('kcat', partitions);
 
-function run(cmd, args, { input, env } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, KSTREAM_BROKERS: brokers, ...env } });
-    const out = [];
-    let stderr = '';
-    child.stdout.on('data', (d) => out.push(d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
-    if (input !== undefined) child.stdin.end(input);
-    else child.stdin.end();
-  });
-}
-
+/** kstream `args`, which must succeed: its stdout. */
 async function ks(args, opts) {
-  const r = await run(process.execPath, [CLI, ...args], opts);
+  const r = await run(args, { ...opts, env });
   assert.equal(r.code, 0, `kstream ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.toString('utf8');
+  return r.stdout;
 }
 
+/** kcat `args` against the broker, which must succeed: its stdout as bytes. */
 async function kcat(args, opts) {
-  const r = await run('kcat', ['-b', brokers, ...args], opts);
+  const r = await run(['-b', brokers, ...args], { ...opts, bin: 'kcat', encoding: 'buffer' });
   assert.equal(r.code, 0, `kcat ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
 
-const lines = (s) => s.split('\n').filter((l) => l !== '');
-const topics = [];
-const kafka = new Kafka({ clientId: 'it-kcat', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-const admin = kafka.admin();
-await admin.connect();
-
-async function createTopic(partitions = 1) {
-  const t = `it-kcat-${randomUUID().slice(0, 8)}`;
-  topics.push(t);
-  await admin.createTopics({ topics: [{ topic: t, numPartitions: partitions }], waitForLeaders: true });
-  return t;
-}
-
-after(async () => {
-  await admin.deleteTopics({ topics }).catch(() => {});
-  await admin.disconnect();
-});
-
 test('kcat is installed', () => {
-  const r = spawnSync('kcat', ['-V']);
-  assert.equal(r.status, 0, 'kcat not found — install it (Debian/Ubuntu: apt-get install kcat)');
+  const r = runSync(['-V'], { bin: 'kcat' });
+  assert.equal(r.code, 0, 'kcat not found — install it (Debian/Ubuntu: apt-get install kcat)');
 });
 
 test('kstream produces, kcat -C reads the same records: keys, headers, values, timestamps', T, async () => {

@@ -1,17 +1,14 @@
 // consume, produce and a fused consume → filter → produce against the real broker, on Node, Bun and Deno.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLI } from '../helpers/cli.mjs';
+import { itContext } from '../helpers/broker.mjs';
+import { CLI, runSync } from '../helpers/spawn.mjs';
 
-const BROKERS = process.env.KSTREAM_BROKERS;
+const { brokers: BROKERS, env, topics } = await itContext();
 const bin = (name) => fileURLToPath(new URL(`../../node_modules/.bin/${name}`, import.meta.url));
 const RUNTIMES = { node: `"${process.execPath}"`, bun: `"${bin('bun')}"`, deno: `"${bin('deno')}" run -A` };
-const sh = (cmd) => spawnSync('bash', ['-c', cmd], {
-  encoding: 'utf8', maxBuffer: 1 << 28, timeout: 90_000,
-  env: { ...process.env, CI: 'true', NO_COLOR: '1', KSTREAM_BROKERS: BROKERS },
-});
+const sh = (cmd) => runSync(cmd, { shell: 'bash', env, timeout: 90_000 });
 
 const gen = sh(`"${process.execPath}" "${CLI}" gen --preset clicks --count 2000 --seed 11`);
 const records = gen.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -22,20 +19,19 @@ for (const [name, rt] of Object.entries(RUNTIMES)) {
     assert.ok(BROKERS, 'KSTREAM_BROKERS is set by scripts/test.mjs');
     const k = `${rt} "${CLI}"`;
     const topic = `rt-${name}-${process.pid}-${Date.now()}`;
+    topics.push(topic, `${topic}-slow`);
     const prod = sh(`"${process.execPath}" "${CLI}" gen --preset clicks --count 2000 --seed 11 | ${k} produce ${topic} --key r.user --create --partitions 2`);
-    assert.equal(prod.status, 0, prod.stderr);
+    assert.equal(prod.code, 0, prod.stderr);
 
     const cons = sh(`${k} consume ${topic} --offset start --exit`);
-    assert.equal(cons.status, 0, cons.stderr);
+    assert.equal(cons.code, 0, cons.stderr);
     assert.deepEqual(sorted(cons.stdout.trim().split('\n').map((l) => JSON.parse(l))), sorted(records));
 
     const out = `${topic}-slow`;
     const fused = sh(`${k} consume ${topic} --offset start --exit + filter 'r.latency_ms > 100' + produce ${out} --create`);
-    assert.equal(fused.status, 0, fused.stderr);
+    assert.equal(fused.code, 0, fused.stderr);
     const back = sh(`${k} consume ${out} --offset start --exit`);
-    assert.equal(back.status, 0, back.stderr);
+    assert.equal(back.code, 0, back.stderr);
     assert.deepEqual(sorted(back.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))), sorted(records.filter((r) => r.latency_ms > 100)));
-
-    sh(`"${process.execPath}" "${CLI}" topics delete ${topic} ${out}`);
   });
 }

@@ -1,11 +1,11 @@
 // Changelog-backed state: a group's stateful stages checkpoint into <group>-kstream-state and restore on restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kstream, lines } from '../helpers/cli.mjs';
-import { KS, admin, startGroup } from '../helpers/delivery.mjs';
+import { itContext } from '../helpers/broker.mjs';
+import { KS, lines, runSync, start } from '../helpers/spawn.mjs';
 
-const env = { KSTREAM_BROKERS: process.env.KSTREAM_BROKERS };
-const k = (args, input = '') => kstream(args, input, { env, timeout: 60_000 });
+const { env, adm } = await itContext();
+const k = (args, input = '') => runSync(args, input, { env, timeout: 60_000 });
 const ndjson = (rows) => rows.map((r) => JSON.stringify(r) + '\n').join('');
 
 test('dedupe state survives a restart through the group changelog', { timeout: 120_000 }, () => {
@@ -39,9 +39,6 @@ test('--state-topic needs a group', () => {
   assert.match(r.stderr, /`--state-topic` needs a group/);
 });
 
-const brokers = process.env.KSTREAM_BROKERS ?? '';
-const denv = { KSTREAM_BROKERS: brokers, CI: 'true', NO_COLOR: '1' };
-
 test('SIGTERM keeps open windows in the changelog instead of flushing them early; the restarted run closes them', { timeout: 120_000 }, async () => {
   const id = `term-${Date.now()}-${process.pid}`;
   const [input, output, group] = [`it-st-in-${id}`, `it-st-out-${id}`, `it-st-${id}`];
@@ -49,15 +46,22 @@ test('SIGTERM keeps open windows in the changelog instead of flushing them early
   const stages = `window tumbling 10s --time r.ts + aggregate count 'sum(r.v)' --by r.page`;
   assert.equal(k(['produce', input, '--create'], ndjson(rows(0, 50))).code, 0);
   // first run: no --exit, stopped by SIGTERM once it has consumed everything (its state holds the open window)
-  const first = startGroup(`exec ${KS} consume ${input} --group ${group} + ${stages} + produce ${output} --create --quiet`, denv);
-  const adm = admin(brokers);
-  await adm.connect();
-  for (let i = 0; i < 200; i++) {
+  const first = start(`exec ${KS} consume ${input} --group ${group} + ${stages} + produce ${output} --create --quiet`, { env, stdin: 'ignore', stdout: 'ignore' });
+  // SIGTERM only once the group has committed all 50: a stop before that would test something else, so a run that
+  // never gets there fails here, saying so, instead of being stopped anyway
+  const deadline = Date.now() + 30_000;
+  let committed;
+  for (;;) {
     const offs = await adm.fetchOffsets({ groupId: group, topics: [input] }).catch(() => []);
-    if (Number(offs[0]?.partitions[0]?.offset) === 50) break;
+    committed = Number(offs[0]?.partitions[0]?.offset);
+    if (committed === 50) break;
+    if (Date.now() > deadline) {
+      first.kill('SIGKILL');
+      const r = await first.exited;
+      assert.fail(`the first run had not committed offset 50 of ${input} after 30 s (committed: ${committed}); its stderr: ${r.stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  await adm.disconnect();
   first.kill('SIGTERM');
   const r1 = await first.exited;
   assert.equal(r1.code, 130, r1.stderr);

@@ -1,28 +1,16 @@
 // `topics` and `groups` against the real broker at KSTREAM_BROKERS: tables, --json, and the admin actions.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { itContext } from '../helpers/broker.mjs';
+import { run, start } from '../helpers/spawn.mjs';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli.js');
-const brokers = process.env.KSTREAM_BROKERS ?? '';
 const T = { timeout: 60_000 };
+const ctx = await itContext();
+const { env, adm: admin } = ctx;
 
-function ks(args, { input } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, KSTREAM_BROKERS: brokers, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
+/** kstream against the test broker. */
+const ks = (args, { input } = {}) => run(args, { input, env });
 
 async function ok(args, opts) {
   const r = await ks(args, opts);
@@ -31,29 +19,8 @@ async function ok(args, opts) {
 }
 
 const json = async (args) => JSON.parse((await ok([...args, '--json'])).stdout);
-const topics = [];
-const groups = [];
-const kafka = new Kafka({ clientId: 'it-topics-groups', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-const admin = kafka.admin();
-await admin.connect();
-
-function topicName() {
-  const t = `it-tg-${randomUUID().slice(0, 8)}`;
-  topics.push(t);
-  return t;
-}
-
-function groupName() {
-  const g = `it-tg-${randomUUID().slice(0, 8)}`;
-  groups.push(g);
-  return g;
-}
-
-after(async () => {
-  await admin.deleteTopics({ topics }).catch(() => {});
-  await admin.deleteGroups(groups).catch(() => {});
-  await admin.disconnect();
-});
+const topicName = () => ctx.name('tg');
+const groupName = () => ctx.groupName('tg');
 
 test('topics create, list, describe (partitions, leaders, offsets, configs), delete', T, async () => {
   const t = topicName();
@@ -165,8 +132,7 @@ test('groups reset --to start|end|<n>|@time, --dry-run; refused while the group 
   assert.match(noTo.stderr, /`groups reset` needs --to/);
 
   // an active member blocks the reset
-  const child = spawn(process.execPath, [CLI, 'consume', t, '--group', g], { env: { ...process.env, KSTREAM_BROKERS: brokers } });
-  const exited = new Promise((resolve) => child.on('close', resolve));
+  const member = start(['consume', t, '--group', g], { env, group: false, stdout: 'ignore' });
   try {
     for (let i = 0; ; i++) {
       const s = (await admin.describeGroups([g])).groups[0];
@@ -181,7 +147,7 @@ test('groups reset --to start|end|<n>|@time, --dry-run; refused while the group 
     assert.equal(live.state, 'Stable');
     assert.match(live.partitions[0].member, /^kstream@/);
   } finally {
-    child.kill('SIGINT');
-    await exited;
+    member.kill('SIGINT');
+    await member.exited;
   }
 });
