@@ -201,9 +201,10 @@ export class WireConsumer implements KafkaConsumer {
         // records grew when decompressed, so a fetch of a compressed topic holds as many records as one of an
         // uncompressed topic. Without it, a fetch of lz4 clicks held 3.5× the records, and the pipeline batches of
         // that size cost more in garbage collection than decompressing them did.
-        const req: FetchPartitionRequest[] = active.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, maxBytes: Math.max(MIN_FETCH_BYTES, Math.floor(partBytes / p.expansion)) }));
+        // The floor never raises a limit the user set lower (--fetch-max 4k commits every few records).
+        const req: FetchPartitionRequest[] = active.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, maxBytes: Math.max(Math.min(MIN_FETCH_BYTES, partBytes), Math.floor(partBytes / p.expansion)) }));
         const most = Math.max(...active.map((p) => p.expansion));
-        const res = await this.wire.fetch(leader, isolation, maxWait, 1, Math.max(MIN_FETCH_BYTES, Math.floor(maxBytes / most)), req);
+        const res = await this.wire.fetch(leader, isolation, maxWait, 1, Math.max(Math.min(MIN_FETCH_BYTES, maxBytes), Math.floor(maxBytes / most)), req);
         this.wire.outage.ok();
         if (epoch !== this.epoch || this.closed) return;
         const data: FetchedPartition[] = [];
