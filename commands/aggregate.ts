@@ -1,5 +1,4 @@
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
-import { RecordErrors } from '../src/pipeline/onerror.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { compileExpr } from '../src/operators/expr.js';
 import { AggregateStage, type EmitMode } from '../src/operators/aggregate.js';
@@ -32,7 +31,7 @@ const aggregate: CommandSpec = {
       args: plan.args.map((a) => compileExpr(a, 'aggregate argument', ctx.carries, ctx.fused)),
       by: list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries, ctx.fused)),
       emit: emit as EmitMode | undefined,
-      errors: new RecordErrors(ctx.onError, 'aggregate'),
+      errors: ctx.errors('aggregate'),
       dropControl: opts.watermarks === false,
     });
   },

@@ -5,6 +5,7 @@ import { CONNECTION_OPTIONS, connectionConfig } from '../src/io/kafka-options.js
 import { parseOffsets, planUsesStored } from '../src/io/kafka-offsets.js';
 import { KafkaStateBackend } from '../src/io/kafka-state.js';
 import { KafkaSource, type ConsumeFormat } from '../src/io/kafka-source.js';
+import { kafkaRun } from '../src/io/kafka-run.js';
 import { parseCount, parseDuration, parseSize } from '../src/time/duration.js';
 import type { Isolation } from '../src/io/kafka.js';
 
@@ -107,9 +108,9 @@ const consume: CommandSpec = {
       exactlyOnce,
       maxWaitMs: parseDuration(opts.maxWait ?? '500ms', '--max-wait'),
       fetchMaxBytes: parseFetchMax(opts.fetchMax),
-    });
+    }, kafkaRun(ctx.run));
     // Stateful stages after a group consumer checkpoint into the group's changelog; unused otherwise.
-    if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`));
+    if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`), kafkaRun(ctx.run));
     (source as Source).checkpointMs = parseDuration(opts.commitInterval ?? '1s', '--commit-interval');
     return source;
   },

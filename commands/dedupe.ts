@@ -1,5 +1,4 @@
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
-import { RecordErrors } from '../src/pipeline/onerror.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { compileExpr, NO_TIME, timeHint } from '../src/operators/expr.js';
 import { DedupeStage } from '../src/operators/dedupe.js';
@@ -36,8 +35,8 @@ const dedupe: CommandSpec = {
       withinMs,
       time,
       processingTime: !!opts.processingTime,
-      timeErrors: new RecordErrors(ctx.onError, 'dedupe'),
-      keyErrors: new RecordErrors(ctx.onError, 'dedupe'),
+      timeErrors: ctx.errors('dedupe'),
+      keyErrors: ctx.errors('dedupe'),
     });
   },
 };

@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../src/pipeline/command.js';
 import type { Stage } from '../src/pipeline/stage.js';
 import { compileExpr, type Expr } from '../src/operators/expr.js';
-import { RecordErrors } from '../src/pipeline/onerror.js';
+import type { RecordErrors } from '../src/pipeline/onerror.js';
 
 /** map, filter and flatmap share their shape: one expression argument, one stage class. */
 export function exprStageCommand(
@@ -18,7 +18,7 @@ export function exprStageCommand(
     options: [],
     stage(args, _opts, ctx) {
       const expr = compileExpr(args.join(' '), `${name} expression`, ctx.carries, ctx.fused);
-      return make(expr, new RecordErrors(ctx.onError, name));
+      return make(expr, ctx.errors(name));
     },
   };
 }

@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
-import { RecordErrors } from '../src/pipeline/onerror.js';
 import { compileExpr } from '../src/operators/expr.js';
 import { CONNECTION_OPTIONS, connectionConfig } from '../src/io/kafka-options.js';
+import { kafkaRun } from '../src/io/kafka-run.js';
 import { KafkaSink, type ProduceMode } from '../src/io/kafka-sink.js';
 import { LinesSource } from '../src/io/lines.js';
 import type { CompressionName } from '../src/io/kafka-protocol.js';
@@ -105,8 +105,8 @@ const produce: CommandSpec = {
       lingerMs: parseDuration(opts.linger ?? 0, '--linger'),
       quiet: ctx.quiet,
       log: ctx.log,
-      errors: new RecordErrors(ctx.onError, 'produce'),
-    });
+      errors: ctx.errors('produce'),
+    }, kafkaRun(ctx.run));
   },
 };
 

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { encodeValue, type Rec } from '../src/pipeline/record.js';
-import { RecordErrors } from '../src/pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../src/pipeline/errors.js';
 import { carryHint, compileExpr, NO_TIME, timeHint } from '../src/operators/expr.js';
 import { WindowStage } from '../src/operators/window.js';
@@ -83,8 +82,8 @@ const window: CommandSpec = {
       processingTime: !!opts.processingTime,
       by,
       idleFlushMs,
-      timeErrors: new RecordErrors(ctx.onError, 'window'),
-      keyErrors: new RecordErrors(ctx.onError, 'window'),
+      timeErrors: ctx.errors('window'),
+      keyErrors: ctx.errors('window'),
       onLate,
       onEnd,
       dropControl: opts.watermarks === false,

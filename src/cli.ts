@@ -8,7 +8,7 @@ import { splitFused, splitPipeline } from './pipeline/words.js';
 import { KsError, UsageError } from './pipeline/errors.js';
 import { NdjsonSource, ReaderGone, StdoutSink } from './io/stdio.js';
 import { parallelInput, runParallel } from './pipeline/parallel.js';
-import { closeDeadLetters } from './pipeline/onerror.js';
+import { RunContext } from './pipeline/run-context.js';
 import { writeErr } from './runtime.js';
 
 const VERSION = '0.1.0';
@@ -71,7 +71,10 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`\`${seg.spec.name}\` cannot be part of a pipeline`, `run it alone: kstream ${seg.spec.name} --help`);
     }
   }
-  const { source, stages, sink } = assemble(segments);
+  const run = new RunContext();
+  // dead letters to Kafka load the Kafka layer only for a run that names such a target
+  if (segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq=kafka:'))) (await import('./io/kafka-run.js')).installKafkaLetters(run);
+  const { source, stages, sink } = assemble(segments, run);
   const quiet = segments.some((s) => s.opts.quiet);
   let counters: [string, Record<string, number>][];
   let stopped: boolean;
@@ -90,12 +93,12 @@ async function main(argv: string[]): Promise<number> {
       stopped = (await runPipeline({ source, stages, sink, stop })) === 'stopped';
     } catch (e) {
       // the dead letters of the records before the failure still go out (a failing flush is not the error to show)
-      await closeDeadLetters().catch(() => undefined);
+      await run.close().catch(() => undefined);
       throw e;
     }
     counters = collectCounters([source, ...stages, sink]);
   }
-  await closeDeadLetters();
+  await run.close();
   if (signals > 0) stopped = true;
   for (const [name, c] of counters) {
     const text = Object.entries(c).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ');

@@ -14,9 +14,10 @@ import { compileExpr } from '../dist/src/operators/expr.js';
 import { DedupeStage, STREAM_TIME_KEY } from '../dist/src/operators/dedupe.js';
 import { NdjsonDecoder } from '../dist/src/codec/ndjson.js';
 import dedupeCmd from '../dist/commands/dedupe.js';
+import { contextFor } from '../dist/src/pipeline/assemble.js';
 import { runSync, piped } from './helpers/spawn.mjs';
 
-const ctx = (mode = 'fail', target) => ({ fused: true, index: 0, onError: target ? { mode, target } : { mode }, carries: { key: true, ts: true, headers: true }, quiet: true, verbose: false, log() {} });
+const ctx = (mode = 'fail', target) => contextFor({ opts: { onError: target ? `${mode}=${target}` : mode } }, true, 0, { key: true, ts: true, headers: true });
 
 function make(opts, mode = 'fail', target) {
   return dedupeCmd.stage([], opts, ctx(mode, target));

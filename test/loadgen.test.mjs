@@ -1,3 +1,4 @@
+import { contextFor } from '../dist/src/pipeline/assemble.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -429,7 +430,7 @@ test('options: --start takes ISO, epoch ms or now', () => {
 test('gen command: builds a source from flags', async () => {
   assert.equal(gen.name, 'gen');
   assert.ok(gen.examples.includes('kstream gen --preset clicks --count 1000 --seed 7'));
-  const src = gen.source([], { count: 3, seed: 7, preset: 'orders' }, { fused: false, index: 0, onError: { mode: 'fail' }, quiet: true, verbose: false, log() {} });
+  const src = gen.source([], { count: 3, seed: 7, preset: 'orders' }, contextFor({ opts: {} }, false, 0));
   const recs = (await collect(src)).flat();
   assert.deepEqual(recs.map((r) => r.raw), lines({ preset: 'orders', seed: 7 }, 3));
 });

@@ -1,3 +1,4 @@
+import { contextFor } from '../dist/src/pipeline/assemble.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hdr, shortestIn, SCALE } from '../dist/src/report/hdr.js';
@@ -252,7 +253,7 @@ test('stats: an expression that throws on a record counts it as non-numeric', ()
 });
 
 test('stats command: options build the stage; reads only the fields the expressions use', () => {
-  const ctx = { fused: false, index: 0, onError: { mode: 'fail' }, carries: { key: false, ts: false, headers: false }, quiet: true, verbose: false, log() {} };
+  const ctx = contextFor({ opts: {} }, false, 0);
   const st = stats.stage([], { field: ['r.latency_ms', 'r.bytes'], latencyFrom: 'r.ts', every: '1s', tee: true, json: true }, ctx);
   assert.equal(st.name, 'stats');
   assert.deepEqual([...st.reads].sort(), ['bytes', 'latency_ms', 'ts']);

@@ -33,6 +33,7 @@ import { parseCount, parseDuration, parseRate } from '../time/duration.js';
 import { now, showProgress, wallNow, writeErr } from '../runtime.js';
 import { openKafka, type Bytes, type KafkaClient, type KafkaProducer, type OutBatch } from './kafka.js';
 import { connectionConfig, type KafkaConfig } from './kafka-options.js';
+import { KafkaRun } from './kafka-run.js';
 import { KafkaSource } from './kafka-source.js';
 import { parseOffsets } from './kafka-offsets.js';
 
@@ -241,7 +242,7 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
       format: 'value',
       isolation: 'read_uncommitted',
       maxWaitMs: 500,
-    });
+    }, new KafkaRun());
     source.plan = decodePlan(stages, { reads: 'none' });
     const hdr = new Hdr();
     const seen = new SeqSet();

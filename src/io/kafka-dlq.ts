@@ -12,53 +12,17 @@
  * left is flushed when the run ends (`closeAll`).
  */
 import { Buffer } from 'node:buffer';
-import process from 'node:process';
 import { openKafka, type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader } from './kafka.js';
-import { connectionConfig, type KafkaConfig } from './kafka-options.js';
-import { ExactlyOnce } from './kafka-eos.js';
+import type { KafkaConfig } from './kafka-options.js';
+import type { ExactlyOnce } from './kafka-eos.js';
 import { kafkaError, MissingTopic } from './kafka-errors.js';
-
-export interface DeadLetter {
-  stage: string;
-  reason: string;
-  /** The record's position as the stage names it. */
-  where: string;
-  /** The record's original text (or bytes; or a value when the text is gone). */
-  original: unknown;
-}
+import type { DeadLetter, DeadLetterSink } from '../pipeline/run-context.js';
 
 /** Letters waiting in memory before a background send starts (a flush before a commit sends them anyway). */
 const SEND_AT = 5000;
 
-export class KafkaDeadLetters {
-  private static readonly byTopic = new Map<string, KafkaDeadLetters>();
-  private static cfg: KafkaConfig | undefined;
-
-  /** Connection settings of the run's Kafka source or sink, when it has one; else the environment's. */
-  static useConfig(cfg: KafkaConfig): void {
-    KafkaDeadLetters.cfg ??= cfg;
-  }
-
-  static for(topic: string): KafkaDeadLetters {
-    let d = KafkaDeadLetters.byTopic.get(topic);
-    if (!d) KafkaDeadLetters.byTopic.set(topic, (d = new KafkaDeadLetters(topic)));
-    return d;
-  }
-
-  /** Sends every letter collected so far and waits for the broker's acknowledgement. */
-  static async flushAll(): Promise<void> {
-    for (const d of KafkaDeadLetters.byTopic.values()) await d.flush();
-  }
-
-  /** End of the run: flush, then close the connections. */
-  static async closeAll(): Promise<void> {
-    try {
-      await KafkaDeadLetters.flushAll();
-    } finally {
-      for (const d of KafkaDeadLetters.byTopic.values()) await d.close();
-    }
-  }
-
+/** The dead letters of one topic in one run (the run's KafkaRun keeps one per topic). */
+export class KafkaDeadLetters implements DeadLetterSink {
   private keys: Bytes[] = [];
   private values: Bytes[] = [];
   private headers: OutHeader[][] = [];
@@ -70,7 +34,8 @@ export class KafkaDeadLetters {
   /** Letters acknowledged by the broker. */
   sent = 0;
 
-  private constructor(readonly topic: string) {}
+  /** `cfg` and `eos`: the run's connection settings and its transactions, asked for when a send starts. */
+  constructor(readonly topic: string, private readonly cfg: () => KafkaConfig, private readonly eos: () => ExactlyOnce | undefined) {}
 
   add(l: DeadLetter): void {
     if (this.failure !== undefined) throw this.failure;
@@ -88,7 +53,7 @@ export class KafkaDeadLetters {
     this.headers.push(hs);
     this.timestamps.push(Date.now());
     // without a transaction to join, a long run of bad records is sent as it grows
-    if (this.values.length >= SEND_AT && !ExactlyOnce.active) {
+    if (this.values.length >= SEND_AT && !this.eos()) {
       this.flush().catch((e) => (this.failure ??= e));
     }
   }
@@ -113,7 +78,7 @@ export class KafkaDeadLetters {
   }
 
   private async send(batch: OutBatch): Promise<void> {
-    const cfg = KafkaDeadLetters.cfg ?? connectionConfig({}, process.env);
+    const cfg = this.cfg();
     if (!this.client) {
       const client = (this.client = await openKafka(cfg));
       await client.connect();
@@ -123,7 +88,7 @@ export class KafkaDeadLetters {
       this.producer = client.producer({ acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 });
     }
     try {
-      const eos = ExactlyOnce.active;
+      const eos = this.eos();
       if (eos) await eos.send(this.topic, batch);
       else await this.producer!.send(this.topic, batch);
     } catch (e) {
@@ -132,7 +97,7 @@ export class KafkaDeadLetters {
     this.sent += batch.count;
   }
 
-  private async close(): Promise<void> {
+  async close(): Promise<void> {
     await this.client?.close();
     this.client = undefined;
   }

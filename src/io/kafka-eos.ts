@@ -24,13 +24,10 @@ export interface ExactlyOnceOptions {
 }
 
 /**
- * The transactions of one exactly-once run. Created by the Kafka source (`--exactly-once`); the Kafka sink of the
- * same process finds it through `ExactlyOnce.active` and sends through it.
+ * The transactions of one exactly-once run. Created by the Kafka source (`--exactly-once`) and kept in the run's
+ * KafkaRun (io/kafka-run.ts), where the sink, the state changelog and the dead letters find it.
  */
 export class ExactlyOnce {
-  /** The run in this process, set by the source before the sink is built. */
-  static active: ExactlyOnce | undefined;
-
   private readonly producers = new Map<string, TransactionalProducer>();
   private current: TransactionalProducer | undefined;
   private last: TransactionalProducer | undefined;

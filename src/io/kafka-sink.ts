@@ -19,8 +19,8 @@ import { fromEnvelope as parseEnvelope, NotAnEnvelope } from './envelope.js';
 import { kafkaError, MissingTopic } from './kafka-errors.js';
 import { formatDuration } from '../time/duration.js';
 import { UsageError } from '../pipeline/errors.js';
-import { ExactlyOnce } from './kafka-eos.js';
-import { KafkaDeadLetters } from './kafka-dlq.js';
+import type { ExactlyOnce } from './kafka-eos.js';
+import type { KafkaRun } from './kafka-run.js';
 
 export type ProduceMode = 'json' | 'raw' | 'envelope';
 
@@ -113,11 +113,11 @@ export class KafkaSink implements Sink {
   /** The transactions of an --exactly-once run (the consume source of this process made them). */
   private readonly eos: ExactlyOnce | undefined;
 
-  constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSinkOptions) {
+  constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSinkOptions, private readonly run: KafkaRun) {
     this.reads = opts.mode === 'envelope' ? 'all' : opts.key ? opts.key.needs : 'none';
     this.clock = opts.clock ?? (() => performance.now());
-    KafkaDeadLetters.useConfig(cfg);
-    const eos = (this.eos = ExactlyOnce.active);
+    run.useConfig(cfg);
+    const eos = (this.eos = run.eos);
     this.writeLines = opts.mode === 'json' && !opts.key && opts.headers.length === 0 && !eos ? (lines) => this.writeSpans(lines) : undefined;
     if (eos) {
       if (opts.acks !== -1) throw new UsageError('--exactly-once writes with --acks all', 'drop --acks, or run without --exactly-once');
@@ -394,7 +394,7 @@ export class KafkaSink implements Sink {
       if (this.failure !== undefined) throw this.failure;
       // the last transaction: what was written since the last input batch committed, dead letters included
       if (this.eos) {
-        await KafkaDeadLetters.flushAll();
+        await this.run.flushLetters();
         await this.eos.finish();
       }
       if (!this.opts.quiet && this.started > 0) {

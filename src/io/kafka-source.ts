@@ -19,7 +19,7 @@ import { headersJson, isCompactJson, utf8Text } from './envelope.js';
 import { kafkaError } from './kafka-errors.js';
 import { UsageError } from '../pipeline/errors.js';
 import { ExactlyOnce } from './kafka-eos.js';
-import { KafkaDeadLetters } from './kafka-dlq.js';
+import type { KafkaRun } from './kafka-run.js';
 
 export type ConsumeFormat = 'value' | 'envelope' | 'raw';
 
@@ -84,19 +84,19 @@ export class KafkaSource implements Source {
   private binary = 0;
   private closed = false;
 
-  /** The transactions of an --exactly-once run; the Kafka sink finds them through ExactlyOnce.active. */
+  /** The transactions of an --exactly-once run; the Kafka sink finds them in the run's KafkaRun. */
   private readonly eos: ExactlyOnce | undefined;
   /** Under --exactly-once: resolves when the batch handed out last was acknowledged (its transaction committed). */
   private acked: Promise<void> = Promise.resolve();
   private ackedNow: () => void = () => {};
 
-  constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions) {
+  constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions, private readonly run: KafkaRun) {
     this.rawOutput = opts.format === 'raw';
     const whole = opts.format !== 'envelope';
     this.carries = { key: whole, ts: whole, headers: whole, what: whole ? undefined : 'envelope records of `consume --format envelope`' };
-    KafkaDeadLetters.useConfig(cfg);
+    run.useConfig(cfg);
     if (opts.exactlyOnce && opts.group) {
-      this.eos = ExactlyOnce.active = new ExactlyOnce({ group: opts.group, prefix: opts.exactlyOnce.prefix });
+      this.eos = run.eos = new ExactlyOnce({ group: opts.group, prefix: opts.exactlyOnce.prefix });
       this.ackEachBatch = true;
       this.restoresState = true;
       this.ack = (batch) => this.commitInTransaction(batch);
@@ -253,7 +253,7 @@ export class KafkaSource implements Source {
 
   private async commitInTransaction(batch: Rec[]): Promise<void> {
     // dead letters of the batch join its transaction
-    await KafkaDeadLetters.flushAll();
+    await this.run.flushLetters();
     await this.eos!.commit(this.commits.get(batch) ?? []);
     this.ackedNow();
   }
@@ -268,7 +268,7 @@ export class KafkaSource implements Source {
     const offsets = this.commits.get(batch);
     if (!offsets?.length || !this.consumer) return;
     // a bad record's offset is committed only once its dead letter is acknowledged
-    await KafkaDeadLetters.flushAll();
+    await this.run.flushLetters();
     await this.consumer.commit(offsets);
   }
 

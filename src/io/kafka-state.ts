@@ -1,8 +1,7 @@
 import { CHANGED_STATE_HINT, type SourcePosition, type StateBackend, type StatefulStage } from '../pipeline/stage.js';
-import { ExactlyOnce } from './kafka-eos.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { openKafka, tpKey, type KafkaClient, type OutBatch, type TransactionalProducer } from './kafka.js';
-import { KafkaDeadLetters } from './kafka-dlq.js';
+import type { KafkaRun } from './kafka-run.js';
 import { stateParse, stateStringify } from '../pipeline/statejson.js';
 import type { KafkaConfig } from './kafka-options.js';
 
@@ -37,7 +36,7 @@ export class KafkaStateBackend implements StateBackend {
   private ready = false;
   readonly positions = new Map<string, number>();
 
-  constructor(private readonly cfg: KafkaConfig, readonly topic: string) {}
+  constructor(private readonly cfg: KafkaConfig, readonly topic: string, private readonly run: KafkaRun) {}
 
   private async connect(): Promise<KafkaClient> {
     if (!this.client) {
@@ -126,7 +125,7 @@ export class KafkaStateBackend implements StateBackend {
     }
     if (!batch.count) return;
     // the records the batches set aside go out first: a restart from the new position will not see them again
-    await KafkaDeadLetters.flushAll();
+    await this.run.flushLetters();
     // one entry per partition: the latest position of the batches this checkpoint covers
     const latest = new Map<string, number>();
     for (const p of positions) latest.set(`${POS}${p.topic}/${p.partition}`, p.offset);
@@ -136,7 +135,7 @@ export class KafkaStateBackend implements StateBackend {
       batch.timestamps.push(now);
       batch.count++;
     }
-    const eos = ExactlyOnce.active;
+    const eos = this.run.eos;
     if (eos) return eos.send(this.topic, batch);
     if (!this.producer) {
       const client = await this.connect();

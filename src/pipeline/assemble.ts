@@ -4,6 +4,7 @@ import { loadCommand } from './registry.js';
 import { UsageError } from './errors.js';
 import { protectOptionValues, restoreOptionValues } from './option-text.js';
 import { parseOnError, RecordErrors } from './onerror.js';
+import { RunContext } from './run-context.js';
 import type { Carried, Sink, Source, Stage } from './stage.js';
 import { NdjsonSource, StdoutSink } from '../io/stdio.js';
 import { writeErr } from '../runtime.js';
@@ -82,12 +83,15 @@ export function printHelp(spec: CommandSpec): void {
 /** What records carry when nothing says otherwise (a source that builds no context, a tool). */
 const NOTHING: Carried = { key: false, ts: false, headers: false };
 
-export function contextFor(seg: Segment, fused: boolean, index: number, carries: Carried = NOTHING): BuildContext {
+export function contextFor(seg: Segment, fused: boolean, index: number, carries: Carried = NOTHING, run = new RunContext()): BuildContext {
+  const onError = parseOnError(seg.opts.onError);
   return {
     fused,
     index,
     carries,
-    onError: parseOnError(seg.opts.onError),
+    run,
+    errors: (stage) => new RecordErrors(onError, stage, run),
+    onError,
     quiet: !!seg.opts.quiet,
     verbose: !!seg.opts.verbose,
     log: (line) => writeErr(line),
@@ -126,7 +130,7 @@ function checkEnvelopeFlags(segments: Segment[], from: number, to: number, toSin
  * run, else stdin does; a last segment that is a sink (produce) ends it, else stdout does. Everything between
  * must be a stage.
  */
-export function assemble(segments: Segment[]): Assembled {
+export function assemble(segments: Segment[], run = new RunContext()): Assembled {
   const fused = segments.length > 1;
   const first = segments[0];
   const last = segments[segments.length - 1];
@@ -134,10 +138,10 @@ export function assemble(segments: Segment[]): Assembled {
   let to = segments.length;
   let source: Source;
   if (first.spec.source && !(segments.length === 1 && first.spec.sink)) {
-    source = first.spec.source(first.args, first.opts, contextFor(first, fused, 0));
+    source = first.spec.source(first.args, first.opts, contextFor(first, fused, 0, NOTHING, run));
     from = 1;
   } else {
-    const errors = new RecordErrors(parseOnError(first.opts.onError), 'stdin');
+    const errors = new RecordErrors(parseOnError(first.opts.onError), 'stdin', run);
     source = first.spec.stdin?.(first.opts, errors) ?? new NdjsonSource(errors, undefined, first.spec.stage !== undefined && !!first.opts.envelope);
   }
   let carries = source.carries ?? NOTHING;
@@ -151,12 +155,12 @@ export function assemble(segments: Segment[]): Assembled {
       const role = seg.spec.source ? 'a source: it can only come first' : seg.spec.sink ? 'a sink: it can only come last' : 'not a pipeline stage';
       throw new UsageError(`\`${seg.spec.name}\` is ${role}`, 'see `kstream --help`');
     }
-    const stage = seg.spec.stage(seg.args, seg.opts, contextFor(seg, fused, i, carries));
+    const stage = seg.spec.stage(seg.args, seg.opts, contextFor(seg, fused, i, carries, run));
     if (stage.gives) carries = { ...carries, ...stage.gives, what: carries.what };
     stages.push(stage);
   }
   let sink: Sink;
-  if (toSink) sink = last.spec.sink!(last.args, last.opts, contextFor(last, fused, segments.length - 1, carries));
+  if (toSink) sink = last.spec.sink!(last.args, last.opts, contextFor(last, fused, segments.length - 1, carries, run));
   else {
     const format = source.rawOutput ? 'raw' : last.spec.stage && last.opts.envelope ? 'envelope' : 'ndjson';
     sink = new StdoutSink(last.opts.watermarks === false, format);

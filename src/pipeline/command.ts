@@ -1,5 +1,6 @@
 import type { Carried, Sink, Source, Stage, OnError } from './stage.js';
 import type { RecordErrors } from './onerror.js';
+import type { RunContext } from './run-context.js';
 
 /**
  * One subcommand. Each file under commands/ exports one `CommandSpec` as default; src/cli.ts registers them with
@@ -60,6 +61,10 @@ export interface BuildContext {
   onError: OnError;
   /** What the records reaching this stage carry besides their value (set from the run's source). */
   carries: Carried;
+  /** What the run shares (dead letters, the Kafka layer's clients and transactions). */
+  run: RunContext;
+  /** The stage's --on-error policy, wired to the run's dead letters. */
+  errors(stage: string): RecordErrors;
   quiet: boolean;
   verbose: boolean;
   /** Where diagnostics go; never stdout. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { OnError } from './stage.js';
 import { Buffer } from 'node:buffer';
 import { RuntimeError, UsageError } from './errors.js';
-import { KafkaDeadLetters } from '../io/kafka-dlq.js';
+import type { RunContext } from './run-context.js';
 
 /** Dead letters go to a Kafka topic when the target is `kafka:<topic>`; any other target is a file. */
 const KAFKA_TARGET = 'kafka:';
@@ -17,11 +17,6 @@ export function parseOnError(v: unknown): OnError {
   throw new UsageError(`invalid --on-error \`${s}\``, 'use fail, skip, dlq=<file> or dlq=kafka:<topic>');
 }
 
-/** End of a run: dead letters still on their way to Kafka are sent and acknowledged. */
-export async function closeDeadLetters(): Promise<void> {
-  await KafkaDeadLetters.closeAll();
-}
-
 /**
  * Applies the record-error policy for one stage. `fail` throws a RuntimeError naming the position; `skip` counts;
  * `dlq` counts and appends a dead-letter line carrying the original text, the stage, the reason and the position
@@ -31,7 +26,8 @@ export class RecordErrors {
   count = 0;
   private fd: number | undefined;
 
-  constructor(readonly policy: OnError, readonly stage: string) {}
+  /** `run`: where dead-letter topics come from (dlq=kafka:…); without it they are refused. */
+  constructor(readonly policy: OnError, readonly stage: string, private readonly run?: RunContext) {}
 
   /** `hint`: what to do about this kind of bad record, when fixing the input is not the answer. */
   handle(where: string, reason: string, original: unknown, hint = 'fix the input'): void {
@@ -41,7 +37,9 @@ export class RecordErrors {
     this.count++;
     if (this.policy.mode === 'dlq') {
       if (this.policy.target.startsWith(KAFKA_TARGET)) {
-        KafkaDeadLetters.for(this.policy.target.slice(KAFKA_TARGET.length)).add({ stage: this.stage, reason, where, original });
+        const letters = this.run?.kafkaLetters;
+        if (!letters) throw new RuntimeError(`\`${this.stage}\` cannot send dead letters to Kafka here`, 'use --on-error dlq=<file>');
+        letters(this.policy.target.slice(KAFKA_TARGET.length)).add({ stage: this.stage, reason, where, original });
         return;
       }
       if (this.fd === undefined) {

@@ -1,11 +1,12 @@
 // Shared by window/aggregate/semantics tests: builds stages through the command specs (so flag parsing is
 // exercised too) and drives them the way the fused runner does.
+import { contextFor } from '../../dist/src/pipeline/assemble.js';
 import { Rec } from '../../dist/src/pipeline/record.js';
 import windowCmd from '../../dist/commands/window.js';
 import aggregateCmd from '../../dist/commands/aggregate.js';
 
 // records as a Kafka source gives them: with key, timestamp and headers
-export const ctx = (mode = 'fail') => ({ fused: true, index: 0, onError: { mode }, carries: { key: true, ts: true, headers: true }, quiet: true, verbose: false, log() {} });
+export const ctx = (mode = 'fail') => contextFor({ opts: { onError: mode } }, true, 0, { key: true, ts: true, headers: true });
 
 /** A record as the NDJSON decoder makes it (full value plus its text). */
 export function rec(value, pos = 1, ts) {
