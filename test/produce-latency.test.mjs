@@ -7,6 +7,7 @@ import { Buffer } from 'node:buffer';
 import { WireProducer } from '../dist/src/io/kafka-producer.js';
 import { KafkajsClient } from '../dist/src/io/kafka-client.js';
 import { KafkaSink } from '../dist/src/io/kafka-sink.js';
+import { MissingTopic } from '../dist/src/io/kafka-errors.js';
 import { LineSpans } from '../dist/src/pipeline/spans.js';
 import { RecordErrors } from '../dist/src/pipeline/onerror.js';
 
@@ -165,4 +166,15 @@ test('a pipelined produce still bounds what is in flight: past 16 MB of input a 
   } finally {
     s.restore();
   }
+});
+
+test('topicExists asks for the one topic on the client\'s own connection, not the admin\'s list on a second one', async () => {
+  const client = new KafkajsClient({ brokers: ['127.0.0.1:1'], clientId: 'test' });
+  const asked = [];
+  // the wire's metadata lookup, as Wire.partitions answers: the partitions, or MissingTopic
+  Object.defineProperty(client, 'wire', { value: { async partitions(t) { asked.push(t); if (t === 'here') return { topic: t, partitions: [] }; throw new MissingTopic(t); } } });
+  client.admin = () => assert.fail('topicExists opened the admin client (a second connection and a list of every topic)');
+  assert.equal(await client.topicExists('here'), true);
+  assert.equal(await client.topicExists('gone'), false);
+  assert.deepEqual(asked, ['here', 'gone']);
 });
