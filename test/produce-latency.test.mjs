@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
+import { spawnSync } from 'node:child_process';
 import { WireProducer } from '../dist/src/io/kafka-producer.js';
 import { KafkajsClient } from '../dist/src/io/kafka-client.js';
 import { KafkaSink } from '../dist/src/io/kafka-sink.js';
@@ -177,4 +178,20 @@ test('topicExists asks for the one topic on the client\'s own connection, not th
   assert.equal(await client.topicExists('here'), true);
   assert.equal(await client.topicExists('gone'), false);
   assert.deepEqual(asked, ['here', 'gone']);
+});
+
+test('produce and consume load kafkajs\'s cluster, not its admin, consumer and producer (half of its startup CPU)', () => {
+  // a fresh process: this one may have loaded kafkajs already
+  const code = `
+    await import(${JSON.stringify(new URL('../dist/src/io/kafka-client.js', import.meta.url).href)});
+    const { createRequire } = await import('node:module');
+    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('kafkajs'));
+    console.log(JSON.stringify(loaded.map((k) => k.split('kafkajs/')[1])));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const loaded = JSON.parse(r.stdout);
+  assert.ok(loaded.some((k) => k.startsWith('src/cluster/')), 'the cluster is what the client is built on');
+  for (const part of ['src/admin/', 'src/consumer/index', 'src/producer/', 'index.js']) {
+    assert.ok(!loaded.some((k) => k.startsWith(part)), `kafkajs ${part} loaded at startup`);
+  }
 });
