@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { WireProducer } from '../dist/src/io/kafka-producer.js';
 import { KafkajsClient } from '../dist/src/io/kafka-client.js';
 import { KafkaSink } from '../dist/src/io/kafka-sink.js';
@@ -226,4 +227,28 @@ test('bench --brokers at a constant rate lingers like produce (a request per pac
   assert.equal(seen.length, 2);
   assert.ok(seen[0].lingerMs >= 1, `paced bench producer lingerMs ${seen[0].lingerMs}`);
   assert.ok(!seen[1].lingerMs, 'flat out, sends are big enough without lingering');
+});
+
+test('an idle kafkajs request queue arms no timer (it re-armed a 1 ms check for good); one that waits still checks', async () => {
+  const { patchRequestQueue } = await import('../dist/src/io/kafka-client.js');
+  await patchRequestQueue();
+  const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js');
+  const logger = { debug() {}, info() {}, warn() {}, error() {} };
+  const q = new RequestQueue({ maxInFlightRequests: 1, requestTimeout: 30_000, enforceRequestTimeout: false, clientId: 't', broker: 'b', logger });
+  try {
+    // what a response's arrival runs: nothing pending, so nothing to check later
+    q.checkPendingRequests();
+    assert.equal(q.throttleCheckTimeoutId, null, 'a check was armed with nothing pending');
+    // over the in-flight limit, a request waits: the check is armed, and sends it once there is room
+    const sent = [];
+    const push = (id) => q.push({ entry: { correlationId: id, resolve() {}, reject() {} }, expectResponse: true, requestTimeout: 30_000, sendRequest: () => sent.push(id) });
+    push(1);
+    push(2);
+    assert.deepEqual(sent, [1]);
+    assert.notEqual(q.throttleCheckTimeoutId, null);
+    q.fulfillRequest({ correlationId: 1, payload: Buffer.alloc(0), size: 0 });
+    assert.deepEqual(sent, [1, 2]);
+  } finally {
+    q.destroy();
+  }
 });

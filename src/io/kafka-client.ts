@@ -554,8 +554,12 @@ function kafkajsLogger(cfg: KafkaConfig) {
 
 /**
  * kafkajs 2.2.4's request queue arms `setTimeout(check, throttledUntil - Date.now())` with throttledUntil = -1 when
- * nothing is throttled: a negative delay, which Bun, Deno and newer Node versions warn about on stderr. Same logic,
- * delay clamped at 0.
+ * nothing is throttled: a negative delay, which Bun, Deno and newer Node versions warn about on stderr, and which
+ * timers run after 1 ms. The check then arms the timer again, even with nothing pending: from its first response on,
+ * every connection woke its process about 1000 times a second for good (an idle `consume` made 1660 event-loop
+ * turns a second, measured with strace) — CPU a busy machine's other processes wait for. Now the check is armed
+ * only while requests wait (throttled or over the in-flight limit), as kafkajs's comment intends; a request pushed
+ * later is sent at once or arms it itself; the delay is never negative.
  */
 let queuePatched = false;
 export async function patchRequestQueue(): Promise<void> {
@@ -567,13 +571,14 @@ export async function patchRequestQueue(): Promise<void> {
     const proto = RequestQueue?.prototype;
     if (!proto || typeof proto.scheduleCheckPendingRequests !== 'function') return;
     proto.scheduleCheckPendingRequests = function (this: { throttledUntil: number; throttleCheckTimeoutId: unknown; pending: unknown[]; checkPendingRequests(): void }) {
+      if (this.pending.length === 0) return;
       let scheduleAt = this.throttledUntil - Date.now();
       if (!this.throttleCheckTimeoutId) {
-        if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : 10;
+        scheduleAt = scheduleAt > 0 ? scheduleAt : 10;
         this.throttleCheckTimeoutId = setTimeout(() => {
           this.throttleCheckTimeoutId = null;
           this.checkPendingRequests();
-        }, Math.max(0, scheduleAt));
+        }, scheduleAt);
       }
     };
   } catch {
