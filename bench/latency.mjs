@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // End-to-end latency through Kafka at a constant rate: kstream against kcat (librdkafka), on the same broker, in one run.
 //   node bench/latency.mjs [--rates 20000,100000] [--duration 10] [--partitions 3] [--runs 1] [--brokers host:port]
-//                          [--broker-pid N] [--only ks-ks,kcat-kcat,ks-kcat,kcat-ks,bench] [--json] [--check]
+//                          [--broker-pid N] [--only ks-ks,kcat-kcat,ks-kcat,kcat-ks,bench] [--cli path] [--out latency.json]
+//                          [--json] [--check]
 // Every scenario runs on a fresh topic: the consumer starts first (`--offset end`, waits until it is connected), then
 // `kstream gen --rate R --duration D` is piped into the producer. `gen --rate` stamps each record's `ts` with its
 // intended send time, and `kstream stats --latency-from r.ts` at the consumer's end measures now − ts, so a stall
@@ -15,13 +16,14 @@
 // has every record, per record produced. ks-kcat against kcat-kcat compares the two producers with the same consumer.
 // Without --brokers (or KSTREAM_BROKERS) it starts its own broker on a free port (stopped at the end), so nothing
 // else runs on it; with --brokers, pass --broker-pid for the CPU figures (else looked up with `ss -ltnp`).
-// Prints a table per rate, writes bench/out/latency.json; --check exits 1 when a target is missed:
+// --cli: the kstream CLI whose produce, consume and bench are measured (another build, for before/after); gen and
+// stats always come from this tree. Prints a table per rate, writes bench/out/latency.json; --check exits 1 when a target is missed:
 //   ks-ks p99 ≤ 10 ms and ≤ kcat-kcat's p99, ks-ks p99.9 ≤ 25 ms, kstream's producer broker CPU/record ≤ kcat's × 1.1.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { flag, kcatVersions, ks, opt, outDir, q, requireKcat, say, root } from './common.mjs';
+import { flag, kcatVersions, ks, node, opt, outDir, q, requireKcat, say, root } from './common.mjs';
 
 const RATES = String(opt('--rates', '20000,100000')).split(',').map(Number);
 const DURATION = Number(opt('--duration', 10));
@@ -39,6 +41,8 @@ const P99_MS = 10;
 const P999_MS = 25;
 /** Broker CPU per record of kstream's producer against kcat's: measurement noise allowance. */
 const CPU_SLACK = 1.1;
+/** The kstream measured (produce, consume, bench). */
+const KS = opt('--cli') ? `${q(node)} ${q(path.resolve(opt('--cli')))}` : ks;
 
 requireKcat();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -138,11 +142,11 @@ function admin(sub) {
 
 // --- the scenarios ---------------------------------------------------------------------------------------------
 const producers = {
-  ks: (t, r) => `${ks} gen --rate ${r} --duration ${DURATION}s | ${ks} produce ${q(t)} --quiet`,
+  ks: (t, r) => `${ks} gen --rate ${r} --duration ${DURATION}s | ${KS} produce ${q(t)} --quiet`,
   kcat: (t, r) => `${ks} gen --rate ${r} --duration ${DURATION}s | kcat -P -b ${q(brokers)} -t ${q(t)}`,
 };
 const consumers = {
-  ks: (t, n) => `${ks} consume ${q(t)} --offset end --count ${n} + stats --latency-from r.ts --json`,
+  ks: (t, n) => `${KS} consume ${q(t)} --offset end --count ${n} + stats --latency-from r.ts --json`,
   kcat: (t, n) => `kcat -C -b ${q(brokers)} -t ${q(t)} -o end -u -q -c ${n} | ${ks} stats --latency-from r.ts --json`,
 };
 
@@ -196,7 +200,7 @@ async function pair(prod, cons, rate) {
 /** `kstream bench --brokers` at `rate`. */
 async function benchCmd(rate) {
   const cpu0 = brokerCpu();
-  const r = await start(`${ks} bench --brokers ${q(brokers)} --rate ${rate} --duration ${DURATION}s --partitions ${PARTITIONS} --json`).done;
+  const r = await start(`${KS} bench --brokers ${q(brokers)} --rate ${rate} --duration ${DURATION}s --partitions ${PARTITIONS} --json`).done;
   const cpu = brokerCpu() - cpu0;
   if (r.code !== 0) throw new Error(`kstream bench failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const b = JSON.parse(r.stdout.trim().split('\n').pop());
@@ -282,12 +286,13 @@ const perRate = RATES.map((rate) => {
 
 const [kcatVersion, librdkafka] = kcatVersions();
 const result = {
-  brokers, partitions: PARTITIONS, duration_s: DURATION, rates: RATES, runs: RUNS, node: process.version, kcat: kcatVersion, librdkafka,
+  cli: opt('--cli') ? path.resolve(opt('--cli')) : path.join(root, 'dist/src/cli.js'), brokers, partitions: PARTITIONS, duration_s: DURATION, rates: RATES, runs: RUNS, node: process.version, kcat: kcatVersion, librdkafka,
   load_average_at_start_of_each: loads.map((x) => +x.toFixed(2)), load_average_end: os.loadavg().map((x) => +x.toFixed(2)),
   rows, summary, ratios: perRate, checks: checks.map(([what, ok]) => ({ what, ok })),
 };
 fs.mkdirSync(outDir, { recursive: true });
-fs.writeFileSync(path.join(outDir, 'latency.json'), JSON.stringify(result, null, 2) + '\n');
+const outFile = path.join(outDir, opt('--out', 'latency.json'));
+fs.writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
 
 if (flag('--json')) console.log(JSON.stringify(result));
 else {
@@ -306,6 +311,6 @@ else {
   }
   console.log('');
   for (const [what, ok] of checks) console.log(`${ok ? 'ok  ' : 'MISS'} ${what}`);
-  console.log(`\nwritten ${path.relative(root, path.join(outDir, 'latency.json'))}`);
+  console.log(`\nwritten ${path.relative(root, outFile)}`);
 }
 if (flag('--check') && checks.some(([, ok]) => !ok)) process.exit(1);
