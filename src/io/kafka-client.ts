@@ -3,13 +3,17 @@
  * and admin requests; the Fetch response and the Produce request — the two messages that carry records — are
  * encoded and decoded by kafka-protocol.ts and sent over kafkajs's own connections.
  *
- * The one kafkajs internal used is the cluster object its admin, consumer and producer are built on (reached
- * through the client's private factory), because kafkajs has no public API for sending a request to a given
- * broker. kafkajs 2.2.4 is its final release, so that internal does not move.
+ * The main kafkajs internal used is the cluster object its admin, consumer and producer are built on, because
+ * kafkajs has no public API for sending a request to a given broker. It is made here from kafkajs's cluster module
+ * as kafkajs's own client makes it, without loading the whole library: kafkajs's index loads its admin, consumer
+ * and producer too (143 modules, 80-140 ms of CPU on a small machine, against about half that for the cluster),
+ * and that load is most of what `produce` needs before its first send — while `gen` before it in the pipe has
+ * started its clock. The rest of kafkajs is loaded for the admin requests, when one is made. kafkajs 2.2.4 is its
+ * final release, so these internals do not move.
  */
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
-import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import type { Kafka, Admin, LogEntry } from 'kafkajs';
 import type { KafkaConfig } from './kafka-options.js';
 import { scrubSecrets } from './kafka-options.js';
 import { kafkaError, MissingTopic, Outage } from './kafka-errors.js';
@@ -70,6 +74,8 @@ interface Connection {
 const kafkajsRequire = createRequire(import.meta.url);
 const API_KEYS: Record<string, number> = kafkajsRequire('kafkajs/src/protocol/requests/apiKeys.js');
 const REQUESTS: Record<string, unknown> = kafkajsRequire('kafkajs/src/protocol/requests/index.js').requests;
+const ClusterClass: new (opts: object) => Cluster = kafkajsRequire('kafkajs/src/cluster/index.js');
+const LOGGERS: { createLogger(o: { level: number; logCreator: unknown }): unknown; LEVELS: { NOTHING: number; INFO: number } } = kafkajsRequire('kafkajs/src/loggers/index.js');
 
 interface Cluster {
   connect(): Promise<void>;
@@ -107,6 +113,14 @@ export class ProtocolError extends Error {
 export async function protocolError(code: number, topic?: string, partition?: number): Promise<ProtocolError> {
   const info = await errorInfo(code);
   return new ProtocolError(code, info.type, info.message, info.retriable, topic, partition);
+}
+
+/** kafkajs's group member metadata and assignment codecs (its AssignerProtocol export), without its index. */
+export function assignerProtocol(): {
+  MemberMetadata: { encode(m: object): Buffer; decode(b: Buffer): any };
+  MemberAssignment: { encode(a: object): Buffer; decode(b: Buffer): any };
+} {
+  return kafkajsRequire('kafkajs/src/consumer/assignerProtocol.js');
 }
 
 /** A payload in the shape kafkajs's request framing accepts from an encoder. */
@@ -298,11 +312,22 @@ export class Wire {
   private connected: Promise<void> | undefined;
   private readonly targets = new Set<string>();
 
-  constructor(readonly kafka: Kafka, readonly cfg: KafkaConfig) {
+  constructor(options: KafkajsOptions, readonly cfg: KafkaConfig) {
     this.outage = new Outage(cfg);
-    const create = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
-    if (!create) throw new Error('unsupported kafkajs version: cluster factory not found');
-    this.cluster = (kafka as any)[create]({ metadataMaxAge: 300_000, allowAutoTopicCreation: false, maxInFlightRequests: null, isolationLevel: 0 });
+    // what kafkajs's Kafka#[createCluster] makes of the client's options (kafkajs/src/index.js)
+    const { logLevel, logCreator, retry, ...rest } = options;
+    this.cluster = new ClusterClass({
+      ...rest,
+      logger: LOGGERS.createLogger({ level: logLevel, logCreator }),
+      retry,
+      offsets: new Map(),
+      enforceRequestTimeout: true,
+      instrumentationEmitter: null,
+      metadataMaxAge: 300_000,
+      allowAutoTopicCreation: false,
+      maxInFlightRequests: null,
+      isolationLevel: 0,
+    });
   }
 
   connect(): Promise<void> {
@@ -529,8 +554,12 @@ function kafkajsLogger(cfg: KafkaConfig) {
 
 /**
  * kafkajs 2.2.4's request queue arms `setTimeout(check, throttledUntil - Date.now())` with throttledUntil = -1 when
- * nothing is throttled: a negative delay, which Bun, Deno and newer Node versions warn about on stderr. Same logic,
- * delay clamped at 0.
+ * nothing is throttled: a negative delay, which Bun, Deno and newer Node versions warn about on stderr, and which
+ * timers run after 1 ms. The check then arms the timer again, even with nothing pending: from its first response on,
+ * every connection woke its process about 1000 times a second for good (an idle `consume` made 1660 event-loop
+ * turns a second, measured with strace) — CPU a busy machine's other processes wait for. Now the check is armed
+ * only while requests wait (throttled or over the in-flight limit), as kafkajs's comment intends; a request pushed
+ * later is sent at once or arms it itself; the delay is never negative.
  */
 let queuePatched = false;
 export async function patchRequestQueue(): Promise<void> {
@@ -542,13 +571,14 @@ export async function patchRequestQueue(): Promise<void> {
     const proto = RequestQueue?.prototype;
     if (!proto || typeof proto.scheduleCheckPendingRequests !== 'function') return;
     proto.scheduleCheckPendingRequests = function (this: { throttledUntil: number; throttleCheckTimeoutId: unknown; pending: unknown[]; checkPendingRequests(): void }) {
+      if (this.pending.length === 0) return;
       let scheduleAt = this.throttledUntil - Date.now();
       if (!this.throttleCheckTimeoutId) {
-        if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : 10;
+        scheduleAt = scheduleAt > 0 ? scheduleAt : 10;
         this.throttleCheckTimeoutId = setTimeout(() => {
           this.throttleCheckTimeoutId = null;
           this.checkPendingRequests();
-        }, Math.max(0, scheduleAt));
+        }, scheduleAt);
       }
     };
   } catch {
@@ -569,14 +599,29 @@ function quietSockets(): (args: any) => any {
   };
 }
 
+/** The options of a kafkajs client (`new Kafka(…)`), which its clusters are made with. */
+type KafkajsOptions = {
+  clientId: string;
+  brokers: string[];
+  ssl: object | undefined;
+  sasl: object | undefined;
+  connectionTimeout: number;
+  authenticationTimeout: number;
+  socketFactory: (args: any) => any;
+  requestTimeout: number;
+  retry: { retries: number; initialRetryTime: number; maxRetryTime: number };
+  logLevel: number;
+  logCreator: unknown;
+};
+
 export class KafkajsClient implements KafkaClient {
-  private readonly kafka: Kafka;
+  private readonly options: KafkajsOptions;
   private wireInstance: Wire | undefined;
   private adminInstance: Promise<Admin> | undefined;
 
   constructor(readonly config: KafkaConfig) {
     const { tls, sasl } = config;
-    this.kafka = new Kafka({
+    this.options = {
       clientId: config.clientId,
       brokers: config.brokers,
       ssl: tls ? { ca: tls.ca ? [tls.ca] : undefined, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized } : undefined,
@@ -587,20 +632,25 @@ export class KafkajsClient implements KafkaClient {
       requestTimeout: 30_000,
       // A handful of quick retries: an unreachable broker fails in about a second, a leader move still recovers.
       retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 },
-      logLevel: config.log ? logLevel.INFO : logLevel.NOTHING,
+      logLevel: config.log ? LOGGERS.LEVELS.INFO : LOGGERS.LEVELS.NOTHING,
       logCreator: kafkajsLogger(config),
-    });
+    };
   }
 
   get wire(): Wire {
-    if (!this.wireInstance) this.wireInstance = new Wire(this.kafka, this.config);
+    if (!this.wireInstance) this.wireInstance = new Wire(this.options, this.config);
     return this.wireInstance;
   }
 
   private admin(): Promise<Admin> {
     if (!this.adminInstance) {
-      const admin = this.kafka.admin({ retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 } });
-      this.adminInstance = withDeadline(admin.connect(), CONNECT_DEADLINE_MS, this.config).then(() => admin);
+      this.adminInstance = (async () => {
+        // the whole of kafkajs, only now: see the header
+        const { Kafka: KafkaClass } = kafkajsRequire('kafkajs') as { Kafka: new (o: object) => Kafka };
+        const admin = new KafkaClass(this.options).admin({ retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 } });
+        await withDeadline(admin.connect(), CONNECT_DEADLINE_MS, this.config);
+        return admin;
+      })();
     }
     return this.adminInstance;
   }
@@ -636,10 +686,20 @@ export class KafkajsClient implements KafkaClient {
     return { brokers: c.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })), controller: c.controller ?? -1, clusterId: c.clusterId };
   }
 
+  /**
+   * One Metadata request for the topic on the client's own connection (not the admin's list of every topic, on a
+   * second connection): produce starts sending one or two round trips sooner, with the partitions its first
+   * request needs already known. A name the broker refuses as invalid counts as missing (creating it then says why).
+   */
   async topicExists(name: string): Promise<boolean> {
-    const admin = await this.admin();
-    const list = await admin.listTopics().catch((e) => this.fail(e));
-    return list.includes(name);
+    try {
+      await this.wire.partitions(name);
+      return true;
+    } catch (e) {
+      if (e instanceof MissingTopic) return false;
+      if ((e as { type?: string }).type === 'INVALID_TOPIC_EXCEPTION' || /INVALID_TOPIC/.test(String((e as Error).message))) return false;
+      throw e;
+    }
   }
 
   async offsets(topic: string, isolation: Isolation = 'read_uncommitted'): Promise<PartitionOffsets[]> {
@@ -721,7 +781,7 @@ export class KafkajsClient implements KafkaClient {
 
   async describeGroups(groupIds: string[]): Promise<GroupDescription[]> {
     const admin = await this.admin();
-    const { AssignerProtocol } = await import('kafkajs');
+    const AssignerProtocol = assignerProtocol();
     const res = await admin.describeGroups(groupIds).catch((e) => this.fail(e, undefined, groupIds[0]));
     return res.groups.map((g) => ({
       groupId: g.groupId,

@@ -7,11 +7,10 @@
  * (join, sync with a round-robin assignment computed by the leader, heartbeats, rejoin on rebalance) using
  * kafkajs's request methods, and commits only what the caller acknowledged.
  */
-import { AssignerProtocol } from 'kafkajs';
 import type { FetchedPartition } from './kafka-protocol.js';
 import type { ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffset } from './kafka.js';
 import { tpKey } from './kafka.js';
-import { protocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-client.js';
+import { assignerProtocol, protocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-client.js';
 import { isTransient, kafkaError } from './kafka-errors.js';
 import { RuntimeError } from '../pipeline/errors.js';
 
@@ -384,7 +383,7 @@ class GroupMember {
           memberId: this.memberId,
           groupInstanceId: this.instanceId ?? null,
           protocolType: 'consumer',
-          groupProtocols: [{ name: PROTOCOL, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics: this.topics, userData: Buffer.alloc(0) }) }],
+          groupProtocols: [{ name: PROTOCOL, metadata: assignerProtocol().MemberMetadata.encode({ version: 0, topics: this.topics, userData: Buffer.alloc(0) }) }],
         };
         let joined;
         try {
@@ -403,7 +402,7 @@ class GroupMember {
         this.needsRejoin = false;
         const buf: Buffer | null = synced.memberAssignment;
         if (!buf || buf.length === 0) return [];
-        const decoded = AssignerProtocol.MemberAssignment.decode(buf);
+        const decoded = assignerProtocol().MemberAssignment.decode(buf);
         if (!decoded) return [];
         return Object.entries(decoded.assignment)
           .filter(([topic]) => this.topics.includes(topic))
@@ -430,7 +429,7 @@ class GroupMember {
     const subs = new Map<string, string[]>();
     const topics = new Set<string>();
     for (const m of members) {
-      const md = AssignerProtocol.MemberMetadata.decode(m.memberMetadata);
+      const md = assignerProtocol().MemberMetadata.decode(m.memberMetadata);
       const ts = md?.topics ?? [];
       subs.set(m.memberId, ts);
       for (const t of ts) topics.add(t);
@@ -449,7 +448,7 @@ class GroupMember {
     }
     return ids.map((memberId) => ({
       memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: out.get(memberId)!, userData: Buffer.alloc(0) }),
+      memberAssignment: assignerProtocol().MemberAssignment.encode({ version: 0, assignment: out.get(memberId)!, userData: Buffer.alloc(0) }),
     }));
   }
 

@@ -4,6 +4,11 @@
  * leaders — all requests of a send at once, pipelined on each broker connection. Requests on one connection are
  * processed in order by the broker, so records of a partition stay in order; only a retry after a leader change
  * can reorder them (as with any non-idempotent Kafka producer).
+ *
+ * With `lingerMs`, sends that arrive within that long of the last request wait and go out together in the next
+ * one (one record batch per partition instead of one per send). A paced stream hands over a few dozen records at a
+ * time — a pipe read, a generator tick — and a request for each cost the broker twice the CPU per record of
+ * librdkafka's, and this process a loopback writev per millisecond, which on a busy machine is what stalled it.
  */
 import { BatchBuffers, BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from './kafka-protocol.js';
 import { partitionForKey } from './kafka-protocol.js';
@@ -39,6 +44,28 @@ interface Sealed {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Sends of one topic waiting for the next request (lingerMs), and the promise they all resolve with. */
+interface Lingering {
+  batches: OutBatch[];
+  records: number;
+  bytes: number;
+  done: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/** About the value bytes of a batch (what --batch-bytes is compared with), without walking lines. */
+function approxBytes(b: OutBatch): number {
+  if (b.count === 0) return 0;
+  if (b.lines) return b.lines.ends[b.count - 1] - b.lines.starts[0];
+  let n = 0;
+  for (let i = 0; i < b.count; i++) {
+    const v = b.values[i];
+    if (v !== null) n += v.length;
+  }
+  return n;
+}
+
 /**
  * The identity of an idempotent/transactional producer (kafka-txn.ts): batches carry its producer id, epoch and
  * per-partition sequence numbers, requests its transactional id, and every partition is added to the open
@@ -61,8 +88,16 @@ export class WireProducer implements KafkaProducer {
   private readonly meta = new Map<string, TopicMeta>();
   private sticky = -1;
   private readonly buffers = BatchBuffers.shared;
+  /** 0 for a transactional producer: its sends are awaited one by one before a commit, nothing could join them. */
+  private readonly lingerMs: number;
+  private readonly lingering = new Map<string, Lingering>();
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** performance.now() of the last request issued from lingering sends. */
+  private lastFlush = -Infinity;
 
-  constructor(private readonly wire: Wire, private readonly opts: ProducerOptions, private readonly ident?: ProducerIdentity) {}
+  constructor(private readonly wire: Wire, private readonly opts: ProducerOptions, private readonly ident?: ProducerIdentity) {
+    this.lingerMs = ident ? 0 : Math.max(0, opts.lingerMs ?? 0);
+  }
 
   private async topicMeta(topic: string, refresh = false): Promise<TopicMeta> {
     let m = this.meta.get(topic);
@@ -73,7 +108,45 @@ export class WireProducer implements KafkaProducer {
     return m;
   }
 
-  async send(topic: string, batch: OutBatch): Promise<void> {
+  send(topic: string, batch: OutBatch): Promise<void> {
+    if (this.lingerMs === 0) return this.sendNow(topic, [batch]);
+    let l = this.lingering.get(topic);
+    if (!l) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      this.lingering.set(topic, (l = { batches: [], records: 0, bytes: 0, done, resolve, reject }));
+    }
+    l.batches.push(batch);
+    l.records += batch.count;
+    l.bytes += approxBytes(batch);
+    const done = l.done;
+    // a full batch's worth goes at once: waiting would only make the next request bigger than a batch
+    if (l.records >= this.opts.batchRecords || l.bytes >= this.opts.batchBytes) this.flushTopic(topic);
+    else {
+      const wait = this.lastFlush + this.lingerMs - performance.now();
+      if (wait <= 0) this.flush();
+      else this.lingerTimer ??= setTimeout(() => this.flush(), wait);
+    }
+    return done;
+  }
+
+  /** Sends everything lingering, one request per leader. */
+  private flush(): void {
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    for (const topic of [...this.lingering.keys()]) this.flushTopic(topic);
+  }
+
+  private flushTopic(topic: string): void {
+    const l = this.lingering.get(topic);
+    if (!l) return;
+    this.lingering.delete(topic);
+    this.lastFlush = performance.now();
+    this.sendNow(topic, l.batches).then(l.resolve, l.reject);
+  }
+
+  private async sendNow(topic: string, batches: OutBatch[]): Promise<void> {
     // Sends may overlap (pipelined writes): each issues its requests only after the previous one issued its own,
     // so batches reach each partition in call order even when compression finishes out of order. The place in
     // line is taken before the first await.
@@ -81,16 +154,16 @@ export class WireProducer implements KafkaProducer {
     let issued!: () => void;
     this.issued = new Promise<void>((r) => (issued = r));
     try {
-      await this.encodeAndDeliver(topic, batch, previous, issued);
+      await this.encodeAndDeliver(topic, batches, previous, issued);
     } finally {
       issued();
     }
   }
 
-  private async encodeAndDeliver(topic: string, batch: OutBatch, previous: Promise<void>, issued: () => void): Promise<void> {
+  private async encodeAndDeliver(topic: string, batches: OutBatch[], previous: Promise<void>, issued: () => void): Promise<void> {
     const meta = await this.topicMeta(topic);
     // Records and their strings are garbage from here on: only the sealed batches wait for the broker.
-    const sealed = this.encode(topic, batch, meta.partitions.length);
+    const sealed = this.encode(topic, batches, meta.partitions.length);
     if (sealed.length === 0) return;
     await Promise.all(sealed.map((x) => x.records));
     if (this.ident) await this.ident.addPartitions(topic, [...new Set(sealed.map((x) => x.partition))]);
@@ -98,8 +171,8 @@ export class WireProducer implements KafkaProducer {
     await this.deliver(topic, sealed, issued);
   }
 
-  /** The records of a send as record batches, one or more per partition. */
-  private encode(topic: string, batch: OutBatch, n: number): Sealed[] {
+  /** The records of one or more sends (in order) as record batches, one or more per partition. */
+  private encode(topic: string, batches: OutBatch[], n: number): Sealed[] {
     if (this.sticky < 0) this.sticky = Math.floor(Math.random() * n);
     const { batchBytes, batchRecords, compression } = this.opts;
     const builders = new Map<number, BatchBuilder>();
@@ -111,30 +184,34 @@ export class WireProducer implements KafkaProducer {
       sealed.push({ partition: p, records, count: b.count, backing: b.reusable });
       builders.delete(p);
     };
-    const { keys, values, timestamps, partitions, headers, lines } = batch;
-    const ascii = batch.asciiValues === true;
-    const put = (b: BatchBuilder, i: number, limit: number): number =>
-      lines ? b.appendBytes(keys[i], lines.buf, lines.starts[i], lines.ends[i], timestamps[i], limit) : b.append(keys[i], values[i], timestamps[i], headers ? headers[i] : undefined, limit, ascii);
-    const initial = Math.min(batchBytes + 1024, Math.max(4096, batch.count * 128));
-    for (let i = 0; i < batch.count; i++) {
-      let p = partitions ? partitions[i] : -1;
-      const key = keys[i];
-      if (p < 0) p = key !== null ? partitionForKey(key, n) : this.sticky;
-      else if (p >= n) throw new RuntimeError(`partition ${p} does not exist in \`${topic}\` (it has ${n})`, `use --partition 0..${n - 1}`);
-      let b = builders.get(p);
-      if (!b) builders.set(p, (b = new BatchBuilder(initial, this.buffers)));
-      if (put(b, i, batchBytes) < 0) {
-        seal(p, b);
-        if (p === this.sticky && key === null && (partitions === undefined || partitions[i] < 0)) {
-          // the sticky partition's batch is full: keyless records move on to the next partition
-          this.sticky = (this.sticky + 1) % n;
-          p = this.sticky;
-        }
-        b = builders.get(p);
+    let total = 0;
+    for (const batch of batches) total += batch.count;
+    const initial = Math.min(batchBytes + 1024, Math.max(4096, total * 128));
+    for (const batch of batches) {
+      const { keys, values, timestamps, partitions, headers, lines } = batch;
+      const ascii = batch.asciiValues === true;
+      const put = (b: BatchBuilder, i: number, limit: number): number =>
+        lines ? b.appendBytes(keys[i], lines.buf, lines.starts[i], lines.ends[i], timestamps[i], limit) : b.append(keys[i], values[i], timestamps[i], headers ? headers[i] : undefined, limit, ascii);
+      for (let i = 0; i < batch.count; i++) {
+        let p = partitions ? partitions[i] : -1;
+        const key = keys[i];
+        if (p < 0) p = key !== null ? partitionForKey(key, n) : this.sticky;
+        else if (p >= n) throw new RuntimeError(`partition ${p} does not exist in \`${topic}\` (it has ${n})`, `use --partition 0..${n - 1}`);
+        let b = builders.get(p);
         if (!b) builders.set(p, (b = new BatchBuilder(initial, this.buffers)));
-        put(b, i, Infinity);
+        if (put(b, i, batchBytes) < 0) {
+          seal(p, b);
+          if (p === this.sticky && key === null && (partitions === undefined || partitions[i] < 0)) {
+            // the sticky partition's batch is full: keyless records move on to the next partition
+            this.sticky = (this.sticky + 1) % n;
+            p = this.sticky;
+          }
+          b = builders.get(p);
+          if (!b) builders.set(p, (b = new BatchBuilder(initial, this.buffers)));
+          put(b, i, Infinity);
+        }
+        if (b.count >= batchRecords) seal(p, b);
       }
-      if (b.count >= batchRecords) seal(p, b);
     }
     for (const [p, b] of builders) seal(p, b);
     return sealed;
@@ -255,7 +332,8 @@ export class WireProducer implements KafkaProducer {
   }
 
   async close(): Promise<void> {
-    // connections belong to the client; nothing is buffered between sends
+    // connections belong to the client; what lingers goes now (its senders wait for it)
+    this.flush();
   }
 }
 

@@ -39,10 +39,13 @@ export interface KafkaSinkOptions extends ProducerOptions {
   clock?: () => number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Writes in flight at once when nothing waits for acknowledgements. */
-const MAX_INFLIGHT = 4;
+/**
+ * Input bytes (and writes) in flight at once when nothing waits for acknowledgements. A bound on bytes, not on
+ * writes: a paced pipe is read a few kB at a time, and four such writes in flight — each waiting for the producer's
+ * linger and its ack — stopped the reading, filled the pipe and stalled the writer before it.
+ */
+const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
+const MAX_INFLIGHT_WRITES = 4096;
 
 /** Bytes of a zigzag varint (record batch v2). */
 function varintSize(n: number): number {
@@ -162,18 +165,22 @@ export class KafkaSink implements Sink {
         batchBytes = Math.min(batchBytes, limit);
         if (this.opts.compression === 'none') this.maxBatch = limit;
       }
-      this.producer = this.client!.producer({ ...this.opts, batchBytes });
+      // Lingering only helps writes that do not wait for their acks: with a Kafka source each write waits for its
+      // own, and nothing could join its request.
+      this.producer = this.client!.producer({ ...this.opts, batchBytes, lingerMs: this.pipelined ? this.opts.lingerMs : 0 });
     })();
     return this.ready;
   }
 
   /**
-   * Set by the runner when no source waits for acknowledgements (stdin, gen): writes then return once sent and
-   * up to MAX_INFLIGHT stay in flight, overlapping the broker's work with reading and encoding the next ones;
-   * `end` waits for all. With a Kafka source (offset commits) every write waits for its ack.
+   * Set by the runner when no source waits for acknowledgements (stdin, gen): writes then return once handed to
+   * the producer, and up to MAX_INFLIGHT_BYTES of them stay in flight, overlapping the broker's work (and the
+   * producer's --linger) with reading and encoding the next ones; `end` waits for all. With a Kafka source
+   * (offset commits) every write waits for its ack.
    */
   pipelined = false;
-  private readonly inflight: Promise<void>[] = [];
+  private readonly inflight: { sent: Promise<void>; bytes: number }[] = [];
+  private inflightBytes = 0;
   private failure: unknown;
 
   /** Before a write: an earlier write's failure surfaces, the clock starts, the topic is ready. */
@@ -185,10 +192,11 @@ export class KafkaSink implements Sink {
 
   async write(batch: Rec[]): Promise<void> {
     await this.begin();
+    const before = this.bytes;
     const out = this.columns(batch);
     const bad = this.badRecord;
     this.badRecord = undefined;
-    await this.submit(out, bad);
+    await this.submit(out, bad, this.bytes - before);
   }
 
   /**
@@ -202,7 +210,8 @@ export class KafkaSink implements Sink {
     const bad = this.maxBatch !== Infinity ? this.checkSpans(lines) : undefined;
     const n = lines.count;
     const { partition } = this.opts;
-    this.bytes += lines.bytes();
+    const bytes = lines.bytes();
+    this.bytes += bytes;
     await this.submit({
       count: n,
       keys: new Array<Bytes>(n).fill(null),
@@ -211,17 +220,19 @@ export class KafkaSink implements Sink {
       timestamps: new Array<number>(n).fill(Date.now()),
       partitions: partition !== undefined ? new Array<number>(n).fill(partition) : undefined,
       headers: undefined,
-    }, bad);
+    }, bad, bytes);
   }
 
-  /** Sends the columns of a write; `bad`: the record that stopped the batch, thrown once the rest is written. */
-  private async submit(out: OutBatch, bad: unknown): Promise<void> {
+  /**
+   * Sends the columns of a write (`bytes` of values); `bad`: the record that stopped the batch, thrown once the rest
+   * is written. --linger is the producer's: it may hold the batch that long for later writes to join its request.
+   */
+  private async submit(out: OutBatch, bad: unknown, bytes: number): Promise<void> {
     if (out.count === 0) {
       if (bad !== undefined) throw bad;
       return;
     }
-    if (bad === undefined && this.opts.lingerMs > 0 && out.count < this.opts.batchRecords) await sleep(this.opts.lingerMs);
-    // nothing of the batch but its count stays referenced while it is in flight
+    // nothing of the batch but its count stays referenced here while it is in flight
     const count = out.count;
     const sent = (this.eos ? this.eos.send(this.opts.topic, out) : this.producer!.send(this.opts.topic, out)).then(
       () => { this.records += count; },
@@ -229,13 +240,18 @@ export class KafkaSink implements Sink {
     );
     if (!this.pipelined || bad !== undefined) await sent;
     else {
-      this.inflight.push(sent);
-      if (this.inflight.length >= MAX_INFLIGHT) await this.inflight.shift();
+      this.inflight.push({ sent, bytes });
+      this.inflightBytes += bytes;
+      while (this.inflightBytes > MAX_INFLIGHT_BYTES || this.inflight.length > MAX_INFLIGHT_WRITES) {
+        const first = this.inflight.shift()!;
+        await first.sent;
+        this.inflightBytes -= first.bytes;
+      }
     }
     if (this.failure !== undefined) throw this.failure;
     if (bad !== undefined) {
       // the records before the bad one are written (and acknowledged) before the run fails on it
-      await Promise.all(this.inflight.splice(0));
+      await this.drain();
       throw bad;
     }
   }
@@ -263,6 +279,13 @@ export class KafkaSink implements Sink {
       lines.remove(i--);
     }
     return undefined;
+  }
+
+  /** Waits for every write in flight. */
+  private async drain(): Promise<void> {
+    const all = this.inflight.splice(0);
+    this.inflightBytes = 0;
+    await Promise.all(all.map((w) => w.sent));
   }
 
   /** A bad record that fails the run (--on-error fail), found while building columns: the batch stops before it. */
@@ -390,7 +413,7 @@ export class KafkaSink implements Sink {
     try {
       // even with no input, a missing topic is an error (or is created with --create)
       await this.connect();
-      await Promise.all(this.inflight.splice(0));
+      await this.drain();
       if (this.failure !== undefined) throw this.failure;
       // the last transaction: what was written since the last input batch committed, dead letters included
       if (this.eos) {
@@ -413,7 +436,7 @@ export class KafkaSink implements Sink {
   async endFailed(): Promise<void> {
     try {
       // nothing was written when the run never got ready to (a bad first line): no topic is made for it
-      if (this.ready !== undefined) await Promise.all(this.inflight.splice(0));
+      if (this.ready !== undefined) await this.drain();
     } finally {
       await this.producer?.close();
       await this.client?.close();

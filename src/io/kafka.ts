@@ -130,6 +130,11 @@ export interface ProducerOptions {
   /** Most records in one record batch. */
   batchRecords: number;
   timeoutMs?: number;
+  /**
+   * Sends arriving within this many ms of the producer's last request share the next one (0 = every send is its
+   * own request). A send after a quiet spell goes at once; a steady stream goes out at most once per `lingerMs`.
+   */
+  lingerMs?: number;
 }
 
 export interface KafkaProducer {
