@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { WireProducer } from '../dist/src/io/kafka-producer.js';
 import { KafkajsClient } from '../dist/src/io/kafka-client.js';
+import { KafkaRun } from '../dist/src/io/kafka-run.js';
 import { KafkaSink } from '../dist/src/io/kafka-sink.js';
 import { MissingTopic } from '../dist/src/io/kafka-errors.js';
 import { LineSpans } from '../dist/src/pipeline/spans.js';
@@ -111,9 +112,10 @@ test('coalesced sends keep their order within a partition, and each resolves onl
 function stubbedSink() {
   const pending = [];
   const proto = KafkajsClient.prototype;
-  const saved = { connect: proto.connect, topicExists: proto.topicExists, producer: proto.producer, close: proto.close };
+  const saved = { connect: proto.connect, topicExists: proto.topicExists, topicConfigs: proto.topicConfigs, producer: proto.producer, close: proto.close };
   proto.connect = async () => {};
   proto.topicExists = async () => true;
+  proto.topicConfigs = async () => [];
   proto.close = async () => {};
   proto.producer = () => ({
     send: () => new Promise((resolve) => pending.push(resolve)),
@@ -123,7 +125,7 @@ function stubbedSink() {
   const sink = new KafkaSink({ brokers: ['127.0.0.1:1'], clientId: 'test' }, {
     topic: 't', mode: 'json', headers: [], lingerMs: 5, quiet: true, log() {},
     errors: new RecordErrors({ mode: 'fail' }, 'produce'), ...OPTS,
-  });
+  }, new KafkaRun());
   sink.pipelined = true;
   return { sink, pending, ack: () => pending.splice(0).forEach((r) => r()), restore };
 }

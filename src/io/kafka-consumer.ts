@@ -10,7 +10,7 @@
 import type { FetchedPartition } from './kafka-protocol.js';
 import type { ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffset } from './kafka.js';
 import { tpKey } from './kafka.js';
-import { assignerProtocol, protocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-client.js';
+import { assignerProtocol, protocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-wire.js';
 import { isTransient, kafkaError } from './kafka-errors.js';
 import { RuntimeError } from '../pipeline/errors.js';
 

@@ -13,7 +13,7 @@
 import { BatchBuffers, BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from './kafka-protocol.js';
 import { partitionForKey } from './kafka-protocol.js';
 import type { KafkaProducer, OutBatch, ProducerOptions, TopicMeta } from './kafka.js';
-import { protocolError, type Wire } from './kafka-client.js';
+import { protocolError, type Wire } from './kafka-wire.js';
 import { isTransient, kafkaError } from './kafka-errors.js';
 import { RuntimeError } from '../pipeline/errors.js';
 

@@ -3,7 +3,7 @@
  * TxnOffsetCommit and EndTxn through kafkajs's request definitions, and record batches (kafka-producer.ts) that
  * carry its producer id, epoch and per-partition sequence numbers. Used by kafka-eos.ts, one per input partition.
  */
-import type { Wire, Broker } from './kafka-client.js';
+import type { Wire, Broker } from './kafka-wire.js';
 import { WireProducer, type ProducerIdentity } from './kafka-producer.js';
 import { tpKey, type OutBatch, type ProducerOptions, type TopicPartitionOffset, type TransactionalProducer } from './kafka.js';
 import { isTransient, kafkaError } from './kafka-errors.js';

@@ -192,9 +192,3 @@ export function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
-/** Opens a client for this configuration (not yet connected). Loads the client library on first use. */
-export async function openKafka(cfg: KafkaConfig): Promise<KafkaClient> {
-  const { KafkajsClient, patchRequestQueue } = await import('./kafka-client.js');
-  await patchRequestQueue();
-  return new KafkajsClient(cfg);
-}
