@@ -1,5 +1,5 @@
 /**
- * Turns client errors into the one-line errors of DESIGN.md: the thing named in backticks, the reason in
+ * Turns client errors into the one-line errors of docs/design.md: the thing named in backticks, the reason in
  * parentheses, a hint after the dash. Secrets of the configuration are scrubbed from every message.
  */
 import { KsError, RuntimeError } from '../pipeline/errors.js';

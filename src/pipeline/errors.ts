@@ -1,6 +1,6 @@
 /**
  * Errors that reach the user. Each becomes one line on stderr; only `--verbose` adds a stack.
- * Exit codes follow DESIGN.md: 1 runtime failure, 2 usage error, 130 interrupted.
+ * Exit codes follow docs/design.md: 1 runtime failure, 2 usage error, 130 interrupted.
  */
 export class KsError extends Error {
   constructor(message: string, readonly exitCode: number, readonly hint?: string) {

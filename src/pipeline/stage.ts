@@ -34,7 +34,7 @@ export interface Stage {
 /** `all` = needs the whole value; a list = only these top-level fields; `none` = never looks at the value. */
 export type FieldNeeds = 'all' | 'none' | readonly string[];
 
-/** Record-error policy shared by every stage (DESIGN.md: --on-error fail|skip|dlq=<file>). */
+/** Record-error policy shared by every stage (docs/design.md: --on-error fail|skip|dlq=<file>). */
 export type OnError = { mode: 'fail' } | { mode: 'skip' } | { mode: 'dlq'; target: string };
 
 /**

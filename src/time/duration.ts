@@ -1,6 +1,6 @@
 import { UsageError } from '../pipeline/errors.js';
 
-/** DESIGN.md conventions: durations `500ms 30s 1m 1h 1d`, sizes `1k 1m`, rates `20000` or `20k`. */
+/** docs/design.md conventions: durations `500ms 30s 1m 1h 1d`, sizes `1k 1m`, rates `20000` or `20k`. */
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Duration in milliseconds. A bare number is milliseconds (as Kafka configs use them). */
