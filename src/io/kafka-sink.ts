@@ -136,12 +136,13 @@ export class KafkaSink implements Sink {
   }
 
   async write(batch: Rec[]): Promise<void> {
-    await this.begin();
+    const ready = this.begin();
+    if (!this.pipelined) await ready;
     const before = this.bytes;
     const out = this.columns(batch);
     const bad = this.badRecord;
     this.badRecord = undefined;
-    await this.submit(out, bad, this.bytes - before);
+    await this.submit(out, bad, this.bytes - before, ready);
   }
 
   /**
@@ -151,7 +152,8 @@ export class KafkaSink implements Sink {
   readonly writeLines: ((spans: LineSpans) => Promise<void>) | undefined;
 
   private async writeSpans(lines: LineSpans): Promise<void> {
-    await this.begin();
+    const ready = this.begin();
+    if (!this.pipelined) await ready;
     const n = lines.count;
     const { partition } = this.opts;
     const bytes = lines.bytes();
@@ -164,21 +166,30 @@ export class KafkaSink implements Sink {
       timestamps: new Array<number>(n).fill(Date.now()),
       partitions: partition !== undefined ? new Array<number>(n).fill(partition) : undefined,
       headers: undefined,
-    }, undefined, bytes);
+    }, undefined, bytes, ready);
   }
 
   /**
-   * Sends the columns of a write (`bytes` of values); `bad`: the record that stopped the batch, thrown once the rest
-   * is written. --linger is the producer's: it may hold the batch that long for later writes to join its request.
+   * Sends the columns of a write (`bytes` of values) once `ready`; `bad`: the record that stopped the batch, thrown
+   * once the rest is written. --linger is the producer's: it may hold the batch that long for later writes to join
+   * its request.
+   *
+   * Pipelined writes do not wait for the connection either: they queue behind it, within MAX_INFLIGHT_BYTES, in
+   * order, and go out the moment it is up. Waiting stopped the reading for as long as loading the client and
+   * connecting took (100-300 ms on a busy machine) while `gen` before the pipe had started its schedule: it blocked
+   * on the full pipe, and once produce read again it still had to make the backlog before it could be sent.
    */
-  private async submit(out: OutBatch, bad: unknown, bytes: number): Promise<void> {
+  private async submit(out: OutBatch, bad: unknown, bytes: number, ready: Promise<void>): Promise<void> {
     if (out.count === 0) {
-      if (bad !== undefined) throw bad;
+      if (bad !== undefined) {
+        await ready;
+        throw bad;
+      }
       return;
     }
     // nothing of the batch but its count stays referenced here while it is in flight
     const count = out.count;
-    const sent = (this.eos ? this.eos.send(this.opts.topic, out) : this.producer!.send(this.opts.topic, out)).then(
+    const sent = ready.then(() => (this.eos ? this.eos.send(this.opts.topic, out) : this.producer!.send(this.opts.topic, out))).then(
       () => { this.records += count; },
       (e) => { this.failure ??= kafkaError(e, { cfg: this.cfg, topic: this.opts.topic }); },
     );
