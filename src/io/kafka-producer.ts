@@ -92,7 +92,7 @@ export class WireProducer implements KafkaProducer {
   private readonly lingerMs: number;
   private readonly lingering = new Map<string, Lingering>();
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  /** performance.now() of the last request issued from lingering sends. */
+  /** performance.now() of the last request issued from lingering sends (-Infinity: none yet). */
   private lastFlush = -Infinity;
 
   constructor(private readonly wire: Wire, private readonly opts: ProducerOptions, private readonly ident?: ProducerIdentity) {
@@ -123,10 +123,11 @@ export class WireProducer implements KafkaProducer {
     const done = l.done;
     // a full batch's worth goes at once: waiting would only make the next request bigger than a batch
     if (l.records >= this.opts.batchRecords || l.bytes >= this.opts.batchBytes) this.flushTopic(topic);
-    else {
-      const wait = this.lastFlush + this.lingerMs - performance.now();
-      if (wait <= 0) this.flush();
-      else this.lingerTimer ??= setTimeout(() => this.flush(), wait);
+    else if (this.lingerTimer === undefined) {
+      // After a quiet spell the send goes at once; otherwise it waits lingerMs for others to join it (from the first
+      // send waiting, as librdkafka's and Java's linger.ms: a steady stream goes out every lingerMs + one gap).
+      if (performance.now() - this.lastFlush >= this.lingerMs) this.flush();
+      else this.lingerTimer = setTimeout(() => this.flush(), this.lingerMs);
     }
     return done;
   }
