@@ -5,10 +5,10 @@
  * processed in order by the broker, so records of a partition stay in order; only a retry after a leader change
  * can reorder them (as with any non-idempotent Kafka producer).
  *
- * With `lingerMs`, sends that arrive within that long of the last request wait and go out together in the next
- * one (one record batch per partition instead of one per send). A paced stream hands over a few dozen records at a
- * time — a pipe read, a generator tick — and a request for each cost the broker twice the CPU per record of
- * librdkafka's, and this process a loopback writev per millisecond, which on a busy machine is what stalled it.
+ * With `lingerMs`, a send waits up to that long for later ones, and they go out together in one request (one record
+ * batch per partition instead of one per send). A paced stream hands over a few dozen records at a time — a pipe
+ * read, a generator tick — and a request for each cost the broker twice librdkafka's CPU per record, and this
+ * process a loopback write (the broker's network thread a wake-up) every millisecond.
  */
 import { BatchBuffers, BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from './kafka-protocol.js';
 import { partitionForKey } from './kafka-protocol.js';
