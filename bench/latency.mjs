@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // End-to-end latency through Kafka at a constant rate: kstream against kcat (librdkafka), on the same broker, in one run.
-//   node bench/latency.mjs [--rates 20000,100000] [--duration 10] [--partitions 3] [--runs 1] [--brokers host:port]
+//   node bench/latency.mjs [--rates 20000,100000] [--duration 10] [--warmup 3] [--partitions 3] [--runs 1] [--brokers host:port]
 //                          [--broker-pid N] [--only ks-ks,kcat-kcat,ks-kcat,kcat-ks,bench] [--cli path] [--out latency.json]
 //                          [--json] [--check]
 // Every scenario runs on a fresh topic: the consumer starts first (`--offset end`, waits until it is connected), then
@@ -12,6 +12,7 @@
 //   ks-kcat    kstream gen | kstream produce T          kcat consumer (as above): the producing side's share
 //   kcat-ks    kstream gen | kcat -P -t T               kstream consumer (as above): the consuming side's share
 //   bench      kstream bench --brokers B --rate R --duration D (one process; its own latency measurement)
+// Before the runs, each tool produces and consumes for --warmup seconds unmeasured: a fresh broker's JIT is cold.
 // Broker CPU: the broker JVM's utime+stime (/proc/<pid>/stat) from just before the producer starts until the consumer
 // has every record, per record produced. ks-kcat against kcat-kcat compares the two producers with the same consumer.
 // Without --brokers (or KSTREAM_BROKERS) it starts its own broker on a free port (stopped at the end), so nothing
@@ -34,6 +35,8 @@ const ONLY = String(opt('--only', ALL.join(','))).split(',');
 /** Longest a consumer may take to connect, and to read the last record after the producer ended. */
 const READY_TIMEOUT_MS = 20_000;
 const DRAIN_TIMEOUT_MS = 30_000;
+/** Unmeasured warm-up of the broker, per tool (see below). */
+const WARMUP_S = Number(opt('--warmup', 3));
 /** Settle time after the consumer's connection is up (its offsets lookup and first fetch). */
 const SETTLE_MS = 1500;
 /** Targets (--check). */
@@ -67,6 +70,11 @@ if (!brokers) {
   if (brokerPid === undefined) say(`broker pid of ${brokers} not found: no broker CPU figures (pass --broker-pid)`);
 }
 const env = { ...process.env, KSTREAM_BROKERS: brokers, NO_COLOR: '1', CI: 'true' };
+// Ctrl-C or a kill ends through process.exit, so the own broker is stopped (ownTarget's exit hook), and so are the
+// pipelines still running (each in a process group of its own)
+const live = new Set();
+process.on('exit', () => { for (const pid of live) try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ } });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 const brokerPort = brokers.split(',')[0].split(':').pop();
 
 /** The broker JVM's CPU seconds so far (user + system), or NaN. */
@@ -89,7 +97,11 @@ function start(cmd) {
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code: code ?? signal, stdout, stderr })));
+  live.add(child.pid);
+  const done = new Promise((resolve) => child.on('close', (code, signal) => {
+    live.delete(child.pid);
+    resolve({ code: code ?? signal, stdout, stderr });
+  }));
   return { child, done };
 }
 
@@ -142,8 +154,8 @@ function admin(sub) {
 
 // --- the scenarios ---------------------------------------------------------------------------------------------
 const producers = {
-  ks: (t, r) => `${ks} gen --rate ${r} --duration ${DURATION}s | ${KS} produce ${q(t)} --quiet`,
-  kcat: (t, r) => `${ks} gen --rate ${r} --duration ${DURATION}s | kcat -P -b ${q(brokers)} -t ${q(t)}`,
+  ks: (t, r, d) => `${ks} gen --rate ${r} --duration ${d}s | ${KS} produce ${q(t)} --quiet`,
+  kcat: (t, r, d) => `${ks} gen --rate ${r} --duration ${d}s | kcat -P -b ${q(brokers)} -t ${q(t)}`,
 };
 const consumers = {
   ks: (t, n) => `${KS} consume ${q(t)} --offset end --count ${n} + stats --latency-from r.ts --json`,
@@ -154,8 +166,8 @@ const tag = Date.now().toString(36);
 let seq = 0;
 
 /** One producer → consumer run at `rate`: latency percentiles, broker CPU per record, gen's lag. */
-async function pair(prod, cons, rate) {
-  const n = rate * DURATION;
+async function pair(prod, cons, rate, duration = DURATION) {
+  const n = rate * duration;
   const topic = `lat-${tag}-${seq++}-${prod}-${cons}`;
   admin(`create ${q(topic)} --partitions ${PARTITIONS} --quiet`);
   try {
@@ -168,7 +180,7 @@ async function pair(prod, cons, rate) {
     }
     const cpu0 = brokerCpu();
     const t0 = Date.now();
-    const p = await start(producers[prod](topic, rate)).done;
+    const p = await start(producers[prod](topic, rate, duration)).done;
     if (p.code !== 0) {
       kill(c);
       throw new Error(`${prod} producer failed (exit ${p.code}): ${p.stderr.trim().split('\n').slice(-3).join(' | ')}`);
@@ -218,10 +230,14 @@ const rows = [];
 const loads = [];
 say(`broker ${brokers}; rates ${RATES.join(', ')} records/s for ${DURATION} s; ${PARTITIONS} partitions; ${RUNS} run(s); load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 try {
+  // A fresh broker's JIT is cold: whichever scenario ran first paid for it (twice the broker CPU per record, a
+  // longer tail). Both tools' produce and fetch paths go through it once, unmeasured, before the runs.
+  say(`  warm-up: ${WARMUP_S} s of ks-ks and kcat-kcat at ${Math.max(...RATES)}/s, not measured`);
+  for (const [prod, cons] of [['ks', 'ks'], ['kcat', 'kcat']]) await pair(prod, cons, Math.max(...RATES), WARMUP_S);
   for (let run = 0; run < RUNS; run++) {
-    for (const rate of RATES) {
-      // alternate the order per run, so neither tool always gets the warmer broker
-      const order = run % 2 === 0 ? SCENARIOS : [...SCENARIOS].reverse();
+    for (const [ri, rate] of RATES.entries()) {
+      // alternate the order per run and rate, so no tool always comes first or last
+      const order = (run + ri) % 2 === 0 ? SCENARIOS : [...SCENARIOS].reverse();
       for (const [prod, cons] of order) {
         loads.push(os.loadavg()[0]);
         const row = { run: run + 1, ...(await pair(prod, cons, rate)) };

@@ -62,7 +62,7 @@ const produce: CommandSpec = {
     { flags: '-z, --compression <codec>', kind: 'enum', choices: WRITABLE_CODECS, description: `Record batch compression: ${WRITABLE_CODECS.join(' | ')} (as the Java client frames them)`, default: 'none' },
     { flags: '--batch-size <n>', kind: 'count', description: 'Most records in one Kafka record batch', default: 50000 },
     { flags: '--batch-bytes <size>', kind: 'size', description: 'Largest record batch before compression (the broker limit is 1m by default)', default: '1000000' },
-    { flags: '--linger <duration>', kind: 'duration', description: 'Records arriving within this long of the last request wait to share the next one (a steady stream goes out once per --linger, a lone record at once; 0ms: a request per input chunk)', default: '5ms' },
+    { flags: '--linger <duration>', kind: 'duration', description: 'Longest a record waits for later ones to share its request (after a quiet spell it goes at once; 0ms: a request per input chunk)', default: '5ms' },
     { flags: '--create', description: 'Create the topic if it does not exist' },
     { flags: '--partitions <n>', kind: 'int', description: 'Partitions of a topic made by --create (default: the broker\'s default)' },
     ...CONNECTION_OPTIONS,

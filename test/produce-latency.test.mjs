@@ -109,16 +109,20 @@ test('coalesced sends keep their order within a partition, and each resolves onl
  * A Kafka sink whose client is a stub (connect and topic check at once) and whose producer acknowledges only when
  * `ack()` is called: what the runner sees of writes while requests wait for the broker.
  */
-function stubbedSink() {
+function stubbedSink({ connected = Promise.resolve(), exists = true } = {}) {
   const pending = [];
+  const sends = [];
   const proto = KafkajsClient.prototype;
   const saved = { connect: proto.connect, topicExists: proto.topicExists, topicConfigs: proto.topicConfigs, producer: proto.producer, close: proto.close };
-  proto.connect = async () => {};
-  proto.topicExists = async () => true;
+  proto.connect = () => connected;
+  proto.topicExists = async () => exists;
   proto.topicConfigs = async () => [];
   proto.close = async () => {};
   proto.producer = () => ({
-    send: () => new Promise((resolve) => pending.push(resolve)),
+    send: (topic, out) => {
+      sends.push(out.count);
+      return new Promise((resolve) => pending.push(resolve));
+    },
     close: async () => {},
   });
   const restore = () => Object.assign(proto, saved);
@@ -127,7 +131,7 @@ function stubbedSink() {
     errors: new RecordErrors({ mode: 'fail' }, 'produce'), ...OPTS,
   }, new KafkaRun());
   sink.pipelined = true;
-  return { sink, pending, ack: () => pending.splice(0).forEach((r) => r()), restore };
+  return { sink, pending, sends, ack: () => pending.splice(0).forEach((r) => r()), restore };
 }
 
 function lines(n, size = 100) {
@@ -252,5 +256,41 @@ test('an idle kafkajs request queue arms no timer (it re-armed a 1 ms check for 
     assert.deepEqual(sent, [1, 2]);
   } finally {
     q.destroy();
+  }
+});
+
+test('a pipelined produce reads on while it connects: writes queue behind the connection and go out in order', async () => {
+  let connect;
+  const s = stubbedSink({ connected: new Promise((r) => (connect = r)) });
+  try {
+    for (let i = 1; i <= 5; i++) {
+      const r = await Promise.race([s.sink.writeLines(lines(i)).then(() => 'written'), sleep(500).then(() => 'blocked')]);
+      assert.equal(r, 'written', `write ${i} waited for the connection`);
+    }
+    assert.deepEqual(s.sends, []);
+    connect();
+    await sleep(20);
+    assert.deepEqual(s.sends, [1, 2, 3, 4, 5]);
+    const end = s.sink.end();
+    await sleep(10);
+    s.ack();
+    await end;
+  } finally {
+    s.restore();
+  }
+});
+
+test('a pipelined produce to a missing topic still fails with the topic named, at the next write or at the end', async () => {
+  const s = stubbedSink({ exists: false });
+  try {
+    await s.sink.writeLines(lines(3)).catch(() => undefined);
+    await sleep(10);
+    await assert.rejects(async () => {
+      await s.sink.writeLines(lines(3));
+      await s.sink.end();
+    }, /topic `t` does not exist/);
+    assert.deepEqual(s.sends, []);
+  } finally {
+    s.restore();
   }
 });

@@ -5,10 +5,10 @@
  * processed in order by the broker, so records of a partition stay in order; only a retry after a leader change
  * can reorder them (as with any non-idempotent Kafka producer).
  *
- * With `lingerMs`, sends that arrive within that long of the last request wait and go out together in the next
- * one (one record batch per partition instead of one per send). A paced stream hands over a few dozen records at a
- * time — a pipe read, a generator tick — and a request for each cost the broker twice the CPU per record of
- * librdkafka's, and this process a loopback writev per millisecond, which on a busy machine is what stalled it.
+ * With `lingerMs`, a send waits up to that long for later ones, and they go out together in one request (one record
+ * batch per partition instead of one per send). A paced stream hands over a few dozen records at a time — a pipe
+ * read, a generator tick — and a request for each cost the broker twice librdkafka's CPU per record, and this
+ * process a loopback write (the broker's network thread a wake-up) every millisecond.
  */
 import { BatchBuffers, BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from './kafka-protocol.js';
 import { partitionForKey } from './kafka-protocol.js';
@@ -92,7 +92,7 @@ export class WireProducer implements KafkaProducer {
   private readonly lingerMs: number;
   private readonly lingering = new Map<string, Lingering>();
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  /** performance.now() of the last request issued from lingering sends. */
+  /** performance.now() of the last request issued from lingering sends (-Infinity: none yet). */
   private lastFlush = -Infinity;
 
   constructor(private readonly wire: Wire, private readonly opts: ProducerOptions, private readonly ident?: ProducerIdentity) {
@@ -123,10 +123,11 @@ export class WireProducer implements KafkaProducer {
     const done = l.done;
     // a full batch's worth goes at once: waiting would only make the next request bigger than a batch
     if (l.records >= this.opts.batchRecords || l.bytes >= this.opts.batchBytes) this.flushTopic(topic);
-    else {
-      const wait = this.lastFlush + this.lingerMs - performance.now();
-      if (wait <= 0) this.flush();
-      else this.lingerTimer ??= setTimeout(() => this.flush(), wait);
+    else if (this.lingerTimer === undefined) {
+      // After a quiet spell the send goes at once; otherwise it waits lingerMs for others to join it (from the first
+      // send waiting, as librdkafka's and Java's linger.ms: a steady stream goes out every lingerMs + one gap).
+      if (performance.now() - this.lastFlush >= this.lingerMs) this.flush();
+      else this.lingerTimer = setTimeout(() => this.flush(), this.lingerMs);
     }
     return done;
   }

@@ -88,6 +88,23 @@ function upperBound(key: Bytes, value: Bytes, headers: readonly OutHeader[] | un
 
 const TOO_LARGE_HINT = "raise the topic's max.message.bytes, or compress with -z";
 
+/** Whether a record of the batch could be over 1000 bytes (one without its text is not known: it could). */
+function mayBeLarge(batch: Rec[]): boolean {
+  for (const r of batch) {
+    if (r.ctl !== undefined) continue;
+    const t = r.valueStored ? undefined : r.raw;
+    if (t === undefined || t.length > 1000) return true;
+  }
+  return false;
+}
+
+/** Bytes of the longest line of a write. */
+function longestSpan(lines: LineSpans): number {
+  let most = 0;
+  for (let i = 0; i < lines.count; i++) most = Math.max(most, lines.ends[i] - lines.starts[i]);
+  return most;
+}
+
 function keyBytes(k: unknown): Bytes {
   if (k === null || k === undefined) return null;
   if (typeof k === 'string') return k;
@@ -192,12 +209,14 @@ export class KafkaSink implements Sink {
   }
 
   async write(batch: Rec[]): Promise<void> {
-    await this.begin();
+    const ready = this.begin();
+    // as for lines: a record long enough that the topic's limit may refuse it waits until the limit is known
+    if (!this.pipelined || mayBeLarge(batch)) await ready;
     const before = this.bytes;
     const out = this.columns(batch);
     const bad = this.badRecord;
     this.badRecord = undefined;
-    await this.submit(out, bad, this.bytes - before);
+    await this.submit(out, bad, this.bytes - before, ready);
   }
 
   /**
@@ -207,7 +226,10 @@ export class KafkaSink implements Sink {
   readonly writeLines: ((spans: LineSpans) => Promise<void>) | undefined;
 
   private async writeSpans(lines: LineSpans): Promise<void> {
-    await this.begin();
+    const ready = this.begin();
+    // a pipelined write need not wait for the connection, unless a line is long enough that the topic's limit
+    // (known once connected) may refuse it
+    if (!this.pipelined || longestSpan(lines) > 1000) await ready;
     const bad = this.maxBatch !== Infinity ? this.checkSpans(lines) : undefined;
     const n = lines.count;
     const { partition } = this.opts;
@@ -221,21 +243,30 @@ export class KafkaSink implements Sink {
       timestamps: new Array<number>(n).fill(Date.now()),
       partitions: partition !== undefined ? new Array<number>(n).fill(partition) : undefined,
       headers: undefined,
-    }, bad, bytes);
+    }, bad, bytes, ready);
   }
 
   /**
-   * Sends the columns of a write (`bytes` of values); `bad`: the record that stopped the batch, thrown once the rest
-   * is written. --linger is the producer's: it may hold the batch that long for later writes to join its request.
+   * Sends the columns of a write (`bytes` of values) once `ready`; `bad`: the record that stopped the batch, thrown
+   * once the rest is written. --linger is the producer's: it may hold the batch that long for later writes to join
+   * its request.
+   *
+   * Pipelined writes do not wait for the connection either: they queue behind it, within MAX_INFLIGHT_BYTES, in
+   * order, and go out the moment it is up. Waiting stopped the reading for as long as loading the client and
+   * connecting took (100-300 ms on a busy machine) while `gen` before the pipe had started its schedule: it blocked
+   * on the full pipe, and once produce read again it still had to make the backlog before it could be sent.
    */
-  private async submit(out: OutBatch, bad: unknown, bytes: number): Promise<void> {
+  private async submit(out: OutBatch, bad: unknown, bytes: number, ready: Promise<void>): Promise<void> {
     if (out.count === 0) {
-      if (bad !== undefined) throw bad;
+      if (bad !== undefined) {
+        await ready;
+        throw bad;
+      }
       return;
     }
     // nothing of the batch but its count stays referenced here while it is in flight
     const count = out.count;
-    const sent = (this.eos ? this.eos.send(this.opts.topic, out) : this.producer!.send(this.opts.topic, out)).then(
+    const sent = ready.then(() => (this.eos ? this.eos.send(this.opts.topic, out) : this.producer!.send(this.opts.topic, out))).then(
       () => { this.records += count; },
       (e) => { this.failure ??= kafkaError(e, { cfg: this.cfg, topic: this.opts.topic }); },
     );

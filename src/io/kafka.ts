@@ -131,8 +131,8 @@ export interface ProducerOptions {
   batchRecords: number;
   timeoutMs?: number;
   /**
-   * Sends arriving within this many ms of the producer's last request share the next one (0 = every send is its
-   * own request). A send after a quiet spell goes at once; a steady stream goes out at most once per `lingerMs`.
+   * Longest a send waits for later ones to share its request (0 = every send is its own request). A send after a
+   * quiet spell goes at once; a steady stream goes out about once per `lingerMs`.
    */
   lingerMs?: number;
 }
