@@ -11,22 +11,16 @@
  * started its clock. The rest of kafkajs is loaded for the admin requests, when one is made. kafkajs 2.2.4 is its
  * final release, so these internals do not move.
  */
-import { Buffer } from 'node:buffer';
-import { createRequire } from 'node:module';
 import type { Kafka, Admin, LogEntry } from 'kafkajs';
 import type { KafkaConfig } from './kafka-options.js';
 import { scrubSecrets } from './kafka-options.js';
-import { kafkaError, MissingTopic, Outage } from './kafka-errors.js';
+import { kafkaError, MissingTopic } from './kafka-errors.js';
 import { RuntimeError } from '../pipeline/errors.js';
-import {
-  decodeFetch, decodeProduceResponse, produceRequestParts,
-  type FetchContext, type FetchedPartition, type ProducePartitionResult, type ProduceTopicData,
-} from './kafka-protocol.js';
 import type {
   BrokerMeta, ConfigEntry, ConsumerOptions, CreateTopicOptions, GroupDescription, GroupListing, Isolation, KafkaClient,
   KafkaConsumer, KafkaProducer, PartitionOffsets, ProducerOptions, TopicMeta, TopicPartitionOffset, TransactionalProducer,
 } from './kafka.js';
-import { afterFailure, assignerProtocol, CONNECT_DEADLINE_MS, EARLIEST, kafkajsRequire, LATEST, LOGGERS, protocolError, Wire, withDeadline, type KafkajsOptions } from './kafka-wire.js';
+import { assignerProtocol, CONNECT_DEADLINE_MS, EARLIEST, kafkajsRequire, LATEST, LOGGERS, protocolError, Wire, withDeadline, type KafkajsOptions } from './kafka-wire.js';
 import { WireConsumer } from './kafka-consumer.js';
 import { WireProducer } from './kafka-producer.js';
 import { TxnProducer } from './kafka-txn.js';

@@ -8,15 +8,11 @@ import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { KafkaConfig } from './kafka-options.js';
 import { kafkaError, MissingTopic, Outage } from './kafka-errors.js';
-import { RuntimeError } from '../pipeline/errors.js';
 import {
   decodeFetch, decodeProduceResponse, produceRequestParts,
   type FetchContext, type FetchedPartition, type ProducePartitionResult, type ProduceTopicData,
 } from './kafka-protocol.js';
-import type {
-  BrokerMeta, ConfigEntry, ConsumerOptions, CreateTopicOptions, GroupDescription, GroupListing, Isolation, KafkaClient,
-  KafkaConsumer, KafkaProducer, PartitionOffsets, ProducerOptions, TopicMeta, TopicPartitionOffset, TransactionalProducer,
-} from './kafka.js';
+import type { Isolation, TopicMeta } from './kafka.js';
 
 /** How long the first connection may take in total before kstream gives up with one line. */
 export const CONNECT_DEADLINE_MS = 8000;
