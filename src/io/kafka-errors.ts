@@ -85,9 +85,15 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
   }
   const code = typeof e.code === 'string' ? e.code : undefined;
   if (code && TLS_CODES.test(code) || /certificate|SSL routines|wrong version number/i.test(msg)) {
-    const hint = ctx.cfg?.tls
-      ? 'pass --tls-ca <file> with the CA that signed the broker certificates (or --tls-insecure to test), and check the port is a TLS listener'
-      : 'the listener may not speak TLS; drop --tls, or check the port';
+    const tls = ctx.cfg?.tls;
+    // A listener that requires client certificates ends the handshake with a "certificate required" alert (or a
+    // reset): without --tls-cert that, not the CA, is what to fix.
+    const noClientCert = tls !== undefined && tls.cert === undefined;
+    const hint = !tls
+      ? 'the listener may not speak TLS; drop --tls, or check the port'
+      : noClientCert && /certificate required|ALERT_CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|bad certificate|alert number 116|ECONNRESET|socket hang up/i.test(`${code ?? ''} ${msg}`)
+        ? 'the listener asks for a client certificate: pass --tls-cert <file> and --tls-key <file> (mutual TLS)'
+        : `pass --tls-ca <file> with the CA that signed the broker certificates (or --tls-insecure to test), and check the port is a TLS listener${noClientCert ? '; a listener that requires client certificates also needs --tls-cert and --tls-key' : ''}`;
     return new RuntimeError(`TLS handshake with \`${brokers}\` failed (${code ?? msg})`, hint);
   }
   if (isConnectionError(e) || isConnectionError(top) || (code && CONNECT_REASONS[code])) {
@@ -95,7 +101,9 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
     // The broker is there but hung up: most often a TLS listener spoken to in plain text, or the other way round.
     if (reason === 'connection closed by the broker' || reason === 'connection reset') {
       const hint = ctx.cfg?.tls
-        ? 'is the port a TLS listener? drop --tls/--tls-* for a plaintext one'
+        ? ctx.cfg.tls.cert === undefined
+          ? 'a listener that requires client certificates hangs up without one: pass --tls-cert <file> and --tls-key <file>; for a plaintext listener drop --tls/--tls-*'
+          : 'is the port a TLS listener? drop --tls/--tls-* for a plaintext one'
         : 'is the port a TLS listener? add --tls (and --tls-ca <file>); SASL also needs --sasl-mechanism and --sasl-username';
       return new RuntimeError(`cannot talk to brokers \`${brokers}\` (${reason})`, hint);
     }
