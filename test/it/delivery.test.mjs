@@ -33,12 +33,13 @@ async function readOutput(output, isolation) {
   return countIds(r.stdout, IDS);
 }
 
-function report(t, label, runs, c) {
+/** `firstOnly`: only the first stop must land mid-stream (see the SIGTERM test). */
+function report(t, label, runs, c, { firstOnly = false } = {}) {
   const kills = runs.filter((r) => r.how !== 'final');
   t.diagnostic(`${label}: ${kills.length} kills at output ${kills.map((r) => `${r.outAfter} (input committed ${r.committed}/${r.inputEnd})`).join(', ')}; ` +
     `${c.lines} output records, ${c.distinct} distinct, ${c.duplicates} duplicates, ${c.missing} missing`);
   // a kill during startup or after the stream was done would prove nothing about delivery: each must land mid-stream
-  assert.deepEqual(midStreamProblems(runs), [], 'every kill landed mid-stream');
+  assert.deepEqual(midStreamProblems(firstOnly ? [runs[0], runs[runs.length - 1]] : runs), [], firstOnly ? 'the first stop landed mid-stream' : 'every kill landed mid-stream');
 }
 
 const MAP = `map '({id: r.ts, user: r.user, ms: r.latency_ms})'`;
@@ -80,7 +81,9 @@ test('at-least-once, piped: SIGTERM to every process of the pipeline drains it â
   const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 4, seed: 22, env, signal: 'SIGTERM', target: 'children' });
   for (const r of runs.slice(0, -1)) assert.equal(r.code, 130, `produce drains and exits 130: ${r.stderr}`);
   const c = await readOutput(output);
-  report(t, 'piped, SIGTERM', runs, c);
+  // a graceful stop drains: consume commits what it wrote to the pipe, often the whole input well before the stages
+  // after it have produced it, so later stops may land after the input is committed â€” still a drain to check
+  report(t, 'piped, SIGTERM', runs, c, { firstOnly: true });
   assert.equal(c.missing, 0, `missing ids, e.g. ${c.missingExamples.join(', ')}`);
   assert.equal(c.distinct, N);
   assert.equal(c.unexpected, 0);
