@@ -14,7 +14,7 @@
  */
 import { Buffer } from 'node:buffer';
 import bufferModule from 'node:buffer';
-import { Rec, type Header, type SourceRef, type Stored, type StoredHeader } from '../pipeline/record.js';
+import { encodeValue, Rec, type Header, type SourceRef, type Stored, type StoredHeader } from '../pipeline/record.js';
 import { chunkIsPlain, FieldScanner } from '../codec/scan.js';
 
 const nodeIsUtf8: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isUtf8?: (b: Uint8Array) => boolean }).isUtf8;
@@ -93,6 +93,63 @@ export function headersJson(headers: { key: string; value: Buffer | null }[]): {
     rec.push({ key: h.key, value: v.text });
   }
   return { json: `[${parts.join(',')}]`, list, rec };
+}
+
+/** An envelope's `value` for a value's text: embedded when it is compact JSON, else a JSON string. */
+interface ValueJson {
+  json: string;
+  base64: boolean;
+  embedded: boolean;
+  /** The value as a string, when it is not embedded JSON: its text, or base64 for bytes (null for null). */
+  text: string | null;
+}
+
+function valueTextJson(text: string): ValueJson {
+  return isCompactJson(text) ? { json: text, base64: false, embedded: true, text: null } : { json: JSON.stringify(text), base64: false, embedded: false, text };
+}
+
+/** An envelope's `value` for stored bytes (the mapping at the top of this file); start < 0 is a null value. */
+export function valueJson(buf: Buffer, start: number, end: number): ValueJson {
+  if (start < 0) return { json: 'null', base64: false, embedded: false, text: null };
+  const text = utf8Text(buf, start, end);
+  if (text === undefined) {
+    const b64 = buf.toString('base64', start, end);
+    return { json: `"${b64}"`, base64: true, embedded: false, text: b64 };
+  }
+  return valueTextJson(text);
+}
+
+/** The one envelope line: `consume --format envelope` and stages writing `--envelope` both write it. */
+export function envelopeLine(
+  topicJson: string, partition: number | null, offset: number | null, ts: number | null,
+  key: { json: string; base64: boolean }, headers: string, value: { json: string; base64: boolean },
+): string {
+  return `{"topic":${topicJson},"partition":${partition},"offset":${offset},"timestamp":${ts},"key":${key.json},"headers":${headers},"value":${value.json}${value.base64 ? ',"encoding":"base64"' : ''}${key.base64 ? ',"keyEncoding":"base64"' : ''}}`;
+}
+
+/** Whether text starting with this character code may be JSON (else it is a string straight away). */
+export function startsJson(c: number): boolean {
+  return c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110 || c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+/**
+ * A record for a value's text, as `consume` hands values to stages: JSON when the text is JSON (its text kept for
+ * byte-for-byte output when it is one line; `scanner` reads only the fields stages need), else the text itself.
+ */
+export function textRec(text: string, scanner: FieldScanner | undefined, pos: number, src: SourceRef): Rec {
+  if (startsJson(text.charCodeAt(0))) {
+    const oneLine = text.indexOf('\n') < 0 && text.indexOf('\r') < 0;
+    try {
+      // JSON over several lines is re-serialised on output: the line breaks cannot go to NDJSON
+      if (!oneLine) return new Rec(JSON.parse(text), undefined, false, pos, src);
+      if (scanner === undefined) return new Rec(JSON.parse(text), text, false, pos, src);
+      const v = scanner.scan(text, 0, text.length, chunkIsPlain(text));
+      return new Rec(v, text, scanner.lastWasPartial, pos, src);
+    } catch {
+      // not JSON: a string
+    }
+  }
+  return new Rec(text, undefined, false, pos, src);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -176,6 +233,8 @@ export interface EnvelopeRecord {
   timestamp: number | undefined;
   topic: string | undefined;
   offset: number | undefined;
+  /** The value already parsed, when the envelope embedded it as JSON (`value` is then its text). */
+  parsed?: unknown;
 }
 
 export class NotAnEnvelope extends Error {}
@@ -199,12 +258,14 @@ export function fromEnvelope(env: unknown, raw: string | undefined): EnvelopeRec
   if (valueField === undefined) throw new NotAnEnvelope('envelope has no `value` field');
   const v = e[valueField];
   let value: string | Buffer | null;
+  let parsed: unknown;
   if (e.encoding === 'base64') value = bytesOf(v, true, 'value');
   else if (v === null || v === undefined) value = null;
   else if (typeof v === 'string') value = v;
   else {
     const span = raw !== undefined ? fieldSpan(raw, valueField) : undefined;
     value = span ? raw!.slice(span[0], span[1]) : JSON.stringify(v);
+    parsed = v;
   }
   const key = bytesOf(e.key, e.keyEncoding === 'base64', 'key');
   let headers: EnvelopeRecord['headers'];
@@ -228,13 +289,18 @@ export function fromEnvelope(env: unknown, raw: string | undefined): EnvelopeRec
   const timestamp = typeof tsField === 'number' && Number.isFinite(tsField) && tsField >= 0 ? tsField : undefined;
   const topic = typeof e.topic === 'string' ? e.topic : undefined;
   const offset = typeof e.offset === 'number' && Number.isInteger(e.offset) && e.offset >= 0 ? e.offset : undefined;
-  return { key, value, headers, partition, timestamp, topic, offset };
+  const out: EnvelopeRecord = { key, value, headers, partition, timestamp, topic, offset };
+  if (parsed !== undefined) out.parsed = parsed;
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Envelopes through a pipe: `consume --format envelope | kstream filter --envelope … | produce --envelope`
 
-const asBytes = (v: string | Buffer | null): Uint8Array | null => (v === null ? null : typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
+const asBuffer = (v: string | Buffer | null): Buffer | null => (v === null ? null : typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
+
+/** Text of a key or header value as stages see it: the text, or base64 for bytes that are not UTF-8. */
+const textOf = (v: string | Buffer | null): string | null => (v === null || typeof v === 'string' ? v : textJson(v, 0, v.length).text);
 
 /** The stored bytes of the envelopes of one input chunk (Rec.stored), and their lines. */
 export class EnvelopeStored implements Stored {
@@ -246,14 +312,14 @@ export class EnvelopeStored implements Stored {
     this.lines.push(line);
     return this.rows.length - 1;
   }
-  key(i: number): Uint8Array | null {
-    return asBytes(this.rows[i].key);
+  key(i: number): Buffer | null {
+    return asBuffer(this.rows[i].key);
   }
-  value(i: number): Uint8Array | null {
-    return asBytes(this.rows[i].value);
+  value(i: number): Buffer | null {
+    return asBuffer(this.rows[i].value);
   }
   headers(i: number): StoredHeader[] | undefined {
-    return this.rows[i].headers?.map((h) => ({ key: h.key, value: asBytes(h.value) }));
+    return this.rows[i].headers?.map((h) => ({ key: h.key, value: asBuffer(h.value) }));
   }
   topic(i: number): string | null {
     return this.rows[i].topic ?? null;
@@ -269,83 +335,52 @@ export class EnvelopeStored implements Stored {
   }
 }
 
-/** The value a stage sees for stored bytes, as `consume` (value format) makes it: JSON when the text is JSON, else the text; base64 for bytes that are not UTF-8. */
-function valueOfBytes(v: string | Buffer | null): { value: unknown; raw: string | undefined } {
-  if (v === null) return { value: null, raw: undefined };
-  let text: string | undefined;
-  if (typeof v === 'string') text = v;
-  else {
-    text = utf8Text(v, 0, v.length);
-    if (text === undefined) return { value: v.toString('base64'), raw: undefined };
-  }
-  const c = text.charCodeAt(0);
-  if (c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110 || c === 32 || c === 9 || c === 10 || c === 13) {
-    try {
-      const value = JSON.parse(text);
-      // JSON over several lines is re-serialised when written (line breaks cannot go to NDJSON)
-      return { value, raw: text.indexOf('\n') < 0 && text.indexOf('\r') < 0 ? text : undefined };
-    } catch {
-      // not JSON: the text
-    }
-  }
-  return { value: text, raw: undefined };
-}
-
 /**
  * A record for an envelope read from a pipe: `r` is its value (as `consume` gives it), `key`, `ts` and `headers`
  * are the envelope's, and the stored bytes are kept so that what no stage changes goes out exactly as it came.
  */
 export function envelopeRec(env: EnvelopeRecord, line: string, stored: EnvelopeStored, pos: number, src: SourceRef): Rec {
-  const { value, raw } = valueOfBytes(env.value);
-  const rec = new Rec(value, raw, false, pos, src);
-  rec.storedAs(stored, stored.add(env, line));
-  if (env.key !== null) rec.key = typeof env.key === 'string' ? env.key : (utf8Text(env.key, 0, env.key.length) ?? env.key.toString('base64'));
-  else rec.key = null;
-  rec.ts = env.timestamp;
-  if (env.headers) {
-    rec.headers = env.headers.map((h) => ({
-      key: h.key,
-      value: h.value === null || typeof h.value === 'string' ? h.value : (utf8Text(h.value, 0, h.value.length) ?? h.value.toString('base64')),
-    }));
-  }
-  return rec;
-}
-
-/** JSON for a value, key or header in an envelope, with its base64 flag: the mapping at the top of this file. */
-function bytesJson(v: Uint8Array | string | null, embed: boolean): { json: string; base64: boolean } {
-  if (v === null) return { json: 'null', base64: false };
-  let text: string | undefined;
-  if (typeof v === 'string') text = v;
+  const v = env.value;
+  let rec: Rec;
+  if (v === null) rec = new Rec(null, undefined, false, pos, src);
+  // embedded JSON was parsed with the envelope: not again
+  else if (env.parsed !== undefined) rec = new Rec(env.parsed, v as string, false, pos, src);
+  else if (typeof v === 'string') rec = textRec(v, undefined, pos, src);
   else {
-    const b = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    text = utf8Text(b, 0, b.length);
-    if (text === undefined) return { json: JSON.stringify(b.toString('base64')), base64: true };
+    // bytes from base64: a value that is not UTF-8 is its base64 text, as consume gives it
+    const text = utf8Text(v, 0, v.length);
+    rec = text === undefined ? new Rec(v.toString('base64'), undefined, false, pos, src) : textRec(text, undefined, pos, src);
   }
-  return { json: embed && isCompactJson(text) ? text : JSON.stringify(text), base64: false };
+  rec.storedAs(stored, stored.add(env, line));
+  rec.key = textOf(env.key);
+  rec.ts = env.timestamp;
+  if (env.headers) rec.headers = env.headers.map((h) => ({ key: h.key, value: textOf(h.value) }));
+  return rec;
 }
 
 /**
  * The envelope line of a record written by a stage in a pipe: its stored line when no stage replaced the value
- * (byte for byte), else an envelope with the record's key, time, headers and origin around its new value (the
- * value's JSON text, as `produce` would write it).
+ * (byte for byte), else an envelope with the record's key, time, headers and origin around its value (the value's
+ * JSON text, as `produce` would write it).
  */
-export function envelopeOf(rec: Rec, valueText: string): string {
+export function envelopeOf(rec: Rec): string {
   const st = rec.stored;
   const i = rec.si;
-  if (st !== undefined && rec.valueStored && st.line) {
-    const l = st.line(i);
-    if (l !== undefined) return l;
+  if (st !== undefined && rec.valueStored && st.line) return st.line(i);
+  let key: Buffer | null;
+  let headers: { key: string; value: Buffer | null }[] | undefined;
+  if (st !== undefined) {
+    key = st.key(i);
+    headers = st.headers(i);
+  } else {
+    const k = rec.key;
+    key = k === undefined || k === null ? null : Buffer.from(typeof k === 'string' ? k : JSON.stringify(k), 'utf8');
+    headers = rec.headers?.map((h) => ({ key: h.key, value: asBuffer(h.value) }));
   }
-  const key = st ? bytesJson(st.key(i), false) : bytesJson(rec.key === undefined || rec.key === null ? null : typeof rec.key === 'string' ? rec.key : JSON.stringify(rec.key), false);
-  const value = st !== undefined && rec.valueStored ? bytesJson(st.value(i), true) : bytesJson(valueText, true);
-  let headers = '[]';
-  const hs = st ? st.headers(i) : rec.headers;
-  if (hs && hs.length) {
-    headers = `[${hs.map((h) => {
-      const hv = bytesJson(h.value, false);
-      return `{"key":${JSON.stringify(h.key)},"value":${hv.json}${hv.base64 ? ',"encoding":"base64"' : ''}}`;
-    }).join(',')}]`;
-  }
-  const topic = st?.topic(i) ?? null;
-  return `{"topic":${JSON.stringify(topic)},"partition":${st?.partition(i) ?? null},"offset":${st?.offset(i) ?? null},"timestamp":${rec.ts ?? null},"key":${key.json},"headers":${headers},"value":${value.json}${value.base64 ? ',"encoding":"base64"' : ''}${key.base64 ? ',"keyEncoding":"base64"' : ''}}`;
+  const stored = st !== undefined && rec.valueStored ? st.value(i) : undefined;
+  const value = stored === undefined ? valueTextJson(encodeValue(rec)) : stored === null ? valueJson(EMPTY, -1, -1) : valueJson(stored, 0, stored.length);
+  const keyJson = key === null ? NULL_TEXT : textJson(key, 0, key.length);
+  return envelopeLine(JSON.stringify(st?.topic(i) ?? null), st?.partition(i) ?? null, st?.offset(i) ?? null, rec.ts ?? null, keyJson, headers?.length ? headersJson(headers).json : '[]', value);
 }
+
+const EMPTY = Buffer.alloc(0);

@@ -16,7 +16,7 @@ import {  tpKey, type RawHeader, type RecordColumns, type FetchedPartition, type
 import { openKafka } from './kafka-open.js';
 import type { KafkaConfig } from './kafka-options.js';
 import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from './kafka-offsets.js';
-import { headersJson, isCompactJson, utf8Text } from './envelope.js';
+import { envelopeLine, headersJson, startsJson, textRec, utf8Text, valueJson } from './envelope.js';
 import { kafkaError } from './kafka-errors.js';
 import { UsageError } from '../pipeline/errors.js';
 import { ExactlyOnce } from './kafka-eos.js';
@@ -416,7 +416,7 @@ export class RecordMaker {
 
   private spanValue(text: string, a: number, e: number, plain: boolean, bytes: ChunkBytes, multiline: boolean, scanner: FieldScanner | undefined, offset: number, ref: PartitionRef): Rec {
     const c = text.charCodeAt(a);
-    if (a < e && (c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110 || c === 32 || c === 9 || c === 10 || c === 13)) {
+    if (a < e && startsJson(c)) {
       if (!multiline && text.charCodeAt(e - 1) !== 13) {
         try {
           if (scanner === undefined) return new Rec(JSON.parse(text.slice(a, e)), text.slice(a, e), false, offset, ref);
@@ -443,29 +443,7 @@ export class RecordMaker {
       this.binary++;
       return new Rec(buf.toString('base64', vs, ve), undefined, false, offset, ref);
     }
-    const scanner = this.scanner;
-    const c = text.charCodeAt(0);
-    // Only text that can start a JSON value is tried as JSON; other text is a string straight away.
-    if (c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110 || c === 32 || c === 9 || c === 10 || c === 13) {
-      const oneLine = text.indexOf('\n') < 0 && text.indexOf('\r') < 0;
-      if (oneLine) {
-        try {
-          if (scanner === undefined) return new Rec(JSON.parse(text), text, false, offset, ref);
-          const v = scanner.scan(text, 0, text.length, chunkIsPlain(text));
-          return new Rec(v, text, scanner.lastWasPartial, offset, ref);
-        } catch {
-          // not JSON: a string
-        }
-      } else {
-        // JSON over several lines: the value, re-serialised on output (the line breaks cannot go to NDJSON)
-        try {
-          return new Rec(JSON.parse(text), undefined, false, offset, ref);
-        } catch {
-          // not JSON: a string
-        }
-      }
-    }
-    return new Rec(text, undefined, false, offset, ref);
+    return textRec(text, this.scanner, offset, ref);
   }
 
   private rawValue(buf: Buffer, vs: number, ve: number, offset: number, ref: PartitionRef): Rec {
@@ -482,43 +460,19 @@ export class RecordMaker {
     ref: PartitionRef, offset: number, ts: number, key: string | null, keyB64: boolean,
     h: { key: string; value: Buffer | null }[] | undefined, buf: Buffer, vs: number, ve: number,
   ): Rec {
-    let valueJson: string;
-    let value: unknown = null;
-    let b64 = false;
-    let embedded = false;
-    if (vs < 0) valueJson = 'null';
-    else {
-      const text = utf8Text(buf, vs, ve);
-      if (text === undefined) {
-        this.binary++;
-        b64 = true;
-        value = buf.toString('base64', vs, ve);
-        valueJson = `"${value}"`;
-      } else if (isCompactJson(text)) {
-        valueJson = text;
-        embedded = true;
-      } else {
-        value = text;
-        valueJson = JSON.stringify(text);
-      }
-    }
+    const value = valueJson(buf, vs, ve);
+    if (value.base64) this.binary++;
     const hd = h ? headersJson(h) : undefined;
-    const keyJson = key === null ? 'null' : JSON.stringify(key);
-    const line = `{"topic":${ref.topicJson},"partition":${ref.partition},"offset":${offset},"timestamp":${ts},"key":${keyJson},"headers":${hd ? hd.json : '[]'},"value":${valueJson}${b64 ? ',"encoding":"base64"' : ''}${keyB64 ? ',"keyEncoding":"base64"' : ''}}`;
-    let rec: Rec;
-    if (this.viewOnly) {
-      // nothing downstream reads the value: the object is built only if something asks (fullValue)
-      rec = new Rec({}, line, true, offset, ref);
-    } else {
-      const env: Record<string, unknown> = {
-        topic: ref.topic, partition: ref.partition, offset, timestamp: ts, key,
-        headers: hd ? hd.list : [],
-        value: embedded ? JSON.parse(valueJson) : value,
-      };
-      if (b64) env.encoding = 'base64';
-      if (keyB64) env.keyEncoding = 'base64';
-      rec = new Rec(env, line, false, offset, ref);
-    }
-    return rec;
+    const line = envelopeLine(ref.topicJson, ref.partition, offset, ts, { json: key === null ? 'null' : JSON.stringify(key), base64: keyB64 }, hd ? hd.json : '[]', value);
+    // nothing downstream reads the value: the object is built only if something asks (fullValue)
+    if (this.viewOnly) return new Rec({}, line, true, offset, ref);
+    const env: Record<string, unknown> = {
+      topic: ref.topic, partition: ref.partition, offset, timestamp: ts, key,
+      headers: hd ? hd.list : [],
+      value: value.embedded ? JSON.parse(value.json) : value.text,
+    };
+    if (value.base64) env.encoding = 'base64';
+    if (keyB64) env.keyEncoding = 'base64';
+    return new Rec(env, line, false, offset, ref);
   }
 }

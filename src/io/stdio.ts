@@ -219,7 +219,7 @@ export class StdoutSink implements Sink {
       let s = '';
       for (const r of batch) {
         if (r.ctl !== undefined && this.dropControl) continue;
-        s += (r.ctl !== undefined ? encodeValue(r) : envelopeOf(r, encodeValue(r))) + '\n';
+        s += (r.ctl !== undefined ? encodeValue(r) : envelopeOf(r)) + '\n';
       }
       if (s.length > 0 && !this.out.write(s)) return this.drained();
       return;

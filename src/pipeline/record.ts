@@ -1,3 +1,4 @@
+import type { Buffer } from 'node:buffer';
 /**
  * The unit that flows between stages.
  *
@@ -14,7 +15,7 @@
 export interface Header { key: string; value: string | null }
 
 /** A header as stored: its value's bytes (null for a null value). */
-export interface StoredHeader { key: string; value: Uint8Array | null }
+export interface StoredHeader { key: string; value: Buffer | null }
 
 /**
  * The bytes a record had where it was read (a Kafka record batch, an envelope line), for sinks that write it
@@ -22,15 +23,15 @@ export interface StoredHeader { key: string; value: Uint8Array | null }
  * object serves a whole batch; a record names its row (`Rec.si`), so keeping the bytes costs no allocation per record.
  */
 export interface Stored {
-  key(i: number): Uint8Array | null;
-  value(i: number): Uint8Array | null;
+  key(i: number): Buffer | null;
+  value(i: number): Buffer | null;
   headers(i: number): StoredHeader[] | undefined;
   /** Where the record was read, for envelopes written again. */
   topic(i: number): string | null;
   partition(i: number): number | null;
   offset(i: number): number | null;
   /** The envelope line the record was read from, when it was (a stage in a pipe that leaves it unchanged writes it as it came). */
-  line?(i: number): string | undefined;
+  line?(i: number): string;
 }
 
 export class Rec {
