@@ -21,7 +21,7 @@ export interface OptionInfo {
   value: string;
 }
 
-const camel = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+export const camel = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 export function optionInfo(spec: OptionSpec): OptionInfo {
   const names = [...spec.flags.matchAll(/(?:^|[\s,])--?([A-Za-z0-9][\w-]*)/g)].map((m) => m[1]);

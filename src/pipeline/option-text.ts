@@ -1,4 +1,5 @@
 import type { OptionSpec, Opts } from './command.js';
+import { camel, optionInfo, type OptionInfo } from '../cli/options.js';
 
 /**
  * Keeps option values as typed. cac parses with mri, which turns values that look like numbers into numbers
@@ -8,47 +9,25 @@ import type { OptionSpec, Opts } from './command.js';
  * parsing, any value whose text differs from what was typed is put back as the typed string. Values that survive
  * unchanged (`--count 10` → 10) keep the type cac gave them.
  */
-interface ValueOption {
-  names: string[];
-  long: string;
-}
-
-function valueOptions(options: OptionSpec[]): Map<string, ValueOption> {
-  const byName = new Map<string, ValueOption>();
+/** Every name of every option (`n` and `count`), with what the option takes. */
+function byName(options: OptionSpec[]): Map<string, OptionInfo> {
+  const m = new Map<string, OptionInfo>();
   for (const o of options) {
-    if (!/[<[]/.test(o.flags)) continue;
-    const names = [...o.flags.matchAll(/(?:^|[\s,])--?([A-Za-z0-9][\w-]*)/g)].map((m) => m[1]);
-    if (names.length === 0) continue;
-    const long = names.reduce((a, b) => (b.length > a.length ? b : a));
-    const vo = { names, long };
-    for (const n of names) byName.set(n, vo);
+    const info = optionInfo(o);
+    for (const n of info.names) m.set(n, info);
   }
-  return byName;
+  return m;
 }
 
-function camel(name: string): string {
-  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** Names of the options that take no value (`--exit`, `--envelope`, `-q`). */
-function flagNames(options: OptionSpec[]): Set<string> {
-  const names = new Set<string>();
-  for (const o of options) {
-    if (/[<[]/.test(o.flags)) continue;
-    for (const m of o.flags.matchAll(/(?:^|[\s,])--?([A-Za-z0-9][\w-]*)/g)) names.add(m[1]);
-  }
-  return names;
-}
-
-export function protectOptionValues(argv: string[], options: OptionSpec[]): { argv: string[]; typed: Map<ValueOption, string[]> } {
-  const byName = valueOptions(options);
-  const flags = flagNames(options);
+export function protectOptionValues(argv: string[], options: OptionSpec[]): { argv: string[]; typed: Map<OptionInfo, string[]> } {
+  const names = byName(options);
+  const isFlag = (n: string) => names.get(n)?.value === '';
   const out: string[] = [];
   // mri reads `--flag true` as the flag's value, which would swallow `filter --envelope true`'s expression: such
   // flags move behind the arguments, where nothing follows them.
   const moved: string[] = [];
-  const typed = new Map<ValueOption, string[]>();
-  const note = (vo: ValueOption, v: string) => {
+  const typed = new Map<OptionInfo, string[]>();
+  const note = (vo: OptionInfo, v: string) => {
     const l = typed.get(vo);
     if (l) l.push(v);
     else typed.set(vo, [v]);
@@ -60,12 +39,13 @@ export function protectOptionValues(argv: string[], options: OptionSpec[]): { ar
       break;
     }
     const m = /^--?([A-Za-z0-9][\w-]*)(?:=(.*))?$/s.exec(a);
-    const cluster = m && !a.startsWith('--') && m[1].length > 1 && [...m[1]].every((c) => flags.has(c));
-    if (m && m[2] === undefined && (flags.has(m[1]) || cluster) && (argv[i + 1] === 'true' || argv[i + 1] === 'false')) {
+    const cluster = m && !a.startsWith('--') && m[1].length > 1 && [...m[1]].every(isFlag);
+    if (m && m[2] === undefined && (isFlag(m[1]) || cluster) && (argv[i + 1] === 'true' || argv[i + 1] === 'false')) {
       moved.push(a);
       continue;
     }
-    const vo = m ? byName.get(m[1]) : undefined;
+    const found = m ? names.get(m[1]) : undefined;
+    const vo = found?.value ? found : undefined;
     if (!m || !vo || (!a.startsWith('--') && m[1].length !== 1)) {
       out.push(a);
       continue;
@@ -88,7 +68,7 @@ export function protectOptionValues(argv: string[], options: OptionSpec[]): { ar
   return { argv: out, typed };
 }
 
-export function restoreOptionValues(opts: Opts, typed: Map<ValueOption, string[]>): void {
+export function restoreOptionValues(opts: Opts, typed: Map<OptionInfo, string[]>): void {
   for (const [vo, texts] of typed) {
     const key = camel(vo.long);
     const v = opts[key];
