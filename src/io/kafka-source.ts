@@ -64,6 +64,7 @@ export class KafkaSource implements Source {
   /** Values and raw values come with their key, timestamp and headers; an envelope is a new document that carries them inside. */
   readonly carries: { key: boolean; ts: boolean; headers: boolean; what?: string };
   readonly rawOutput: boolean;
+  readonly envelopes: boolean;
   /** Under --exactly-once each batch is a transaction, acknowledged before the next is handed out. */
   readonly ackEachBatch: boolean = false;
   /**
@@ -93,7 +94,8 @@ export class KafkaSource implements Source {
 
   constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions, private readonly run: KafkaRun) {
     this.rawOutput = opts.format === 'raw';
-    const whole = opts.format !== 'envelope';
+    this.envelopes = opts.format === 'envelope';
+    const whole = !this.envelopes;
     this.carries = { key: whole, ts: whole, headers: whole, what: whole ? undefined : 'envelope records of `consume --format envelope`' };
     run.useConfig(cfg);
     if (opts.exactlyOnce && opts.group) {

@@ -119,7 +119,7 @@ function checkEnvelopeFlags(segments: Segment[], from: number, to: number, toSin
     if (!readsStdin && !writesStdout) {
       throw new UsageError(`\`${seg.spec.name} --envelope\` is inside a fused run, where records keep their key, time and headers`, '--envelope belongs on the first stage of a run that reads envelopes from stdin, or on the last one to write envelopes to stdout');
     }
-    if (writesStdout && !readsStdin && source.carries && !source.carries.key && source.rawOutput !== true && source.name === 'consume') {
+    if (writesStdout && !readsStdin && source.envelopes) {
       throw new UsageError('`consume --format envelope` records are envelopes already', `drop --format envelope: fused, records keep their key, time and headers, and \`${seg.spec.name} --envelope\` writes them as envelopes`);
     }
   }

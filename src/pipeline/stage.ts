@@ -57,6 +57,8 @@ export interface Source {
   readonly carries?: Carried;
   /** Stdout gets the records' stored bytes, not NDJSON (consume --format raw). */
   readonly rawOutput?: boolean;
+  /** Its records are envelope documents (consume --format envelope): a stage cannot write them as envelopes again. */
+  readonly envelopes?: boolean;
   /** Where stateful stages downstream of this source checkpoint (a group's changelog topic), if anywhere. */
   state?: StateBackend;
   batches(): AsyncIterable<Rec[]>;
