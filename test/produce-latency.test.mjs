@@ -109,6 +109,21 @@ test('coalesced sends keep their order within a partition, and each resolves onl
  * A Kafka sink whose client is a stub (connect and topic check at once) and whose producer acknowledges only when
  * `ack()` is called: what the runner sees of writes while requests wait for the broker.
  */
+/** Runs `body` with a stubbed sink, then ends it (acknowledging what is in flight) and puts the client back. */
+async function withStubbedSink(...args) {
+  const body = args.pop();
+  const s = stubbedSink(...args);
+  try {
+    await body(s);
+    const end = s.sink.end();
+    await sleep(10);
+    s.ack();
+    await end;
+  } finally {
+    s.restore();
+  }
+}
+
 function stubbedSink({ connected = Promise.resolve(), exists = true } = {}) {
   const pending = [];
   const sends = [];
@@ -143,8 +158,7 @@ function lines(n, size = 100) {
 }
 
 test('a pipelined produce keeps taking small writes while earlier ones wait for their acks (it stopped at 4)', async () => {
-  const s = stubbedSink();
-  try {
+  await withStubbedSink(async (s) => {
     // 50 writes of a pipe read each (25 lines, 2.5 kB): none may wait for an ack
     for (let i = 0; i < 50; i++) {
       const w = s.sink.writeLines(lines(25));
@@ -152,18 +166,11 @@ test('a pipelined produce keeps taking small writes while earlier ones wait for 
       assert.equal(r, 'written', `write ${i + 1} waited for an acknowledgement with ${s.pending.length} sends unacknowledged`);
     }
     assert.equal(s.pending.length, 50);
-    const end = s.sink.end();
-    await sleep(10);
-    s.ack();
-    await end;
-  } finally {
-    s.restore();
-  }
+  });
 });
 
 test('a pipelined produce still bounds what is in flight: past 16 MB of input a write waits for the oldest ack', async () => {
-  const s = stubbedSink();
-  try {
+  await withStubbedSink(async (s) => {
     // 9 MB each: the second write makes 18 MB in flight, so it waits until the first is acknowledged
     await s.sink.writeLines(lines(90_000));
     const second = s.sink.writeLines(lines(90_000));
@@ -171,13 +178,7 @@ test('a pipelined produce still bounds what is in flight: past 16 MB of input a 
     assert.equal(r, 'blocked');
     s.ack();
     await second;
-    const end = s.sink.end();
-    await sleep(10);
-    s.ack();
-    await end;
-  } finally {
-    s.restore();
-  }
+  });
 });
 
 test('topicExists asks for the one topic on the client\'s own connection, not the admin\'s list on a second one', async () => {
@@ -261,8 +262,7 @@ test('an idle kafkajs request queue arms no timer (it re-armed a 1 ms check for 
 
 test('a pipelined produce reads on while it connects: writes queue behind the connection and go out in order', async () => {
   let connect;
-  const s = stubbedSink({ connected: new Promise((r) => (connect = r)) });
-  try {
+  await withStubbedSink({ connected: new Promise((r) => (connect = r)) }, async (s) => {
     for (let i = 1; i <= 5; i++) {
       const r = await Promise.race([s.sink.writeLines(lines(i)).then(() => 'written'), sleep(500).then(() => 'blocked')]);
       assert.equal(r, 'written', `write ${i} waited for the connection`);
@@ -271,13 +271,7 @@ test('a pipelined produce reads on while it connects: writes queue behind the co
     connect();
     await sleep(20);
     assert.deepEqual(s.sends, [1, 2, 3, 4, 5]);
-    const end = s.sink.end();
-    await sleep(10);
-    s.ack();
-    await end;
-  } finally {
-    s.restore();
-  }
+  });
 });
 
 test('a pipelined produce to a missing topic still fails with the topic named, at the next write or at the end', async () => {

@@ -96,10 +96,8 @@ const LOADERS: Record<Exclude<CompressionName, 'none'>, () => Promise<Codec>> = 
       name: 'snappy',
       decompress: async (data) => (isXerial(data) ? concat(await Promise.all(xerialChunks(data).map(raw))) : raw(data)),
       async compress(data) {
-        const chunks: Promise<Buffer>[] = [];
-        for (let p = 0; p < data.length; p += SNAPPY_CHUNK) chunks.push(lib.compress(data.subarray(p, Math.min(p + SNAPPY_CHUNK, data.length))));
         const parts: Buffer[] = [XERIAL_MAGIC];
-        for (const c of await Promise.all(chunks)) {
+        for (const c of await inChunks(data, SNAPPY_CHUNK, (d) => lib.compress(d))) {
           const len = Buffer.allocUnsafe(4);
           len.writeUInt32BE(c.length, 0);
           parts.push(len, c);
@@ -118,11 +116,9 @@ const LOADERS: Record<Exclude<CompressionName, 'none'>, () => Promise<Codec>> = 
       async compress(data) {
         // The library's own frame encoder picks 4 MiB blocks; readers (the broker among them, which checks every
         // batch) then hold 4 MiB per batch. The frame is built here from its block encoder instead.
-        const chunks: Promise<Buffer>[] = [];
-        for (let p = 0; p < data.length; p += LZ4_BLOCK) chunks.push(lib.compress(data.subarray(p, Math.min(p + LZ4_BLOCK, data.length))));
         const parts: Buffer[] = [LZ4_HEADER];
         let p = 0;
-        for (const c of await Promise.all(chunks)) {
+        for (const c of await inChunks(data, LZ4_BLOCK, (d) => lib.compress(d))) {
           const n = Math.min(LZ4_BLOCK, data.length - p);
           // the block encoder gives [uint32 LE uncompressed size][lz4 block]: the size's place takes the block size
           if (c.length - 4 < n) {
@@ -216,4 +212,11 @@ const ZSTD_LEVEL = 3;
 function zstdError(e: unknown): Error {
   // the library's messages start "zstd: " already
   return new Error(String((e as Error)?.message ?? e));
+}
+
+/** `data` compressed in pieces of `size` bytes, all at once on the thread pool; the results in order. */
+function inChunks(data: Buffer, size: number, compress: (piece: Buffer) => Promise<Buffer>): Promise<Buffer[]> {
+  const pieces: Promise<Buffer>[] = [];
+  for (let p = 0; p < data.length; p += size) pieces.push(compress(data.subarray(p, Math.min(p + size, data.length))));
+  return Promise.all(pieces);
 }

@@ -491,6 +491,25 @@ function varintSize(v: number): number {
   return n;
 }
 
+/**
+ * Bytes of an uncompressed record batch holding this record alone, as BatchBuilder lays it out: what the broker
+ * compares with a topic's max.message.bytes (the batch header includes the 12 bytes of log overhead it counts).
+ */
+export function loneRecordBatchBytes(key: Bytes, value: Bytes, headers: readonly OutHeader[] | undefined): number {
+  const k = bytesLength(key);
+  const v = bytesLength(value);
+  // attributes, timestamp delta 0 and offset delta 0 take a byte each
+  let body = 3 + varintSize(k) + Math.max(k, 0) + varintSize(v) + Math.max(v, 0) + varintSize(headers ? headers.length : 0);
+  if (headers) {
+    for (const h of headers) {
+      const hk = Buffer.byteLength(h.key);
+      const hv = bytesLength(h.value);
+      body += varintSize(hk) + hk + varintSize(hv) + Math.max(hv, 0);
+    }
+  }
+  return BATCH_HEADER + varintSize(body) + body;
+}
+
 function writeVarint(b: Buffer, v: number, p: number): number {
   let z = v >= 0 ? v * 2 : -v * 2 - 1;
   while (z >= 128) {

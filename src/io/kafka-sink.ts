@@ -13,8 +13,9 @@ import type { LineSpans } from '../pipeline/spans.js';
 import type { FieldNeeds, Sink } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { evalExpr, exprFailure, type Expr } from '../operators/expr.js';
-import {  type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader, type ProducerOptions } from './kafka.js';
+import { type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader, type ProducerOptions } from './kafka.js';
 import { openKafka } from './kafka-open.js';
+import { loneRecordBatchBytes } from './kafka-protocol.js';
 import type { KafkaConfig } from './kafka-options.js';
 import { fromEnvelope as parseEnvelope, NotAnEnvelope } from './envelope.js';
 import { kafkaError, MissingTopic } from './kafka-errors.js';
@@ -47,37 +48,6 @@ export interface KafkaSinkOptions extends ProducerOptions {
  */
 const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
 const MAX_INFLIGHT_WRITES = 4096;
-
-/** Bytes of a zigzag varint (record batch v2). */
-function varintSize(n: number): number {
-  let z = n >= 0 ? 2 * n : -2 * n - 1;
-  let size = 1;
-  while (z >= 128) {
-    z = Math.floor(z / 128);
-    size++;
-  }
-  return size;
-}
-
-const byteLength = (v: Bytes): number => (v === null ? -1 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
-
-/**
- * Bytes of a record batch (v2, uncompressed) holding this record alone: what the broker compares with the topic's
- * max.message.bytes. Counted exactly, as the batch builder lays it out, so a record the broker takes is never refused here.
- */
-export function loneRecordBatchBytes(key: Bytes, value: Bytes, headers: readonly OutHeader[] | undefined): number {
-  const k = byteLength(key);
-  const v = byteLength(value);
-  let body = 3 + varintSize(k) + Math.max(k, 0) + varintSize(v) + Math.max(v, 0) + varintSize(headers ? headers.length : 0);
-  if (headers) {
-    for (const h of headers) {
-      const hk = Buffer.byteLength(h.key);
-      const hv = byteLength(h.value);
-      body += varintSize(hk) + hk + varintSize(hv) + Math.max(hv, 0);
-    }
-  }
-  return 61 + varintSize(body) + body;
-}
 
 /** A cheap bound on loneRecordBatchBytes (UTF-8 takes at most 3 bytes per UTF-16 unit): most records stop here. */
 function upperBound(key: Bytes, value: Bytes, headers: readonly OutHeader[] | undefined): number {
