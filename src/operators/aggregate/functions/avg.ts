@@ -1,14 +1,11 @@
-import { oneArg, type AggFunction } from './function.js';
+import { unary, type AggFunction } from './function.js';
 
 interface AvgState { sum: number; n: number }
 
 /** The mean of the values; null for a group without values. */
 export const avg: AggFunction<AvgState> = {
-  name: 'avg',
-  usage: 'avg(expr)',
-  parse: (c) => ({ arg: oneArg(c, 'avg(r.latency_ms)'), param: undefined }),
+  ...unary('avg', 'avg(r.latency_ms)'),
   numeric: 'finite',
-  state: () => 'avg',
   init: () => ({ sum: 0, n: 0 }),
   add: (s, v) => {
     s.sum += v;

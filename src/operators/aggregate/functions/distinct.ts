@@ -1,12 +1,9 @@
-import { canon, oneArg, type AggFunction } from './function.js';
+import { canon, unary, type AggFunction } from './function.js';
 
 /** The exact number of distinct values (1 and "1" differ; objects compare by content). */
 export const distinct: AggFunction<Set<unknown>> = {
-  name: 'distinct',
-  usage: 'distinct(expr)',
-  parse: (c) => ({ arg: oneArg(c, 'distinct(r.user)'), param: undefined }),
+  ...unary('distinct', 'distinct(r.user)'),
   numeric: false,
-  state: () => 'distinct',
   init: () => new Set(),
   add: (s, v) => s.add(canon(v)),
   merge: (a, b) => {

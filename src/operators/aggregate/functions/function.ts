@@ -65,5 +65,13 @@ export function nArgs(c: AggCallText, k: number, example: string): string[] {
 /** Distinct values: primitives as themselves (1 and "1" differ), objects and arrays by their JSON text. */
 export const canon = (v: unknown): unknown => (typeof v === 'object' && v !== null ? '\u0000' + JSON.stringify(v) : v);
 
+/**
+ * What a function of one argument, named by its state, has besides its state operations: `sum(expr)`,
+ * `avg(expr)`, … (`example` is the call shown when one is written wrongly).
+ */
+export function unary(name: string, example: string): Pick<AggFunction, 'name' | 'usage' | 'parse' | 'state'> {
+  return { name, usage: `${name}(expr)`, parse: (c) => ({ arg: oneArg(c, example), param: undefined }), state: () => name };
+}
+
 /** For states that are one number or a value kept as it is. */
 export const same = <T>(s: T): T => s;

@@ -1,14 +1,11 @@
-import { oneArg, type AggFunction } from './function.js';
+import { unary, type AggFunction } from './function.js';
 
 interface VarState { n: number; mean: number; m2: number }
 
 /** Population standard deviation (divides by n): the spread of the values seen, as HDR and numpy report it. */
 export const stddev: AggFunction<VarState> = {
-  name: 'stddev',
-  usage: 'stddev(expr)',
-  parse: (c) => ({ arg: oneArg(c, 'stddev(r.latency_ms)'), param: undefined }),
+  ...unary('stddev', 'stddev(r.latency_ms)'),
   numeric: 'finite',
-  state: () => 'stddev',
   init: () => ({ n: 0, mean: 0, m2: 0 }),
   add: (s, v) => {
     // Welford: stable for long streams of large, close values.

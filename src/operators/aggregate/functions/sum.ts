@@ -1,11 +1,8 @@
-import { oneArg, same, type AggFunction } from './function.js';
+import { unary, same, type AggFunction } from './function.js';
 
 export const sum: AggFunction<number> = {
-  name: 'sum',
-  usage: 'sum(expr)',
-  parse: (c) => ({ arg: oneArg(c, 'sum(r.amount)'), param: undefined }),
+  ...unary('sum', 'sum(r.amount)'),
   numeric: 'finite',
-  state: () => 'sum',
   init: () => 0,
   add: (s, v) => s + v,
   merge: (a, b) => a + b,
