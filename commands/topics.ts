@@ -4,7 +4,7 @@ import type { ChalkInstance } from 'chalk';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { CONNECTION_OPTIONS, connectionConfig } from '../src/io/kafka-options.js';
-import {  type KafkaClient } from '../src/io/kafka.js';
+import type { KafkaClient } from '../src/io/kafka.js';
 import { openKafka } from '../src/io/kafka-open.js';
 import { colorLevel, group, paint } from '../src/report/table.js';
 import { parseCount } from '../src/time/duration.js';

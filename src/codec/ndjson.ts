@@ -179,7 +179,8 @@ export class NdjsonDecoder {
       p = next;
       if (a >= e) continue;
       try {
-        if (text.startsWith(CONTROL_PREFIX, a)) {
+        // two comparisons turn away every ordinary object line before a prefix comparison
+        if (text.charCodeAt(a + 2) === 36 && text.charCodeAt(a) === 123 && text.startsWith(CONTROL_PREFIX, a)) {
           const ctl = asControl(text.slice(a, e));
           if (ctl) {
             if (ctl.ctl === WINDOW && scanner !== undefined) scanner = this.readWindowTags();

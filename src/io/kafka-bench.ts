@@ -31,7 +31,7 @@ import { PLOT_PERCENTILES, writePlot } from '../report/plot.js';
 import { colorLevel, group, keyValueTable, paint, percentileTable } from '../report/table.js';
 import { parseCount, parseDuration, parseRate } from '../time/duration.js';
 import { now, showProgress, wallNow, writeErr } from '../runtime.js';
-import {  type Bytes, type KafkaClient, type KafkaProducer, type OutBatch } from './kafka.js';
+import type { Bytes, KafkaProducer, OutBatch } from './kafka.js';
 import { openKafka } from './kafka-open.js';
 import { connectionConfig, type KafkaConfig } from './kafka-options.js';
 import { KafkaRun } from './kafka-run.js';

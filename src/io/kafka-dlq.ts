@@ -12,7 +12,7 @@
  * left is flushed when the run ends (`closeAll`).
  */
 import { Buffer } from 'node:buffer';
-import {  type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader } from './kafka.js';
+import { type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader } from './kafka.js';
 import { openKafka } from './kafka-open.js';
 import type { KafkaConfig } from './kafka-options.js';
 import type { ExactlyOnce } from './kafka-eos.js';

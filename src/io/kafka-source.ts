@@ -12,7 +12,7 @@ import { Rec, type SourceRef, type Stored } from '../pipeline/record.js';
 import type { FieldNeeds, Source, SourcePosition, StateBackend } from '../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
 import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../codec/scan.js';
-import {  tpKey, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from './kafka.js';
+import { tpKey, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from './kafka.js';
 import { openKafka } from './kafka-open.js';
 import type { KafkaConfig } from './kafka-options.js';
 import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from './kafka-offsets.js';

@@ -1,6 +1,6 @@
 import { CHANGED_STATE_HINT, type SourcePosition, type StateBackend, type StatefulStage } from '../pipeline/stage.js';
 import { RuntimeError } from '../pipeline/errors.js';
-import {  tpKey, type KafkaClient, type OutBatch, type TransactionalProducer } from './kafka.js';
+import { tpKey, type KafkaClient, type OutBatch, type TransactionalProducer } from './kafka.js';
 import { openKafka } from './kafka-open.js';
 import type { KafkaRun } from './kafka-run.js';
 import { stateParse, stateStringify } from '../pipeline/statejson.js';

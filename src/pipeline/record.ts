@@ -264,7 +264,7 @@ export function controlOf(v: unknown): Rec | undefined {
  * a pipe cannot carry it, and it is refused with this message rather than silently turned into a control.
  */
 export function looksLikeControl(line: string): boolean {
-  if (!line.startsWith(CONTROL_PREFIX)) return false;
+  if (line.charCodeAt(2) !== 36 || !line.startsWith(CONTROL_PREFIX)) return false;
   try {
     return controlOf(JSON.parse(line)) !== undefined;
   } catch {
