@@ -56,6 +56,7 @@ interface Lingering {
 
 /** About the value bytes of a batch (what --batch-bytes is compared with), without walking lines. */
 function approxBytes(b: OutBatch): number {
+  if (b.bytes !== undefined) return b.bytes;
   if (b.count === 0) return 0;
   if (b.lines) return b.lines.ends[b.count - 1] - b.lines.starts[0];
   let n = 0;

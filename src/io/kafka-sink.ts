@@ -182,11 +182,10 @@ export class KafkaSink implements Sink {
     const ready = this.begin();
     // as for lines: a record long enough that the topic's limit may refuse it waits until the limit is known
     if (!this.pipelined || mayBeLarge(batch)) await ready;
-    const before = this.bytes;
     const out = this.columns(batch);
     const bad = this.badRecord;
     this.badRecord = undefined;
-    await this.submit(out, bad, this.bytes - before, ready);
+    await this.submit(out, bad, ready);
   }
 
   /**
@@ -213,7 +212,8 @@ export class KafkaSink implements Sink {
       timestamps: new Array<number>(n).fill(Date.now()),
       partitions: partition !== undefined ? new Array<number>(n).fill(partition) : undefined,
       headers: undefined,
-    }, bad, bytes, ready);
+      bytes,
+    }, bad, ready);
   }
 
   /**
@@ -226,7 +226,8 @@ export class KafkaSink implements Sink {
    * connecting took (100-300 ms on a busy machine) while `gen` before the pipe had started its schedule: it blocked
    * on the full pipe, and once produce read again it still had to make the backlog before it could be sent.
    */
-  private async submit(out: OutBatch, bad: unknown, bytes: number, ready: Promise<void>): Promise<void> {
+  private async submit(out: OutBatch, bad: unknown, ready: Promise<void>): Promise<void> {
+    const bytes = out.bytes ?? 0;
     if (out.count === 0) {
       if (bad !== undefined) {
         await ready;
@@ -408,7 +409,7 @@ export class KafkaSink implements Sink {
     keys.length = values.length = timestamps.length = count;
     if (partitions) partitions.length = count;
     if (headers) headers.length = count;
-    return { count, keys, values, asciiValues: ascii && mode !== 'envelope', timestamps, partitions, headers };
+    return { count, keys, values, asciiValues: ascii && mode !== 'envelope', timestamps, partitions, headers, bytes };
   }
 
   async end(): Promise<void> {

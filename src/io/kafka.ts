@@ -119,6 +119,8 @@ export interface OutBatch {
   timestamps: number[];
   partitions: number[] | undefined;
   headers: (OutHeader[] | undefined)[] | undefined;
+  /** Value bytes of the batch, when the writer counted them already (what batch limits are compared with). */
+  bytes?: number;
 }
 
 export interface ProducerOptions {
