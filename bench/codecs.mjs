@@ -2,7 +2,7 @@
 // Compression codecs on the consume and produce paths: what reading a compressed topic costs against an
 // uncompressed one, and kstream produce -z against kcat -z.
 //   node bench/codecs.mjs [--records 1000000] [--runs 3] [--codecs none,gzip,snappy,lz4,zstd] [--brokers host:port] [--json]
-// The same generated clicks records (kstream gen --preset clicks --seed 1) go to one topic per codec and producer
+// The same generated records (--data clicks|wide, see common.mjs) go to one topic per codec and producer
 // (kcat -z <codec> and kstream produce -z <codec>; one partition, so batches are as large as each producer makes
 // them); each produce is timed --runs times on a fresh topic, the last one is kept. Then `kstream consume <t>
 // --exit > /dev/null` is timed --runs times on every kept topic, the runs interleaved across topics so load from
@@ -10,7 +10,7 @@
 // and CPU of the process) against the uncompressed topic of the same producer, produce time against kcat's. Checks every topic holds and
 // reads back --records records. Without --brokers or KSTREAM_BROKERS it starts (or reuses) the development broker.
 import os from 'node:os';
-import { broker, clicksInput, flag, kcatVersions, ks, opt, q, requireKcat, say, steps } from './common.mjs';
+import { broker, clicksInput, DATA, flag, fmtSpread, kcatVersions, ks, opt, q, requireKcat, say, spread, steps } from './common.mjs';
 
 const N = Number(opt('--records', 1_000_000));
 const RUNS = Number(opt('--runs', 3));
@@ -83,6 +83,7 @@ try {
     if (read !== N) problems.push(`consume of ${k.tool} -z ${k.codec} read ${read} records, expected ${N}`);
     k.consume = stats(consTimes.get(k.topic).wall);
     k.cpu = stats(consTimes.get(k.topic).cpu);
+    k.times = consTimes.get(k.topic);
   }
   for (const k of kept) admin(`delete ${q(k.topic)} --quiet`);
 } finally {
@@ -90,14 +91,16 @@ try {
 }
 
 const base = (tool) => kept.find((k) => k.tool === tool && k.codec === 'none');
+/** Per run, a's figure over b's in the same run: median and range. */
+const perRun = (a, b) => spread(a.map((x, i) => x / b[i]));
 const consumeRows = kept.map((k) => ({
-  producer: k.tool, codec: k.codec, ...k.consume, x_uncompressed: +(k.consume.median / base(k.tool).consume.median).toFixed(2),
-  records_per_s: Math.round(N / k.consume.median), cpu: k.cpu, cpu_x_uncompressed: +(k.cpu.median / base(k.tool).cpu.median).toFixed(2),
+  producer: k.tool, codec: k.codec, ...k.consume, x_uncompressed: perRun(k.times.wall, base(k.tool).times.wall),
+  records_per_s: Math.round(N / k.consume.median), cpu: k.cpu, cpu_x_uncompressed: perRun(k.times.cpu, base(k.tool).times.cpu),
 }));
 const produceRows = CODECS.map((codec) => {
   const kc = stats(prodTimes[`kcat ${codec}`]);
   const kst = stats(prodTimes[`kstream ${codec}`]);
-  return { codec, kcat: kc, kstream: kst, x_kcat: +(kst.median / kc.median).toFixed(2) };
+  return { codec, kcat: kc, kstream: kst, x_kcat: perRun(prodTimes[`kstream ${codec}`], prodTimes[`kcat ${codec}`]) };
 });
 const result = {
   records: N, bytes, runs: RUNS, brokers, node: process.version, kcat: kcatVersion, librdkafka,
@@ -105,13 +108,13 @@ const result = {
 };
 if (flag('--json')) console.log(JSON.stringify(result));
 else {
-  console.log(`\nkstream consume <topic> --exit > /dev/null, ${N.toLocaleString('en')} records: median (range) of ${RUNS}, and × the uncompressed topic`);
-  console.log(`  ${'topic'.padEnd(18)} ${'wall'.padEnd(24)} ${'×'.padEnd(6)} ${'cpu (user+sys)'.padEnd(24)} ×`);
+  console.log(`\nkstream consume <topic> --exit > /dev/null, ${N.toLocaleString('en')} ${DATA} records (${(bytes / 1e6).toFixed(0)} MB): median (range) of ${RUNS}, and × the uncompressed topic per run`);
+  console.log(`  ${'topic'.padEnd(18)} ${'wall'.padEnd(24)} ${'×'.padEnd(18)} ${'cpu (user+sys)'.padEnd(24)} ×`);
   for (const r of consumeRows) {
-    console.log(`  ${`${r.codec} by ${r.producer}`.padEnd(18)} ${fmt(r).padEnd(24)} ${`${r.x_uncompressed.toFixed(2)}×`.padEnd(6)} ${fmt(r.cpu).padEnd(24)} ${r.cpu_x_uncompressed.toFixed(2)}×`);
+    console.log(`  ${`${r.codec} by ${r.producer}`.padEnd(18)} ${fmt(r).padEnd(24)} ${fmtSpread(r.x_uncompressed).padEnd(18)} ${fmt(r.cpu).padEnd(24)} ${fmtSpread(r.cpu_x_uncompressed)}`);
   }
-  console.log(`\nproduce -z <codec>: median (range) of ${RUNS}, and kstream × kcat (librdkafka ${librdkafka})`);
-  for (const r of produceRows) console.log(`  ${r.codec.padEnd(7)} kcat ${fmt(r.kcat).padEnd(24)} kstream ${fmt(r.kstream).padEnd(24)} ${r.x_kcat.toFixed(2)}×`);
+  console.log(`\nproduce -z <codec>: median (range) of ${RUNS}, and kstream × kcat per run (librdkafka ${librdkafka})`);
+  for (const r of produceRows) console.log(`  ${r.codec.padEnd(7)} kcat ${fmt(r.kcat).padEnd(24)} kstream ${fmt(r.kstream).padEnd(24)} ${fmtSpread(r.x_kcat)}`);
 }
 for (const p of problems) say(`problem: ${p}`);
 process.exitCode = problems.length ? 1 : 0;

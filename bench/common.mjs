@@ -18,7 +18,8 @@ export const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0
 export const say = (s) => process.stderr.write(s + '\n');
 export const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 export const node = process.execPath;
-export const cli = path.join(root, 'dist/src/cli.js');
+/** The kstream build measured: this tree's, or another one's with --cli (a before/after in one session). */
+export const cli = path.resolve(opt('--cli', path.join(root, 'dist/src/cli.js')));
 export const outDir = path.join(root, 'bench/out');
 export const ks = `${q(node)} ${q(cli)}`;
 /** --check: a missed target exits 1. */
@@ -69,11 +70,42 @@ export function countLines(file) {
 }
 
 /**
- * bench/out/<name> (default clicks-<n>.ndjson): `kstream gen --preset clicks --count <n> --seed <seed>`, made once.
- * Written to a temporary file and renamed, so a killed run leaves no half file under the real name; when reused, its
- * lines are counted again and a file that does not hold n records is made anew. Its path and size.
+ * The data a bench runs on (--data): the `clicks` preset (~105 B records of 7 fields, uniform keys), or `wide`
+ * (~520 B records of 24 fields: floats with six decimals, long strings, nested objects, users and pages drawn from
+ * skewed Zipf distributions). Both have the fields the bench stages read: ts, user, page, latency_ms, ok.
  */
-export function clicksInput(n, { seed = 1, name = `clicks-${n}.ndjson` } = {}) {
+export const DATA = opt('--data', 'clicks');
+const WIDE = '{"ts":{{ts}},"user":"u{{zipf 100000 1.2}}","page":"/p/{{zipf 2000 1.4}}","latency_ms":{{float 0 400 3}},"ok":{{bool 0.9}},'
+  + '"country":"{{pick DE FR US GB JP BR IN NL SE PL}}","score":{{float -1000 1000 6}},"ratio":{{float 0 1 6}},"lat":{{float -90 90 6}},"lon":{{float -180 180 6}},'
+  + '"bytes":{{int 0 10000000}},"session":"{{uuid}}","agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{{int 90 130}}.0.0.0 Safari/537.36",'
+  + '"ref":"https://example.org/{{pick search news shop blog}}/{{int 1 99999}}","tags":["{{pick a b c d}}","{{pick e f g}}"],"geo":{"city":"{{pick Berlin Paris Austin Leeds Osaka}}","zip":"{{int 10000 99999}}"},'
+  + '"m1":{{float 0 100 4}},"m2":{{float 0 100 4}},"m3":{{float 0 100 4}},"m4":{{int -500 500}},"flag":{{bool 0.2}},"v":{{int 1 9}},"note":"{{pick ok retry timeout error}}"}';
+const GEN = { clicks: '--preset clicks', wide: `--template ${q(WIDE)}` };
+if (!GEN[DATA]) {
+  say(`unknown --data \`${DATA}\` — use ${Object.keys(GEN).join(' or ')}`);
+  process.exit(2);
+}
+
+/** Median, min and max of a list of figures (a bench's runs). */
+export function spread(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
+}
+
+/** `1.23 (1.10–1.40)`: a median and its range. */
+export const fmtSpread = (x, digits = 2) => `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`;
+
+/** Input of the current --data, n records: see dataInput. */
+export function clicksInput(n, opts = {}) {
+  return dataInput(n, { ...opts, data: opts.data ?? DATA });
+}
+
+/**
+ * bench/out/<name> (default <data>-<n>.ndjson): `kstream gen <preset or template> --count <n> --seed <seed>`, made
+ * once. Written to a temporary file and renamed, so a killed run leaves no half file under the real name; when
+ * reused, its lines are counted again and a file that does not hold n records is made anew. Its path and size.
+ */
+export function dataInput(n, { seed = 1, data = DATA, name = `${data}-${n}${seed === 1 ? '' : `-s${seed}`}.ndjson` } = {}) {
   fs.mkdirSync(outDir, { recursive: true });
   const input = path.join(outDir, name);
   if (fs.existsSync(input)) {
@@ -81,10 +113,10 @@ export function clicksInput(n, { seed = 1, name = `clicks-${n}.ndjson` } = {}) {
     if (lines === n) return { input, bytes: fs.statSync(input).size };
     say(`${path.relative(root, input)} holds ${lines} lines, not ${n}: making it again`);
   }
-  say(`generating ${n} clicks records → ${path.relative(root, input)}`);
+  say(`generating ${n} ${data} records → ${path.relative(root, input)}`);
   const tmp = `${input}.tmp-${process.pid}`;
   try {
-    execFileSync('bash', ['-c', `set -o pipefail; ${ks} gen --preset clicks --count ${n} --seed ${seed} > ${q(tmp)}`], { stdio: 'inherit' });
+    execFileSync('bash', ['-c', `set -o pipefail; ${q(node)} ${q(path.join(root, 'dist/src/cli.js'))} gen ${GEN[data]} --count ${n} --seed ${seed} > ${q(tmp)}`], { stdio: 'inherit' });
     const lines = countLines(tmp);
     if (lines !== n) throw new Error(`kstream gen wrote ${lines} lines into ${tmp}, expected ${n}`);
     fs.renameSync(tmp, input);

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // NDJSON throughput: kstream fused and piped against a hand-written Node loop and jq, on the same file, in one run.
-//   node bench/ndjson.mjs [--records 1000000] [--runs 3]
-// Prints records/s per variant (best of --runs) and time ratios. Checks on every run that the variant wrote one line
+//   node bench/ndjson.mjs [--records 1000000] [--runs 3] [--data clicks|wide] [--cli path]
+// The variants run interleaved, --runs rounds of each; per variant the median time and its range, and the ratios of
+// each round (kstream's time over the loop's and jq's in the same round) as a median and a range. Checks on every run that the variant wrote one line
 // per input record with latency_ms > 50 (counted here with JSON.parse) and the same bytes as every other run and
 // variant (exit 1 otherwise).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, clicksInput, countLines, node, opt, outDir } from './common.mjs';
+import { cli, clicksInput, countLines, DATA, fmtSpread, node, opt, outDir, spread } from './common.mjs';
 
 const N = Number(opt('--records', 1_000_000));
 const RUNS = Number(opt('--runs', 3));
@@ -46,38 +47,38 @@ const variants = [
   ...(hasJq ? [['jq -c', `jq -c 'select(.latency_ms > 50) | {user, ms: (.latency_ms*1000)}' < "${input}"`]] : []),
 ];
 
-const results = [];
 const problems = [];
-for (const [name, cmd] of variants) {
-  let best = Infinity;
-  let digest = '';
-  for (let i = 0; i < RUNS; i++) {
+const times = new Map(variants.map(([name]) => [name, []]));
+const digests = new Map();
+for (let i = 0; i < RUNS; i++) {
+  // one round: every variant once, in an order that turns each round, so none always follows the same one
+  const order = variants.map((_, k) => variants[(k + i) % variants.length]);
+  for (const [name, cmd] of order) {
     const out = path.join(outDir, 'out.ndjson');
     const t0 = process.hrtime.bigint();
     const r = spawnSync('bash', ['-c', `set -o pipefail; ${cmd} > "${out}"`], { stdio: ['ignore', 'inherit', 'inherit'] });
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) throw new Error(`${name} failed (exit ${r.status})`);
-    best = Math.min(best, s);
+    times.get(name).push(s);
     // every run: one line per kept record, and the same bytes as this variant's first run
     const lines = countLines(out);
     if (lines !== expected) problems.push(`${name} run ${i + 1}: ${lines} lines, expected ${expected}`);
     const d = createHash('sha256').update(fs.readFileSync(out)).digest('hex').slice(0, 12);
-    if (i > 0 && d !== digest) problems.push(`${name} run ${i + 1} wrote other bytes than run 1`);
-    digest = d;
+    if (digests.has(name) && d !== digests.get(name)) problems.push(`${name} run ${i + 1} wrote other bytes than run 1`);
+    digests.set(name, d);
     fs.rmSync(out);
+    process.stderr.write(`  round ${i + 1} ${name.padEnd(30)} ${s.toFixed(3)} s\n`);
   }
-  results.push({ name, seconds: best, digest });
-  process.stderr.write(`  ${name.padEnd(30)} ${best.toFixed(3)} s\n`);
 }
 
-const ref = (n) => results.find((r) => r.name === n);
-const loop = ref('hand-written Node loop');
-const jq = ref('jq -c');
-const fused = ref('kstream fused');
-console.log(`\nNDJSON filter + map over ${N.toLocaleString('en')} clicks records (${(bytes / 1e6).toFixed(1)} MB), best of ${RUNS}, node ${process.version}`);
-console.log(`${'variant'.padEnd(30)} ${'seconds'.padStart(8)} ${'records/s'.padStart(12)} ${'× loop time'.padStart(12)} ${'× jq time'.padStart(10)} ${'× fused'.padStart(8)}  output`);
+/** Per round, a variant's time over a reference's; their median and range. */
+const ratio = (a, b) => (times.has(b) ? spread(times.get(a).map((t, i) => t / times.get(b)[i])) : undefined);
+const results = variants.map(([name]) => ({ name, seconds: spread(times.get(name)), digest: digests.get(name), x_loop: ratio(name, 'hand-written Node loop'), x_jq: ratio(name, 'jq -c'), x_fused: ratio(name, 'kstream fused') }));
+console.log(`\nNDJSON filter + map over ${N.toLocaleString('en')} ${DATA} records (${(bytes / 1e6).toFixed(1)} MB), median (range) of ${RUNS} interleaved rounds, node ${process.version}`);
+console.log(`${'variant'.padEnd(30)} ${'seconds'.padStart(20)} ${'records/s'.padStart(11)} ${'× loop time'.padStart(20)} ${'× jq time'.padStart(20)} ${'× fused'.padStart(20)}  output`);
+const cell = (x) => (x ? fmtSpread(x) : '-').padStart(20);
 for (const r of results) {
-  console.log(`${r.name.padEnd(30)} ${r.seconds.toFixed(3).padStart(8)} ${Math.round(N / r.seconds).toLocaleString('en').padStart(12)} ${(r.seconds / loop.seconds).toFixed(2).padStart(12)} ${(jq ? (r.seconds / jq.seconds).toFixed(2) : '-').padStart(10)} ${(r.seconds / fused.seconds).toFixed(2).padStart(8)}  sha256:${r.digest}`);
+  console.log(`${r.name.padEnd(30)} ${fmtSpread(r.seconds, 3).padStart(20)} ${Math.round(N / r.seconds.median).toLocaleString('en').padStart(11)} ${cell(r.x_loop)} ${cell(r.x_jq)} ${cell(r.x_fused)}  sha256:${r.digest}`);
 }
 const same = new Set(results.map((r) => r.digest)).size === 1;
 if (!same) problems.push('the variants wrote different outputs');

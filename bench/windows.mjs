@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Windowed aggregation throughput and memory: generated `clicks` records through
+// Windowed aggregation throughput and memory: generated records (--data clicks|wide) through
 //   window tumbling 1m --time r.ts + aggregate count 'avg(r.latency_ms)' 'p99(r.latency_ms)' --by r.page
 // fused (one process) and piped (`window … | aggregate …`, two processes), for 1M and 10M records.
-//   node bench/windows.mjs [--sizes 1000000,10000000] [--runs 3] [--check]
-// Prints records/s (best of --runs, and the spread), peak RSS per run (piped: the larger of the two processes).
+//   node bench/windows.mjs [--sizes 1000000,10000000] [--runs 3] [--data clicks|wide] [--cli dist/src/cli.js] [--check]
+// Runs every variant once per round (the order turning) and prints the median (range) of the rounds' seconds, and of
+// each round's ratio to the decode-only reference; peak RSS per run (piped: the larger of the two processes).
 // Checks on every run: the windows' counts add up to the input's records (generated in time order: none is late),
 // the reference's filter matches none, and every run of a variant wrote the same bytes; and that fused and piped
 // wrote the same bytes (exit 1 otherwise). Target: the 10M/1M peak-RSS ratio of the fused run (state is bounded by
@@ -12,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { check, cli, clicksInput, node, opt, outDir } from './common.mjs';
+import { check, cli, clicksInput, DATA, fmtSpread, node, opt, outDir, spread } from './common.mjs';
 
 const SIZES = String(opt('--sizes', '1000000,10000000')).split(',').map(Number);
 const RUNS = Number(opt('--runs', 3));
@@ -27,7 +28,7 @@ const sh = (argv) => argv.map(q).join(' ');
 // Each kstream process under /usr/bin/time, its peak RSS (KB) written to its own file.
 const timed = (argv, rssFile) => (hasTime ? `${TIME} -f %M -o "${rssFile}" ` : '') + `"${node}" "${cli}" ${sh(argv)}`;
 
-const input = (n) => clicksInput(n, { seed: 3, name: `clicks-s3-${n}.ndjson` }).input;
+const input = (n) => clicksInput(n, { seed: 3 }).input;
 
 /** The records a run's output accounts for: the sum of the windows' counts; and its line count. */
 function counted(text) {
@@ -54,11 +55,11 @@ const problems = [];
 for (const n of SIZES) {
   const file = input(n);
   const bytes = fs.statSync(file).size;
-  for (const v of variants) {
-    const times = [];
-    const rss = [];
-    let digest = '';
-    for (let r = 0; r < RUNS; r++) {
+  const per = new Map(variants.map((v) => [v.name, { times: [], rss: [], digest: '' }]));
+  // rounds: every variant once per round, the order turning, so load from elsewhere spreads over all of them
+  for (let r = 0; r < RUNS; r++) {
+    for (const v of variants.map((_, k) => variants[(k + r) % variants.length])) {
+      const m = per.get(v.name);
       const out = path.join(outDir, 'windows-out.ndjson');
       const rssFiles = v.stages.map((_, i) => path.join(outDir, `windows-rss-${i}.txt`));
       const cmd = `set -o pipefail; ${v.env ?? ''}` + v.stages.map((st, i) => timed(st, rssFiles[i]) + (i === 0 ? ` < "${file}"` : '')).join(' | ') + ` > "${out}"`;
@@ -66,30 +67,32 @@ for (const n of SIZES) {
       const res = spawnSync('bash', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit'] });
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       if (res.status !== 0) throw new Error(`${v.name} (${n}) failed (exit ${res.status})`);
-      times.push(s);
-      if (hasTime) rss.push(Math.max(...rssFiles.map((f) => Number(fs.readFileSync(f, 'utf8').trim().split('\n').pop()))));
+      m.times.push(s);
+      if (hasTime) m.rss.push(Math.max(...rssFiles.map((f) => Number(fs.readFileSync(f, 'utf8').trim().split('\n').pop()))));
       const text = fs.readFileSync(out, 'utf8');
       const d = createHash('sha256').update(text).digest('hex').slice(0, 12);
-      if (r > 0 && d !== digest) problems.push(`${v.name} (${n}) run ${r + 1} wrote other bytes than run 1`);
-      digest = d;
+      if (m.digest && d !== m.digest) problems.push(`${v.name} (${n}) run ${r + 1} wrote other bytes than run 1`);
+      m.digest = d;
       // every run: the windows account for every input record; the reference's filter keeps none
       const c = counted(text);
       if (v.reference ? c.lines !== 0 : c.records !== n) problems.push(`${v.name} (${n}) run ${r + 1}: ${v.reference ? `${c.lines} lines, expected none` : `window counts add up to ${c.records}, expected ${n}`}`);
       fs.rmSync(out);
       for (const f of rssFiles) fs.rmSync(f, { force: true });
+      process.stderr.write(`  ${String(n).padStart(9)} round ${r + 1} ${v.name.padEnd(24)} ${s.toFixed(2)} s\n`);
     }
-    const best = Math.min(...times);
-    results.push({ n, bytes, name: v.name, reference: !!v.reference, best, worst: Math.max(...times), rss: rss.length ? Math.max(...rss) : undefined, digest });
-    process.stderr.write(`  ${String(n).padStart(9)} ${v.name.padEnd(24)} best ${best.toFixed(2)} s  (runs: ${times.map((t) => t.toFixed(2)).join(' ')})\n`);
+  }
+  const ref = per.get(variants.find((v) => v.reference).name).times;
+  for (const v of variants) {
+    const m = per.get(v.name);
+    results.push({ n, bytes, name: v.name, reference: !!v.reference, seconds: spread(m.times), x_decode: spread(m.times.map((t, i) => t / ref[i])), rss: m.rss.length ? Math.max(...m.rss) : undefined, digest: m.digest });
   }
 }
 
 const mb = (kb) => (kb === undefined ? '-' : `${Math.round(kb / 1024)} MB`);
-console.log(`\nwindow tumbling 1m + aggregate count avg p99 --by r.page over generated clicks (seed 3), best of ${RUNS}, node ${process.version}`);
-console.log(`${'records'.padStart(11)} ${'variant'.padEnd(24)} ${'seconds'.padStart(8)} ${'records/s'.padStart(11)} ${'spread'.padStart(12)} ${'peak RSS'.padStart(9)}  output`);
+console.log(`\nwindow tumbling 1m + aggregate count avg p99 --by r.page over generated ${DATA} records (seed 3), median (range) of ${RUNS} interleaved rounds, node ${process.version}`);
+console.log(`${'records'.padStart(11)} ${'variant'.padEnd(24)} ${'seconds'.padStart(20)} ${'records/s'.padStart(11)} ${'× decode only'.padStart(18)} ${'peak RSS'.padStart(9)}  output`);
 for (const r of results) {
-  const spread = `${r.best.toFixed(2)}–${r.worst.toFixed(2)}`;
-  console.log(`${r.n.toLocaleString('en').padStart(11)} ${r.name.padEnd(24)} ${r.best.toFixed(3).padStart(8)} ${Math.round(r.n / r.best).toLocaleString('en').padStart(11)} ${spread.padStart(12)} ${mb(r.rss).padStart(9)}  ${r.reference ? '' : `sha256:${r.digest}`}`);
+  console.log(`${r.n.toLocaleString('en').padStart(11)} ${r.name.padEnd(24)} ${fmtSpread(r.seconds, 3).padStart(20)} ${Math.round(r.n / r.seconds.median).toLocaleString('en').padStart(11)} ${fmtSpread(r.x_decode).padStart(18)} ${mb(r.rss).padStart(9)}  ${r.reference ? '' : `sha256:${r.digest}`}`);
 }
 
 for (const n of SIZES) {
