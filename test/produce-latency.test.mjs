@@ -169,11 +169,11 @@ test('a pipelined produce keeps taking small writes while earlier ones wait for 
   });
 });
 
-test('a pipelined produce still bounds what is in flight: past 16 MB of input a write waits for the oldest ack', async () => {
+test('a pipelined produce still bounds what is in flight: past 4 MB of input a write waits for the oldest ack', async () => {
   await withStubbedSink(async (s) => {
-    // 9 MB each: the second write makes 18 MB in flight, so it waits until the first is acknowledged
-    await s.sink.writeLines(lines(90_000));
-    const second = s.sink.writeLines(lines(90_000));
+    // 2.5 MB each: the second write makes 5 MB in flight, so it waits until the first is acknowledged
+    await s.sink.writeLines(lines(25_000));
+    const second = s.sink.writeLines(lines(25_000));
     const r = await Promise.race([second.then(() => 'written'), sleep(300).then(() => 'blocked')]);
     assert.equal(r, 'blocked');
     s.ack();
