@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // End-to-end latency through Kafka at a constant rate: kstream against kcat (librdkafka), on the same broker, in one run.
-//   node bench/latency.mjs [--rates 20000,100000] [--duration 10] [--warmup 3] [--partitions 3] [--runs 1] [--brokers host:port]
+//   node bench/latency.mjs [--rates 20000,100000] [--duration 10] [--warmup 10] [--partitions 3] [--runs 1] [--brokers host:port]
 //                          [--broker-pid N] [--only ks-ks,kcat-kcat,ks-kcat,kcat-ks,bench] [--cli path] [--out latency.json]
 //                          [--json] [--check]
 // Every scenario runs on a fresh topic: the consumer starts first (`--offset end`, waits until it is connected), then
@@ -36,7 +36,7 @@ const ONLY = String(opt('--only', ALL.join(','))).split(',');
 const READY_TIMEOUT_MS = 20_000;
 const DRAIN_TIMEOUT_MS = 30_000;
 /** Unmeasured warm-up of the broker, per tool (see below). */
-const WARMUP_S = Number(opt('--warmup', 3));
+const WARMUP_S = Number(opt('--warmup', 10));
 /** Settle time after the consumer's connection is up (its offsets lookup and first fetch). */
 const SETTLE_MS = 1500;
 /** Targets (--check). */
