@@ -105,10 +105,6 @@ test('coalesced sends keep their order within a partition, and each resolves onl
   assert.equal(wire.requests.flat().reduce((s, r) => s + r.records, 0), 40);
 });
 
-/**
- * A Kafka sink whose client is a stub (connect and topic check at once) and whose producer acknowledges only when
- * `ack()` is called: what the runner sees of writes while requests wait for the broker.
- */
 /** Runs `body` with a stubbed sink, then ends it (acknowledging what is in flight) and puts the client back. */
 async function withStubbedSink(...args) {
   const body = args.pop();
@@ -124,14 +120,19 @@ async function withStubbedSink(...args) {
   }
 }
 
+/**
+ * A Kafka sink whose client is a stub (connect and topic check at once) and whose producer acknowledges only when
+ * `ack()` is called: what the runner sees of writes while requests wait for the broker.
+ */
 function stubbedSink({ connected = Promise.resolve(), exists = true } = {}) {
   const pending = [];
   const sends = [];
+  const asked = [];
   const proto = KafkajsClient.prototype;
-  const saved = { connect: proto.connect, topicExists: proto.topicExists, topicConfigs: proto.topicConfigs, producer: proto.producer, close: proto.close };
+  const saved = { connect: proto.connect, topicExists: proto.topicExists, topicConfig: proto.topicConfig, producer: proto.producer, close: proto.close };
   proto.connect = () => connected;
   proto.topicExists = async () => exists;
-  proto.topicConfigs = async () => [];
+  proto.topicConfig = async (topic, name) => { asked.push(`${topic} ${name}`); return null; };
   proto.close = async () => {};
   proto.producer = () => ({
     send: (topic, out) => {
@@ -146,7 +147,7 @@ function stubbedSink({ connected = Promise.resolve(), exists = true } = {}) {
     errors: new RecordErrors({ mode: 'fail' }, 'produce'), ...OPTS,
   }, new KafkaRun());
   sink.pipelined = true;
-  return { sink, pending, sends, ack: () => pending.splice(0).forEach((r) => r()), restore };
+  return { sink, pending, sends, asked, ack: () => pending.splice(0).forEach((r) => r()), restore };
 }
 
 function lines(n, size = 100) {
@@ -156,6 +157,21 @@ function lines(n, size = 100) {
   for (let i = 0; i < n; i++) spans.push(i * line.length, (i + 1) * line.length - 1);
   return spans;
 }
+
+test('produce learns its topic\'s limit before the first input arrives; only a topic it must create waits for input', async () => {
+  // the limit was asked at the first write, and loading what asked for it held a paced pipe's first records ~200 ms
+  await withStubbedSink(async (s) => {
+    await sleep(20);
+    assert.deepEqual(s.asked, ['t max.message.bytes']);
+  });
+  const missing = stubbedSink({ exists: false });
+  try {
+    await sleep(20);
+    assert.deepEqual(missing.asked, [], 'a missing topic is made (and then asked about) only once there is input');
+  } finally {
+    missing.restore();
+  }
+});
 
 test('a pipelined produce keeps taking small writes while earlier ones wait for their acks (it stopped at 4)', async () => {
   await withStubbedSink(async (s) => {

@@ -242,6 +242,18 @@ export class KafkajsClient implements KafkaClient {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  async topicConfig(topic: string, name: string): Promise<string | null> {
+    try {
+      const meta = await this.wire.partitions(topic);
+      const broker = await this.wire.broker(meta.partitions[0].leader);
+      const res = await this.wire.call(broker, 'DescribeConfigs', { includeSynonyms: false, resources: [{ type: 2 /* TOPIC */, name: topic, configNames: [name] }] });
+      const entry = (res.resources[0]?.configEntries ?? []).find((c: { configName: string }) => c.configName === name);
+      return entry && !entry.isSensitive ? entry.configValue : null;
+    } catch (e) {
+      this.fail(e, topic);
+    }
+  }
+
   async listGroups(): Promise<GroupListing[]> {
     const admin = await this.admin();
     const res = await admin.listGroups().catch((e) => this.fail(e));

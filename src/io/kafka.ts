@@ -176,6 +176,11 @@ export interface KafkaClient {
   createTopic(topic: string, opts: CreateTopicOptions): Promise<void>;
   deleteTopics(topics: string[]): Promise<void>;
   topicConfigs(topic: string): Promise<ConfigEntry[]>;
+  /**
+   * One setting of a topic (its value, or null when unset or sensitive), asked on the connection to the topic's
+   * first leader — the one a producer opens anyway — without the admin client.
+   */
+  topicConfig(topic: string, name: string): Promise<string | null>;
   listGroups(): Promise<GroupListing[]>;
   describeGroups(groupIds: string[]): Promise<GroupDescription[]>;
   /** Committed offsets of a group (-1 = none), for these topics or all the group has committed. */
