@@ -15,12 +15,14 @@ const stats: CommandSpec = {
     'kstream gen --count 100000 | kstream stats --field r.latency_ms',
     'kstream gen --rate 5000 --duration 10s | kstream stats --latency-from r.ts --every 1s',
     'kstream consume clicks --exit + stats --latency-from r.ts --json',
+    'kstream consume clicks + stats --latency-from r.ts --tee + stats --latency-from r.ts --warmup 1s',
     'kstream consume clicks + stats --tee --every 5s + produce clicks-copy',
   ],
   options: [
     { flags: '--field <expr>', kind: 'list', description: 'Summarise a numeric expression over r (repeatable); non-numbers are counted, not failed' },
     { flags: '--latency-from <expr>', kind: 'expr', description: 'Summarise latency = now − <expr> in ms; <expr> gives epoch ms or an ISO time' },
     { flags: '--every <dur>', kind: 'duration', description: 'Also print one interval line per period of processing time (1s, 10s)' },
+    { flags: '--warmup <dur>', kind: 'duration', description: 'Leave the records of the first <dur> after the first record out of the percentiles (still counted): steady state without start-up' },
     { flags: '--json', description: 'Report as JSON (one object; with --every one per interval, then the total)' },
     { flags: '--tee', description: 'Pass records through unchanged and write the report to stderr instead of stdout' },
   ],
@@ -33,6 +35,11 @@ const stats: CommandSpec = {
       everyMs = parseDuration(opts.every, '--every');
       if (!(everyMs > 0)) throw new UsageError(`invalid --every \`${opts.every}\``, 'use a period such as 1s or 500ms');
     }
+    let warmupMs: number | undefined;
+    if (opts.warmup !== undefined) {
+      warmupMs = parseDuration(opts.warmup, '--warmup');
+      if (!(warmupMs >= 0)) throw new UsageError(`invalid --warmup \`${opts.warmup}\``, 'use a duration such as 1s or 500ms');
+    }
     const tee = !!opts.tee;
     // The report is the product on stdout; with --tee stdout carries the records, so the report moves to stderr.
     const stream = tee ? process.stderr : process.stdout;
@@ -41,6 +48,7 @@ const stats: CommandSpec = {
       latencyFrom,
       json: !!opts.json,
       everyMs,
+      warmupMs,
       tee,
       write: (text) => void stream.write(text),
       clock: wallNow,

@@ -128,6 +128,7 @@ function statsStage(cfg = {}) {
     latencyFrom: cfg.latencyFrom ? compileExpr(cfg.latencyFrom, '--latency-from expression') : undefined,
     json: cfg.json ?? true,
     everyMs: cfg.everyMs,
+    warmupMs: cfg.warmupMs,
     tee: cfg.tee ?? false,
     write: (s) => written.push(s),
     clock: () => clock.t,
@@ -173,6 +174,28 @@ test('stats: latency = now − time, from epoch ms or ISO; future times are nega
   assert.equal(rep.duration_ms, 0);
   assert.equal(rep.rate, null);
   assert.deepEqual(rep.latency_ms, { from: 'r.t', count: 4, negative: 1, min: 10, mean: 25, p50: 20, p90: 40, p99: 40, 'p99.9': 40, 'p99.99': 40, max: 40, non_numeric: 2 });
+});
+
+test('stats --warmup: records of its first span count but stay out of the percentiles; the text report says so', () => {
+  const { stage, written, clock } = statsStage({ latencyFrom: 'r.t', fields: ['r.v'], warmupMs: 1000 });
+  // start-up: a backlog arriving late
+  stage.process(recs([{ t: clock.t - 250, v: 100 }, { t: clock.t - 200, v: 100 }]), []);
+  clock.t += 999;
+  stage.process(recs([{ t: clock.t - 150, v: 100 }]), []);
+  // steady state, from 1000 ms after the first record
+  clock.t += 1;
+  stage.process(recs([{ t: clock.t - 5, v: 1 }, { t: clock.t - 7, v: 2 }]), []);
+  stage.end([]);
+  const rep = JSON.parse(written[0]);
+  assert.equal(rep.count, 5);
+  assert.equal(rep.duration_ms, 1000);
+  assert.deepEqual(rep.warmup, { ms: 1000, count: 3 });
+  assert.deepEqual([rep.latency_ms.count, rep.latency_ms.min, rep.latency_ms.max], [2, 5, 7]);
+  assert.deepEqual([rep.fields['r.v'].count, rep.fields['r.v'].max], [2, 2]);
+  const text = statsStage({ latencyFrom: 'r.t', warmupMs: 500, json: false });
+  text.stage.process(recs([{ t: text.clock.t - 1 }]), []);
+  text.stage.end([]);
+  assert.match(text.written[0], /percentiles leave out the first 0\.5 s \(--warmup\): 1 record$/m);
 });
 
 test('stats: toEpochMs accepts numbers, numeric and ISO strings, Dates', () => {

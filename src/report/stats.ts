@@ -23,6 +23,12 @@ export interface StatsConfig {
   json: boolean;
   /** `--every`: interval lines per period of processing time. */
   everyMs?: number;
+  /**
+   * `--warmup`: records of the first this many ms of processing time (from the first record) are counted but left
+   * out of the percentiles — a process's start-up (its JIT, its connections, a backlog it drains) is not its
+   * steady state, and a latency report often needs to say both (run two stats fused, one with --tee).
+   */
+  warmupMs?: number;
   /** Pass records through (report to stderr) instead of consuming them. */
   tee: boolean;
   /** Where report text goes (complete lines). */
@@ -42,6 +48,8 @@ export interface StatsReport {
   rate: number | null;
   fields?: Record<string, FieldSummary>;
   latency_ms?: LatencySummary;
+  /** With --warmup: its length and the records in it (in `count`, not in the percentiles). */
+  warmup?: { ms: number; count: number };
 }
 
 export interface IntervalReport {
@@ -97,6 +105,7 @@ export class StatsStage implements Stage {
   private readonly fields: Measure[];
   private readonly latency: Measure | undefined;
   private count = 0;
+  private warmupCount = 0;
   private first: number | undefined;
   private last: number | undefined;
   // --every bookkeeping
@@ -118,8 +127,11 @@ export class StatsStage implements Stage {
   process(batch: Rec[], out: Rec[]): void {
     const now = this.cfg.clock();
     this.checkInterval(now);
-    const fields = this.fields;
-    const lat = this.latency;
+    const warmup = this.cfg.warmupMs;
+    const warming = warmup !== undefined && (this.first === undefined || now - this.first < warmup);
+    // during the warm-up only the count runs: the same loop with nothing to measure
+    const fields = warming ? [] : this.fields;
+    const lat = warming ? undefined : this.latency;
     let n = 0;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i];
@@ -145,6 +157,7 @@ export class StatsStage implements Stage {
       }
       this.last = now;
       this.count += n;
+      if (warming) this.warmupCount += n;
       this.intervalCount += n;
     }
     if (this.cfg.tee) for (let i = 0; i < batch.length; i++) out.push(batch[i]);
@@ -173,6 +186,7 @@ export class StatsStage implements Stage {
       for (const m of this.fields) rep.fields[m.expr.source] = { ...m.overall(), non_numeric: m.nonNumeric };
     }
     if (this.latency) rep.latency_ms = { from: this.latency.expr.source, ...this.latency.overall(), non_numeric: this.latency.nonNumeric };
+    if (this.cfg.warmupMs !== undefined) rep.warmup = { ms: this.cfg.warmupMs, count: this.warmupCount };
     return rep;
   }
 
@@ -228,6 +242,7 @@ export class StatsStage implements Stage {
   private formatReport(rep: StatsReport): string {
     const c = paint(this.cfg.color);
     let text = `${c.bold(group(rep.count))} records in ${secs(rep.duration_ms)}` + (rep.rate === null ? '' : ` (${group(Math.round(rep.rate))} records/s)`) + '\n';
+    if (rep.warmup) text += c.dim(`percentiles leave out the first ${secs(rep.warmup.ms)} (--warmup): ${group(rep.warmup.count)} ${rep.warmup.count === 1 ? 'record' : 'records'}`) + '\n';
     const rows: PercentileRow[] = [];
     const notes: string[] = [];
     for (const [src, s] of Object.entries(rep.fields ?? {})) {
