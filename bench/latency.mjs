@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // End-to-end latency through Kafka at a constant rate: kstream against kcat (librdkafka), on the same broker, in one run.
 //   node bench/latency.mjs [--rates 20000,100000] [--duration 10] [--warmup 10] [--partitions 3] [--runs 1] [--brokers host:port]
-//                          [--broker-pid N] [--only ks-ks,kcat-kcat,ks-kcat,kcat-ks,bench] [--cli path] [--out latency.json]
+//                          [--steady-after 1] [--broker-pid N] [--only ks-ks,kcat-kcat,ks-kcat,kcat-ks,bench] [--cli path] [--out latency.json]
 //                          [--json] [--check]
 // Every scenario runs on a fresh topic: the consumer starts first (`--offset end`, waits until it is connected), then
 // `kstream gen --rate R --duration D` is piped into the producer. `gen --rate` stamps each record's `ts` with its
@@ -13,6 +13,9 @@
 //   kcat-ks    kstream gen | kcat -P -t T               kstream consumer (as above): the consuming side's share
 //   bench      kstream bench --brokers B --rate R --duration D (one process; its own latency measurement)
 // Before the runs, each tool produces and consumes for --warmup seconds unmeasured: a fresh broker's JIT is cold.
+// Each consumer summarises the whole run and, apart, the steady state: the records that arrived after the first
+// --steady-after seconds (stats --warmup), without the start-up (a Node process needs ~130 ms more than gen to load
+// and connect, and gen's schedule runs from its own start). --check judges the whole run.
 // Broker CPU: the broker JVM's utime+stime (/proc/<pid>/stat) from just before the producer starts until the consumer
 // has every record, per record produced. ks-kcat against kcat-kcat compares the two producers with the same consumer.
 // Without --brokers (or KSTREAM_BROKERS) it starts its own broker on a free port (stopped at the end), so nothing
@@ -157,9 +160,16 @@ const producers = {
   ks: (t, r, d) => `${ks} gen --rate ${r} --duration ${d}s | ${KS} produce ${q(t)} --quiet`,
   kcat: (t, r, d) => `${ks} gen --rate ${r} --duration ${d}s | kcat -P -b ${q(brokers)} -t ${q(t)}`,
 };
+// Two summaries of one run, fused in the consumer's stats: the whole run (its report on stderr, --tee) and the
+// steady state, leaving out the records that arrived in the first STEADY_AFTER_S (a process's start-up: the
+// producer connecting while gen's schedule already runs, cold JIT, the backlog drained). A --cli build without
+// `stats --warmup` reports the whole run only.
+const STEADY_AFTER_S = Number(opt('--steady-after', 1));
+const hasWarmup = (cli) => spawnSync('bash', ['-c', `${cli} stats --help`], { encoding: 'utf8' }).stdout.includes('--warmup');
+const twoStats = (cli) => (hasWarmup(cli) ? `stats --latency-from r.ts --json --tee + stats --latency-from r.ts --json --warmup ${STEADY_AFTER_S}s` : 'stats --latency-from r.ts --json');
 const consumers = {
-  ks: (t, n) => `${KS} consume ${q(t)} --offset end --count ${n} + stats --latency-from r.ts --json`,
-  kcat: (t, n) => `kcat -C -b ${q(brokers)} -t ${q(t)} -o end -u -q -c ${n} | ${ks} stats --latency-from r.ts --json`,
+  ks: (t, n) => `${KS} consume ${q(t)} --offset end --count ${n} + ${twoStats(KS)}`,
+  kcat: (t, n) => `kcat -C -b ${q(brokers)} -t ${q(t)} -o end -u -q -c ${n} | ${ks} ${twoStats(ks)}`,
 };
 
 const tag = Date.now().toString(36);
@@ -191,8 +201,11 @@ async function pair(prod, cons, rate, duration = DURATION) {
     const cpu = brokerCpu() - cpu0;
     const wall = (Date.now() - t0) / 1000;
     let stats;
+    let steady;
     try {
-      stats = JSON.parse(r.stdout.trim().split('\n').pop());
+      const last = JSON.parse(r.stdout.trim().split('\n').pop());
+      const whole = r.stderr.split('\n').filter((x) => x.startsWith('{"count"')).pop();
+      [stats, steady] = last.warmup && whole ? [JSON.parse(whole), last.latency_ms] : [last, undefined];
     } catch {
       throw new Error(`${cons} consumer gave no report (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     }
@@ -201,6 +214,7 @@ async function pair(prod, cons, rate, duration = DURATION) {
     return {
       scenario: `${prod}-${cons}`, rate, records: n, received: l.count,
       p50: l.p50, p99: l.p99, p999: l['p99.9'], max: l.max,
+      steady_p99: steady?.p99 ?? null, steady_p999: steady?.['p99.9'] ?? null, steady_max: steady?.max ?? null,
       broker_cpu_s: +cpu.toFixed(2), broker_cpu_us_per_record: +((cpu / n) * 1e6).toFixed(2),
       gen_max_behind_ms: behind ? Number(behind[1]) : 0, seconds: +wall.toFixed(1),
     };
@@ -261,7 +275,7 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const KEYS = ['p50', 'p99', 'p999', 'max', 'broker_cpu_us_per_record', 'gen_max_behind_ms'];
+const KEYS = ['p50', 'p99', 'p999', 'max', 'steady_p99', 'steady_p999', 'steady_max', 'broker_cpu_us_per_record', 'gen_max_behind_ms'];
 const summary = [];
 for (const rate of RATES) {
   for (const scenario of [...SCENARIOS.map(([p, c]) => `${p}-${c}`), ...(ONLY.includes('bench') ? ['bench'] : [])]) {
@@ -279,6 +293,7 @@ for (const rate of RATES) {
 const find = (rate, scenario) => summary.find((s) => s.rate === rate && s.scenario === scenario);
 const ratio = (a, b) => (a != null && b ? +(a / b).toFixed(2) : null);
 const checks = [];
+const steadyNotes = [];
 const perRate = RATES.map((rate) => {
   const a = find(rate, 'ks-ks');
   const k = find(rate, 'kcat-kcat');
@@ -287,6 +302,8 @@ const perRate = RATES.map((rate) => {
     rate,
     p99_ratio: ratio(a?.p99, k?.p99),
     p999_ratio: ratio(a?.p999, k?.p999),
+    steady_p99_ratio: ratio(a?.steady_p99, k?.steady_p99),
+    steady_p999_ratio: ratio(a?.steady_p999, k?.steady_p999),
     // the producers compared with the same (kcat) consumer
     broker_cpu_ratio: ratio(pk?.broker_cpu_us_per_record, k?.broker_cpu_us_per_record),
   };
@@ -296,6 +313,11 @@ const perRate = RATES.map((rate) => {
     checks.push([`${rate}/s ks-ks received every record`, !a.short]);
   }
   if (a && k) checks.push([`${rate}/s ks-ks p99 ${a.p99} ms ≤ kcat-kcat p99 ${k.p99} ms`, a.p99 <= k.p99]);
+  // steady state: told apart from the whole run, never in its place (--check judges the whole run)
+  if (a?.steady_p99 != null && k?.steady_p99 != null) {
+    steadyNotes.push([`${rate}/s ks-ks steady p99 ${a.steady_p99} ms ≤ ${P99_MS} ms and ≤ kcat-kcat's ${k.steady_p99} ms`, a.steady_p99 <= P99_MS && a.steady_p99 <= k.steady_p99]);
+    steadyNotes.push([`${rate}/s ks-ks steady p99.9 ${a.steady_p999} ms ≤ ${P999_MS} ms`, a.steady_p999 <= P999_MS]);
+  }
   if (r.broker_cpu_ratio !== null) checks.push([`${rate}/s broker CPU/record kstream producer ${pk.broker_cpu_us_per_record} µs ≤ ${CPU_SLACK} × kcat's ${k.broker_cpu_us_per_record} µs`, r.broker_cpu_ratio <= CPU_SLACK]);
   return r;
 });
@@ -305,6 +327,7 @@ const result = {
   cli: opt('--cli') ? path.resolve(opt('--cli')) : path.join(root, 'dist/src/cli.js'), brokers, partitions: PARTITIONS, duration_s: DURATION, rates: RATES, runs: RUNS, node: process.version, kcat: kcatVersion, librdkafka,
   load_average_at_start_of_each: loads.map((x) => +x.toFixed(2)), load_average_end: os.loadavg().map((x) => +x.toFixed(2)),
   rows, summary, ratios: perRate, checks: checks.map(([what, ok]) => ({ what, ok })),
+  steady_after_s: STEADY_AFTER_S, steady: steadyNotes.map(([what, ok]) => ({ what, ok })),
 };
 fs.mkdirSync(outDir, { recursive: true });
 const outFile = path.join(outDir, opt('--out', 'latency.json'));
@@ -318,15 +341,17 @@ else {
   console.log(`broker ${brokers}; node ${process.version}; kcat ${kcatVersion} (librdkafka ${librdkafka}); load at the start of the runs ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}`);
   for (const rate of RATES) {
     console.log(`\n${rate.toLocaleString('en')} records/s`);
-    console.log(`${'producer-consumer'.padEnd(18)} ${'p50'.padStart(14)} ${'p99'.padStart(16)} ${'p99.9'.padStart(16)} ${'max'.padStart(16)} ${'broker µs/rec'.padStart(18)} ${'gen behind ms'.padStart(14)}`);
+    console.log(`${''.padEnd(18)} ${'whole run'.padStart(14 + 16 + 16 + 16 + 3)}   ${`after the first ${STEADY_AFTER_S} s`.padStart(16 + 16 + 1)}`);
+    console.log(`${'producer-consumer'.padEnd(18)} ${'p50'.padStart(14)} ${'p99'.padStart(16)} ${'p99.9'.padStart(16)} ${'max'.padStart(16)}   ${'p99'.padStart(16)} ${'p99.9'.padStart(16)} ${'broker µs/rec'.padStart(18)} ${'gen behind ms'.padStart(14)}`);
     for (const s of summary.filter((x) => x.rate === rate)) {
-      console.log(`${(s.scenario + (s.short ? ' SHORT' : '')).padEnd(18)} ${(f(s.p50) + rg(s.p50_range)).padStart(14)} ${(f(s.p99) + rg(s.p99_range)).padStart(16)} ${(f(s.p999) + rg(s.p999_range)).padStart(16)} ${(f(s.max) + rg(s.max_range)).padStart(16)} ${(f(s.broker_cpu_us_per_record) + rg(s.broker_cpu_us_per_record_range)).padStart(18)} ${f(s.gen_max_behind_ms).padStart(14)}`);
+      console.log(`${(s.scenario + (s.short ? ' SHORT' : '')).padEnd(18)} ${(f(s.p50) + rg(s.p50_range)).padStart(14)} ${(f(s.p99) + rg(s.p99_range)).padStart(16)} ${(f(s.p999) + rg(s.p999_range)).padStart(16)} ${(f(s.max) + rg(s.max_range)).padStart(16)}   ${(f(s.steady_p99) + rg(s.steady_p99_range)).padStart(16)} ${(f(s.steady_p999) + rg(s.steady_p999_range)).padStart(16)} ${(f(s.broker_cpu_us_per_record) + rg(s.broker_cpu_us_per_record_range)).padStart(18)} ${f(s.gen_max_behind_ms).padStart(14)}`);
     }
     const r = perRate.find((x) => x.rate === rate);
-    console.log(`kstream/kcat: p99 ${f(r.p99_ratio)}×, p99.9 ${f(r.p999_ratio)}×; broker CPU per record of kstream's producer ${f(r.broker_cpu_ratio)}× kcat's`);
+    console.log(`kstream/kcat: p99 ${f(r.p99_ratio)}×, p99.9 ${f(r.p999_ratio)}× (after the first ${STEADY_AFTER_S} s: ${f(r.steady_p99_ratio)}×, ${f(r.steady_p999_ratio)}×); broker CPU per record of kstream's producer ${f(r.broker_cpu_ratio)}× kcat's`);
   }
   console.log('');
   for (const [what, ok] of checks) console.log(`${ok ? 'ok  ' : 'MISS'} ${what}`);
+  for (const [what, ok] of steadyNotes) console.log(`${ok ? 'ok  ' : 'miss'} ${what} (steady state, told apart; --check judges the whole run)`);
   console.log(`\nwritten ${path.relative(root, outFile)}`);
 }
 if (flag('--check') && checks.some(([, ok]) => !ok)) process.exit(1);
