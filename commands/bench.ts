@@ -10,7 +10,7 @@ import { parseCount, parseDuration, parseRate } from '../src/time/duration.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { now, showProgress, wallNow, writeErr } from '../src/runtime.js';
 
-const KAFKA_BENCH = '../src/io/kafka-bench.js';
+const KAFKA_BENCH = '../src/kafka/bench.js';
 
 export const DEFAULT_PIPELINE = `filter 'r.latency_ms > 50' + map '({user: r.user, ms: r.latency_ms * 1000})'`;
 
@@ -21,7 +21,7 @@ export const DEFAULT_PIPELINE = `filter 'r.latency_ms > 50' + map '({user: r.use
  *    residence time);
  *  - constant rate (--rate): records are released on a fixed schedule and each one's latency runs from its
  *    intended release time, so a stall shows up in every record it delayed (coordinated omission corrected).
- * With --brokers the same load goes through a real Kafka topic (see src/io/kafka-bench.ts).
+ * With --brokers the same load goes through a real Kafka topic (see src/kafka/bench.ts).
  */
 const spec: CommandSpec = {
   name: 'bench',

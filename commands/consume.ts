@@ -1,13 +1,13 @@
 import type { BuildContext, CommandSpec, Opts } from '../src/pipeline/command.js';
 import type { Source } from '../src/pipeline/stage.js';
 import { UsageError } from '../src/pipeline/errors.js';
-import { CONNECTION_OPTIONS, connectionConfig } from '../src/io/kafka-options.js';
-import { parseOffsets, planUsesStored } from '../src/io/kafka-offsets.js';
-import { KafkaStateBackend } from '../src/io/kafka-state.js';
-import { KafkaSource, type ConsumeFormat } from '../src/io/kafka-source.js';
-import { kafkaRun } from '../src/io/kafka-run.js';
+import { CONNECTION_OPTIONS, connectionConfig } from '../src/kafka/config.js';
+import { parseOffsets, planUsesStored } from '../src/kafka/offsets.js';
+import { KafkaStateBackend } from '../src/kafka/connect/state.js';
+import { KafkaSource, type ConsumeFormat } from '../src/kafka/connect/source.js';
+import { kafkaRun } from '../src/kafka/connect/run.js';
 import { parseCount, parseDuration, parseSize } from '../src/time/duration.js';
-import type { Isolation } from '../src/io/kafka.js';
+import type { Isolation } from '../src/kafka/types.js';
 
 const FORMATS: ConsumeFormat[] = ['value', 'envelope', 'raw'];
 

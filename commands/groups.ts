@@ -1,9 +1,9 @@
 import process from 'node:process';
 import type { CommandSpec } from '../src/pipeline/command.js';
 import { RuntimeError, UsageError } from '../src/pipeline/errors.js';
-import { CONNECTION_OPTIONS } from '../src/io/kafka-options.js';
-import { parseOne, resolveOffset, type PartitionBounds } from '../src/io/kafka-offsets.js';
-import { tpKey, type KafkaClient, type TopicPartitionOffset } from '../src/io/kafka.js';
+import { CONNECTION_OPTIONS } from '../src/kafka/config.js';
+import { parseOne, resolveOffset, type PartitionBounds } from '../src/kafka/offsets.js';
+import { tpKey, type KafkaClient, type TopicPartitionOffset } from '../src/kafka/types.js';
 import { colorLevel, paint } from '../src/report/table.js';
 import { kafkaLog } from './consume.js';
 import { printJson, printTable, withClient } from './topics.js';

@@ -1,16 +1,16 @@
 import type { CommandSpec } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { compileExpr } from '../src/operators/expr.js';
-import { CONNECTION_OPTIONS, connectionConfig } from '../src/io/kafka-options.js';
-import { kafkaRun } from '../src/io/kafka-run.js';
-import { KafkaSink, type ProduceMode } from '../src/io/kafka-sink.js';
+import { CONNECTION_OPTIONS, connectionConfig } from '../src/kafka/config.js';
+import { kafkaRun } from '../src/kafka/connect/run.js';
+import { KafkaSink, type ProduceMode } from '../src/kafka/connect/sink.js';
 import { LinesSource } from '../src/io/lines.js';
-import type { CompressionName } from '../src/io/kafka-protocol.js';
-import type { OutHeader } from '../src/io/kafka.js';
+import type { CompressionName } from '../src/kafka/protocol/records.js';
+import type { OutHeader } from '../src/kafka/types.js';
 import { parseCount, parseDuration, parseSize } from '../src/time/duration.js';
 import { kafkaLog } from './consume.js';
 
-/** Every codec Kafka defines (src/io/kafka-codecs.ts); the library of each loads on first use. */
+/** Every codec Kafka defines (src/kafka/protocol/compression.ts); the library of each loads on first use. */
 export const WRITABLE_CODECS: CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 
 function parseAcks(v: unknown): -1 | 0 | 1 {

@@ -33,8 +33,17 @@ const FLOORS = [
   [2, /^src\/operators\//],
   [2, /^src\/report\//],
   [2, /^src\/loadgen\//],
+  // Kafka's own floors: the pure protocol (record batches, compression, request codecs) beside the other codecs;
+  // then its contracts (config, errors, client interfaces, the offset grammar), the transport (the only code that
+  // knows the client library), the client (admin, group member, producer, transactions) and the connectors (source,
+  // sink, changelog state, dead letters, exactly-once) that the run uses
+  [1, /^src\/kafka\/protocol\//],
+  [3.4, /^src\/kafka\/transport\//],
+  [3.6, /^src\/kafka\/client\//],
+  [3.8, /^src\/kafka\/connect\//],
   // the Kafka bench drives the run loop (runner, in-process pipeline): a run-floor file kept beside the Kafka code
-  [4, /^src\/io\/kafka-bench\.ts$/],
+  [4, /^src\/kafka\/bench\.ts$/],
+  [3.2, /^src\/kafka\/[^/]+\.ts$/],
   [3, /^src\/io\//],
 
   // the run and its plan: the runner, worker threads, and argv → plan (typed options, help), which the worker
@@ -59,9 +68,18 @@ test('every file is on a floor, and imports go down (or stay on their floor)', (
 test('operators, codecs and time import no I/O, no Kafka client and no runtime', () => {
   for (const [f, deps] of graph) {
     if (!/^src\/(operators|codec|time)\//.test(f)) continue;
-    for (const d of deps) assert.ok(!/^src\/(io|pipeline\/(runner|parallel|assemble))/.test(d), `${f} imports ${d}`);
+    for (const d of deps) assert.ok(!/^src\/(io|kafka|pipeline\/(runner|parallel|assemble))/.test(d), `${f} imports ${d}`);
     assert.doesNotMatch(fs.readFileSync(path.join(ROOT, f), 'utf8'), /from 'kafkajs'/, f);
   }
+});
+
+test('only the transport knows the client library: no other source imports or requires kafkajs', () => {
+  const knows = [];
+  for (const f of graph.keys()) {
+    if (f.startsWith('src/kafka/transport/')) continue;
+    if (/(from\s*|require\(\s*|import\(\s*)['"]kafkajs[/'"]/.test(fs.readFileSync(path.join(ROOT, f), 'utf8'))) knows.push(f);
+  }
+  assert.deepEqual(knows, []);
 });
 
 test('`kstream filter` loads no Kafka module; a run with dlq=kafka: does', () => {
@@ -71,9 +89,9 @@ test('`kstream filter` loads no Kafka module; a run with dlq=kafka: does', () =>
   assert.equal(r.code, 0, r.stderr);
   const loaded = fs.readFileSync(trace, 'utf8').split('\n').filter(Boolean);
   assert.ok(loaded.some((u) => u.endsWith('/commands/filter.js')), 'the trace sees the command');
-  assert.deepEqual(loaded.filter((u) => /\/io\/kafka|kafkajs|\/commands\/(consume|produce)\.js/.test(u)), []);
+  assert.deepEqual(loaded.filter((u) => /\/src\/kafka\/|kafkajs|\/commands\/(consume|produce)\.js/.test(u)), []);
   fs.rmSync(trace);
   const d = runSync(['filter', 'r.ok', '--on-error', 'dlq=kafka:dead'], '{"ok":true}\n', { env: { KSTREAM_TRACE_IMPORTS: trace, NODE_OPTIONS: `--import=${hook}` } });
   assert.equal(d.code, 0, d.stderr);
-  assert.ok(fs.readFileSync(trace, 'utf8').split('\n').some((u) => u.includes('/io/kafka-run.js')), 'dead letters to Kafka load the Kafka layer');
+  assert.ok(fs.readFileSync(trace, 'utf8').split('\n').some((u) => u.includes('/kafka/connect/run.js')), 'dead letters to Kafka load the Kafka layer');
 });

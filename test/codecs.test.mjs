@@ -1,4 +1,4 @@
-// The compression codecs of record batches (src/io/kafka-codecs.ts): round trips, the framings other Kafka clients
+// The compression codecs of record batches (src/kafka/protocol/compression.ts): round trips, the framings other Kafka clients
 // write (xerial and raw snappy, LZ4 frames of every kind, zstd frames without a size), what kstream writes as other
 // readers see it, and errors that name the batch. No broker: test/it/codecs.test.mjs runs kcat and the Java client.
 import { test } from 'node:test';
@@ -8,9 +8,9 @@ import { createRequire } from 'node:module';
 import { Buffer } from 'node:buffer';
 import zlib from 'node:zlib';
 
-import { COMPRESSION_NAMES, loadCodec } from '../dist/src/io/kafka-codecs.js';
-import { BatchBuilder, CorruptData, UnsupportedData, crc32c, decodeFetch, decodeRecords } from '../dist/src/io/kafka-protocol.js';
-import { kafkaError } from '../dist/src/io/kafka-errors.js';
+import { COMPRESSION_NAMES, loadCodec } from '../dist/src/kafka/protocol/compression.js';
+import { BatchBuilder, CorruptData, UnsupportedData, crc32c, decodeFetch, decodeRecords } from '../dist/src/kafka/protocol/records.js';
+import { kafkaError } from '../dist/src/kafka/errors.js';
 
 const require = createRequire(import.meta.url);
 const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'];
@@ -233,12 +233,12 @@ test('the errors of a batch cut in the middle of its compressed records, and of 
 test('libraries load only when a batch needs them', () => {
   // a fresh process: decoding and encoding uncompressed batches loads no codec library
   const code = `
-    const { BatchBuilder, decodeFetch } = await import(${JSON.stringify(new URL('../dist/src/io/kafka-protocol.js', import.meta.url).href)});
+    const { BatchBuilder, decodeFetch } = await import(${JSON.stringify(new URL('../dist/src/kafka/protocol/records.js', import.meta.url).href)});
     const b = new BatchBuilder(64); b.append('k', 'v', 1, undefined); await b.seal('none');
     const { createRequire } = await import('node:module');
     const req = createRequire(import.meta.url);
     const loaded = Object.keys(req.cache).filter((f) => /lz4-napi|snappy|zstd/.test(f));
-    await (await import(${JSON.stringify(new URL('../dist/src/io/kafka-codecs.js', import.meta.url).href)})).loadCodec(3);
+    await (await import(${JSON.stringify(new URL('../dist/src/kafka/protocol/compression.js', import.meta.url).href)})).loadCodec(3);
     const after = Object.keys(req.cache).filter((f) => /lz4-napi/.test(f));
     console.log(JSON.stringify({ loaded, after: after.length }));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });

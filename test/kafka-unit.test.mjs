@@ -8,15 +8,15 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { Buffer } from 'node:buffer';
 
-import { parseOffsets, parseOne, parseTime, resolveOffset, specFor, planUsesStored } from '../dist/src/io/kafka-offsets.js';
+import { parseOffsets, parseOne, parseTime, resolveOffset, specFor, planUsesStored } from '../dist/src/kafka/offsets.js';
 import { isCompactJson, fieldSpan, fromEnvelope, headersJson, utf8Text, NotAnEnvelope } from '../dist/src/io/envelope.js';
 import {
   BatchBuilder, BatchBuffers, crc32c, decodeRecordSet, decodeRecords, decodeFetchResponse, produceRequestParts, decodeProduceResponse, murmur2, partitionForKey,
-} from '../dist/src/io/kafka-protocol.js';
-import { connectionConfig, parseBrokers, scrubSecrets } from '../dist/src/io/kafka-options.js';
-import { kafkaError, MissingTopic } from '../dist/src/io/kafka-errors.js';
+} from '../dist/src/kafka/protocol/records.js';
+import { connectionConfig, parseBrokers, scrubSecrets } from '../dist/src/kafka/config.js';
+import { kafkaError, MissingTopic } from '../dist/src/kafka/errors.js';
 import { protectOptionValues, restoreOptionValues } from '../dist/src/pipeline/option-text.js';
-import { RecordMaker } from '../dist/src/io/kafka-source.js';
+import { RecordMaker } from '../dist/src/kafka/connect/source.js';
 import { UsageError, RuntimeError } from '../dist/src/pipeline/errors.js';
 
 const require = createRequire(import.meta.url);

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { WireProducer } from '../dist/src/io/kafka-producer.js';
-import { KafkajsClient } from '../dist/src/io/kafka-client.js';
-import { KafkaRun } from '../dist/src/io/kafka-run.js';
-import { KafkaSink } from '../dist/src/io/kafka-sink.js';
-import { MissingTopic } from '../dist/src/io/kafka-errors.js';
+import { WireProducer } from '../dist/src/kafka/client/producer.js';
+import { KafkajsClient } from '../dist/src/kafka/client/client.js';
+import { KafkaRun } from '../dist/src/kafka/connect/run.js';
+import { KafkaSink } from '../dist/src/kafka/connect/sink.js';
+import { MissingTopic } from '../dist/src/kafka/errors.js';
 import { LineSpans } from '../dist/src/pipeline/spans.js';
 import { RecordErrors } from '../dist/src/pipeline/onerror.js';
 
@@ -211,7 +211,7 @@ test('topicExists asks for the one topic on the client\'s own connection, not th
 test('produce and consume load kafkajs\'s cluster, not its admin, consumer and producer (half of its startup CPU)', () => {
   // a fresh process: this one may have loaded kafkajs already
   const code = `
-    await import(${JSON.stringify(new URL('../dist/src/io/kafka-client.js', import.meta.url).href)});
+    await import(${JSON.stringify(new URL('../dist/src/kafka/client/client.js', import.meta.url).href)});
     const { createRequire } = await import('node:module');
     const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('kafkajs'));
     console.log(JSON.stringify(loaded.map((k) => k.split('kafkajs/')[1])));`;
@@ -225,7 +225,7 @@ test('produce and consume load kafkajs\'s cluster, not its admin, consumer and p
 });
 
 test('bench --brokers at a constant rate lingers like produce (a request per pacer tick cost the broker 3× the CPU); flat out it does not', async () => {
-  const { runKafkaBench } = await import('../dist/src/io/kafka-bench.js');
+  const { runKafkaBench } = await import('../dist/src/kafka/bench.js');
   const proto = KafkajsClient.prototype;
   const saved = { connect: proto.connect, createTopic: proto.createTopic, deleteTopics: proto.deleteTopics, close: proto.close, producer: proto.producer };
   const seen = [];
@@ -253,8 +253,8 @@ test('bench --brokers at a constant rate lingers like produce (a request per pac
 });
 
 test('an idle kafkajs request queue arms no timer (it re-armed a 1 ms check for good); one that waits still checks', async () => {
-  const { patchRequestQueue } = await import('../dist/src/io/kafka-client.js');
-  await patchRequestQueue();
+  // the transport patches the queue as its first wire is made
+  void new KafkajsClient({ brokers: ['127.0.0.1:1'], clientId: 'test' }).wire;
   const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js');
   const logger = { debug() {}, info() {}, warn() {}, error() {} };
   const q = new RequestQueue({ maxInFlightRequests: 1, requestTimeout: 30_000, enforceRequestTimeout: false, clientId: 't', broker: 'b', logger });

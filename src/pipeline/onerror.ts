@@ -20,7 +20,7 @@ export function parseOnError(v: unknown): OnError {
 /**
  * Applies the record-error policy for one stage. `fail` throws a RuntimeError naming the position; `skip` counts;
  * `dlq` counts and appends a dead-letter line carrying the original text, the stage, the reason and the position
- * to a file, or sends a dead-letter record to a Kafka topic (io/kafka-dlq.ts), so nothing is lost silently.
+ * to a file, or sends a dead-letter record to a Kafka topic (kafka/connect/dead-letters.ts), so nothing is lost silently.
  */
 export class RecordErrors {
   count = 0;

@@ -1,7 +1,7 @@
 /**
  * What one run shares across its stages, built with the plan and handed to every stage, source and sink through
  * BuildContext: no module-level state coordinates a run. Layers keep their own per-run facts in a slot (kafka/:
- * clients, transactions, dead letters — io/kafka-run.ts), so this floor knows nothing about them.
+ * clients, transactions, dead letters — kafka/connect/run.ts), so this floor knows nothing about them.
  */
 
 /** A bad record set aside by --on-error dlq=… */

@@ -1,7 +1,7 @@
 // Run by test/runtimes.test.mjs under Node, Bun and Deno: loads every codec library the way kstream does and
 // round-trips a record batch through each codec. Prints one JSON line: { codec: "ok" | error }.
 import { Buffer } from 'node:buffer';
-import { BatchBuilder, decodeRecords } from '../../dist/src/io/kafka-protocol.js';
+import { BatchBuilder, decodeRecords } from '../../dist/src/kafka/protocol/records.js';
 
 const out = {};
 for (const codec of ['gzip', 'snappy', 'lz4', 'zstd']) {

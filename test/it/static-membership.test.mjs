@@ -8,7 +8,7 @@ import { run, start, textLines } from '../helpers/spawn.mjs';
 
 const { env, createTopic, groupName } = await itContext();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// the member's session timeout (src/io/kafka-consumer.ts): a dynamic member replacing a killed one waits for it
+// the member's session timeout (src/kafka/client/consumer.ts): a dynamic member replacing a killed one waits for it
 const SESSION_MS = 30_000;
 // "at once": the restarted member reads again within a third of that
 const BACK_MS = 10_000;

@@ -31,12 +31,12 @@ import { PLOT_PERCENTILES, writePlot } from '../report/plot.js';
 import { colorLevel, group, keyValueTable, paint, percentileTable } from '../report/table.js';
 import { parseCount, parseDuration, parseRate } from '../time/duration.js';
 import { now, showProgress, wallNow, writeErr } from '../runtime.js';
-import type { Bytes, KafkaProducer, OutBatch } from './kafka.js';
-import { openKafka } from './kafka-open.js';
-import { connectionConfig, type KafkaConfig } from './kafka-options.js';
-import { KafkaRun } from './kafka-run.js';
-import { KafkaSource } from './kafka-source.js';
-import { parseOffsets } from './kafka-offsets.js';
+import type { Bytes, KafkaProducer, OutBatch } from './types.js';
+import { openKafka } from './client/open.js';
+import { connectionConfig, type KafkaConfig } from './config.js';
+import { KafkaRun } from './connect/run.js';
+import { KafkaSource } from './connect/source.js';
+import { parseOffsets } from './offsets.js';
 
 /** Sends in flight at once: paced sends are small and many, flat-out sends are large. */
 const PACED_INFLIGHT = 256;

@@ -1,10 +1,10 @@
-import { CHANGED_STATE_HINT, type SourcePosition, type StateBackend, type StatefulStage } from '../pipeline/stage.js';
-import { RuntimeError } from '../pipeline/errors.js';
-import { tpKey, type KafkaClient, type OutBatch, type TransactionalProducer } from './kafka.js';
-import { openKafka } from './kafka-open.js';
-import type { KafkaRun } from './kafka-run.js';
-import { stateParse, stateStringify } from '../pipeline/statejson.js';
-import type { KafkaConfig } from './kafka-options.js';
+import { CHANGED_STATE_HINT, type SourcePosition, type StateBackend, type StatefulStage } from '../../pipeline/stage.js';
+import { RuntimeError } from '../../pipeline/errors.js';
+import { tpKey, type KafkaClient, type OutBatch, type TransactionalProducer } from '../types.js';
+import { openKafka } from '../client/open.js';
+import type { KafkaRun } from './run.js';
+import { stateParse, stateStringify } from '../../pipeline/statejson.js';
+import type { KafkaConfig } from '../config.js';
 
 /**
  * Changelog-backed state in a compacted Kafka topic, the way Kafka Streams keeps its state stores.

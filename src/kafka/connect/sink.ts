@@ -8,21 +8,21 @@
  * partition, timestamp, value).
  */
 import { Buffer } from 'node:buffer';
-import type { Rec } from '../pipeline/record.js';
-import type { LineSpans } from '../pipeline/spans.js';
-import type { FieldNeeds, Sink } from '../pipeline/stage.js';
-import type { RecordErrors } from '../pipeline/onerror.js';
-import { evalExpr, exprFailure, type Expr } from '../operators/expr.js';
-import { type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader, type ProducerOptions } from './kafka.js';
-import { openKafka } from './kafka-open.js';
-import { loneRecordBatchBytes } from './kafka-protocol.js';
-import type { KafkaConfig } from './kafka-options.js';
-import { fromEnvelope as parseEnvelope, NotAnEnvelope } from './envelope.js';
-import { kafkaError, MissingTopic } from './kafka-errors.js';
-import { formatDuration } from '../time/duration.js';
-import { UsageError } from '../pipeline/errors.js';
-import type { ExactlyOnce } from './kafka-eos.js';
-import type { KafkaRun } from './kafka-run.js';
+import type { Rec } from '../../pipeline/record.js';
+import type { LineSpans } from '../../pipeline/spans.js';
+import type { FieldNeeds, Sink } from '../../pipeline/stage.js';
+import type { RecordErrors } from '../../pipeline/onerror.js';
+import { evalExpr, exprFailure, type Expr } from '../../operators/expr.js';
+import { type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader, type ProducerOptions } from '../types.js';
+import { openKafka } from '../client/open.js';
+import { loneRecordBatchBytes } from '../protocol/records.js';
+import type { KafkaConfig } from '../config.js';
+import { fromEnvelope as parseEnvelope, NotAnEnvelope } from '../../io/envelope.js';
+import { kafkaError, MissingTopic } from '../errors.js';
+import { formatDuration } from '../../time/duration.js';
+import { UsageError } from '../../pipeline/errors.js';
+import type { ExactlyOnce } from './exactly-once.js';
+import type { KafkaRun } from './run.js';
 
 export type ProduceMode = 'json' | 'raw' | 'envelope';
 

@@ -1,19 +1,19 @@
 /**
  * The Kafka client as kstream sees it: connect, metadata and admin operations, a consumer that yields fetched
  * batches, a producer that sends batches and resolves on ack. Commands and the Kafka source/sink use only this
- * interface; src/io/kafka-client.ts implements it on kafkajs (the only module that imports kafkajs), so another
- * client can be swapped in behind `openKafka`.
+ * interface; kafka/client/client.ts implements it over the transport (kafka/transport/, the only code that imports
+ * a client library), so another library can be swapped in behind `openKafka`.
  *
- * Offsets are JS numbers (exact to 2^53). Record data travels as columns (see kafka-protocol.ts) so a fetch of
+ * Offsets are JS numbers (exact to 2^53). Record data travels as columns (see kafka/protocol/records.ts) so a fetch of
  * 50 000 records is not 50 000 objects before kstream turns them into records.
  */
 import type { LineSpans } from '../pipeline/spans.js';
-import type { KafkaConfig } from './kafka-options.js';
-import type { Bytes, CompressionName, FetchedPartition, OutHeader } from './kafka-protocol.js';
+import type { KafkaConfig } from './config.js';
+import type { Bytes, CompressionName, FetchedPartition, OutHeader } from './protocol/records.js';
+import type { Isolation } from './protocol/requests.js';
 
-export type { FetchedPartition, RecordColumns, RawHeader, Bytes, OutHeader, CompressionName } from './kafka-protocol.js';
-
-export type Isolation = 'read_uncommitted' | 'read_committed';
+export type { FetchedPartition, RecordColumns, RawHeader, Bytes, OutHeader, CompressionName } from './protocol/records.js';
+export type { Isolation };
 
 export interface TopicPartition {
   topic: string;
@@ -146,7 +146,7 @@ export interface KafkaProducer {
 }
 
 /**
- * A transactional producer for one transactional id (exactly-once, kafka-eos.ts). `init` takes the id (fencing
+ * A transactional producer for one transactional id (exactly-once, kafka/connect/exactly-once.ts). `init` takes the id (fencing
  * earlier holders), `send` writes into the open transaction, `commit` adds a group's offsets and commits.
  */
 export interface TransactionalProducer {

@@ -8,19 +8,19 @@
  * Offsets are committed (with --group) in `ack`, which the runner calls only after the sink acknowledged every
  * record derived from the batch: the highest offset + 1 per partition in it (at-least-once).
  */
-import { Rec, type SourceRef, type Stored } from '../pipeline/record.js';
-import type { FieldNeeds, Source, SourcePosition, StateBackend } from '../pipeline/stage.js';
+import { Rec, type SourceRef, type Stored } from '../../pipeline/record.js';
+import type { FieldNeeds, Source, SourcePosition, StateBackend } from '../../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
-import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../codec/scan.js';
-import { tpKey, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from './kafka.js';
-import { openKafka } from './kafka-open.js';
-import type { KafkaConfig } from './kafka-options.js';
-import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from './kafka-offsets.js';
-import { envelopeLine, headersJson, startsJson, textRec, utf8Text, valueJson } from './envelope.js';
-import { kafkaError } from './kafka-errors.js';
-import { UsageError } from '../pipeline/errors.js';
-import { ExactlyOnce } from './kafka-eos.js';
-import type { KafkaRun } from './kafka-run.js';
+import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../../codec/scan.js';
+import { tpKey, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from '../types.js';
+import { openKafka } from '../client/open.js';
+import type { KafkaConfig } from '../config.js';
+import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from '../offsets.js';
+import { envelopeLine, headersJson, startsJson, textRec, utf8Text, valueJson } from '../../io/envelope.js';
+import { kafkaError } from '../errors.js';
+import { UsageError } from '../../pipeline/errors.js';
+import { ExactlyOnce } from './exactly-once.js';
+import type { KafkaRun } from './run.js';
 
 export type ConsumeFormat = 'value' | 'envelope' | 'raw';
 

@@ -10,12 +10,12 @@
  * read, a generator tick — and a request for each cost the broker twice librdkafka's CPU per record, and this
  * process a loopback write (the broker's network thread a wake-up) every millisecond.
  */
-import { BatchBuffers, BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from './kafka-protocol.js';
-import { partitionForKey } from './kafka-protocol.js';
-import type { KafkaProducer, OutBatch, ProducerOptions, TopicMeta } from './kafka.js';
-import { protocolError, type Wire } from './kafka-wire.js';
-import { isTransient, kafkaError } from './kafka-errors.js';
-import { RuntimeError } from '../pipeline/errors.js';
+import { BatchBuffers, BatchBuilder, type ProducePartitionResult, type ProduceTopicData } from '../protocol/records.js';
+import { partitionForKey } from '../protocol/records.js';
+import type { KafkaProducer, OutBatch, ProducerOptions, TopicMeta } from '../types.js';
+import { protocolError, type Wire } from '../transport/kafkajs.js';
+import { isTransient, kafkaError } from '../errors.js';
+import { RuntimeError } from '../../pipeline/errors.js';
 
 /** Most bytes of record batches in one Produce request. */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -68,7 +68,7 @@ function approxBytes(b: OutBatch): number {
 }
 
 /**
- * The identity of an idempotent/transactional producer (kafka-txn.ts): batches carry its producer id, epoch and
+ * The identity of an idempotent/transactional producer (kafka/client/transactions.ts): batches carry its producer id, epoch and
  * per-partition sequence numbers, requests its transactional id, and every partition is added to the open
  * transaction before the first record goes to it.
  */

@@ -1,18 +1,30 @@
 /**
- * The wire under KafkaClient: kafkajs's cluster and broker objects as kstream uses them, the Fetch/Produce/
- * OffsetFetch requests kstream encodes itself (kafka-protocol.ts), protocol errors, and the connection deadline.
- * Split from kafka-client.ts so the consumer, producer and transactions can use it without importing the client
- * that builds them (no import cycle).
+ * The transport: the only code that knows the client library (kafkajs 2.2.4, its final release, so what is used of it
+ * does not move). It makes kafkajs's cluster and broker objects as kafkajs's own client makes them — from its cluster
+ * module, without loading the whole library (its index loads admin, consumer and producer too: 143 modules, 80-140 ms
+ * of CPU on a small machine, against about half that for the cluster, and that load is most of what `produce` needs
+ * before its first send while `gen` before it in the pipe has started its clock) — and writes the requests kstream
+ * encodes itself (kafka/protocol/) through their connections. The admin client (the whole library) loads only when an
+ * admin request is made.
+ *
+ * What is not kafkajs's public API, and why: kafkajs has no public way to send a request to a given broker, so the
+ * cluster module, its request definitions and the connection's request queue are used directly; and its request queue
+ * is patched (patchRequestQueue) so an idle connection stops waking the process 1000 times a second. A change of
+ * library touches this folder (docs/decisions/).
  */
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
-import type { KafkaConfig } from './kafka-options.js';
-import { kafkaError, MissingTopic, Outage } from './kafka-errors.js';
+import type { Admin, Kafka, LogEntry } from 'kafkajs';
+import type { KafkaConfig } from '../config.js';
+import { scrubSecrets } from '../config.js';
+import { kafkaError, MissingTopic, Outage } from '../errors.js';
 import {
   decodeFetch, decodeProduceResponse, produceRequestParts,
   type FetchContext, type FetchedPartition, type ProducePartitionResult, type ProduceTopicData,
-} from './kafka-protocol.js';
-import type { Isolation, TopicMeta } from './kafka.js';
+} from '../protocol/records.js';
+import { decodeOffsetFetchV7, encodeFetchRequest, encodeOffsetFetchV7, type FetchPartitionRequest, type OffsetFetchResult } from '../protocol/requests.js';
+export type { FetchPartitionRequest };
+import type { Isolation, TopicMeta } from '../types.js';
 
 /** How long the first connection may take in total before kstream gives up with one line. */
 export const CONNECT_DEADLINE_MS = 8000;
@@ -38,6 +50,89 @@ const UNSTABLE_OFFSET_COMMIT = 88;
 
 export const EARLIEST = -2;
 export const LATEST = -1;
+
+function kafkajsLogger(cfg: KafkaConfig) {
+  return () => ({ namespace, label, log }: LogEntry) => {
+    if (!cfg.log) return;
+    const extra = log.error ? `: ${log.error}` : '';
+    cfg.log(scrubSecrets(`kafkajs ${label} [${namespace}] ${log.message}${extra}`, cfg));
+  };
+}
+
+/**
+ * kafkajs 2.2.4's request queue arms `setTimeout(check, throttledUntil - Date.now())` with throttledUntil = -1 when
+ * nothing is throttled: a negative delay, which Bun, Deno and newer Node versions warn about on stderr, and which
+ * timers run after 1 ms. The check then arms the timer again, even with nothing pending: from its first response on,
+ * every connection woke its process about 1000 times a second for good (an idle `consume` made 1660 event-loop
+ * turns a second, measured with strace) — CPU a busy machine's other processes wait for. Now the check is armed
+ * only while requests wait (throttled or over the in-flight limit), as kafkajs's comment intends; a request pushed
+ * later is sent at once or arms it itself; the delay is never negative.
+ */
+let queuePatched = false;
+function patchRequestQueue(): void {
+  if (queuePatched) return;
+  queuePatched = true;
+  try {
+    const RequestQueue = kafkajsRequire('kafkajs/src/network/requestQueue/index.js');
+    const proto = RequestQueue?.prototype;
+    if (!proto || typeof proto.scheduleCheckPendingRequests !== 'function') return;
+    proto.scheduleCheckPendingRequests = function (this: { throttledUntil: number; throttleCheckTimeoutId: unknown; pending: unknown[]; checkPendingRequests(): void }) {
+      if (this.pending.length === 0) return;
+      let scheduleAt = this.throttledUntil - Date.now();
+      if (!this.throttleCheckTimeoutId) {
+        scheduleAt = scheduleAt > 0 ? scheduleAt : 10;
+        this.throttleCheckTimeoutId = setTimeout(() => {
+          this.throttleCheckTimeoutId = null;
+          this.checkPendingRequests();
+        }, scheduleAt);
+      }
+    };
+  } catch {
+    // not fatal: only a warning on some runtimes
+  }
+}
+
+/**
+ * kafkajs's sockets, allowed more than 10 'connect' listeners: while a broker is down kafkajs disconnects the same
+ * connecting socket again on every retry (each adds a listener), and Node would print a leak warning on stderr.
+ */
+function quietSockets(): (args: any) => any {
+  const make = kafkajsRequire('kafkajs/src/network/socketFactory.js')();
+  return (args) => {
+    const socket = make(args);
+    socket.setMaxListeners(0);
+    return socket;
+  };
+}
+
+export type { Admin };
+
+/** The options of a kafkajs client (`new Kafka(…)`), which its clusters and its admin are made with. */
+export function kafkajsOptions(config: KafkaConfig): KafkajsOptions {
+  const { tls, sasl } = config;
+  return {
+    clientId: config.clientId,
+    brokers: config.brokers,
+    ssl: tls ? { ca: tls.ca ? [tls.ca] : undefined, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized } : undefined,
+    sasl: sasl ? ({ mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as any) : undefined,
+    connectionTimeout: 3000,
+    authenticationTimeout: 5000,
+    socketFactory: quietSockets(),
+    requestTimeout: 30_000,
+    // A handful of quick retries: an unreachable broker fails in about a second, a leader move still recovers.
+    retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 },
+    logLevel: config.log ? LOGGERS.LEVELS.INFO : LOGGERS.LEVELS.NOTHING,
+    logCreator: kafkajsLogger(config),
+  };
+}
+
+/** kafkajs's admin client: the whole library, loaded only now (see the header). */
+export async function openAdmin(options: KafkajsOptions, cfg: KafkaConfig): Promise<Admin> {
+  const { Kafka: KafkaClass } = kafkajsRequire('kafkajs') as { Kafka: new (o: object) => Kafka };
+  const admin = new KafkaClass(options).admin({ retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 } });
+  await withDeadline(admin.connect(), CONNECT_DEADLINE_MS, cfg);
+  return admin;
+}
 
 /** kafkajs's broker object, as far as kstream uses it. */
 export interface Broker {
@@ -69,7 +164,7 @@ export interface Connection {
 
 // kafkajs's request definitions, for requests its Broker methods do not expose with every field kstream needs
 // (JoinGroup with a group instance id) or at all.
-export const kafkajsRequire = createRequire(import.meta.url);
+const kafkajsRequire = createRequire(import.meta.url);
 const API_KEYS: Record<string, number> = kafkajsRequire('kafkajs/src/protocol/requests/apiKeys.js');
 const REQUESTS: Record<string, unknown> = kafkajsRequire('kafkajs/src/protocol/requests/index.js').requests;
 const ClusterClass: new (opts: object) => Cluster = kafkajsRequire('kafkajs/src/cluster/index.js');
@@ -91,9 +186,7 @@ let errorTable: { code: number; type: string; message: string; retriable: boolea
 export async function errorInfo(code: number): Promise<{ type: string; message: string; retriable: boolean }> {
   if (!errorTable) {
     try {
-      const { createRequire } = await import('node:module');
-      const req = createRequire(import.meta.url);
-      errorTable = req('kafkajs/src/protocol/error.js').errorCodes;
+      errorTable = kafkajsRequire('kafkajs/src/protocol/error.js').errorCodes;
     } catch {
       errorTable = [];
     }
@@ -134,171 +227,6 @@ function version(broker: Broker, apiKey: number, ours: number, min: number, name
   return best;
 }
 
-export interface FetchPartitionRequest {
-  topic: string;
-  partition: number;
-  offset: number;
-  maxBytes: number;
-}
-
-/** The Fetch request body for versions 4..11. */
-function encodeFetchRequest(v: number, isolation: Isolation, maxWaitMs: number, minBytes: number, maxBytes: number, parts: FetchPartitionRequest[]): Buffer {
-  const byTopic = new Map<string, FetchPartitionRequest[]>();
-  for (const p of parts) {
-    let l = byTopic.get(p.topic);
-    if (!l) byTopic.set(p.topic, (l = []));
-    l.push(p);
-  }
-  let size = 4 + 4 + 4 + 4 + 1 + (v >= 7 ? 8 : 0) + 4 + (v >= 7 ? 4 : 0) + (v >= 11 ? 2 : 0);
-  const perPartition = 4 + (v >= 9 ? 4 : 0) + 8 + (v >= 5 ? 8 : 0) + 4;
-  for (const [topic, l] of byTopic) size += 2 + Buffer.byteLength(topic) + 4 + l.length * perPartition;
-  const b = Buffer.alloc(size);
-  let p = 0;
-  b.writeInt32BE(-1, p); // replica id
-  b.writeInt32BE(maxWaitMs, p + 4);
-  b.writeInt32BE(minBytes, p + 8);
-  b.writeInt32BE(maxBytes, p + 12);
-  b.writeInt8(isolation === 'read_committed' ? 1 : 0, p + 16);
-  p += 17;
-  if (v >= 7) {
-    b.writeInt32BE(0, p); // session id: no fetch session
-    b.writeInt32BE(-1, p + 4); // session epoch: full fetch, no session
-    p += 8;
-  }
-  b.writeInt32BE(byTopic.size, p);
-  p += 4;
-  for (const [topic, l] of byTopic) {
-    const tl = Buffer.byteLength(topic);
-    b.writeInt16BE(tl, p);
-    p += 2;
-    p += b.write(topic, p, tl, 'utf8');
-    b.writeInt32BE(l.length, p);
-    p += 4;
-    for (const part of l) {
-      b.writeInt32BE(part.partition, p);
-      p += 4;
-      if (v >= 9) {
-        b.writeInt32BE(-1, p); // current leader epoch: unknown
-        p += 4;
-      }
-      const hi = Math.floor(part.offset / 4294967296);
-      b.writeInt32BE(hi, p);
-      b.writeUInt32BE(part.offset - hi * 4294967296, p + 4);
-      p += 8;
-      if (v >= 5) {
-        b.writeInt32BE(-1, p); // log start offset (followers only)
-        b.writeInt32BE(-1, p + 4);
-        p += 8;
-      }
-      b.writeInt32BE(part.maxBytes, p);
-      p += 4;
-    }
-  }
-  if (v >= 7) {
-    b.writeInt32BE(0, p); // forgotten topics
-    p += 4;
-  }
-  if (v >= 11) b.writeInt16BE(0, p); // rack id ""
-  return b;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// OffsetFetch v7 (flexible: compact strings and arrays, tagged fields). kafkajs writes request header v1; the v2
-// header of a flexible request only adds empty tagged fields after the client id, so the body starts with them.
-
-function uvarint(out: number[], v: number): void {
-  while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80);
-    v >>>= 7;
-  }
-  out.push(v);
-}
-
-function compactString(out: number[], s: string): void {
-  const b = Buffer.from(s, 'utf8');
-  uvarint(out, b.length + 1);
-  for (const x of b) out.push(x);
-}
-
-function int32(out: number[], v: number): void {
-  out.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
-}
-
-export function encodeOffsetFetchV7(groupId: string, tps: { topic: string; partition: number }[]): Buffer {
-  const byTopic = new Map<string, number[]>();
-  for (const tp of tps) {
-    let l = byTopic.get(tp.topic);
-    if (!l) byTopic.set(tp.topic, (l = []));
-    l.push(tp.partition);
-  }
-  const out: number[] = [0]; // request header tagged fields
-  compactString(out, groupId);
-  uvarint(out, byTopic.size + 1);
-  for (const [topic, parts] of byTopic) {
-    compactString(out, topic);
-    uvarint(out, parts.length + 1);
-    for (const p of parts) int32(out, p);
-    out.push(0); // tagged fields
-  }
-  out.push(1); // require_stable
-  out.push(0); // tagged fields
-  return Buffer.from(out);
-}
-
-export interface OffsetFetchResult {
-  errorCode: number;
-  partitions: { topic: string; partition: number; offset: number; errorCode: number }[];
-}
-
-export function decodeOffsetFetchV7(b: Buffer): OffsetFetchResult {
-  let p = 0;
-  const readUvarint = (): number => {
-    let v = 0;
-    let shift = 0;
-    for (;;) {
-      const x = b[p++];
-      v += (x & 0x7f) * 2 ** shift;
-      if (x < 0x80) return v;
-      shift += 7;
-    }
-  };
-  const skipTags = (): void => {
-    const n = readUvarint();
-    for (let i = 0; i < n; i++) {
-      readUvarint();
-      p += readUvarint();
-    }
-  };
-  const readCompactString = (): string | null => {
-    const n = readUvarint();
-    if (n === 0) return null;
-    const s = b.toString('utf8', p, p + n - 1);
-    p += n - 1;
-    return s;
-  };
-  skipTags(); // response header
-  p += 4; // throttle time
-  const partitions: OffsetFetchResult['partitions'] = [];
-  const ntopics = readUvarint() - 1;
-  for (let t = 0; t < ntopics; t++) {
-    const topic = readCompactString() ?? '';
-    const nparts = readUvarint() - 1;
-    for (let i = 0; i < nparts; i++) {
-      const partition = b.readInt32BE(p);
-      const offset = b.readInt32BE(p + 4) * 4294967296 + b.readUInt32BE(p + 8);
-      p += 4 + 8 + 4; // partition, committed offset, leader epoch
-      readCompactString(); // metadata
-      const errorCode = b.readInt16BE(p);
-      p += 2;
-      skipTags();
-      partitions.push({ topic, partition, offset, errorCode });
-    }
-    skipTags();
-  }
-  const errorCode = b.readInt16BE(p);
-  return { errorCode, partitions };
-}
-
 /**
  * The request-level access the consumer and producer need: leaders, fetch, produce, offsets and the group
  * coordinator, over one kafkajs cluster.
@@ -311,6 +239,7 @@ export class Wire {
   private readonly targets = new Set<string>();
 
   constructor(options: KafkajsOptions, readonly cfg: KafkaConfig) {
+    patchRequestQueue();
     this.outage = new Outage(cfg);
     // what kafkajs's Kafka#[createCluster] makes of the client's options (kafkajs/src/index.js)
     const { logLevel, logCreator, retry, ...rest } = options;

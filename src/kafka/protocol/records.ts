@@ -12,7 +12,7 @@
  * 2^53, far beyond any real offset or millisecond timestamp.
  */
 import { Buffer } from 'node:buffer';
-import { COMPRESSION_NAMES, CodecUnavailable, codecId, loadCodec, loadedCodec, type CompressionName } from './kafka-codecs.js';
+import { COMPRESSION_NAMES, CodecUnavailable, codecId, loadCodec, loadedCodec, type CompressionName } from './compression.js';
 
 export { COMPRESSION_NAMES, type CompressionName };
 

@@ -1,87 +1,22 @@
 /**
- * KafkaClient on kafkajs. kafkajs provides connections (TLS, SASL), API version negotiation, metadata, the group
- * and admin requests; the Fetch response and the Produce request — the two messages that carry records — are
- * encoded and decoded by kafka-protocol.ts and sent over kafkajs's own connections.
- *
- * The main kafkajs internal used is the cluster object its admin, consumer and producer are built on, because
- * kafkajs has no public API for sending a request to a given broker. It is made here from kafkajs's cluster module
- * as kafkajs's own client makes it, without loading the whole library: kafkajs's index loads its admin, consumer
- * and producer too (143 modules, 80-140 ms of CPU on a small machine, against about half that for the cluster),
- * and that load is most of what `produce` needs before its first send — while `gen` before it in the pipe has
- * started its clock. The rest of kafkajs is loaded for the admin requests, when one is made. kafkajs 2.2.4 is its
- * final release, so these internals do not move.
+ * KafkaClient over the transport (kafka/transport/kafkajs.ts, the only code that knows the client library): metadata,
+ * offsets, admin requests and groups, and the consumer, producer and transactional producer built on the transport's
+ * Wire. The Fetch response and the Produce request — the two messages that carry records — are kstream's own
+ * (kafka/protocol/records.ts).
  */
-import type { Kafka, Admin, LogEntry } from 'kafkajs';
-import type { KafkaConfig } from './kafka-options.js';
-import { scrubSecrets } from './kafka-options.js';
-import { kafkaError, MissingTopic } from './kafka-errors.js';
-import { RuntimeError } from '../pipeline/errors.js';
+import type { KafkaConfig } from '../config.js';
+import { kafkaError, MissingTopic } from '../errors.js';
+import { RuntimeError } from '../../pipeline/errors.js';
 import type {
   BrokerMeta, ConfigEntry, ConsumerOptions, CreateTopicOptions, GroupDescription, GroupListing, Isolation, KafkaClient,
   KafkaConsumer, KafkaProducer, PartitionOffsets, ProducerOptions, TopicMeta, TopicPartitionOffset, TransactionalProducer,
-} from './kafka.js';
-import { assignerProtocol, CONNECT_DEADLINE_MS, EARLIEST, kafkajsRequire, LATEST, LOGGERS, protocolError, Wire, withDeadline, type KafkajsOptions } from './kafka-wire.js';
-import { WireConsumer } from './kafka-consumer.js';
-import { WireProducer } from './kafka-producer.js';
-import { TxnProducer } from './kafka-txn.js';
+} from '../types.js';
+import { assignerProtocol, EARLIEST, kafkajsOptions, LATEST, openAdmin, protocolError, Wire, type Admin, type KafkajsOptions } from '../transport/kafkajs.js';
+import { WireConsumer } from './consumer.js';
+import { WireProducer } from './producer.js';
+import { TxnProducer } from './transactions.js';
 
 
-function kafkajsLogger(cfg: KafkaConfig) {
-  return () => ({ namespace, label, log }: LogEntry) => {
-    if (!cfg.log) return;
-    const extra = log.error ? `: ${log.error}` : '';
-    cfg.log(scrubSecrets(`kafkajs ${label} [${namespace}] ${log.message}${extra}`, cfg));
-  };
-}
-
-/**
- * kafkajs 2.2.4's request queue arms `setTimeout(check, throttledUntil - Date.now())` with throttledUntil = -1 when
- * nothing is throttled: a negative delay, which Bun, Deno and newer Node versions warn about on stderr, and which
- * timers run after 1 ms. The check then arms the timer again, even with nothing pending: from its first response on,
- * every connection woke its process about 1000 times a second for good (an idle `consume` made 1660 event-loop
- * turns a second, measured with strace) — CPU a busy machine's other processes wait for. Now the check is armed
- * only while requests wait (throttled or over the in-flight limit), as kafkajs's comment intends; a request pushed
- * later is sent at once or arms it itself; the delay is never negative.
- */
-let queuePatched = false;
-export async function patchRequestQueue(): Promise<void> {
-  if (queuePatched) return;
-  queuePatched = true;
-  try {
-    const { createRequire } = await import('node:module');
-    const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js');
-    const proto = RequestQueue?.prototype;
-    if (!proto || typeof proto.scheduleCheckPendingRequests !== 'function') return;
-    proto.scheduleCheckPendingRequests = function (this: { throttledUntil: number; throttleCheckTimeoutId: unknown; pending: unknown[]; checkPendingRequests(): void }) {
-      if (this.pending.length === 0) return;
-      let scheduleAt = this.throttledUntil - Date.now();
-      if (!this.throttleCheckTimeoutId) {
-        scheduleAt = scheduleAt > 0 ? scheduleAt : 10;
-        this.throttleCheckTimeoutId = setTimeout(() => {
-          this.throttleCheckTimeoutId = null;
-          this.checkPendingRequests();
-        }, scheduleAt);
-      }
-    };
-  } catch {
-    // not fatal: only a warning on some runtimes
-  }
-}
-
-/**
- * kafkajs's sockets, allowed more than 10 'connect' listeners: while a broker is down kafkajs disconnects the same
- * connecting socket again on every retry (each adds a listener), and Node would print a leak warning on stderr.
- */
-function quietSockets(): (args: any) => any {
-  const make = kafkajsRequire('kafkajs/src/network/socketFactory.js')();
-  return (args) => {
-    const socket = make(args);
-    socket.setMaxListeners(0);
-    return socket;
-  };
-}
-
-/** The options of a kafkajs client (`new Kafka(…)`), which its clusters are made with. */
 
 export class KafkajsClient implements KafkaClient {
   private readonly options: KafkajsOptions;
@@ -89,21 +24,7 @@ export class KafkajsClient implements KafkaClient {
   private adminInstance: Promise<Admin> | undefined;
 
   constructor(readonly config: KafkaConfig) {
-    const { tls, sasl } = config;
-    this.options = {
-      clientId: config.clientId,
-      brokers: config.brokers,
-      ssl: tls ? { ca: tls.ca ? [tls.ca] : undefined, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized } : undefined,
-      sasl: sasl ? ({ mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as any) : undefined,
-      connectionTimeout: 3000,
-      authenticationTimeout: 5000,
-      socketFactory: quietSockets(),
-      requestTimeout: 30_000,
-      // A handful of quick retries: an unreachable broker fails in about a second, a leader move still recovers.
-      retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 },
-      logLevel: config.log ? LOGGERS.LEVELS.INFO : LOGGERS.LEVELS.NOTHING,
-      logCreator: kafkajsLogger(config),
-    };
+    this.options = kafkajsOptions(config);
   }
 
   get wire(): Wire {
@@ -112,15 +33,7 @@ export class KafkajsClient implements KafkaClient {
   }
 
   private admin(): Promise<Admin> {
-    if (!this.adminInstance) {
-      this.adminInstance = (async () => {
-        // the whole of kafkajs, only now: see the header
-        const { Kafka: KafkaClass } = kafkajsRequire('kafkajs') as { Kafka: new (o: object) => Kafka };
-        const admin = new KafkaClass(this.options).admin({ retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 } });
-        await withDeadline(admin.connect(), CONNECT_DEADLINE_MS, this.config);
-        return admin;
-      })();
-    }
+    this.adminInstance ??= openAdmin(this.options, this.config);
     return this.adminInstance;
   }
 

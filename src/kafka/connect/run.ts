@@ -4,10 +4,10 @@
  * letters send through; the dead-letter topics; and the connection settings they use.
  */
 import process from 'node:process';
-import type { RunContext } from '../pipeline/run-context.js';
-import { connectionConfig, type KafkaConfig } from './kafka-options.js';
-import type { ExactlyOnce } from './kafka-eos.js';
-import { KafkaDeadLetters } from './kafka-dlq.js';
+import type { RunContext } from '../../pipeline/run-context.js';
+import { connectionConfig, type KafkaConfig } from '../config.js';
+import type { ExactlyOnce } from './exactly-once.js';
+import { KafkaDeadLetters } from './dead-letters.js';
 
 export class KafkaRun {
   /** Set by the Kafka source under --exactly-once, before the sink is built. */

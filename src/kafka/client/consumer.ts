@@ -7,12 +7,12 @@
  * (join, sync with a round-robin assignment computed by the leader, heartbeats, rejoin on rebalance) using
  * kafkajs's request methods, and commits only what the caller acknowledged.
  */
-import type { FetchedPartition } from './kafka-protocol.js';
-import type { ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffset } from './kafka.js';
-import { tpKey } from './kafka.js';
-import { assignerProtocol, protocolError, type Broker, type FetchPartitionRequest, type Wire } from './kafka-wire.js';
-import { isTransient, kafkaError } from './kafka-errors.js';
-import { RuntimeError } from '../pipeline/errors.js';
+import type { FetchedPartition } from '../protocol/records.js';
+import type { ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffset } from '../types.js';
+import { tpKey } from '../types.js';
+import { assignerProtocol, protocolError, type Broker, type FetchPartitionRequest, type Wire } from '../transport/kafkajs.js';
+import { isTransient, kafkaError } from '../errors.js';
+import { RuntimeError } from '../../pipeline/errors.js';
 
 const MAX_QUEUED = 2;
 /** A member that stops heartbeating (killed) leaves the group after this long; brokers allow 6 s at least. */

@@ -12,12 +12,12 @@
  * left is flushed when the run ends (`closeAll`).
  */
 import { Buffer } from 'node:buffer';
-import { type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader } from './kafka.js';
-import { openKafka } from './kafka-open.js';
-import type { KafkaConfig } from './kafka-options.js';
-import type { ExactlyOnce } from './kafka-eos.js';
-import { kafkaError, MissingTopic } from './kafka-errors.js';
-import type { DeadLetter, DeadLetterSink } from '../pipeline/run-context.js';
+import { type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader } from '../types.js';
+import { openKafka } from '../client/open.js';
+import type { KafkaConfig } from '../config.js';
+import type { ExactlyOnce } from './exactly-once.js';
+import { kafkaError, MissingTopic } from '../errors.js';
+import type { DeadLetter, DeadLetterSink } from '../../pipeline/run-context.js';
 
 /** Letters waiting in memory before a background send starts (a flush before a commit sends them anyway). */
 const SEND_AT = 5000;

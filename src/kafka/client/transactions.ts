@@ -1,13 +1,13 @@
 /**
  * A transactional producer on kafkajs's connections: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
- * TxnOffsetCommit and EndTxn through kafkajs's request definitions, and record batches (kafka-producer.ts) that
- * carry its producer id, epoch and per-partition sequence numbers. Used by kafka-eos.ts, one per input partition.
+ * TxnOffsetCommit and EndTxn through kafkajs's request definitions, and record batches (kafka/client/producer.ts) that
+ * carry its producer id, epoch and per-partition sequence numbers. Used by kafka/connect/exactly-once.ts, one per input partition.
  */
-import type { Wire, Broker } from './kafka-wire.js';
-import { WireProducer, type ProducerIdentity } from './kafka-producer.js';
-import { tpKey, type OutBatch, type ProducerOptions, type TopicPartitionOffset, type TransactionalProducer } from './kafka.js';
-import { isTransient, kafkaError } from './kafka-errors.js';
-import { RuntimeError } from '../pipeline/errors.js';
+import type { Wire, Broker } from '../transport/kafkajs.js';
+import { WireProducer, type ProducerIdentity } from './producer.js';
+import { tpKey, type OutBatch, type ProducerOptions, type TopicPartitionOffset, type TransactionalProducer } from '../types.js';
+import { isTransient, kafkaError } from '../errors.js';
+import { RuntimeError } from '../../pipeline/errors.js';
 
 /** How long a transaction may stay open before the broker aborts it (the client default of Kafka). */
 export const TRANSACTION_TIMEOUT_MS = 60_000;

@@ -14,8 +14,8 @@
  * while no batch is open (windows closed by a wall-clock tick) waits and goes into the next transaction; output
  * at the end of the run goes into a last transaction that `finish` commits.
  */
-import { tpKey, type KafkaClient, type OutBatch, type ProducerOptions, type TopicPartition, type TopicPartitionOffset, type TransactionalProducer } from './kafka.js';
-import { RuntimeError } from '../pipeline/errors.js';
+import { tpKey, type KafkaClient, type OutBatch, type ProducerOptions, type TopicPartition, type TopicPartitionOffset, type TransactionalProducer } from '../types.js';
+import { RuntimeError } from '../../pipeline/errors.js';
 
 export interface ExactlyOnceOptions {
   group: string;
@@ -25,7 +25,7 @@ export interface ExactlyOnceOptions {
 
 /**
  * The transactions of one exactly-once run. Created by the Kafka source (`--exactly-once`) and kept in the run's
- * KafkaRun (io/kafka-run.ts), where the sink, the state changelog and the dead letters find it.
+ * KafkaRun (kafka/connect/run.ts), where the sink, the state changelog and the dead letters find it.
  */
 export class ExactlyOnce {
   private readonly producers = new Map<string, TransactionalProducer>();

@@ -3,9 +3,9 @@
  * parentheses, a hint after the dash. Secrets of the configuration are scrubbed from every message.
  */
 import { KsError, RuntimeError } from '../pipeline/errors.js';
-import { scrubSecrets, type KafkaConfig } from './kafka-options.js';
-import { CodecUnavailable } from './kafka-codecs.js';
-import { BatchError, CorruptData } from './kafka-protocol.js';
+import { scrubSecrets, type KafkaConfig } from './config.js';
+import { CodecUnavailable } from './protocol/compression.js';
+import { BatchError, CorruptData } from './protocol/records.js';
 
 export const START_HINT = 'start one with `npm run kafka:up` or set KSTREAM_BROKERS';
 

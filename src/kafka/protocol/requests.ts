@@ -1,0 +1,175 @@
+/**
+ * Request and response bodies kstream encodes itself beyond the two that carry records (records.ts): Fetch (versions
+ * 4..11, for its own record decoding) and OffsetFetch v7 (require_stable, which kafkajs does not reach). Pure: bytes
+ * in, bytes out; the transport writes them.
+ */
+import { Buffer } from 'node:buffer';
+
+/** What a fetch may read: everything, or only committed transactions' records. */
+export type Isolation = 'read_uncommitted' | 'read_committed';
+
+export interface FetchPartitionRequest {
+  topic: string;
+  partition: number;
+  offset: number;
+  maxBytes: number;
+}
+
+/** The Fetch request body for versions 4..11. */
+export function encodeFetchRequest(v: number, isolation: Isolation, maxWaitMs: number, minBytes: number, maxBytes: number, parts: FetchPartitionRequest[]): Buffer {
+  const byTopic = new Map<string, FetchPartitionRequest[]>();
+  for (const p of parts) {
+    let l = byTopic.get(p.topic);
+    if (!l) byTopic.set(p.topic, (l = []));
+    l.push(p);
+  }
+  let size = 4 + 4 + 4 + 4 + 1 + (v >= 7 ? 8 : 0) + 4 + (v >= 7 ? 4 : 0) + (v >= 11 ? 2 : 0);
+  const perPartition = 4 + (v >= 9 ? 4 : 0) + 8 + (v >= 5 ? 8 : 0) + 4;
+  for (const [topic, l] of byTopic) size += 2 + Buffer.byteLength(topic) + 4 + l.length * perPartition;
+  const b = Buffer.alloc(size);
+  let p = 0;
+  b.writeInt32BE(-1, p); // replica id
+  b.writeInt32BE(maxWaitMs, p + 4);
+  b.writeInt32BE(minBytes, p + 8);
+  b.writeInt32BE(maxBytes, p + 12);
+  b.writeInt8(isolation === 'read_committed' ? 1 : 0, p + 16);
+  p += 17;
+  if (v >= 7) {
+    b.writeInt32BE(0, p); // session id: no fetch session
+    b.writeInt32BE(-1, p + 4); // session epoch: full fetch, no session
+    p += 8;
+  }
+  b.writeInt32BE(byTopic.size, p);
+  p += 4;
+  for (const [topic, l] of byTopic) {
+    const tl = Buffer.byteLength(topic);
+    b.writeInt16BE(tl, p);
+    p += 2;
+    p += b.write(topic, p, tl, 'utf8');
+    b.writeInt32BE(l.length, p);
+    p += 4;
+    for (const part of l) {
+      b.writeInt32BE(part.partition, p);
+      p += 4;
+      if (v >= 9) {
+        b.writeInt32BE(-1, p); // current leader epoch: unknown
+        p += 4;
+      }
+      const hi = Math.floor(part.offset / 4294967296);
+      b.writeInt32BE(hi, p);
+      b.writeUInt32BE(part.offset - hi * 4294967296, p + 4);
+      p += 8;
+      if (v >= 5) {
+        b.writeInt32BE(-1, p); // log start offset (followers only)
+        b.writeInt32BE(-1, p + 4);
+        p += 8;
+      }
+      b.writeInt32BE(part.maxBytes, p);
+      p += 4;
+    }
+  }
+  if (v >= 7) {
+    b.writeInt32BE(0, p); // forgotten topics
+    p += 4;
+  }
+  if (v >= 11) b.writeInt16BE(0, p); // rack id ""
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// OffsetFetch v7 (flexible: compact strings and arrays, tagged fields). kafkajs writes request header v1; the v2
+// header of a flexible request only adds empty tagged fields after the client id, so the body starts with them.
+
+function uvarint(out: number[], v: number): void {
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+}
+
+function compactString(out: number[], s: string): void {
+  const b = Buffer.from(s, 'utf8');
+  uvarint(out, b.length + 1);
+  for (const x of b) out.push(x);
+}
+
+function int32(out: number[], v: number): void {
+  out.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+}
+
+export function encodeOffsetFetchV7(groupId: string, tps: { topic: string; partition: number }[]): Buffer {
+  const byTopic = new Map<string, number[]>();
+  for (const tp of tps) {
+    let l = byTopic.get(tp.topic);
+    if (!l) byTopic.set(tp.topic, (l = []));
+    l.push(tp.partition);
+  }
+  const out: number[] = [0]; // request header tagged fields
+  compactString(out, groupId);
+  uvarint(out, byTopic.size + 1);
+  for (const [topic, parts] of byTopic) {
+    compactString(out, topic);
+    uvarint(out, parts.length + 1);
+    for (const p of parts) int32(out, p);
+    out.push(0); // tagged fields
+  }
+  out.push(1); // require_stable
+  out.push(0); // tagged fields
+  return Buffer.from(out);
+}
+
+export interface OffsetFetchResult {
+  errorCode: number;
+  partitions: { topic: string; partition: number; offset: number; errorCode: number }[];
+}
+
+export function decodeOffsetFetchV7(b: Buffer): OffsetFetchResult {
+  let p = 0;
+  const readUvarint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const x = b[p++];
+      v += (x & 0x7f) * 2 ** shift;
+      if (x < 0x80) return v;
+      shift += 7;
+    }
+  };
+  const skipTags = (): void => {
+    const n = readUvarint();
+    for (let i = 0; i < n; i++) {
+      readUvarint();
+      p += readUvarint();
+    }
+  };
+  const readCompactString = (): string | null => {
+    const n = readUvarint();
+    if (n === 0) return null;
+    const s = b.toString('utf8', p, p + n - 1);
+    p += n - 1;
+    return s;
+  };
+  skipTags(); // response header
+  p += 4; // throttle time
+  const partitions: OffsetFetchResult['partitions'] = [];
+  const ntopics = readUvarint() - 1;
+  for (let t = 0; t < ntopics; t++) {
+    const topic = readCompactString() ?? '';
+    const nparts = readUvarint() - 1;
+    for (let i = 0; i < nparts; i++) {
+      const partition = b.readInt32BE(p);
+      const offset = b.readInt32BE(p + 4) * 4294967296 + b.readUInt32BE(p + 8);
+      p += 4 + 8 + 4; // partition, committed offset, leader epoch
+      readCompactString(); // metadata
+      const errorCode = b.readInt16BE(p);
+      p += 2;
+      skipTags();
+      partitions.push({ topic, partition, offset, errorCode });
+    }
+    skipTags();
+  }
+  const errorCode = b.readInt16BE(p);
+  return { errorCode, partitions };
+}
+
