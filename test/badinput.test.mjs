@@ -32,6 +32,29 @@ test('a JSON value that is not an object where one is needed: names its line, ke
   assert.match(s.stderr, /kstream: window: invalid-time=3/);
 });
 
+test('a result JSON cannot hold (BigInt, function, symbol) is a record error, not an internal error or a silent null', () => {
+  const input = '{"n":1}\n{"n":2}\n{"n":3}\n';
+  for (const [stage, expr] of [['map', 'r.n === 2 ? 2n : r'], ['map', 'r.n === 2 ? (() => 1) : r'], ['map', 'r.n === 2 ? Symbol() : r'], ['flatmap', 'r.n === 2 ? [r, 5n] : [r]']]) {
+    const r = runSync([stage, expr], input);
+    assert.equal(r.code, 1, `${stage} ${expr}: ${r.stderr}`);
+    const ls = oneLine(r.stderr);
+    assert.equal(ls.length, 1, r.stderr);
+    assert.match(ls[0], /^kstream: stdin line 2: (map|flatmap) expression `.*` returned a (bigint|function|symbol), which JSON cannot hold/);
+    assert.deepEqual(lines(r.stdout).map((v) => v.n), [1], 'the record before it is written, nothing after it');
+    const s = runSync([stage, expr, '--on-error', 'skip'], input);
+    assert.equal(s.code, 0, s.stderr);
+    assert.deepEqual(lines(s.stdout).map((v) => v.n), [1, 3], 'the whole record is set aside');
+    assert.match(s.stderr, new RegExp(`kstream: ${stage}: skipped=1`));
+  }
+  // one inside an object: the run stops at that record with one line naming it, and what came before is written
+  const d = runSync(['map', 'r.n === 2 ? { big: 2n } : r'], input);
+  assert.equal(d.code, 1);
+  const ls = oneLine(d.stderr);
+  assert.equal(ls.length, 1, d.stderr);
+  assert.match(ls[0], /^kstream: stdin line 2: its value cannot be written as JSON \(Do not know how to serialize a BigInt\) — convert BigInt fields/);
+  assert.doesNotMatch(d.stderr, /internal error/);
+});
+
 test('--on-error is uniform: decoding, invalid UTF-8, expressions and event times all go to the same dead-letter file', () => {
   const dlq = path.join(tmp, 'all.ndjson');
   const input = Buffer.concat([

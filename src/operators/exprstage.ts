@@ -19,6 +19,19 @@ export abstract class ExprStage implements Stage {
 
   protected abstract emit(rec: Rec, result: unknown, out: Rec[]): void;
 
+  /**
+   * Whether a result can be a record's value, and else sends the record to the --on-error policy: a BigInt, a
+   * function or a symbol has no JSON form (JSON.stringify throws on the one and silently drops the others), so the
+   * record would fail at the writer or change without a word.
+   */
+  protected writable(rec: Rec, v: unknown): boolean {
+    const t = typeof v;
+    if (t !== 'bigint' && t !== 'function' && t !== 'symbol') return true;
+    const fix = t === 'bigint' ? ' — convert it with Number(…) or String(…)' : '';
+    this.errors.handle(rec.where(), `${this.expr.role} \`${this.expr.source}\` returned a ${t}, which JSON cannot hold${fix}`, rec.raw ?? rec.value);
+    return false;
+  }
+
   process(batch: Rec[], out: Rec[]): void {
     const fn = this.expr.fn;
     const all = this.expr.needs === 'all';

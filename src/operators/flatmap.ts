@@ -12,6 +12,8 @@ export class FlatMapStage extends ExprStage {
       this.errors.handle(rec.where(), `${this.expr.role} \`${this.expr.source}\` returned ${typeof v}, not an array`, rec.raw ?? rec.value);
       return;
     }
+    // all or nothing: a record whose results cannot all be written is set aside whole, as any record error is
+    for (let k = 0; k < v.length; k++) if (!this.writable(rec, v[k])) return;
     for (let k = 0; k < v.length; k++) out.push(rec.derive(v[k] === undefined ? null : v[k]));
   }
 }

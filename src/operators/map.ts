@@ -10,6 +10,7 @@ export class MapStage extends ExprStage {
   readonly keepsValue = false;
 
   protected emit(rec: Rec, v: unknown, out: Rec[]): void {
+    if (!this.writable(rec, v)) return;
     rec.setValue(v === undefined ? null : v);
     out.push(rec);
   }

@@ -1,4 +1,5 @@
 import type { Buffer } from 'node:buffer';
+import { RuntimeError } from './errors.js';
 /**
  * The unit that flows between stages.
  *
@@ -276,7 +277,13 @@ export function looksLikeControl(line: string): boolean {
 export function encodeValue(r: Rec): string {
   if (r.ctl !== undefined) return `{"${CONTROL_KEY}":{${JSON.stringify(r.ctl.slice(1))}:${JSON.stringify(r.value)}}}`;
   if (r.raw !== undefined) return r.raw;
-  const s = JSON.stringify(r.value);
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(r.value);
+  } catch (e) {
+    // a BigInt inside the value (one at the top is a record error of the stage that made it)
+    throw new RuntimeError(`${r.where()}: its value cannot be written as JSON (${(e as Error).message})`, 'convert BigInt fields with Number(…) or String(…) in the expression that makes them');
+  }
   // JSON.stringify(undefined) is undefined: a map that returns nothing yields null, as jq does for missing values.
   return s === undefined ? 'null' : s;
 }

@@ -8,7 +8,7 @@
  * partition, timestamp, value).
  */
 import { Buffer } from 'node:buffer';
-import type { Rec } from '../../pipeline/record.js';
+import { encodeValue, type Rec } from '../../pipeline/record.js';
 import type { LineSpans } from '../../pipeline/spans.js';
 import type { FieldNeeds, Sink } from '../../pipeline/stage.js';
 import type { RecordErrors } from '../../pipeline/onerror.js';
@@ -366,7 +366,7 @@ export class KafkaSink implements Sink {
             value = raw;
             ascii &&= rec.ascii;
           } else {
-            value = rec.value === undefined ? 'null' : JSON.stringify(rec.value);
+            value = encodeValue(rec);
             ascii = false;
           }
         }
