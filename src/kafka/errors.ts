@@ -38,6 +38,12 @@ interface ErrLike {
   originalError?: unknown;
 }
 
+/** One group's failure in kafkajs's DeleteGroups error. */
+interface GroupFailure {
+  groupId: string;
+  error?: ErrLike;
+}
+
 /** The innermost error of a kafkajs retry chain: the one that says what really happened. */
 function rootCause(e: unknown): ErrLike {
   let cur = e as ErrLike;
@@ -111,6 +117,14 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
   }
   if (e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSTimeout' || e.name === 'KafkaJSLockTimeout') {
     return new RuntimeError(`brokers \`${brokers}\` did not answer in time (${msg})`, 'check the broker is healthy; rerun with --verbose for details');
+  }
+  // kafkajs's DeleteGroups failure carries each group's own error; its message ("Error in DeleteGroups") does not
+  const groups = ((e as { groups?: GroupFailure[] }).groups ?? (top as { groups?: GroupFailure[] }).groups)?.filter((g) => g.error);
+  if (groups?.length) {
+    const { groupId, error } = groups[0];
+    if (error!.type === 'GROUP_ID_NOT_FOUND') return new RuntimeError(`group \`${groupId}\` does not exist`, 'see the groups there are with `kstream groups list`');
+    if (error!.type === 'NON_EMPTY_GROUP') return new RuntimeError(`group \`${groupId}\` has members`, 'stop its consumers first: a group is deleted only when it is empty');
+    return kafkaError(error, { ...ctx, group: groupId });
   }
   const type = e.type ?? top.type;
   if (type === 'UNKNOWN_TOPIC_OR_PARTITION' && ctx.topic) return new MissingTopic(ctx.topic, ctx.missingTopicHint);

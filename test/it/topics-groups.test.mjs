@@ -151,3 +151,25 @@ test('groups reset --to start|end|<n>|@time, --dry-run; refused while the group 
     await member.exited;
   }
 });
+
+test("a broker's refusal keeps its own words; a missing group is named; produce --create refuses a --partition the new topic could not have, before making it", T, async () => {
+  // kafkajs kept only the code's text: "Configuration is invalid", "Error in DeleteGroups"
+  const t = topicName();
+  const bad = await ks(['topics', 'create', t, '--config', 'bogus.key=1']);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  assert.match(bad.stderr, new RegExp(`^kstream: \`${t}\`: Unknown topic config name: bogus\\.key \\(INVALID_CONFIG\\)`));
+  const g = groupName();
+  const missing = await ks(['groups', 'delete', g]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, `kstream: group \`${g}\` does not exist — see the groups there are with \`kstream groups list\`\n`);
+  // it made the topic, then failed on partition 3 of 1
+  const p = topicName();
+  const refused = await ks(['produce', p, '--create', '-p', '3'], { input: '{"a":1}\n' });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /^kstream: --partition 3 needs a topic of at least 4 partitions, .* — add --partitions 4 \(or more\)/);
+  assert.ok(!(await json(['topics', 'list'])).some((x) => x.topic === p), 'no topic made');
+  await ok(['produce', p, '--create', '--partitions', '4', '-p', '3', '--quiet'], { input: '{"a":1}\n' });
+  const d = await json(['topics', 'describe', p]);
+  assert.equal(d.partitions.length, 4);
+});

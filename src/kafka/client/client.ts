@@ -133,9 +133,28 @@ export class KafkajsClient implements KafkaClient {
       const err = e as { errors?: { type?: string; message?: string }[] };
       const inner = err.errors?.[0];
       if (inner?.type === 'TOPIC_ALREADY_EXISTS') return;
-      if (inner) this.fail(Object.assign(new Error(inner.message ?? String(e)), { type: inner.type }), topic);
+      if (inner) {
+        // the broker says what is wrong ("Unknown topic config name: x"); kafkajs keeps only the code's text
+        const why = await this.createTopicRefusal(topic, opts).catch(() => undefined);
+        this.fail(Object.assign(new Error(why ?? inner.message ?? String(e)), { type: inner.type }), topic);
+      }
       this.fail(e, topic);
     }
+  }
+
+  /** The broker's own words for refusing this topic: the same CreateTopics, validate-only (changes nothing). */
+  private async createTopicRefusal(topic: string, opts: CreateTopicOptions): Promise<string | undefined> {
+    await this.wire.connect();
+    await this.wire.refresh();
+    const md = this.wire.cluster.brokerPool.metadata!;
+    const broker = await this.wire.broker(md.controllerId >= 0 ? md.controllerId : md.brokers[0].nodeId);
+    const res = await this.wire.callDecoded(broker, 'CreateTopics', {
+      validateOnly: true,
+      timeout: 5000,
+      topics: [{ topic, numPartitions: opts.partitions ?? -1, replicationFactor: opts.replicationFactor ?? -1, configEntries: opts.configs ? Object.entries(opts.configs).map(([name, value]) => ({ name, value })) : [] }],
+    });
+    const t = (res.topicErrors ?? res.topics ?? []).find((x: { topic?: string; name?: string }) => (x.topic ?? x.name) === topic);
+    return t?.errorMessage || undefined;
   }
 
   async deleteTopics(topics: string[]): Promise<void> {

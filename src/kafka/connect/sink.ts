@@ -147,6 +147,12 @@ export class KafkaSink implements Sink {
     this.ready ??= (async () => {
       if (!(await this.open())) {
         if (!this.opts.create) throw new MissingTopic(this.opts.topic, `create it with \`kstream topics create ${this.opts.topic}\`, or pass --create [--partitions N]`);
+        // refused before the topic is made, not after: a topic too small for --partition is a half-done run
+        const p = this.opts.partition;
+        const n = this.opts.create.partitions;
+        if (p !== undefined && !(n !== undefined && n > p)) {
+          throw new UsageError(`--partition ${p} needs a topic of at least ${p + 1} partitions, and --create would make \`${this.opts.topic}\` with ${n ?? "the broker's default number of"} partition${n === 1 ? '' : 's'}`, `add --partitions ${p + 1} (or more) — -p/--partition is the partition records go to, --partitions how many a new topic gets`);
+        }
         await this.client!.createTopic(this.opts.topic, { partitions: this.opts.create.partitions });
         this.opts.log(`kstream: created topic \`${this.opts.topic}\``);
       }

@@ -434,6 +434,15 @@ export class Wire {
     return this.send(broker, make(args));
   }
 
+  /**
+   * As `call`, but the response as the broker decoded it, unparsed: its errors are data, with the broker's own
+   * messages (kafkajs's parse throws them as generic errors of their code: "Configuration is invalid").
+   */
+  async callDecoded(broker: Broker, api: string, args: object): Promise<any> {
+    const req = broker.lookupRequest(API_KEYS[api], REQUESTS[api])(args) as { response: object };
+    return this.send(broker, { ...req, response: { ...req.response, parse: async (d: unknown) => d } });
+  }
+
   private async send(broker: Broker, req: unknown): Promise<any> {
     try {
       return await broker.connectionPool.send(req);
