@@ -15,7 +15,7 @@ interface LagRow {
   partition: number;
   committed: number | null;
   end: number;
-  lag: number | null;
+  lag: number;
   member: string | null;
 }
 
@@ -34,7 +34,9 @@ async function lagOf(client: KafkaClient, groupId: string, topics: string[] | un
       const key = tpKey(topic, o.partition);
       const c = byKey.get(key);
       const has = c !== undefined && c >= 0;
-      rows.push({ topic, partition: o.partition, committed: has ? c! : null, end: o.end, lag: has ? Math.max(0, o.end - c!) : null, member: owner.get(key) ?? null });
+      // a partition with no committed offset is read from its log start (where `consume --group` begins), so all
+      // of it is lag: leaving it out made a group that never read a partition look caught up
+      rows.push({ topic, partition: o.partition, committed: has ? c! : null, end: o.end, lag: Math.max(0, o.end - (has ? c! : o.start)), member: owner.get(key) ?? null });
     }
   }
   return { state: desc?.state ?? 'Dead', members: desc?.members.length ?? 0, rows };
@@ -80,12 +82,13 @@ const groups: CommandSpec = {
         if (lag.state === 'Dead' && lag.rows.every((r) => r.committed === null)) {
           throw new RuntimeError(`group \`${groupId}\` does not exist`, 'list groups with `kstream groups`');
         }
-        const total = lag.rows.reduce((n, r) => n + (r.lag ?? 0), 0);
+        const total = lag.rows.reduce((n, r) => n + r.lag, 0);
         if (opts.json) printJson({ group: groupId, state: lag.state, members: lag.members, lag: total, partitions: lag.rows });
         else {
           process.stdout.write(`${c.bold(groupId)}: ${lag.state}, ${lag.members} member${lag.members === 1 ? '' : 's'}, lag ${total}\n`);
           printTable(['topic', 'partition', 'committed', 'end', 'lag', 'member'],
-            lag.rows.map((r) => [r.topic, r.partition, r.committed ?? '-', r.end, r.lag ?? '-', r.member ?? '-']), c, 'no committed offsets');
+            lag.rows.map((r) => [r.topic, r.partition, r.committed ?? '-', r.end, r.lag, r.member ?? '-']), c, 'no committed offsets');
+          if (lag.rows.some((r) => r.committed === null)) process.stdout.write(c.dim('committed - : no offset yet; its lag counts from the log start, where the group will begin') + '\n');
         }
         return 0;
       }
