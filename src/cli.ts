@@ -36,7 +36,24 @@ async function topHelp(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
+/** `run` is not a command of its own (it reads a pipeline written as one string), so its help is written here. */
+const RUN_HELP = [
+  'kstream run "<pipeline>"',
+  '',
+  'Run a pipeline written as one string, in one process: its stages joined with | (as in a shell) or +, the same',
+  'as joining them with + on the command line. Quote it once, for the shell; quote expressions inside it again.',
+  '',
+  'Examples:',
+  '  kstream run "gen --count 10 | filter \'r.ok\'"',
+  '  kstream run "consume clicks --exit | window tumbling 1m --time r.ts | aggregate count --by r.page"',
+  '',
+].join('\n');
+
 async function main(argv: string[]): Promise<number> {
+  if ((argv[0] === 'help' && argv[1] === 'run') || (argv[0] === 'run' && argv.length === 2 && (argv[1] === '--help' || argv[1] === '-h'))) {
+    process.stdout.write(RUN_HELP);
+    return 0;
+  }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     if (argv[0] === 'help' && argv[1]) {
       printHelp(await loadCommand(argv[1]));

@@ -244,6 +244,14 @@ test('--help for every command shows usage and a pasteable example', async () =>
     assert.doesNotMatch(h.stdout, /default: true/, `${name}: switches show no default`);
     assert.equal(runSync(['help', name]).stdout, h.stdout, `kstream help ${name}`);
   }
+  // run reads a pipeline written as one string; its help was "unknown command `--help`"
+  const run = runSync(['run', '--help']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^kstream run "<pipeline>"\n/);
+  assert.match(run.stdout, /Examples:\n  kstream run "gen --count 10 \| filter 'r\.ok'"/);
+  assert.equal(runSync(['help', 'run']).stdout, run.stdout);
+  // and its example runs
+  assert.equal(runSync(['run', "gen --count 10 --seed 1 | filter 'true'"]).stdout.trim().split('\n').length, 10);
 });
 
 test('unknown options are named as typed, with the nearest one', () => {
