@@ -108,6 +108,18 @@ test('fieldSpan finds the text of a top-level field, last one winning', () => {
   assert.equal(esc.slice(e, f), '7');
 });
 
+test('fromEnvelope: a timestamp is epoch ms or an RFC 3339 time; any other is refused, not replaced by the time of sending', () => {
+  const ts = (t) => fromEnvelope({ value: 1, timestamp: t }, undefined).timestamp;
+  assert.equal(ts(1700000000000), 1700000000000);
+  assert.equal(ts('1700000000000'), 1700000000000);
+  assert.equal(ts('2026-01-01T00:00:00Z'), 1767225600000);
+  assert.equal(ts('2026-01-01T01:00:00.250+01:00'), 1767225600250);
+  assert.equal(fromEnvelope({ value: 1, ts: '2026-01-01T00:00:00Z' }, undefined).timestamp, 1767225600000, 'kcat -J names it ts');
+  for (const none of [undefined, null, -1]) assert.equal(ts(none), undefined);
+  // an ISO time was silently dropped: the record went out stamped with the time of sending
+  for (const bad of ['yesterday', '2026-13-45T00:00:00Z', -5, 1.5, true, {}]) assert.throws(() => ts(bad), NotAnEnvelope, JSON.stringify(bad));
+});
+
 test('fromEnvelope: values, keys, headers, markers and kcat -J input', () => {
   const raw = '{"topic":"t","partition":2,"offset":9,"timestamp":1700000000000,"key":"k","headers":[{"key":"h","value":"v"},{"key":"n","value":null},{"key":"b","value":"AAE=","encoding":"base64"}],"value":{"a": 1.0}}';
   const r = fromEnvelope(JSON.parse(raw), raw);

@@ -285,13 +285,25 @@ export function fromEnvelope(env: unknown, raw: string | undefined): EnvelopeRec
     headers = Object.entries(h as Record<string, unknown>).map(([k, hv]) => ({ key: k, value: bytesOf(hv, false, 'header value') }));
   }
   const partition = typeof e.partition === 'number' && Number.isInteger(e.partition) && e.partition >= 0 ? e.partition : undefined;
-  const tsField = e.timestamp ?? e.ts;
-  const timestamp = typeof tsField === 'number' && Number.isFinite(tsField) && tsField >= 0 ? tsField : undefined;
+  const timestamp = envelopeTime(e.timestamp ?? e.ts);
   const topic = typeof e.topic === 'string' ? e.topic : undefined;
   const offset = typeof e.offset === 'number' && Number.isInteger(e.offset) && e.offset >= 0 ? e.offset : undefined;
   const out: EnvelopeRecord = { key, value, headers, partition, timestamp, topic, offset };
   if (parsed !== undefined) out.parsed = parsed;
   return out;
+}
+
+/**
+ * An envelope's timestamp: epoch ms (a number or its digits) or an RFC 3339 time; absent, null or -1 (Kafka's "no
+ * timestamp") leave it to the producer. Anything else is refused rather than replaced by the time of sending.
+ */
+function envelopeTime(t: unknown): number | undefined {
+  if (t === undefined || t === null || t === -1) return undefined;
+  let ms = NaN;
+  if (typeof t === 'number') ms = t;
+  else if (typeof t === 'string') ms = /^\d+$/.test(t) ? Number(t) : /^\d{4}-\d{2}-\d{2}T/.test(t) ? Date.parse(t) : NaN;
+  if (Number.isInteger(ms) && ms >= 0) return ms;
+  throw new NotAnEnvelope(`timestamp ${JSON.stringify(t)} is neither epoch milliseconds nor an RFC 3339 time (2026-01-01T00:00:00Z)`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
