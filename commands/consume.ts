@@ -50,7 +50,7 @@ const consume: CommandSpec = {
     'kstream consume clicks --offset 0=100,1=end --exit',
   ],
   options: [
-    { flags: '-o, --offset <spec>', description: 'Where to start: start | end | stored | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration> | <p>=<offset>,… (default start; a group resumes at its committed offsets)' },
+    { flags: '-o, --offset <spec>', description: 'Where to start: start | end | stored | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration> | <p>=<offset>,… (default start; a group resumes at its committed offsets, and says so when they overrule --offset)' },
     { flags: '-p, --partition <list>', kind: 'list', description: 'Only these partitions (comma list)' },
     { flags: '-g, --group <id>', description: 'Consume as a member of this group and commit offsets (after the output is written)' },
     { flags: '--instance-id <id>', description: 'Static group membership: a restarted instance with the same id gets its partitions back at once (one id per running instance)' },
@@ -108,6 +108,8 @@ const consume: CommandSpec = {
       exactlyOnce,
       maxWaitMs: parseDuration(opts.maxWait ?? '500ms', '--max-wait'),
       fetchMaxBytes: parseFetchMax(opts.fetchMax),
+      offsetGiven: opts.offset === undefined ? undefined : String(opts.offset),
+      notice: ctx.log,
     }, kafkaRun(ctx.run));
     // Stateful stages after a group consumer checkpoint into the group's changelog; unused otherwise.
     if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`), kafkaRun(ctx.run));

@@ -175,3 +175,19 @@ test("a broker's refusal keeps its own words; a missing group is named; produce 
   const d = await json(['topics', 'describe', p]);
   assert.equal(d.partitions.length, 4);
 });
+
+test('consume --group with --offset says when the group\'s committed offsets overrule it (it was ignored without a word)', T, async () => {
+  const t = topicName();
+  const g = groupName();
+  await ok(['topics', 'create', t, '--partitions', '2', '-q']);
+  await ok(['produce', t, '--partition', '0', '--quiet'], { input: '{"i":1}\n{"i":2}\n{"i":3}\n' });
+  await ok(['consume', t, '--group', g, '--exit']);
+  await ok(['produce', t, '--partition', '0', '--quiet'], { input: '{"i":4}\n{"i":5}\n' });
+  const r = await ok(['consume', t, '--group', g, '--exit', '--offset', 'start']);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).i), [4, 5], 'the group resumes at its commits');
+  assert.equal(r.stderr, `kstream: group \`${g}\` resumes at its committed offsets on 1 of 2 partitions; --offset start applies only where it has none — to start over, stop its consumers and run \`kstream groups reset ${g} --to start\`\n`);
+  // no word when --offset is the default or asks for the commits
+  const quiet = await ok(['consume', t, '--group', g, '--exit', '--offset', 'stored']);
+  assert.equal(quiet.stderr, '');
+  assert.equal((await ok(['consume', t, '--group', g, '--exit'])).stderr, '');
+});

@@ -44,6 +44,9 @@ export interface KafkaSourceOptions {
   fetchMaxBytes?: number;
   /** --exactly-once: transactional ids `<prefix>-<topic>-<partition>` (needs a group and a Kafka sink in the process). */
   exactlyOnce?: { prefix: string };
+  /** --offset as given on the command line (absent: the default), and where to say that a group's commits win over it. */
+  offsetGiven?: string;
+  notice?: (line: string) => void;
 }
 
 /** Names a record's origin (`clicks/3@1042`) and carries what offset commits need. */
@@ -67,6 +70,8 @@ export class KafkaSource implements Source {
   readonly envelopes: boolean;
   /** Under --exactly-once each batch is a transaction, acknowledged before the next is handed out. */
   readonly ackEachBatch: boolean = false;
+  /** The notice that the group's commits overrule --offset was given. */
+  private overruled = false;
   /**
    * Under --exactly-once state is restored once the input partitions' transactional ids are taken: a transaction
    * a killed run had already committed (markers still being written) is then settled, so the state read matches
@@ -172,6 +177,12 @@ export class KafkaSource implements Source {
           const saved = this.state?.positions?.get(key);
           out.set(key, saved !== undefined && saved > at ? saved : at);
         }
+      }
+      // an --offset the group's commits overrule is said once, not ignored without a word
+      const resumed = committed ? tps.filter((tp) => (committed.get(tpKey(tp.topic, tp.partition)) ?? -1) >= 0).length : 0;
+      if (resumed && opts.offsetGiven !== undefined && opts.offsetGiven !== 'stored' && !this.overruled) {
+        this.overruled = true;
+        opts.notice?.(`kstream: group \`${opts.group}\` resumes at its committed offsets on ${resumed} of ${tps.length} partition${tps.length === 1 ? '' : 's'}; --offset ${opts.offsetGiven} applies only where it has none — to start over, stop its consumers and run \`kstream groups reset ${opts.group} --to start\``);
       }
       return out;
     };
