@@ -50,10 +50,12 @@ const produce: CommandSpec = {
     'kstream gen --preset clicks --count 100000 | kstream produce clicks --key r.user',
     'kstream consume clicks --format envelope --exit | kstream produce clicks-copy --envelope',
     'cat lines.txt | kstream produce logs --raw --create --partitions 3',
+    "kstream gen --count 10 | kstream produce clicks --key-literal sensor-7",
     'kstream consume in --group g + filter \'r.ok\' + produce out',
   ],
   options: [
     { flags: '-k, --key <expr>', kind: 'expr', description: 'Record key: an expression over r (default: the record\'s own key, if any)' },
+    { flags: '--key-literal <text>', description: 'Record key: this text, the same for every record (instead of --key)' },
     { flags: '-p, --partition <n>', description: 'Write every record to this partition (default: by key hash, keyless records spread)' },
     { flags: '-H, --header <k=v>', kind: 'list', description: 'Add a header to every record (repeatable)' },
     { flags: '--envelope', description: 'Input records are consume envelopes: key, headers, partition, timestamp and value per record' },
@@ -91,10 +93,13 @@ const produce: CommandSpec = {
     if (batchRecords < 1) throw new UsageError(`invalid --batch-size \`${opts.batchSize}\``, 'use at least 1');
     const batchBytes = parseSize(opts.batchBytes ?? '1000000', '--batch-bytes');
     if (batchBytes < 1024) throw new UsageError(`invalid --batch-bytes \`${opts.batchBytes}\``, 'use at least 1k');
+    if (opts.key !== undefined && opts.keyLiteral !== undefined) throw new UsageError('--key and --key-literal both name the key', 'keep one: --key takes an expression over r, --key-literal a text');
+    // a literal key is the expression that gives that text: one path for both, and it reads nothing of the record
+    const keySource = opts.keyLiteral !== undefined ? JSON.stringify(String(opts.keyLiteral)) : opts.key !== undefined ? String(opts.key) : undefined;
     return new KafkaSink(connectionConfig(opts, process.env, kafkaLog(opts, ctx)), {
       topic: args[0],
       mode,
-      key: opts.key !== undefined ? compileExpr(String(opts.key), 'key expression', ctx.carries, ctx.fused) : undefined,
+      key: keySource !== undefined ? compileExpr(keySource, 'key expression', ctx.carries, ctx.fused) : undefined,
       partition,
       headers: parseHeaders(opts.header),
       create,

@@ -66,7 +66,7 @@ export function exprFailure(e: Expr, err: unknown): string {
   let hint = '';
   if (err instanceof ReferenceError) {
     const m = /^(\S+) is not defined/.exec(msg);
-    if (m) hint = ` — fields are under r, e.g. r.${m[1]}`;
+    if (m) hint = ` — fields are under r, e.g. r.${m[1]}${e.role === 'key expression' ? `; for the text \`${m[1]}\` as every record's key: --key-literal ${m[1]}` : ''}`;
   }
   return `${e.role} \`${e.source}\` threw ${name}: ${msg}${hint}`;
 }

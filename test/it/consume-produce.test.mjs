@@ -453,3 +453,18 @@ test('SASL (SCRAM over TLS): password from KSTREAM_SASL_PASSWORD or a file; a wr
   assert.equal(onCli.code, 2);
   assert.match(onCli.stderr, /passwords are not taken on the command line — set KSTREAM_SASL_PASSWORD or use --sasl-password-file/);
 });
+
+test('produce --key-literal gives every record that text as its key (so one partition); --key with a bare word says how to get that', T, async () => {
+  const t = await createTopic(3);
+  await ok(['produce', t, '--key-literal', 'sensor-7', '--quiet'], { input: '{"i":1}\n{"i":2}\n{"i":3}\n' });
+  const env = lines((await ok(['consume', t, '--exit', '--format', 'envelope'])).stdout).map((l) => JSON.parse(l));
+  assert.deepEqual(env.map((e) => e.key), ['sensor-7', 'sensor-7', 'sensor-7']);
+  assert.equal(new Set(env.map((e) => e.partition)).size, 1, 'one key, one partition');
+  const both = await ks(['produce', t, '--key-literal', 'a', '--key', 'r.i'], { input: '{"i":1}\n' });
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /^kstream: --key and --key-literal both name the key/);
+  // the reviewer's case: --key mykey failed per record with a hint to fix the input
+  const word = await ks(['produce', t, '--key', 'mykey'], { input: '{"i":1}\n' });
+  assert.equal(word.code, 1);
+  assert.match(word.stderr, /for the text `mykey` as every record's key: --key-literal mykey/);
+});
