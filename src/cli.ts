@@ -92,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
   // dead letters to Kafka load the Kafka layer only for a run that names such a target
   if (segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq=kafka:'))) (await import('./kafka/connect/run.js')).installKafkaLetters(run);
   const { source, stages, sink } = assemble(segments, run);
+  await run.ready();
   const quiet = segments.some((s) => s.opts.quiet);
   let counters: [string, Record<string, number>][];
   let stopped: boolean;

@@ -27,7 +27,10 @@ export class RecordErrors {
   private fd: number | undefined;
 
   /** `run`: where dead-letter topics come from (dlq=kafka:…); without it they are refused. */
-  constructor(readonly policy: OnError, readonly stage: string, private readonly run?: RunContext) {}
+  constructor(readonly policy: OnError, readonly stage: string, private readonly run?: RunContext) {
+    // asked for now, so the run checks the topic before its first record (not at its first bad one)
+    if (policy.mode === 'dlq' && policy.target.startsWith(KAFKA_TARGET)) run?.kafkaLetters?.(policy.target.slice(KAFKA_TARGET.length));
+  }
 
   /** `hint`: what to do about this kind of bad record, when fixing the input is not the answer. */
   handle(where: string, reason: string, original: unknown, hint = 'fix the input'): void {

@@ -26,6 +26,17 @@ export class RunContext {
   kafkaLetters: ((topic: string) => DeadLetterSink) | undefined;
   private readonly slots = new Map<string, unknown>();
   private readonly closers: (() => Promise<void>)[] = [];
+  private readonly checks: (() => Promise<void>)[] = [];
+
+  /** A check to make before the run's first record (a dead-letter topic exists), not at the first bad one. */
+  beforeStart(fn: () => Promise<void>): void {
+    this.checks.push(fn);
+  }
+
+  /** Makes the checks, in the order registered; the first failure is thrown. */
+  async ready(): Promise<void> {
+    for (const fn of this.checks.splice(0)) await fn();
+  }
 
   /** The per-run object a layer keeps under `name`, made on first use. */
   slot<T>(name: string, make: () => T): T {

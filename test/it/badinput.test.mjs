@@ -149,3 +149,11 @@ test('SASL/SCRAM over TLS through the CLI flags: a fused exactly-once run works;
     assert.ok(!r.stdout.includes(info.password) && !r.stderr.includes(info.password), `the password leaked: ${r.stderr}`);
   }
 });
+
+test('a dead-letter topic that does not exist stops the run before its first record, not at its first bad one', T, async () => {
+  const missing = `it-bad-nodlq-${randomUUID().slice(0, 8)}`;
+  const r = await run(`${KS} filter 'r.a.b === 1' --on-error dlq=kafka:${missing}`, '{"a":{"b":1}}\n{"x":1}\n', { env });
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '', 'nothing written: the run did not start');
+  assert.equal(r.stderr, `kstream: topic \`${missing}\` does not exist — dead-letter topics are not created for you: \`kstream topics create ${missing}\`\n`);
+});

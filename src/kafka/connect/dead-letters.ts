@@ -78,16 +78,27 @@ export class KafkaDeadLetters implements DeadLetterSink {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  private async send(batch: OutBatch): Promise<void> {
-    const cfg = this.cfg();
-    if (!this.client) {
-      const client = (this.client = await openKafka(cfg));
+  private connected: Promise<void> | undefined;
+
+  /**
+   * Connects and checks that the topic exists: before the run's first record (RunContext.beforeStart), so a
+   * missing topic stops the run before it starts rather than at its first bad record.
+   */
+  connect(): Promise<void> {
+    this.connected ??= (async () => {
+      const client = (this.client = await openKafka(this.cfg()));
       await client.connect();
       if (!(await client.topicExists(this.topic))) {
         throw new MissingTopic(this.topic, `dead-letter topics are not created for you: \`kstream topics create ${this.topic}\``);
       }
       this.producer = client.producer({ acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 });
-    }
+    })();
+    return this.connected;
+  }
+
+  private async send(batch: OutBatch): Promise<void> {
+    const cfg = this.cfg();
+    await this.connect();
     try {
       const eos = this.eos();
       if (eos) await eos.send(this.topic, batch);
@@ -101,5 +112,6 @@ export class KafkaDeadLetters implements DeadLetterSink {
   async close(): Promise<void> {
     await this.client?.close();
     this.client = undefined;
+    this.connected = undefined;
   }
 }

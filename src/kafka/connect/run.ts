@@ -52,5 +52,13 @@ export function kafkaRun(run: RunContext): KafkaRun {
 
 /** Lets `--on-error dlq=kafka:<topic>` work in this run (called by the CLI when a run names such a target). */
 export function installKafkaLetters(run: RunContext): void {
-  run.kafkaLetters = (topic) => kafkaRun(run).deadLetters(topic);
+  const checked = new Set<string>();
+  run.kafkaLetters = (topic) => {
+    const letters = kafkaRun(run).deadLetters(topic);
+    if (!checked.has(topic)) {
+      checked.add(topic);
+      run.beforeStart(() => letters.connect());
+    }
+    return letters;
+  };
 }
