@@ -45,12 +45,13 @@ async function lagOf(client: KafkaClient, groupId: string, topics: string[] | un
 const groups: CommandSpec = {
   name: 'groups',
   args: '[action] [group]',
-  summary: 'List consumer groups, show per-partition lag, reset committed offsets (group must be inactive)',
+  summary: 'List consumer groups, show per-partition lag, reset or delete committed offsets (group must be inactive)',
   examples: [
     'kstream groups',
     'kstream groups describe stats',
     'kstream groups reset stats --to start',
     'kstream groups reset stats --to @-1h --topic clicks',
+    'kstream groups delete stats',
   ],
   options: [
     { flags: '--to <offset>', description: 'reset: start | end | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration>' },
