@@ -127,6 +127,13 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
     return kafkaError(error, { ...ctx, group: groupId });
   }
   const type = e.type ?? top.type;
+  // a listener without SASL answers the SASL handshake so; the broker's text says nothing of the port
+  if ((type === 'ILLEGAL_SASL_STATE' || type === 'UNSUPPORTED_SASL_MECHANISM') && ctx.cfg?.sasl) {
+    const why = type === 'ILLEGAL_SASL_STATE' ? 'the listener does not take SASL' : `the listener does not offer ${ctx.cfg.sasl.mechanism}`;
+    return new RuntimeError(`SASL ${ctx.cfg.sasl.mechanism} at \`${brokers}\` refused: ${why} (${type})`, type === 'ILLEGAL_SASL_STATE'
+      ? 'use the port of a SASL listener, or drop --sasl-mechanism/--sasl-username for a plaintext one'
+      : 'pass the --sasl-mechanism the listener is set up for (plain, scram-sha-256 or scram-sha-512)');
+  }
   if (type === 'UNKNOWN_TOPIC_OR_PARTITION' && ctx.topic) return new MissingTopic(ctx.topic, ctx.missingTopicHint);
   if (type === 'TOPIC_AUTHORIZATION_FAILED') {
     return new RuntimeError(`not allowed to use topic${ctx.topic ? ` \`${ctx.topic}\`` : 's'}`, 'ask for ACLs on the topic for this user');

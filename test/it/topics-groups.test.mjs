@@ -191,3 +191,9 @@ test('consume --group with --offset says when the group\'s committed offsets ove
   assert.equal(quiet.stderr, '');
   assert.equal((await ok(['consume', t, '--group', g, '--exit'])).stderr, '');
 });
+
+test('SASL flags against a plaintext listener: one line saying the listener takes no SASL (it was ILLEGAL_SASL_STATE and "rerun with --verbose")', T, async () => {
+  const r = await run(['topics', '--sasl-mechanism', 'plain', '--sasl-username', 'u'], { env: { ...env, KSTREAM_SASL_PASSWORD: 'not-shown' } });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `kstream: SASL plain at \`${env.KSTREAM_BROKERS}\` refused: the listener does not take SASL (ILLEGAL_SASL_STATE) — use the port of a SASL listener, or drop --sasl-mechanism/--sasl-username for a plaintext one\n`);
+});
