@@ -36,7 +36,7 @@ async function lagOf(client: KafkaClient, groupId: string, topics: string[] | un
       const has = c !== undefined && c >= 0;
       // a partition with no committed offset is read from its log start (where `consume --group` begins), so all
       // of it is lag: leaving it out made a group that never read a partition look caught up
-      rows.push({ topic, partition: o.partition, committed: has ? c! : null, end: o.end, lag: Math.max(0, o.end - (has ? c! : o.start)), member: owner.get(key) ?? null });
+      rows.push({ topic, partition: o.partition, committed: has ? c! : null, end: o.end, lag: Math.max(0, o.end - (has ? Math.max(c!, o.start) : o.start)), member: owner.get(key) ?? null });
     }
   }
   return { state: desc?.state ?? 'Dead', members: desc?.members.length ?? 0, rows };
@@ -89,7 +89,7 @@ const groups: CommandSpec = {
           process.stdout.write(`${c.bold(groupId)}: ${lag.state}, ${lag.members} member${lag.members === 1 ? '' : 's'}, lag ${total}\n`);
           printTable(['topic', 'partition', 'committed', 'end', 'lag', 'member'],
             lag.rows.map((r) => [r.topic, r.partition, r.committed ?? '-', r.end, r.lag, r.member ?? '-']), c, 'no committed offsets');
-          if (lag.rows.some((r) => r.committed === null)) process.stdout.write(c.dim('committed - : no offset yet; its lag counts from the log start, where the group will begin') + '\n');
+          if (lag.rows.some((r) => r.committed === null)) process.stdout.write(c.dim('committed - : no offset yet; its lag counts the whole partition, from the log start (where `consume --group` begins by default; a member starting at the end would have less)') + '\n');
         }
         return 0;
       }

@@ -53,6 +53,15 @@ test('a result JSON cannot hold (BigInt, function, symbol) is a record error, no
   assert.equal(ls.length, 1, d.stderr);
   assert.match(ls[0], /^kstream: stdin line 2: its value cannot be written as JSON \(Do not know how to serialize a BigInt\) — convert BigInt fields/);
   assert.doesNotMatch(d.stderr, /internal error/);
+  assert.equal(d.stdout, '{"n":1}\n', 'the record before it in the same batch is written');
+  // a file of 16 MB goes through worker threads: the same line, the records before it, no stack trace
+  const big = Array.from({ length: 300_000 }, (_, n) => `{"n":${n},"pad":"${'x'.repeat(32)}"}\n`).join('');
+  const w = runSync(['map', 'r.n === 250000 ? { big: 1n } : r'], big);
+  assert.equal(w.code, 1);
+  assert.deepEqual(oneLine(w.stderr), ['kstream: stdin line 250001: its value cannot be written as JSON (Do not know how to serialize a BigInt) — convert BigInt fields with Number(…) or String(…) in the expression that makes them']);
+  const out = w.stdout.split('\n').filter(Boolean);
+  assert.equal(out.length, 250_000);
+  assert.equal(JSON.parse(out.at(-1)).n, 249_999);
 });
 
 test('--on-error is uniform: decoding, invalid UTF-8, expressions and event times all go to the same dead-letter file', () => {

@@ -117,7 +117,8 @@ test('fromEnvelope: a timestamp is epoch ms or an RFC 3339 time; any other is re
   assert.equal(fromEnvelope({ value: 1, ts: '2026-01-01T00:00:00Z' }, undefined).timestamp, 1767225600000, 'kcat -J names it ts');
   for (const none of [undefined, null, -1]) assert.equal(ts(none), undefined);
   // an ISO time was silently dropped: the record went out stamped with the time of sending
-  for (const bad of ['yesterday', '2026-13-45T00:00:00Z', -5, 1.5, true, {}]) assert.throws(() => ts(bad), NotAnEnvelope, JSON.stringify(bad));
+  assert.equal(ts('2026-01-01 00:00:00z'), 1767225600000, 'RFC 3339 allows a space and a lower-case z');
+  for (const bad of ['yesterday', '2026-13-45T00:00:00Z', '2026-01-01T00:00:00', -5, 1.5, true, {}]) assert.throws(() => ts(bad), NotAnEnvelope, JSON.stringify(bad));
 });
 
 test('fromEnvelope: values, keys, headers, markers and kcat -J input', () => {

@@ -196,6 +196,11 @@ test('stats --warmup: records of its first span count but stay out of the percen
   text.stage.process(recs([{ t: text.clock.t - 1 }]), []);
   text.stage.end([]);
   assert.match(text.written[0], /percentiles leave out the first 0\.5 s \(--warmup\): 1 record$/m);
+  // --warmup 0 leaves nothing out (the first batch was taken for warm-up)
+  const zero = statsStage({ fields: ['r.v'], warmupMs: 0 });
+  zero.stage.process(recs([{ v: 1 }, { v: 2 }]), []);
+  zero.stage.end([]);
+  assert.deepEqual([JSON.parse(zero.written[0]).fields['r.v'].count, JSON.parse(zero.written[0]).warmup.count], [2, 0]);
 });
 
 test('stats: toEpochMs accepts numbers, numeric and ISO strings, Dates', () => {

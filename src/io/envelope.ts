@@ -301,7 +301,8 @@ function envelopeTime(t: unknown): number | undefined {
   if (t === undefined || t === null || t === -1) return undefined;
   let ms = NaN;
   if (typeof t === 'number') ms = t;
-  else if (typeof t === 'string') ms = /^\d+$/.test(t) ? Number(t) : /^\d{4}-\d{2}-\d{2}T/.test(t) ? Date.parse(t) : NaN;
+  // RFC 3339 needs an offset (Z or ±hh:mm): without one Date.parse would read the time in this machine's zone
+  else if (typeof t === 'string') ms = /^\d+$/.test(t) ? Number(t) : /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(t) ? Date.parse(t.replace(' ', 'T')) : NaN;
   if (Number.isInteger(ms) && ms >= 0) return ms;
   throw new NotAnEnvelope(`timestamp ${JSON.stringify(t)} is neither epoch milliseconds nor an RFC 3339 time (2026-01-01T00:00:00Z)`);
 }

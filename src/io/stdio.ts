@@ -229,8 +229,15 @@ export class StdoutSink implements Sink {
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i];
       if (r.ctl !== undefined && this.dropControl) continue;
-      const line = encodeValue(r);
-      if (r.ctl === undefined && line.charCodeAt(0) === 123 && looksLikeControl(line)) throw controlLike(r);
+      let line: string;
+      try {
+        line = encodeValue(r);
+        if (r.ctl === undefined && line.charCodeAt(0) === 123 && looksLikeControl(line)) throw controlLike(r);
+      } catch (e) {
+        // the records before it in the batch are written: the run stops at this one, and only there
+        if (n > 0) this.out.write(s);
+        throw e;
+      }
       s += line + '\n';
       n++;
     }

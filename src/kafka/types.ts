@@ -181,6 +181,8 @@ export interface KafkaClient {
    * first leader — the one a producer opens anyway — without the admin client.
    */
   topicConfig(topic: string, name: string): Promise<string | null>;
+  /** One setting of a broker the client is connected to (`num.partitions`: what a new topic gets by default). */
+  brokerConfig(name: string): Promise<string | null>;
   listGroups(): Promise<GroupListing[]>;
   describeGroups(groupIds: string[]): Promise<GroupDescription[]>;
   /** Committed offsets of a group (-1 = none), for these topics or all the group has committed. */

@@ -74,7 +74,15 @@ export class ChunkProcessor {
     for (let i = 0; i < res.length; i++) {
       const r = res[i];
       if (this.dropControl && r.ctl !== undefined) continue;
-      s += encodeValue(r) + '\n';
+      let line: string;
+      try {
+        line = encodeValue(r);
+      } catch (e) {
+        // a value JSON cannot hold (a BigInt inside it): the output ends before it, as a failing line ends it
+        failure ??= describe(e);
+        break;
+      }
+      s += line + '\n';
     }
     return { out: Buffer.from(s, 'utf8'), lines, failure };
   }

@@ -128,7 +128,7 @@ export class StatsStage implements Stage {
     const now = this.cfg.clock();
     this.checkInterval(now);
     const warmup = this.cfg.warmupMs;
-    const warming = warmup !== undefined && (this.first === undefined || now - this.first < warmup);
+    const warming = warmup !== undefined && warmup > 0 && (this.first === undefined || now - this.first < warmup);
     // during the warm-up only the count runs: the same loop with nothing to measure
     const fields = warming ? [] : this.fields;
     const lat = warming ? undefined : this.latency;

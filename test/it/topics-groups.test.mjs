@@ -91,7 +91,7 @@ test('groups list and describe: per-partition committed offset, end offset and l
   ]);
   const table = (await ok(['groups', 'describe', g])).stdout;
   assert.match(table, new RegExp(`^${g}: Empty, 0 members, lag 8\\n`));
-  assert.match(table, /committed - : no offset yet; its lag counts from the log start/);
+  assert.match(table, /committed - : no offset yet; its lag counts the whole partition, from the log start/);
   assert.match(table, new RegExp(`${t}\\s*│\\s*0\\s*│\\s*6\\s*│\\s*10\\s*│\\s*4`));
 
   const missing = await ks(['groups', 'describe', `no-such-group-${randomUUID()}`]);
@@ -171,6 +171,13 @@ test("a broker's refusal keeps its own words; a missing group is named; produce 
   assert.equal(refused.code, 2, refused.stderr);
   assert.match(refused.stderr, /^kstream: --partition 3 needs a topic of at least 4 partitions, .* — add --partitions 4 \(or more\)/);
   assert.ok(!(await json(['topics', 'list'])).some((x) => x.topic === p), 'no topic made');
+  const small = await ks(['produce', p, '--create', '--partitions', '2', '-p', '3'], { input: '{"a":1}\n' });
+  assert.equal(small.code, 2);
+  assert.match(small.stderr, /^kstream: --partition 3 needs a topic of at least 4 partitions, and --create would make `.*` with 2 — add --partitions 4/);
+  assert.ok(!(await json(['topics', 'list'])).some((x) => x.topic === p), 'no topic made');
+  // partition 0 is in every topic: no check (it was refused)
+  const zero = topicName();
+  await ok(['produce', zero, '--create', '-p', '0', '--quiet'], { input: '{"a":1}\n' });
   await ok(['produce', p, '--create', '--partitions', '4', '-p', '3', '--quiet'], { input: '{"a":1}\n' });
   const d = await json(['topics', 'describe', p]);
   assert.equal(d.partitions.length, 4);

@@ -186,6 +186,19 @@ export class KafkajsClient implements KafkaClient {
     }
   }
 
+  async brokerConfig(name: string): Promise<string | null> {
+    try {
+      await this.wire.connect();
+      await this.wire.refresh();
+      const id = this.wire.cluster.brokerPool.metadata!.brokers[0].nodeId;
+      const res = await this.wire.call(await this.wire.broker(id), 'DescribeConfigs', { includeSynonyms: false, resources: [{ type: 4 /* BROKER */, name: String(id), configNames: [name] }] });
+      const entry = (res.resources[0]?.configEntries ?? []).find((c: { configName: string }) => c.configName === name);
+      return entry && !entry.isSensitive ? entry.configValue : null;
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
   async listGroups(): Promise<GroupListing[]> {
     const admin = await this.admin();
     const res = await admin.listGroups().catch((e) => this.fail(e));

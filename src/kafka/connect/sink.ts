@@ -149,9 +149,10 @@ export class KafkaSink implements Sink {
         if (!this.opts.create) throw new MissingTopic(this.opts.topic, `create it with \`kstream topics create ${this.opts.topic}\`, or pass --create [--partitions N]`);
         // refused before the topic is made, not after: a topic too small for --partition is a half-done run
         const p = this.opts.partition;
-        const n = this.opts.create.partitions;
-        if (p !== undefined && !(n !== undefined && n > p)) {
-          throw new UsageError(`--partition ${p} needs a topic of at least ${p + 1} partitions, and --create would make \`${this.opts.topic}\` with ${n ?? "the broker's default number of"} partition${n === 1 ? '' : 's'}`, `add --partitions ${p + 1} (or more) — -p/--partition is the partition records go to, --partitions how many a new topic gets`);
+        if (p !== undefined && p > 0) {
+          // without --partitions the topic gets the broker's num.partitions (not known: not checked)
+          const n = this.opts.create.partitions ?? Number((await this.client!.brokerConfig('num.partitions').catch(() => null)) ?? NaN);
+          if (n <= p) throw new UsageError(`--partition ${p} needs a topic of at least ${p + 1} partitions, and --create would make \`${this.opts.topic}\` with ${n}`, `add --partitions ${p + 1} (or more) — -p/--partition is the partition records go to, --partitions how many a new topic gets`);
         }
         await this.client!.createTopic(this.opts.topic, { partitions: this.opts.create.partitions });
         this.opts.log(`kstream: created topic \`${this.opts.topic}\``);
@@ -164,11 +165,22 @@ export class KafkaSink implements Sink {
         batchBytes = Math.min(batchBytes, limit);
         if (this.opts.compression === 'none') this.maxBatch = limit;
       }
-      // Lingering only helps writes that do not wait for their acks: with a Kafka source each write waits for its
-      // own, and nothing could join its request.
-      this.producer = this.client!.producer({ ...this.opts, batchBytes, lingerMs: this.pipelined ? this.opts.lingerMs : 0 });
+      this.batchLimit = batchBytes;
     })();
     return this.ready;
+  }
+
+  /** The batch size the topic's limit allows (known once connected). */
+  private batchLimit = 0;
+
+  /**
+   * The producer, made at the first send: its linger depends on `pipelined`, which the runner sets only when the
+   * run starts, after the sink may have connected (it connects as it is built).
+   */
+  private sender(): KafkaProducer {
+    // Lingering only helps writes that do not wait for their acks: with a Kafka source each write waits for its
+    // own, and nothing could join its request.
+    return (this.producer ??= this.client!.producer({ ...this.opts, batchBytes: this.batchLimit, lingerMs: this.pipelined ? this.opts.lingerMs : 0 }));
   }
 
   /**
@@ -248,7 +260,7 @@ export class KafkaSink implements Sink {
     }
     // nothing of the batch but its count stays referenced here while it is in flight
     const count = out.count;
-    const sent = ready.then(() => (this.eos ? this.eos.send(this.opts.topic, out) : this.producer!.send(this.opts.topic, out))).then(
+    const sent = ready.then(() => (this.eos ? this.eos.send(this.opts.topic, out) : this.sender().send(this.opts.topic, out))).then(
       () => { this.records += count; },
       (e) => { this.failure ??= kafkaError(e, { cfg: this.cfg, topic: this.opts.topic }); },
     );
@@ -452,6 +464,8 @@ export class KafkaSink implements Sink {
       // nothing was written when the run never got ready to (a bad first line): no topic is made for it
       if (this.ready !== undefined) await this.drain();
     } finally {
+      // a connect still in progress (it starts as the sink is built) ends before the client closes under it
+      await this.ready?.catch(() => undefined);
       await this.producer?.close();
       await this.client?.close();
     }

@@ -128,6 +128,7 @@ export function kafkajsOptions(config: KafkaConfig): KafkajsOptions {
 
 /** kafkajs's admin client: the whole library, loaded only now (see the header). */
 export async function openAdmin(options: KafkajsOptions, cfg: KafkaConfig): Promise<Admin> {
+  patchRequestQueue();
   const { Kafka: KafkaClass } = kafkajsRequire('kafkajs') as { Kafka: new (o: object) => Kafka };
   const admin = new KafkaClass(options).admin({ retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 } });
   await withDeadline(admin.connect(), CONNECT_DEADLINE_MS, cfg);
