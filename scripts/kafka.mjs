@@ -14,6 +14,10 @@
  *   node scripts/kafka.mjs status [--port N] [--dir D]
  *
  * stdout carries only the bootstrap address line(s); progress and errors go to stderr.
+ *
+ * The Kafka version is 3.9.1 unless KSTREAM_KAFKA_VERSION names another (3.x or 4.x, as on Maven Central: 4.0.0 …);
+ * its jars and TLS material are cached per version (~/.cache/kstream/kafka-<version>). Kafka 4 brokers need Java 17+
+ * and log with log4j2 (scripts/kafka/log4j2.properties) instead of reload4j (scripts/kafka/log4j.properties).
  * Also importable: `import { up, down, status, ownTarget } from './kafka.mjs'`.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -25,7 +29,10 @@ import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const KAFKA_VERSION = '3.9.1';
+export const DEFAULT_KAFKA_VERSION = '3.9.1';
+export const KAFKA_VERSION = process.env.KSTREAM_KAFKA_VERSION?.trim() || DEFAULT_KAFKA_VERSION;
+/** The major version: 3 or 4 (Kafka 4 dropped ZooKeeper, log4j 1 and Java 11 for the broker). */
+export const KAFKA_MAJOR = Number(KAFKA_VERSION.split('.')[0]);
 const SCRIPT_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(SCRIPT_DIR, '..');
 const SUPPORT = path.join(SCRIPT_DIR, 'kafka');
@@ -37,6 +44,12 @@ export class KafkaScriptError extends Error {}
 const fail = (msg) => {
   throw new KafkaScriptError(msg);
 };
+
+/** KSTREAM_KAFKA_VERSION becomes a cache path and a Maven coordinate: a released 3.x.y or 4.x.y only. */
+function checkVersion() {
+  if (!/^[34]\.\d+\.\d+$/.test(KAFKA_VERSION))
+    fail(`KSTREAM_KAFKA_VERSION=${KAFKA_VERSION} is not a Kafka version this script can run — use 3.x.y or 4.x.y (e.g. 3.9.1, 4.0.0)`);
+}
 const say = (msg) => process.stderr.write(`kafka: ${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rel = (p) => {
@@ -156,7 +169,8 @@ function checkJava() {
   const m = /version "(\d+)(?:\.(\d+))?/.exec(out);
   if (m) {
     const major = m[1] === '1' ? Number(m[2]) : Number(m[1]);
-    if (major < 11) fail(`\`java\` is version ${major}; Kafka ${KAFKA_VERSION} needs 11+ — ${JDK_HINT}`);
+    const need = KAFKA_MAJOR >= 4 ? 17 : 11; // Kafka 4's broker and tools are built for Java 17
+    if (major < need) fail(`\`java\` is version ${major}; Kafka ${KAFKA_VERSION} needs ${need}+ — ${JDK_HINT}`);
   }
 }
 
@@ -170,13 +184,52 @@ function run(cmd, args, what, opts = {}) {
 // ---------------------------------------------------------------------------------------------------------------
 // Classpath: kafka_2.13 runtime deps + a logging backend, resolved once with mvn and cached outside the repo
 
+/**
+ * What the classpath holds besides kafka_2.13's runtime dependencies, and a jar that shows it does (`needs`).
+ * The logging backend the broker's slf4j binds to: Kafka 3.x slf4j-reload4j + reload4j (log4j 1 API); Kafka 4.x logs
+ * through log4j2 (its LoggingController, -Dlog4j2.configurationFile) and kafka_2.13 4.x still brings slf4j-api 1.7.x,
+ * so log4j-slf4j-impl (the slf4j 1.x binding) + log4j-core. Kafka 4 also moved the console producer out of
+ * kafka_2.13 (kafka.tools.ConsoleProducer is gone) into kafka-tools as org.apache.kafka.tools.ConsoleProducer: its
+ * jar alone (its dependencies are the broker's, but for connect-runtime, which the console tools don't use).
+ */
+const EXTRA = KAFKA_MAJOR >= 4
+  ? {
+    needs: ['log4j-core-', `kafka-tools-${KAFKA_VERSION}.jar`],
+    deps: [['org.apache.logging.log4j', 'log4j-slf4j-impl', '2.24.3'], ['org.apache.logging.log4j', 'log4j-core', '2.24.3'],
+      ['org.apache.kafka', 'kafka-tools', KAFKA_VERSION, 'alone']],
+  }
+  : { needs: ['reload4j-'], deps: [['org.slf4j', 'slf4j-reload4j', '1.7.36'], ['ch.qos.reload4j', 'reload4j', '1.2.25']] };
+
+/** The Java client's console producer in the classpath of ensureClasspath() (for interoperability tests). */
+export const CONSOLE_PRODUCER_CLASS = KAFKA_MAJOR >= 4 ? 'org.apache.kafka.tools.ConsoleProducer' : 'kafka.tools.ConsoleProducer';
+
+/** The JVM flag that points the broker's (or a Kafka tool's) logging at this directory's config. */
+export function logConfigFlag() {
+  return KAFKA_MAJOR >= 4
+    ? `-Dlog4j2.configurationFile=${pathToFileURL(path.join(SUPPORT, 'log4j2.properties')).href}`
+    : `-Dlog4j.configuration=${pathToFileURL(path.join(SUPPORT, 'log4j.properties')).href}`;
+}
+
+function pomXml() {
+  const none = '\n      <exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>';
+  const deps = EXTRA.deps
+    .map(([g, a, v, alone]) => `    <dependency>\n      <groupId>${g}</groupId>\n      <artifactId>${a}</artifactId>\n      <version>${v}</version>${alone ? none : ''}\n    </dependency>`)
+    .join('\n');
+  return fs.readFileSync(path.join(SUPPORT, 'pom.xml'), 'utf8').replaceAll('@KAFKA_VERSION@', KAFKA_VERSION).replace('@EXTRA_DEPENDENCIES@', deps);
+}
+
+/** The jar list has the version's kafka_2.13 and the EXTRA jars (a cache from before EXTRA grew gets re-resolved). */
+const completeJars = (jars) => jars.includes(`kafka_2.13-${KAFKA_VERSION}.jar`) && EXTRA.needs.every((n) => jars.some((j) => j.startsWith(n)));
+
 export function ensureClasspath() {
+  checkVersion();
   const cache = cacheDir();
   const lib = path.join(cache, 'lib');
   const marker = path.join(lib, '.complete');
   try {
     const jars = fs.readFileSync(marker, 'utf8').split('\n').filter(Boolean);
-    if (jars.length && jars.every((j) => fs.existsSync(path.join(lib, j)))) return lib;
+    // the version's own jar too: a KSTREAM_KAFKA_CACHE shared by two versions must not serve the other's jars
+    if (completeJars(jars) && jars.every((j) => fs.existsSync(path.join(lib, j)))) return lib;
   } catch {
     /* not resolved yet */
   }
@@ -187,7 +240,7 @@ export function ensureClasspath() {
   const t0 = Date.now();
   fs.mkdirSync(cache, { recursive: true });
   const pom = path.join(cache, 'pom.xml');
-  fs.writeFileSync(pom, fs.readFileSync(path.join(SUPPORT, 'pom.xml'), 'utf8').replaceAll('@KAFKA_VERSION@', KAFKA_VERSION));
+  fs.writeFileSync(pom, pomXml());
   const tmp = path.join(cache, `lib.tmp-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
   const r = spawnSync(
@@ -203,8 +256,7 @@ export function ensureClasspath() {
     fail(`mvn could not resolve org.apache.kafka:kafka_2.13:${KAFKA_VERSION} (exit ${r.status}) — is Maven Central reachable?\n${out}`);
   }
   const jars = fs.readdirSync(tmp).filter((f) => f.endsWith('.jar')).sort();
-  if (!jars.includes(`kafka_2.13-${KAFKA_VERSION}.jar`) || !jars.some((j) => j.startsWith('reload4j-')))
-    fail(`mvn finished but ${tmp} lacks kafka_2.13-${KAFKA_VERSION}.jar or reload4j`);
+  if (!completeJars(jars)) fail(`mvn finished but ${tmp} lacks one of kafka_2.13-${KAFKA_VERSION}.jar, ${EXTRA.needs.join(', ')}`);
   fs.writeFileSync(path.join(tmp, '.complete'), jars.join('\n') + '\n');
   fs.rmSync(lib, { recursive: true, force: true });
   try {
@@ -393,6 +445,14 @@ function serverProperties({ dir, port, controllerPort, saslPort, tlsPort, mtlsPo
     'auto.create.topics.enable': false,
     'delete.topic.enable': true,
   };
+  if (KAFKA_MAJOR >= 4) {
+    // Kafka 4 has share groups (KIP-932), whose state topic defaults to 3 replicas and min.isr 2 like the others
+    Object.assign(props, {
+      'share.coordinator.state.topic.replication.factor': 1,
+      'share.coordinator.state.topic.min.isr': 1,
+      'share.coordinator.state.topic.num.partitions': 1,
+    });
+  }
   if (saslPort) {
     Object.assign(props, {
       'sasl.enabled.mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512,PLAIN',
@@ -509,6 +569,8 @@ export async function up(opts = {}) {
   return withLock(dir, async () => {
     const prev = readState(dir);
     if (prev && isOurBroker(prev.pid, dir)) {
+      if ((prev.version ?? DEFAULT_KAFKA_VERSION) !== KAFKA_VERSION)
+        fail(`broker on 127.0.0.1:${port} (${rel(dir)}) runs Kafka ${prev.version ?? DEFAULT_KAFKA_VERSION}, not ${KAFKA_VERSION} (KSTREAM_KAFKA_VERSION) — stop it first: node scripts/kafka.mjs down --port ${port}`);
       if (sasl && !prev.saslPort)
         fail(`broker on 127.0.0.1:${port} (${rel(dir)}) runs without SASL — stop it first: node scripts/kafka.mjs down --port ${port}`);
       await waitReady(prev, dir);
@@ -519,6 +581,7 @@ export async function up(opts = {}) {
     if (!(await portFree(port)))
       fail(`port ${port} on 127.0.0.1 is in use by something that is not a broker from ${rel(dir)} — stop it or pass \`--port\``);
 
+    checkVersion();
     checkJava();
     const lib = ensureClasspath();
     const t0 = Date.now();
@@ -535,7 +598,7 @@ export async function up(opts = {}) {
     fs.writeFileSync(props, serverProperties({ dir, port, controllerPort, saslPort, tlsPort, mtlsPort, tls, password }));
 
     const cp = path.join(lib, '*'); // expanded by java, not the shell
-    const log4j = `-Dlog4j.configuration=${pathToFileURL(path.join(SUPPORT, 'log4j.properties')).href}`;
+    const log4j = logConfigFlag();
     const toolJvm = ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-cp', cp, log4j];
     const clusterId = randomClusterId();
     const formatArgs = ['format', '-t', clusterId, '-c', props];

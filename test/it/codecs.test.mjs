@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CLI } from '../helpers/spawn.mjs';
 import { itContext } from '../helpers/broker.mjs';
-import { ensureClasspath } from '../../scripts/kafka.mjs';
+import { CONSOLE_PRODUCER_CLASS, ensureClasspath } from '../../scripts/kafka.mjs';
 
 const { brokers, env, adm, topics } = await itContext();
 const T = { timeout: 120_000 };
@@ -108,12 +108,15 @@ test('the Java client\'s console producer writes snappy (xerial), lz4 and zstd; 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'it-codecs-'));
   const log4j = path.join(dir, 'log4j.properties');
   fs.writeFileSync(log4j, 'log4j.rootLogger=ERROR, stderr\nlog4j.appender.stderr=org.apache.log4j.ConsoleAppender\nlog4j.appender.stderr.Target=System.err\nlog4j.appender.stderr.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stderr.layout.ConversionPattern=%m%n\n');
+  // Kafka 4 logs through log4j2 and ignores the log4j 1 flag
+  const log4j2 = path.join(dir, 'log4j2.properties');
+  fs.writeFileSync(log4j2, 'appender.e.type=Console\nappender.e.name=E\nappender.e.target=SYSTEM_ERR\nappender.e.layout.type=PatternLayout\nappender.e.layout.pattern=%m%n\nrootLogger.level=ERROR\nrootLogger.appenderRef.e.ref=E\n');
   const input = RECORDS.map((r) => `${r.key}\t${r.value}`).join('\n') + '\n';
   try {
     await Promise.all(['snappy', 'lz4', 'zstd'].map(async (codec) => {
       const t = await createTopic(`java-${codec}`);
       await ok('java', [
-        '-Xms64m', '-Xmx256m', `-Dlog4j.configuration=file:${log4j}`, '-cp', `${lib}/*`, 'kafka.tools.ConsoleProducer',
+        '-Xms64m', '-Xmx256m', `-Dlog4j.configuration=file:${log4j}`, `-Dlog4j2.configurationFile=${log4j2}`, '-cp', `${lib}/*`, CONSOLE_PRODUCER_CLASS,
         '--bootstrap-server', brokers, '--topic', t, '--compression-codec', codec,
         '--property', 'parse.key=true', '--property', 'key.separator=\t',
         '--producer-property', 'linger.ms=200', '--producer-property', 'batch.size=1000000',
