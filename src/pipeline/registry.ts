@@ -7,7 +7,7 @@ import { closest, UsageError } from './errors.js';
  */
 export const COMMAND_NAMES = [
   'consume', 'produce', 'map', 'filter', 'flatmap', 'window', 'aggregate', 'dedupe',
-  'gen', 'stats', 'bench', 'topics', 'groups',
+  'gen', 'stats', 'bench', 'topics', 'groups', 'profile', 'completion',
 ] as const;
 
 const cache = new Map<string, CommandSpec>();
