@@ -9,6 +9,7 @@ import { KsError, UsageError } from './pipeline/errors.js';
 import { NdjsonSource, ReaderGone, StdoutSink } from './io/stdio.js';
 import { parallelInput, runParallel } from './pipeline/parallel.js';
 import { RunContext } from './pipeline/run-context.js';
+import { armSecondCtrlC } from './pipeline/ctrlc.js';
 import { writeErr } from './runtime.js';
 
 const VERSION = '0.1.0';
@@ -88,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`\`${seg.spec.name}\` cannot be part of a pipeline`, `run it alone: kstream ${seg.spec.name} --help`);
     }
   }
+  armSecondCtrlC();
   const run = new RunContext();
   // dead letters to Kafka load the Kafka layer only for a run that names such a target
   if (segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq=kafka:'))) (await import('./kafka/connect/run.js')).installKafkaLetters(run);
