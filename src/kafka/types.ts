@@ -10,7 +10,7 @@
 import type { LineSpans } from '../pipeline/spans.js';
 import type { KafkaConfig } from './config.js';
 import type { Bytes, CompressionName, FetchedPartition, OutHeader } from './protocol/records.js';
-import type { Isolation } from './protocol/requests.js';
+import type { ConfigAlteration, Isolation } from './protocol/requests.js';
 
 export type { FetchedPartition, RecordColumns, RawHeader, Bytes, OutHeader, CompressionName } from './protocol/records.js';
 export type { Isolation };
@@ -54,7 +54,11 @@ export interface ConfigEntry {
   value: string | null;
   isDefault: boolean;
   isSensitive: boolean;
+  /** Set on the topic itself, not inherited from the broker's settings or Kafka's defaults. */
+  fromTopic: boolean;
 }
+
+export type { ConfigAlteration };
 
 export interface GroupListing {
   groupId: string;
@@ -176,6 +180,13 @@ export interface KafkaClient {
   createTopic(topic: string, opts: CreateTopicOptions): Promise<void>;
   deleteTopics(topics: string[]): Promise<void>;
   topicConfigs(topic: string): Promise<ConfigEntry[]>;
+  /**
+   * Sets or removes single configs of a topic, the others untouched (IncrementalAlterConfigs); `validateOnly`: the
+   * broker checks them and changes nothing. Refusals keep the broker's words.
+   */
+  alterTopicConfigs(topic: string, changes: ConfigAlteration[], validateOnly: boolean): Promise<void>;
+  /** Grows a topic to `count` partitions in total; `validateOnly`: the broker checks it and changes nothing. */
+  createPartitions(topic: string, count: number, validateOnly: boolean): Promise<void>;
   /**
    * One setting of a topic (its value, or null when unset or sensitive), asked on the connection to the topic's
    * first leader — the one a producer opens anyway — without the admin client.

@@ -8,7 +8,7 @@ import type { KafkaConfig } from '../config.js';
 import { kafkaError, MissingTopic } from '../errors.js';
 import { RuntimeError } from '../../pipeline/errors.js';
 import type {
-  BrokerMeta, ConfigEntry, ConsumerOptions, CreateTopicOptions, GroupDescription, GroupListing, Isolation, KafkaClient,
+  BrokerMeta, ConfigAlteration, ConfigEntry, ConsumerOptions, CreateTopicOptions, GroupDescription, GroupListing, Isolation, KafkaClient,
   KafkaConsumer, KafkaProducer, PartitionOffsets, ProducerOptions, TopicMeta, TopicPartitionOffset, TransactionalProducer,
 } from '../types.js';
 import { assignerProtocol, EARLIEST, kafkajsOptions, LATEST, openAdmin, protocolError, Wire, type Admin, type KafkajsOptions } from '../transport/kafkajs.js';
@@ -17,6 +17,15 @@ import { WireProducer } from './producer.js';
 import { TxnProducer } from './transactions.js';
 
 
+/** DescribeConfigs' config source of a config set on the topic itself. */
+const TOPIC_CONFIG_SOURCE = 1;
+/** How long a change may take to show in what the broker answers (KRaft brokers apply the controller's log after it answers). */
+const SETTLE_MS = 10_000;
+
+async function settled(what: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + SETTLE_MS;
+  while (!(await what()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
 
 export class KafkajsClient implements KafkaClient {
   private readonly options: KafkajsOptions;
@@ -170,8 +179,71 @@ export class KafkajsClient implements KafkaClient {
     const r = res.resources[0];
     if (r.errorCode) this.fail(await protocolError(r.errorCode), topic);
     return r.configEntries
-      .map((c) => ({ name: c.configName, value: c.isSensitive ? null : c.configValue, isDefault: c.isDefault, isSensitive: c.isSensitive }))
+      .map((c) => ({
+        name: c.configName,
+        value: c.isSensitive ? null : c.configValue,
+        isDefault: c.isDefault,
+        isSensitive: c.isSensitive,
+        // DescribeConfigs v0 (before Kafka 1.1) has no source: there, "not a default" is the nearest
+        fromTopic: c.configSource === undefined ? !c.isDefault : c.configSource === TOPIC_CONFIG_SOURCE,
+      }))
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async alterTopicConfigs(topic: string, changes: ConfigAlteration[], validateOnly: boolean): Promise<void> {
+    try {
+      const meta = await this.wire.partitions(topic);
+      const broker = await this.wire.broker(meta.partitions[0].leader);
+      const [r] = await this.wire.incrementalAlterConfigs(broker, [{ type: 2 /* TOPIC */, name: topic, configs: changes }], validateOnly);
+      if (r?.errorCode) {
+        const why = await protocolError(r.errorCode, topic);
+        // the broker's own words ("Unknown topic config name: x"), not the code's generic text
+        throw Object.assign(new Error(r.errorMessage || why.message), { type: why.type });
+      }
+    } catch (e) {
+      this.fail(e, topic);
+    }
+    if (validateOnly) return;
+    // so that what runs next (a describe, a producer) sees the change
+    await settled(async () => {
+      const now = new Map((await this.topicConfigs(topic)).map((e) => [e.name, e]));
+      return changes.every((c) => {
+        const e = now.get(c.name);
+        if (!e) return true;
+        return c.op === 'delete' ? !e.fromTopic : e.isSensitive || e.value === c.value;
+      });
+    });
+  }
+
+  async createPartitions(topic: string, count: number, validateOnly: boolean): Promise<void> {
+    const admin = await this.admin();
+    try {
+      await admin.createPartitions({ validateOnly, topicPartitions: [{ topic, count }] });
+    } catch (e) {
+      const type = (e as { type?: string }).type ?? ((e as { cause?: { type?: string } }).cause)?.type;
+      if (type) {
+        // as for createTopic: kafkajs keeps only the code's text ("Number of partitions is invalid")
+        const why = await this.partitionsRefusal(topic, count).catch(() => undefined);
+        this.fail(Object.assign(new Error(why ?? (e as Error).message), { type }), topic);
+      }
+      this.fail(e, topic);
+    }
+    if (validateOnly) return;
+    await settled(async () => {
+      const meta = await this.wire.partitions(topic, true);
+      return meta.partitions.length >= count && meta.partitions.every((p) => p.leader >= 0);
+    });
+  }
+
+  /** The broker's own words for refusing these partitions: the same CreatePartitions, validate-only. */
+  private async partitionsRefusal(topic: string, count: number): Promise<string | undefined> {
+    await this.wire.connect();
+    await this.wire.refresh();
+    const md = this.wire.cluster.brokerPool.metadata!;
+    const broker = await this.wire.broker(md.controllerId >= 0 ? md.controllerId : md.brokers[0].nodeId);
+    const res = await this.wire.callDecoded(broker, 'CreatePartitions', { validateOnly: true, timeout: 5000, topicPartitions: [{ topic, count }] });
+    const t = (res.topicErrors ?? []).find((x: { topic?: string }) => x.topic === topic);
+    return t?.errorMessage || undefined;
   }
 
   async topicConfig(topic: string, name: string): Promise<string | null> {

@@ -1,7 +1,7 @@
 /**
  * Request and response bodies kstream encodes itself beyond the two that carry records (records.ts): Fetch (versions
- * 4..11, for its own record decoding) and OffsetFetch v7 (require_stable, which kafkajs does not reach). Pure: bytes
- * in, bytes out; the transport writes them.
+ * 4..11, for its own record decoding), OffsetFetch v7 (require_stable, which kafkajs does not reach) and
+ * IncrementalAlterConfigs (which kafkajs does not have). Pure: bytes in, bytes out; the transport writes them.
  */
 import { Buffer } from 'node:buffer';
 
@@ -173,3 +173,129 @@ export function decodeOffsetFetchV7(b: Buffer): OffsetFetchResult {
   return { errorCode, partitions };
 }
 
+
+// ---------------------------------------------------------------------------------------------------------------
+// IncrementalAlterConfigs (API 44; v0, and v1 flexible): sets or removes single configs of a resource, the others
+// untouched. kafkajs has only the legacy AlterConfigs, which replaces the resource's whole config with the one sent.
+
+/** The operations kstream sends (the protocol also has APPEND = 2 and SUBTRACT = 3, for list-valued configs). */
+export const CONFIG_OP = { set: 0, delete: 1 } as const;
+
+export interface ConfigAlteration {
+  name: string;
+  op: keyof typeof CONFIG_OP;
+  /** The new value for `set`; absent (null on the wire) for `delete`. */
+  value?: string;
+}
+
+export interface AlterConfigsResource {
+  /** 2 = topic, 4 = broker. */
+  type: number;
+  name: string;
+  configs: ConfigAlteration[];
+}
+
+export interface AlterConfigsResult {
+  errorCode: number;
+  errorMessage: string | null;
+  resourceType: number;
+  resourceName: string;
+}
+
+function int16(out: number[], v: number): void {
+  out.push((v >>> 8) & 0xff, v & 0xff);
+}
+
+/** A STRING (v0) or COMPACT_STRING (v1); null writes the NULLABLE form. */
+function str(out: number[], s: string | null, flexible: boolean): void {
+  if (s === null) {
+    if (flexible) out.push(0);
+    else int16(out, -1);
+    return;
+  }
+  if (flexible) return compactString(out, s);
+  const b = Buffer.from(s, 'utf8');
+  int16(out, b.length);
+  for (const x of b) out.push(x);
+}
+
+function arrayLength(out: number[], n: number, flexible: boolean): void {
+  if (flexible) uvarint(out, n + 1);
+  else int32(out, n);
+}
+
+export function encodeIncrementalAlterConfigs(v: 0 | 1, resources: AlterConfigsResource[], validateOnly: boolean): Buffer {
+  const flexible = v >= 1;
+  const out: number[] = flexible ? [0] : []; // a flexible request's header ends with its tagged fields
+  arrayLength(out, resources.length, flexible);
+  for (const r of resources) {
+    out.push(r.type & 0xff);
+    str(out, r.name, flexible);
+    arrayLength(out, r.configs.length, flexible);
+    for (const c of r.configs) {
+      str(out, c.name, flexible);
+      out.push(CONFIG_OP[c.op]);
+      str(out, c.op === 'delete' ? null : c.value ?? '', flexible);
+      if (flexible) out.push(0); // tagged fields
+    }
+    if (flexible) out.push(0);
+  }
+  out.push(validateOnly ? 1 : 0);
+  if (flexible) out.push(0);
+  return Buffer.from(out);
+}
+
+export function decodeIncrementalAlterConfigs(v: 0 | 1, b: Buffer): AlterConfigsResult[] {
+  const flexible = v >= 1;
+  let p = 0;
+  const readUvarint = (): number => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      const x = b[p++];
+      n += (x & 0x7f) * 2 ** shift;
+      if (x < 0x80) return n;
+      shift += 7;
+    }
+  };
+  const skipTags = (): void => {
+    if (!flexible) return;
+    const n = readUvarint();
+    for (let i = 0; i < n; i++) {
+      readUvarint();
+      p += readUvarint();
+    }
+  };
+  const readString = (): string | null => {
+    let n: number;
+    if (flexible) n = readUvarint() - 1;
+    else {
+      n = b.readInt16BE(p);
+      p += 2;
+    }
+    if (n < 0) return null;
+    const s = b.toString('utf8', p, p + n);
+    p += n;
+    return s;
+  };
+  skipTags(); // response header
+  p += 4; // throttle time
+  let count: number;
+  if (flexible) count = readUvarint() - 1;
+  else {
+    count = b.readInt32BE(p);
+    p += 4;
+  }
+  const out: AlterConfigsResult[] = [];
+  for (let i = 0; i < count; i++) {
+    const errorCode = b.readInt16BE(p);
+    p += 2;
+    const errorMessage = readString();
+    const resourceType = b.readInt8(p);
+    p += 1;
+    const resourceName = readString() ?? '';
+    skipTags();
+    out.push({ errorCode, errorMessage, resourceType, resourceName });
+  }
+  return out;
+}

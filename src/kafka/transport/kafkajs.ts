@@ -22,7 +22,10 @@ import {
   decodeFetch, decodeProduceResponse, produceRequestParts,
   type FetchContext, type FetchedPartition, type ProducePartitionResult, type ProduceTopicData,
 } from '../protocol/records.js';
-import { decodeOffsetFetchV7, encodeFetchRequest, encodeOffsetFetchV7, type FetchPartitionRequest, type OffsetFetchResult } from '../protocol/requests.js';
+import {
+  decodeIncrementalAlterConfigs, decodeOffsetFetchV7, encodeFetchRequest, encodeIncrementalAlterConfigs, encodeOffsetFetchV7,
+  type AlterConfigsResource, type AlterConfigsResult, type FetchPartitionRequest, type OffsetFetchResult,
+} from '../protocol/requests.js';
 export type { FetchPartitionRequest };
 import type { Isolation, TopicMeta } from '../types.js';
 
@@ -46,6 +49,7 @@ export type KafkajsOptions = {
 const API_PRODUCE = 0;
 const API_FETCH = 1;
 const API_OFFSET_FETCH = 9;
+const API_INCREMENTAL_ALTER_CONFIGS = 44;
 const UNSTABLE_OFFSET_COMMIT = 88;
 
 export const EARLIEST = -2;
@@ -328,6 +332,22 @@ export class Wire {
       for (const p of res.partitions) if (p.offset >= 0) out.set(`${p.topic}\u0000${p.partition}`, p.offset);
       return out;
     }
+  }
+
+  /**
+   * IncrementalAlterConfigs to one broker (any broker takes a topic's; a KRaft broker passes it to the controller):
+   * per-resource results with the broker's own error messages, for the caller to raise.
+   */
+  async incrementalAlterConfigs(broker: Broker, resources: AlterConfigsResource[], validateOnly: boolean): Promise<AlterConfigsResult[]> {
+    const v = broker.versions?.[API_INCREMENTAL_ALTER_CONFIGS];
+    if (!v) throw new Error(`broker ${broker.nodeId} cannot change single configs (IncrementalAlterConfigs needs Kafka 2.3 or later)`);
+    const ver = Math.min(1, v.maxVersion) as 0 | 1;
+    const body = encodeIncrementalAlterConfigs(ver, resources, validateOnly);
+    return this.send(broker, {
+      request: { apiKey: API_INCREMENTAL_ALTER_CONFIGS, apiVersion: ver, apiName: 'IncrementalAlterConfigs', encode: async () => encoded(body) },
+      response: { decode: async (payload: Buffer) => decodeIncrementalAlterConfigs(ver, payload), parse: async (d: unknown) => d },
+      requestTimeout: 30_000,
+    });
   }
 
   /** ListOffsets for one topic: `at` is EARLIEST, LATEST or a timestamp. Missing partitions map to -1. */
