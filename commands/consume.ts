@@ -4,7 +4,7 @@ import { UsageError } from '../src/pipeline/errors.js';
 import { CONNECTION_OPTIONS, connectionConfig } from '../src/kafka/config.js';
 import { parseOffsets, planUsesStored } from '../src/kafka/offsets.js';
 import { KafkaStateBackend } from '../src/kafka/connect/state.js';
-import { KafkaSource, type ConsumeFormat } from '../src/kafka/connect/source.js';
+import { KafkaSource, topicPattern, type ConsumeFormat } from '../src/kafka/connect/source.js';
 import { kafkaRun } from '../src/kafka/connect/run.js';
 import { parseCount, parseDuration, parseSize } from '../src/time/duration.js';
 import type { Isolation } from '../src/kafka/types.js';
@@ -41,16 +41,18 @@ function parseFetchMax(v: unknown): number {
 
 const consume: CommandSpec = {
   name: 'consume',
-  args: '<topic...>',
+  args: '[topic...]',
   summary: 'Read Kafka records as NDJSON (follows the topic; --exit stops at its current end)',
   examples: [
     'kstream consume clicks --offset start --exit | head',
     'kstream consume clicks --group stats + filter \'r.ok\' + produce ok-clicks',
     'kstream consume clicks --offset @-15m --format envelope',
     'kstream consume clicks --offset 0=100,1=end --exit',
+    "kstream consume --regex 'clicks-.*' --group all-clicks",
   ],
   options: [
     { flags: '-o, --offset <spec>', description: 'Where to start: start | end | stored | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration> | <p>=<offset>,… (default start; a group resumes at its committed offsets, and says so when they overrule --offset)' },
+    { flags: '-r, --regex <pattern>', description: 'Also every topic whose whole name matches this JavaScript regular expression (found at start; internal __ topics never)' },
     { flags: '-p, --partition <list>', kind: 'list', description: 'Only these partitions (comma list)' },
     { flags: '-g, --group <id>', description: 'Consume as a member of this group and commit offsets (after the output is written)' },
     { flags: '--instance-id <id>', description: 'Static group membership: a restarted instance with the same id gets its partitions back at once (one id per running instance)' },
@@ -67,7 +69,10 @@ const consume: CommandSpec = {
     ...CONNECTION_OPTIONS,
   ],
   source(args, opts, ctx) {
-    if (args.length === 0) throw new UsageError('missing topic for `consume`', 'kstream consume <topic> [--offset start] [--exit]');
+    const regex = opts.regex === undefined ? undefined : String(opts.regex);
+    if (opts.regex === true || regex === '') throw new UsageError('empty --regex', "give a pattern: --regex 'clicks-.*'");
+    if (regex !== undefined) topicPattern(regex);
+    if (args.length === 0 && regex === undefined) throw new UsageError('missing topic for `consume`', "kstream consume <topic> [--offset start] [--exit], or --regex 'clicks-.*'");
     const format = String(opts.format ?? 'value') as ConsumeFormat;
     if (!FORMATS.includes(format)) throw new UsageError(`unknown --format \`${opts.format}\``, 'use value, envelope or raw');
     const offsets = parseOffsets(opts.offset === undefined ? 'start' : opts.offset);
@@ -97,6 +102,7 @@ const consume: CommandSpec = {
     const cfg = connectionConfig(opts, process.env, kafkaLog(opts, ctx));
     const source = new KafkaSource(cfg, {
       topics: args,
+      regex,
       partitions: parsePartitions(opts.partition),
       group,
       instanceId,

@@ -28,6 +28,8 @@ const isAscii: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isA
 
 export interface KafkaSourceOptions {
   topics: string[];
+  /** --regex as typed: also every topic whose whole name matches, as found at start (internal `__` topics never). */
+  regex?: string;
   partitions?: number[];
   group?: string;
   /** Static membership id (--instance-id). */
@@ -47,6 +49,15 @@ export interface KafkaSourceOptions {
   /** --offset as given on the command line (absent: the default), and where to say that a group's commits win over it. */
   offsetGiven?: string;
   notice?: (line: string) => void;
+}
+
+/** A --regex as a whole-name pattern; a pattern JavaScript cannot compile is a usage error naming it. */
+export function topicPattern(text: string): RegExp {
+  try {
+    return new RegExp(`^(?:${text})$`);
+  } catch (e) {
+    throw new UsageError(`invalid --regex \`${text}\`: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`, 'use a JavaScript regular expression, e.g. --regex \'clicks-.*\'');
+  }
 }
 
 /** Names a record's origin (`clicks/3@1042`) and carries what offset commits need. */
@@ -120,6 +131,26 @@ export class KafkaSource implements Source {
     return r;
   }
 
+  /**
+   * The topics a --regex names, with the ones named outright. Resolved once, at start (as the Java consumer does
+   * at its first metadata fetch); a topic created later is read from the next start on. A pattern matches whole
+   * names, as Java's `subscribe(Pattern)` does, so `clicks` does not also take `clicks-dead`.
+   */
+  private async matching(client: KafkaClient, source: string): Promise<string[]> {
+    const pattern = topicPattern(source);
+    const all = (await client.topics()).map((m) => m.topic);
+    const found = all.filter((t) => !t.startsWith('__') && pattern.test(t));
+    const topics = [...new Set([...this.opts.topics, ...found])].sort();
+    if (found.length === 0) {
+      throw new UsageError(
+        `no topic matches --regex \`${source}\` (of the ${all.length} on the brokers)`,
+        'the pattern must match a whole topic name, e.g. --regex \'clicks-.*\'; `kstream topics list` shows them',
+      );
+    }
+    this.opts.notice?.(`kstream: --regex \`${source}\` matches ${found.length} topic${found.length === 1 ? '' : 's'}: ${found.join(', ')}`);
+    return topics;
+  }
+
   async *batches(): AsyncIterable<Rec[]> {
     const { opts } = this;
     const eos = this.eos;
@@ -129,14 +160,15 @@ export class KafkaSource implements Source {
     const client = (this.client = await openKafka(this.cfg));
     await client.connect();
     eos?.bind(client);
-    const metas = await client.topics(opts.topics);
+    const topics = opts.regex !== undefined ? await this.matching(client, opts.regex) : opts.topics;
+    const metas = await client.topics(topics);
     const partitionsOf = new Map(metas.map((m) => [m.topic, m.partitions.map((p) => p.partition)]));
     let only = opts.partitions;
     if (!only && opts.offsets.all === undefined && opts.offsets.perPartition.size) only = [...opts.offsets.perPartition.keys()];
     if (only) {
       for (const p of only) {
-        if (!opts.topics.some((t) => partitionsOf.get(t)!.includes(p))) {
-          const t = opts.topics[0];
+        if (!topics.some((t) => partitionsOf.get(t)!.includes(p))) {
+          const t = topics[0];
           throw new UsageError(`partition ${p} does not exist in \`${t}\` (it has ${partitionsOf.get(t)!.length})`, `use --partition 0..${partitionsOf.get(t)!.length - 1}`);
         }
       }
@@ -150,7 +182,7 @@ export class KafkaSource implements Source {
     };
     if (opts.exit) {
       stopAt = new Map();
-      for (const t of opts.topics) {
+      for (const t of topics) {
         await loadBounds(t);
         for (const p of partitionsOf.get(t)!) stopAt.set(tpKey(t, p), bounds.get(tpKey(t, p))!.end);
       }
@@ -188,7 +220,7 @@ export class KafkaSource implements Source {
     };
 
     const consumer = (this.consumer = client.consumer({
-      topics: opts.topics,
+      topics,
       partitions: only,
       group: opts.group,
       instanceId: opts.instanceId,
