@@ -131,7 +131,7 @@ function merged(before: Profile | undefined, opts: Opts): Profile {
     if (tlsGiven) throw new UsageError('TLS is turned off, but TLS settings are given', 'keep one');
     if (p.tls) delete p.tls;
     changed = true;
-  } else if (opts.tls === true || tlsGiven || typeof opts.tlsInsecure === 'boolean') {
+  } else if (opts.tls === true || tlsGiven || (opts.tlsInsecure === false && p.tls)) {
     p.tls = p.tls ?? {};
     for (const [k, field, flag] of tlsFiles) if (given(k)) p.tls[field] = absoluteFile(opts[k], flag);
     if (typeof opts.tlsInsecure === 'boolean') p.tls.insecure = opts.tlsInsecure;
@@ -192,6 +192,7 @@ const profile: CommandSpec = {
       if (name !== undefined && opts.profile !== undefined && String(opts.profile) !== name) {
         throw new UsageError(`\`profile show ${name}\` and \`--profile ${opts.profile}\` name two profiles`, 'keep one');
       }
+      if (name !== undefined) existing(file, readConfig(file), name);
       const r = resolveConnection(name !== undefined ? { ...opts, profile: name } : opts, env);
       if (name !== undefined && r.profile) r.profile.by = 'named';
       return show(r, opts, c);

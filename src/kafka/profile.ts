@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import process from 'node:process';
 import { closest, UsageError } from '../pipeline/errors.js';
 
 export interface Profile {
@@ -145,10 +146,13 @@ export function readConfig(file: string): ConfigFile | undefined {
  * Writes the file whole, atomically (a temporary file beside it, then a rename), so a reader never sees half of
  * it. A new file is readable by its owner alone (0600, its folder 0700): it names credentials' files and users.
  */
-export function writeConfig(file: string, cfg: ConfigFile): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+export function writeConfig(at: string, cfg: ConfigFile): void {
+  fs.mkdirSync(path.dirname(at), { recursive: true, mode: 0o700 });
   let mode = 0o600;
+  let file = at;
   try {
+    // a file linked from elsewhere (dotfiles kept in a repository) is replaced where it is, the link kept
+    file = fs.realpathSync(at);
     mode = fs.statSync(file).mode & 0o777;
   } catch {
     /* a new file */
