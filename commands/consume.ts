@@ -1,7 +1,7 @@
 import type { BuildContext, CommandSpec, Opts } from '../src/pipeline/command.js';
 import type { Source } from '../src/pipeline/stage.js';
 import { UsageError } from '../src/pipeline/errors.js';
-import { CONNECTION_OPTIONS, connectionConfig } from '../src/kafka/config.js';
+import { CONNECTION_OPTIONS, connectionConfig, settingValue } from '../src/kafka/config.js';
 import { parseOffsets, planUsesStored } from '../src/kafka/offsets.js';
 import { KafkaStateBackend } from '../src/kafka/connect/state.js';
 import { KafkaSource, topicPattern, type ConsumeFormat } from '../src/kafka/connect/source.js';
@@ -51,19 +51,19 @@ const consume: CommandSpec = {
     "kstream consume --regex 'clicks-.*' --group all-clicks",
   ],
   options: [
-    { flags: '-o, --offset <spec>', description: 'Where to start: start | end | stored | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration> | <p>=<offset>,… (default start; a group resumes at its committed offsets, and says so when they overrule --offset)' },
+    { flags: '-o, --offset <spec>', description: 'Where to start: start | end | stored | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration> | <p>=<offset>,… (default start; a group resumes at its committed offsets, and says so when they overrule --offset)', setting: { keys: ['auto.offset.reset'], value: settingValue.offsetReset } },
     { flags: '-r, --regex <pattern>', description: 'Also every topic whose whole name matches this JavaScript regular expression (found at start; internal __ topics never)' },
     { flags: '-p, --partition <list>', kind: 'list', description: 'Only these partitions (comma list)' },
-    { flags: '-g, --group <id>', description: 'Consume as a member of this group and commit offsets (after the output is written)' },
-    { flags: '--instance-id <id>', description: 'Static group membership: a restarted instance with the same id gets its partitions back at once (one id per running instance)' },
+    { flags: '-g, --group <id>', description: 'Consume as a member of this group and commit offsets (after the output is written)', setting: { keys: ['group.id'] } },
+    { flags: '--instance-id <id>', description: 'Static group membership: a restarted instance with the same id gets its partitions back at once (one id per running instance)', setting: { keys: ['group.instance.id'] } },
     { flags: '-e, --exit', description: 'Exit at the end offsets seen at start instead of following the topic' },
     { flags: '-n, --count <n>', kind: 'count', description: 'Exit after this many records' },
     { flags: '-f, --format <format>', kind: 'enum', choices: ['value', 'envelope', 'raw'], description: 'value (the record value) | envelope (topic, partition, offset, timestamp, key, headers, value) | raw (value text as is)', default: 'value' },
     { flags: '--exactly-once', description: 'With --group and a fused `+ produce`: output and offsets commit together in Kafka transactions (one transactional id per input partition); read the output with --isolation read_committed' },
     { flags: '--transactional-id <prefix>', description: 'Prefix of the transactional ids under --exactly-once: <prefix>-<topic>-<partition> (default kstream-<group>)' },
-    { flags: '--isolation <level>', description: 'read_uncommitted (default) | read_committed (skip aborted transactions)' },
+    { flags: '--isolation <level>', description: 'read_uncommitted (default) | read_committed (skip aborted transactions)', setting: { keys: ['isolation.level'] } },
     { flags: '--fetch-max <size>', kind: 'size', description: 'Most bytes per fetch, of records once decompressed (one batch through the pipeline, one commit step); smaller batches commit more often', default: '1m' },
-    { flags: '--max-wait <duration>', kind: 'duration', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms' },
+    { flags: '--max-wait <duration>', kind: 'duration', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms', setting: { keys: ['fetch.wait.max.ms'], value: settingValue.ms } },
     { flags: '--state-topic <topic>', description: 'With --group: compacted changelog for window/aggregate/dedupe state (default <group>-kstream-state)' },
     { flags: '--commit-interval <duration>', kind: 'duration', description: 'With state: checkpoint it and commit offsets at most this often (each changed entry is written once per checkpoint; a crash replays up to this much input)', default: '1s' },
     ...CONNECTION_OPTIONS,

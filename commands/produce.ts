@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { compileExpr } from '../src/operators/expr.js';
-import { CONNECTION_OPTIONS, connectionConfig } from '../src/kafka/config.js';
+import { CONNECTION_OPTIONS, connectionConfig, settingValue } from '../src/kafka/config.js';
 import { kafkaRun } from '../src/kafka/connect/run.js';
 import { KafkaSink, type ProduceMode } from '../src/kafka/connect/sink.js';
 import { LinesSource } from '../src/io/lines.js';
@@ -60,11 +60,11 @@ const produce: CommandSpec = {
     { flags: '-H, --header <k=v>', kind: 'list', description: 'Add a header to every record (repeatable)' },
     { flags: '--envelope', description: 'Input records are consume envelopes: key, headers, partition, timestamp and value per record' },
     { flags: '--raw', description: 'Send input lines (and string values) as they are, not as JSON' },
-    { flags: '--acks <acks>', kind: 'enum', choices: ['all', '-1', '1', '0'], description: 'all | 1 | 0', default: 'all' },
-    { flags: '-z, --compression <codec>', kind: 'enum', choices: WRITABLE_CODECS, description: `Record batch compression: ${WRITABLE_CODECS.join(' | ')} (as the Java client frames them)`, default: 'none' },
-    { flags: '--batch-size <n>', kind: 'count', description: 'Most records in one Kafka record batch', default: 50000 },
-    { flags: '--batch-bytes <size>', kind: 'size', description: 'Largest record batch before compression (the broker limit is 1m by default)', default: '1000000' },
-    { flags: '--linger <duration>', kind: 'duration', description: 'Longest a record waits for later ones to share its request (after a quiet spell it goes at once; 0ms: a request per input chunk)', default: '5ms' },
+    { flags: '--acks <acks>', kind: 'enum', choices: ['all', '-1', '1', '0'], description: 'all | 1 | 0', default: 'all', setting: { keys: ['acks', 'request.required.acks'] } },
+    { flags: '-z, --compression <codec>', kind: 'enum', choices: WRITABLE_CODECS, description: `Record batch compression: ${WRITABLE_CODECS.join(' | ')} (as the Java client frames them)`, default: 'none', setting: { keys: ['compression.type', 'compression.codec'] } },
+    { flags: '--batch-size <n>', kind: 'count', description: 'Most records in one Kafka record batch', default: 50000, setting: { keys: ['batch.num.messages'] } },
+    { flags: '--batch-bytes <size>', kind: 'size', description: 'Largest record batch before compression (the broker limit is 1m by default)', default: '1000000', setting: { keys: ['batch.size'], value: settingValue.bytes } },
+    { flags: '--linger <duration>', kind: 'duration', description: 'Longest a record waits for later ones to share its request (after a quiet spell it goes at once; 0ms: a request per input chunk)', default: '5ms', setting: { keys: ['linger.ms', 'queue.buffering.max.ms'], value: settingValue.ms } },
     { flags: '--create', description: 'Create the topic if it does not exist' },
     { flags: '--partitions <n>', kind: 'int', description: 'Partitions of a topic made by --create (default: the broker\'s default)' },
     ...CONNECTION_OPTIONS,

@@ -6,6 +6,13 @@ import { optionInfo } from './options.js';
  * they cannot drift apart (test/docs.test.mjs holds the committed reference to this).
  */
 
+/** The description, with the `-X` client settings that stand for the option. */
+function describe(o: OptionSpec): string {
+  const keys = o.setting?.keys.join(', ');
+  if (!keys) return o.description;
+  return `${o.description} (${o.setting!.refused ? `so are -X ${keys}` : `-X ${keys}`})`;
+}
+
 function flagText(o: OptionSpec): string {
   return o.flags.replace(/\s+/g, ' ').trim();
 }
@@ -23,7 +30,7 @@ export function usageLine(spec: CommandSpec): string {
 
 /** Plain text for a terminal: usage, the one-line summary, options with true defaults, indented examples. */
 export function helpText(spec: CommandSpec, options: readonly OptionSpec[]): string {
-  const rows = options.map((o) => [flagText(o), o.description + (defaultText(o) !== undefined ? ` (default: ${defaultText(o)})` : '')]);
+  const rows = options.map((o) => [flagText(o), describe(o) + (defaultText(o) !== undefined ? ` (default: ${defaultText(o)})` : '')]);
   rows.push(['-h, --help', 'Show this help']);
   const width = Math.min(Math.max(...rows.map((r) => r[0].length)) + 2, 34);
   const lines = [`Usage: ${usageLine(spec)}`, '', `  ${spec.summary}`, '', 'Options:'];
@@ -50,7 +57,7 @@ export function helpMarkdown(spec: CommandSpec, options: readonly OptionSpec[]):
     '',
     '| option | meaning | default |',
     '|---|---|---|',
-    ...options.map((o) => `| \`${cell(flagText(o))}\` | ${cell(o.description)} | ${defaultText(o) !== undefined ? `\`${cell(defaultText(o)!)}\`` : ''} |`),
+    ...options.map((o) => `| \`${cell(flagText(o))}\` | ${cell(describe(o))} | ${defaultText(o) !== undefined ? `\`${cell(defaultText(o)!)}\`` : ''} |`),
   ];
   if (spec.examples.length) lines.push('', '## Examples', '', '```sh', ...spec.examples, '```');
   lines.push('', '<!-- generated from the command\'s spec by `npm run docs`; do not edit -->');

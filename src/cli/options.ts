@@ -125,3 +125,94 @@ export function checkUnknown(argv: readonly string[], specs: readonly OptionSpec
 
 /** Every option a command takes: its own, then the shared ones its roles bring. */
 export type OptionsOf = (spec: CommandSpec) => OptionSpec[];
+
+/**
+ * The keys of the options typed on the command line (not defaults): a `-X` setting may stand for an option, but
+ * must not contradict one given explicitly.
+ */
+export function givenOptions(argv: readonly string[], specs: readonly OptionSpec[]): Set<string> {
+  const byName = new Map<string, OptionInfo>();
+  for (const s of specs) for (const n of optionInfo(s).names) byName.set(n, optionInfo(s));
+  const given = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    const m = /^(--?)([A-Za-z][\w-]*)(=.*)?$/s.exec(a);
+    if (!m) continue;
+    const name = m[1] === '--' && m[2].startsWith('no-') && !byName.has(m[2]) ? m[2].slice(3) : m[2];
+    const names = m[1] === '-' && name.length > 1 && !byName.has(name) ? [...name] : [name];
+    for (const n of names) {
+      const o = byName.get(n);
+      if (o) given.add(o.key);
+    }
+    const o = byName.get(name);
+    if (o?.value && m[3] === undefined) i++;
+  }
+  return given;
+}
+
+/** Every `-X` key the options answer to, with the option each stands for (refused keys included). */
+export function settingsOf(specs: readonly OptionSpec[]): Map<string, OptionInfo> {
+  const m = new Map<string, OptionInfo>();
+  for (const s of specs) for (const k of s.setting?.keys ?? []) m.set(k, optionInfo(s));
+  return m;
+}
+
+/** The keys a user may set with `-X` (refused ones left out), for messages. */
+export function supportedSettings(specs: readonly OptionSpec[]): string[] {
+  return specs.flatMap((s) => (s.setting && !s.setting.refused ? [...s.setting.keys] : []));
+}
+
+/** `key=value` → [key, value]; anything else is a usage error. */
+export function splitSetting(item: string): [string, string] {
+  const i = item.indexOf('=');
+  if (i <= 0) throw new UsageError(`invalid -X \`${item}\``, 'use key=value, e.g. -X bootstrap.servers=127.0.0.1:9092');
+  return [item.slice(0, i).trim(), item.slice(i + 1)];
+}
+
+const sameValue = (a: unknown, b: unknown): boolean => (Array.isArray(a) || Array.isArray(b) ? JSON.stringify(a) === JSON.stringify(b) : a === b);
+
+/**
+ * Applies `-X key=value` client settings (opts.X, typed as a list) onto the options they stand for, as if those had
+ * been typed: the value is parsed by the option's kind, a setting that contradicts the option given explicitly (or
+ * another -X for the same option) is a usage error naming both, and `opts.setBy` records which option came from
+ * which setting (for messages and `profile show`). Keys the options do not answer to must have been refused before
+ * (assemble.ts checkSettings, which can name the commands that do take them).
+ */
+export function applySettings(opts: Opts, specs: readonly OptionSpec[], given: ReadonlySet<string>): Opts {
+  const items = opts.X === undefined ? [] : (Array.isArray(opts.X) ? opts.X : [opts.X]).map(String);
+  if (items.length === 0) return opts;
+  const byKey = settingsOf(specs);
+  const setBy: Record<string, string> = {};
+  for (const item of items) {
+    const [key, text] = splitSetting(item);
+    const o = byKey.get(key);
+    if (!o) throw new UsageError(`unknown client setting \`${key}\``, `supported: ${supportedSettings(specs).join(', ')}`);
+    if (text === '' && !o.spec.setting!.refused) throw new UsageError(`\`-X ${key}\` needs a value`, `-X ${key}=<value>`);
+    const shown = `${key}=${text}`;
+    const mapped = o.spec.setting!.value ? o.spec.setting!.value(text, key) : text;
+    let typed: unknown = mapped;
+    if (o.kind === 'flag' && typeof mapped === 'string') {
+      if (!/^(true|false|1|0)$/i.test(mapped)) throw new UsageError(`invalid -X ${shown}`, 'use true or false');
+      typed = /^(true|1)$/i.test(mapped);
+    } else if (o.kind !== 'flag') {
+      try {
+        typed = typeOptions({ [o.key]: mapped }, [o.spec])[o.key];
+      } catch (e) {
+        if (e instanceof UsageError) throw new UsageError(`invalid -X ${shown}`, e.hint);
+        throw e;
+      }
+    }
+    const flag = o.kind === 'flag' && !o.negated && opts[o.key] === false ? `--no-${o.long}` : `--${o.long}`;
+    if (given.has(o.key)) {
+      if (!sameValue(opts[o.key], typed)) throw new UsageError(`\`-X ${shown}\` and \`${flag}\` disagree`, `keep one: -X ${key} is the same setting as --${o.long}`);
+      continue;
+    }
+    const before = setBy[o.key];
+    if (before !== undefined && !sameValue(opts[o.key], typed)) throw new UsageError(`\`-X ${before}\` and \`-X ${shown}\` disagree`, `keep one: both set --${o.long}`);
+    setAll(opts, o, typed);
+    setBy[o.key] = shown;
+  }
+  opts.setBy = setBy;
+  return opts;
+}

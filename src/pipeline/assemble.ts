@@ -1,7 +1,7 @@
 import { cac } from 'cac';
 import type { BuildContext, CommandSpec, OptionSpec, Opts } from './command.js';
-import { loadCommand } from './registry.js';
-import { UsageError } from './errors.js';
+import { loadAll, loadCommand } from './registry.js';
+import { closest, UsageError } from './errors.js';
 import { protectOptionValues, restoreOptionValues } from './option-text.js';
 import { parseOnError, RecordErrors } from './onerror.js';
 import { RunContext } from './run-context.js';
@@ -9,7 +9,7 @@ import type { Carried, Sink, Source, Stage } from './stage.js';
 import { NdjsonSource, StdoutSink } from '../io/stdio.js';
 import { writeErr } from '../runtime.js';
 import process from 'node:process';
-import { checkUnknown, typeOptions } from '../cli/options.js';
+import { applySettings, checkUnknown, givenOptions, settingsOf, splitSetting, supportedSettings, typeOptions } from '../cli/options.js';
 import { helpText } from '../cli/help.js';
 
 /** One parsed segment of the command line: the command and its own arguments and options. */
@@ -46,11 +46,12 @@ function cacFor(spec: CommandSpec) {
 }
 
 /** Parses one segment; returns undefined when it asked for --help (already printed). */
-export async function parseSegment(argv: string[]): Promise<Segment | undefined> {
-  const spec = await loadCommand(argv[0]);
+export async function parseSegment(words: string[]): Promise<Segment | undefined> {
+  const spec = await loadCommand(words[0]);
   const cli = cacFor(spec);
   let parsed: { args: readonly string[]; options: Opts };
   const options = optionsOf(spec);
+  const argv = settingsJoined(words, options);
   if (argv.slice(1).some((a) => a === '--help' || a === '-h')) {
     printHelp(spec);
     return undefined;
@@ -73,7 +74,35 @@ export async function parseSegment(argv: string[]): Promise<Segment | undefined>
   const args = [...parsed.args, ...((parsed.options['--'] as string[]) ?? [])].map(String);
   const required = (spec.args.match(/<[^>]+>/g) ?? []).length;
   if (args.length < required) throw new UsageError(`missing ${spec.args} for \`${spec.name}\``, `see \`kstream ${spec.name} --help\``);
-  return { spec, args, opts: typeOptions(parsed.options, options) };
+  const opts = typeOptions(parsed.options, options);
+  await checkSettings(opts, options, spec.name);
+  return { spec, args, opts: applySettings(opts, options, givenOptions(argv.slice(1), options)) };
+}
+
+/** `-Xkey=value` as kcat (getopt) reads it: `-X key=value`. */
+function settingsJoined(words: string[], options: readonly OptionSpec[]): string[] {
+  if (!options.some((o) => o.flags.startsWith('-X '))) return words;
+  const end = words.indexOf('--');
+  return words.flatMap((w, i) => ((end < 0 || i < end) && /^-X[^=\s]+=/s.test(w) ? ['-X', w.slice(2)] : [w]));
+}
+
+/**
+ * `-X` keys the command does not take, refused by name: with the commands that do take it, if any, and the keys
+ * this one supports (which may be none: `-X` is only on commands with settings).
+ */
+async function checkSettings(opts: Opts, options: readonly OptionSpec[], command: string): Promise<void> {
+  if (opts.X === undefined) return;
+  const mine = settingsOf(options);
+  for (const item of (Array.isArray(opts.X) ? opts.X : [opts.X]).map(String)) {
+    const [key] = splitSetting(item);
+    if (mine.has(key)) continue;
+    const supported = supportedSettings(options);
+    const list = `kstream ${command} supports: ${supported.join(', ')}`;
+    const others = (await loadAll()).filter((s) => s.name !== command && settingsOf(optionsOf(s)).has(key)).map((s) => s.name);
+    if (others.length) throw new UsageError(`client setting \`${key}\` is for ${others.map((n) => `\`${n}\``).join(', ')}, not \`${command}\``, list);
+    const near = closest(key, supported);
+    throw new UsageError(`unknown client setting \`${key}\``, `${near ? `did you mean \`${near}\`? ` : ''}${list}`);
+  }
 }
 
 export function printHelp(spec: CommandSpec): void {

@@ -32,6 +32,23 @@ export interface OptionSpec {
   kind?: OptionKind;
   /** For `enum`: the values accepted (compared case-insensitively). */
   choices?: readonly string[];
+  /** The client properties that mean this option under `-X key=value`, as librdkafka (and so kcat) names them. */
+  setting?: ClientSetting;
+}
+
+/**
+ * librdkafka property names for one kstream option. `-X key=value` counts as the option given on the command line
+ * (src/cli/options.ts applySettings): the same precedence, the same checks.
+ */
+export interface ClientSetting {
+  keys: readonly string[];
+  /**
+   * The option's value as kstream spells it (a switch: true/false) for the property's text; throws a UsageError
+   * for a value that has no kstream meaning. Default: the text as it is.
+   */
+  value?: (text: string, key: string) => string | boolean;
+  /** Keys that are named only to be refused with a reason (a password on the command line). */
+  refused?: boolean;
 }
 
 export interface CommandSpec {
