@@ -77,6 +77,8 @@ export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
 export interface KafkaConfig {
   brokers: string[];
+  /** Where the broker list came from (`--brokers`, `KSTREAM_BROKERS`, `profile prod`, `default`), for the hint of an unreachable one. */
+  brokersFrom?: string;
   clientId: string;
   sasl?: { mechanism: SaslMechanism; username: string; password: string };
   tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
@@ -233,6 +235,7 @@ export function connectionConfig(opts: Opts, env: NodeJS.ProcessEnv = process.en
   const r = resolveConnection(opts, env);
   const cfg: KafkaConfig = {
     brokers: r.brokers.value,
+    brokersFrom: r.brokers.from,
     clientId: r.clientId.value,
     log,
     notice: opts.quiet ? undefined : writeErr,

@@ -9,6 +9,12 @@ import { BatchError, CorruptData } from './protocol/records.js';
 
 export const START_HINT = 'start one with `npm run kafka:up` or set KSTREAM_BROKERS';
 
+/** The fix for unreachable brokers depends on where their addresses came from: a profile is fixed in the profile. */
+function startHint(from: string | undefined): string {
+  if (from?.startsWith('profile ')) return `they come from ${from}: check it with \`kstream profile show\`, or pass --brokers`;
+  return START_HINT;
+}
+
 /** A topic that does not exist; commands add the hint that fits them (produce: --create). */
 export class MissingTopic extends RuntimeError {
   constructor(readonly topic: string, hint = 'list topics with `kstream topics`') {
@@ -113,7 +119,7 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
         : 'is the port a TLS listener? add --tls (and --tls-ca <file>); SASL also needs --sasl-mechanism and --sasl-username';
       return new RuntimeError(`cannot talk to brokers \`${brokers}\` (${reason})`, hint);
     }
-    return new RuntimeError(`cannot reach brokers \`${brokers}\` (${reason})`, START_HINT);
+    return new RuntimeError(`cannot reach brokers \`${brokers}\` (${reason})`, startHint(ctx.cfg?.brokersFrom));
   }
   if (e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSTimeout' || e.name === 'KafkaJSLockTimeout') {
     return new RuntimeError(`brokers \`${brokers}\` did not answer in time (${msg})`, 'check the broker is healthy; rerun with --verbose for details');
