@@ -65,6 +65,7 @@ const topics: CommandSpec = {
     'kstream topics delete clicks-tmp',
     'kstream topics list --json',
   ],
+  actions: ACTIONS,
   options: [
     { flags: '--partitions <n>', kind: 'int', description: 'create: number of partitions (default: the broker\'s default)' },
     { flags: '--replication-factor <n>', kind: 'int', description: 'create: replicas per partition (default: the broker\'s default)' },
