@@ -56,13 +56,10 @@ const completion: CommandSpec = {
     'kstream completion fish > ~/.config/fish/completions/kstream.fish',
   ],
   notes: [
-    'bash: add `source <(kstream completion bash)` to ~/.bashrc, or with the bash-completion package write the script to',
-    '  ~/.local/share/bash-completion/completions/kstream (loaded at the first TAB after `kstream`).',
-    'zsh: add `source <(kstream completion zsh)` to ~/.zshrc after `autoload -U compinit && compinit`, or write the script',
-    '  as `_kstream` into a directory of $fpath (before compinit runs).',
+    'bash: add `source <(kstream completion bash)` to ~/.bashrc, or (with the bash-completion package) write the script to ~/.local/share/bash-completion/completions/kstream, loaded at the first TAB after `kstream`.',
+    'zsh: add `source <(kstream completion zsh)` to ~/.zshrc after `autoload -U compinit && compinit`, or write the script as `_kstream` into a directory of $fpath before compinit runs.',
     'fish: write the script to ~/.config/fish/completions/kstream.fish.',
-    'Topic and group names come from the brokers at TAB time, with the connection options already on the line (--brokers,',
-    '  else KSTREAM_BROKERS …); a lookup that takes over a second shows nothing. Generate the script again after an upgrade.',
+    'Topic and group names come from the brokers at TAB time, with the connection options already on the line (--brokers, else KSTREAM_BROKERS …); a lookup that takes over a second shows nothing. Generate the script again after an upgrade.',
   ],
   actions: SHELLS,
   options: [

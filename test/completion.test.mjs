@@ -83,6 +83,9 @@ test('bash: actions of topics and groups, shells of completion, files after a fi
   assert.deepEqual(bashComplete(`kstream consume t --tls-ca ${d}/oth`), [`${d}/other.txt`]);
   assert.deepEqual(bashComplete(`kstream bench --plot ${d}/ot`), [`${d}/other.txt`]);
   assert.deepEqual(bashComplete(`kstream filter x --on-error dlq=${d}/oth`), [`${d}/other.txt`]);
+  // bash replaces only what follows the last : of a file name too
+  fs.writeFileSync(path.join(d, 'at:10.ndjson'), '');
+  assert.deepEqual(bashComplete(`kstream filter x --on-error dlq=${d}/at:1`), ['10.ndjson']);
   // no files where an option takes free text
   assert.deepEqual(bashComplete(`kstream window tumbling 1m --time ${d}/oth`), []);
 });

@@ -344,7 +344,10 @@ _kstream() {
         COMPREPLY+=("\${last:strip}") ;;
       'f '*)
         p=\${l:2} files=1
-        while IFS= read -r f; do COMPREPLY+=("\${p:strip}$f"); done < <(compgen -f -- "\${cur#"$p"}") ;;
+        while IFS= read -r f; do
+          f=$p$f
+          COMPREPLY+=("\${f:strip}")
+        done < <(compgen -f -- "\${cur#"$p"}") ;;
     esac
   done < <(_kstream_core "$cword" "\${words[@]:0:cword}" "$cur" "\${words[@]:cword+1}")
   if type compopt >/dev/null 2>&1; then
