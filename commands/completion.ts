@@ -51,9 +51,11 @@ const completion: CommandSpec = {
   args: '[shell]',
   summary: 'Print the shell completion script for bash, zsh or fish: commands, flags, values, files, topic and group names',
   examples: [
+    'kstream completion bash > ~/.local/share/bash-completion/completions/kstream',
     'source <(kstream completion bash)',
     'kstream completion zsh > "${fpath[1]}/_kstream"',
     'kstream completion fish > ~/.config/fish/completions/kstream.fish',
+    'kstream completion --list topics --brokers 127.0.0.1:9092',
   ],
   notes: [
     'bash: add `source <(kstream completion bash)` to ~/.bashrc, or (with the bash-completion package) write the script to ~/.local/share/bash-completion/completions/kstream, loaded at the first TAB after `kstream`.',
