@@ -53,6 +53,7 @@ const groups: CommandSpec = {
     'kstream groups reset stats --to @-1h --topic clicks',
     'kstream groups delete stats',
   ],
+  actions: ACTIONS,
   options: [
     { flags: '--to <offset>', description: 'reset: start | end | <n> | +<n> | -<n> | @<epoch ms> | @<RFC 3339> | @-<duration>' },
     { flags: '-t, --topic <topic>', kind: 'list', description: 'describe/reset: only this topic (repeatable; reset: also topics the group has no offsets for yet)' },

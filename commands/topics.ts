@@ -106,6 +106,7 @@ const topics: CommandSpec = {
     'kstream topics add-partitions clicks --count 12',
     'kstream topics list --json',
   ],
+  actions: ACTIONS,
   options: [
     { flags: '--partitions <n>', kind: 'int', description: 'create: number of partitions (default: the broker\'s default)' },
     { flags: '--replication-factor <n>', kind: 'int', description: 'create: replicas per partition (default: the broker\'s default)' },

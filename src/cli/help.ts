@@ -35,6 +35,7 @@ export function helpText(spec: CommandSpec, options: readonly OptionSpec[]): str
   const width = Math.min(Math.max(...rows.map((r) => r[0].length)) + 2, 34);
   const lines = [`Usage: ${usageLine(spec)}`, '', `  ${spec.summary}`, '', 'Options:'];
   for (const [f, d] of rows) lines.push(f.length + 2 > width ? `  ${f}\n  ${' '.repeat(width)}${d}` : `  ${f.padEnd(width)}${d}`);
+  if (spec.notes?.length) lines.push('', 'Notes:', ...spec.notes.map((n) => `  ${n}`));
   if (spec.examples.length) {
     lines.push('', 'Examples:');
     for (const ex of spec.examples) lines.push(`  ${ex}`);
@@ -59,6 +60,7 @@ export function helpMarkdown(spec: CommandSpec, options: readonly OptionSpec[]):
     '|---|---|---|',
     ...options.map((o) => `| \`${cell(flagText(o))}\` | ${cell(describe(o))} | ${defaultText(o) !== undefined ? `\`${cell(defaultText(o)!)}\`` : ''} |`),
   ];
+  if (spec.notes?.length) lines.push('', '## Notes', '', ...spec.notes.map((n) => `- ${n}`));
   if (spec.examples.length) lines.push('', '## Examples', '', '```sh', ...spec.examples, '```');
   lines.push('', '<!-- generated from the command\'s spec by `npm run docs`; do not edit -->');
   return lines.join('\n') + '\n';

@@ -24,7 +24,7 @@ const COMMON: OptionSpec[] = [
   { flags: '-v, --verbose', description: 'More detail in errors and summaries' },
 ];
 const RECORD_OPTIONS: OptionSpec[] = [
-  { flags: '--on-error <policy>', description: 'Bad records: fail (default) | skip (count them) | dlq=<file> or dlq=kafka:<topic> (set them aside)', default: 'fail' },
+  { flags: '--on-error <policy>', description: 'Bad records: fail (default) | skip (count them) | dlq=<file> or dlq=kafka:<topic> (set them aside)', default: 'fail', choices: ['fail', 'skip', 'dlq=<file>', 'dlq=kafka:<topic>'] },
 ];
 const STAGE_OPTIONS: OptionSpec[] = [
   { flags: '--no-watermarks', description: 'Leave watermark control lines out of the output (for non-kstream readers)' },

@@ -30,7 +30,11 @@ export interface OptionSpec {
   default?: unknown;
   /** Default: `flag` without a value in `flags`, else `string`. */
   kind?: OptionKind;
-  /** For `enum`: the values accepted (compared case-insensitively). */
+  /**
+   * For `enum`: the values accepted (compared case-insensitively). Any other kind may list the values shell
+   * completion offers (not checked); a placeholder at the end (`dlq=<file>`, `dlq=kafka:<topic>`) offers the text
+   * before it, then file, topic or group names after it.
+   */
   choices?: readonly string[];
   /** The client properties that mean this option under `-X key=value`, as librdkafka (and so kcat) names them. */
   setting?: ClientSetting;
@@ -58,6 +62,10 @@ export interface CommandSpec {
   summary: string;
   /** A pasteable example for --help. */
   examples: string[];
+  /** The words the first argument takes (topics' and groups' actions), as shell completion offers them. */
+  actions?: readonly string[];
+  /** Lines of --help and the reference after the options: what the options alone cannot say (how to install). */
+  notes?: string[];
   options: OptionSpec[];
   stage?(args: string[], opts: Opts, ctx: BuildContext): Stage;
   source?(args: string[], opts: Opts, ctx: BuildContext): Source;
