@@ -6,7 +6,7 @@ import { Rec, encodeValue } from '../dist/src/pipeline/record.js';
 import { RecordErrors } from '../dist/src/pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../dist/src/pipeline/errors.js';
 import { NdjsonDecoder } from '../dist/src/codec/ndjson.js';
-import { decodePlan } from '../dist/src/pipeline/runner.js';
+import { Chain } from '../dist/src/pipeline/chain.js';
 import { buildPlan, outputName, parseAggCalls } from '../dist/src/operators/aggfns.js';
 import { makeAggregate, makeWindow, drive, rec, data, win } from './helpers/windowing.mjs';
 
@@ -291,7 +291,7 @@ test('reads: the aggregate reads the tags and its expressions; the window only -
   // The benchmark pipeline decodes exactly the three fields it uses.
   const w = makeWindow(['tumbling', '1m'], { time: 'r.ts' });
   const a = makeAggregate(['count', 'avg(r.latency_ms)', 'p99(r.latency_ms)'], { by: 'r.page' });
-  assert.deepEqual(decodePlan([w, a], { reads: 'none' }), ['ts', 'latency_ms', 'page']);
+  assert.deepEqual(new Chain([w, a]).plan('none'), ['ts', 'latency_ms', 'page']);
 });
 
 test('the decoder adds the window tags to its views from the `$window` line on', () => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runPipeline, decodePlan } from '../dist/src/pipeline/runner.js';
+import { runPipeline } from '../dist/src/pipeline/runner.js';
+import { Chain } from '../dist/src/pipeline/chain.js';
 import { Rec } from '../dist/src/pipeline/record.js';
 
 // A source of fixed batches that records when each batch is acknowledged.
@@ -76,8 +77,8 @@ test('a stage failing mid-batch still delivers what came before, and the batch i
 
 test('the decode plan covers what stages read until one replaces the value', () => {
   const st = (reads, keepsValue) => ({ reads, keepsValue });
-  assert.deepEqual(decodePlan([st(['a'], true), st(['b'], false), st(['c'], true)], { reads: 'none' }), ['a', 'b']);
-  assert.equal(decodePlan([st('none', true)], { reads: 'none' }), 'none');
-  assert.equal(decodePlan([st(['a'], true), st('all', true)], { reads: 'none' }), 'all');
-  assert.deepEqual(decodePlan([st(['a'], true)], { reads: ['k'] }), ['a', 'k']);
+  assert.deepEqual(new Chain([st(['a'], true), st(['b'], false), st(['c'], true)]).plan('none'), ['a', 'b']);
+  assert.equal(new Chain([st('none', true)]).plan('none'), 'none');
+  assert.equal(new Chain([st(['a'], true), st('all', true)]).plan('none'), 'all');
+  assert.deepEqual(new Chain([st(['a'], true)]).plan(['k']), ['a', 'k']);
 });

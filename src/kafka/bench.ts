@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { BuildContext, Opts } from '../pipeline/command.js';
 import { encodeValue, type Rec } from '../pipeline/record.js';
-import { pushThrough, PartialFailure, decodePlan } from '../pipeline/runner.js';
+import { Chain, PartialFailure } from '../pipeline/chain.js';
 import { InProcessPipeline } from '../pipeline/inprocess.js';
 import { RuntimeError, UsageError } from '../pipeline/errors.js';
 import { createGenerator } from '../loadgen/generator.js';
@@ -218,7 +218,7 @@ class BatchTimes {
 async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
   const topic = `kstream-bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const stagesPipe = s.pipeline !== null ? await InProcessPipeline.create(s.pipeline) : undefined;
-  const stages = stagesPipe?.stages ?? [];
+  const chain = stagesPipe?.chain ?? new Chain([]);
   const gen = createGenerator({ preset: s.preset, seed: s.seed, values: false });
 
   const admin = await openKafka(s.cfg);
@@ -250,7 +250,7 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
       isolation: 'read_uncommitted',
       maxWaitMs: 500,
     }, new KafkaRun());
-    source.plan = decodePlan(stages, { reads: 'none' });
+    source.plan = chain.plan();
     const hdr = new Hdr();
     const seen = new SeqSet();
     const warm = deferred();
@@ -286,7 +286,7 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
         }
         if (warmSeen >= s.partitions) warm.resolve();
         if (n === 0) continue;
-        const res = stages.length ? pushThrough(stages, 0, measured) : measured;
+        const res = chain.length ? chain.push(measured) : measured;
         if (res instanceof PartialFailure) throw res.error;
         let text = '';
         for (let i = 0; i < res.length; i++) text += encodeValue(res[i]) + '\n';

@@ -1,3 +1,4 @@
+import { Chain } from './chain.js';
 import { cac } from 'cac';
 import type { BuildContext, CommandSpec, OptionSpec, Opts } from './command.js';
 import { loadAll, loadCommand } from './registry.js';
@@ -195,4 +196,20 @@ export function assemble(segments: Segment[], run = new RunContext()): Assembled
     sink = new StdoutSink(last.opts.watermarks === false, format);
   }
   return { source, stages, sink, segments };
+}
+
+/**
+ * The stages of a run that has no source or sink of its own to build (worker threads, `bench --pipeline`), as one
+ * Chain; every segment must be a stage. `fused` defaults to whether there are several.
+ */
+export async function chainOf(segments: string[][], where: string, fused = segments.length > 1): Promise<{ chain: Chain; first: Segment; last: Segment }> {
+  const parsed: Segment[] = [];
+  for (const words of segments) {
+    const seg = await parseSegment(words);
+    if (!seg) throw new UsageError(`--help inside ${where}`, 'run `kstream <command> --help` on its own');
+    if (!seg.spec.stage) throw new UsageError(`\`${seg.spec.name}\` cannot run inside ${where}`, 'use stages such as filter, map, window, aggregate');
+    parsed.push(seg);
+  }
+  const stages = parsed.map((seg, i) => seg.spec.stage!(seg.args, seg.opts, contextFor(seg, fused, i)));
+  return { chain: new Chain(stages), first: parsed[0], last: parsed[parsed.length - 1] };
 }

@@ -1,10 +1,9 @@
 import { Buffer } from 'node:buffer';
 import { encodeValue, type Rec, type SourceRef } from './record.js';
-import type { Stage } from './stage.js';
+import { PartialFailure, type Chain } from './chain.js';
 import { NdjsonDecoder, decodeUtf8, LONG_LINE_HINT } from '../codec/ndjson.js';
 import { parseOnError, RecordErrors } from './onerror.js';
-import { decodePlan, pushThrough, PartialFailure } from './runner.js';
-import { parseSegment, contextFor } from './assemble.js';
+import { chainOf } from './assemble.js';
 import { KsError } from './errors.js';
 import type { RangeReader } from '../io/filerange.js';
 
@@ -36,19 +35,17 @@ export function lineTooLong(line: number, limit: number): NonNullable<ChunkResul
 
 export class ChunkProcessor {
   private constructor(
-    private readonly stages: Stage[],
+    private readonly chain: Chain,
     private readonly decoder: NdjsonDecoder,
     private readonly inputErrors: RecordErrors,
     private readonly dropControl: boolean,
   ) {}
 
   static async create(segments: string[][]): Promise<ChunkProcessor> {
-    const parsed = [];
-    for (const argv of segments) parsed.push((await parseSegment(argv))!);
-    const stages = parsed.map((seg, i) => seg.spec.stage!(seg.args, seg.opts, contextFor(seg, parsed.length > 1, i)));
-    const inputErrors = new RecordErrors(parseOnError(parsed[0].opts.onError), 'stdin');
-    const decoder = new NdjsonDecoder(decodePlan(stages, { reads: 'none' }), inputErrors, relative);
-    return new ChunkProcessor(stages, decoder, inputErrors, parsed[parsed.length - 1].opts.watermarks === false);
+    const { chain, first, last } = await chainOf(segments, 'a worker thread');
+    const inputErrors = new RecordErrors(parseOnError(first.opts.onError), 'stdin');
+    const decoder = new NdjsonDecoder(chain.plan(), inputErrors, relative);
+    return new ChunkProcessor(chain, decoder, inputErrors, last.opts.watermarks === false);
   }
 
   process(bytes: Uint8Array): ChunkResult {
@@ -65,7 +62,7 @@ export class ChunkProcessor {
       failure = describe(this.decoder.failure);
       this.decoder.failure = undefined;
     }
-    let res = pushThrough(this.stages, 0, recs);
+    let res = this.chain.push(recs);
     if (res instanceof PartialFailure) {
       failure ??= describe(res.error);
       res = res.out;
@@ -99,11 +96,7 @@ export class ChunkProcessor {
   counters(): Record<string, Record<string, number>> {
     const res: Record<string, Record<string, number>> = {};
     if (this.inputErrors.count) res.stdin = { [this.inputErrors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped']: this.inputErrors.count };
-    for (const st of this.stages) {
-      const c = st.counters?.();
-      if (c) res[st.name] = c;
-    }
-    return res;
+    return Object.assign(res, this.chain.counters());
   }
 }
 

@@ -1,11 +1,9 @@
 import { encodeValue, type Rec, type SourceRef } from './record.js';
-import type { Stage } from './stage.js';
 import { NdjsonDecoder } from '../codec/ndjson.js';
 import { RecordErrors } from './onerror.js';
-import { decodePlan, pushThrough, PartialFailure } from './runner.js';
-import { parseSegment, contextFor } from './assemble.js';
+import { PartialFailure, type Chain } from './chain.js';
+import { chainOf } from './assemble.js';
 import { splitPipeline } from './words.js';
-import { UsageError } from './errors.js';
 
 /**
  * A fused chain of stages driven directly with NDJSON text, for the in-process benchmark: the same decoder,
@@ -17,22 +15,15 @@ export class InProcessPipeline {
   outRecords = 0;
   outBytes = 0;
 
-  private constructor(readonly text: string, readonly stages: Stage[]) {
+  private constructor(readonly text: string, readonly chain: Chain) {
     const ref: SourceRef = { name: 'bench', where: (pos) => `generated record ${pos}` };
     this.errors = new RecordErrors({ mode: 'fail' }, 'bench');
-    this.decoder = new NdjsonDecoder(decodePlan(stages, { reads: 'none' }), this.errors, ref);
+    this.decoder = new NdjsonDecoder(chain.plan(), this.errors, ref);
   }
 
   static async create(pipeline: string): Promise<InProcessPipeline> {
-    const stages: Stage[] = [];
-    const parts = splitPipeline(pipeline);
-    for (let i = 0; i < parts.length; i++) {
-      const seg = await parseSegment(parts[i]);
-      if (!seg) throw new UsageError('--help inside --pipeline');
-      if (!seg.spec.stage) throw new UsageError(`\`${seg.spec.name}\` cannot run inside bench --pipeline`, 'use stages such as filter, map, window, aggregate');
-      stages.push(seg.spec.stage(seg.args, seg.opts, contextFor(seg, true, i)));
-    }
-    return new InProcessPipeline(pipeline, stages);
+    const { chain } = await chainOf(splitPipeline(pipeline), 'bench --pipeline', true);
+    return new InProcessPipeline(pipeline, chain);
   }
 
   /** Runs one chunk of NDJSON lines (first record number `firstPos`) through decode → stages → encode. */
@@ -40,20 +31,18 @@ export class InProcessPipeline {
     const recs: Rec[] = [];
     this.decoder.decode(chunk, firstPos, recs);
     if (this.decoder.failure) throw this.decoder.failure;
-    const res = pushThrough(this.stages, 0, recs);
+    this.sink(this.records(recs));
+  }
+
+  /** Pushes decoded records through the chain; what comes out is counted as written. */
+  records(recs: Rec[]): Rec[] {
+    const res = this.chain.push(recs);
     if (res instanceof PartialFailure) throw res.error;
-    this.sink(res);
+    return res;
   }
 
   end(): void {
-    let carry: Rec[] = [];
-    for (const st of this.stages) {
-      const out: Rec[] = [];
-      if (carry.length) st.process(carry, out);
-      st.end?.(out);
-      carry = out;
-    }
-    this.sink(carry);
+    this.sink(this.chain.end());
   }
 
   private sink(recs: Rec[]): void {

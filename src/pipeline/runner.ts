@@ -1,7 +1,8 @@
 import type { Rec } from './record.js';
 import type { LineSpans } from './spans.js';
 import { Interrupt, STOP } from './interrupt.js';
-import { isStateful, mergeNeeds, type FieldNeeds, type Sink, type Source, type Stage, type StateBackend } from './stage.js';
+import type { Sink, Source, Stage, StateBackend } from './stage.js';
+import { Chain, PartialFailure } from './chain.js';
 export type { StateBackend } from './stage.js';
 
 /**
@@ -13,9 +14,9 @@ export type { StateBackend } from './stage.js';
  * what at-least-once offset commits rely on.
  */
 export interface Pipeline {
-  source: Source & { plan?: FieldNeeds };
-  stages: Stage[];
-  sink: Sink & { reads?: FieldNeeds; pipelined?: boolean };
+  source: Source;
+  stages: Stage[] | Chain;
+  sink: Sink;
   /** Period of stage ticks (processing-time windows, idle flush); default 200 ms. */
   tickMs?: number;
   /** Resolves when the run should stop early (Ctrl-C): in-flight work drains, windows end, the sink flushes. */
@@ -31,40 +32,6 @@ export interface Pipeline {
   checkpointMs?: number;
 }
 
-
-/** The fields the decoder must materialise: whatever stages read until one of them replaces the value. */
-export function decodePlan(stages: Stage[], sink: { reads?: FieldNeeds }): FieldNeeds {
-  let plan: FieldNeeds = 'none';
-  for (const st of stages) {
-    plan = mergeNeeds(plan, st.reads);
-    if (!st.keepsValue) return plan;
-  }
-  return mergeNeeds(plan, sink.reads ?? 'none');
-}
-
-/**
- * Pushes a batch through stages[from..]. When a stage fails on a record (--on-error fail), the records it had
- * already produced still go through the rest of the chain and reach the sink before the failure surfaces, as
- * they would have one by one.
- */
-export class PartialFailure {
-  constructor(readonly out: Rec[], readonly error: unknown) {}
-}
-
-export function pushThrough(stages: Stage[], from: number, batch: Rec[]): Rec[] | PartialFailure {
-  let cur = batch;
-  let failure: unknown;
-  for (let i = from; i < stages.length && cur.length > 0; i++) {
-    const out: Rec[] = [];
-    try {
-      stages[i].process(cur, out);
-    } catch (e) {
-      if (failure === undefined) failure = e;
-    }
-    cur = out;
-  }
-  return failure === undefined ? cur : new PartialFailure(cur, failure);
-}
 
 async function deliver(sink: Sink, res: Rec[] | PartialFailure): Promise<void> {
   if (res instanceof PartialFailure) {
@@ -88,17 +55,17 @@ const TICK = Symbol('tick');
 const CHECKPOINT = Symbol('checkpoint');
 
 export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
-  const { source, stages, sink } = p;
-  if ('plan' in source) source.plan = decodePlan(stages, sink);
+  const { source, sink } = p;
+  const chain = p.stages instanceof Chain ? p.stages : new Chain(p.stages);
+  source.plan = chain.plan(sink.reads);
   // A sink may keep writes in flight (Kafka produce) when no source waits for acknowledgements to commit offsets.
-  if ('pipelined' in sink) sink.pipelined = !source.ack;
-  const tickers = stages.map((s, i) => (s.tick ? i : -1)).filter((i) => i >= 0);
+  sink.pipelined = !source.ack;
   const tickMs = p.tickMs ?? 200;
   const clock = p.clock ?? Date.now;
   const interrupt = p.stop ? new Interrupt(p.stop) : undefined;
   let how: 'ended' | 'stopped' = 'ended';
 
-  const stateful = stages.filter(isStateful);
+  const { stateful } = chain;
   const state = stateful.length ? p.state ?? source.state : undefined;
   if (state && source.restoresState) state.deferredTo = stateful;
   else if (state) await state.restore(stateful);
@@ -112,13 +79,13 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     unacked = [];
     lastCheckpoint = clock();
     if (state) {
-      const changes = stateful.map((st, stage) => ({ stage, entries: st.drainChanges() })).filter((c) => c.entries.length);
+      const changes = chain.drainChanges();
       if (changes.length) await state.persist(changes, source.positions ? done.flatMap((b) => source.positions!(b)) : []);
     }
     if (source.ack) for (const b of done) await source.ack(b);
   };
   // With nothing between them, a sink that writes lines as they are takes them from the source as byte spans.
-  const writeLines = stages.length === 0 && source.lines ? sink.writeLines : undefined;
+  const writeLines = chain.length === 0 && source.lines ? sink.writeLines : undefined;
   const it = (writeLines ? source.lines!() : source.batches())[Symbol.asyncIterator]();
   try {
     // The next batch is read while this one is written: a source failing meanwhile (a bad line under --on-error
@@ -136,13 +103,13 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
       for (;;) {
         let res: IteratorResult<Rec[] | LineSpans> | typeof TICK | typeof STOP | typeof CHECKPOINT;
         const due = unacked.length ? lastCheckpoint + every - clock() : Infinity;
-        if (tickers.length === 0 && !interrupt && due === Infinity) {
+        if (!chain.ticks && !interrupt && due === Infinity) {
           res = await next;
         } else {
           let timer: ReturnType<typeof setTimeout> | undefined;
           let cpTimer: ReturnType<typeof setTimeout> | undefined;
           const racers: Promise<IteratorResult<Rec[] | LineSpans> | typeof TICK | typeof STOP | typeof CHECKPOINT>[] = [next];
-          if (tickers.length) racers.push(new Promise((r) => (timer = setTimeout(() => r(TICK), tickMs))));
+          if (chain.ticks) racers.push(new Promise((r) => (timer = setTimeout(() => r(TICK), tickMs))));
           if (due !== Infinity) racers.push(new Promise((r) => (cpTimer = setTimeout(() => r(CHECKPOINT), Math.max(0, due)))));
           if (interrupt) racers.push(interrupt.wait());
           res = await Promise.race(racers);
@@ -155,12 +122,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
           continue;
         }
         if (res === TICK) {
-          const now = clock();
-          for (const i of tickers) {
-            const out: Rec[] = [];
-            stages[i].tick!(now, out);
-            await deliver(sink, pushThrough(stages, i + 1, out));
-          }
+          await deliver(sink, chain.tick(clock()));
           continue;
         }
         if (res.done) break;
@@ -171,7 +133,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
           await writeLines!.call(sink, batch);
           continue;
         }
-        await deliver(sink, pushThrough(stages, 0, batch));
+        await deliver(sink, chain.push(batch));
         unacked.push(batch);
         if (clock() - lastCheckpoint >= every) await checkpoint();
       }
@@ -188,15 +150,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     }
     // End of input (or a requested stop): every stage flushes its state into the next one, in order — except
     // that a stop keeps checkpointed state as it is (open windows stay open), for the restarted run to go on.
-    const keep = how === 'stopped' && state !== undefined;
-    let carry: Rec[] = [];
-    for (const st of stages) {
-      const out: Rec[] = [];
-      if (carry.length) st.process(carry, out);
-      if (keep && isStateful(st)) st.suspend?.();
-      else st.end?.(out);
-      carry = out;
-    }
+    const carry = chain.end(how === 'stopped' && state !== undefined);
     if (carry.length) await sink.write(carry);
     // state before the sink's end: under --exactly-once the end commits the last transaction, state writes in it
     await checkpoint();

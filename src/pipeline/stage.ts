@@ -61,6 +61,8 @@ export interface Source {
   readonly envelopes?: boolean;
   /** Where stateful stages downstream of this source checkpoint (a group's changelog topic), if anywhere. */
   state?: StateBackend;
+  /** Set by the driver before `batches()`: the fields of each value the stages read (Chain.plan); decode no more. */
+  plan?: FieldNeeds;
   batches(): AsyncIterable<Rec[]>;
   /**
    * batches(), except that lines a sink would write exactly as read may come as LineSpans; the runner asks for
@@ -87,6 +89,13 @@ export interface Source {
 /** A sink writes a batch; the promise resolves once the batch is acknowledged (flushed, or acked by Kafka). */
 export interface Sink {
   readonly name: string;
+  /** The fields of each value the sink itself reads (produce's key or timestamp expression). */
+  readonly reads?: FieldNeeds;
+  /**
+   * Set by the driver before the first write: true when no source waits for acknowledgements (nothing to commit),
+   * so writes may stay in flight (produce lingers to fill requests instead of awaiting each batch).
+   */
+  pipelined?: boolean;
   write(batch: Rec[]): Promise<void> | void;
   /** Writes validated input lines as they are, when the sink's options let it (see pipeline/spans.ts). */
   writeLines?: ((spans: LineSpans) => Promise<void> | void) | undefined;
