@@ -69,7 +69,11 @@ test('bash: command names, flags from the same specs as --help, enum values, a c
 });
 
 test('bash: actions of topics and groups, shells of completion, files after a file option', () => {
-  assert.deepEqual(bashComplete('kstream topics '), ['list', 'describe', 'create', 'delete']);
+  assert.deepEqual(bashComplete('kstream topics '), ['list', 'describe', 'create', 'delete', 'alter-config', 'add-partitions']);
+  assert.deepEqual(bashComplete('kstream topics a'), ['alter-config', 'add-partitions']);
+  // a flag with only a short name is completed as typed (it was offered as `--X`)
+  assert.ok(bashComplete('kstream consume t -').includes('-X'));
+  assert.ok(!bashComplete('kstream consume t --').includes('--X'));
   assert.deepEqual(bashComplete('kstream groups d'), ['describe', 'delete']);
   assert.deepEqual(bashComplete('kstream groups r'), ['reset']);
   assert.deepEqual(bashComplete('kstream completion '), ['bash', 'zsh', 'fish']);

@@ -85,7 +85,7 @@ export function completionModel(specs: readonly CommandSpec[], optionsOf: Option
     });
     return {
       name: spec.name,
-      flags: [...infos.map((o) => `--${o.long}`), '--help'],
+      flags: [...infos.map((o) => dashed(o.long)), '--help'],
       valued: infos.filter((o) => o.value).flatMap((o) => o.names.map(dashed)),
       values: infos.filter((o) => o.value).map((o) => ({ spellings: o.names.map(dashed), completion: valueCompletion(o.spec) })).filter((v) => v.completion !== 'none'),
       args,

@@ -7,6 +7,9 @@ import { parseCount, parseDuration, parseSize } from '../time/duration.js';
  * alike — help, errors and the generated command reference all come from the same specs (cli/help.ts).
  */
 
+/** A flag as typed: `-X` for a one-letter name, `--count` otherwise. */
+const dashed = (name: string): string => (name.length === 1 ? `-${name}` : `--${name}`);
+
 /** An option's names without dashes ("n", "count"), its long name, and what it takes. */
 export interface OptionInfo {
   spec: OptionSpec;
@@ -40,7 +43,7 @@ export function typeOptions(opts: Opts, specs: readonly OptionSpec[]): Opts {
     const o = optionInfo(spec);
     let v = opts[o.key];
     if (v === undefined || o.kind === 'flag') continue;
-    const flag = `--${o.long}`;
+    const flag = dashed(o.long);
     if (o.kind === 'list') {
       const items = (Array.isArray(v) ? v : [v]).map((x) => {
         if (x === true || x === '') throw missing(o);
@@ -86,7 +89,7 @@ function setAll(opts: Opts, o: OptionInfo, v: unknown): void {
 }
 
 function missing(o: OptionInfo): UsageError {
-  return new UsageError(`\`--${o.long}\` needs a value`, `--${o.long} ${o.value || '<value>'}`);
+  return new UsageError(`\`${dashed(o.long)}\` needs a value`, `${dashed(o.long)} ${o.value || '<value>'}`);
 }
 
 /**
