@@ -13,8 +13,8 @@
  * library touches this folder (docs/decisions/).
  */
 import { Buffer } from 'node:buffer';
-import { createRequire } from 'node:module';
 import type { Admin, Kafka, LogEntry } from 'kafkajs';
+import internals from './kafkajs-internals.cjs';
 import type { KafkaConfig } from '../config.js';
 import { scrubSecrets } from '../config.js';
 import { kafkaError, MissingTopic, Outage } from '../errors.js';
@@ -77,8 +77,7 @@ function patchRequestQueue(): void {
   if (queuePatched) return;
   queuePatched = true;
   try {
-    const RequestQueue = kafkajsRequire('kafkajs/src/network/requestQueue/index.js');
-    const proto = RequestQueue?.prototype;
+    const proto = internals.RequestQueue()?.prototype;
     if (!proto || typeof proto.scheduleCheckPendingRequests !== 'function') return;
     proto.scheduleCheckPendingRequests = function (this: { throttledUntil: number; throttleCheckTimeoutId: unknown; pending: unknown[]; checkPendingRequests(): void }) {
       if (this.pending.length === 0) return;
@@ -101,7 +100,7 @@ function patchRequestQueue(): void {
  * connecting socket again on every retry (each adds a listener), and Node would print a leak warning on stderr.
  */
 function quietSockets(): (args: any) => any {
-  const make = kafkajsRequire('kafkajs/src/network/socketFactory.js')();
+  const make = internals.socketFactory()();
   return (args) => {
     const socket = make(args);
     socket.setMaxListeners(0);
@@ -133,7 +132,7 @@ export function kafkajsOptions(config: KafkaConfig): KafkajsOptions {
 /** kafkajs's admin client: the whole library, loaded only now (see the header). */
 export async function openAdmin(options: KafkajsOptions, cfg: KafkaConfig): Promise<Admin> {
   patchRequestQueue();
-  const { Kafka: KafkaClass } = kafkajsRequire('kafkajs') as { Kafka: new (o: object) => Kafka };
+  const KafkaClass = internals.library().Kafka as new (o: object) => Kafka;
   const admin = new KafkaClass(options).admin({ retry: { retries: 3, initialRetryTime: 150, maxRetryTime: 1500 } });
   await withDeadline(admin.connect(), CONNECT_DEADLINE_MS, cfg);
   return admin;
@@ -169,11 +168,10 @@ export interface Connection {
 
 // kafkajs's request definitions, for requests its Broker methods do not expose with every field kstream needs
 // (JoinGroup with a group instance id) or at all.
-const kafkajsRequire = createRequire(import.meta.url);
-const API_KEYS: Record<string, number> = kafkajsRequire('kafkajs/src/protocol/requests/apiKeys.js');
-const REQUESTS: Record<string, unknown> = kafkajsRequire('kafkajs/src/protocol/requests/index.js').requests;
-const ClusterClass: new (opts: object) => Cluster = kafkajsRequire('kafkajs/src/cluster/index.js');
-export const LOGGERS: { createLogger(o: { level: number; logCreator: unknown }): unknown; LEVELS: { NOTHING: number; INFO: number } } = kafkajsRequire('kafkajs/src/loggers/index.js');
+const API_KEYS = internals.apiKeys;
+const REQUESTS = internals.requests;
+const ClusterClass = internals.Cluster as new (opts: object) => Cluster;
+export const LOGGERS = internals.loggers;
 
 export interface Cluster {
   connect(): Promise<void>;
@@ -191,7 +189,7 @@ let errorTable: { code: number; type: string; message: string; retriable: boolea
 export async function errorInfo(code: number): Promise<{ type: string; message: string; retriable: boolean }> {
   if (!errorTable) {
     try {
-      errorTable = kafkajsRequire('kafkajs/src/protocol/error.js').errorCodes;
+      errorTable = internals.errorCodes();
     } catch {
       errorTable = [];
     }
@@ -216,7 +214,7 @@ export function assignerProtocol(): {
   MemberMetadata: { encode(m: object): Buffer; decode(b: Buffer): any };
   MemberAssignment: { encode(a: object): Buffer; decode(b: Buffer): any };
 } {
-  return kafkajsRequire('kafkajs/src/consumer/assignerProtocol.js');
+  return internals.assignerProtocol() as ReturnType<typeof assignerProtocol>;
 }
 
 /** A payload in the shape kafkajs's request framing accepts from an encoder. */
