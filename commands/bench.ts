@@ -1,4 +1,5 @@
 import process from 'node:process';
+import type { Commands } from '../src/pipeline/registry.js';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { InProcessPipeline } from '../src/pipeline/inprocess.js';
 import { createGenerator } from '../src/loadgen/generator.js';
@@ -52,7 +53,7 @@ const spec: CommandSpec = {
       const mod: { runKafkaBench(o: Opts, c: typeof ctx): Promise<number> } = await import(KAFKA_BENCH);
       return mod.runKafkaBench(opts, ctx);
     }
-    const result = await benchInProcess(opts, !ctx.quiet && showProgress(false));
+    const result = await benchInProcess(opts, !ctx.quiet && showProgress(false), ctx.commands);
     await report(result, opts);
     return 0;
   },
@@ -78,9 +79,9 @@ export interface BenchResult {
   plot: [number, number][];
 }
 
-async function benchInProcess(opts: Opts, progress: boolean): Promise<BenchResult> {
+async function benchInProcess(opts: Opts, progress: boolean, commands: Commands): Promise<BenchResult> {
   const pipeline = String(opts.pipeline);
-  const p = await InProcessPipeline.create(pipeline);
+  const p = await InProcessPipeline.create(pipeline, commands);
   const rate = opts.rate === undefined ? 0 : parseRate(opts.rate);
   const count = opts.count === undefined ? Infinity : parseCount(opts.count, '--count');
   const durationMs = opts.duration !== undefined ? parseDuration(opts.duration, '--duration') : count === Infinity ? 5000 : Infinity;

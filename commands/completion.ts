@@ -1,4 +1,5 @@
 import process from 'node:process';
+import type { Commands } from '../src/pipeline/registry.js';
 import { performance } from 'node:perf_hooks';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
@@ -35,14 +36,10 @@ async function listNames(what: 'topics' | 'groups', opts: Opts): Promise<number>
   }
 }
 
-async function script(shell: string): Promise<string> {
+async function script(shell: string, commands: Commands): Promise<string> {
   // loaded here, not above: a name lookup at TAB time needs none of it
-  const [{ loadAll }, { optionsOf }, gen] = await Promise.all([
-    import('../src/pipeline/registry.js'),
-    import('../src/pipeline/assemble.js'),
-    import('../src/cli/completion.js'),
-  ]);
-  const model = gen.completionModel(await loadAll(), optionsOf, CONNECTION_OPTIONS);
+  const [{ optionsOf }, gen] = await Promise.all([import('../src/pipeline/assemble.js'), import('../src/cli/completion.js')]);
+  const model = gen.completionModel(await commands.all(), optionsOf, CONNECTION_OPTIONS);
   return shell === 'bash' ? gen.bashScript(model) : shell === 'zsh' ? gen.zshScript(model) : gen.fishScript(model);
 }
 
@@ -68,7 +65,7 @@ const completion: CommandSpec = {
     { flags: '--list <what>', kind: 'enum', choices: ['topics', 'groups'], description: 'What the scripts run at TAB: the topic or group names, one a line (nothing after about 1 s or on an error)' },
     ...CONNECTION_OPTIONS,
   ],
-  async run(args, opts) {
+  async run(args, opts, ctx) {
     if (opts.list) return listNames(opts.list, opts);
     if (args.length === 0) throw new UsageError('`completion` needs a shell', `use ${SHELLS.join(', ')}: source <(kstream completion bash)`);
     const shell = args[0].toLowerCase();
@@ -76,7 +73,7 @@ const completion: CommandSpec = {
       throw new UsageError(`unknown shell \`${args[0]}\``, `use ${SHELLS.join(', ')}, e.g. source <(kstream completion bash)`);
     }
     if (args.length > 1) throw new UsageError(`unexpected \`${args[1]}\``, `kstream completion ${shell}`);
-    process.stdout.write(await script(shell));
+    process.stdout.write(await script(shell, ctx.commands));
     return 0;
   },
 };

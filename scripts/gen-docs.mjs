@@ -15,10 +15,10 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIR = path.join(REPO, 'docs', 'commands');
 
 export async function pages() {
-  const { loadAll } = await import(path.join(REPO, 'dist/src/pipeline/registry.js'));
+  const { commands } = await import(path.join(REPO, 'dist/commands/index.js'));
   const { optionsOf } = await import(path.join(REPO, 'dist/src/pipeline/assemble.js'));
   const { helpMarkdown, indexMarkdown } = await import(path.join(REPO, 'dist/src/cli/help.js'));
-  const specs = await loadAll();
+  const specs = await commands.all();
   const out = new Map([['README.md', indexMarkdown(specs)]]);
   for (const s of specs) out.set(`${s.name}.md`, helpMarkdown(s, optionsOf(s)));
   return out;

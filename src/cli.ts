@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import process from 'node:process';
 import chalk from 'chalk';
-import { COMMAND_NAMES, loadAll, loadCommand } from './pipeline/registry.js';
+import { COMMAND_NAMES } from './pipeline/registry.js';
+import { commands } from '../commands/index.js';
 import { assemble, contextFor, parseSegment, printHelp, type Segment } from './pipeline/assemble.js';
 import { collectCounters, runPipeline } from './pipeline/runner.js';
 import { splitFused, splitPipeline } from './pipeline/words.js';
@@ -15,7 +16,7 @@ import { writeErr } from './runtime.js';
 const VERSION = '0.1.0';
 
 async function topHelp(): Promise<void> {
-  const specs = await loadAll();
+  const specs = await commands.all();
   const lines = [
     `kstream ${VERSION} — stream operations on Apache Kafka, as Unix pipes or fused in one process`,
     '',
@@ -57,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     if (argv[0] === 'help' && argv[1]) {
-      printHelp(await loadCommand(argv[1]));
+      printHelp(await commands.load(argv[1]));
       return 0;
     }
     await topHelp();
@@ -74,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'run' && argv.length < 2) throw new UsageError('`run` needs a pipeline', `kstream run "gen --count 10 | filter 'r.ok'"`);
   const segments: Segment[] = [];
   for (const p of parts) {
-    const seg = await parseSegment(p);
+    const seg = await parseSegment(p, commands);
     if (!seg) return 0; // --help
     segments.push(seg);
   }
@@ -105,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
   const stop = drainsStdin ? new Promise<void>(() => {}) : interrupted;
   const file = source instanceof NdjsonSource ? parallelInput(segments, stages) : undefined;
   if (file && sink instanceof StdoutSink) {
-    const res = await runParallel(parts, file, sink, stop);
+    const res = await runParallel(parts, commands, file, sink, stop);
     counters = Object.entries(res.counters);
     stopped = res.stopped;
   } else {

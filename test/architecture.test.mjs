@@ -51,7 +51,8 @@ const FLOORS = [
   [4, /^src\/pipeline\//],
   [4, /^src\/cli\//],
   [6, /^commands\//],
-  [7, /^src\/cli\.ts$/],
+  // the entry points: the command line and the worker threads, which hand the command table down
+  [7, /^src\/(cli|worker)\.ts$/],
 ];
 const floorOf = (f) => FLOORS.find(([, re]) => re.test(f))?.[0];
 

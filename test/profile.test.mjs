@@ -7,7 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectionConfig, resolveConnection } from '../dist/src/kafka/config.js';
-import { parseSegment } from '../dist/src/pipeline/assemble.js';
+import { parseSegment as parseWith } from '../dist/src/pipeline/assemble.js';
+import { commands } from '../dist/commands/index.js';
+
+const parseSegment = (argv) => parseWith(argv, commands);
 import { runSync } from './helpers/spawn.mjs';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ks-profile-'));

@@ -17,6 +17,7 @@
  * setup and the consumer's first fetch are not charged to the first measured records.
  */
 import process from 'node:process';
+import type { Commands } from '../pipeline/registry.js';
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { BuildContext, Opts } from '../pipeline/command.js';
@@ -103,6 +104,8 @@ export interface KafkaBenchResult {
 
 interface Settings {
   cfg: KafkaConfig;
+  /** The command table, for the --pipeline stages. */
+  commands: Commands;
   partitions: number;
   pipeline: string | null;
   preset: string;
@@ -130,6 +133,7 @@ function settings(opts: Opts, ctx: BuildContext): Settings {
   if (batch < 1) throw new UsageError('--batch must be at least 1');
   const pipeline = opts.pipeline === undefined || NO_PIPELINE.has(String(opts.pipeline).trim()) ? null : String(opts.pipeline);
   return {
+    commands: ctx.commands,
     cfg: connectionConfig(opts, process.env, ctx.verbose ? ctx.log : undefined),
     partitions,
     pipeline,
@@ -217,7 +221,7 @@ class BatchTimes {
 
 async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
   const topic = `kstream-bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const stagesPipe = s.pipeline !== null ? await InProcessPipeline.create(s.pipeline) : undefined;
+  const stagesPipe = s.pipeline !== null ? await InProcessPipeline.create(s.pipeline, s.commands) : undefined;
   const chain = stagesPipe?.chain ?? new Chain([]);
   const gen = createGenerator({ preset: s.preset, seed: s.seed, values: false });
 

@@ -1,7 +1,7 @@
 import { Chain } from './chain.js';
 import { cac } from 'cac';
 import type { BuildContext, CommandSpec, OptionSpec, Opts } from './command.js';
-import { loadAll, loadCommand } from './registry.js';
+import type { Commands } from './registry.js';
 import { closest, UsageError } from './errors.js';
 import { protectOptionValues, restoreOptionValues } from './option-text.js';
 import { parseOnError, RecordErrors } from './onerror.js';
@@ -18,6 +18,8 @@ export interface Segment {
   spec: CommandSpec;
   args: string[];
   opts: Opts;
+  /** The table it was parsed with, passed on to the command (BuildContext.commands). */
+  commands: Commands;
 }
 
 const COMMON: OptionSpec[] = [
@@ -47,8 +49,8 @@ function cacFor(spec: CommandSpec) {
 }
 
 /** Parses one segment; returns undefined when it asked for --help (already printed). */
-export async function parseSegment(words: string[]): Promise<Segment | undefined> {
-  const spec = await loadCommand(words[0]);
+export async function parseSegment(words: string[], commands: Commands): Promise<Segment | undefined> {
+  const spec = await commands.load(words[0]);
   const cli = cacFor(spec);
   let parsed: { args: readonly string[]; options: Opts };
   const options = optionsOf(spec);
@@ -76,8 +78,8 @@ export async function parseSegment(words: string[]): Promise<Segment | undefined
   const required = (spec.args.match(/<[^>]+>/g) ?? []).length;
   if (args.length < required) throw new UsageError(`missing ${spec.args} for \`${spec.name}\``, `see \`kstream ${spec.name} --help\``);
   const opts = typeOptions(parsed.options, options);
-  await checkSettings(opts, options, spec.name);
-  return { spec, args, opts: applySettings(opts, options, givenOptions(argv.slice(1), options)) };
+  await checkSettings(opts, options, spec.name, commands);
+  return { spec, args, opts: applySettings(opts, options, givenOptions(argv.slice(1), options)), commands };
 }
 
 /** `-Xkey=value` as kcat (getopt) reads it: `-X key=value`. */
@@ -91,7 +93,7 @@ function settingsJoined(words: string[], options: readonly OptionSpec[]): string
  * `-X` keys the command does not take, refused by name: with the commands that do take it, if any, and the keys
  * this one supports (which may be none: `-X` is only on commands with settings).
  */
-async function checkSettings(opts: Opts, options: readonly OptionSpec[], command: string): Promise<void> {
+async function checkSettings(opts: Opts, options: readonly OptionSpec[], command: string, commands: Commands): Promise<void> {
   if (opts.X === undefined) return;
   const mine = settingsOf(options);
   for (const item of (Array.isArray(opts.X) ? opts.X : [opts.X]).map(String)) {
@@ -99,7 +101,7 @@ async function checkSettings(opts: Opts, options: readonly OptionSpec[], command
     if (mine.has(key)) continue;
     const supported = supportedSettings(options);
     const list = `kstream ${command} supports: ${supported.join(', ')}`;
-    const others = (await loadAll()).filter((s) => s.name !== command && settingsOf(optionsOf(s)).has(key)).map((s) => s.name);
+    const others = (await commands.all()).filter((s) => s.name !== command && settingsOf(optionsOf(s)).has(key)).map((s) => s.name);
     if (others.length) throw new UsageError(`client setting \`${key}\` is for ${others.map((n) => `\`${n}\``).join(', ')}, not \`${command}\``, list);
     const near = closest(key, supported);
     throw new UsageError(`unknown client setting \`${key}\``, `${near ? `did you mean \`${near}\`? ` : ''}${list}`);
@@ -116,6 +118,7 @@ const NOTHING: Carried = { key: false, ts: false, headers: false };
 export function contextFor(seg: Segment, fused: boolean, index: number, carries: Carried = NOTHING, run = new RunContext()): BuildContext {
   const onError = parseOnError(seg.opts.onError);
   return {
+    commands: seg.commands,
     fused,
     index,
     carries,
@@ -202,10 +205,10 @@ export function assemble(segments: Segment[], run = new RunContext()): Assembled
  * The stages of a run that has no source or sink of its own to build (worker threads, `bench --pipeline`), as one
  * Chain; every segment must be a stage. `fused` defaults to whether there are several.
  */
-export async function chainOf(segments: string[][], where: string, fused = segments.length > 1): Promise<{ chain: Chain; first: Segment; last: Segment }> {
+export async function chainOf(segments: string[][], commands: Commands, where: string, fused = segments.length > 1): Promise<{ chain: Chain; first: Segment; last: Segment }> {
   const parsed: Segment[] = [];
   for (const words of segments) {
-    const seg = await parseSegment(words);
+    const seg = await parseSegment(words, commands);
     if (!seg) throw new UsageError(`--help inside ${where}`, 'run `kstream <command> --help` on its own');
     if (!seg.spec.stage) throw new UsageError(`\`${seg.spec.name}\` cannot run inside ${where}`, 'use stages such as filter, map, window, aggregate');
     parsed.push(seg);

@@ -4,6 +4,7 @@ import { PartialFailure, type Chain } from './chain.js';
 import { NdjsonDecoder, decodeUtf8, LONG_LINE_HINT } from '../codec/ndjson.js';
 import { parseOnError, RecordErrors } from './onerror.js';
 import { chainOf } from './assemble.js';
+import type { Commands } from './registry.js';
 import { KsError } from './errors.js';
 import type { RangeReader } from '../io/filerange.js';
 
@@ -41,8 +42,8 @@ export class ChunkProcessor {
     private readonly dropControl: boolean,
   ) {}
 
-  static async create(segments: string[][]): Promise<ChunkProcessor> {
-    const { chain, first, last } = await chainOf(segments, 'a worker thread');
+  static async create(segments: string[][], commands: Commands): Promise<ChunkProcessor> {
+    const { chain, first, last } = await chainOf(segments, commands, 'a worker thread');
     const inputErrors = new RecordErrors(parseOnError(first.opts.onError), 'stdin');
     const decoder = new NdjsonDecoder(chain.plan(), inputErrors, relative);
     return new ChunkProcessor(chain, decoder, inputErrors, last.opts.watermarks === false);

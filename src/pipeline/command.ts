@@ -75,10 +75,20 @@ export interface CommandSpec {
   stdin?(opts: Opts, errors: RecordErrors): Source | undefined;
 }
 
+/** The subcommands, by name (commands/index.ts builds the table; src/pipeline/registry.ts says how). */
+export interface Commands {
+  /** The command's spec, its module loaded on first use; an unknown name is a usage error with the nearest one. */
+  load(name: string): Promise<CommandSpec>;
+  /** Every command in this build, in help order. */
+  all(): Promise<CommandSpec[]>;
+}
+
 /** Parsed options, camelCased by cac ("--on-error" → onError). */
 export type Opts = Record<string, any>;
 
 export interface BuildContext {
+  /** The command table the line was parsed with (bench --pipeline and completion parse commands themselves). */
+  commands: Commands;
   /** True when this stage runs inside a fused pipeline rather than alone between stdin and stdout. */
   fused: boolean;
   /** Position of the stage in the fused run (0 = first). */

@@ -3,6 +3,7 @@ import { NdjsonDecoder } from '../codec/ndjson.js';
 import { RecordErrors } from './onerror.js';
 import { PartialFailure, type Chain } from './chain.js';
 import { chainOf } from './assemble.js';
+import type { Commands } from './registry.js';
 import { splitPipeline } from './words.js';
 
 /**
@@ -21,8 +22,8 @@ export class InProcessPipeline {
     this.decoder = new NdjsonDecoder(chain.plan(), this.errors, ref);
   }
 
-  static async create(pipeline: string): Promise<InProcessPipeline> {
-    const { chain } = await chainOf(splitPipeline(pipeline), 'bench --pipeline', true);
+  static async create(pipeline: string, commands: Commands): Promise<InProcessPipeline> {
+    const { chain } = await chainOf(splitPipeline(pipeline), commands, 'bench --pipeline', true);
     return new InProcessPipeline(pipeline, chain);
   }
 

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type { Commands } from './registry.js';
 import process from 'node:process';
 import { Worker } from 'node:worker_threads';
 import { Interrupt, STOP } from './interrupt.js';
@@ -68,7 +69,7 @@ class Pool {
   }
 
   constructor(n: number, segments: string[][]) {
-    const url = new URL('./worker.js', import.meta.url);
+    const url = new URL('../worker.js', import.meta.url);
     this.starting = n;
     for (let i = 0; i < n; i++) {
       const w = new Worker(url, { workerData: { segments } });
@@ -159,8 +160,8 @@ class OrderedOutput {
 }
 
 /** Returns per-stage counters summed over threads. Throws the first record failure after writing what preceded it. */
-export async function runParallel(argvSegments: string[][], file: StdinFile, sink: StdoutSink, stop: Promise<void>): Promise<{ counters: Record<string, Record<string, number>>; stopped: boolean }> {
-  const inline = await ChunkProcessor.create(argvSegments);
+export async function runParallel(argvSegments: string[][], commands: Commands, file: StdinFile, sink: StdoutSink, stop: Promise<void>): Promise<{ counters: Record<string, Record<string, number>>; stopped: boolean }> {
+  const inline = await ChunkProcessor.create(argvSegments, commands);
   const n = workerCount();
   const output = new OrderedOutput(sink, n * 3 + 1, file.pos);
   const interrupt = new Interrupt(stop);

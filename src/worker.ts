@@ -1,15 +1,16 @@
 /**
- * Worker-thread side of parallel.ts: builds the same stateless stages from the same argv and processes the
+ * Worker-thread side of pipeline/parallel.ts (an entry point, like cli.ts): builds the same stateless stages from the same argv and processes the
  * ranges of stdin it is given.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ChunkProcessor } from './chunk.js';
-import { RangeReader } from '../io/filerange.js';
-import { maxLineFromEnv } from '../codec/ndjson.js';
-import type { Task } from './parallel.js';
+import { ChunkProcessor } from './pipeline/chunk.js';
+import { RangeReader } from './io/filerange.js';
+import { maxLineFromEnv } from './codec/ndjson.js';
+import type { Task } from './pipeline/parallel.js';
+import { commands } from '../commands/index.js';
 
 const port = parentPort!;
-const proc = await ChunkProcessor.create(workerData.segments as string[][]);
+const proc = await ChunkProcessor.create(workerData.segments as string[][], commands);
 let reader: RangeReader | undefined;
 port.on('message', (m: Task | { end: true }) => {
   if ('end' in m) {

@@ -1,0 +1,20 @@
+import { commandTable } from '../src/pipeline/registry.js';
+
+/** Every subcommand, loaded on demand: the table src/cli.ts and src/worker.ts hand to the parser. */
+export const commands = commandTable({
+  consume: () => import('./consume.js'),
+  produce: () => import('./produce.js'),
+  map: () => import('./map.js'),
+  filter: () => import('./filter.js'),
+  flatmap: () => import('./flatmap.js'),
+  window: () => import('./window.js'),
+  aggregate: () => import('./aggregate.js'),
+  dedupe: () => import('./dedupe.js'),
+  gen: () => import('./gen.js'),
+  stats: () => import('./stats.js'),
+  bench: () => import('./bench.js'),
+  topics: () => import('./topics.js'),
+  groups: () => import('./groups.js'),
+  profile: () => import('./profile.js'),
+  completion: () => import('./completion.js'),
+});
