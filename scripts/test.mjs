@@ -164,8 +164,9 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 /** Programs the tests run besides Node, with the Debian package that brings each (the README's prerequisites). */
 const TOOLS = {
-  unit: [['jq', 'jq']],
-  it: [['java', 'openjdk-17-jdk-headless'], ['keytool', 'openjdk-17-jdk-headless'], ['mvn', 'maven'], ['openssl', 'openssl'], ['kcat', 'kcat'], ['jq', 'jq']],
+  // zsh and fish: the completion tests run the generated scripts in each shell they are for
+  unit: [['jq', 'jq'], ['zsh', 'zsh'], ['fish', 'fish']],
+  it: [['java', 'openjdk-17-jdk-headless'], ['keytool', 'openjdk-17-jdk-headless'], ['mvn', 'maven'], ['openssl', 'openssl'], ['kcat', 'kcat'], ['jq', 'jq'], ['zsh', 'zsh'], ['fish', 'fish']],
 };
 
 function onPath(cmd) {
@@ -181,7 +182,7 @@ function onPath(cmd) {
 
 /** Stops at once, in one line, when a program the selected tests need is missing, instead of failing test by test. */
 function preflight(o) {
-  const need = [...(o.unit ? TOOLS.unit : []), ...(o.it && !process.env.KSTREAM_BROKERS ? TOOLS.it : o.it ? TOOLS.it.filter(([c]) => c === 'kcat' || c === 'jq') : [])];
+  const need = [...(o.unit ? TOOLS.unit : []), ...(o.it && !process.env.KSTREAM_BROKERS ? TOOLS.it : o.it ? TOOLS.it.filter(([c]) => ['kcat', 'jq', 'zsh', 'fish'].includes(c)) : [])];
   const missing = need.filter(([cmd]) => !onPath(cmd));
   if (missing.length === 0) return;
   const cmds = [...new Set(missing.map(([c]) => `\`${c}\``))].join(', ');

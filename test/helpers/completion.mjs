@@ -21,7 +21,6 @@ export function scriptFile(shell) {
   return scripts.get(shell);
 }
 
-export const has = (program) => spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
 
 /**
  * A `kstream` in a directory of its own, for PATH and for the first word of a line: the built CLI, or (`stub`) a
