@@ -3,7 +3,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { CLI, runSync } from './spawn.mjs';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-completion-'));
