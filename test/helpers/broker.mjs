@@ -4,7 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
+import { run } from './spawn.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -67,7 +69,15 @@ export async function itContext({ own } = {}) {
     await adm.createTopics({ topics: [{ topic: t, numPartitions: partitions, ...(configEntries ? { configEntries } : {}) }], waitForLeaders: true });
     return t;
   };
-  return { brokers, env, adm, topics, groups, name, groupName, createTopic, dir };
+  /** kstream against this broker (`env` adds to the broker's environment). */
+  const ks = (args, { input, env: extra } = {}) => run(args, { input, env: { ...env, ...extra } });
+  /** kstream that must succeed: its result, or a failure naming the command and its stderr. */
+  const ok = async (args, opts) => {
+    const r = await ks(args, opts);
+    assert.equal(r.code, 0, `kstream ${Array.isArray(args) ? args.join(' ') : args} failed (${r.code}): ${r.stderr}`);
+    return r;
+  };
+  return { brokers, env, adm, topics, groups, name, groupName, createTopic, dir, ks, ok };
 }
 
 /** Sum of the end offsets of a topic's partitions (records, plus transaction markers). */

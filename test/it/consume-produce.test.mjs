@@ -6,20 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { itContext } from '../helpers/broker.mjs';
-import { run, start, textLines as lines } from '../helpers/spawn.mjs';
+import { start, textLines as lines } from '../helpers/spawn.mjs';
 
 const T = { timeout: 60_000 };
 const ctx = await itContext();
 const { brokers, adm: admin, groups, name } = ctx;
 
 /** kstream (arguments, or a command line with $KS) against the test broker; `env` adds variables. */
-const ks = (args, { input, env } = {}) => run(args, { input, env: { ...ctx.env, ...env } });
-
-async function ok(args, opts) {
-  const r = await ks(args, opts);
-  assert.equal(r.code, 0, `kstream ${Array.isArray(args) ? args.join(' ') : args} failed (${r.code}): ${r.stderr}`);
-  return r;
-}
+const { ks, ok } = ctx;
 
 const createTopic = (partitions = 1, what = 't') => ctx.createTopic(what, partitions);
 

@@ -2,24 +2,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { itContext } from '../helpers/broker.mjs';
-import { run } from '../helpers/spawn.mjs';
 
 const T = { timeout: 90_000 };
 const ctx = await itContext();
-const ks = (args, input) => run(args, { input, env: ctx.env });
-
-async function ok(args, input) {
-  const r = await ks(args, input);
-  assert.equal(r.code, 0, `kstream ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
-}
+const { ks, ok } = ctx;
 
 test('--regex reads every topic whose whole name matches, with the topics named; a near name is not taken', T, async () => {
   const base = ctx.name('rx');
   const [a, b, near] = [`${base}-a`, `${base}-b`, `${base}-a-dead`];
-  await ok(['produce', a, '--create'], '{"n":1}\n{"n":2}\n');
-  await ok(['produce', b, '--create', '--partitions', '2', '--key', 'r.n'], '{"n":3}\n{"n":4}\n{"n":5}\n');
-  await ok(['produce', near, '--create'], '{"n":99}\n');
+  await ok(['produce', a, '--create'], { input: '{"n":1}\n{"n":2}\n' });
+  await ok(['produce', b, '--create', '--partitions', '2', '--key', 'r.n'], { input: '{"n":3}\n{"n":4}\n{"n":5}\n' });
+  await ok(['produce', near, '--create'], { input: '{"n":99}\n' });
 
   const r = await ok(['consume', '--regex', `${base}-[ab]`, '--exit']);
   assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).n).sort(), [1, 2, 3, 4, 5]);

@@ -4,19 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { itContext } from '../helpers/broker.mjs';
-import { run } from '../helpers/spawn.mjs';
 
 const T = { timeout: 60_000 };
 const ctx = await itContext();
 const { env, adm: admin } = ctx;
 
-const ks = (args, { input } = {}) => run(args, { input, env });
-
-async function ok(args, opts) {
-  const r = await ks(args, opts);
-  assert.equal(r.code, 0, `kstream ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
-}
+const { ks, ok } = ctx;
 
 const json = async (args) => JSON.parse((await ok([...args, '--json'])).stdout);
 

@@ -9,14 +9,7 @@ const T = { timeout: 60_000 };
 const ctx = await itContext();
 const { env, adm: admin } = ctx;
 
-/** kstream against the test broker. */
-const ks = (args, { input } = {}) => run(args, { input, env });
-
-async function ok(args, opts) {
-  const r = await ks(args, opts);
-  assert.equal(r.code, 0, `kstream ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r;
-}
+const { ks, ok } = ctx;
 
 const json = async (args) => JSON.parse((await ok([...args, '--json'])).stdout);
 const topicName = () => ctx.name('tg');
