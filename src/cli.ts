@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import process from 'node:process';
-import chalk from 'chalk';
+import { colorLevel, paint } from './report/color.js';
 import { COMMAND_NAMES } from './pipeline/registry.js';
 import { commands } from '../commands/index.js';
 import { assemble, contextFor, parseSegment, printHelp, type Segment } from './pipeline/assemble.js';
@@ -142,15 +142,17 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 function report(e: unknown): number {
   if (e instanceof ReaderGone) return 0;
+  // the error goes to stderr: its colour follows stderr's terminal and NO_COLOR/FORCE_COLOR, not stdout's
+  const red = paint(colorLevel(process.stderr)).red;
   if (e instanceof KsError) {
-    const prefix = chalk.red('kstream:');
+    const prefix = red('kstream:');
     writeErr(`${prefix} ${e.message}${e.hint ? ` — ${e.hint}` : ''}`);
     if (verbose && e.stack) writeErr(e.stack);
     return e.exitCode;
   }
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'EPIPE') return 0;
-  writeErr(`${chalk.red('kstream:')} internal error: ${err?.message ?? String(e)}${verbose ? '' : ' — rerun with --verbose for details, and please report it'}`);
+  writeErr(`${red('kstream:')} internal error: ${err?.message ?? String(e)}${verbose ? '' : ' — rerun with --verbose for details, and please report it'}`);
   if (verbose && err?.stack) writeErr(err.stack);
   return 1;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KS, lines, piped, runSync, start } from './helpers/spawn.mjs';
+import { spawnSync } from 'node:child_process';
+import { CLI, KS, lines, piped, runSync, start } from './helpers/spawn.mjs';
 
 const clicks = (n, seed = 1) => {
   let s = seed;
@@ -381,4 +382,21 @@ test('a 100 MB line is a record like any other; beyond KSTREAM_MAX_LINE it fails
     assert.equal(r.stdout, '1\n');
     assert.match(r.stderr, /^kstream: stdin line 2: line longer than 1048576 bytes — .*KSTREAM_MAX_LINE/);
   }
+});
+
+test('the error line is red by stderr, not stdout: NO_COLOR wins, FORCE_COLOR forces, a redirected stderr gets none', () => {
+  // `script` gives the command a terminal, as a user's shell does
+  const { NO_COLOR, FORCE_COLOR, ...env } = process.env;
+  const tty = (cmd) => spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env }).stdout;
+  const red = '\u001b[31mkstream:\u001b[39m invalid filter expression';
+  const cli = `"${process.execPath}" "${CLI}" filter 'r.' < /dev/null`;
+  // stdout redirected, stderr a terminal: red (the prefix followed stdout's terminal)
+  assert.ok(tty(`${cli} > /dev/null`).startsWith(red), 'stderr on a terminal is coloured');
+  // NO_COLOR on a terminal: plain (chalk's default instance ignores NO_COLOR)
+  assert.ok(tty(`NO_COLOR=1 ${cli}`).startsWith('kstream: invalid filter expression'), 'NO_COLOR');
+  // stderr redirected, stdout a terminal: plain
+  assert.equal(tty(`${cli} 2>&1 >/dev/tty | cat`).includes('\u001b['), false, 'stderr into a pipe');
+  // no terminal at all, FORCE_COLOR: red
+  const forced = spawnSync('bash', ['-c', `FORCE_COLOR=1 ${cli}`], { encoding: 'utf8', env });
+  assert.ok(forced.stderr.startsWith(red), forced.stderr);
 });
