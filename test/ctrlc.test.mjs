@@ -64,3 +64,12 @@ test('a run that is not stuck still ends by its own handler: drains on the first
   await sleep(700);
   assert.equal(relays(), '', 'the watcher exits with its run');
 });
+
+test('the watcher leaves with its run: a caller reading stderr to its end before reaping kstream does not wait on it', { timeout: 30_000 }, () => {
+  // perl's backticks read to EOF, then reap: the watcher shared that stderr and stayed while kstream was an unreaped
+  // zombie (`kill -0` says yes to one), so this hung for good (Python's subprocess.run with a timeout likewise)
+  const r = spawnSync('perl', ['-e', `print length(\`"${process.execPath}" "${CLI}" gen --count 1 --seed 1 2>&1\`)`], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.error, undefined, 'it returned');
+  assert.equal(r.status, 0);
+  assert.ok(Number(r.stdout) > 20, r.stdout);
+});
