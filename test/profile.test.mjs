@@ -226,11 +226,14 @@ test('-X command settings stand for the options of produce and consume', async (
 
 test('-X counts as a flag: over the environment and the profile, and refused when it contradicts a flag', async () => {
   const { env } = setup(FULL);
-  const e = { ...env, KSTREAM_BROKERS: 'e:1', KSTREAM_SASL_USERNAME: 'euser' };
-  const cfg = connectionConfig(await parse('topics', '-X', 'bootstrap.servers=x:1', '-X', 'sasl.username=xuser', '-X', 'enable.ssl.certificate.verification=true'), e);
+  const e = { ...env, KSTREAM_BROKERS: 'e:1', KSTREAM_SASL_USERNAME: 'euser', KSTREAM_SASL_PASSWORD: 'epw' };
+  const cfg = connectionConfig(await parse('topics', '-X', 'bootstrap.servers=x:1', '-X', 'security.protocol=SASL_SSL', '-X', 'sasl.mechanism=PLAIN', '-X', 'sasl.username=xuser', '-X', 'enable.ssl.certificate.verification=true'), e);
   assert.deepEqual(cfg.brokers, ['x:1']);
   assert.equal(cfg.sasl.username, 'xuser');
+  // brokers named outside the profile get none of its secrets: the password is the environment's, not its file's
+  assert.equal(cfg.sasl.password, 'epw');
   assert.equal(cfg.tls.rejectUnauthorized, true);
+  assert.equal(cfg.tls.ca, undefined);
   // security.protocol=PLAINTEXT turns off the TLS and SASL of the profile
   const plain = connectionConfig(await parse('topics', '-X', 'security.protocol=PLAINTEXT'), env);
   assert.equal(plain.tls, undefined);
@@ -264,6 +267,11 @@ test('-X refusals are one line: unknown keys with the list, other commands\' key
   const unknown = ks('topics', '-X', 'foo.bar=1');
   assert.equal(unknown.code, 2);
   assert.equal(unknown.stderr, 'kstream: unknown client setting `foo.bar` — kstream topics supports: bootstrap.servers, metadata.broker.list, client.id, sasl.mechanism, sasl.mechanisms, sasl.username, security.protocol, ssl.ca.location, ssl.certificate.location, ssl.key.location, enable.ssl.certificate.verification\n');
+  // a setting with no = cannot be split into key and value: one that may hold a password is not echoed
+  const typo = ks('topics', '-X', 'sasl.password:hunter2');
+  assert.equal(typo.code, 2);
+  assert.equal(typo.stderr, 'kstream: invalid -X setting (not shown: it may hold a secret) — use key=value, e.g. -X bootstrap.servers=127.0.0.1:9092\n');
+  assert.equal(ks('topics', '-X', 'client.id').stderr, 'kstream: invalid -X `client.id` — use key=value, e.g. -X bootstrap.servers=127.0.0.1:9092\n');
   const near = ks('produce', 't', '-X', 'ack=1');
   assert.match(near.stderr, /^kstream: unknown client setting `ack` — did you mean `acks`\? kstream produce supports: acks, request\.required\.acks, compression\.type, .*bootstrap\.servers/);
   const other = ks('produce', 't', '-X', 'group.id=g');
@@ -345,15 +353,24 @@ test('profile set, list, use, show, delete: a round trip through the file (0600,
   assert.match(ks(['profile', 'list'], { KSTREAM_PROFILE: 'dev' }).stderr, /KSTREAM_PROFILE=dev overrides the current profile here/);
 
   // show: what a command would use, and from where; never a secret
-  const show = ks(['profile', 'show'], { KSTREAM_SASL_PASSWORD: 'hunter2', KSTREAM_BROKERS: 'e:1' });
+  const show = ks(['profile', 'show'], { KSTREAM_SASL_PASSWORD: 'hunter2' });
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /│ profile +│ prod \(.*config\.json\) +│ current +│/);
-  assert.match(show.stdout, /│ brokers +│ e:1 +│ KSTREAM_BROKERS +│/);
+  assert.match(show.stdout, /│ brokers +│ p1:9092,p2:9093 +│ profile prod +│/);
   assert.match(show.stdout, /│ client id +│ kstream +│ default +│/);
   assert.match(show.stdout, /│ sasl user +│ etl +│ profile prod +│/);
   assert.match(show.stdout, /│ sasl password +│ from KSTREAM_SASL_PASSWORD +│ KSTREAM_SASL_PASSWORD +│/);
   assert.match(show.stdout, /│ tls ca +│ .*ca\.pem +│ profile prod +│/);
   assert.ok(!show.stdout.includes('hunter2') && !show.stdout.includes('pw-content'));
+  // brokers named elsewhere get none of the profile's credentials or TLS (they went to any cluster named)
+  const elsewhere = ks(['profile', 'show'], { KSTREAM_SASL_PASSWORD: 'hunter2', KSTREAM_BROKERS: 'e:1' });
+  assert.equal(elsewhere.code, 0, elsewhere.stderr);
+  assert.match(elsewhere.stdout, /│ brokers +│ e:1 +│ KSTREAM_BROKERS +│/);
+  assert.match(elsewhere.stdout, /│ sasl +│ off +│/);
+  assert.match(elsewhere.stdout, /│ tls +│ off +│/);
+  const flag = JSON.parse(ks(['profile', 'show', '--brokers', 'f:1', '--json']).stdout);
+  assert.equal(flag.sasl, null);
+  assert.equal(flag.tls, null);
   const json = JSON.parse(ks(['profile', 'show', 'dev', '--client-id', 'x', '--json']).stdout);
   assert.deepEqual(json.profile, { name: 'dev', by: 'named', file });
   assert.deepEqual(json.clientId, { value: 'x', from: '--client-id' });

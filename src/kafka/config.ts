@@ -9,7 +9,7 @@ import process from 'node:process';
 import type { OptionSpec, Opts } from '../pipeline/command.js';
 import { UsageError } from '../pipeline/errors.js';
 import { writeErr } from '../runtime.js';
-import { chooseProfile, profilePath, type Chosen } from './profile.js';
+import { chooseProfile, profilePath, type Chosen, type Profile } from './profile.js';
 
 export const DEFAULT_BROKERS = '127.0.0.1:9092';
 
@@ -79,6 +79,8 @@ export interface KafkaConfig {
   brokers: string[];
   /** Where the broker list came from (`--brokers`, `KSTREAM_BROKERS`, `profile prod`, `default`), for the hint of an unreachable one. */
   brokersFrom?: string;
+  /** What turned TLS on (`--tls`, `-X security.protocol=SSL`, `profile prod`), for the hint of a refused handshake. */
+  tlsFrom?: string;
   clientId: string;
   sasl?: { mechanism: SaslMechanism; username: string; password: string };
   tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
@@ -167,6 +169,10 @@ export function resolveConnection(opts: Opts, env: NodeJS.ProcessEnv = process.e
       : p.clientId !== undefined ? { value: p.clientId, from: fromProfile } : { value: 'kstream', from: 'default' },
   };
 
+  // A profile's SASL and TLS belong to its brokers: sent to brokers named elsewhere (--brokers, KSTREAM_BROKERS) they
+  // would present one cluster's credentials to another. A profile that names no brokers lends them to any.
+  const pa: Profile = p.brokers === undefined || brokers.from === fromProfile ? p : {};
+
   // -X security.protocol says both whether TLS is on (opts.tls) and whether SASL is: SASL_* needs it, the others exclude it
   const protocolText = /^security\.protocol=(.*)$/s.exec((opts.setBy as Record<string, string> | undefined)?.tls ?? '')?.[1];
   const protocol = protocolText === undefined ? undefined : `-X security.protocol=${protocolText}`;
@@ -185,16 +191,16 @@ export function resolveConnection(opts: Opts, env: NodeJS.ProcessEnv = process.e
   }
   // with security.protocol PLAINTEXT or SSL, SASL from the environment or the profile is overruled
   if (saslWanted !== false) {
-    const mechanism = pick('saslMechanism', '--sasl-mechanism', 'KSTREAM_SASL_MECHANISM', p.sasl?.mechanism);
-    const username = pick('saslUsername', '--sasl-username', 'KSTREAM_SASL_USERNAME', p.sasl?.username);
+    const mechanism = pick('saslMechanism', '--sasl-mechanism', 'KSTREAM_SASL_MECHANISM', pa.sasl?.mechanism);
+    const username = pick('saslUsername', '--sasl-username', 'KSTREAM_SASL_USERNAME', pa.sasl?.username);
     let password: Field<{ file: string } | { env: string }> | undefined;
     if (text(opts.saslPasswordFile) !== undefined) password = { value: { file: text(opts.saslPasswordFile)! }, from: '--sasl-password-file' };
     else if (env.KSTREAM_SASL_PASSWORD !== undefined) password = { value: { env: 'KSTREAM_SASL_PASSWORD' }, from: 'KSTREAM_SASL_PASSWORD' };
-    else if (p.sasl?.passwordFile !== undefined) password = { value: { file: pathOf(p.sasl.passwordFile) }, from: fromProfile };
+    else if (pa.sasl?.passwordFile !== undefined) password = { value: { file: pathOf(pa.sasl.passwordFile) }, from: fromProfile };
     if (saslWanted && !mechanism) {
       throw new UsageError(`\`${protocol}\` needs a SASL mechanism`, 'add -X sasl.mechanism=PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (or --sasl-mechanism)');
     }
-    if (mechanism || username || text(opts.saslPasswordFile) !== undefined || p.sasl !== undefined) {
+    if (mechanism || username || text(opts.saslPasswordFile) !== undefined || pa.sasl !== undefined) {
       const m = (mechanism?.value ?? 'plain').toLowerCase() as SaslMechanism;
       if (!MECHANISMS.includes(m)) {
         throw new UsageError(`unknown SASL mechanism \`${mechanism!.value}\`${mechanism!.from === fromProfile ? ` in profile \`${chosen!.name}\`` : ''}`, 'use plain, scram-sha-256 or scram-sha-512');
@@ -209,17 +215,17 @@ export function resolveConnection(opts: Opts, env: NodeJS.ProcessEnv = process.e
   const flagTls = tlsFlags.find(([k]) => (k === 'tlsInsecure' ? opts[k] === true : text(opts[k]) !== undefined));
   if (opts.tls === false) {
     if (flagTls) throw new UsageError(`\`${given(opts, 'tls', '--no-tls')}\` turns TLS off, but \`${given(opts, flagTls[0], flagTls[1])}\` needs it`, protocol ? 'use security.protocol=SSL or SASL_SSL, or leave the TLS settings out' : 'keep one');
-  } else if (opts.tls === true || flagTls || p.tls) {
+  } else if (opts.tls === true || flagTls || pa.tls) {
     const on = opts.tls === true ? given(opts, 'tls', '--tls') : flagTls ? given(opts, flagTls[0], flagTls[1]) : fromProfile;
     const file = (key: string, flag: string, prof: string | undefined): Field<string> | undefined =>
       text(opts[key]) !== undefined ? { value: text(opts[key])!, from: given(opts, key, flag) } : prof !== undefined ? { value: pathOf(prof), from: fromProfile } : undefined;
     const tls: NonNullable<Resolved['tls']> = {
       on,
-      ca: file('tlsCa', '--tls-ca', p.tls?.ca),
-      cert: file('tlsCert', '--tls-cert', p.tls?.cert),
-      key: file('tlsKey', '--tls-key', p.tls?.key),
+      ca: file('tlsCa', '--tls-ca', pa.tls?.ca),
+      cert: file('tlsCert', '--tls-cert', pa.tls?.cert),
+      key: file('tlsKey', '--tls-key', pa.tls?.key),
       insecure: typeof opts.tlsInsecure === 'boolean' ? { value: opts.tlsInsecure, from: given(opts, 'tlsInsecure', '--tls-insecure') }
-        : p.tls?.insecure !== undefined ? { value: p.tls.insecure, from: fromProfile } : { value: false, from: 'default' },
+        : pa.tls?.insecure !== undefined ? { value: pa.tls.insecure, from: fromProfile } : { value: false, from: 'default' },
     };
     if (!!tls.cert !== !!tls.key) {
       const has = (tls.cert ?? tls.key)!;
@@ -252,6 +258,7 @@ export function connectionConfig(opts: Opts, env: NodeJS.ProcessEnv = process.en
       key: r.tls.key ? readSecretFile(r.tls.key.value, 'key file') : undefined,
       rejectUnauthorized: !r.tls.insecure.value,
     };
+    cfg.tlsFrom = r.tls.on;
   }
   return cfg;
 }

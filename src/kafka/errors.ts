@@ -114,8 +114,8 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
     if (reason === 'connection closed by the broker' || reason === 'connection reset') {
       const hint = ctx.cfg?.tls
         ? ctx.cfg.tls.cert === undefined
-          ? 'a listener that requires client certificates hangs up without one: pass --tls-cert <file> and --tls-key <file>; for a plaintext listener drop --tls/--tls-*'
-          : 'is the port a TLS listener? drop --tls/--tls-* for a plaintext one'
+          ? `a listener that requires client certificates hangs up without one: pass --tls-cert <file> and --tls-key <file>; for a plaintext listener drop ${ctx.cfg.tlsFrom?.startsWith('profile ') ? `the TLS settings (they come from ${ctx.cfg.tlsFrom})` : '--tls/--tls-*'}`
+          : `is the port a TLS listener? for a plaintext one drop ${ctx.cfg.tlsFrom?.startsWith('profile ') ? `the TLS settings (they come from ${ctx.cfg.tlsFrom})` : '--tls/--tls-*'}`
         : 'is the port a TLS listener? add --tls (and --tls-ca <file>); SASL also needs --sasl-mechanism and --sasl-username';
       return new RuntimeError(`cannot talk to brokers \`${brokers}\` (${reason})`, hint);
     }
