@@ -116,6 +116,7 @@ const consume: CommandSpec = {
       fetchMaxBytes: parseFetchMax(opts.fetchMax),
       offsetGiven: opts.offset === undefined ? undefined : String(opts.offset),
       notice: ctx.log,
+      quiet: ctx.quiet,
     }, kafkaRun(ctx.run));
     // Stateful stages after a group consumer checkpoint into the group's changelog; unused otherwise.
     if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`), kafkaRun(ctx.run));

@@ -45,3 +45,18 @@ test('--regex: no match, a bad pattern and an empty one are one line each', T, a
   assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
   assert.match(bad.stderr, /^kstream: invalid --regex `clicks-\(`: .+ — use a JavaScript regular expression/);
 });
+
+test('--regex never reads what the run itself writes: a fused produce into a matching topic is left out and named', T, async () => {
+  const base = ctx.name('rxown');
+  const [src, out] = [`${base}-src`, `${base}-out`];
+  await ok(['produce', src, '--create', '-q'], { input: '{"n":1}\n{"n":2}\n{"n":3}\n' });
+  // run twice: before, the second run matched its own output topic and copied the first run's copies again
+  for (let i = 0; i < 2; i++) {
+    const r = await ok(['consume', '--regex', `${base}-.*`, '--exit', '+', 'produce', out, '--create', '-q']);
+    if (i === 1) assert.equal(r.stderr, `kstream: --regex \`${base}-.*\` matches 1 topic: ${src} (not ${out}, which this run writes)\n`);
+  }
+  const copied = (await ok(['consume', out, '--exit', '-q'])).stdout.trim().split('\n');
+  assert.equal(copied.length, 6, copied.join('\n'));
+  // --quiet leaves the informational line out
+  assert.equal((await ok(['consume', '--regex', `${base}-src`, '--exit', '-q'])).stderr, '');
+});

@@ -14,6 +14,8 @@ export class KafkaRun {
   eos: ExactlyOnce | undefined;
   private cfg: KafkaConfig | undefined;
   private readonly letters = new Map<string, KafkaDeadLetters>();
+  /** Topics the run writes (its sink's, its changelog): a --regex must not read its own output. */
+  readonly writes = new Set<string>();
 
   /** Connection settings of the run's first Kafka source or sink; dead letters use them. */
   useConfig(cfg: KafkaConfig): void {
@@ -22,6 +24,7 @@ export class KafkaRun {
 
   /** The dead-letter box of a topic, made on first use. */
   deadLetters(topic: string): KafkaDeadLetters {
+    this.writes.add(topic);
     let d = this.letters.get(topic);
     if (!d) this.letters.set(topic, (d = new KafkaDeadLetters(topic, () => this.cfg ?? connectionConfig({}, process.env), () => this.eos)));
     return d;

@@ -107,6 +107,7 @@ export class KafkaSink implements Sink {
   private readonly eos: ExactlyOnce | undefined;
 
   constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSinkOptions, private readonly run: KafkaRun) {
+    run.writes.add(opts.topic);
     this.reads = opts.mode === 'envelope' ? 'all' : opts.key ? opts.key.needs : 'none';
     this.clock = opts.clock ?? (() => performance.now());
     run.useConfig(cfg);

@@ -49,6 +49,8 @@ export interface KafkaSourceOptions {
   /** --offset as given on the command line (absent: the default), and where to say that a group's commits win over it. */
   offsetGiven?: string;
   notice?: (line: string) => void;
+  /** --quiet: no informational lines (the topics a --regex matched); warnings still come. */
+  quiet?: boolean;
 }
 
 /** A --regex as a whole-name pattern; a pattern JavaScript cannot compile is a usage error naming it. */
@@ -139,15 +141,18 @@ export class KafkaSource implements Source {
   private async matching(client: KafkaClient, source: string): Promise<string[]> {
     const pattern = topicPattern(source);
     const all = (await client.topics()).map((m) => m.topic);
-    const found = all.filter((t) => !t.startsWith('__') && pattern.test(t));
+    // never the topics this run writes (its produce, changelog, dead letters): following them would read its own
+    // output back in, for ever
+    const own = all.filter((t) => this.run.writes.has(t) && pattern.test(t));
+    const found = all.filter((t) => !t.startsWith('__') && !this.run.writes.has(t) && pattern.test(t));
     const topics = [...new Set([...this.opts.topics, ...found])].sort();
     if (found.length === 0) {
       throw new UsageError(
-        `no topic matches --regex \`${source}\` (of the ${all.length} on the brokers)`,
+        `no topic matches --regex \`${source}\` (of the ${all.filter((t) => !t.startsWith('__')).length} on the brokers${own.length ? `, leaving out ${own.join(', ')}, which this run writes` : ''})`,
         'the pattern must match a whole topic name, e.g. --regex \'clicks-.*\'; `kstream topics list` shows them',
       );
     }
-    this.opts.notice?.(`kstream: --regex \`${source}\` matches ${found.length} topic${found.length === 1 ? '' : 's'}: ${found.join(', ')}`);
+    if (!this.opts.quiet) this.opts.notice?.(`kstream: --regex \`${source}\` matches ${found.length} topic${found.length === 1 ? '' : 's'}: ${found.join(', ')}${own.length ? ` (not ${own.join(', ')}, which this run writes)` : ''}`);
     return topics;
   }
 

@@ -37,7 +37,9 @@ export class KafkaStateBackend implements StateBackend {
   private ready = false;
   readonly positions = new Map<string, number>();
 
-  constructor(private readonly cfg: KafkaConfig, readonly topic: string, private readonly run: KafkaRun) {}
+  constructor(private readonly cfg: KafkaConfig, readonly topic: string, private readonly run: KafkaRun) {
+    run.writes.add(topic);
+  }
 
   private async connect(): Promise<KafkaClient> {
     if (!this.client) {
