@@ -94,6 +94,13 @@ test('bash: actions of topics and groups, shells of completion, files after a fi
   assert.deepEqual(bashComplete(`kstream window tumbling 1m --time ${d}/oth`), []);
 });
 
+test('bash: a group name is inserted quoted, as the shell reads it back (it is anyone\'s text)', () => {
+  const stub = fakeProgram(true, ['x;touch /tmp/kstream-pwned', 'my group', 'plain-1']);
+  // before, COMPREPLY held the names as they were: TAB then Enter ran `touch`, and a space split one name in two
+  assert.deepEqual(bashComplete('kstream groups describe ', { prog: stub.bin }), ['x\\;touch\\ /tmp/kstream-pwned', 'my\\ group', 'plain-1']);
+  assert.deepEqual(bashComplete('kstream consume t --group m', { prog: stub.bin }), ['my\\ group']);
+});
+
 test('bash: topic and group names are asked of the program on the line, with the line\'s connection options', () => {
   const stub = fakeProgram(true);
   const at = (line, opts) => bashComplete(line, { prog: stub.bin, ...opts });

@@ -340,8 +340,11 @@ _kstream() {
   while IFS= read -r l; do
     case $l in
       'w '*)
+        # quoted as the shell would read it back: a group name is anyone's text (\`x;rm …\`, spaces)
         last=\${l:2}
-        COMPREPLY+=("\${last:strip}") ;;
+        p=\${last:strip}
+        [ -n "$p" ] && printf -v p '%q' "$p"
+        COMPREPLY+=("$p") ;;
       'f '*)
         p=\${l:2} files=1
         while IFS= read -r f; do

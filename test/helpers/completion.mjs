@@ -25,11 +25,12 @@ export function scriptFile(shell) {
  * A `kstream` in a directory of its own, for PATH and for the first word of a line: the built CLI, or (`stub`) a
  * script that logs its arguments to `log` and prints fixed topic and group names.
  */
-export function fakeProgram(stub) {
+export function fakeProgram(stub, groups = ['g-one', 'g-two']) {
   const d = fs.mkdtempSync(path.join(dir, 'bin-'));
   const log = path.join(d, 'calls.log');
+  fs.writeFileSync(path.join(d, 'groups.txt'), groups.map((g) => `${g}\n`).join(''));
   const body = stub
-    ? `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\ncase "$3" in topics) printf 'alpha\\nbeta\\nalps\\n' ;; groups) printf 'g-one\\ng-two\\n' ;; esac\n`
+    ? `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\ncase "$3" in topics) printf 'alpha\\nbeta\\nalps\\n' ;; groups) cat '${path.join(d, 'groups.txt')}' ;; esac\n`
     : `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`;
   fs.writeFileSync(path.join(d, 'kstream'), body, { mode: 0o755 });
   return { dir: d, bin: path.join(d, 'kstream'), log, calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : []) };
