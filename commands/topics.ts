@@ -4,7 +4,7 @@ import type { ChalkInstance } from 'chalk';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { CONNECTION_OPTIONS, connectionConfig } from '../src/kafka/config.js';
-import type { ConfigAlteration, ConfigEntry, KafkaClient } from '../src/kafka/types.js';
+import { sameConfigValue, type ConfigAlteration, type ConfigEntry, type KafkaClient } from '../src/kafka/types.js';
 import { openKafka } from '../src/kafka/client/open.js';
 import { colorLevel, group, paint } from '../src/report/table.js';
 import { parseCount } from '../src/time/duration.js';
@@ -209,7 +209,7 @@ const topics: CommandSpec = {
           const now = after?.get(ch.name);
           // a dry run has no new value to read: what was asked for (a deleted config's default is not known yet)
           const next = now ? shown(now) : ch.op === 'set' ? ch.value! : '(default)';
-          const changed = ch.op === 'delete' ? old === undefined || old.fromTopic : !(old?.fromTopic && old.value === ch.value);
+          const changed = ch.op === 'delete' ? old === undefined || old.fromTopic : !(old?.fromTopic && sameConfigValue(old.value, ch.value));
           return { ...ch, old, now, next, changed };
         });
         if (opts.json) {

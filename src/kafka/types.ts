@@ -208,6 +208,18 @@ export interface KafkaClient {
   close(): Promise<void>;
 }
 
+/**
+ * Whether a config value the broker reports is the one asked for: the broker stores its own spelling of some
+ * (`+100` → `100`, `TRUE` → `true`, `delete, compact` → `delete,compact`).
+ */
+export function sameConfigValue(stored: string | null | undefined, asked: string | null | undefined): boolean {
+  if (stored === asked) return true;
+  if (stored == null || asked == null) return false;
+  const norm = (v: string) => v.replace(/\s+/g, '').toLowerCase();
+  if (norm(stored) === norm(asked)) return true;
+  return asked.trim() !== '' && Number.isFinite(Number(asked)) && Number(stored) === Number(asked);
+}
+
 export function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }

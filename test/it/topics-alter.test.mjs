@@ -69,6 +69,17 @@ test('alter-config --set changes one config and leaves the others; --delete reve
   const again = await ok(['topics', 'alter-config', t, '--delete', 'retention.ms', '--set', 'segment.ms=600000']);
   assert.equal(again.stdout, `segment.ms: 600000, unchanged\nretention.ms: ${retentionDefault} (default), unchanged\n`);
 
+  // values the broker stores in its own spelling: the wait for the change to show ended only at its 10 s deadline
+  const t2 = ctx.name('spelled');
+  await ok(['topics', 'create', t2, '--config', 'cleanup.policy=compact', '-q']);
+  const t0 = Date.now();
+  const spelled = await ok(['topics', 'alter-config', t2, '--set', 'retention.ms=+7200000', '--set', 'unclean.leader.election.enable=TRUE', '--set', 'cleanup.policy=compact, delete']);
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+  assert.match(spelled.stdout, /^retention\.ms: .* → 7200000\n/m);
+  assert.match(spelled.stdout, /^unclean\.leader\.election\.enable: .* → true\n/m);
+  const same = await ok(['topics', 'alter-config', t2, '--set', 'cleanup.policy=compact,delete']);
+  assert.match(same.stdout, /^cleanup\.policy: compact,delete, unchanged\n$/);
+
   const j = await json(['topics', 'alter-config', t, '--set', 'retention.ms=1000']);
   assert.deepEqual(j, {
     topic: t,

@@ -11,6 +11,7 @@ import type {
   BrokerMeta, ConfigAlteration, ConfigEntry, ConsumerOptions, CreateTopicOptions, GroupDescription, GroupListing, Isolation, KafkaClient,
   KafkaConsumer, KafkaProducer, PartitionOffsets, ProducerOptions, TopicMeta, TopicPartitionOffset, TransactionalProducer,
 } from '../types.js';
+import { sameConfigValue } from '../types.js';
 import { assignerProtocol, EARLIEST, kafkajsOptions, LATEST, openAdmin, protocolError, Wire, type Admin, type KafkajsOptions } from '../transport/kafkajs.js';
 import { WireConsumer } from './consumer.js';
 import { WireProducer } from './producer.js';
@@ -210,7 +211,7 @@ export class KafkajsClient implements KafkaClient {
       return changes.every((c) => {
         const e = now.get(c.name);
         if (!e) return true;
-        return c.op === 'delete' ? !e.fromTopic : e.isSensitive || e.value === c.value;
+        return c.op === 'delete' ? !e.fromTopic : e.isSensitive || sameConfigValue(e.value, c.value);
       });
     });
   }
