@@ -40,7 +40,8 @@ const bun = path.join(REPO, 'node_modules/.bin/bun');
 if (!fs.existsSync(bun)) fail('bun is not installed — run `npm install` (bun is a devDependency)');
 
 fs.mkdirSync(path.dirname(outfile), { recursive: true });
-// the worker module is a second entry point: pipelines over a file start it with new Worker(new URL('../worker.js')) from src/pipeline/parallel.ts
+// the worker module is a second entry point, for pipelines over a file (new Worker(new URL('../worker.js')) in
+// src/pipeline/parallel.ts); kstream starts workers on Node only today, so on Bun it is carried, not started
 const args = ['build', '--compile', '--minify-syntax', entry, worker, '--outfile', outfile, ...(target ? ['--target', target] : [])];
 const r = spawnSync(bun, args, { stdio: ['ignore', 'inherit', 'inherit'] });
 if (r.status !== 0) fail(`bun build failed (exit ${r.status ?? r.signal})`);

@@ -169,7 +169,11 @@ export function supportedSettings(specs: readonly OptionSpec[]): string[] {
 /** `key=value` → [key, value]; anything else is a usage error. */
 export function splitSetting(item: string): [string, string] {
   const i = item.indexOf('=');
-  if (i <= 0) throw new UsageError(`invalid -X \`${item}\``, 'use key=value, e.g. -X bootstrap.servers=127.0.0.1:9092');
+  if (i <= 0) {
+    // with no `=` there is no telling key from value: text that may hold a password is not echoed
+    const what = /pass|secret|token|credential/i.test(item) ? 'setting (not shown: it may hold a secret)' : `\`${item}\``;
+    throw new UsageError(`invalid -X ${what}`, 'use key=value, e.g. -X bootstrap.servers=127.0.0.1:9092');
+  }
   return [item.slice(0, i).trim(), item.slice(i + 1)];
 }
 
