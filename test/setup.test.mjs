@@ -18,11 +18,11 @@ test('scripts/test.mjs names every missing program in one line and exits 1 befor
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '', 'no test ran');
   assert.deepEqual(r.stderr.trim().split('\n'), [
-    "test: `jq`, `java`, `keytool`, `mvn`, `openssl`, `kcat` not found — install them (Debian/Ubuntu: apt-get install jq openjdk-17-jdk-headless maven openssl kcat); the README's \"Tests\" section lists what the tests need",
+    "test: `jq`, `zsh`, `fish`, `java`, `keytool`, `mvn`, `openssl`, `kcat` not found — install them (Debian/Ubuntu: apt-get install jq zsh fish openjdk-17-jdk-headless maven openssl kcat); the README's \"Tests\" section lists what the tests need",
   ]);
   const unit = script(['--unit'], { PATH: bin });
   assert.equal(unit.code, 1);
-  assert.match(unit.stderr, /^test: `jq` not found — install it \(Debian\/Ubuntu: apt-get install jq\)/);
+  assert.match(unit.stderr, /^test: `jq`, `zsh`, `fish` not found — install them \(Debian\/Ubuntu: apt-get install jq zsh fish\)/);
 });
 
 test('scripts/test.mjs stops with exit 1 and one line naming the words that select no test file', () => {
