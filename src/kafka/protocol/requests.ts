@@ -124,53 +124,88 @@ export interface OffsetFetchResult {
   partitions: { topic: string; partition: number; offset: number; errorCode: number }[];
 }
 
-export function decodeOffsetFetchV7(b: Buffer): OffsetFetchResult {
-  let p = 0;
-  const readUvarint = (): number => {
+/**
+ * Reads a response body: fixed-width integers, unsigned varints, strings in their classic (INT16 length) and compact
+ * (varint length + 1) forms, and the tagged-field sections of flexible versions.
+ */
+class Reader {
+  p = 0;
+  constructor(private readonly b: Buffer, private readonly flexible: boolean) {}
+  int8(): number {
+    return this.b.readInt8(this.p++);
+  }
+  int16(): number {
+    const v = this.b.readInt16BE(this.p);
+    this.p += 2;
+    return v;
+  }
+  int32(): number {
+    const v = this.b.readInt32BE(this.p);
+    this.p += 4;
+    return v;
+  }
+  int64(): number {
+    const v = this.b.readInt32BE(this.p) * 4294967296 + this.b.readUInt32BE(this.p + 4);
+    this.p += 8;
+    return v;
+  }
+  uvarint(): number {
     let v = 0;
     let shift = 0;
     for (;;) {
-      const x = b[p++];
+      const x = this.b[this.p++];
       v += (x & 0x7f) * 2 ** shift;
       if (x < 0x80) return v;
       shift += 7;
     }
-  };
-  const skipTags = (): void => {
-    const n = readUvarint();
-    for (let i = 0; i < n; i++) {
-      readUvarint();
-      p += readUvarint();
-    }
-  };
-  const readCompactString = (): string | null => {
-    const n = readUvarint();
-    if (n === 0) return null;
-    const s = b.toString('utf8', p, p + n - 1);
-    p += n - 1;
+  }
+  /** An array's length: INT32, or a compact length (N + 1) in flexible versions. */
+  arrayLength(): number {
+    return this.flexible ? this.uvarint() - 1 : this.int32();
+  }
+  /** A (nullable) string in this version's form. */
+  string(): string | null {
+    const n = this.flexible ? this.uvarint() - 1 : this.int16();
+    if (n < 0) return null;
+    const s = this.b.toString('utf8', this.p, this.p + n);
+    this.p += n;
     return s;
-  };
-  skipTags(); // response header
-  p += 4; // throttle time
+  }
+  skip(n: number): void {
+    this.p += n;
+  }
+  /** A flexible version's tagged fields, none of which kstream reads. */
+  skipTags(): void {
+    if (!this.flexible) return;
+    const n = this.uvarint();
+    for (let i = 0; i < n; i++) {
+      this.uvarint();
+      this.p += this.uvarint();
+    }
+  }
+}
+
+export function decodeOffsetFetchV7(b: Buffer): OffsetFetchResult {
+  const r = new Reader(b, true);
+  r.skipTags(); // response header
+  r.skip(4); // throttle time
   const partitions: OffsetFetchResult['partitions'] = [];
-  const ntopics = readUvarint() - 1;
+  const ntopics = r.arrayLength();
   for (let t = 0; t < ntopics; t++) {
-    const topic = readCompactString() ?? '';
-    const nparts = readUvarint() - 1;
+    const topic = r.string() ?? '';
+    const nparts = r.arrayLength();
     for (let i = 0; i < nparts; i++) {
-      const partition = b.readInt32BE(p);
-      const offset = b.readInt32BE(p + 4) * 4294967296 + b.readUInt32BE(p + 8);
-      p += 4 + 8 + 4; // partition, committed offset, leader epoch
-      readCompactString(); // metadata
-      const errorCode = b.readInt16BE(p);
-      p += 2;
-      skipTags();
+      const partition = r.int32();
+      const offset = r.int64();
+      r.skip(4); // leader epoch
+      r.string(); // metadata
+      const errorCode = r.int16();
+      r.skipTags();
       partitions.push({ topic, partition, offset, errorCode });
     }
-    skipTags();
+    r.skipTags();
   }
-  const errorCode = b.readInt16BE(p);
-  return { errorCode, partitions };
+  return { errorCode: r.int16(), partitions };
 }
 
 
@@ -246,55 +281,16 @@ export function encodeIncrementalAlterConfigs(v: 0 | 1, resources: AlterConfigsR
 }
 
 export function decodeIncrementalAlterConfigs(v: 0 | 1, b: Buffer): AlterConfigsResult[] {
-  const flexible = v >= 1;
-  let p = 0;
-  const readUvarint = (): number => {
-    let n = 0;
-    let shift = 0;
-    for (;;) {
-      const x = b[p++];
-      n += (x & 0x7f) * 2 ** shift;
-      if (x < 0x80) return n;
-      shift += 7;
-    }
-  };
-  const skipTags = (): void => {
-    if (!flexible) return;
-    const n = readUvarint();
-    for (let i = 0; i < n; i++) {
-      readUvarint();
-      p += readUvarint();
-    }
-  };
-  const readString = (): string | null => {
-    let n: number;
-    if (flexible) n = readUvarint() - 1;
-    else {
-      n = b.readInt16BE(p);
-      p += 2;
-    }
-    if (n < 0) return null;
-    const s = b.toString('utf8', p, p + n);
-    p += n;
-    return s;
-  };
-  skipTags(); // response header
-  p += 4; // throttle time
-  let count: number;
-  if (flexible) count = readUvarint() - 1;
-  else {
-    count = b.readInt32BE(p);
-    p += 4;
-  }
+  const r = new Reader(b, v >= 1);
+  r.skipTags(); // response header
+  r.skip(4); // throttle time
   const out: AlterConfigsResult[] = [];
-  for (let i = 0; i < count; i++) {
-    const errorCode = b.readInt16BE(p);
-    p += 2;
-    const errorMessage = readString();
-    const resourceType = b.readInt8(p);
-    p += 1;
-    const resourceName = readString() ?? '';
-    skipTags();
+  for (let i = r.arrayLength(); i > 0; i--) {
+    const errorCode = r.int16();
+    const errorMessage = r.string();
+    const resourceType = r.int8();
+    const resourceName = r.string() ?? '';
+    r.skipTags();
     out.push({ errorCode, errorMessage, resourceType, resourceName });
   }
   return out;
