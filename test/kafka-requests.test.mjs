@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { encodeIncrementalAlterConfigs, decodeIncrementalAlterConfigs } from '../dist/src/kafka/protocol/requests.js';
+import { encodeIncrementalAlterConfigs, decodeIncrementalAlterConfigs, decodeOffsetFetchV7 } from '../dist/src/kafka/protocol/requests.js';
 
 const hex = (s) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const resources = [{ type: 2, name: 't', configs: [{ name: 'a', op: 'set', value: 'b' }, { name: 'c', op: 'delete' }] }];
@@ -51,4 +51,26 @@ test('IncrementalAlterConfigs responses decode: error code, the broker\'s messag
     { errorCode: 40, errorMessage: 'bad', resourceType: 2, resourceName: 't' },
     { errorCode: 0, errorMessage: null, resourceType: 2, resourceName: 'u' },
   ]);
+});
+
+test('OffsetFetch v7 response: committed offsets above 2^32 and the error codes, through the shared reader', () => {
+  const t = Buffer.from('clicks');
+  const body = Buffer.concat([
+    Buffer.from([0]), // response header tagged fields
+    Buffer.from([0, 0, 0, 0]), // throttle time
+    Buffer.from([2]), // 1 topic
+    Buffer.from([t.length + 1]), t,
+    Buffer.from([3]), // 2 partitions
+    Buffer.from([0, 0, 0, 0]), Buffer.from([0, 0, 0, 1, 0, 0, 0, 5]), Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from([1]), Buffer.from([0, 0]), Buffer.from([0]),
+    Buffer.from([0, 0, 0, 7]), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from([0, 0, 0, 0]), Buffer.from([0]), Buffer.from([0, 3]), Buffer.from([0]),
+    Buffer.from([0]), // topic tagged fields
+    Buffer.from([0, 0]), // group error code
+  ]);
+  assert.deepEqual(decodeOffsetFetchV7(body), {
+    errorCode: 0,
+    partitions: [
+      { topic: 'clicks', partition: 0, offset: 4294967301, errorCode: 0 },
+      { topic: 'clicks', partition: 7, offset: -1, errorCode: 3 },
+    ],
+  });
 });
