@@ -40,26 +40,23 @@ export async function withClient<T>(opts: Opts, log: ((line: string) => void) | 
   }
 }
 
-/** `name=value` pairs of a repeatable option, in the order given. */
-function parsePairs(v: unknown, flag: string): [string, string][] {
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).map((x) => {
-    const s = String(x);
+/** `name=value` pairs of a repeatable (`kind: 'list'`, so already an array of strings) option, in the order given. */
+function parsePairs(v: string[] | undefined, flag: string): [string, string][] {
+  return (v ?? []).map((s) => {
     const i = s.indexOf('=');
     if (i <= 0) throw new UsageError(`invalid ${flag} \`${s}\``, `use name=value, e.g. ${flag} retention.ms=86400000`);
     return [s.slice(0, i), s.slice(i + 1)];
   });
 }
 
-function parseConfigs(v: unknown): Record<string, string> | undefined {
+function parseConfigs(v: string[] | undefined): Record<string, string> | undefined {
   return v === undefined ? undefined : Object.fromEntries(parsePairs(v, '--config'));
 }
 
 /** The changes of `alter-config` from --set and --delete, each config named once. */
 function parseAlterations(opts: Opts): ConfigAlteration[] {
   const changes: ConfigAlteration[] = parsePairs(opts.set, '--set').map(([name, value]) => ({ name, op: 'set', value }));
-  for (const x of opts.delete === undefined ? [] : Array.isArray(opts.delete) ? opts.delete : [opts.delete]) {
-    const name = String(x);
+  for (const name of (opts.delete as string[] | undefined) ?? []) {
     if (name.includes('=')) throw new UsageError(`invalid --delete \`${name}\``, `--delete takes a config name only: --delete ${name.slice(0, name.indexOf('='))}`);
     changes.push({ name, op: 'delete' });
   }
@@ -202,8 +199,8 @@ const topics: CommandSpec = {
         const topic = names[0];
         const dryRun = !!opts.dryRun;
         const before = new Map((await client.topicConfigs(topic)).map((e) => [e.name, e]));
-        await client.alterTopicConfigs(topic, changes, dryRun);
-        const after = dryRun ? undefined : new Map((await client.topicConfigs(topic)).map((e) => [e.name, e]));
+        const entries = await client.alterTopicConfigs(topic, changes, dryRun);
+        const after = entries && new Map(entries.map((e) => [e.name, e]));
         const rows = changes.map((ch) => {
           const old = before.get(ch.name);
           const now = after?.get(ch.name);

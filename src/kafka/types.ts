@@ -181,10 +181,11 @@ export interface KafkaClient {
   deleteTopics(topics: string[]): Promise<void>;
   topicConfigs(topic: string): Promise<ConfigEntry[]>;
   /**
-   * Sets or removes single configs of a topic, the others untouched (IncrementalAlterConfigs); `validateOnly`: the
-   * broker checks them and changes nothing. Refusals keep the broker's words.
+   * Sets or removes single configs of a topic, the others untouched (IncrementalAlterConfigs), and returns the
+   * topic's configs once they show the change; `validateOnly`: the broker checks them, changes nothing, and nothing
+   * is returned. Refusals keep the broker's words.
    */
-  alterTopicConfigs(topic: string, changes: ConfigAlteration[], validateOnly: boolean): Promise<void>;
+  alterTopicConfigs(topic: string, changes: ConfigAlteration[], validateOnly: boolean): Promise<ConfigEntry[] | undefined>;
   /** Grows a topic to `count` partitions in total; `validateOnly`: the broker checks it and changes nothing. */
   createPartitions(topic: string, count: number, validateOnly: boolean): Promise<void>;
   /**

@@ -23,9 +23,15 @@ const TOPIC_CONFIG_SOURCE = 1;
 /** How long a change may take to show in what the broker answers (KRaft brokers apply the controller's log after it answers). */
 const SETTLE_MS = 10_000;
 
-async function settled(what: () => Promise<boolean>): Promise<void> {
+/** Asks `read` until `done` holds of its answer (or SETTLE_MS passed); the last answer. */
+async function settled<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
   const deadline = Date.now() + SETTLE_MS;
-  while (!(await what()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  let v = await read();
+  while (!done(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    v = await read();
+  }
+  return v;
 }
 
 export class KafkajsClient implements KafkaClient {
@@ -145,7 +151,9 @@ export class KafkajsClient implements KafkaClient {
       if (inner?.type === 'TOPIC_ALREADY_EXISTS') return;
       if (inner) {
         // the broker says what is wrong ("Unknown topic config name: x"); kafkajs keeps only the code's text
-        const why = await this.createTopicRefusal(topic, opts).catch(() => undefined);
+        const why = await this.refusal(topic, 'CreateTopics', {
+          topics: [{ topic, numPartitions: opts.partitions ?? -1, replicationFactor: opts.replicationFactor ?? -1, configEntries: opts.configs ? Object.entries(opts.configs).map(([name, value]) => ({ name, value })) : [] }],
+        }).catch(() => undefined);
         this.fail(Object.assign(new Error(why ?? inner.message ?? String(e)), { type: inner.type }), topic);
       }
       this.fail(e, topic);
@@ -153,16 +161,16 @@ export class KafkajsClient implements KafkaClient {
   }
 
   /** The broker's own words for refusing this topic: the same CreateTopics, validate-only (changes nothing). */
-  private async createTopicRefusal(topic: string, opts: CreateTopicOptions): Promise<string | undefined> {
+  /**
+   * The broker's own words for refusing a topic request (kafkajs keeps only the error code's text): the same request
+   * again, validate-only, to the controller.
+   */
+  private async refusal(topic: string, apiName: 'CreateTopics' | 'CreatePartitions', body: object): Promise<string | undefined> {
     await this.wire.connect();
     await this.wire.refresh();
     const md = this.wire.cluster.brokerPool.metadata!;
     const broker = await this.wire.broker(md.controllerId >= 0 ? md.controllerId : md.brokers[0].nodeId);
-    const res = await this.wire.callDecoded(broker, 'CreateTopics', {
-      validateOnly: true,
-      timeout: 5000,
-      topics: [{ topic, numPartitions: opts.partitions ?? -1, replicationFactor: opts.replicationFactor ?? -1, configEntries: opts.configs ? Object.entries(opts.configs).map(([name, value]) => ({ name, value })) : [] }],
-    });
+    const res = await this.wire.callDecoded(broker, apiName, { validateOnly: true, timeout: 5000, ...body });
     const t = (res.topicErrors ?? res.topics ?? []).find((x: { topic?: string; name?: string }) => (x.topic ?? x.name) === topic);
     return t?.errorMessage || undefined;
   }
@@ -191,7 +199,7 @@ export class KafkajsClient implements KafkaClient {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async alterTopicConfigs(topic: string, changes: ConfigAlteration[], validateOnly: boolean): Promise<void> {
+  async alterTopicConfigs(topic: string, changes: ConfigAlteration[], validateOnly: boolean): Promise<ConfigEntry[] | undefined> {
     try {
       const meta = await this.wire.partitions(topic);
       const broker = await this.wire.broker(meta.partitions[0].leader);
@@ -204,16 +212,13 @@ export class KafkajsClient implements KafkaClient {
     } catch (e) {
       this.fail(e, topic);
     }
-    if (validateOnly) return;
+    if (validateOnly) return undefined;
     // so that what runs next (a describe, a producer) sees the change
-    await settled(async () => {
-      const now = new Map((await this.topicConfigs(topic)).map((e) => [e.name, e]));
-      return changes.every((c) => {
-        const e = now.get(c.name);
-        if (!e) return true;
-        return c.op === 'delete' ? !e.fromTopic : e.isSensitive || sameConfigValue(e.value, c.value);
-      });
-    });
+    return settled(() => this.topicConfigs(topic), (entries) => changes.every((c) => {
+      const e = entries.find((x) => x.name === c.name);
+      if (!e) return true;
+      return c.op === 'delete' ? !e.fromTopic : e.isSensitive || sameConfigValue(e.value, c.value);
+    }));
   }
 
   async createPartitions(topic: string, count: number, validateOnly: boolean): Promise<void> {
@@ -224,27 +229,13 @@ export class KafkajsClient implements KafkaClient {
       const type = (e as { type?: string }).type ?? ((e as { cause?: { type?: string } }).cause)?.type;
       if (type) {
         // as for createTopic: kafkajs keeps only the code's text ("Number of partitions is invalid")
-        const why = await this.partitionsRefusal(topic, count).catch(() => undefined);
+        const why = await this.refusal(topic, 'CreatePartitions', { topicPartitions: [{ topic, count }] }).catch(() => undefined);
         this.fail(Object.assign(new Error(why ?? (e as Error).message), { type }), topic);
       }
       this.fail(e, topic);
     }
     if (validateOnly) return;
-    await settled(async () => {
-      const meta = await this.wire.partitions(topic, true);
-      return meta.partitions.length >= count && meta.partitions.every((p) => p.leader >= 0);
-    });
-  }
-
-  /** The broker's own words for refusing these partitions: the same CreatePartitions, validate-only. */
-  private async partitionsRefusal(topic: string, count: number): Promise<string | undefined> {
-    await this.wire.connect();
-    await this.wire.refresh();
-    const md = this.wire.cluster.brokerPool.metadata!;
-    const broker = await this.wire.broker(md.controllerId >= 0 ? md.controllerId : md.brokers[0].nodeId);
-    const res = await this.wire.callDecoded(broker, 'CreatePartitions', { validateOnly: true, timeout: 5000, topicPartitions: [{ topic, count }] });
-    const t = (res.topicErrors ?? []).find((x: { topic?: string }) => x.topic === topic);
-    return t?.errorMessage || undefined;
+    await settled(() => this.wire.partitions(topic, true), (meta) => meta.partitions.length >= count && meta.partitions.every((p) => p.leader >= 0));
   }
 
   async topicConfig(topic: string, name: string): Promise<string | null> {
