@@ -12,12 +12,12 @@ import { Rec, type SourceRef, type Stored } from '../../pipeline/record.js';
 import type { FieldNeeds, Source, SourcePosition, StateBackend } from '../../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
 import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../../codec/scan.js';
-import { tpKey, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from '../types.js';
+import { tpKey, type TopicMeta, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from '../types.js';
 import { openKafka } from '../client/open.js';
 import type { KafkaConfig } from '../config.js';
 import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from '../offsets.js';
 import { envelopeLine, headersJson, startsJson, textRec, utf8Text, valueJson } from '../../io/envelope.js';
-import { kafkaError } from '../errors.js';
+import { kafkaError, MissingTopic } from '../errors.js';
 import { UsageError } from '../../pipeline/errors.js';
 import { ExactlyOnce } from './exactly-once.js';
 import type { KafkaRun } from './run.js';
@@ -138,14 +138,16 @@ export class KafkaSource implements Source {
    * at its first metadata fetch); a topic created later is read from the next start on. A pattern matches whole
    * names, as Java's `subscribe(Pattern)` does, so `clicks` does not also take `clicks-dead`.
    */
-  private async matching(client: KafkaClient, source: string): Promise<string[]> {
+  private async matching(client: KafkaClient, source: string): Promise<TopicMeta[]> {
     const pattern = topicPattern(source);
-    const all = (await client.topics()).map((m) => m.topic);
+    // one metadata request for every topic: the matches and the topics named outright are taken from it
+    const metas = await client.topics();
+    const all = metas.map((m) => m.topic);
+    for (const t of this.opts.topics) if (!all.includes(t)) throw new MissingTopic(t);
     // never the topics this run writes (its produce, changelog, dead letters): following them would read its own
     // output back in, for ever
     const own = all.filter((t) => this.run.writes.has(t) && pattern.test(t));
     const found = all.filter((t) => !t.startsWith('__') && !this.run.writes.has(t) && pattern.test(t));
-    const topics = [...new Set([...this.opts.topics, ...found])].sort();
     if (found.length === 0) {
       throw new UsageError(
         `no topic matches --regex \`${source}\` (of the ${all.filter((t) => !t.startsWith('__')).length} on the brokers${own.length ? `, leaving out ${own.join(', ')}, which this run writes` : ''})`,
@@ -153,7 +155,7 @@ export class KafkaSource implements Source {
       );
     }
     if (!this.opts.quiet) this.opts.notice?.(`kstream: --regex \`${source}\` matches ${found.length} topic${found.length === 1 ? '' : 's'}: ${found.join(', ')}${own.length ? ` (not ${own.join(', ')}, which this run writes)` : ''}`);
-    return topics;
+    return metas.filter((m) => found.includes(m.topic) || this.opts.topics.includes(m.topic));
   }
 
   async *batches(): AsyncIterable<Rec[]> {
@@ -165,8 +167,8 @@ export class KafkaSource implements Source {
     const client = (this.client = await openKafka(this.cfg));
     await client.connect();
     eos?.bind(client);
-    const topics = opts.regex !== undefined ? await this.matching(client, opts.regex) : opts.topics;
-    const metas = await client.topics(topics);
+    const metas = opts.regex !== undefined ? await this.matching(client, opts.regex) : await client.topics(opts.topics);
+    const topics = metas.map((m) => m.topic);
     const partitionsOf = new Map(metas.map((m) => [m.topic, m.partitions.map((p) => p.partition)]));
     let only = opts.partitions;
     if (!only && opts.offsets.all === undefined && opts.offsets.perPartition.size) only = [...opts.offsets.perPartition.keys()];
