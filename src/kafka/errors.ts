@@ -112,10 +112,12 @@ export function kafkaError(err: unknown, ctx: ErrorContext = {}): KsError {
     const reason = code ? CONNECT_REASONS[code] ?? code : /Connection timeout/i.test(msg) ? 'timed out' : /Closed connection/i.test(msg) ? 'connection closed by the broker' : msg.replace(/^Connection error:\s*/, '');
     // The broker is there but hung up: most often a TLS listener spoken to in plain text, or the other way round.
     if (reason === 'connection closed by the broker' || reason === 'connection reset') {
+      // what to drop for a plaintext listener: the flags, or the profile that turned TLS on
+      const dropTls = ctx.cfg?.tlsFrom?.startsWith('profile ') ? `the TLS settings (they come from ${ctx.cfg.tlsFrom})` : '--tls/--tls-*';
       const hint = ctx.cfg?.tls
         ? ctx.cfg.tls.cert === undefined
-          ? `a listener that requires client certificates hangs up without one: pass --tls-cert <file> and --tls-key <file>; for a plaintext listener drop ${ctx.cfg.tlsFrom?.startsWith('profile ') ? `the TLS settings (they come from ${ctx.cfg.tlsFrom})` : '--tls/--tls-*'}`
-          : `is the port a TLS listener? for a plaintext one drop ${ctx.cfg.tlsFrom?.startsWith('profile ') ? `the TLS settings (they come from ${ctx.cfg.tlsFrom})` : '--tls/--tls-*'}`
+          ? `a listener that requires client certificates hangs up without one: pass --tls-cert <file> and --tls-key <file>; for a plaintext listener drop ${dropTls}`
+          : `is the port a TLS listener? for a plaintext one drop ${dropTls}`
         : 'is the port a TLS listener? add --tls (and --tls-ca <file>); SASL also needs --sasl-mechanism and --sasl-username';
       return new RuntimeError(`cannot talk to brokers \`${brokers}\` (${reason})`, hint);
     }
