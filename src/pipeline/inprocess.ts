@@ -1,14 +1,15 @@
 import { encodeValue, type Rec, type SourceRef } from './record.js';
 import { NdjsonDecoder } from '../codec/ndjson.js';
 import { RecordErrors } from './onerror.js';
-import { PartialFailure, type Chain } from './chain.js';
+import { Chain, PartialFailure } from './chain.js';
 import { chainOf } from './assemble.js';
 import type { Commands } from './registry.js';
 import { splitPipeline } from './words.js';
 
 /**
- * A fused chain of stages driven directly with NDJSON text, for the in-process benchmark: the same decoder,
- * stages and encoder a real run uses, minus the file descriptors.
+ * A fused chain of stages driven directly, for the benchmarks: NDJSON text (the in-process bench) or records
+ * (the Kafka bench, after kstream's consume path) through the same decoder, stages and encoder a real run uses,
+ * minus the file descriptors; what comes out is counted, not written.
  */
 export class InProcessPipeline {
   private readonly decoder: NdjsonDecoder;
@@ -27,19 +28,24 @@ export class InProcessPipeline {
     return new InProcessPipeline(pipeline, chain);
   }
 
+  /** No stages: records go straight to the encoder (`bench --pipeline none`). */
+  static empty(): InProcessPipeline {
+    return new InProcessPipeline('', new Chain([]));
+  }
+
   /** Runs one chunk of NDJSON lines (first record number `firstPos`) through decode → stages → encode. */
   run(chunk: string, firstPos: number): void {
     const recs: Rec[] = [];
     this.decoder.decode(chunk, firstPos, recs);
     if (this.decoder.failure) throw this.decoder.failure;
-    this.sink(this.records(recs));
+    this.push(recs);
   }
 
-  /** Pushes decoded records through the chain; what comes out is counted as written. */
-  records(recs: Rec[]): Rec[] {
+  /** Pushes records through the chain and encodes what comes out. */
+  push(recs: Rec[]): void {
     const res = this.chain.push(recs);
     if (res instanceof PartialFailure) throw res.error;
-    return res;
+    this.sink(res);
   }
 
   end(): void {
