@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fail = (msg) => {
@@ -22,16 +23,14 @@ const fail = (msg) => {
   process.exit(1);
 };
 
-let outfile = path.join(REPO, 'dist/bin/kstream');
-let target;
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  const [flag, inline] = argv[i].split(/=(.*)/s);
-  const value = () => inline ?? argv[++i] ?? fail(`${flag} needs a value`);
-  if (flag === '--outfile') outfile = path.resolve(value());
-  else if (flag === '--target') target = value();
-  else fail(`unknown option \`${argv[i]}\` — use --outfile <path> or --target <bun target, e.g. bun-linux-arm64>`);
+let args;
+try {
+  args = parseArgs({ options: { outfile: { type: 'string' }, target: { type: 'string' } } }).values;
+} catch (e) {
+  fail(`${e.message} — use --outfile <path> or --target <bun target, e.g. bun-linux-arm64>`);
 }
+const outfile = path.resolve(args.outfile ?? path.join(REPO, 'dist/bin/kstream'));
+const target = args.target;
 
 const entry = path.join(REPO, 'dist/src/cli.js');
 const worker = path.join(REPO, 'dist/src/worker.js');
@@ -42,8 +41,8 @@ if (!fs.existsSync(bun)) fail('bun is not installed — run `npm install` (bun i
 fs.mkdirSync(path.dirname(outfile), { recursive: true });
 // the worker module is a second entry point, for pipelines over a file (new Worker(new URL('../worker.js')) in
 // src/pipeline/parallel.ts); kstream starts workers on Node only today, so on Bun it is carried, not started
-const args = ['build', '--compile', '--minify-syntax', entry, worker, '--outfile', outfile, ...(target ? ['--target', target] : [])];
-const r = spawnSync(bun, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+const bunArgs = ['build', '--compile', '--minify-syntax', entry, worker, '--outfile', outfile, ...(target ? ['--target', target] : [])];
+const r = spawnSync(bun, bunArgs, { stdio: ['ignore', 'inherit', 'inherit'] });
 if (r.status !== 0) fail(`bun build failed (exit ${r.status ?? r.signal})`);
 const mb = (fs.statSync(outfile).size / 1024 / 1024).toFixed(0);
 process.stderr.write(`build:bin: ${path.relative(process.cwd(), outfile) || outfile} (${mb} MiB${target ? `, ${target}` : ''})\n`);
