@@ -1,12 +1,14 @@
 import process from 'node:process';
-import type { Commands } from '../src/pipeline/registry.js';
 import { performance } from 'node:perf_hooks';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { CONNECTION_OPTIONS, connectionConfig } from '../src/kafka/config.js';
 import { openKafka } from '../src/kafka/client/open.js';
+import { optionsOf } from '../src/pipeline/assemble.js';
+import { bashScript, completionModel, fishScript, zshScript } from '../src/cli/completion.js';
 
-const SHELLS = ['bash', 'zsh', 'fish'] as const;
+const SCRIPTS = { bash: bashScript, zsh: zshScript, fish: fishScript };
+const SHELLS = Object.keys(SCRIPTS) as (keyof typeof SCRIPTS)[];
 
 /**
  * How long a name lookup may take, counted from the start of the process: a TAB that waits longer than this feels
@@ -36,13 +38,6 @@ async function listNames(what: 'topics' | 'groups', opts: Opts): Promise<number>
   }
 }
 
-async function script(shell: string, commands: Commands): Promise<string> {
-  // loaded here, not above: a name lookup at TAB time needs none of it
-  const [{ optionsOf }, gen] = await Promise.all([import('../src/pipeline/assemble.js'), import('../src/cli/completion.js')]);
-  const model = gen.completionModel(await commands.all(), optionsOf, CONNECTION_OPTIONS);
-  return shell === 'bash' ? gen.bashScript(model) : shell === 'zsh' ? gen.zshScript(model) : gen.fishScript(model);
-}
-
 const completion: CommandSpec = {
   name: 'completion',
   args: '[shell]',
@@ -68,12 +63,12 @@ const completion: CommandSpec = {
   async run(args, opts, ctx) {
     if (opts.list) return listNames(opts.list, opts);
     if (args.length === 0) throw new UsageError('`completion` needs a shell', `use ${SHELLS.join(', ')}: source <(kstream completion bash)`);
-    const shell = args[0].toLowerCase();
-    if (!(SHELLS as readonly string[]).includes(shell)) {
+    const shell = args[0].toLowerCase() as keyof typeof SCRIPTS;
+    if (!SHELLS.includes(shell)) {
       throw new UsageError(`unknown shell \`${args[0]}\``, `use ${SHELLS.join(', ')}, e.g. source <(kstream completion bash)`);
     }
     if (args.length > 1) throw new UsageError(`unexpected \`${args[1]}\``, `kstream completion ${shell}`);
-    process.stdout.write(await script(shell, ctx.commands));
+    process.stdout.write(SCRIPTS[shell](completionModel(await ctx.commands.all(), optionsOf, CONNECTION_OPTIONS)));
     return 0;
   },
 };

@@ -101,6 +101,16 @@ test('bash: a group name is inserted quoted, as the shell reads it back (it is a
   assert.deepEqual(bashComplete('kstream consume t --group m', { prog: stub.bin }), ['my\\ group']);
 });
 
+test('-X settings go on to the name lookups only when their key is a connection setting', () => {
+  // before, every -X went on, and a consume-only key (auto.offset.reset) made the lookup refuse: no names at all
+  const stub = fakeProgram(true);
+  assert.deepEqual(bashComplete('kstream consume t -X auto.offset.reset=earliest -X client.id=me -Xsasl.username=u --group g-o', { prog: stub.bin }), ['g-one']);
+  assert.deepEqual(stub.calls(), ['completion --list groups -X client.id=me -Xsasl.username=u']);
+  const fish = fakeProgram(true);
+  assert.deepEqual(fishComplete('kstream consume t -X auto.offset.reset=earliest -X client.id=me --group g-o', { env: { PATH: `${fish.dir}:${process.env.PATH}` } }), ['g-one']);
+  assert.deepEqual(fish.calls(), ['completion --list groups -X client.id=me']);
+});
+
 test('bash: topic and group names are asked of the program on the line, with the line\'s connection options', () => {
   const stub = fakeProgram(true);
   const at = (line, opts) => bashComplete(line, { prog: stub.bin, ...opts });

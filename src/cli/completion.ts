@@ -1,5 +1,5 @@
 import type { CommandSpec, OptionSpec } from '../pipeline/command.js';
-import { optionInfo, type OptionsOf } from './options.js';
+import { dashed, optionInfo, type OptionsOf } from './options.js';
 
 /**
  * Shell completion scripts (`kstream completion bash|zsh|fish`), generated from the same command specs that parse
@@ -41,6 +41,8 @@ export interface CompletionModel {
   fusable: string[];
   /** Spellings of the connection options, passed on from the line to the name lookups. */
   connection: string[];
+  /** The `-X` keys that are connection settings: only these `-X` go on (another command's key would be refused). */
+  connectionKeys: string[];
   perCommand: CommandCompletion[];
 }
 
@@ -78,7 +80,6 @@ function groupedValues(cmd: CommandCompletion): { spellings: string[]; completio
 export function completionModel(specs: readonly CommandSpec[], optionsOf: OptionsOf, connection: readonly OptionSpec[]): CompletionModel {
   const perCommand = specs.map((spec): CommandCompletion => {
     const infos = optionsOf(spec).map(optionInfo);
-    const dashed = (n: string) => (n.length === 1 ? `-${n}` : `--${n}`);
     const args: Completion[] = [...spec.args.matchAll(/[<[]([^>\]]+)[>\]]/g)].map((m, i) => {
       if (i === 0 && spec.actions?.length) return { words: spec.actions };
       return namesOf(m[1].replace(/\.\.\.$/, ''));
@@ -94,14 +95,18 @@ export function completionModel(specs: readonly CommandSpec[], optionsOf: Option
     };
   });
   // `help <command>` and `run "<pipeline>"` are the CLI's own words, not commands with specs
-  perCommand.push({ name: 'help', flags: [], valued: [], values: [], args: ['none'], repeat: false, noNamesAfter: [] });
   const names = specs.map((s) => s.name);
-  perCommand[perCommand.length - 1].args = [{ words: names }];
-  perCommand.push({ name: 'run', flags: ['--help'], valued: [], values: [], args: ['none'], repeat: false, noNamesAfter: [] });
+  perCommand.push(
+    { name: 'help', flags: [], valued: [], values: [], args: [{ words: names }], repeat: false, noNamesAfter: [] },
+    { name: 'run', flags: ['--help'], valued: [], values: [], args: [], repeat: false, noNamesAfter: [] },
+  );
+  // -X goes on by its key, not as an option: its keys are not all connection settings
+  const isX = (o: OptionSpec) => o.flags.startsWith('-X ');
   return {
     commands: [...names, 'run', 'help'],
     fusable: specs.filter((s) => s.stage || s.sink).map((s) => s.name),
-    connection: connection.flatMap((o) => optionInfo(o).names.map((n) => (n.length === 1 ? `-${n}` : `--${n}`))),
+    connection: connection.filter((o) => !isX(o)).flatMap((o) => optionInfo(o).names.map(dashed)),
+    connectionKeys: connection.flatMap((o) => (o.setting && !o.setting.refused ? [...o.setting.keys] : [])),
     perCommand,
   };
 }
@@ -159,6 +164,12 @@ _kstream_fusable() { _kstream_words ${words(m.fusable)}; }
 # $1: a flag as typed: is it a connection option (passed on to the name lookups)?
 _kstream_isconn() {
   case $1 in ${alternatives(m.connection)}) return 0 ;; esac
+  return 1
+}
+
+# $1: a -X setting (key=value): is its key a connection setting?
+_kstream_isconnkey() {
+  case \${1%%=*} in ${alternatives(m.connectionKeys)}) return 0 ;; esac
   return 1
 }
 
@@ -240,7 +251,7 @@ _kstream_core() {
   local cword=$1 prog=$2
   shift 2
   case $prog in '~/'*) prog=$HOME/\${prog#'~/'} ;; esac
-  local i=0 w cmd= npos=0 first= want= wantconn= ddash= seg=1 past=
+  local i=0 w cmd= npos=0 first= want= ddash= seg=1 past=
   local at_cmd= at_npos=0 at_first= at_want= at_ddash= at_seg=1 cur=
   local -a conn
   conn=()
@@ -249,12 +260,14 @@ _kstream_core() {
     if [ "$i" -eq "$cword" ]; then
       cur=$w at_cmd=$cmd at_npos=$npos at_first=$first at_want=$want at_ddash=$ddash at_seg=$seg past=1
       [ -z "$cmd" ] && cmd=$w
-      want= wantconn=
+      want=
       continue
     fi
     if [ -n "$want" ]; then
-      [ -n "$wantconn" ] && conn+=("$w")
-      want= wantconn=
+      # a connection option's value goes on to the name lookups; a -X setting only when its key is one
+      if [ "$want" = -X ]; then _kstream_isconnkey "$w" && conn+=(-X "$w")
+      else _kstream_isconn "$want" && conn+=("$w"); fi
+      want=
       continue
     fi
     if [ "$w" = + ]; then
@@ -269,12 +282,10 @@ _kstream_core() {
       case $w in
         --) ddash=1; continue ;;
         --*=*) _kstream_isconn "\${w%%=*}" && conn+=("$w"); continue ;;
+        -X?*) _kstream_isconnkey "\${w#-X}" && conn+=("$w"); continue ;;
         -?*)
           _kstream_isconn "$w" && conn+=("$w")
-          if _kstream_valued "$cmd" "$w"; then
-            want=$w
-            _kstream_isconn "$w" && wantconn=1
-          fi
+          _kstream_valued "$cmd" "$w" && want=$w
           continue ;;
       esac
     fi
@@ -454,6 +465,10 @@ function __kstream_isconn --argument-names flag
   contains -- "$flag" ${fwords(m.connection)}
 end
 
+function __kstream_isconnkey --argument-names setting
+  contains -- (string split -m 1 = -- $setting)[1] ${fwords(m.connectionKeys)}
+end
+
 function __kstream_valued --argument-names cmd flag
   switch $cmd
 ${per((c) => (c.valued.length ? `contains -- "$flag" ${fwords(c.valued)}; and return 0` : undefined))}
@@ -520,6 +535,29 @@ function __kstream_names --argument-names pre val what
   end
 end
 
+# $1 command, $2 a flag as typed: connection options go on to the name lookups; true when the next word is its value
+function __kstream_flag --argument-names cmd w
+  if string match -q -- '--*=*' $w
+    __kstream_isconn (string split -m 1 = -- $w)[1]; and set -a __kstream_conn $w
+    return 1
+  end
+  if string match -q -- '-X?*' $w
+    __kstream_isconnkey (string sub -s 3 -- $w); and set -a __kstream_conn $w
+    return 1
+  end
+  __kstream_isconn $w; and set -a __kstream_conn $w
+  __kstream_valued $cmd $w
+end
+
+# $1 a flag, $2 its value: a connection option's value goes on to the lookups; a -X setting only when its key is one
+function __kstream_flagvalue --argument-names flag w
+  if test "$flag" = -X
+    __kstream_isconnkey $w; and set -a __kstream_conn -X $w
+  else
+    __kstream_isconn $flag; and set -a __kstream_conn $w
+  end
+end
+
 function __kstream_complete
   set -l before (commandline -opc)
   set -l cur (commandline -ct)
@@ -532,14 +570,12 @@ function __kstream_complete
   set -l npos 0
   set -l first
   set -l want
-  set -l wantconn
   set -l ddash
   set -l seg 1
   for w in $before[2..-1]
     if test -n "$want"
-      test -n "$wantconn"; and set -a __kstream_conn $w
+      __kstream_flagvalue $want $w
       set want
-      set wantconn
       continue
     end
     if test "$w" = +
@@ -560,15 +596,8 @@ function __kstream_complete
         case --
           set ddash 1
           continue
-        case '--*=*'
-          __kstream_isconn (string split -m 1 = -- $w)[1]; and set -a __kstream_conn $w
-          continue
         case '-*'
-          __kstream_isconn $w; and set -a __kstream_conn $w
-          if __kstream_valued $cmd $w
-            set want $w
-            __kstream_isconn $w; and set wantconn 1
-          end
+          __kstream_flag $cmd $w; and set want $w
           continue
       end
     end
@@ -579,25 +608,15 @@ function __kstream_complete
   set -l c $cmd
   test -z "$c"; and set c $cur
   set -l w2
-  set -l w2conn
   for w in $all[$from..-1]
-    test "$w" = +; and break
+    # the end of this command, or of its options
+    contains -- $w + --; and break
     if test -n "$w2"
-      test -n "$w2conn"; and set -a __kstream_conn $w
+      __kstream_flagvalue $w2 $w
       set w2
-      set w2conn
       continue
     end
-    switch $w
-      case '--*=*'
-        __kstream_isconn (string split -m 1 = -- $w)[1]; and set -a __kstream_conn $w
-      case '-*'
-        __kstream_isconn $w; and set -a __kstream_conn $w
-        if __kstream_valued $c $w
-          set w2 $w
-          __kstream_isconn $w; and set w2conn 1
-        end
-    end
+    string match -q -- '-*' $w; and __kstream_flag $c $w; and set w2 $w
   end
   if test -n "$want"
     __kstream_value $cmd $want '' "$cur"

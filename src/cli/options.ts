@@ -8,7 +8,7 @@ import { parseCount, parseDuration, parseSize } from '../time/duration.js';
  */
 
 /** A flag as typed: `-X` for a one-letter name, `--count` otherwise. */
-const dashed = (name: string): string => (name.length === 1 ? `-${name}` : `--${name}`);
+export const dashed = (name: string): string => (name.length === 1 ? `-${name}` : `--${name}`);
 
 /** An option's names without dashes ("n", "count"), its long name, and what it takes. */
 export interface OptionInfo {
