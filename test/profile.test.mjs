@@ -322,7 +322,7 @@ test('--help lists the -X keys of each option', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // the profile command
 
-test('profile set, list, use, show, delete: a round trip through the file (0600, written whole)', () => {
+test('profile set, list, use, show, delete: a round trip through the file (0600, written whole)', async () => {
   const { dir, at } = setup();
   const file = path.join(dir, 'sub', 'config.json');
   const ks = (argv, extra) => runSync(argv, { env: clean(file, extra), cwd: dir });
@@ -368,6 +368,12 @@ test('profile set, list, use, show, delete: a round trip through the file (0600,
   assert.match(elsewhere.stdout, /│ brokers +│ e:1 +│ KSTREAM_BROKERS +│/);
   assert.match(elsewhere.stdout, /│ sasl +│ off +│/);
   assert.match(elsewhere.stdout, /│ tls +│ off +│/);
+  // the profile's own brokers named again (bench --brokers is how bench turns to Kafka) keep its SASL and TLS
+  const same = JSON.parse(ks(['profile', 'show', '--brokers', 'p2:9093,p1:9092', '--json']).stdout);
+  assert.equal(same.sasl.username.value, 'etl');
+  assert.equal(same.tls.from, 'profile prod');
+  const bench = await parseSegment(['bench', '--brokers', 'p1:9092']);
+  assert.equal(connectionConfig(bench.opts, { KSTREAM_CONFIG: file, KSTREAM_SASL_PASSWORD: 'x' }).sasl.username, 'etl');
   const flag = JSON.parse(ks(['profile', 'show', '--brokers', 'f:1', '--json']).stdout);
   assert.equal(flag.sasl, null);
   assert.equal(flag.tls, null);

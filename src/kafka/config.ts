@@ -169,9 +169,11 @@ export function resolveConnection(opts: Opts, env: NodeJS.ProcessEnv = process.e
       : p.clientId !== undefined ? { value: p.clientId, from: fromProfile } : { value: 'kstream', from: 'default' },
   };
 
-  // A profile's SASL and TLS belong to its brokers: sent to brokers named elsewhere (--brokers, KSTREAM_BROKERS) they
-  // would present one cluster's credentials to another. A profile that names no brokers lends them to any.
-  const pa: Profile = p.brokers === undefined || brokers.from === fromProfile ? p : {};
+  // A profile's SASL and TLS belong to its brokers: sent to other brokers (named by --brokers or KSTREAM_BROKERS) they
+  // would present one cluster's credentials to another. The same brokers named again (bench --brokers, which is how
+  // bench turns to Kafka) keep them; a profile that names no brokers lends them to any.
+  const own = p.brokers === undefined || brokers.from === fromProfile ? undefined : ownBrokers(p.brokers);
+  const pa: Profile = own === undefined || list.every((b) => own.includes(b)) ? p : {};
 
   // -X security.protocol says both whether TLS is on (opts.tls) and whether SASL is: SASL_* needs it, the others exclude it
   const protocolText = /^security\.protocol=(.*)$/s.exec((opts.setBy as Record<string, string> | undefined)?.tls ?? '')?.[1];
@@ -234,6 +236,15 @@ export function resolveConnection(opts: Opts, env: NodeJS.ProcessEnv = process.e
     out.tls = tls;
   }
   return out;
+}
+
+/** A profile's broker list as host:port entries; one that does not parse matches nothing (it is refused where used). */
+function ownBrokers(text: string): string[] {
+  try {
+    return parseBrokers(text);
+  } catch {
+    return [];
+  }
 }
 
 /** Builds the client configuration from parsed command options, the environment and the profile (resolveConnection). */
