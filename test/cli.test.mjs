@@ -400,3 +400,11 @@ test('the error line is red by stderr, not stdout: NO_COLOR wins, FORCE_COLOR fo
   const forced = spawnSync('bash', ['-c', `FORCE_COLOR=1 ${cli}`], { encoding: 'utf8', env });
   assert.ok(forced.stderr.startsWith(red), forced.stderr);
 });
+
+test('a one-letter option takes its value attached, as getopt reads it (-n3, -p0); not after -- or as another option\'s value', () => {
+  assert.equal(runSync(['gen', '-n3', '--seed', '1']).stdout.trim().split('\n').length, 3);
+  // `-n3` was "unknown option `-3`"
+  const r = runSync(['gen', '-n', '2', '--seed', '1', '+', 'map', '--', '-r.latency_ms']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, 2);
+});

@@ -272,6 +272,9 @@ test('-X refusals are one line: unknown keys with the list, other commands\' key
   assert.equal(typo.code, 2);
   assert.equal(typo.stderr, 'kstream: invalid -X setting (not shown: it may hold a secret) — use key=value, e.g. -X bootstrap.servers=127.0.0.1:9092\n');
   assert.equal(ks('topics', '-X', 'client.id').stderr, 'kstream: invalid -X `client.id` — use key=value, e.g. -X bootstrap.servers=127.0.0.1:9092\n');
+  // attached, as kcat users type it: the same lines (these printed the whole help and an internal error, or named `-c`)
+  assert.equal(ks('topics', '-Xclient.id').stderr, 'kstream: invalid -X `client.id` — use key=value, e.g. -X bootstrap.servers=127.0.0.1:9092\n');
+  assert.equal(ks('topics', '-Xsasl.passwordhunter2').stderr, 'kstream: invalid -X setting (not shown: it may hold a secret) — use key=value, e.g. -X bootstrap.servers=127.0.0.1:9092\n');
   const near = ks('produce', 't', '-X', 'ack=1');
   assert.match(near.stderr, /^kstream: unknown client setting `ack` — did you mean `acks`\? kstream produce supports: acks, request\.required\.acks, compression\.type, .*bootstrap\.servers/);
   const other = ks('produce', 't', '-X', 'group.id=g');

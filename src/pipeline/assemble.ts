@@ -10,7 +10,7 @@ import type { Carried, Sink, Source, Stage } from './stage.js';
 import { NdjsonSource, StdoutSink } from '../io/stdio.js';
 import { writeErr } from '../runtime.js';
 import process from 'node:process';
-import { applySettings, checkUnknown, givenOptions, settingsOf, splitSetting, supportedSettings, typeOptions } from '../cli/options.js';
+import { applySettings, checkUnknown, dashed, givenOptions, optionInfo, settingsOf, splitSetting, supportedSettings, typeOptions } from '../cli/options.js';
 import { helpText } from '../cli/help.js';
 
 /** One parsed segment of the command line: the command and its own arguments and options. */
@@ -54,7 +54,7 @@ export async function parseSegment(words: string[], commands: Commands): Promise
   const cli = cacFor(spec);
   let parsed: { args: readonly string[]; options: Opts };
   const options = optionsOf(spec);
-  const argv = settingsJoined(words, options);
+  const argv = attachedValues(words, options);
   if (argv.slice(1).some((a) => a === '--help' || a === '-h')) {
     printHelp(spec);
     return undefined;
@@ -82,11 +82,22 @@ export async function parseSegment(words: string[], commands: Commands): Promise
   return { spec, args, opts: applySettings(opts, options, givenOptions(argv.slice(1), options)), commands };
 }
 
-/** `-Xkey=value` as kcat (getopt) reads it: `-X key=value`. */
-function settingsJoined(words: string[], options: readonly OptionSpec[]): string[] {
-  if (!options.some((o) => o.flags.startsWith('-X '))) return words;
-  const end = words.indexOf('--');
-  return words.flatMap((w, i) => ((end < 0 || i < end) && /^-X[^=\s]+=/s.test(w) ? ['-X', w.slice(2)] : [w]));
+/**
+ * A one-letter option with its value attached, as getopt reads it (kcat's `-Xkey=value`, `-n10`, `-p0`): split into
+ * the option and its value. Not after `--`, and not a word that is itself the value of the option before it.
+ */
+function attachedValues(words: string[], options: readonly OptionSpec[]): string[] {
+  const valued = new Set(options.map(optionInfo).filter((o) => o.value).flatMap((o) => o.names.map(dashed)));
+  const out: string[] = [];
+  let isValue = false;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w === '--') return out.concat(words.slice(i));
+    if (!isValue && /^-[A-Za-z]./s.test(w) && valued.has(w.slice(0, 2))) out.push(w.slice(0, 2), w.slice(2));
+    else out.push(w);
+    isValue = !isValue && valued.has(w);
+  }
+  return out;
 }
 
 /**
