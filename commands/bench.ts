@@ -8,6 +8,7 @@ import { Hdr } from '../src/report/hdr.js';
 import { PLOT_PERCENTILES, writePlot } from '../src/report/plot.js';
 import { colorLevel, group, keyValueTable, paint, percentileTable } from '../src/report/table.js';
 import { parseCount, parseDuration, parseRate } from '../src/time/duration.js';
+import { BROKERS_SETTING, SETTINGS_OPTION } from '../src/kafka/config.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { now, showProgress, wallNow, writeErr } from '../src/runtime.js';
 
@@ -43,9 +44,9 @@ const spec: CommandSpec = {
     { flags: '--seed <n>', description: 'Generator seed', default: 1 },
     { flags: '--json', description: 'Print the result as one JSON object' },
     { flags: '--plot <file>', kind: 'file', description: 'Write a latency-by-percentile chart (.svg or .html)' },
-    { flags: '--brokers <list>', description: 'Run end to end through Kafka at these brokers instead of in process (SASL and TLS: from the environment or the profile, as for consume)', setting: { keys: ['bootstrap.servers', 'metadata.broker.list'] } },
+    { flags: '--brokers <list>', description: 'Run end to end through Kafka at these brokers instead of in process (SASL and TLS: from the environment or the profile, as for consume)', setting: BROKERS_SETTING },
     { flags: '--partitions <n>', kind: 'int', description: 'With --brokers: partitions of the fresh bench topic', default: 3 },
-    { flags: '-X <key=value>', kind: 'list', description: 'A client setting as librdkafka and kcat name it (repeatable): counts as the option listed with its key as (-X …)' },
+    SETTINGS_OPTION,
   ],
   async run(_args, opts, ctx) {
     if (opts.brokers !== undefined) {

@@ -1,5 +1,6 @@
 import type { CommandSpec, OptionSpec } from '../pipeline/command.js';
 import { dashed, optionInfo, type OptionsOf } from './options.js';
+import { SETTINGS_OPTION } from '../kafka/config.js';
 
 /**
  * Shell completion scripts (`kstream completion bash|zsh|fish`), generated from the same command specs that parse
@@ -101,11 +102,10 @@ export function completionModel(specs: readonly CommandSpec[], optionsOf: Option
     { name: 'run', flags: ['--help'], valued: [], values: [], args: [], repeat: false, noNamesAfter: [] },
   );
   // -X goes on by its key, not as an option: its keys are not all connection settings
-  const isX = (o: OptionSpec) => o.flags.startsWith('-X ');
   return {
     commands: [...names, 'run', 'help'],
     fusable: specs.filter((s) => s.stage || s.sink).map((s) => s.name),
-    connection: connection.filter((o) => !isX(o)).flatMap((o) => optionInfo(o).names.map(dashed)),
+    connection: connection.filter((o) => o !== SETTINGS_OPTION).flatMap((o) => optionInfo(o).names.map(dashed)),
     connectionKeys: connection.flatMap((o) => (o.setting && !o.setting.refused ? [...o.setting.keys] : [])),
     perCommand,
   };

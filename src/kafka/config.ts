@@ -18,7 +18,7 @@ const ms = (what: string) => (text: string, key: string): string => {
   return `${text.trim()}ms`;
 };
 
-export const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
 
 /**
  * `-X` values that read as kstream's, for settings of the options below and the commands' own (`ms` for the
@@ -57,8 +57,13 @@ export const settingValue = {
   },
 };
 
+/** `-X key=value`, on every command with client settings (the keys come from the settings of its options). */
+export const SETTINGS_OPTION: OptionSpec = { flags: '-X <key=value>', kind: 'list', description: 'A client setting as librdkafka and kcat name it (repeatable): counts as the option listed with its key as (-X …)' };
+/** librdkafka's names for the broker list. */
+export const BROKERS_SETTING = { keys: ['bootstrap.servers', 'metadata.broker.list'] };
+
 export const CONNECTION_OPTIONS: OptionSpec[] = [
-  { flags: '--brokers <list>', description: `Bootstrap brokers host:port[,host:port] (else KSTREAM_BROKERS, KAFKA_BROKERS, the profile, ${DEFAULT_BROKERS})`, setting: { keys: ['bootstrap.servers', 'metadata.broker.list'] } },
+  { flags: '--brokers <list>', description: `Bootstrap brokers host:port[,host:port] (else KSTREAM_BROKERS, KAFKA_BROKERS, the profile, ${DEFAULT_BROKERS})`, setting: BROKERS_SETTING },
   { flags: '--profile <name>', description: 'Connection profile to use (else KSTREAM_PROFILE, else the current one): see `kstream profile`' },
   { flags: '--client-id <id>', description: 'Client id the brokers see (else the profile\'s, else kstream)', setting: { keys: ['client.id'] } },
   { flags: '--sasl-mechanism <m>', description: 'SASL: plain | scram-sha-256 | scram-sha-512 (else KSTREAM_SASL_MECHANISM, the profile\'s)', setting: { keys: ['sasl.mechanism', 'sasl.mechanisms'], value: settingValue.mechanism } },
@@ -70,7 +75,7 @@ export const CONNECTION_OPTIONS: OptionSpec[] = [
   { flags: '--tls-cert <file>', kind: 'file', description: 'PEM client certificate (mutual TLS)', setting: { keys: ['ssl.certificate.location'] } },
   { flags: '--tls-key <file>', kind: 'file', description: 'PEM key of the client certificate', setting: { keys: ['ssl.key.location'] } },
   { flags: '--tls-insecure', description: 'Do not verify the brokers\' certificates (testing only)', setting: { keys: ['enable.ssl.certificate.verification'], value: settingValue.noVerify } },
-  { flags: '-X <key=value>', kind: 'list', description: 'A client setting as librdkafka and kcat name it (repeatable): counts as the option listed with its key as (-X …)' },
+  SETTINGS_OPTION,
 ];
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
