@@ -69,9 +69,8 @@ const consume: CommandSpec = {
     ...CONNECTION_OPTIONS,
   ],
   source(args, opts, ctx) {
-    const regex = opts.regex === undefined ? undefined : String(opts.regex);
-    if (opts.regex === true || regex === '') throw new UsageError('empty --regex', "give a pattern: --regex 'clicks-.*'");
-    if (regex !== undefined) topicPattern(regex);
+    // (an empty --regex is refused by the option parser: it needs a value)
+    const regex = opts.regex === undefined ? undefined : { text: String(opts.regex), pattern: topicPattern(String(opts.regex)) };
     if (args.length === 0 && regex === undefined) throw new UsageError('missing topic for `consume`', "kstream consume <topic> [--offset start] [--exit], or --regex 'clicks-.*'");
     const format = String(opts.format ?? 'value') as ConsumeFormat;
     if (!FORMATS.includes(format)) throw new UsageError(`unknown --format \`${opts.format}\``, 'use value, envelope or raw');

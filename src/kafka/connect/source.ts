@@ -28,8 +28,8 @@ const isAscii: ((b: Uint8Array) => boolean) | undefined = (bufferModule as { isA
 
 export interface KafkaSourceOptions {
   topics: string[];
-  /** --regex as typed: also every topic whose whole name matches, as found at start (internal `__` topics never). */
-  regex?: string;
+  /** --regex (as typed, and compiled to match whole names): also every matching topic, as found at start (internal `__` topics never). */
+  regex?: { text: string; pattern: RegExp };
   partitions?: number[];
   group?: string;
   /** Static membership id (--instance-id). */
@@ -58,7 +58,7 @@ export function topicPattern(text: string): RegExp {
   try {
     return new RegExp(`^(?:${text})$`);
   } catch (e) {
-    throw new UsageError(`invalid --regex \`${text}\`: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`, 'use a JavaScript regular expression, e.g. --regex \'clicks-.*\'');
+    throw new UsageError(`invalid --regex \`${text}\`: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '')}`, 'use a JavaScript regular expression, e.g. --regex \'clicks-.*\'');
   }
 }
 
@@ -138,8 +138,7 @@ export class KafkaSource implements Source {
    * at its first metadata fetch); a topic created later is read from the next start on. A pattern matches whole
    * names, as Java's `subscribe(Pattern)` does, so `clicks` does not also take `clicks-dead`.
    */
-  private async matching(client: KafkaClient, source: string): Promise<TopicMeta[]> {
-    const pattern = topicPattern(source);
+  private async matching(client: KafkaClient, { text: source, pattern }: { text: string; pattern: RegExp }): Promise<TopicMeta[]> {
     // one metadata request for every topic: the matches and the topics named outright are taken from it
     const metas = await client.topics();
     const all = metas.map((m) => m.topic);
