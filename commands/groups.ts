@@ -6,7 +6,8 @@ import { parseOne, resolveOffset, type PartitionBounds } from '../src/kafka/offs
 import { tpKey, type KafkaClient, type TopicPartitionOffset } from '../src/kafka/types.js';
 import { colorLevel, paint } from '../src/report/table.js';
 import { kafkaLog } from './consume.js';
-import { printJson, printTable, withClient } from './topics.js';
+import { withClient } from './topics.js';
+import { printJson, printTable } from '../src/report/table.js';
 
 const ACTIONS = ['list', 'describe', 'reset', 'delete'];
 

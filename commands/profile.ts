@@ -1,22 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { closest, UsageError } from '../src/pipeline/errors.js';
 import { CONNECTION_OPTIONS, parseBrokers, resolveConnection, type Field, type Resolved, type SaslMechanism } from '../src/kafka/config.js';
 import { configPath, PROFILE_NAME, readConfig, unknownProfile, writeConfig, type ConfigFile, type Profile } from '../src/kafka/profile.js';
-import { colorLevel, paint } from '../src/report/table.js';
+import { colorLevel, paint, printJson, printTable } from '../src/report/table.js';
 
 const ACTIONS = ['list', 'show', 'use', 'set', 'delete'];
 const MECHANISMS: SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
-
-function table(head: string[], rows: string[][], c: ChalkInstance): string {
-  const t = new Table({ head: head.map((h) => c.bold(h)), style: { head: [], border: [], compact: true } });
-  for (const r of rows) t.push(r);
-  return t.toString() + '\n';
-}
 
 /** One line about a profile's SASL and TLS, naming files but no secret. */
 function summary(p: Profile): [string, string] {
@@ -28,7 +21,7 @@ function summary(p: Profile): [string, string] {
 function list(file: string, cfg: ConfigFile | undefined, opts: Opts, c: ChalkInstance, log: (l: string) => void): number {
   const names = Object.keys(cfg?.profiles ?? {});
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ file, current: cfg?.current ?? null, profiles: cfg?.profiles ?? {} }, null, 2) + '\n');
+    printJson({ file, current: cfg?.current ?? null, profiles: cfg?.profiles ?? {} });
     return 0;
   }
   if (names.length === 0) {
@@ -40,7 +33,7 @@ function list(file: string, cfg: ConfigFile | undefined, opts: Opts, c: ChalkIns
     const p = cfg!.profiles[n];
     return [n === cfg!.current ? '*' : '', n, p.brokers ?? '-', ...summary(p)];
   });
-  process.stdout.write(table(['', 'profile', 'brokers', 'sasl', 'tls'], rows, c));
+  printTable(['', 'profile', 'brokers', 'sasl', 'tls'], rows, c, '');
   const env = process.env.KSTREAM_PROFILE;
   if (!opts.quiet && env && env !== cfg!.current) log(`kstream: KSTREAM_PROFILE=${env} overrides the current profile here`);
   return 0;
@@ -61,7 +54,7 @@ function show(r: Resolved, opts: Opts, c: ChalkInstance): number {
       sasl: r.sasl ? { mechanism: r.sasl.mechanism, username: r.sasl.username, password: { ...r.sasl.password.value, from: r.sasl.password.from } } : null,
       tls: r.tls ? { from: r.tls.on, ca: r.tls.ca ?? null, cert: r.tls.cert ?? null, key: r.tls.key ?? null, insecure: r.tls.insecure } : null,
     };
-    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    printJson(out);
     return 0;
   }
   const rows: string[][] = [
@@ -77,7 +70,7 @@ function show(r: Resolved, opts: Opts, c: ChalkInstance): number {
     if (r.tls.cert) rows.push(['tls cert', fileText(r.tls.cert), where(r.tls.cert)], ['tls key', fileText(r.tls.key), where(r.tls.key)]);
     rows.push(['tls verify', r.tls.insecure.value ? 'no (insecure)' : 'yes', where(r.tls.insecure)]);
   } else rows.push(['tls', 'off', '']);
-  process.stdout.write(table(['setting', 'value', 'from'], rows, c));
+  printTable(['setting', 'value', 'from'], rows, c, '');
   return 0;
 }
 

@@ -1,34 +1,12 @@
 import process from 'node:process';
-import Table from 'cli-table3';
-import type { ChalkInstance } from 'chalk';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { CONNECTION_OPTIONS, connectionConfig } from '../src/kafka/config.js';
 import { sameConfigValue, type ConfigAlteration, type ConfigEntry, type KafkaClient } from '../src/kafka/types.js';
 import { openKafka } from '../src/kafka/client/open.js';
-import { colorLevel, group, paint } from '../src/report/table.js';
+import { colorLevel, paint, printJson, printTable } from '../src/report/table.js';
 import { parseCount } from '../src/time/duration.js';
 import { kafkaLog } from './consume.js';
-
-/** A plain table of rows on stdout (numbers right-aligned), or nothing for no rows. */
-export function printTable(head: string[], rows: (string | number)[][], c: ChalkInstance, empty: string): void {
-  if (rows.length === 0) {
-    process.stdout.write(`${empty}\n`);
-    return;
-  }
-  const numeric = head.map((_, i) => rows.every((r) => typeof r[i] === 'number' || r[i] === '-'));
-  const t = new Table({
-    head: head.map((h) => c.bold(h)),
-    colAligns: numeric.map((n) => (n ? 'right' : 'left')),
-    style: { head: [], border: [], compact: true },
-  });
-  for (const r of rows) t.push(r.map((v) => (typeof v === 'number' ? group(v) : v)));
-  process.stdout.write(t.toString() + '\n');
-}
-
-export function printJson(v: unknown): void {
-  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
-}
 
 export async function withClient<T>(opts: Opts, log: ((line: string) => void) | undefined, fn: (c: KafkaClient) => Promise<T>): Promise<T> {
   const client = await openKafka(connectionConfig(opts, process.env, log));

@@ -2,6 +2,7 @@
 import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 export { colorLevel, paint, type ColorLevel } from './color.js';
+import process from 'node:process';
 import { PERCENTILES, type HdrSummary } from './hdr.js';
 
 /** 1234567 → "1,234,567": fixed grouping, unlike toLocaleString, which follows the machine's locale. */
@@ -39,4 +40,24 @@ export function keyValueTable(rows: [string, string | number][], c: ChalkInstanc
   const t = new Table({ style: { head: [], border: [], compact: true }, colAligns: ['left', 'right'] });
   for (const [k, v] of rows) t.push([c.bold(k), String(v)]);
   return t.toString();
+}
+
+/** A plain table of rows on stdout (numbers right-aligned), or the `empty` line for no rows. */
+export function printTable(head: string[], rows: (string | number)[][], c: ChalkInstance, empty: string): void {
+  if (rows.length === 0) {
+    process.stdout.write(`${empty}\n`);
+    return;
+  }
+  const numeric = head.map((_, i) => rows.every((r) => typeof r[i] === 'number' || r[i] === '-'));
+  const t = new Table({
+    head: head.map((h) => c.bold(h)),
+    colAligns: numeric.map((n) => (n ? 'right' : 'left')),
+    style: { head: [], border: [], compact: true },
+  });
+  for (const r of rows) t.push(r.map((v) => (typeof v === 'number' ? group(v) : v)));
+  process.stdout.write(t.toString() + '\n');
+}
+
+export function printJson(v: unknown): void {
+  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
 }
