@@ -94,65 +94,47 @@ function missing(o: OptionInfo): UsageError {
 
 /**
  * Flags on the command line that the command does not have, as typed (`--on-eror`), with the nearest one it has:
- * found before cac, which would report them camelCased and without a suggestion.
+ * found before cac, which would report them camelCased and without a suggestion. Returns the keys of the options
+ * typed (not defaults): a `-X` setting may stand for an option, but must not contradict one given explicitly.
  */
-export function checkUnknown(argv: readonly string[], specs: readonly OptionSpec[], command: string): void {
-  const known = new Set<string>(['h', 'help']);
+export function checkUnknown(argv: readonly string[], specs: readonly OptionSpec[], command: string): Set<string> {
+  // every spelling a command line may use, with the key of its option ('' for --help)
+  const keyOf = new Map<string, string>([['h', ''], ['help', '']]);
   const valued = new Set<string>();
   for (const s of specs) {
     const o = optionInfo(s);
     for (const n of o.names) {
-      known.add(n);
+      keyOf.set(n, o.key);
       if (o.value) valued.add(n);
     }
-    if (o.negated) known.add(o.long.slice(3));
-    else if (o.kind === 'flag') known.add(`no-${o.long}`);
+    if (o.negated) keyOf.set(o.long.slice(3), o.key);
+    else if (o.kind === 'flag') keyOf.set(`no-${o.long}`, o.key);
   }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') return;
-    const m = /^(--?)([A-Za-z][\w-]*)(=.*)?$/s.exec(a);
-    if (!m) continue;
-    // short options cluster (-qv): each letter must be known
-    const names = m[1] === '-' && m[2].length > 1 && !known.has(m[2]) ? [...m[2]] : [m[2]];
-    for (const n of names) {
-      if (known.has(n)) continue;
-      const long = [...known].filter((k) => k.length > 1);
-      const near = closest(n, long);
-      const typed = names.length > 1 ? `-${n}` : `${m[1]}${m[2]}`;
-      throw new UsageError(`unknown option \`${typed}\` for \`${command}\``, near ? `did you mean \`--${near}\`? see \`kstream ${command} --help\`` : `see \`kstream ${command} --help\``);
-    }
-    if (valued.has(m[2]) && m[3] === undefined) i++;
-  }
-}
-
-/** Every option a command takes: its own, then the shared ones its roles bring. */
-export type OptionsOf = (spec: CommandSpec) => OptionSpec[];
-
-/**
- * The keys of the options typed on the command line (not defaults): a `-X` setting may stand for an option, but
- * must not contradict one given explicitly.
- */
-export function givenOptions(argv: readonly string[], specs: readonly OptionSpec[]): Set<string> {
-  const byName = new Map<string, OptionInfo>();
-  for (const s of specs) for (const n of optionInfo(s).names) byName.set(n, optionInfo(s));
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') break;
     const m = /^(--?)([A-Za-z][\w-]*)(=.*)?$/s.exec(a);
     if (!m) continue;
-    const name = m[1] === '--' && m[2].startsWith('no-') && !byName.has(m[2]) ? m[2].slice(3) : m[2];
-    const names = m[1] === '-' && name.length > 1 && !byName.has(name) ? [...name] : [name];
+    // short options cluster (-qv): each letter must be known
+    const names = m[1] === '-' && m[2].length > 1 && !keyOf.has(m[2]) ? [...m[2]] : [m[2]];
     for (const n of names) {
-      const o = byName.get(n);
-      if (o) given.add(o.key);
+      const key = keyOf.get(n);
+      if (key !== undefined) {
+        if (key) given.add(key);
+        continue;
+      }
+      const near = closest(n, [...keyOf.keys()].filter((k) => k.length > 1));
+      const typed = names.length > 1 ? `-${n}` : `${m[1]}${m[2]}`;
+      throw new UsageError(`unknown option \`${typed}\` for \`${command}\``, near ? `did you mean \`--${near}\`? see \`kstream ${command} --help\`` : `see \`kstream ${command} --help\``);
     }
-    const o = byName.get(name);
-    if (o?.value && m[3] === undefined) i++;
+    if (valued.has(m[2]) && m[3] === undefined) i++;
   }
   return given;
 }
+
+/** Every option a command takes: its own, then the shared ones its roles bring. */
+export type OptionsOf = (spec: CommandSpec) => OptionSpec[];
 
 /** Every `-X` key the options answer to, with the option each stands for (refused keys included). */
 export function settingsOf(specs: readonly OptionSpec[]): Map<string, OptionInfo> {
@@ -187,14 +169,13 @@ const sameValue = (a: unknown, b: unknown): boolean => (Array.isArray(a) || Arra
  * (assemble.ts checkSettings, which can name the commands that do take them).
  */
 export function applySettings(opts: Opts, specs: readonly OptionSpec[], given: ReadonlySet<string>): Opts {
-  const items = opts.X === undefined ? [] : (Array.isArray(opts.X) ? opts.X : [opts.X]).map(String);
+  const items = (opts.X as string[] | undefined) ?? [];
   if (items.length === 0) return opts;
   const byKey = settingsOf(specs);
   const setBy: Record<string, string> = {};
   for (const item of items) {
     const [key, text] = splitSetting(item);
-    const o = byKey.get(key);
-    if (!o) throw new UsageError(`unknown client setting \`${key}\``, `supported: ${supportedSettings(specs).join(', ')}`);
+    const o = byKey.get(key)!;
     if (text === '' && !o.spec.setting!.refused) throw new UsageError(`\`-X ${key}\` needs a value`, `-X ${key}=<value>`);
     const shown = `${key}=${text}`;
     const mapped = o.spec.setting!.value ? o.spec.setting!.value(text, key) : text;

@@ -10,7 +10,7 @@ import type { Carried, Sink, Source, Stage } from './stage.js';
 import { NdjsonSource, StdoutSink } from '../io/stdio.js';
 import { writeErr } from '../runtime.js';
 import process from 'node:process';
-import { applySettings, checkUnknown, dashed, givenOptions, optionInfo, settingsOf, splitSetting, supportedSettings, typeOptions } from '../cli/options.js';
+import { applySettings, checkUnknown, dashed, optionInfo, settingsOf, splitSetting, supportedSettings, typeOptions } from '../cli/options.js';
 import { helpText } from '../cli/help.js';
 
 /** One parsed segment of the command line: the command and its own arguments and options. */
@@ -59,7 +59,7 @@ export async function parseSegment(words: string[], commands: Commands): Promise
     printHelp(spec);
     return undefined;
   }
-  checkUnknown(argv.slice(1), options, spec.name);
+  const given = checkUnknown(argv.slice(1), options, spec.name);
   try {
     const kept = protectOptionValues(argv.slice(1), options);
     parsed = cli.parse(['node', 'kstream', argv[0], ...kept.argv], { run: false });
@@ -79,7 +79,7 @@ export async function parseSegment(words: string[], commands: Commands): Promise
   if (args.length < required) throw new UsageError(`missing ${spec.args} for \`${spec.name}\``, `see \`kstream ${spec.name} --help\``);
   const opts = typeOptions(parsed.options, options);
   await checkSettings(opts, options, spec.name, commands);
-  return { spec, args, opts: applySettings(opts, options, givenOptions(argv.slice(1), options)), commands };
+  return { spec, args, opts: applySettings(opts, options, given), commands };
 }
 
 /**
@@ -107,7 +107,7 @@ function attachedValues(words: string[], options: readonly OptionSpec[]): string
 async function checkSettings(opts: Opts, options: readonly OptionSpec[], command: string, commands: Commands): Promise<void> {
   if (opts.X === undefined) return;
   const mine = settingsOf(options);
-  for (const item of (Array.isArray(opts.X) ? opts.X : [opts.X]).map(String)) {
+  for (const item of opts.X as string[]) {
     const [key] = splitSetting(item);
     if (mine.has(key)) continue;
     const supported = supportedSettings(options);
