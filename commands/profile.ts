@@ -4,12 +4,11 @@ import process from 'node:process';
 import type { ChalkInstance } from 'chalk';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { closest, UsageError } from '../src/pipeline/errors.js';
-import { CONNECTION_OPTIONS, parseBrokers, resolveConnection, type Field, type Resolved, type SaslMechanism } from '../src/kafka/config.js';
+import { CONNECTION_OPTIONS, MECHANISMS, parseBrokers, resolveConnection, securityProtocol, type Field, type Resolved } from '../src/kafka/config.js';
 import { configPath, PROFILE_NAME, readConfig, unknownProfile, writeConfig, type ConfigFile, type Profile } from '../src/kafka/profile.js';
 import { colorLevel, paint, printJson, printTable } from '../src/report/table.js';
 
 const ACTIONS = ['list', 'show', 'use', 'set', 'delete'];
-const MECHANISMS: SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
 
 /** One line about a profile's SASL and TLS, naming files but no secret. */
 function summary(p: Profile): [string, string] {
@@ -85,7 +84,6 @@ function absoluteFile(v: unknown, flag: string): string {
 function merged(before: Profile | undefined, opts: Opts): Profile {
   const p: Profile = JSON.parse(JSON.stringify(before ?? {}));
   const given = (k: string) => opts[k] !== undefined && opts[k] !== true;
-  const setBy = (opts.setBy ?? {}) as Record<string, string>;
   let changed = false;
   if (given('brokers')) {
     p.brokers = parseBrokers(String(opts.brokers)).join(',');
@@ -95,7 +93,7 @@ function merged(before: Profile | undefined, opts: Opts): Profile {
     p.clientId = String(opts.clientId);
     changed = true;
   }
-  const protocol = /^security\.protocol=(.*)$/s.exec(setBy.tls ?? '')?.[1]?.toUpperCase();
+  const protocol = securityProtocol(opts)?.text.toUpperCase();
   const saslFlags = ['saslMechanism', 'saslUsername', 'saslPasswordFile'].filter(given);
   if (protocol && !protocol.startsWith('SASL_') && saslFlags.length) {
     throw new UsageError(`\`-X security.protocol=${protocol}\` has no SASL, but SASL settings are given`, 'use SASL_SSL or SASL_PLAINTEXT, or leave the SASL settings out');

@@ -95,7 +95,16 @@ export interface KafkaConfig {
   notice?: (line: string) => void;
 }
 
-const MECHANISMS: SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
+export const MECHANISMS: SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
+
+/**
+ * The `-X security.protocol` of these options, if one was given: it stands for --tls (TLS on or off) and also says
+ * whether SASL is wanted (SASL_*), which no option holds, so it is read back from the setting's record.
+ */
+export function securityProtocol(opts: Opts): { text: string; sasl: boolean } | undefined {
+  const text = /^security\.protocol=(.*)$/s.exec((opts.setBy as Record<string, string> | undefined)?.tls ?? '')?.[1];
+  return text === undefined ? undefined : { text, sasl: text.toUpperCase().startsWith('SASL_') };
+}
 
 function readSecretFile(path: string, what: string): string {
   try {
@@ -181,9 +190,9 @@ export function resolveConnection(opts: Opts, env: NodeJS.ProcessEnv = process.e
   const pa: Profile = own === undefined || list.every((b) => own.includes(b)) ? p : {};
 
   // -X security.protocol says both whether TLS is on (opts.tls) and whether SASL is: SASL_* needs it, the others exclude it
-  const protocolText = /^security\.protocol=(.*)$/s.exec((opts.setBy as Record<string, string> | undefined)?.tls ?? '')?.[1];
-  const protocol = protocolText === undefined ? undefined : `-X security.protocol=${protocolText}`;
-  const saslWanted = protocolText === undefined ? undefined : protocolText.toUpperCase().startsWith('SASL_');
+  const sp = securityProtocol(opts);
+  const protocol = sp && `-X security.protocol=${sp.text}`;
+  const saslWanted = sp?.sasl;
 
   const pick = (flagKey: string, flag: string, envName: string | undefined, prof: string | undefined): Field<string> | undefined => {
     if (text(opts[flagKey]) !== undefined) return { value: text(opts[flagKey])!, from: given(opts, flagKey, flag) };
