@@ -5,7 +5,7 @@ import type { ChalkInstance } from 'chalk';
 import type { CommandSpec, Opts } from '../src/pipeline/command.js';
 import { closest, UsageError } from '../src/pipeline/errors.js';
 import { CONNECTION_OPTIONS, MECHANISMS, parseBrokers, resolveConnection, securityProtocol, type Field, type Resolved } from '../src/kafka/config.js';
-import { configPath, PROFILE_NAME, readConfig, unknownProfile, writeConfig, type ConfigFile, type Profile } from '../src/kafka/profile.js';
+import { chooseProfile, configPath, PROFILE_NAME, readConfig, unknownProfile, writeConfig, type ConfigFile, type Profile } from '../src/kafka/profile.js';
 import { colorLevel, paint, printJson, printTable } from '../src/report/table.js';
 
 const ACTIONS = ['list', 'show', 'use', 'set', 'delete'];
@@ -183,10 +183,8 @@ const profile: CommandSpec = {
       if (name !== undefined && opts.profile !== undefined && String(opts.profile) !== name) {
         throw new UsageError(`\`profile show ${name}\` and \`--profile ${opts.profile}\` name two profiles`, 'keep one');
       }
-      if (name !== undefined) existing(file, readConfig(file), name);
-      const r = resolveConnection(name !== undefined ? { ...opts, profile: name } : opts, env);
-      if (name !== undefined && r.profile) r.profile.by = 'named';
-      return show(r, opts, c);
+      const chosen = chooseProfile(name ?? opts.profile, env, name !== undefined ? 'named' : '--profile');
+      return show(resolveConnection(opts, env, chosen), opts, c);
     }
     const name = nameArg(args, action);
     if (opts.profile !== undefined) throw new UsageError(`\`profile ${action}\` takes the profile as its argument, not --profile`, `kstream profile ${action} ${name}`);

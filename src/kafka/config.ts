@@ -154,11 +154,10 @@ const text = (v: unknown): string | undefined => (v === undefined || v === true 
  * Resolves the connection field by field: flags (and `-X` settings, which count as flags) first, then the
  * environment, then the profile (--profile, KSTREAM_PROFILE or the file's current one), then the default.
  */
-export function resolveConnection(opts: Opts, env: NodeJS.ProcessEnv = process.env): Resolved {
+export function resolveConnection(opts: Opts, env: NodeJS.ProcessEnv = process.env, chosen = chooseProfile(opts.profile, env)): Resolved {
   if (opts.saslPassword !== undefined) {
     throw new UsageError('passwords are not taken on the command line', 'set KSTREAM_SASL_PASSWORD or use --sasl-password-file <file>');
   }
-  const chosen = chooseProfile(opts.profile, env);
   const p = chosen?.profile ?? {};
   const fromProfile = chosen ? `profile ${chosen.name}` : '';
   const pathOf = (v: string) => profilePath(chosen!.file, v, env);

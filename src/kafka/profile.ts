@@ -175,22 +175,25 @@ export function writeConfig(at: string, cfg: ConfigFile): void {
 export function unknownProfile(name: string, file: string, cfg: ConfigFile | undefined, by?: string): UsageError {
   const names = Object.keys(cfg?.profiles ?? {});
   const near = closest(name, names);
-  const what = by === 'current' ? `current profile \`${name}\`` : `profile \`${name}\`${by ? ` (${by})` : ''}`;
+  const what = by === 'current' ? `current profile \`${name}\`` : `profile \`${name}\`${by && by !== 'named' ? ` (${by})` : ''}`;
   if (!cfg) return new UsageError(`no ${what}: \`${file}\` does not exist`, `create it with \`kstream profile set ${name} --brokers <host:port>\``);
   return new UsageError(`no ${what} in \`${file}\``, names.length ? `${near ? `did you mean \`${near}\`? ` : ''}profiles: ${names.join(', ')}` : `it has no profiles: add one with \`kstream profile set ${name} --brokers <host:port>\``);
 }
 
-/** The profile a run uses: --profile, else KSTREAM_PROFILE, else the file's current one; none without a file or a choice. */
-export function chooseProfile(flag: unknown, env: NodeJS.ProcessEnv): Chosen | undefined {
+/**
+ * The profile a run uses: --profile (or the one `profile show <name>` names: `by`), else KSTREAM_PROFILE, else the
+ * file's current one; none without a file or a choice.
+ */
+export function chooseProfile(flag: unknown, env: NodeJS.ProcessEnv, by: '--profile' | 'named' = '--profile'): Chosen | undefined {
   const file = configPath(env);
   const cfg = readConfig(file);
   let name: string | undefined;
-  let by: Chosen['by'] = 'current';
-  if (flag !== undefined) [name, by] = [String(flag), '--profile'];
-  else if (env.KSTREAM_PROFILE) [name, by] = [env.KSTREAM_PROFILE, 'KSTREAM_PROFILE'];
+  let how: Chosen['by'] = 'current';
+  if (flag !== undefined) [name, how] = [String(flag), by];
+  else if (env.KSTREAM_PROFILE) [name, how] = [env.KSTREAM_PROFILE, 'KSTREAM_PROFILE'];
   else name = cfg?.current;
   if (name === undefined) return undefined;
   const profile = cfg?.profiles[name];
-  if (!profile || !Object.hasOwn(cfg!.profiles, name)) throw unknownProfile(name, file, cfg, by);
-  return { name, by, file, profile };
+  if (!profile || !Object.hasOwn(cfg!.profiles, name)) throw unknownProfile(name, file, cfg, how);
+  return { name, by: how, file, profile };
 }
