@@ -148,6 +148,7 @@ function existing(file: string, cfg: ConfigFile | undefined, name: string): Conf
 const profile: CommandSpec = {
   name: 'profile',
   args: '[action] [name]',
+  actions: ACTIONS,
   summary: 'Named connection profiles (brokers, client id, SASL, TLS): list, show, use, set, delete',
   examples: [
     'kstream profile set prod --brokers b1:9092,b2:9092 --sasl-mechanism scram-sha-512 --sasl-username etl --sasl-password-file ~/.kafka-pw --tls',

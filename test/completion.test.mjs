@@ -76,6 +76,8 @@ test('bash: actions of topics and groups, shells of completion, files after a fi
   assert.ok(!bashComplete('kstream consume t --').includes('--X'));
   assert.deepEqual(bashComplete('kstream groups d'), ['describe', 'delete']);
   assert.deepEqual(bashComplete('kstream groups r'), ['reset']);
+  // profile declared no actions, so its words completed to nothing
+  assert.deepEqual(bashComplete('kstream profile s'), ['show', 'set']);
   assert.deepEqual(bashComplete('kstream completion '), ['bash', 'zsh', 'fish']);
   assert.deepEqual(bashComplete('kstream completion --list '), ['topics', 'groups']);
 
