@@ -228,3 +228,42 @@ test('with no field wanted, every line shares one frozen view: nothing may write
   assert.ok(Object.isFrozen(a));
   assert.deepEqual(Object.keys(a), []);
 });
+
+// matchBytes reads a value where it lies (a Kafka fetch buffer: other bytes around it, no decoded text). Its verdict
+// may be "not here" for a valid line (the general path then decides), but never "valid" for a line JSON.parse refuses,
+// one that is not ASCII, or one that spans a line break; and a line of the learned shape in any ASCII spelling of its
+// values — floats, exponents, escapes, nested arrays and objects — must match, or a plain consume loses its fast path.
+test('matchBytes: every ASCII line of the learned shape matches in place; nothing JSON.parse refuses, nothing beyond ASCII', () => {
+  const rnd = prng(7);
+  const keys = ['ts', 'user', 'latency_ms', 'ok', 'a b', '$x'];
+  const asciiValues = VALUES.filter((v) => !/[^\x00-\x7f]/.test(v));
+  const line = () => '{' + keys.map((k) => `${JSON.stringify(k)}:${asciiValues[Math.floor(rnd() * asciiValues.length)]}`).join(',') + '}';
+  const sc = new FieldScanner([]);
+  scanIn(sc, line(), false);
+  scanIn(sc, line(), false);
+  const noise = () => Buffer.from(Array.from({ length: 8 }, () => Math.floor(rnd() * 256)));
+  let matched = 0;
+  let refused = 0;
+  for (let n = 0; n < 4000; n++) {
+    const base = line();
+    const r = rnd();
+    const text = r < 0.4 ? base : r < 0.8 ? mutate(rnd, base) : r < 0.9 ? base.replace('"user":"', '"user":"é') : base.replace(',', ',\n');
+    const body = Buffer.from(text, 'utf8');
+    const buf = Buffer.concat([noise(), body, noise()]);
+    const got = sc.matchBytes(chunkBytes(buf), 8, 8 + body.length);
+    let valid = true;
+    try {
+      JSON.parse(text);
+    } catch {
+      valid = false;
+    }
+    if (got) {
+      matched++;
+      assert.ok(valid, `matched what JSON.parse refuses: ${JSON.stringify(text)}`);
+      assert.equal(body.length, text.length, `matched a line beyond ASCII: ${JSON.stringify(text)}`);
+      assert.ok(!text.includes('\n'), `matched across a line break: ${JSON.stringify(text)}`);
+    } else refused++;
+    if (r < 0.4) assert.ok(got, `a line of the learned shape did not match in place: ${text}`);
+  }
+  assert.ok(matched > 1000 && refused > 1000, `${matched} matched, ${refused} not`);
+});

@@ -195,6 +195,103 @@ export function validateJson(s: string, start = 0, end = s.length): void {
   if (i < end) fail(s, i);
 }
 
+// The grammar again, over the bytes of a line that may have no text (FieldScanner.matchBytes): each returns the
+// index past the token, or -1 where the line stops being one ASCII JSON value on one line. -1 says only "not here":
+// the caller then takes the general path, which gives the exact verdict (a byte ≥ 0x80 may be valid UTF-8 text).
+
+function bSkipWs(b: Uint8Array, i: number): number {
+  let c = b[i];
+  while (c === C.SPACE || c === C.TAB || c === C.CR) c = b[++i];
+  return i;
+}
+
+function bSkipDigits(b: Uint8Array, i: number): number {
+  let c = b[i];
+  while (c >= C.D0 && c <= C.D9) c = b[++i];
+  return i;
+}
+
+function bSkipNumber(b: Uint8Array, i: number, end: number): number {
+  if (b[i] === C.MINUS) i++;
+  const c = b[i];
+  if (c === C.D0) i++;
+  else if (c >= C.D1 && c <= C.D9) i = bSkipDigits(b, i + 1);
+  else return -1;
+  if (b[i] === C.DOT) {
+    const j = bSkipDigits(b, i + 1);
+    if (j === i + 1) return -1;
+    i = j;
+  }
+  const e = b[i];
+  if (e === C.LOWER_E || e === C.UPPER_E) {
+    i++;
+    const sign = b[i];
+    if (sign === C.PLUS || sign === C.MINUS) i++;
+    const j = bSkipDigits(b, i);
+    if (j === i) return -1;
+    i = j;
+  }
+  return i <= end ? i : -1;
+}
+
+function bSkipString(b: Uint8Array, i: number, end: number): number {
+  i++;
+  while (i < end) {
+    const c = b[i];
+    if (c === C.QUOTE) return i + 1;
+    if (c < 0x20 || c >= 0x80) return -1;
+    if (c === C.BACKSLASH) {
+      const e = b[i + 1];
+      if (e === C.LOWER_U) {
+        if (i + 6 > end || !(isHex(b[i + 2]) && isHex(b[i + 3]) && isHex(b[i + 4]) && isHex(b[i + 5]))) return -1;
+        i += 6;
+      } else if (e === C.QUOTE || e === C.BACKSLASH || e === C.SLASH || e === 98 || e === C.LOWER_F || e === C.LOWER_N || e === 114 || e === C.LOWER_T) {
+        i += 2;
+      } else return -1;
+    } else i++;
+  }
+  return -1;
+}
+
+function bSkipLiteral(b: Uint8Array, i: number, end: number, lit: string): number {
+  if (i + lit.length > end) return -1;
+  for (let k = 1; k < lit.length; k++) if (b[i + k] !== lit.charCodeAt(k)) return -1;
+  return i + lit.length;
+}
+
+function bSkipValue(b: Uint8Array, i: number, end: number, depth: number): number {
+  const c = b[i];
+  if (c === C.QUOTE) return bSkipString(b, i, end);
+  if (c === C.MINUS || (c >= C.D0 && c <= C.D9)) return bSkipNumber(b, i, end);
+  if (c === C.LBRACE || c === C.LBRACKET) {
+    if (depth >= MAX_DEPTH) return -1;
+    const close = c === C.LBRACE ? C.RBRACE : C.RBRACKET;
+    i = bSkipWs(b, i + 1);
+    if (b[i] === close) return i + 1;
+    for (;;) {
+      if (c === C.LBRACE) {
+        if (b[i] !== C.QUOTE) return -1;
+        i = bSkipString(b, i, end);
+        if (i < 0) return -1;
+        i = bSkipWs(b, i);
+        if (b[i] !== C.COLON) return -1;
+        i = bSkipWs(b, i + 1);
+      }
+      i = bSkipValue(b, i, end, depth + 1);
+      if (i < 0) return -1;
+      i = bSkipWs(b, i);
+      const d = b[i];
+      if (d === close && i < end) return i + 1;
+      if (d !== C.COMMA || i >= end) return -1;
+      i = bSkipWs(b, i + 1);
+    }
+  }
+  if (c === C.LOWER_T) return bSkipLiteral(b, i, end, 'true');
+  if (c === C.LOWER_F) return bSkipLiteral(b, i, end, 'false');
+  if (c === C.LOWER_N) return bSkipLiteral(b, i, end, 'null');
+  return -1;
+}
+
 /** A constructor for views with exactly these fields, so every view shares one hidden class. */
 function viewClass(fields: string[]): new () => Record<string, unknown> {
   const body = fields.map((f) => `this[${JSON.stringify(f)}] = undefined;`).join('\n');
@@ -230,7 +327,7 @@ export class FieldScanner {
   }
 
   /** With no fields wanted, every view is this one: nothing reads or writes a view then (see fieldsRead). */
-  private readonly empty: Record<string, unknown> | undefined;
+  readonly empty: Record<string, unknown> | undefined;
 
   /**
    * Scans s[start, end); `plain` = chunkIsPlain() of the chunk the line belongs to, `bytes` = chunkBytes() of
@@ -472,8 +569,9 @@ function compileShape(keys: string[], fields: string[], target: Target): ShapeMa
   // The bytes of an ASCII chunk never hold a key with other characters (and the word compares assume bytes).
   if (target === 'bytes' && keys.some((k) => /[^\x00-\x7f]/.test(k))) return () => false;
   const at = (index: string) => charAt(index, target);
-  // Over bytes the text may be absent (FieldScanner.matchBytes): the rare parts that need it fail the match.
-  const noText = target === 'bytes' ? 'if (s === undefined) return false;\n' : '';
+  // Over bytes the text may be absent (FieldScanner.matchBytes): the grammar is checked over the bytes, and the text
+  // is read only to extract a wanted field (a scanner that wants fields always has it). A byte ≥ 0x80 fails the
+  // match, so a matched line is ASCII.
   const body: string[] = ['let c = 0, j = 0, v = 0;'];
   keys.forEach((key, k) => {
     body.push(tokenCheck(`${k === 0 ? '{' : ','}"${key}":`, target));
@@ -489,22 +587,33 @@ if (c === 45 || (c >= 48 && c <= 57)) {
   else if (c >= 49 && c <= 57) { ${want ? `do { v = v * 10 + (c - 48); c = ${at('++j')}; } while (c >= 48 && c <= 57);` : `do c = ${at('++j')}; while (c >= 48 && c <= 57);`} }
   else return false;
   if (c === 46 || c === 101 || c === 69) {
-    ${noText}j = H.number(s, i);
-    if (j < 0) return false;
+    ${target === 'bytes' ? `// fraction and exponent inline too: the common float costs no call
+    if (c === 46) {
+      c = b[++j];
+      if (c < 48 || c > 57) return false;
+      do c = b[++j]; while (c >= 48 && c <= 57);
+    }
+    if (c === 101 || c === 69) {
+      c = b[++j];
+      if (c === 43 || c === 45) c = b[++j];
+      if (c < 48 || c > 57) return false;
+      do c = b[++j]; while (c >= 48 && c <= 57);
+    }` : `j = H.number(s, i);
+    if (j < 0) return false;`}
     ${want ? `${dest} = Number(s.slice(i, j));` : ''}
   }${want ? ` else ${dest} = j - i > 15 ? Number(s.slice(i, j)) : ${at('i')} === 45 ? -v : v;` : ''}
   i = j;
 } else if (c === 34) {${target === 'bytes' ? `
   // up to the closing quote, unless a backslash or a control character comes first
   j = i + 1;
-  while (j < end && (c = b[j]) !== 34 && c !== 92 && c >= 32) j++;
+  while (j < end && (c = b[j]) !== 34 && c !== 92 && c >= 32 && c < 128) j++;
   if (c === 34 && j < end) {
     ${want ? `${dest} = s.slice(i + 1, j);` : ''}
     i = j + 1;
   } else {
-    ${noText}j = H.string(s, i);
+    j = H.bstring(b, i, end);
     if (j < 0) return false;
-    ${want ? `${dest} = H.escaped() ? JSON.parse(s.slice(i, j)) : s.slice(i + 1, j - 1);` : ''}
+    ${want ? `${dest} = JSON.parse(s.slice(i, j));` : ''}
     i = j;
   }` : `
   j = plain ? s.indexOf('"', i + 1) + 1 : H.string(s, i);
@@ -524,7 +633,7 @@ if (c === 45 || (c >= 48 && c <= 57)) {
   ${want ? `${dest} = null;` : ''}
   i += 4;
 } else {
-  ${noText}j = H.value(s, i);
+  j = ${target === 'bytes' ? 'H.bvalue(b, i, end, 1)' : 'H.value(s, i)'};
   if (j < 0) return false;
   ${want ? `${dest} = H.decode(s, i, j);` : ''}
   i = j;
@@ -551,4 +660,6 @@ const shapeHelpers = {
     try { return skipValue(s, i, 1); } catch { return -1; }
   },
   decode: decodeValue,
+  bstring: bSkipString,
+  bvalue: bSkipValue,
 };

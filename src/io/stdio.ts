@@ -224,6 +224,11 @@ export class StdoutSink implements Sink {
       if (s.length > 0 && !this.out.write(s)) return this.drained();
       return;
     }
+    const bytes = this.storedLines(batch);
+    if (bytes !== undefined) {
+      if (bytes.length > 0 && !this.out.write(bytes)) return this.drained();
+      return;
+    }
     let s = '';
     let n = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -243,6 +248,45 @@ export class StdoutSink implements Sink {
     }
     if (n > 0 && !this.out.write(s)) return this.drained();
   }
+
+  /**
+   * A batch whose records all have their text in stored bytes (Rec.textStored: a plain consume) as lines copied from
+   * those bytes, without decoding a string; undefined when some record has not, or may read as a control line (the
+   * string path then writes the batch and refuses that record where it stands).
+   */
+  private storedLines(batch: Rec[]): Buffer | undefined {
+    let out = Buffer.allocUnsafe(Math.max(this.lineGuess * batch.length, 1024));
+    let at = 0;
+    for (const r of batch) {
+      if (r.ctl !== undefined) {
+        if (this.dropControl) continue;
+        return undefined;
+      }
+      const st = r.stored;
+      if (!r.textStored || st === undefined || st.copyValue === undefined) return undefined;
+      let k = st.copyValue(r.si, out, at);
+      if (k < 0) {
+        const more = Buffer.allocUnsafe(out.length * 2 + (st.value(r.si)?.length ?? 0));
+        out.copy(more, 0, 0, at);
+        out = more;
+        k = st.copyValue(r.si, out, at);
+      }
+      // `{"$…`: maybe a control line, which the string path refuses
+      if (out[at] === 123 && out[at + 1] === 34 && out[at + 2] === 36) return undefined;
+      at += k;
+      if (at >= out.length) {
+        const more = Buffer.allocUnsafe(out.length * 2);
+        out.copy(more, 0, 0, at);
+        out = more;
+      }
+      out[at++] = 10;
+    }
+    if (batch.length > 0) this.lineGuess = Math.ceil((at / batch.length) * 1.1);
+    return out.subarray(0, at);
+  }
+
+  /** Bytes per line of the last batch written by storedLines, to size the next one's buffer. */
+  private lineGuess = 128;
 
   /** Stored values as their bytes, one per line (a tombstone is an empty line, as kcat writes it); others as NDJSON. */
   private writeRaw(batch: Rec[]): Promise<void> | void {

@@ -33,6 +33,11 @@ export interface Stored {
   offset(i: number): number | null;
   /** The envelope line the record was read from, when it was (a stage in a pipe that leaves it unchanged writes it as it came). */
   line?(i: number): string;
+  /**
+   * Copies the value's bytes into `to` at `at` and returns how many, or -1 (copying nothing) when they do not fit
+   * (Rec.textStored: a sink writes them as they are).
+   */
+  copyValue?(i: number, to: Uint8Array, at: number): number;
 }
 
 export class Rec {
@@ -70,6 +75,12 @@ export class Rec {
   /** The text does not show the window tags yet: they are spliced in when `raw` is first read. */
   private tagsPending: boolean;
   /**
+   * The text is the stored value's bytes, which are ASCII JSON on one line (checked where the record was read):
+   * it is decoded only if someone reads `raw`, and a sink that writes lines copies the bytes instead (a plain
+   * `consume` decodes no value at all).
+   */
+  textStored: boolean;
+  /**
    * `raw` is known to be ASCII (it is a line of an ASCII chunk): a Kafka sink then copies it into a record batch
    * as Latin-1, half the work of encoding UTF-8.
    */
@@ -93,6 +104,7 @@ export class Rec {
     this.wkey = undefined;
     this.merged = undefined;
     this.tagsPending = false;
+    this.textStored = false;
     this.ascii = ascii;
     this.stored = undefined;
     this.si = 0;
@@ -107,8 +119,20 @@ export class Rec {
     return this;
   }
 
+  /** Marks the record as row `i` of `stored`, its text the stored value's ASCII bytes (see `textStored`). */
+  storedText(stored: Stored, i: number): this {
+    this.storedAs(stored, i);
+    this.textStored = true;
+    this.ascii = true;
+    return this;
+  }
+
   /** Exact JSON text of the value while no stage has replaced it. */
   get raw(): string | undefined {
+    if (this.textStored) {
+      this.textStored = false;
+      this.text = (this.stored!.value(this.si) as Buffer).toString('latin1');
+    }
     if (this.end >= 0) {
       this.text = (this.text as string).slice(this.start, this.end);
       this.end = -1;
@@ -122,6 +146,7 @@ export class Rec {
 
   set raw(v: string | undefined) {
     this.text = v;
+    this.textStored = false;
     this.end = -1;
     this.tagsPending = false;
     this.ascii = false;
@@ -134,7 +159,7 @@ export class Rec {
    * tagged twice reads as it would through a pipe: both sets, the later ones last (JSON takes the last).
    */
   tag(etime: number | undefined, windows: readonly object[], wkey: unknown, merged: readonly object[] | undefined): void {
-    if (this.tagsPending) void this.raw;
+    if (this.tagsPending || this.textStored) void this.raw;
     this.etime = etime;
     this.windows = windows;
     this.wkey = wkey;
@@ -167,6 +192,7 @@ export class Rec {
   setValue(v: unknown): void {
     this.value = v;
     this.text = undefined;
+    this.textStored = false;
     this.end = -1;
     this.partial = false;
     this.ascii = false;

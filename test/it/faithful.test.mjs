@@ -192,3 +192,29 @@ test('a record too large for the topic follows --on-error with its input line; f
     assert.deepEqual(await values(d), [1, 2, 4, 5], what);
   }
 });
+
+// A plain consume keeps each value in the fetched bytes and copies it out when its bytes match the stream's learned
+// shape (ASCII JSON on one line); everything else takes the general way. Both must give the same lines as ever.
+test('a plain consume writes every value as its line, whether it matched the learned shape in place or not', T, async () => {
+  const t = await topic('plain');
+  const same = '{"a":1.5,"b":"x","c":[1,{"d":2}]}';
+  const values = [
+    [same, same], [same, same], [same, same],
+    ['{"a":2.5e-3,"b":"y\\"z","c":[]}', '{"a":2.5e-3,"b":"y\\"z","c":[]}'],
+    ['{"a":-0,"b":"x","c":[ 1 , 2 ]}', '{"a":-0,"b":"x","c":[ 1 , 2 ]}'],
+    ['{"a":1,"b":"é","c":[]}', '{"a":1,"b":"é","c":[]}'],
+    ['{"a":1,"b":"x","c":[1,\n2]}', '{"a":1,"b":"x","c":[1,2]}'],
+    ['{"a":1,"b":"x","c":[1,', '"{\\"a\\":1,\\"b\\":\\"x\\",\\"c\\":[1,"'],
+    [Buffer.from('{"a":1,"b":"\xff","c":[]}', 'latin1'), JSON.stringify(Buffer.from('{"a":1,"b":"\xff","c":[]}', 'latin1').toString('base64'))],
+    [null, 'null'],
+    ['{"a":7,"b":"x","c":{}}', '{"a":7,"b":"x","c":{}}'],
+  ];
+  const kafka = new Kafka({ clientId: 'it-faithful', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  const p = kafka.producer();
+  await p.connect();
+  await p.send({ topic: t, messages: values.map(([value]) => ({ value })) });
+  await p.disconnect();
+  const r = await ok(`${KS} consume ${t} --exit`);
+  assert.equal(r.stdout, values.map(([, line]) => line).join('\n') + '\n');
+  assert.match(r.stderr, /binary-as-base64=1/);
+});

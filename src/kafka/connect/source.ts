@@ -354,6 +354,12 @@ class ColumnsStored implements Stored {
     const s = this.cols.valueStart[i];
     return s < 0 ? null : this.cols.buf.subarray(s, this.cols.valueEnd[i]);
   }
+  copyValue(i: number, to: Uint8Array, at: number): number {
+    const s = this.cols.valueStart[i];
+    const e = this.cols.valueEnd[i];
+    if (s < 0) return 0;
+    return at + e - s > to.length ? -1 : this.cols.buf.copy(to, at, s, e);
+  }
   headers(i: number): RawHeader[] | undefined {
     return this.cols.headers?.[i];
   }
@@ -390,7 +396,7 @@ export class RecordMaker {
       const { buf, offsets, timestamps, keyStart, keyEnd, valueStart, valueEnd, headers } = cols;
       const stored = new ColumnsStored(cols, ref);
       const first = out.length;
-      const spans = this.format === 'value' ? this.valueSpans(cols, n, ref, out) : false;
+      const spans = this.format !== 'value' ? false : this.viewOnly ? this.storedValues(cols, n, ref, stored, out) : this.valueSpans(cols, n, ref, out);
       for (let i = 0; i < n; i++) {
         const ks = keyStart[i];
         let key: string | null = null;
@@ -421,6 +427,23 @@ export class RecordMaker {
       last = offsets[n - 1];
     }
     return last;
+  }
+
+  /**
+   * The path when nothing downstream reads a field (a plain `consume`, a copy to another topic): a value whose
+   * bytes match the stream's learned shape — ASCII JSON on one line — stays bytes (Rec.storedText) and is neither
+   * copied nor decoded here; the others, and the first lines that teach the scanner the shape, go the general way.
+   */
+  private storedValues(cols: RecordColumns, n: number, ref: PartitionRef, stored: ColumnsStored, out: Rec[]): true {
+    const { buf, valueStart, valueEnd, offsets } = cols;
+    const scanner = this.scanner as FieldScanner;
+    const bytes = chunkBytes(buf);
+    for (let i = 0; i < n; i++) {
+      const vs = valueStart[i];
+      if (vs >= 0 && scanner.matchBytes(bytes, vs, valueEnd[i])) out.push(new Rec(scanner.empty, undefined, true, offsets[i], ref).storedText(stored, i));
+      else out.push(this.value(buf, vs, valueEnd[i], offsets[i], ref));
+    }
+    return true;
   }
 
   /**
