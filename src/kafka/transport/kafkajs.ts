@@ -14,7 +14,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Admin, Kafka, LogEntry } from 'kafkajs';
-import internals from './kafkajs-internals.cjs';
+import internals from './kafkajs-load.cjs';
 import type { KafkaConfig } from '../config.js';
 import { scrubSecrets } from '../config.js';
 import { kafkaError, MissingTopic, Outage } from '../errors.js';
