@@ -215,8 +215,6 @@ export const WATERMARK = '$watermark';
 export const END = '$end';
 /** First line of a `window` stage's output: the records after it carry the window tags (operators/window.ts). */
 export const WINDOW = '$window';
-/** The controls kstream writes; `{"$kstream":{…}}` with any other name is data. */
-const CONTROL_NAMES = new Set([WATERMARK, END, WINDOW]);
 export const WINDOW_TAGS = ['@time', '@windows', '@key', '@merged', '@value'] as const;
 
 /**
@@ -246,32 +244,6 @@ function spliceTags(text: string, r: Rec): string {
 export const CONTROL_KEY = '$kstream';
 /** What every control line starts with, byte for byte (the encoder writes no spaces). */
 export const CONTROL_PREFIX = '{"$kstream":{"';
-
-/** The control record a parsed line stands for, or undefined when the value is data. */
-export function controlOf(v: unknown): Rec | undefined {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const o = v as Record<string, unknown>;
-  let n = 0;
-  for (const k in o) if (++n > 1 || k !== CONTROL_KEY) return undefined;
-  const inner = o[CONTROL_KEY];
-  if (n !== 1 || inner === null || typeof inner !== 'object' || Array.isArray(inner)) return undefined;
-  const names = Object.keys(inner);
-  if (names.length !== 1 || !CONTROL_NAMES.has(`$${names[0]}`)) return undefined;
-  return Rec.control(`$${names[0]}`, (inner as Record<string, unknown>)[names[0]]);
-}
-
-/**
- * A data record whose NDJSON line would read as a control line (a Kafka value `{"$kstream":{"watermark":5}}`):
- * a pipe cannot carry it, and it is refused with this message rather than silently turned into a control.
- */
-export function looksLikeControl(line: string): boolean {
-  if (line.charCodeAt(2) !== 36 || !line.startsWith(CONTROL_PREFIX)) return false;
-  try {
-    return controlOf(JSON.parse(line)) !== undefined;
-  } catch {
-    return false;
-  }
-}
 
 /** Encode a record's value as one NDJSON line (without newline). */
 export function encodeValue(r: Rec): string {
