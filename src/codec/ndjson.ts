@@ -1,10 +1,11 @@
 import process from 'node:process';
 import bufferModule, { Buffer } from 'node:buffer';
-import { CONTROL_KEY, CONTROL_PREFIX, END, Rec, WATERMARK, WINDOW, WINDOW_TAGS, type SourceRef } from '../pipeline/record.js';
+import { CONTROL_KEY, CONTROL_PREFIX, END, Rec, WATERMARK, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import type { LineSpans } from '../pipeline/spans.js';
 import { chunkBytes, chunkIsPlain, FieldScanner, JsonSyntaxError, validateJson, type ChunkBytes } from './scan.js';
+import { TAG_MEMBERS, WINDOW_CONTROL } from '../time/windowtags.js';
 
 /**
  * NDJSON framing over byte chunks: no readline, one decode per chunk, lines split by '\n' with '\r' stripped,
@@ -183,7 +184,7 @@ export class NdjsonDecoder {
         if (text.charCodeAt(a + 2) === 36 && text.charCodeAt(a) === 123 && text.startsWith(CONTROL_PREFIX, a)) {
           const ctl = asControl(text.slice(a, e));
           if (ctl) {
-            if (ctl.ctl === WINDOW && scanner !== undefined) scanner = this.readWindowTags();
+            if (ctl.ctl === WINDOW_CONTROL && scanner !== undefined) scanner = this.readWindowTags();
             out.push(ctl);
             continue;
           }
@@ -280,7 +281,7 @@ export class NdjsonDecoder {
   private readWindowTags(): FieldScanner {
     if (!this.windowTags && this.plan !== 'all') {
       this.windowTags = true;
-      this.scanner = new FieldScanner([...new Set([...(this.plan === 'none' ? [] : this.plan), ...WINDOW_TAGS])]);
+      this.scanner = new FieldScanner([...new Set([...(this.plan === 'none' ? [] : this.plan), ...TAG_MEMBERS])]);
     }
     return this.scanner!;
   }
@@ -297,7 +298,7 @@ function parseStrict(s: string): unknown {
 }
 
 /** The controls kstream writes; `{"$kstream":{…}}` with any other name is data. */
-const CONTROL_NAMES = new Set([WATERMARK, END, WINDOW]);
+const CONTROL_NAMES = new Set([WATERMARK, END, WINDOW_CONTROL]);
 
 /** The control record a parsed line stands for, or undefined when the value is data. */
 function controlOf(v: unknown): Rec | undefined {
