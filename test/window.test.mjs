@@ -87,7 +87,7 @@ test('tags on partial views: later stages still read their own fields', () => {
   assert.equal(t.value.v, 1);
   assert.equal(t.value['@key'], 'A');
   assert.ok(!('@time' in t.value), 'no field for tags no stage reads');
-  assert.deepEqual([t.etime, t.windows, t.wkey, t.merged], [3, [win(0, 10)], 'A', undefined]);
+  assert.deepEqual([t.tags.time, t.tags.windows, t.tags.key, t.tags.merged], [3, [win(0, 10)], 'A', undefined]);
   assert.equal(encodeValue(t), '{"k":"A","v":1,"t":3,"other":{"deep":[1,2]},"@time":3,"@windows":[{"start":0,"end":10}],"@key":"A"}');
   assert.deepEqual(t.fullValue().other, { deep: [1, 2] });
   assert.equal(t.fullValue()['@time'], 3);

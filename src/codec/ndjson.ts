@@ -1,10 +1,11 @@
 import process from 'node:process';
 import bufferModule, { Buffer } from 'node:buffer';
-import { CONTROL_PREFIX, controlOf, Rec, WINDOW, WINDOW_TAGS, type SourceRef } from '../pipeline/record.js';
+import { CONTROL_KEY, CONTROL_PREFIX, END, Rec, WATERMARK, type SourceRef } from '../pipeline/record.js';
 import type { FieldNeeds } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import type { LineSpans } from '../pipeline/spans.js';
 import { chunkBytes, chunkIsPlain, FieldScanner, JsonSyntaxError, validateJson, type ChunkBytes } from './scan.js';
+import { TAG_MEMBERS, WINDOW_CONTROL } from '../time/windowtags.js';
 
 /**
  * NDJSON framing over byte chunks: no readline, one decode per chunk, lines split by '\n' with '\r' stripped,
@@ -183,7 +184,7 @@ export class NdjsonDecoder {
         if (text.charCodeAt(a + 2) === 36 && text.charCodeAt(a) === 123 && text.startsWith(CONTROL_PREFIX, a)) {
           const ctl = asControl(text.slice(a, e));
           if (ctl) {
-            if (ctl.ctl === WINDOW && scanner !== undefined) scanner = this.readWindowTags();
+            if (ctl.ctl === WINDOW_CONTROL && scanner !== undefined) scanner = this.readWindowTags();
             out.push(ctl);
             continue;
           }
@@ -280,7 +281,7 @@ export class NdjsonDecoder {
   private readWindowTags(): FieldScanner {
     if (!this.windowTags && this.plan !== 'all') {
       this.windowTags = true;
-      this.scanner = new FieldScanner([...new Set([...(this.plan === 'none' ? [] : this.plan), ...WINDOW_TAGS])]);
+      this.scanner = new FieldScanner([...new Set([...(this.plan === 'none' ? [] : this.plan), ...TAG_MEMBERS])]);
     }
     return this.scanner!;
   }
@@ -293,6 +294,35 @@ function parseStrict(s: string): unknown {
   } catch {
     validateJson(s);
     throw new JsonSyntaxError('invalid JSON', 1);
+  }
+}
+
+/** The controls kstream writes; `{"$kstream":{…}}` with any other name is data. */
+const CONTROL_NAMES = new Set([WATERMARK, END, WINDOW_CONTROL]);
+
+/** The control record a parsed line stands for, or undefined when the value is data. */
+function controlOf(v: unknown): Rec | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  let n = 0;
+  for (const k in o) if (++n > 1 || k !== CONTROL_KEY) return undefined;
+  const inner = o[CONTROL_KEY];
+  if (n !== 1 || inner === null || typeof inner !== 'object' || Array.isArray(inner)) return undefined;
+  const names = Object.keys(inner);
+  if (names.length !== 1 || !CONTROL_NAMES.has(`$${names[0]}`)) return undefined;
+  return Rec.control(`$${names[0]}`, (inner as Record<string, unknown>)[names[0]]);
+}
+
+/**
+ * A data record whose NDJSON line would read as a control line (a Kafka value `{"$kstream":{"watermark":5}}`):
+ * a pipe cannot carry it, and it is refused with this message rather than silently turned into a control.
+ */
+export function looksLikeControl(line: string): boolean {
+  if (line.charCodeAt(2) !== 36 || !line.startsWith(CONTROL_PREFIX)) return false;
+  try {
+    return controlOf(JSON.parse(line)) !== undefined;
+  } catch {
+    return false;
   }
 }
 

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import process from 'node:process';
-import { Rec, encodeValue, looksLikeControl, type SourceRef } from '../pipeline/record.js';
+import { Rec, encodeValue, type SourceRef } from '../pipeline/record.js';
 import type { Carried, FieldNeeds, Sink, Source } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
-import { asciiChunk, decodeUtf8, LineFramer, LineTooLong, LONG_LINE_HINT, NdjsonDecoder } from '../codec/ndjson.js';
+import { asciiChunk, decodeUtf8, LineFramer, LineTooLong, LONG_LINE_HINT, looksLikeControl, NdjsonDecoder } from '../codec/ndjson.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { LineSpans } from '../pipeline/spans.js';
 import { runtime } from '../runtime.js';

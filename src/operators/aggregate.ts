@@ -6,16 +6,16 @@ import { exprFailure, type Expr } from './expr.js';
 import { errorCounters } from './filter.js';
 import { evalKey, groupId, keyId, keyText, normalizeKey } from './groupkey.js';
 import { compileAdder, compileConverter, hdrRecordable, toNumber, type Adder, type AggPlan, type Converter } from './aggfns.js';
-import { WINDOW_CTL } from './window.js';
 import type { WinRef } from '../time/windowassign.js';
-import { closeAt, isKeyedType, slidingReleaseAt, specFromPayload, type WindowSpec } from '../time/windowspec.js';
+import { closeAt, isKeyedType, slidingReleaseAt, type WindowSpec } from '../time/windowspec.js';
+import { specFromPayload, TagReader, WINDOW_CONTROL, type WindowTags } from '../time/windowtags.js';
 import { MinQueue } from '../time/windowqueue.js';
 
 /**
  * The `aggregate` stage: one accumulator per open (window, key), never the records.
  *
  * After a `window` stage (announced by its `$window` control record) it follows the window tags of each record
- * (see the format at the top of window.ts): adds the record to the windows in `@windows`, merges the sessions in
+ * (format: time/windowtags.ts): adds the record to the windows in `@windows`, merges the sessions in
  * `@merged`, seeds new sliding windows from the window in `from`, and closes windows when the watermark passes
  * their close point — the watermark being the larger of `@time` − grace and the last `$watermark` line. A closed
  * window's result is emitted (`--emit final`) and its state released at once (sliding windows: once they can no
@@ -96,8 +96,8 @@ export class AggregateStage implements StatefulStage {
   private readonly slotText: string[];
   private readonly adder: Adder;
   private readonly convert: Converter;
-  private viewClass: unknown;
-  private viewTags = false;
+  /** Reads each record's window tags, attached or in its value. */
+  private readonly reader = new TagReader();
   /** Windowed by tumbling or hopping windows (and no full parse needed): gridRecord's case. */
   private grid = false;
   private grace = 0;
@@ -138,58 +138,41 @@ export class AggregateStage implements StatefulStage {
     for (let i = 0; i < batch.length; i++) {
       const rec = batch[i];
       if (rec.ctl !== undefined) {
-        if (rec.ctl === WINDOW_CTL) {
-          this.configure(rec);
+        if (rec.ctl === WINDOW_CONTROL) {
+          this.configure(rec.value);
           continue;
         }
         if (rec.ctl === WATERMARK && this.mode === 'windowed' && typeof rec.value === 'number') this.advance(rec.value, out, rec);
         if (!drop) out.push(rec);
         continue;
       }
-      if (this.grid && rec.windows !== undefined) this.gridRecord(rec, out);
+      const tags = this.reader.attached(rec);
+      if (this.grid && tags !== undefined) this.gridRecord(rec, tags, out);
       else {
         if (this.mode === 'unknown') this.startRolling(rec);
-        this.record(rec, out);
+        this.record(rec, tags, out);
       }
     }
   }
 
-  private record(rec: Rec, out: Rec[]): void {
+  /** `tags`: the window tags attached in this process (undefined: in the value, if anywhere). */
+  private record(rec: Rec, tags: WindowTags | undefined, out: Rec[]): void {
+    const reader = this.reader;
     let v = this.needAll && rec.partial ? rec.fullValue() : rec.value;
-    if (rec.partial && rec.windows === undefined && this.mode === 'windowed' && !this.viewHasTags(v as object)) v = rec.fullValue();
+    if (rec.partial && tags === undefined && this.mode === 'windowed' && !reader.inView(v as object)) v = rec.fullValue();
     // A view (partial) is always an object; a full value may be anything.
     const tv = rec.partial || (v !== null && typeof v === 'object' && !Array.isArray(v)) ? (v as Record<string, unknown>) : undefined;
     const spec = this.spec;
-    const r: unknown = tv !== undefined && tv['@value'] !== undefined ? tv['@value'] : v;
-
-    // Window tags: on the record when `window` ran in this process, else in the value (read from a pipe). A tag
-    // the window did not set is looked up in the value as well, as a reader of the piped text would find it.
-    let wins: unknown = rec.windows;
-    let t: number | undefined = wins !== undefined ? rec.etime : undefined;
-    let tagKey: unknown;
-    let lifted = false;
-    if (wins === undefined) {
-      if (tv !== undefined) wins = tv['@windows'];
-      lifted = true;
-    }
-    if (t === undefined) {
-      const x = tv !== undefined ? tv['@time'] : undefined;
-      t = typeof x === 'number' ? x : rec.ts;
-    }
+    const r = reader.value(tv, v);
+    const wins = reader.windows(tags, tv);
+    const t = reader.time(tags, tv, rec.ts);
 
     // Group key.
     let key: unknown;
     let hasKey = false;
     if (spec !== undefined && spec.by !== null) {
-      tagKey = lifted ? undefined : rec.wkey;
-      if (tagKey === undefined && tv !== undefined) {
-        tagKey = tv['@key'];
-        lifted = true;
-      }
-      if (tagKey !== undefined) {
-        key = lifted ? normalizeKey(tagKey) : tagKey;
-        hasKey = true;
-      }
+      key = reader.key(tags, tv, normalizeKey);
+      hasKey = key !== undefined;
     } else if (this.by.length) {
       key = this.byKey(r, rec, t);
       if (key === SKIP) return;
@@ -227,7 +210,7 @@ export class AggregateStage implements StatefulStage {
         break;
       }
       case 'session': {
-        const merged = (rec.windows !== undefined && rec.merged !== undefined ? rec.merged : tv?.['@merged']) as WinRef[] | undefined;
+        const merged = reader.merged(tags, tv) as WinRef[] | undefined;
         this.session(hasKey ? keyId(key) : '', key, hasKey, wins[0] as WinRef, merged, t, rec, out);
         break;
       }
@@ -240,12 +223,12 @@ export class AggregateStage implements StatefulStage {
    * record() for the common fused case, tumbling or hopping windows with the tags on the record, with the
    * choices that depend on the configuration made once (configure sets `grid`).
    */
-  private gridRecord(rec: Rec, out: Rec[]): void {
-    const v = rec.value as Record<string, unknown>;
+  private gridRecord(rec: Rec, tags: WindowTags, out: Rec[]): void {
+    const reader = this.reader;
     // A view is an object; a full value (copied by the window) is an object too, wrapped when it was not.
-    const wrapped = v['@value'];
-    const r = wrapped !== undefined ? wrapped : v;
-    const t = rec.etime !== undefined ? rec.etime : typeof v['@time'] === 'number' ? (v['@time'] as number) : rec.ts;
+    const v = rec.value as Record<string, unknown>;
+    const r = reader.value(v, v);
+    const t = reader.time(tags, v, rec.ts);
     let key: unknown;
     let hasKey = false;
     if (this.by.length) {
@@ -253,14 +236,13 @@ export class AggregateStage implements StatefulStage {
       if (key === SKIP) return;
       hasKey = true;
     } else if (this.spec!.by !== null) {
-      key = rec.wkey;
-      if (key === undefined) key = v['@key'] === undefined ? undefined : normalizeKey(v['@key']);
+      key = reader.key(tags, v, normalizeKey);
       hasKey = key !== undefined;
     }
     if (!this.inputs(r, rec, t)) return;
     this.seq++;
     if (t !== undefined && t - this.grace > this.wm) this.advance(t - this.grace, out, rec);
-    const wins = rec.windows as readonly WinRef[];
+    const wins = tags.windows as readonly WinRef[];
     const id = hasKey ? groupId(key) : '';
     const update = this.emit === 'update';
     for (let i = 0; i < wins.length; i++) {
@@ -414,15 +396,6 @@ export class AggregateStage implements StatefulStage {
     if (!sliding) for (const a of done) this.release(a);
   }
 
-  /** Whether views of this class have the tag fields (the decoder adds them after a `$window` line). */
-  private viewHasTags(view: object): boolean {
-    if (view.constructor !== this.viewClass) {
-      this.viewClass = view.constructor;
-      this.viewTags = Object.hasOwn(view, '@windows');
-    }
-    return this.viewTags;
-  }
-
   /** An accumulator left the table for good: states with pooled memory give it back. */
   private release(acc: Acc): void {
     const slots = this.plan.slots;
@@ -512,7 +485,7 @@ export class AggregateStage implements StatefulStage {
     }
     if (!meta || meta.mode === 'unknown') return;
     if (meta.mode === 'windowed' && typeof meta.spec === 'string') {
-      this.configure(Rec.control(WINDOW_CTL, JSON.parse(meta.spec)));
+      this.configure(JSON.parse(meta.spec));
     } else if (meta.mode === 'rolling') {
       this.mode = 'rolling';
       this.emit = meta.emit;
@@ -551,8 +524,9 @@ export class AggregateStage implements StatefulStage {
 
   // ---- helpers -------------------------------------------------------------------------------------------------
 
-  private configure(rec: Rec): void {
-    const text = JSON.stringify(rec.value);
+  /** Follows a `$window` control record's payload. */
+  private configure(payload: unknown): void {
+    const text = JSON.stringify(payload);
     if (this.mode === 'windowed') {
       if (text === this.specText) return;
       throw new RuntimeError(`two different \`$window\` specs in one input: ${this.specText} and ${text}`, 'aggregate one windowed stream at a time');
@@ -562,7 +536,7 @@ export class AggregateStage implements StatefulStage {
     }
     let spec: WindowSpec;
     try {
-      spec = specFromPayload(rec.value);
+      spec = specFromPayload(payload);
     } catch (e) {
       throw new RuntimeError(`invalid \`$window\` control record ${text}: ${(e as Error).message}`, 'it is written by `kstream window` and read by `aggregate`');
     }
@@ -590,7 +564,7 @@ export class AggregateStage implements StatefulStage {
   private startRolling(first: Rec): void {
     // The whole first value: a view holds only the fields this stage reads, never the tags.
     const v = (first.partial ? JSON.parse(first.raw as string) : first.value) as Record<string, unknown> | null;
-    if (v !== null && typeof v === 'object' && v['@windows'] !== undefined) {
+    if (this.reader.carried(v)) {
       throw new UsageError('records carry window tags but no `$window` line came first', 'keep control lines between `window` and `aggregate`: no `--no-watermarks` on window, no filter that drops `$` lines');
     }
     const emit = this.o.emit ?? 'update';

@@ -2,33 +2,8 @@
  * The `window` stage: event time, stream time and watermark, lateness, and window assignment.
  *
  * `window` tags records with their windows; `aggregate` keeps one accumulator per (window, key) and emits results
- * when windows close. Between the two, in a pipe, flows this NDJSON. In a fused run the same records flow as
- * objects: the tags ride on the record (`Rec.tag`: etime, windows, wkey, merged — every record of a tumbling
- * window shares one frozen window list), `aggregate` reads them there, and they only become text when someone
- * reads the record's text (the encoder, --late, a dead-letter file). A later stage that reads a tag from the
- * value finds it there too: the decoder then gave the record a view with that field, which the tag overwrites
- * in place; full values are copied with the tags added. So both modes give byte-identical results:
- *
- *   {"$kstream":{"window":{"type":"tumbling","size":10000,"offset":0,"grace":0,"time":"r.ts","by":null}}}
- *       First line, written before anything else: the window spec. Per type: tumbling size, offset;
- *       hopping size, advance, offset; sliding diff; session gap; count size, partial. Time types also carry
- *       grace and time (the --time expression, "ts" for the record timestamp, or "processing"). `by` is the
- *       --by expression, "key" when per-key windows use the Kafka record key, or null.
- *
- *   {"page":"/a","ts":1767225605000,"@time":1767225605000,"@windows":[{"start":1767225600000,"end":1767225610000}]}
- *       Each accepted record, unchanged, with tags appended (one line per input record):
- *         @time     event time in ms (count windows: only when known from --time or the record timestamp)
- *         @windows  the record's windows, ascending by start — tumbling 1, hopping size/advance, session the
- *                   session after merging, count [{"index":i}]. Sliding windows list what the record does, in
- *                   the order of KS's processInOrder/processEarly (time/windowassign.ts): {"start","end"} windows it is added to, a "from":{"start","end"} on
- *                   a new window that starts from a copy of that window's aggregate, and "add":false on a window
- *                   the record creates but is not in. `start`/`end` are [start, end) for tumbling/hopping and
- *                   [start, end] (inclusive) for sliding and session windows.
- *         @key      the group key, when the window stage has one (--by; session/sliding/count default to the
- *                   Kafka record key when there is one)
- *         @merged   session windows only: the sessions this record merged into @windows, to be retracted
- *       A record whose value is not an object is wrapped: {"@value":<value>,"@time":…,…}.
- *       Tag names start with "@" and are reserved: a record field with the same name is shadowed.
+ * when windows close. What flows between the two — the `$window` line with the spec, the tags on each record, in a
+ * pipe or in one process — is time/windowtags.ts's; this stage decides what the tags say. Besides, it writes:
  *
  *   {"$kstream":{"watermark":1767225610000}}
  *       Written right after the record (or clock tick) that closed at least one window: watermark = stream
@@ -40,19 +15,16 @@
  * all control lines (also the window spec, so do not use it before `aggregate`).
  * Strip control lines with `jq -c 'select(has("$kstream") | not)'`.
  */
-import { Rec, WATERMARK, WINDOW, WINDOW_TAGS } from '../pipeline/record.js';
+import { Rec, WATERMARK } from '../pipeline/record.js';
 import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { exprFailure, type Expr } from './expr.js';
 import { evalKey, keyId, recordKey } from './groupkey.js';
 import { invalidReason, toEventTime } from '../time/eventtime.js';
 import { StreamTime } from '../time/watermark.js';
-import { specPayload, type WindowSpec } from '../time/windowspec.js';
+import type { WindowSpec } from '../time/windowspec.js';
+import { specPayload, TagWriter, WINDOW_CONTROL, windowControl } from '../time/windowtags.js';
 import { CountAssigner, GridAssigner, SessionAssigner, SlidingAssigner, type WinRef } from '../time/windowassign.js';
-
-export const WINDOW_CTL = WINDOW;
-/** Tag names the window stage appends; `aggregate` reads them. */
-export const TAGS = WINDOW_TAGS;
 
 export interface WindowStageOptions {
   spec: WindowSpec;
@@ -99,9 +71,7 @@ export class WindowStage implements StatefulStage {
   private announced = false;
   private usedWallClock = false;
   private late = 0;
-  /** The view class seen last and which tags it has fields for (bits: @time, @windows, @key, @merged). */
-  private viewClass: unknown;
-  private viewTags = 0;
+  private readonly tagger = new TagWriter();
   /** What the last checkpoint holds (drainChanges sends only what moved since). */
   private savedSt = -Infinity;
   private savedGrid = 0;
@@ -141,7 +111,7 @@ export class WindowStage implements StatefulStage {
     for (let i = 0; i < batch.length; i++) {
       const rec = batch[i];
       if (rec.ctl !== undefined) {
-        if (rec.ctl !== WATERMARK && rec.ctl !== WINDOW_CTL && !o.dropControl) out.push(rec);
+        if (rec.ctl !== WATERMARK && rec.ctl !== WINDOW_CONTROL && !o.dropControl) out.push(rec);
         continue;
       }
       hadData = true;
@@ -208,7 +178,7 @@ export class WindowStage implements StatefulStage {
         } else if (list.length === 0) {
           this.lateRecord(rec);
         } else {
-          this.tagRecord(rec, v, t, list, hasKey ? key : undefined, undefined);
+          this.tagger.tag(rec, v, t, list, hasKey ? key : undefined, undefined);
           out.push(rec);
         }
       } else {
@@ -244,44 +214,8 @@ export class WindowStage implements StatefulStage {
         wins = [{ index: this.counts!.assign(hasKey ? keyId(key) : '') }];
         break;
     }
-    this.tagRecord(rec, v, t, wins, hasKey ? key : undefined, merged);
+    this.tagger.tag(rec, v, t, wins, hasKey ? key : undefined, merged);
     out.push(rec);
-  }
-
-  /**
-   * Attaches the tags to the record itself (no new record): for `aggregate` in this process, and for its text.
-   * The value must show them too, to any later stage that reads them: a view gets them in the fields the
-   * decoder made for them (none when no stage reads them); a full value is copied — it may be shared (a
-   * flatmap can emit one object twice) — with the tags added, or wrapped when it is not an object.
-   */
-  private tagRecord(rec: Rec, v: unknown, t: number, wins: readonly object[], key: unknown, merged: WinRef[] | undefined): void {
-    rec.tag(t >= 0 ? t : undefined, wins, key, merged);
-    if (rec.partial) {
-      const view = v as Record<string, unknown>;
-      if (view.constructor !== this.viewClass) {
-        this.viewClass = view.constructor;
-        this.viewTags = (Object.hasOwn(view, '@time') ? 1 : 0) | (Object.hasOwn(view, '@windows') ? 2 : 0) | (Object.hasOwn(view, '@key') ? 4 : 0) | (Object.hasOwn(view, '@merged') ? 8 : 0);
-      }
-      const f = this.viewTags;
-      if (f === 0) return;
-      if (f & 1 && t >= 0) view['@time'] = t;
-      if (f & 2) view['@windows'] = wins;
-      if (f & 4 && key !== undefined) view['@key'] = key;
-      if (f & 8 && merged !== undefined) view['@merged'] = merged;
-      return;
-    }
-    let o: Record<string, unknown>;
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      o = { '@value': v };
-    } else {
-      // Object.assign, not spread: V8 makes adding the tags to a spread copy ~10x slower.
-      o = Object.assign({}, v as Record<string, unknown>);
-    }
-    if (t >= 0) o['@time'] = t;
-    o['@windows'] = wins;
-    if (key !== undefined) o['@key'] = key;
-    if (merged) o['@merged'] = merged;
-    rec.value = o;
   }
 
   private lateRecord(rec: Rec): void {
@@ -309,7 +243,7 @@ export class WindowStage implements StatefulStage {
 
   private announce(out: Rec[]): void {
     this.announced = true;
-    if (!this.o.dropControl) out.push(Rec.control(WINDOW_CTL, specPayload(this.spec)));
+    if (!this.o.dropControl) out.push(windowControl(this.spec));
   }
 
   end(_out: Rec[]): void {

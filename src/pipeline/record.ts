@@ -40,6 +40,15 @@ export interface Stored {
   copyValue?(i: number, to: Uint8Array, at: number): number;
 }
 
+/**
+ * What a stage attaches to a record for a later stage in the same process, beside the value (the window tags:
+ * time/windowtags.ts). The record's text must show them as a pipe would carry them: `splice` writes them into the
+ * text, once, when someone first reads it.
+ */
+export interface Tags {
+  splice(text: string): string;
+}
+
 export class Rec {
   value: unknown;
   partial: boolean;
@@ -53,15 +62,10 @@ export class Rec {
   pos: number;
   src: SourceRef | undefined;
   /**
-   * Window tags (format in operators/window.ts), set by `window` on the records it passes on and read by
-   * `aggregate` in the same process without going through the value: event time (undefined = none), the record's
-   * windows (undefined = not tagged), group key (undefined = none) and merged sessions. They become the
-   * `@time`/`@windows`/`@key`/`@merged` members of the text when someone reads `raw` (see `tag`).
+   * Tags a stage attached (`tag`) for a later stage in this process, which reads them here instead of from the
+   * value; they become part of the text when someone reads `raw`.
    */
-  etime: number | undefined;
-  windows: readonly object[] | undefined;
-  wkey: unknown;
-  merged: readonly object[] | undefined;
+  tags: Tags | undefined;
   /** The record's stored bytes and its row there; `valueStored` while the value is still the stored one. */
   stored: Stored | undefined;
   si: number;
@@ -72,7 +76,7 @@ export class Rec {
   private text: string | undefined;
   private start: number;
   private end: number;
-  /** The text does not show the window tags yet: they are spliced in when `raw` is first read. */
+  /** The text does not show the tags yet: they are spliced in when `raw` is first read. */
   private tagsPending: boolean;
   /**
    * The text is the stored value's bytes, which are ASCII JSON on one line (checked where the record was read):
@@ -98,11 +102,7 @@ export class Rec {
     this.ctl = undefined;
     this.pos = pos;
     this.src = src;
-    // undefined, not -1: a field that only ever held numbers would get a boxed double in every record.
-    this.etime = undefined;
-    this.windows = undefined;
-    this.wkey = undefined;
-    this.merged = undefined;
+    this.tags = undefined;
     this.tagsPending = false;
     this.textStored = false;
     this.ascii = ascii;
@@ -139,7 +139,7 @@ export class Rec {
     }
     if (this.tagsPending) {
       this.tagsPending = false;
-      if (this.text !== undefined) this.text = spliceTags(this.text, this);
+      if (this.text !== undefined) this.text = (this.tags as Tags).splice(this.text);
     }
     return this.text;
   }
@@ -154,16 +154,13 @@ export class Rec {
   }
 
   /**
-   * Sets the window tags. The text gains them when read; the value is the caller's business (a copy with the
-   * tags, or a view written in place). Tags the text does not show yet are written into it first, so a record
-   * tagged twice reads as it would through a pipe: both sets, the later ones last (JSON takes the last).
+   * Sets the tags. The text gains them when read; the value is the caller's business (a copy with the tags, or a
+   * view written in place). Tags the text does not show yet are written into it first, so a record tagged twice
+   * reads as it would through a pipe: both sets, the later ones last (JSON takes the last).
    */
-  tag(etime: number | undefined, windows: readonly object[], wkey: unknown, merged: readonly object[] | undefined): void {
+  tag(tags: Tags): void {
     if (this.tagsPending || this.textStored) void this.raw;
-    this.etime = etime;
-    this.windows = windows;
-    this.wkey = wkey;
-    this.merged = merged;
+    this.tags = tags;
     this.tagsPending = this.text !== undefined;
     // the tags (a group key, say) may not be ASCII
     this.ascii = false;
@@ -198,16 +195,16 @@ export class Rec {
     this.ascii = false;
     this.valueStored = false;
     // The tags described the old value; a stage that keeps them in its new value passes them on there.
-    if (this.windows !== undefined) {
-      this.etime = undefined;
-      this.windows = undefined;
-      this.wkey = undefined;
-      this.merged = undefined;
+    if (this.tags !== undefined) {
+      this.tags = undefined;
       this.tagsPending = false;
     }
   }
 
-  /** A new record derived from this one (flatmap, aggregates): keeps key, time, headers and position. */
+  /**
+   * A new record derived from this one (flatmap, aggregates): keeps key, time, headers and position — not the
+   * tags, which described this record's value.
+   */
   derive(v: unknown): Rec {
     const r = new Rec(v, undefined, false, this.pos, this.src);
     r.key = this.key;
@@ -239,30 +236,6 @@ export interface SourceRef {
 
 export const WATERMARK = '$watermark';
 export const END = '$end';
-/** First line of a `window` stage's output: the records after it carry the window tags (operators/window.ts). */
-export const WINDOW = '$window';
-/** The controls kstream writes; `{"$kstream":{…}}` with any other name is data. */
-const CONTROL_NAMES = new Set([WATERMARK, END, WINDOW]);
-export const WINDOW_TAGS = ['@time', '@windows', '@key', '@merged', '@value'] as const;
-
-/**
- * The text of a tagged record: its tags as members appended before the closing brace of the object (a value that
- * is not an object is wrapped as {"@value":…}). Built from the original text; nothing is re-serialised.
- */
-function spliceTags(text: string, r: Rec): string {
-  const wins = r.windows as readonly object[] & { json?: string };
-  let tags = (r.etime !== undefined ? `,"@time":${r.etime},"@windows":` : ',"@windows":') + (wins.json ?? JSON.stringify(wins));
-  if (r.wkey !== undefined) tags += `,"@key":${JSON.stringify(r.wkey)}`;
-  if (r.merged !== undefined) tags += `,"@merged":${JSON.stringify(r.merged)}`;
-  let a = 0;
-  let c = text.charCodeAt(0);
-  while (c === 32 || c === 9 || c === 10 || c === 13) c = text.charCodeAt(++a);
-  if (c !== 123) return `{"@value":${text}${tags}}`;
-  const e = text.lastIndexOf('}');
-  let j = e - 1;
-  while (j >= 0 && ((c = text.charCodeAt(j)) === 32 || c === 9 || c === 10 || c === 13)) j--;
-  return text.slice(0, e) + (text.charCodeAt(j) === 123 ? tags.slice(1) : tags) + text.slice(e);
-}
 
 /**
  * The one reserved top-level key of the NDJSON between kstream stages: a control line is exactly
@@ -272,32 +245,6 @@ function spliceTags(text: string, r: Rec): string {
 export const CONTROL_KEY = '$kstream';
 /** What every control line starts with, byte for byte (the encoder writes no spaces). */
 export const CONTROL_PREFIX = '{"$kstream":{"';
-
-/** The control record a parsed line stands for, or undefined when the value is data. */
-export function controlOf(v: unknown): Rec | undefined {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const o = v as Record<string, unknown>;
-  let n = 0;
-  for (const k in o) if (++n > 1 || k !== CONTROL_KEY) return undefined;
-  const inner = o[CONTROL_KEY];
-  if (n !== 1 || inner === null || typeof inner !== 'object' || Array.isArray(inner)) return undefined;
-  const names = Object.keys(inner);
-  if (names.length !== 1 || !CONTROL_NAMES.has(`$${names[0]}`)) return undefined;
-  return Rec.control(`$${names[0]}`, (inner as Record<string, unknown>)[names[0]]);
-}
-
-/**
- * A data record whose NDJSON line would read as a control line (a Kafka value `{"$kstream":{"watermark":5}}`):
- * a pipe cannot carry it, and it is refused with this message rather than silently turned into a control.
- */
-export function looksLikeControl(line: string): boolean {
-  if (line.charCodeAt(2) !== 36 || !line.startsWith(CONTROL_PREFIX)) return false;
-  try {
-    return controlOf(JSON.parse(line)) !== undefined;
-  } catch {
-    return false;
-  }
-}
 
 /** Encode a record's value as one NDJSON line (without newline). */
 export function encodeValue(r: Rec): string {

@@ -2,8 +2,8 @@ import { UsageError } from '../pipeline/errors.js';
 import { parseDuration } from './duration.js';
 
 /**
- * What a window stage does, in the form it announces downstream (the `$window` control record). The aggregate
- * stage learns from it how windows close; a reader of piped output learns what the tags mean.
+ * What a window stage does. It is announced downstream in the `$window` control record (time/windowtags.ts):
+ * the aggregate stage learns from it how windows close; a reader of piped output learns what the tags mean.
  *
  * Close points (docs/semantics.md table), as "closed once watermark >= closeAt(...)", with watermark = ST − grace:
  *   tumbling/hopping  ST >= end + grace       → closeAt = end
@@ -54,56 +54,6 @@ export function closeAt(spec: WindowSpec, end: number): number {
  */
 export function slidingReleaseAt(spec: WindowSpec, end: number): number {
   return end + (spec.diff as number) + 2;
-}
-
-/** The payload of the `$window` control record: only the fields of the type, in a fixed order. */
-export function specPayload(s: WindowSpec): Record<string, unknown> {
-  const o: Record<string, unknown> = { type: s.type };
-  if (s.type === 'tumbling' || s.type === 'hopping') {
-    o.size = s.size;
-    if (s.type === 'hopping') o.advance = s.advance;
-    o.offset = s.offset;
-  } else if (s.type === 'sliding') o.diff = s.diff;
-  else if (s.type === 'session') o.gap = s.gap;
-  else { o.size = s.size; o.partial = s.partial; }
-  if (s.type !== 'count') { o.grace = s.grace; o.time = s.time; }
-  o.by = s.by;
-  return o;
-}
-
-/** Reads a `$window` payload back (piped mode); throws on anything a window stage would not have written. */
-export function specFromPayload(p: unknown): WindowSpec {
-  const o = p as Record<string, unknown>;
-  const num = (k: string): number | undefined => {
-    const v = o[k];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`bad \`${k}\``);
-    return v;
-  };
-  if (o === null || typeof o !== 'object' || !(WINDOW_TYPES as readonly string[]).includes(o.type as string)) {
-    throw new Error('unknown window type');
-  }
-  const spec: WindowSpec = {
-    type: o.type as WindowType,
-    size: num('size'),
-    advance: num('advance'),
-    offset: num('offset'),
-    diff: num('diff'),
-    gap: num('gap'),
-    grace: num('grace') ?? 0,
-    partial: o.partial === undefined ? undefined : o.partial !== false,
-    time: typeof o.time === 'string' ? o.time : 'ts',
-    by: typeof o.by === 'string' ? o.by : null,
-  };
-  const need = (k: keyof WindowSpec) => {
-    if (spec[k] === undefined) throw new Error(`missing \`${k}\``);
-  };
-  if (spec.type === 'tumbling') { need('size'); spec.advance = spec.size; spec.offset ??= 0; }
-  if (spec.type === 'hopping') { need('size'); need('advance'); spec.offset ??= 0; }
-  if (spec.type === 'sliding') need('diff');
-  if (spec.type === 'session') need('gap');
-  if (spec.type === 'count') { need('size'); spec.partial ??= true; }
-  return spec;
 }
 
 export interface WindowArgs {
