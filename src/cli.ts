@@ -157,9 +157,24 @@ function report(e: unknown): number {
   return 1;
 }
 
+// A run whose event loop empties before main() settles waited on something nothing will ever finish: it did not
+// succeed, whatever it wrote. Exit 1 and say so, rather than the 0 an empty loop gives.
+let settled = false;
+process.exitCode = 1;
+process.on('beforeExit', () => {
+  if (settled) return;
+  writeErr('kstream: internal error: the run stopped before it finished (it was waiting on something that never came) — please report it');
+  process.exit(1);
+});
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => process.exit(report(e)),
+  (code) => {
+    settled = true;
+    process.exit(code);
+  },
+  (e) => {
+    settled = true;
+    process.exit(report(e));
+  },
 );
 
 export { COMMAND_NAMES };

@@ -337,6 +337,10 @@ export class WireConsumer implements KafkaConsumer {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.wakeLoops();
     this.notify();
+    // A fetch still in flight ends within its wait (--fetch-wait): the connections close only after it has. kafkajs
+    // ends a connection's socket when nothing is in flight on it, and a fetch it sends on it after that is never
+    // answered, leaving nothing to keep the process alive — a run that failed then exited 0 without a word.
+    await Promise.allSettled(this.loops);
     if (this.member) {
       await this.member.flushCommits().catch((e) => this.wire.cfg.log?.(`kstream: final commit failed: ${(e as Error).message}`));
       await this.member.leave().catch(() => undefined);
