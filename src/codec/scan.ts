@@ -199,9 +199,10 @@ export function validateJson(s: string, start = 0, end = s.length): void {
 // index past the token, or -1 where the line stops being one ASCII JSON value on one line. -1 says only "not here":
 // the caller then takes the general path, which gives the exact verdict (a byte ≥ 0x80 may be valid UTF-8 text).
 
+// Not CR: a value with a carriage return is not copied as its line (see textRec); the general path decides.
 function bSkipWs(b: Uint8Array, i: number): number {
   let c = b[i];
-  while (c === C.SPACE || c === C.TAB || c === C.CR) c = b[++i];
+  while (c === C.SPACE || c === C.TAB) c = b[++i];
   return i;
 }
 
@@ -348,6 +349,11 @@ export class FieldScanner {
     const v = this.scanGeneral(s, start, end);
     if (this.lastWasPartial) this.learn(s, start, end, plain);
     return v;
+  }
+
+  /** Whether a shape is learned (matchBytes can say yes): not before two lines of one shape, nor after giving up. */
+  get matching(): boolean {
+    return this.shape !== undefined;
   }
 
   /**

@@ -255,7 +255,9 @@ export class StdoutSink implements Sink {
    * string path then writes the batch and refuses that record where it stands).
    */
   private storedLines(batch: Rec[]): Buffer | undefined {
-    let out = Buffer.allocUnsafe(Math.max(this.lineGuess * batch.length, 1024));
+    // sized by the last batch's lines, within bounds: a batch of large values must not size the next one of many
+    // small ones at gigabytes; a batch that needs more grows below
+    let out = Buffer.allocUnsafe(Math.min(Math.max(this.lineGuess * batch.length, 1024), 8 << 20));
     let at = 0;
     for (const r of batch) {
       if (r.ctl !== undefined) {

@@ -396,7 +396,8 @@ export class RecordMaker {
       const { buf, offsets, timestamps, keyStart, keyEnd, valueStart, valueEnd, headers } = cols;
       const stored = new ColumnsStored(cols, ref);
       const first = out.length;
-      const spans = this.format !== 'value' ? false : this.viewOnly ? this.storedValues(cols, n, ref, stored, out) : this.valueSpans(cols, n, ref, out);
+      // in place while the stream has a learned shape; a batch decoded whole otherwise (it teaches the shape)
+      const spans = this.format !== 'value' ? false : this.viewOnly && this.scanner!.matching ? this.storedValues(cols, n, ref, stored, out) : this.valueSpans(cols, n, ref, out);
       for (let i = 0; i < n; i++) {
         const ks = keyStart[i];
         let key: string | null = null;
@@ -470,6 +471,9 @@ export class RecordMaker {
     const scanner = this.scanner;
     let nl = text.indexOf('\n');
     if (nl < 0) nl = Infinity;
+    // a carriage return anywhere in a value breaks its line too, for readers that split on it (as textRec has it)
+    let cr = plain ? Infinity : text.indexOf('\r');
+    if (cr < 0) cr = Infinity;
     let a = 0;
     for (let i = 0; i < n; i++) {
       const offset = offsets[i];
@@ -478,7 +482,11 @@ export class RecordMaker {
         continue;
       }
       const e = a + valueEnd[i] - valueStart[i];
-      const multiline = nl < e;
+      if (cr < a) {
+        cr = text.indexOf('\r', a);
+        if (cr < 0) cr = Infinity;
+      }
+      const multiline = nl < e || cr < e;
       while (nl < e) nl = text.indexOf('\n', nl + 1);
       nl = text.indexOf('\n', e + 1);
       if (nl < 0) nl = Infinity;
@@ -491,7 +499,7 @@ export class RecordMaker {
   private spanValue(text: string, a: number, e: number, plain: boolean, bytes: ChunkBytes, multiline: boolean, scanner: FieldScanner | undefined, offset: number, ref: PartitionRef): Rec {
     const c = text.charCodeAt(a);
     if (a < e && startsJson(c)) {
-      if (!multiline && text.charCodeAt(e - 1) !== 13) {
+      if (!multiline) {
         try {
           if (scanner === undefined) return new Rec(JSON.parse(text.slice(a, e)), text.slice(a, e), false, offset, ref);
           const v = scanner.scan(text, a, e, plain, bytes);
