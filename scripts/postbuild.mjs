@@ -14,10 +14,10 @@ const cli = new URL('../dist/src/cli.js', import.meta.url);
 fs.chmodSync(cli, 0o755);
 
 const internals = fileURLToPath(new URL('../dist/src/kafka/transport/kafkajs-internals.cjs', import.meta.url));
-buildSync({
+const { outputFiles } = buildSync({
   entryPoints: [internals],
   outfile: internals,
-  allowOverwrite: true,
+  write: false,
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -26,3 +26,6 @@ buildSync({
   minifySyntax: true,
   logLevel: 'warning',
 });
+// The entry's "use strict" (tsc writes it) would open the bundle and so cover every kafkajs module, which kafkajs
+// wrote without it: its modules run as they do unbundled.
+fs.writeFileSync(internals, outputFiles[0].text.replace(/^"use strict";/, ''));
