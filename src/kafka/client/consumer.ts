@@ -340,7 +340,10 @@ export class WireConsumer implements KafkaConsumer {
     // A fetch still in flight ends within its wait (--fetch-wait): the connections close only after it has. kafkajs
     // ends a connection's socket when nothing is in flight on it, and a fetch it sends on it after that is never
     // answered, leaving nothing to keep the process alive — a run that failed then exited 0 without a word.
-    await Promise.allSettled(this.loops);
+    // (Bounded: a fetch from a broker that stopped answering would otherwise hold the close for its whole timeout.)
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.allSettled(this.loops), new Promise((r) => (timer = setTimeout(r, (this.opts.maxWaitMs ?? 500) + 2000)))]);
+    clearTimeout(timer);
     if (this.member) {
       await this.member.flushCommits().catch((e) => this.wire.cfg.log?.(`kstream: final commit failed: ${(e as Error).message}`));
       await this.member.leave().catch(() => undefined);
