@@ -52,7 +52,8 @@ test('a run that is not stuck still ends by its own handler: drains on the first
   // gen is a source, not a pipe reader: the first Ctrl-C stops it and the run ends cleanly
   const g = group(`exec "${process.execPath}" "${CLI}" gen --rate 1000 + filter 'true'`);
   t.after(g.kill);
-  await sleep(1000);
+  // Ctrl-C once records flow (a fixed sleep failed on a loaded machine, where start-up alone took most of it)
+  for (let waited = 0; g.out().stdout.split('\n').length <= 100 && waited < 15_000; waited += 50) await sleep(50);
   g.ctrlC();
   const exit = await within(g.done, 5000);
   assert.notEqual(exit, 'running');
