@@ -108,7 +108,16 @@ export interface KafkaConsumer {
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   /** Partitions currently assigned (after the first batch or join). */
   assignment(): TopicPartition[];
+  /** Per assigned partition: the next offset to fetch and the end of its log as of its last fetch (for lag). */
+  progress?(): PartitionProgress[];
+  /** Connections to the brokers restored after an outage, so far. */
+  reconnects?(): number;
   close(): Promise<void>;
+}
+
+export interface PartitionProgress extends TopicPartition {
+  fetched: number;
+  end: number | undefined;
 }
 
 /** Records for one topic, as columns. `partitions[i]` = -1 lets the producer choose (key hash, else sticky). */

@@ -9,7 +9,7 @@
  * record derived from the batch: the highest offset + 1 per partition in it (at-least-once).
  */
 import { Rec, type SourceRef, type Stored } from '../../pipeline/record.js';
-import type { FieldNeeds, Source, SourcePosition, StateBackend } from '../../pipeline/stage.js';
+import type { FieldNeeds, PartMetrics, Source, SourcePosition, StateBackend } from '../../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
 import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../../codec/scan.js';
 import { tpKey, type TopicMeta, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from '../types.js';
@@ -251,9 +251,12 @@ export class KafkaSource implements Source {
       const commits: TopicPartitionOffset[] = [];
       for (const fp of resp) {
         const ref = this.ref(fp.topic, fp.partition);
+        const before = out.length;
         const last = maker.make(fp, ref, out, limit - this.emitted - out.length);
         if (last >= 0) commits.push({ topic: fp.topic, partition: fp.partition, offset: last + 1 });
-        if (this.emitted + out.length >= limit) break;
+        const cut = this.emitted + out.length >= limit;
+        this.handedOut(fp, cut ? last + 1 : fp.nextOffset, out, before);
+        if (cut) break;
       }
       this.binary = maker.binary;
       if (out.length === 0) continue;
@@ -274,6 +277,7 @@ export class KafkaSource implements Source {
       for (const fp of resp) {
         const out: Rec[] = [];
         const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
+        this.handedOut(fp, this.emitted + out.length >= limit ? last + 1 : fp.nextOffset, out, 0);
         this.binary = maker.binary;
         if (out.length === 0) continue;
         await this.acked;
@@ -297,6 +301,42 @@ export class KafkaSource implements Source {
     if (this.restored || !state?.deferredTo) return;
     this.restored = true;
     await state.restore(state.deferredTo);
+  }
+
+  /**
+   * Per partition, where the records handed to the pipeline end (`next`: the offset after them, past control
+   * records) and the timestamp of the last one: the consumer lag --metrics shows. Once per partition and fetch.
+   */
+  private readonly handed = new Map<string, { next: number; ts: number | undefined }>();
+
+  private handedOut(fp: FetchedPartition, next: number, out: Rec[], before: number): void {
+    if (next < 0) return;
+    const k = tpKey(fp.topic, fp.partition);
+    const prev = this.handed.get(k);
+    const ts = out.length > before ? out[out.length - 1].ts : prev?.ts;
+    if (prev && prev.next >= next) return;
+    this.handed.set(k, { next, ts });
+  }
+
+  metrics(): PartMetrics {
+    const c = this.consumer;
+    const lag: NonNullable<PartMetrics['lag']> = [];
+    const now = Date.now();
+    const assigned = new Set<string>();
+    for (const p of c?.progress?.() ?? []) {
+      const k = tpKey(p.topic, p.partition);
+      assigned.add(k);
+      if (p.end === undefined) continue;
+      const h = this.handed.get(k);
+      // records fetched but still queued are not handed out yet; a position moved back (a rebalance) is read again
+      const at = h ? Math.min(h.next, p.fetched) : p.fetched;
+      const records = Math.max(0, p.end - at);
+      const seconds = records === 0 ? 0 : h?.ts !== undefined ? Math.max(0, now - h.ts) / 1000 : undefined;
+      lag.push({ topic: p.topic, partition: p.partition, records, seconds });
+    }
+    // partitions the group took away are no one's lag here
+    for (const k of this.handed.keys()) if (!assigned.has(k)) this.handed.delete(k);
+    return { lag, reconnects: c?.reconnects?.() ?? 0 };
   }
 
   positions(batch: Rec[]): SourcePosition[] {
