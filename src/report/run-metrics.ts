@@ -37,6 +37,9 @@ export class RunMetrics {
     this.recordsIn = r.counter('kstream_records_in_total', 'Records read by the run\'s source (stdin lines, Kafka records, generated records)');
     this.recordsOut = r.counter('kstream_records_out_total', 'Records handed to the run\'s sink (stdout or produce), control records (watermarks) included');
     this.stageSeconds = r.histogram('kstream_stage_batch_seconds', 'Time a stage took over one batch', BATCH_SECONDS);
+    // shown as 0 from the start, not missing until the first batch
+    this.recordsIn.inc(0);
+    this.recordsOut.inc(0);
     this.latency = r.histogram('kstream_end_to_end_latency_seconds', 'Time from a record\'s timestamp to its hand-over to the sink, sampled once per written batch (its last record)', LATENCY_SECONDS);
   }
 
