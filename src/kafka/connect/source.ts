@@ -62,6 +62,17 @@ export function topicPattern(text: string): RegExp {
   }
 }
 
+/** Where a fetched partition's records end once handed out, and the last one's timestamp (consumer lag). */
+interface Handed {
+  key: string;
+  next: number;
+  ts: number | undefined;
+}
+
+function handedOf(fp: FetchedPartition, next: number, out: Rec[], before: number): Handed {
+  return { key: tpKey(fp.topic, fp.partition), next, ts: out.length > before ? out[out.length - 1].ts : undefined };
+}
+
 /** Names a record's origin (`clicks/3@1042`) and carries what offset commits need. */
 class PartitionRef implements SourceRef {
   readonly name: string;
@@ -249,20 +260,26 @@ export class KafkaSource implements Source {
     for await (const resp of consumer.batches()) {
       const out: Rec[] = [];
       const commits: TopicPartitionOffset[] = [];
+      const handed: Handed[] = [];
       for (const fp of resp) {
         const ref = this.ref(fp.topic, fp.partition);
         const before = out.length;
         const last = maker.make(fp, ref, out, limit - this.emitted - out.length);
         if (last >= 0) commits.push({ topic: fp.topic, partition: fp.partition, offset: last + 1 });
         const cut = this.emitted + out.length >= limit;
-        this.handedOut(fp, cut ? last + 1 : fp.nextOffset, out, before);
+        handed.push(handedOf(fp, cut ? last + 1 : fp.nextOffset, out, before));
         if (cut) break;
       }
       this.binary = maker.binary;
-      if (out.length === 0) continue;
+      if (out.length === 0) {
+        this.handedOut(handed);
+        continue;
+      }
       this.emitted += out.length;
       this.commits.set(out, commits);
       yield out;
+      // the pipeline took the batch (the runner asks for the next one as it starts on this one)
+      this.handedOut(handed);
       if (this.emitted >= limit || this.closed) return;
     }
   }
@@ -277,9 +294,12 @@ export class KafkaSource implements Source {
       for (const fp of resp) {
         const out: Rec[] = [];
         const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
-        this.handedOut(fp, this.emitted + out.length >= limit ? last + 1 : fp.nextOffset, out, 0);
+        const handed = [handedOf(fp, this.emitted + out.length >= limit ? last + 1 : fp.nextOffset, out, 0)];
         this.binary = maker.binary;
-        if (out.length === 0) continue;
+        if (out.length === 0) {
+          this.handedOut(handed);
+          continue;
+        }
         await this.acked;
         if (this.closed) return;
         this.acked = new Promise((r) => (this.ackedNow = r));
@@ -287,6 +307,7 @@ export class KafkaSource implements Source {
         this.emitted += out.length;
         this.commits.set(out, [{ topic: fp.topic, partition: fp.partition, offset: last + 1 }]);
         yield out;
+        this.handedOut(handed);
         if (this.emitted >= limit) {
           await this.acked;
           return;
@@ -309,13 +330,13 @@ export class KafkaSource implements Source {
    */
   private readonly handed = new Map<string, { next: number; ts: number | undefined }>();
 
-  private handedOut(fp: FetchedPartition, next: number, out: Rec[], before: number): void {
-    if (next < 0) return;
-    const k = tpKey(fp.topic, fp.partition);
-    const prev = this.handed.get(k);
-    const ts = out.length > before ? out[out.length - 1].ts : prev?.ts;
-    if (prev && prev.next >= next) return;
-    this.handed.set(k, { next, ts });
+  private handedOut(handed: Handed[]): void {
+    for (const h of handed) {
+      if (h.next < 0) continue;
+      const prev = this.handed.get(h.key);
+      if (prev && prev.next >= h.next) continue;
+      this.handed.set(h.key, { next: h.next, ts: h.ts ?? prev?.ts });
+    }
   }
 
   metrics(): PartMetrics {
