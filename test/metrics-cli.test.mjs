@@ -20,28 +20,30 @@ test('a filter fed through a pipe: records and bytes in and out, stage times, as
     assert.equal(m.type.get('kstream_records_in_total'), 'counter');
     assert.ok(valueOf(m, 'process_start_time_seconds') > Date.now() / 1000 - 120, 'process start time is recent');
 
-    const first = lines(0, 1000);
-    p.child.stdin.write(first);
-    // once its output is out, the batch that made it was counted (counters move before the sink writes)
-    await p.waitFor((s) => countLines(s) === 500);
-    m = await scrape(url);
-    assert.equal(valueOf(m, 'kstream_records_in_total'), 1000);
-    assert.equal(valueOf(m, 'kstream_records_out_total'), 500);
-    assert.equal(valueOf(m, 'kstream_bytes_in_total'), Buffer.byteLength(first));
-    assert.equal(valueOf(m, 'kstream_bytes_out_total'), p.stdoutBuffer().length);
+    // feeds lines [from, to); once half of them (the even n) are out, the batches that made them were counted
+    // (counters move before the sink writes): everything sent so far is in, everything written is out
+    let sent = 0;
+    const feed = async (from, to) => {
+      const text = lines(from, to);
+      sent += Buffer.byteLength(text);
+      p.child.stdin.write(text);
+      await p.waitFor((s) => countLines(s) === to / 2);
+      const m = await scrape(url);
+      assert.deepEqual(
+        ['kstream_records_in_total', 'kstream_records_out_total', 'kstream_bytes_in_total', 'kstream_bytes_out_total'].map((n) => valueOf(m, n)),
+        [to, to / 2, sent, p.stdoutBuffer().length],
+      );
+      return m;
+    };
+    m = await feed(0, 1000);
     const batches = valueOf(m, 'kstream_stage_batch_seconds_count', { stage: '0:filter' });
     assert.ok(batches >= 1, `stage batches: ${batches}`);
     assert.equal(valueOf(m, 'kstream_stage_batch_seconds_bucket', { stage: '0:filter', le: '+Inf' }), batches);
     assert.equal(m.type.get('kstream_stage_batch_seconds'), 'histogram');
     assert.equal(valueOf(m, 'kstream_records_dropped_total', { reason: 'skipped' }), 0);
 
-    const second = lines(1000, 1500);
-    p.child.stdin.write(second);
-    await p.waitFor((s) => countLines(s) === 750);
-    m = await scrape(url);
-    assert.equal(valueOf(m, 'kstream_records_in_total'), 1500);
-    assert.equal(valueOf(m, 'kstream_records_out_total'), 750);
-    assert.equal(valueOf(m, 'kstream_bytes_in_total'), Buffer.byteLength(first + second));
+    m = await feed(1000, 1500);
+    assert.ok(valueOf(m, 'kstream_stage_batch_seconds_count', { stage: '0:filter' }) > batches);
 
     const res404 = await fetch(url.replace(/\/metrics$/, '/'));
     assert.equal(res404.status, 404);
