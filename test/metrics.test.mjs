@@ -76,3 +76,22 @@ test('--metrics addresses: host:port, :port is 127.0.0.1, [v6]:port, 0.0.0.0; an
     assert.throws(() => parseMetricsAddress(bad), (e) => e.exitCode === 2 && /invalid --metrics/.test(e.message), bad);
   }
 });
+
+test('an outage ended by a restored connection counts one reconnect (kstream_reconnects_total)', async () => {
+  const { Outage } = await import('../dist/src/kafka/errors.js');
+  const notices = [];
+  const o = new Outage({ brokers: ['127.0.0.1:1'], notice: (l) => notices.push(l) });
+  o.ok();
+  assert.equal(o.reconnects, 0, 'no outage, no reconnect');
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+  o.failed(refused);
+  o.failed(refused, 1);
+  assert.equal(o.reconnects, 0);
+  o.ok();
+  o.ok();
+  assert.equal(o.reconnects, 1);
+  o.failed(refused);
+  o.ok();
+  assert.equal(o.reconnects, 2);
+  assert.equal(notices.filter((l) => /reconnected/.test(l)).length, 2);
+});

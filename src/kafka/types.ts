@@ -110,8 +110,6 @@ export interface KafkaConsumer {
   assignment(): TopicPartition[];
   /** Per assigned partition: the next offset to fetch and the end of its log as of its last fetch (for lag). */
   progress?(): PartitionProgress[];
-  /** Connections to the brokers restored after an outage, so far. */
-  reconnects?(): number;
   close(): Promise<void>;
 }
 
@@ -177,6 +175,8 @@ export interface CreateTopicOptions {
 
 export interface KafkaClient {
   readonly config: KafkaConfig;
+  /** Connections to the brokers restored after an outage, so far (its consumer's and producers' alike). */
+  reconnects?(): number;
   /** Connects to the bootstrap brokers; fails within seconds with one clear line. */
   connect(): Promise<void>;
   /** Metadata of these topics (all topics when absent); a missing topic is a MissingTopic error. */

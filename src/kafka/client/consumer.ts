@@ -66,10 +66,6 @@ export class WireConsumer implements KafkaConsumer {
     return res;
   }
 
-  reconnects(): number {
-    return this.wire.outage.reconnects;
-  }
-
   private notify(): void {
     const w = this.wake;
     this.wake = undefined;

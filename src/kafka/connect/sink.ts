@@ -473,7 +473,7 @@ export class KafkaSink implements Sink {
   }
 
   metrics(): PartMetrics {
-    return { bytes: this.bytes };
+    return { bytes: this.bytes, reconnects: this.client?.reconnects?.() ?? 0 };
   }
 
   counters(): Record<string, number> {

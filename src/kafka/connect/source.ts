@@ -357,7 +357,7 @@ export class KafkaSource implements Source {
     }
     // partitions the group took away are no one's lag here
     for (const k of this.handed.keys()) if (!assigned.has(k)) this.handed.delete(k);
-    return { lag, reconnects: c?.reconnects?.() ?? 0 };
+    return { lag, reconnects: this.client?.reconnects?.() ?? 0 };
   }
 
   positions(batch: Rec[]): SourcePosition[] {
