@@ -12,6 +12,7 @@ import { parallelInput, runParallel } from './pipeline/parallel.js';
 import { RunContext } from './pipeline/run-context.js';
 import { armSecondCtrlC } from './pipeline/ctrlc.js';
 import { writeErr } from './runtime.js';
+import type { RunMetrics } from './report/run-metrics.js';
 
 const VERSION = '0.1.0';
 
@@ -95,8 +96,9 @@ async function main(argv: string[]): Promise<number> {
   // dead letters to Kafka load the Kafka layer only for a run that names such a target
   if (segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq=kafka:'))) (await import('./kafka/connect/run.js')).installKafkaLetters(run);
   const { source, stages, sink } = assemble(segments, run);
-  await run.ready();
   const quiet = segments.some((s) => s.opts.quiet);
+  const metrics = await serveMetrics(segments, run, quiet);
+  await run.ready();
   let counters: [string, Record<string, number>][];
   let stopped: boolean;
   // A stage reading a pipe does not stop on Ctrl-C/SIGTERM: it drains the pipe to its end. The processes before
@@ -106,12 +108,12 @@ async function main(argv: string[]): Promise<number> {
   const stop = drainsStdin ? new Promise<void>(() => {}) : interrupted;
   const file = source instanceof NdjsonSource ? parallelInput(segments, stages) : undefined;
   if (file && sink instanceof StdoutSink) {
-    const res = await runParallel(parts, commands, file, sink, stop);
+    const res = await runParallel(parts, commands, file, sink, stop, metrics);
     counters = Object.entries(res.counters);
     stopped = res.stopped;
   } else {
     try {
-      stopped = (await runPipeline({ source, stages, sink, stop })) === 'stopped';
+      stopped = (await runPipeline({ source, stages, sink, stop, metrics })) === 'stopped';
     } catch (e) {
       // the dead letters of the records before the failure still go out (a failing flush is not the error to show)
       await run.close().catch(() => undefined);
@@ -126,6 +128,28 @@ async function main(argv: string[]): Promise<number> {
     if (text && (!quiet || /skipped|dead-lettered|late|invalid/.test(text))) writeErr(`kstream: ${name}: ${text}`);
   }
   return stopped ? 130 : 0;
+}
+
+/**
+ * `--metrics <host:port>` (on any segment; several must agree): the run's metrics, kept in its context, served
+ * until the run closes. Loaded only for a run that asks.
+ */
+async function serveMetrics(segments: Segment[], run: RunContext, quiet: boolean): Promise<RunMetrics | undefined> {
+  const given = [...new Set(segments.map((s) => s.opts.metrics as string | undefined).filter((m) => m !== undefined))];
+  if (given.length === 0) return undefined;
+  if (given.length > 1) throw new UsageError(`one run serves one --metrics address, not ${given.map((g) => `\`${g}\``).join(' and ')}`, 'give --metrics once');
+  const [{ RunMetrics }, { MetricsServer, parseMetricsAddress }] = await Promise.all([import('./report/run-metrics.js'), import('./report/metrics-server.js')]);
+  const at = parseMetricsAddress(given[0]);
+  const metrics = run.slot('metrics', () => new RunMetrics());
+  await metrics.processMetrics();
+  const server = await MetricsServer.listen(metrics.registry, at);
+  run.onClose(async () => {
+    metrics.close();
+    await server.close();
+  });
+  // the address is said when it was not known before (port 0), or unless --quiet
+  if (at.port === 0 || !quiet) writeErr(`kstream: metrics at ${server.url}`);
+  return metrics;
 }
 
 let verbose = false;

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { CLI, runSync } from './helpers/spawn.mjs';
+import { CLI, runSync, start } from './helpers/spawn.mjs';
+import { metricsUrl, scrape, valueOf } from './helpers/prometheus.mjs';
 
 const bin = (name) => fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
 const RUNTIMES = {
@@ -60,5 +61,24 @@ for (const [name, rt] of Object.entries(RUNTIMES)) {
     const r = sh(`${rt} "${script}"`);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()), { gzip: 'ok', snappy: 'ok', lz4: 'ok', zstd: 'ok' });
+  });
+}
+
+for (const [name, rt] of Object.entries(RUNTIMES)) {
+  test(`${name}: --metrics serves the exposition (process metrics where the runtime has them) and exits at the end`, async () => {
+    const p = start(`exec ${rt} "${CLI}" filter 'r.n > 0' --metrics 127.0.0.1:0`, { stdin: 'pipe', shell: 'bash', timeout: 60_000 });
+    try {
+      const url = await metricsUrl(p, 30_000);
+      p.child.stdin.write('{"n":0}\n{"n":1}\n{"n":2}\n');
+      await p.waitFor((s) => s === '{"n":1}\n{"n":2}\n');
+      const m = await scrape(url);
+      assert.equal(valueOf(m, 'kstream_records_in_total'), 3);
+      assert.equal(valueOf(m, 'kstream_records_out_total'), 2);
+      assert.ok(valueOf(m, 'process_resident_memory_bytes') > 1e6);
+      assert.ok(valueOf(m, 'process_cpu_seconds_total') > 0);
+    } finally {
+      p.child.stdin.end();
+    }
+    assert.equal((await p.exited).code, 0);
   });
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import process from 'node:process';
 import { Rec, encodeValue, type SourceRef } from '../pipeline/record.js';
-import type { Carried, FieldNeeds, Sink, Source } from '../pipeline/stage.js';
+import type { Carried, FieldNeeds, PartMetrics, Sink, Source } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { asciiChunk, decodeUtf8, LineFramer, LineTooLong, LONG_LINE_HINT, looksLikeControl, NdjsonDecoder } from '../codec/ndjson.js';
 import { RuntimeError } from '../pipeline/errors.js';
@@ -92,6 +92,11 @@ export class NdjsonSource implements Source {
   }
 
   private readonly onBadUtf8: ((line: number, bytes: Buffer) => void) | undefined;
+  private bytes = 0;
+
+  metrics(): PartMetrics {
+    return { bytes: this.bytes };
+  }
 
   /** The fields downstream stages read; set by the runner before batches() starts. */
   plan: FieldNeeds = 'all';
@@ -128,6 +133,7 @@ export class NdjsonSource implements Source {
     const any = (out: Rec[] | LineSpans) => (Array.isArray(out) ? out.length : out.count) > 0;
     try {
       for await (const chunk of readChunks(this.path)) {
+        this.bytes += chunk.byteLength;
         const bytes = framer.push(chunk);
         if (bytes === undefined) continue;
         const out = decodeLines(bytes);
@@ -200,6 +206,22 @@ export class StdoutSink implements Sink {
   readonly reads: FieldNeeds = 'none';
   private gone = false;
   private readonly out = process.stdout;
+  /** Bytes written, counted once --metrics asks (`meter`): a string's UTF-8 length is a pass over it. */
+  private bytes = 0;
+  private counting = false;
+
+  meter(): void {
+    this.counting = true;
+  }
+
+  metrics(): PartMetrics {
+    return { bytes: this.bytes };
+  }
+
+  private put(chunk: string | Uint8Array): boolean {
+    if (this.counting) this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk, 'utf8') : chunk.byteLength;
+    return this.out.write(chunk);
+  }
 
   /**
    * `format`: `ndjson` writes values; `envelope` writes each record as a consume envelope (a record whose value no
@@ -221,12 +243,12 @@ export class StdoutSink implements Sink {
         if (r.ctl !== undefined && this.dropControl) continue;
         s += (r.ctl !== undefined ? encodeValue(r) : envelopeOf(r)) + '\n';
       }
-      if (s.length > 0 && !this.out.write(s)) return this.drained();
+      if (s.length > 0 && !this.put(s)) return this.drained();
       return;
     }
     const bytes = this.storedLines(batch);
     if (bytes !== undefined) {
-      if (bytes.length > 0 && !this.out.write(bytes)) return this.drained();
+      if (bytes.length > 0 && !this.put(bytes)) return this.drained();
       return;
     }
     let s = '';
@@ -240,13 +262,13 @@ export class StdoutSink implements Sink {
         if (r.ctl === undefined && line.charCodeAt(0) === 123 && looksLikeControl(line)) throw controlLike(r);
       } catch (e) {
         // the records before it in the batch are written: the run stops at this one, and only there
-        if (n > 0) this.out.write(s);
+        if (n > 0) this.put(s);
         throw e;
       }
       s += line + '\n';
       n++;
     }
-    if (n > 0 && !this.out.write(s)) return this.drained();
+    if (n > 0 && !this.put(s)) return this.drained();
   }
 
   /**
@@ -301,13 +323,13 @@ export class StdoutSink implements Sink {
       else if (v !== null) parts.push(v);
       parts.push(NEWLINE);
     }
-    if (parts.length > 0 && !this.out.write(Buffer.concat(parts))) return this.drained();
+    if (parts.length > 0 && !this.put(Buffer.concat(parts))) return this.drained();
   }
 
   /** NDJSON lines already encoded (by the threads of pipeline/parallel.ts), with the same backpressure. */
   writeBytes(lines: Uint8Array): Promise<void> | void {
     if (this.gone) throw new ReaderGone();
-    if (lines.byteLength > 0 && !this.out.write(lines)) return this.drained();
+    if (lines.byteLength > 0 && !this.put(lines)) return this.drained();
   }
 
   /** Waits for 'drain'; rejects with ReaderGone when the reader went away instead. */

@@ -192,6 +192,8 @@ export function isTransient(err: unknown): boolean {
 export class Outage {
   private since = 0;
   private last: unknown;
+  /** Outages ended by a restored connection (--metrics: kstream_reconnects_total). */
+  reconnects = 0;
 
   constructor(private readonly cfg: KafkaConfig) {}
 
@@ -218,6 +220,7 @@ export class Outage {
     if (!this.since) return;
     const secs = ((Date.now() - this.since) / 1000).toFixed(1);
     this.since = 0;
+    this.reconnects++;
     this.cfg.notice?.(`kstream: reconnected to \`${this.cfg.brokers.join(',')}\` after ${secs}s`);
   }
 }

@@ -108,7 +108,14 @@ export interface KafkaConsumer {
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   /** Partitions currently assigned (after the first batch or join). */
   assignment(): TopicPartition[];
+  /** Per assigned partition: the next offset to fetch and the end of its log as of its last fetch (for lag). */
+  progress?(): PartitionProgress[];
   close(): Promise<void>;
+}
+
+export interface PartitionProgress extends TopicPartition {
+  fetched: number;
+  end: number | undefined;
 }
 
 /** Records for one topic, as columns. `partitions[i]` = -1 lets the producer choose (key hash, else sticky). */
@@ -168,6 +175,8 @@ export interface CreateTopicOptions {
 
 export interface KafkaClient {
   readonly config: KafkaConfig;
+  /** Connections to the brokers restored after an outage, so far (its consumer's and producers' alike). */
+  reconnects?(): number;
   /** Connects to the bootstrap brokers; fails within seconds with one clear line. */
   connect(): Promise<void>;
   /** Metadata of these topics (all topics when absent); a missing topic is a MissingTopic error. */

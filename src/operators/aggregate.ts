@@ -1,5 +1,5 @@
 import { Rec, WATERMARK } from '../pipeline/record.js';
-import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
+import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type PartMetrics, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../pipeline/errors.js';
 import { exprFailure, type Expr } from './expr.js';
@@ -515,6 +515,11 @@ export class AggregateStage implements StatefulStage {
     const c = errorCounters(this.o.errors);
     if (this.unrecordable) c['not-recordable'] = this.unrecordable;
     return c;
+  }
+
+  /** What --metrics shows of the stage (read when scraped). */
+  metrics(): PartMetrics {
+    return { stateEntries: this.stateSize };
   }
 
   /** Accumulators held (for tests: released as windows close). */

@@ -33,7 +33,7 @@
  * remembered and what is too late, so a restored stage continues exactly as the original would have.
  */
 import type { Rec } from '../pipeline/record.js';
-import { mergeNeeds, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
+import { mergeNeeds, type FieldNeeds, type PartMetrics, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { exprFailure, type Expr } from './expr.js';
 import { evalKey, keyId } from './groupkey.js';
@@ -215,6 +215,11 @@ export class DedupeStage implements StatefulStage {
     const c: Record<string, number> = { duplicates: this.duplicates, 'invalid-time': this.o.timeErrors.count, 'no-id': this.noId };
     if (this.o.keyErrors.count) c[this.o.keyErrors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped'] = this.o.keyErrors.count;
     return c;
+  }
+
+  /** What --metrics shows of the stage (read when scraped). */
+  metrics(): PartMetrics {
+    return { stateEntries: this.stateSize };
   }
 
   /** Ids remembered (for tests: bounded by the span). */

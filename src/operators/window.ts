@@ -16,7 +16,7 @@
  * Strip control lines with `jq -c 'select(has("$kstream") | not)'`.
  */
 import { Rec, WATERMARK } from '../pipeline/record.js';
-import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type StatefulStage } from '../pipeline/stage.js';
+import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type PartMetrics, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { exprFailure, type Expr } from './expr.js';
 import { evalKey, keyId, recordKey } from './groupkey.js';
@@ -314,6 +314,11 @@ export class WindowStage implements StatefulStage {
     const c: Record<string, number> = { late: this.late, 'invalid-time': this.o.timeErrors.count };
     if (this.o.keyErrors.count) c[this.o.keyErrors.policy.mode === 'dlq' ? 'dead-lettered' : 'skipped'] = this.o.keyErrors.count;
     return c;
+  }
+
+  /** What --metrics shows of the stage (read when scraped). */
+  metrics(): PartMetrics {
+    return { windowsOpen: this.stateSize };
   }
 
   /** Window bounds held (for tests: released as windows close). */

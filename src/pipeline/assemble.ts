@@ -27,6 +27,7 @@ const COMMON: OptionSpec[] = [
   { flags: '-v, --verbose', description: 'More detail in errors and summaries' },
 ];
 const RECORD_OPTIONS: OptionSpec[] = [
+  { flags: '--metrics <host:port>', description: 'Serve Prometheus metrics of the run at `http://<host:port>/metrics` while it lasts (`:9464` is 127.0.0.1:9464; `0.0.0.0:9464` listens on every interface; port 0 takes a free one, shown on stderr)' },
   { flags: '--on-error <policy>', description: 'Bad records: fail (default) | skip (count them) | dlq=<file> or dlq=kafka:<topic> (set them aside)', default: 'fail', choices: ['fail', 'skip', 'dlq=<file>', 'dlq=kafka:<topic>'] },
 ];
 const STAGE_OPTIONS: OptionSpec[] = [

@@ -21,6 +21,8 @@ export const LINE_MARK = '\u0001';
 export interface ChunkResult {
   out: Uint8Array;
   lines: number;
+  /** Records written to `out` (for --metrics). */
+  records: number;
   /** Ranges of a file: the position past the last line taken, if any; reading goes on there after the last range. */
   end?: number;
   /** --on-error fail hit a record: its message (with a line marker) and exit code; `out` holds what came before. */
@@ -69,6 +71,7 @@ export class ChunkProcessor {
       res = res.out;
     }
     let s = '';
+    let records = 0;
     for (let i = 0; i < res.length; i++) {
       const r = res[i];
       if (this.dropControl && r.ctl !== undefined) continue;
@@ -81,14 +84,15 @@ export class ChunkProcessor {
         break;
       }
       s += line + '\n';
+      records++;
     }
-    return { out: Buffer.from(s, 'utf8'), lines, failure };
+    return { out: Buffer.from(s, 'utf8'), lines, records, failure };
   }
 
   /** The lines that start in [p, q) of the file `reader` reads (see io/filerange.ts), processed like a chunk. */
   processRange(reader: RangeReader, p: number, q: number, lead: boolean): ChunkResult {
     const r = reader.read(p, q, lead);
-    const res: ChunkResult = r.any ? this.process(r.bytes) : { out: new Uint8Array(0), lines: 0 };
+    const res: ChunkResult = r.any ? this.process(r.bytes) : { out: new Uint8Array(0), lines: 0, records: 0 };
     if (r.tooLong) res.failure ??= lineTooLong(res.lines + 1, reader.maxLine);
     res.end = r.end;
     return res;

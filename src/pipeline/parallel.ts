@@ -11,6 +11,7 @@ import { KsError, RuntimeError } from './errors.js';
 import type { Segment } from './assemble.js';
 import type { Stage } from './stage.js';
 import { runtime } from '../runtime.js';
+import type { RunMetrics } from '../report/run-metrics.js';
 
 /**
  * Spreads a chain of stateless stages (map, filter, flatmap) over threads when stdin is a large regular file
@@ -51,7 +52,7 @@ export function parallelInput(segments: Segment[], stages: Stage[]): StdinFile |
 /** What a worker is asked to do: the lines that start in a range of stdin (io/filerange.ts). */
 export interface Task { seq: number; range: [p: number, q: number, lead: boolean] }
 
-interface Reply { seq?: number; ready?: true; out?: ArrayBuffer; len?: number; lines?: number; end?: number; failure?: ChunkResult['failure'] }
+interface Reply { seq?: number; ready?: true; out?: ArrayBuffer; len?: number; lines?: number; records?: number; end?: number; failure?: ChunkResult['failure'] }
 
 class Pool {
   private readonly workers: Worker[] = [];
@@ -82,7 +83,7 @@ class Pool {
         const cb = this.waiting.get(m.seq)!;
         this.waiting.delete(m.seq);
         this.load[cb.worker]--;
-        cb.resolve({ out: new Uint8Array(m.out!, 0, m.len!), lines: m.lines!, end: m.end, failure: m.failure });
+        cb.resolve({ out: new Uint8Array(m.out!, 0, m.len!), lines: m.lines!, records: m.records!, end: m.end, failure: m.failure });
       });
       // A worker that dies takes its chunks with it: fail the run rather than wait for them forever.
       w.on('error', (e) => this.failAll(e));
@@ -136,7 +137,7 @@ class OrderedOutput {
   /** File ranges: the position past the last line taken so far (results come in file order). */
   end: number;
 
-  constructor(private readonly sink: StdoutSink, private readonly limit: number, start: number) {
+  constructor(private readonly sink: StdoutSink, private readonly limit: number, start: number, private readonly metrics?: RunMetrics) {
     this.end = start;
   }
 
@@ -148,6 +149,7 @@ class OrderedOutput {
   async drainTo(n: number): Promise<void> {
     while (this.queue.length > n) {
       const res = await this.queue.shift()!;
+      this.metrics?.chunk(res.lines, res.records);
       await this.sink.writeBytes(res.out);
       if (res.failure) {
         const msg = res.failure.message.replace(new RegExp(`${LINE_MARK}(\\d+)${LINE_MARK}`, 'g'), (_, k) => String(this.lines + Number(k)));
@@ -160,10 +162,12 @@ class OrderedOutput {
 }
 
 /** Returns per-stage counters summed over threads. Throws the first record failure after writing what preceded it. */
-export async function runParallel(argvSegments: string[][], commands: Commands, file: StdinFile, sink: StdoutSink, stop: Promise<void>): Promise<{ counters: Record<string, Record<string, number>>; stopped: boolean }> {
+export async function runParallel(argvSegments: string[][], commands: Commands, file: StdinFile, sink: StdoutSink, stop: Promise<void>, metrics?: RunMetrics): Promise<{ counters: Record<string, Record<string, number>>; stopped: boolean }> {
   const inline = await ChunkProcessor.create(argvSegments, commands);
   const n = workerCount();
-  const output = new OrderedOutput(sink, n * 3 + 1, file.pos);
+  const output = new OrderedOutput(sink, n * 3 + 1, file.pos, metrics);
+  // the stages run in the threads: what the metrics read here is the input's and the output's
+  metrics?.watch(undefined, [], sink);
   const interrupt = new Interrupt(stop);
   const pool = new Pool(n, argvSegments);
   try {

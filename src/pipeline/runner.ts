@@ -3,6 +3,7 @@ import type { LineSpans } from './spans.js';
 import { Interrupt, STOP } from './interrupt.js';
 import type { Sink, Source, Stage, StateBackend } from './stage.js';
 import { Chain, PartialFailure } from './chain.js';
+import type { RunMetrics } from '../report/run-metrics.js';
 export type { StateBackend } from './stage.js';
 
 /**
@@ -30,10 +31,25 @@ export interface Pipeline {
    * checkpoint, not once per batch. Sources that acknowledge every batch (transactions) checkpoint every batch.
    */
   checkpointMs?: number;
+  /** With --metrics: counted per batch (records in and out, stage times, latency); the parts read when scraped. */
+  metrics?: RunMetrics;
 }
 
 
-async function deliver(sink: Sink, res: Rec[] | PartialFailure): Promise<void> {
+/** Counts a batch handed to the sink, and samples its last timed record's latency: once per batch. */
+function written(metrics: RunMetrics | undefined, recs: Rec[]): void {
+  if (!metrics || recs.length === 0) return;
+  metrics.recordsWritten(recs.length);
+  for (let i = recs.length - 1; i >= 0 && i >= recs.length - 4; i--) {
+    const r = recs[i];
+    if (r.ctl !== undefined) continue;
+    if (r.ts !== undefined) metrics.latencyOf(r.ts);
+    break;
+  }
+}
+
+async function deliver(sink: Sink, res: Rec[] | PartialFailure, metrics?: RunMetrics): Promise<void> {
+  written(metrics, res instanceof PartialFailure ? res.out : res);
   if (res instanceof PartialFailure) {
     if (sink.abort) {
       await sink.abort();
@@ -63,6 +79,12 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const tickMs = p.tickMs ?? 200;
   const clock = p.clock ?? Date.now;
   const interrupt = p.stop ? new Interrupt(p.stop) : undefined;
+  const { metrics } = p;
+  if (metrics) {
+    chain.metrics = metrics;
+    metrics.stages(chain.stages.map((s) => s.name));
+    metrics.watch(source, chain.stages, sink);
+  }
   let how: 'ended' | 'stopped' = 'ended';
 
   const { stateful } = chain;
@@ -122,7 +144,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
           continue;
         }
         if (res === TICK) {
-          await deliver(sink, chain.tick(clock()));
+          await deliver(sink, chain.tick(clock()), metrics);
           continue;
         }
         if (res.done) break;
@@ -130,10 +152,15 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
         next = ahead();
         if (!Array.isArray(batch)) {
           // lines only come from sources without acknowledgements or state (stdin)
+          if (metrics) {
+            metrics.recordsRead(batch.count);
+            metrics.recordsWritten(batch.count);
+          }
           await writeLines!.call(sink, batch);
           continue;
         }
-        await deliver(sink, chain.push(batch));
+        metrics?.recordsRead(batch.length);
+        await deliver(sink, chain.push(batch), metrics);
         unacked.push(batch);
         if (clock() - lastCheckpoint >= every) await checkpoint();
       }
@@ -151,6 +178,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     // End of input (or a requested stop): every stage flushes its state into the next one, in order — except
     // that a stop keeps checkpointed state as it is (open windows stay open), for the restarted run to go on.
     const carry = chain.end(how === 'stopped' && state !== undefined);
+    written(metrics, carry);
     if (carry.length) await sink.write(carry);
     // state before the sink's end: under --exactly-once the end commits the last transaction, state writes in it
     await checkpoint();

@@ -29,6 +29,24 @@ export interface Stage {
   tick?(now: number, out: Rec[]): void;
   /** Counters reported on stderr at exit and in --json summaries ("skipped", "late", ...). */
   counters?(): Record<string, number>;
+  /** What `--metrics` shows of the stage besides its counters, read when scraped (never per record). */
+  metrics?(): PartMetrics;
+}
+
+/**
+ * What a source, stage or sink can tell `--metrics` (report/run-metrics.ts) beyond its counters: read only when
+ * the metrics are scraped, from counts the part keeps anyway.
+ */
+export interface PartMetrics {
+  /** Bytes read (a source) or written (a sink). */
+  bytes?: number;
+  /** Connections to the brokers restored after they were lost. */
+  reconnects?: number;
+  /** Per input partition: records between the next one handed to the pipeline and the high watermark. */
+  lag?: { topic: string; partition: number; records: number; seconds?: number }[];
+  windowsOpen?: number;
+  /** Entries of the stage's state (accumulators, remembered ids). */
+  stateEntries?: number;
 }
 
 /** `all` = needs the whole value; a list = only these top-level fields; `none` = never looks at the value. */
@@ -84,6 +102,7 @@ export interface Source {
   ack?(batch: Rec[]): Promise<void> | void;
   close?(): Promise<void>;
   counters?(): Record<string, number>;
+  metrics?(): PartMetrics;
 }
 
 /** A sink writes a batch; the promise resolves once the batch is acknowledged (flushed, or acked by Kafka). */
@@ -111,6 +130,7 @@ export interface Sink {
    */
   endFailed?(): Promise<void> | void;
   counters?(): Record<string, number>;
+  metrics?(): PartMetrics;
 }
 
 export interface SourcePosition {

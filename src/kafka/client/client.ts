@@ -43,6 +43,10 @@ export class KafkajsClient implements KafkaClient {
     this.options = kafkajsOptions(config);
   }
 
+  reconnects(): number {
+    return this.wireInstance?.outage.reconnects ?? 0;
+  }
+
   get wire(): Wire {
     if (!this.wireInstance) this.wireInstance = new Wire(this.options, this.config);
     return this.wireInstance;

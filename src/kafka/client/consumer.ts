@@ -8,7 +8,7 @@
  * kafkajs's request methods, and commits only what the caller acknowledged.
  */
 import type { FetchedPartition } from '../protocol/records.js';
-import type { ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffset } from '../types.js';
+import type { ConsumerOptions, KafkaConsumer, PartitionProgress, TopicPartition, TopicPartitionOffset } from '../types.js';
 import { tpKey } from '../types.js';
 import { assignerProtocol, protocolError, type Broker, type FetchPartitionRequest, type Wire } from '../transport/kafkajs.js';
 import { isTransient, kafkaError } from '../errors.js';
@@ -25,6 +25,8 @@ interface Position extends TopicPartition {
   stop: number;
   /** Decompressed bytes per fetched byte in the partition's last fetch (1: uncompressed). */
   expansion: number;
+  /** Where the partition's log ends for this reader (high watermark, or last stable offset under read_committed), as of its last fetch. */
+  end?: number;
 }
 
 /** Fetches ask for at least this much per partition, however well the records compress. */
@@ -56,6 +58,12 @@ export class WireConsumer implements KafkaConsumer {
 
   assignment(): TopicPartition[] {
     return [...this.positions.values()].map(({ topic, partition }) => ({ topic, partition }));
+  }
+
+  progress(): PartitionProgress[] {
+    const res: PartitionProgress[] = [];
+    for (const p of this.positions.values()) res.push({ topic: p.topic, partition: p.partition, fetched: p.offset, end: p.end });
+    return res;
   }
 
   private notify(): void {
@@ -224,6 +232,7 @@ export class WireConsumer implements KafkaConsumer {
             throw await protocolError(fp.errorCode, fp.topic, fp.partition);
           }
           if (fp.batches.length) pos.expansion = fp.expansion;
+          pos.end = isolation === 'read_committed' ? fp.lastStableOffset : fp.highWatermark;
           if (fp.nextOffset > pos.offset) pos.offset = fp.nextOffset;
           else if (fp.batches.length === 0 && pos.stop !== Infinity && fp.highWatermark <= pos.offset && pos.stop > pos.offset) {
             // the log ends below the stop offset seen at start (truncated after a leader change): nothing more to read

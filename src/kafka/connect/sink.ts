@@ -10,7 +10,7 @@
 import { Buffer } from 'node:buffer';
 import { encodeValue, type Rec } from '../../pipeline/record.js';
 import type { LineSpans } from '../../pipeline/spans.js';
-import type { FieldNeeds, Sink } from '../../pipeline/stage.js';
+import type { FieldNeeds, PartMetrics, Sink } from '../../pipeline/stage.js';
 import type { RecordErrors } from '../../pipeline/onerror.js';
 import { evalExpr, exprFailure, type Expr } from '../../operators/expr.js';
 import { type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader, type ProducerOptions } from '../types.js';
@@ -470,6 +470,10 @@ export class KafkaSink implements Sink {
       await this.producer?.close();
       await this.client?.close();
     }
+  }
+
+  metrics(): PartMetrics {
+    return { bytes: this.bytes, reconnects: this.client?.reconnects?.() ?? 0 };
   }
 
   counters(): Record<string, number> {

@@ -9,7 +9,7 @@
  * record derived from the batch: the highest offset + 1 per partition in it (at-least-once).
  */
 import { Rec, type SourceRef, type Stored } from '../../pipeline/record.js';
-import type { FieldNeeds, Source, SourcePosition, StateBackend } from '../../pipeline/stage.js';
+import type { FieldNeeds, PartMetrics, Source, SourcePosition, StateBackend } from '../../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
 import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../../codec/scan.js';
 import { tpKey, type TopicMeta, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from '../types.js';
@@ -60,6 +60,17 @@ export function topicPattern(text: string): RegExp {
   } catch (e) {
     throw new UsageError(`invalid --regex \`${text}\`: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '')}`, 'use a JavaScript regular expression, e.g. --regex \'clicks-.*\'');
   }
+}
+
+/** Where a fetched partition's records end once handed out, and the last one's timestamp (consumer lag). */
+interface Handed {
+  key: string;
+  next: number;
+  ts: number | undefined;
+}
+
+function handedOf(fp: FetchedPartition, next: number, out: Rec[], before: number): Handed {
+  return { key: tpKey(fp.topic, fp.partition), next, ts: out.length > before ? out[out.length - 1].ts : undefined };
 }
 
 /** Names a record's origin (`clicks/3@1042`) and carries what offset commits need. */
@@ -249,17 +260,26 @@ export class KafkaSource implements Source {
     for await (const resp of consumer.batches()) {
       const out: Rec[] = [];
       const commits: TopicPartitionOffset[] = [];
+      const handed: Handed[] = [];
       for (const fp of resp) {
         const ref = this.ref(fp.topic, fp.partition);
+        const before = out.length;
         const last = maker.make(fp, ref, out, limit - this.emitted - out.length);
         if (last >= 0) commits.push({ topic: fp.topic, partition: fp.partition, offset: last + 1 });
-        if (this.emitted + out.length >= limit) break;
+        const cut = this.emitted + out.length >= limit;
+        handed.push(handedOf(fp, cut ? last + 1 : fp.nextOffset, out, before));
+        if (cut) break;
       }
       this.binary = maker.binary;
-      if (out.length === 0) continue;
+      if (out.length === 0) {
+        this.handedOut(handed);
+        continue;
+      }
       this.emitted += out.length;
       this.commits.set(out, commits);
       yield out;
+      // the pipeline took the batch (the runner asks for the next one as it starts on this one)
+      this.handedOut(handed);
       if (this.emitted >= limit || this.closed) return;
     }
   }
@@ -274,8 +294,12 @@ export class KafkaSource implements Source {
       for (const fp of resp) {
         const out: Rec[] = [];
         const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
+        const handed = [handedOf(fp, this.emitted + out.length >= limit ? last + 1 : fp.nextOffset, out, 0)];
         this.binary = maker.binary;
-        if (out.length === 0) continue;
+        if (out.length === 0) {
+          this.handedOut(handed);
+          continue;
+        }
         await this.acked;
         if (this.closed) return;
         this.acked = new Promise((r) => (this.ackedNow = r));
@@ -283,6 +307,7 @@ export class KafkaSource implements Source {
         this.emitted += out.length;
         this.commits.set(out, [{ topic: fp.topic, partition: fp.partition, offset: last + 1 }]);
         yield out;
+        this.handedOut(handed);
         if (this.emitted >= limit) {
           await this.acked;
           return;
@@ -297,6 +322,42 @@ export class KafkaSource implements Source {
     if (this.restored || !state?.deferredTo) return;
     this.restored = true;
     await state.restore(state.deferredTo);
+  }
+
+  /**
+   * Per partition, where the records handed to the pipeline end (`next`: the offset after them, past control
+   * records) and the timestamp of the last one: the consumer lag --metrics shows. Once per partition and fetch.
+   */
+  private readonly handed = new Map<string, { next: number; ts: number | undefined }>();
+
+  private handedOut(handed: Handed[]): void {
+    for (const h of handed) {
+      if (h.next < 0) continue;
+      const prev = this.handed.get(h.key);
+      if (prev && prev.next >= h.next) continue;
+      this.handed.set(h.key, { next: h.next, ts: h.ts ?? prev?.ts });
+    }
+  }
+
+  metrics(): PartMetrics {
+    const c = this.consumer;
+    const lag: NonNullable<PartMetrics['lag']> = [];
+    const now = Date.now();
+    const assigned = new Set<string>();
+    for (const p of c?.progress?.() ?? []) {
+      const k = tpKey(p.topic, p.partition);
+      assigned.add(k);
+      if (p.end === undefined) continue;
+      const h = this.handed.get(k);
+      // records fetched but still queued are not handed out yet; a position moved back (a rebalance) is read again
+      const at = h ? Math.min(h.next, p.fetched) : p.fetched;
+      const records = Math.max(0, p.end - at);
+      const seconds = records === 0 ? 0 : h?.ts !== undefined ? Math.max(0, now - h.ts) / 1000 : undefined;
+      lag.push({ topic: p.topic, partition: p.partition, records, seconds });
+    }
+    // partitions the group took away are no one's lag here
+    for (const k of this.handed.keys()) if (!assigned.has(k)) this.handed.delete(k);
+    return { lag, reconnects: this.client?.reconnects?.() ?? 0 };
   }
 
   positions(batch: Rec[]): SourcePosition[] {

@@ -1,0 +1,195 @@
+/**
+ * The metrics of one run (`--metrics`): what the drivers count per batch (records in and out, each stage's batch
+ * time, end-to-end latency) and what is read from the run's parts only when scraped (bytes, consumer lag, dropped
+ * records by reason, errors, reconnects, windows and state entries), plus the process's own. Kept in the run's
+ * RunContext; names follow Prometheus conventions (`kstream_` prefix, base units, `_total` counters).
+ */
+import process from 'node:process';
+import type { PartMetrics } from '../pipeline/stage.js';
+import { BATCH_SECONDS, LATENCY_SECONDS, Registry, type Counter, type Gauge, type Histogram } from './metrics.js';
+
+/** A source, stage or sink as the metrics see it. */
+export interface MeteredPart {
+  readonly name: string;
+  counters?(): Record<string, number>;
+  metrics?(): PartMetrics;
+  /** Called once when --metrics is on: start counting what costs something to count (a sink's string bytes). */
+  meter?(): void;
+}
+
+/** Counter names of the parts (runner.ts collectCounters) that mean a record was not passed on, by reason. */
+const DROPPED = ['late', 'skipped', 'dead-lettered', 'invalid-time', 'duplicates', 'no-id', 'not-recordable'];
+/** Of those, the ones that are bad records (handled by --on-error), not a stage doing its job. */
+const ERRORS = new Set(['skipped', 'dead-lettered', 'invalid-time', 'not-recordable']);
+
+/**
+ * Every family a run may expose, in exposition order: [type, name, help]. A family with no sample (bytes a source
+ * cannot count, lag without a consumer, what a runtime lacks) is left out of the text.
+ */
+const FAMILIES = {
+  recordsIn: ['counter', 'kstream_records_in_total', "Records read by the run's source (stdin lines, Kafka records, generated records)"],
+  recordsOut: ['counter', 'kstream_records_out_total', "Records handed to the run's sink (stdout or produce), control records (watermarks) included"],
+  bytesIn: ['counter', 'kstream_bytes_in_total', 'Bytes read by the source (stdin)'],
+  bytesOut: ['counter', 'kstream_bytes_out_total', 'Bytes written by the sink (stdout bytes; produced record values)'],
+  stageSeconds: ['histogram', 'kstream_stage_batch_seconds', 'Time a stage took over one batch'],
+  latency: ['histogram', 'kstream_end_to_end_latency_seconds', "Time from a record's timestamp to its hand-over to the sink, sampled once per written batch (its last record)"],
+  lagRecords: ['gauge', 'kstream_consumer_lag_records', 'Records of an assigned partition between the next one the pipeline takes and the end of its log at the last fetch'],
+  lagSeconds: ['gauge', 'kstream_consumer_lag_seconds', 'While records wait: seconds since the timestamp of the last record the pipeline took (an upper bound on the age of the oldest waiting one); 0 when caught up'],
+  dropped: ['counter', 'kstream_records_dropped_total', 'Records not passed on, by reason (the counters of the exit report)'],
+  errors: ['counter', 'kstream_errors_total', 'Bad records handled by --on-error (skipped, dead-lettered, invalid time, not recordable)'],
+  reconnects: ['counter', 'kstream_reconnects_total', 'Connections to the Kafka brokers restored after an outage'],
+  windowsOpen: ['gauge', 'kstream_windows_open', 'Windows a window stage holds open'],
+  stateEntries: ['gauge', 'kstream_state_entries', "Entries of a stateful stage's state (accumulators, remembered ids)"],
+  cpu: ['counter', 'process_cpu_seconds_total', 'User and system CPU time spent, in seconds'],
+  rss: ['gauge', 'process_resident_memory_bytes', 'Resident memory size in bytes'],
+  heap: ['gauge', 'nodejs_heap_used_bytes', 'JavaScript heap in use, in bytes'],
+  start: ['gauge', 'process_start_time_seconds', 'Start time of the process since the Unix epoch, in seconds'],
+  loopLag: ['gauge', 'nodejs_eventloop_lag_seconds', 'Mean event loop delay since the previous scrape, in seconds'],
+  loopLagP99: ['gauge', 'nodejs_eventloop_lag_p99_seconds', '99th percentile of the event loop delay since the previous scrape, in seconds'],
+} as const;
+
+/** Histogram bounds by family. */
+const BOUNDS: Partial<Record<keyof typeof FAMILIES, readonly number[]>> = { stageSeconds: BATCH_SECONDS, latency: LATENCY_SECONDS };
+
+type Families = { [K in keyof typeof FAMILIES]: (typeof FAMILIES)[K][0] extends 'counter' ? Counter : (typeof FAMILIES)[K][0] extends 'gauge' ? Gauge : Histogram };
+
+function register(r: Registry): Families {
+  const f: Record<string, Counter | Gauge | Histogram> = {};
+  for (const [key, [type, name, help]] of Object.entries(FAMILIES)) {
+    f[key] = type === 'counter' ? r.counter(name, help) : type === 'gauge' ? r.gauge(name, help) : r.histogram(name, help, BOUNDS[key as keyof typeof FAMILIES]!);
+  }
+  return f as Families;
+}
+
+export class RunMetrics {
+  readonly registry = new Registry();
+  private readonly f = register(this.registry);
+  /** `stage="<index>:<name>"` label of each stage of the chain, by index. */
+  private stageLabels: { stage: string }[] = [];
+  private readonly closers: (() => void)[] = [];
+
+  constructor() {
+    // shown as 0 from the start, not missing until the first batch
+    this.f.recordsIn.inc(0);
+    this.f.recordsOut.inc(0);
+  }
+
+  /** Names the stages for the stage-time labels: their index among the stages, and their command. */
+  stages(names: readonly string[]): void {
+    this.stageLabels = names.map((n, i) => ({ stage: `${i}:${n}` }));
+  }
+
+  recordsRead(n: number): void {
+    this.f.recordsIn.inc(n);
+  }
+
+  recordsWritten(n: number): void {
+    this.f.recordsOut.inc(n);
+  }
+
+  /** One stage's time over one batch. */
+  stageBatch(index: number, seconds: number): void {
+    this.f.stageSeconds.observe(seconds, this.stageLabels[index] ?? { stage: String(index) });
+  }
+
+  /** The latency of a record written now whose timestamp is `ts` (epoch ms). */
+  latencyOf(ts: number, now = Date.now()): void {
+    this.f.latency.observe(Math.max(0, now - ts) / 1000);
+  }
+
+  /**
+   * Reads the parts' own counts at each scrape: bytes in (the source's) and out (the sink's), dropped records by
+   * reason and errors from their counters, consumer lag, reconnects, windows and state entries of each stage.
+   */
+  watch(source: MeteredPart | undefined, stages: readonly MeteredPart[], sink: MeteredPart | undefined): void {
+    const { bytesIn, bytesOut, dropped, errors, reconnects, lagRecords, lagSeconds, windowsOpen, stateEntries } = this.f;
+    const parts = [source, ...stages, sink].filter((p): p is MeteredPart => p !== undefined);
+    for (const p of parts) p.meter?.();
+    this.registry.collect(() => {
+      const drop: Record<string, number> = {};
+      let errs = 0;
+      let rec = 0;
+      for (const p of parts) {
+        const c = p.counters?.() ?? {};
+        for (const k of DROPPED) {
+          if (!c[k]) continue;
+          drop[k] = (drop[k] ?? 0) + c[k];
+          if (ERRORS.has(k)) errs += c[k];
+        }
+        rec += p.metrics?.().reconnects ?? 0;
+      }
+      for (const k of DROPPED) dropped.set(drop[k] ?? 0, { reason: k });
+      errors.set(errs);
+      reconnects.set(rec);
+      const src = source?.metrics?.();
+      if (src?.bytes !== undefined) bytesIn.set(src.bytes);
+      const snk = sink?.metrics?.();
+      if (snk?.bytes !== undefined) bytesOut.set(snk.bytes);
+      lagRecords.clear();
+      lagSeconds.clear();
+      for (const l of src?.lag ?? []) {
+        const labels = { topic: l.topic, partition: String(l.partition) };
+        lagRecords.set(l.records, labels);
+        if (l.seconds !== undefined) lagSeconds.set(l.seconds, labels);
+      }
+      windowsOpen.clear();
+      stateEntries.clear();
+      stages.forEach((st, i) => {
+        const m = st.metrics?.();
+        if (!m) return;
+        const labels = { stage: `${i}:${st.name}` };
+        if (m.windowsOpen !== undefined) windowsOpen.set(m.windowsOpen, labels);
+        if (m.stateEntries !== undefined) stateEntries.set(m.stateEntries, labels);
+      });
+    });
+  }
+
+  /** Counts the threaded file path (pipeline/parallel.ts) reports per chunk instead of per stage. */
+  chunk(linesIn: number, recordsOut: number): void {
+    this.f.recordsIn.inc(linesIn);
+    this.f.recordsOut.inc(recordsOut);
+  }
+
+  /**
+   * The process's own metrics, as client libraries name them; each only where the runtime has what it needs
+   * (Bun and Deno lack some of node's process and perf_hooks calls).
+   */
+  async processMetrics(): Promise<void> {
+    const { cpu, rss, heap, start, loopLag: lag, loopLagP99: lagP99 } = this.f;
+    const startedAt = typeof performance?.timeOrigin === 'number' ? performance.timeOrigin / 1000 : undefined;
+    let delay: { enable(): void; disable(): void; reset(): void; mean: number; percentile(p: number): number } | undefined;
+    try {
+      const { monitorEventLoopDelay } = await import('node:perf_hooks');
+      if (typeof monitorEventLoopDelay === 'function') {
+        delay = monitorEventLoopDelay({ resolution: 20 });
+        delay.enable();
+        this.closers.push(() => delay!.disable());
+      }
+    } catch {
+      delay = undefined; // not in this runtime
+    }
+    this.registry.collect(() => {
+      if (typeof process.cpuUsage === 'function') {
+        const u = process.cpuUsage();
+        cpu.set((u.user + u.system) / 1e6);
+      }
+      const mem = typeof process.memoryUsage === 'function' ? process.memoryUsage() : undefined;
+      if (mem?.rss !== undefined) rss.set(mem.rss);
+      if (mem?.heapUsed !== undefined) heap.set(mem.heapUsed);
+      if (startedAt !== undefined) start.set(Math.round(startedAt * 1000) / 1000);
+      if (delay) {
+        const mean = delay.mean;
+        // no sample yet (a scrape right after start) reads as NaN: left out rather than shown as 0
+        if (Number.isFinite(mean)) {
+          lag.set(mean / 1e9);
+          lagP99.set(delay.percentile(99) / 1e9);
+        }
+        delay.reset();
+      }
+    });
+  }
+
+  close(): void {
+    for (const fn of this.closers.splice(0)) fn();
+  }
+}
