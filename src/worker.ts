@@ -27,6 +27,6 @@ port.on('message', (m: Task | { end: true }) => {
     ab = new ArrayBuffer(out.byteLength);
     new Uint8Array(ab).set(out);
   }
-  port.postMessage({ seq: m.seq, out: ab, len: out.byteLength, lines: res.lines, records: res.records, end: res.end, failure: res.failure }, [ab]);
+  port.postMessage({ seq: m.seq, out: ab, len: out.byteLength, lines: res.lines, recordsIn: res.recordsIn, records: res.records, end: res.end, failure: res.failure }, [ab]);
 });
 port.postMessage({ ready: true });

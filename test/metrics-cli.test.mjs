@@ -122,3 +122,18 @@ test('a run that ends by itself exits with the server open', { timeout: 30_000 }
   assert.match(r.stderr, /^kstream: metrics at http:\/\/127\.0\.0\.1:\d+\/metrics$/m);
   assert.ok(Date.now() - t0 < 15_000);
 });
+
+test('control lines are not records: watermarks in the input count neither in nor out, dropped or not', { timeout: 60_000 }, async () => {
+  const p = start(['filter', 'true', '--no-watermarks', '--metrics', '127.0.0.1:0'], { stdin: 'pipe' });
+  try {
+    const url = await metricsUrl(p);
+    p.child.stdin.write('{"n":1}\n{"$kstream":{"watermark":1000}}\n{"n":2}\n{"$kstream":{"watermark":2000}}\n');
+    await p.waitFor((s) => countLines(s) === 2);
+    const m = await scrape(url);
+    assert.equal(valueOf(m, 'kstream_records_in_total'), 2);
+    assert.equal(valueOf(m, 'kstream_records_out_total'), 2);
+  } finally {
+    p.child.stdin.end();
+  }
+  assert.equal((await p.exited).code, 0);
+});

@@ -21,7 +21,8 @@ export const LINE_MARK = '\u0001';
 export interface ChunkResult {
   out: Uint8Array;
   lines: number;
-  /** Records written to `out` (for --metrics). */
+  /** Data records decoded from the chunk, and written to `out` (for --metrics: control lines are not records). */
+  recordsIn: number;
   records: number;
   /** Ranges of a file: the position past the last line taken, if any; reading goes on there after the last range. */
   end?: number;
@@ -65,6 +66,8 @@ export class ChunkProcessor {
       failure = describe(this.decoder.failure);
       this.decoder.failure = undefined;
     }
+    let recordsIn = 0;
+    for (let i = 0; i < recs.length; i++) if (recs[i].ctl === undefined) recordsIn++;
     let res = this.chain.push(recs);
     if (res instanceof PartialFailure) {
       failure ??= describe(res.error);
@@ -84,15 +87,15 @@ export class ChunkProcessor {
         break;
       }
       s += line + '\n';
-      records++;
+      if (r.ctl === undefined) records++;
     }
-    return { out: Buffer.from(s, 'utf8'), lines, records, failure };
+    return { out: Buffer.from(s, 'utf8'), lines, recordsIn, records, failure };
   }
 
   /** The lines that start in [p, q) of the file `reader` reads (see io/filerange.ts), processed like a chunk. */
   processRange(reader: RangeReader, p: number, q: number, lead: boolean): ChunkResult {
     const r = reader.read(p, q, lead);
-    const res: ChunkResult = r.any ? this.process(r.bytes) : { out: new Uint8Array(0), lines: 0, records: 0 };
+    const res: ChunkResult = r.any ? this.process(r.bytes) : { out: new Uint8Array(0), lines: 0, recordsIn: 0, records: 0 };
     if (r.tooLong) res.failure ??= lineTooLong(res.lines + 1, reader.maxLine);
     res.end = r.end;
     return res;

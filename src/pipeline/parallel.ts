@@ -52,7 +52,7 @@ export function parallelInput(segments: Segment[], stages: Stage[]): StdinFile |
 /** What a worker is asked to do: the lines that start in a range of stdin (io/filerange.ts). */
 export interface Task { seq: number; range: [p: number, q: number, lead: boolean] }
 
-interface Reply { seq?: number; ready?: true; out?: ArrayBuffer; len?: number; lines?: number; records?: number; end?: number; failure?: ChunkResult['failure'] }
+interface Reply { seq?: number; ready?: true; out?: ArrayBuffer; len?: number; lines?: number; recordsIn?: number; records?: number; end?: number; failure?: ChunkResult['failure'] }
 
 class Pool {
   private readonly workers: Worker[] = [];
@@ -83,7 +83,7 @@ class Pool {
         const cb = this.waiting.get(m.seq)!;
         this.waiting.delete(m.seq);
         this.load[cb.worker]--;
-        cb.resolve({ out: new Uint8Array(m.out!, 0, m.len!), lines: m.lines!, records: m.records!, end: m.end, failure: m.failure });
+        cb.resolve({ out: new Uint8Array(m.out!, 0, m.len!), lines: m.lines!, recordsIn: m.recordsIn!, records: m.records!, end: m.end, failure: m.failure });
       });
       // A worker that dies takes its chunks with it: fail the run rather than wait for them forever.
       w.on('error', (e) => this.failAll(e));
@@ -149,7 +149,7 @@ class OrderedOutput {
   async drainTo(n: number): Promise<void> {
     while (this.queue.length > n) {
       const res = await this.queue.shift()!;
-      this.metrics?.chunk(res.lines, res.records);
+      this.metrics?.chunk(res.recordsIn, res.records);
       await this.sink.writeBytes(res.out);
       if (res.failure) {
         const msg = res.failure.message.replace(new RegExp(`${LINE_MARK}(\\d+)${LINE_MARK}`, 'g'), (_, k) => String(this.lines + Number(k)));
@@ -167,7 +167,7 @@ export async function runParallel(argvSegments: string[][], commands: Commands, 
   const n = workerCount();
   const output = new OrderedOutput(sink, n * 3 + 1, file.pos, metrics);
   // the stages run in the threads: what the metrics read here is the input's and the output's
-  metrics?.watch(undefined, [], sink);
+  metrics?.watch(undefined, [], sink, false);
   const interrupt = new Interrupt(stop);
   const pool = new Pool(n, argvSegments);
   try {

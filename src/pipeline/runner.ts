@@ -36,10 +36,17 @@ export interface Pipeline {
 }
 
 
+/** Data records of a batch: control records (watermarks, the `$window` line) are not records to a reader of metrics. */
+function dataRecords(recs: Rec[]): number {
+  let n = 0;
+  for (let i = 0; i < recs.length; i++) if (recs[i].ctl === undefined) n++;
+  return n;
+}
+
 /** Counts a batch handed to the sink, and samples its last timed record's latency: once per batch. */
 function written(metrics: RunMetrics | undefined, recs: Rec[]): void {
   if (!metrics || recs.length === 0) return;
-  metrics.recordsWritten(recs.length);
+  metrics.recordsWritten(dataRecords(recs));
   for (let i = recs.length - 1; i >= 0 && i >= recs.length - 4; i--) {
     const r = recs[i];
     if (r.ctl !== undefined) continue;
@@ -159,7 +166,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
           await writeLines!.call(sink, batch);
           continue;
         }
-        metrics?.recordsRead(batch.length);
+        if (metrics) metrics.recordsRead(dataRecords(batch));
         await deliver(sink, chain.push(batch), metrics);
         unacked.push(batch);
         if (clock() - lastCheckpoint >= every) await checkpoint();

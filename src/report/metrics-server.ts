@@ -29,6 +29,9 @@ export class MetricsServer {
   /** Listens at `at`; resolves once listening, with the port bound (port 0 → the one the system chose). */
   static listen(registry: Registry, at: MetricsAddress): Promise<MetricsServer> {
     const server = http.createServer((req, res) => {
+      // One request per connection: a scraper's kept-alive socket would hold the event loop, and with it a run that
+      // is stuck waiting (the entry point's check for an emptied loop never comes).
+      res.shouldKeepAlive = false;
       const path = (req.url ?? '/').split('?')[0];
       if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
         res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are at /metrics\n');

@@ -5,6 +5,7 @@
  * RunContext; names follow Prometheus conventions (`kstream_` prefix, base units, `_total` counters).
  */
 import process from 'node:process';
+import { runtime } from '../runtime.js';
 import type { PartMetrics } from '../pipeline/stage.js';
 import { BATCH_SECONDS, LATENCY_SECONDS, Registry, type Counter, type Gauge, type Histogram } from './metrics.js';
 
@@ -18,6 +19,9 @@ export interface MeteredPart {
 }
 
 /** Counter names of the parts (runner.ts collectCounters) that mean a record was not passed on, by reason. */
+/** The event-loop delay histogram's sampling interval (monitorEventLoopDelay). */
+const LOOP_RESOLUTION_MS = 20;
+
 const DROPPED = ['late', 'skipped', 'dead-lettered', 'invalid-time', 'duplicates', 'no-id', 'not-recordable'];
 /** Of those, the ones that are bad records (handled by --on-error), not a stage doing its job. */
 const ERRORS = new Set(['skipped', 'dead-lettered', 'invalid-time', 'not-recordable']);
@@ -101,7 +105,7 @@ export class RunMetrics {
    * Reads the parts' own counts at each scrape: bytes in (the source's) and out (the sink's), dropped records by
    * reason and errors from their counters, consumer lag, reconnects, windows and state entries of each stage.
    */
-  watch(source: MeteredPart | undefined, stages: readonly MeteredPart[], sink: MeteredPart | undefined): void {
+  watch(source: MeteredPart | undefined, stages: readonly MeteredPart[], sink: MeteredPart | undefined, counted = true): void {
     const { bytesIn, bytesOut, dropped, errors, reconnects, lagRecords, lagSeconds, windowsOpen, stateEntries } = this.f;
     const parts = [source, ...stages, sink].filter((p): p is MeteredPart => p !== undefined);
     for (const p of parts) p.meter?.();
@@ -118,8 +122,12 @@ export class RunMetrics {
         }
         rec += p.metrics?.().reconnects ?? 0;
       }
-      for (const k of DROPPED) dropped.set(drop[k] ?? 0, { reason: k });
-      errors.set(errs);
+      // the threaded file path counts in its threads, and their counts arrive only at the end (the exit report):
+      // shown as 0 they would tell an alert that nothing was dropped
+      if (counted) {
+        for (const k of DROPPED) dropped.set(drop[k] ?? 0, { reason: k });
+        errors.set(errs);
+      }
       reconnects.set(rec);
       const src = source?.metrics?.();
       if (src?.bytes !== undefined) bytesIn.set(src.bytes);
@@ -145,8 +153,8 @@ export class RunMetrics {
   }
 
   /** Counts the threaded file path (pipeline/parallel.ts) reports per chunk instead of per stage. */
-  chunk(linesIn: number, recordsOut: number): void {
-    this.f.recordsIn.inc(linesIn);
+  chunk(recordsIn: number, recordsOut: number): void {
+    this.f.recordsIn.inc(recordsIn);
     this.f.recordsOut.inc(recordsOut);
   }
 
@@ -161,7 +169,7 @@ export class RunMetrics {
     try {
       const { monitorEventLoopDelay } = await import('node:perf_hooks');
       if (typeof monitorEventLoopDelay === 'function') {
-        delay = monitorEventLoopDelay({ resolution: 20 });
+        delay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
         delay.enable();
         this.closers.push(() => delay!.disable());
       }
@@ -180,9 +188,13 @@ export class RunMetrics {
       if (delay) {
         const mean = delay.mean;
         // no sample yet (a scrape right after start) reads as NaN: left out rather than shown as 0
+        // Node's histogram holds each sampling interval whole (an idle loop reads 20 ms): the delay is what lies beyond
+        // it (Bun and Deno record the delay alone, and read near 0 when idle)
         if (Number.isFinite(mean)) {
-          lag.set(mean / 1e9);
-          lagP99.set(delay.percentile(99) / 1e9);
+          const interval = runtime === 'node' ? LOOP_RESOLUTION_MS / 1000 : 0;
+          const beyond = (ns: number) => Math.max(0, ns / 1e9 - interval);
+          lag.set(beyond(mean));
+          lagP99.set(beyond(delay.percentile(99)));
         }
         delay.reset();
       }
