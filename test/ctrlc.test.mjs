@@ -31,7 +31,8 @@ function group(cmd) {
 /** Resolves to the exit, or to 'running' after `ms`. */
 const within = (done, ms) => Promise.race([done, sleep(ms).then(() => 'running')]);
 
-const relays = () => spawnSync('pgrep', ['-f', 'KSTREAM_PID'], { encoding: 'utf8' }).stdout.trim();
+// the watchers of this run only (its process group): test files run in parallel, and other runs have watchers too
+const relays = (group) => spawnSync('pgrep', ['-g', String(group), '-f', 'KSTREAM_PID'], { encoding: 'utf8' }).stdout.trim();
 
 for (const [name, rt] of Object.entries(RUNTIMES)) {
   test(`${name}: an expression that never returns is ended by the second Ctrl-C, with a line saying why`, { timeout: 30_000 }, async (t) => {
@@ -63,7 +64,7 @@ test('a run that is not stuck still ends by its own handler: drains on the first
   for (const l of lines) JSON.parse(l); // every line whole: nothing cut mid-batch
   assert.doesNotMatch(g.out().stderr, /SIGKILL/);
   await sleep(700);
-  assert.equal(relays(), '', 'the watcher exits with its run');
+  assert.equal(relays(g.p.pid), '', 'the watcher exits with its run');
 });
 
 test('the watcher leaves with its run: a caller reading stderr to its end before reaping kstream does not wait on it', { timeout: 30_000 }, () => {
