@@ -32,6 +32,7 @@ const window: CommandSpec = {
     { flags: '--by <expr>', kind: 'list', description: 'Group key; per-key windows (session, sliding, count) default to the Kafka record key. Repeat for a composite key' },
     { flags: '--late <file>', kind: 'file', description: 'Append late records (all their windows closed) to this NDJSON file' },
     { flags: '--idle-flush <dur>', kind: 'duration', description: 'When no record arrives for this long, advance stream time with the wall clock so idle windows close' },
+    { flags: '--idle-timeout <dur>', kind: 'duration', description: 'Input partitions keep their own stream time; one without records for this long stops holding the others back (default 5s)' },
     { flags: '--processing-time', description: 'Use the wall clock at ingest as event time (windows close by the clock; nothing is late)' },
     { flags: '--no-partial', description: 'count: leave out incomplete windows at end of input' },
   ],
@@ -58,6 +59,7 @@ const window: CommandSpec = {
       throw new UsageError(`\`window ${String(args[0]).toLowerCase()}\` is per record key, and ${ctx.carries.what ?? 'records read from a pipe'} have none`, `name the key with --by r.<field>, or ${carryHint(ctx.fused)}`);
     }
     const idleFlushMs = opts.idleFlush !== undefined ? parseDuration(opts.idleFlush, '--idle-flush') : undefined;
+    const idleTimeoutMs = opts.idleTimeout !== undefined ? parseDuration(opts.idleTimeout, '--idle-timeout') : undefined;
     let onLate: ((rec: Rec) => void) | undefined;
     let onEnd: (() => void) | undefined;
     if (opts.late !== undefined && opts.late !== true) {
@@ -82,6 +84,7 @@ const window: CommandSpec = {
       processingTime: !!opts.processingTime,
       by,
       idleFlushMs,
+      idleTimeoutMs,
       timeErrors: ctx.errors('window'),
       keyErrors: ctx.errors('window'),
       onLate,

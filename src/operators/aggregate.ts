@@ -198,7 +198,7 @@ export class AggregateStage implements StatefulStage {
       this.o.errors.handle(rec.where(), 'record has no `@windows` tag — it did not come from `kstream window`', rec.raw ?? rec.value);
       return;
     }
-    if (t !== undefined && spec!.type !== 'count' && t - spec!.grace > this.wm) this.advance(t - spec!.grace, out, rec);
+    if (t !== undefined && spec!.type !== 'count' && t - this.grace > this.wm) this.advance(t - this.grace, out, rec);
     switch (spec!.type) {
       case 'tumbling': case 'hopping': {
         const id = hasKey ? groupId(key) : '';
@@ -563,7 +563,9 @@ export class AggregateStage implements StatefulStage {
     this.specText = text;
     this.mode = 'windowed';
     this.grid = (spec.type === 'tumbling' || spec.type === 'hopping') && !this.needAll;
-    this.grace = spec.grace;
+    // a record's time is the window stage's stream time only with one input partition: with several, its
+    // watermark lines alone say when windows close (a grace of +∞ makes no record's time move the watermark)
+    this.grace = spec.partitioned ? Infinity : spec.grace;
   }
 
   private startRolling(first: Rec): void {

@@ -36,6 +36,8 @@ export interface WindowStageOptions {
   by?: Expr[];
   /** --idle-flush in ms. */
   idleFlushMs?: number;
+  /** --idle-timeout in ms: an input partition without records for this long stops holding stream time back. */
+  idleTimeoutMs?: number;
   /** Wall clock in epoch ms (injectable for tests). */
   clock?: () => number;
   /** Invalid event times (counted as invalid-time, or failing the run under --on-error fail). */
@@ -81,7 +83,7 @@ export class WindowStage implements StatefulStage {
 
   constructor(private readonly o: WindowStageOptions) {
     const spec = (this.spec = o.spec);
-    this.stream = new StreamTime(spec.grace);
+    this.stream = new StreamTime(spec.grace, o.idleTimeoutMs);
     this.by = o.by ?? [];
     this.clock = o.clock ?? Date.now;
     switch (spec.type) {
@@ -102,7 +104,10 @@ export class WindowStage implements StatefulStage {
   }
 
   process(batch: Rec[], out: Rec[]): void {
-    if (!this.announced) this.announce(out);
+    // records of several input partitions: stream time is kept per partition, idle ones told apart by the wall clock
+    const group = batch.length > 0 ? batch[batch.length - 1].src : undefined;
+    const wall = group?.group !== undefined ? this.clock() : 0;
+    if (!this.announced) this.announce(out, wall !== 0);
     const o = this.o;
     const isCount = this.spec.type === 'count';
     const grid = this.grid;
@@ -169,7 +174,7 @@ export class WindowStage implements StatefulStage {
       }
 
       let closed = false;
-      if (!isCount && this.stream.observe(t)) closed = this.closeDue();
+      if (!isCount && this.stream.observe(t, rec.src, wall)) closed = this.closeDue();
       if (grid !== undefined) {
         // Tumbling and hopping inline: the common case, kept free of calls that would box the time.
         const list = grid.windowsOf(t, this.stream.watermark);
@@ -186,6 +191,7 @@ export class WindowStage implements StatefulStage {
       }
       if (closed && !o.dropControl) out.push(Rec.control(WATERMARK, this.stream.watermark));
     }
+    if (wall !== 0 && !isCount && this.stream.recheck(group, wall) && this.closeDue() && !o.dropControl) out.push(Rec.control(WATERMARK, this.stream.watermark));
     if (hadData && o.idleFlushMs !== undefined) this.stream.arrived(now >= 0 ? now : this.clock());
   }
 
@@ -241,9 +247,10 @@ export class WindowStage implements StatefulStage {
     }
   }
 
-  private announce(out: Rec[]): void {
+  /** The `$window` line; `partitioned` when the input has several partitions (aggregate then follows watermarks only). */
+  private announce(out: Rec[], partitioned = false): void {
     this.announced = true;
-    if (!this.o.dropControl) out.push(windowControl(this.spec));
+    if (!this.o.dropControl) out.push(windowControl(partitioned && this.spec.type !== 'count' ? { ...this.spec, partitioned } : this.spec));
   }
 
   end(_out: Rec[]): void {

@@ -232,6 +232,16 @@ export interface SourceRef {
   where(pos: number): string;
   /** Kafka sources: topic/partition of the batch, for offset commits. */
   readonly name: string;
+  /**
+   * The input partitions read together with this one (a Kafka source's assignment), when there are several:
+   * each keeps its own stream time, and a stage's is the least of them (time/watermark.ts).
+   */
+  readonly group?: InputGroup;
+}
+
+/** The partitions a source currently reads; `members` is replaced, not changed, when the assignment changes. */
+export interface InputGroup {
+  readonly members: readonly SourceRef[];
 }
 
 export const WATERMARK = '$watermark';

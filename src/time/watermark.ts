@@ -1,9 +1,26 @@
+import type { InputGroup, SourceRef } from '../pipeline/record.js';
+
+/** How long an input partition may go without records before it stops holding the others back (--idle-timeout). */
+export const DEFAULT_IDLE_MS = 5000;
+
+/** One input partition's own stream time, and the wall time of its last record. */
+interface Part {
+  st: number;
+  seen: number;
+}
+
 /**
  * Stream time and watermark of one operator instance (docs/semantics.md "Time").
  *
  * Stream time (ST) is the largest event time seen; out-of-order records never lower it, and one ST serves all
  * keys. The watermark is ST − grace: a window closes when the watermark passes its close point. Before the first
  * record both are −∞; at end of input they become +∞.
+ *
+ * Several input partitions (records whose source names an InputGroup, as a Kafka source's do): each partition
+ * keeps its own ST, and the operator's is the least of them over the partitions that are not idle — a partition
+ * not seen yet holds the others back too, until it has been quiet for the idle timeout. So a topic whose partitions
+ * are read at different speeds (one fetch holds minutes of one partition's event time before the next partition's
+ * records come) does not make in-order records late. The operator's ST still never goes back.
  *
  * Idle flush: when a long-running source goes quiet, ST advances with the wall clock — by the wall time elapsed
  * since the last record, once that exceeds the idle threshold — so idle windows close instead of waiting for the
@@ -14,19 +31,73 @@ export class StreamTime {
   private lastArrivalWall: number | undefined;
   private stAtArrival = -Infinity;
 
-  constructor(readonly grace: number) {}
+  private readonly parts = new Map<SourceRef, Part>();
+  private lastSrc: SourceRef | undefined;
+  private lastPart: Part | undefined;
+  /** The group's members array last seen, and since when: members not seen yet wait from then. */
+  private members: readonly SourceRef[] | undefined;
+  private membersSince = 0;
+
+  constructor(readonly grace: number, private readonly idleMs = DEFAULT_IDLE_MS) {}
 
   get watermark(): number {
     return this.st - this.grace;
   }
 
-  /** Observes an event time; returns true when the watermark moved. */
-  observe(t: number): boolean {
-    if (t > this.st) {
-      this.st = t;
-      return true;
+  /**
+   * Observes an event time, of a record from `src` when it has one, at wall time `now` (one clock read per batch);
+   * returns true when the watermark moved.
+   */
+  observe(t: number, src?: SourceRef, now = 0): boolean {
+    const group = src?.group;
+    if (group === undefined || group.members.length < 2) {
+      if (t > this.st) {
+        this.st = t;
+        return true;
+      }
+      return false;
     }
-    return false;
+    const p = src === this.lastSrc ? this.lastPart! : this.part(src!, now);
+    p.seen = now;
+    if (t <= p.st) return false;
+    // only a partition at the operator's ST can be what holds it there
+    const low = p.st <= this.st;
+    p.st = t;
+    return low ? this.advance(group, now) : false;
+  }
+
+  /**
+   * After a batch: the least ST over the partitions again, as partitions go idle with the wall clock; true when
+   * the watermark moved.
+   */
+  recheck(src: SourceRef | undefined, now: number): boolean {
+    const group = src?.group;
+    return group !== undefined && group.members.length >= 2 ? this.advance(group, now) : false;
+  }
+
+  private part(src: SourceRef, now: number): Part {
+    let p = this.parts.get(src);
+    if (p === undefined) this.parts.set(src, (p = { st: -Infinity, seen: now }));
+    this.lastSrc = src;
+    this.lastPart = p;
+    return p;
+  }
+
+  private advance(group: InputGroup, now: number): boolean {
+    if (group.members !== this.members) {
+      this.members = group.members;
+      this.membersSince = now;
+    }
+    let low = Infinity;
+    for (const m of group.members) {
+      const q = this.parts.get(m);
+      if (q === undefined) {
+        if (now - this.membersSince < this.idleMs) return false;
+      } else if (now - q.seen < this.idleMs && q.st < low) low = q.st;
+    }
+    if (low === Infinity || low <= this.st) return false;
+    this.st = low;
+    return true;
   }
 
   /** Notes that records arrived at wall time `now` (once per batch is enough). */

@@ -216,6 +216,7 @@ export function specPayload(s: WindowSpec): Record<string, unknown> {
   else { o.size = s.size; o.partial = s.partial; }
   if (s.type !== 'count') { o.grace = s.grace; o.time = s.time; }
   o.by = s.by;
+  if (s.partitioned) o.partitioned = true;
   return o;
 }
 
@@ -243,6 +244,7 @@ export function specFromPayload(p: unknown): WindowSpec {
     time: typeof o.time === 'string' ? o.time : 'ts',
     by: typeof o.by === 'string' ? o.by : null,
   };
+  if (o.partitioned === true) spec.partitioned = true;
   const need = (k: keyof WindowSpec) => {
     if (spec[k] === undefined) throw new Error(`missing \`${k}\``);
   };

@@ -8,7 +8,7 @@
  * Offsets are committed (with --group) in `ack`, which the runner calls only after the sink acknowledged every
  * record derived from the batch: the highest offset + 1 per partition in it (at-least-once).
  */
-import { Rec, type SourceRef, type Stored } from '../../pipeline/record.js';
+import { Rec, type InputGroup, type SourceRef, type Stored } from '../../pipeline/record.js';
 import type { FieldNeeds, PartMetrics, Source, SourcePosition, StateBackend } from '../../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
 import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../../codec/scan.js';
@@ -77,12 +77,26 @@ function handedOf(fp: FetchedPartition, next: number, out: Rec[], before: number
 class PartitionRef implements SourceRef {
   readonly name: string;
   readonly topicJson: string;
-  constructor(readonly topic: string, readonly partition: number) {
+  constructor(readonly topic: string, readonly partition: number, readonly group: Assignment) {
     this.name = `${topic}/${partition}`;
     this.topicJson = JSON.stringify(topic);
   }
   where(pos: number): string {
     return `${this.name}@${pos}`;
+  }
+}
+
+/** The partitions the consumer is assigned, as refs: what stream time waits for (pipeline/record.ts InputGroup). */
+class Assignment implements InputGroup {
+  members: readonly PartitionRef[] = [];
+  private key = '';
+
+  /** Once per fetched batch: a new members array only when the assignment changed. */
+  refresh(tps: TopicPartition[], ref: (topic: string, partition: number) => PartitionRef): void {
+    const key = tps.map((tp) => tpKey(tp.topic, tp.partition)).join('\u0001');
+    if (key === this.key) return;
+    this.key = key;
+    this.members = tps.map((tp) => ref(tp.topic, tp.partition));
   }
 }
 
@@ -110,6 +124,7 @@ export class KafkaSource implements Source {
   private client: KafkaClient | undefined;
   private consumer: KafkaConsumer | undefined;
   private readonly refs = new Map<string, PartitionRef>();
+  private readonly assignment = new Assignment();
   private readonly commits = new WeakMap<Rec[], TopicPartitionOffset[]>();
   private emitted = 0;
   private binary = 0;
@@ -140,7 +155,7 @@ export class KafkaSource implements Source {
   private ref(topic: string, partition: number): PartitionRef {
     const k = tpKey(topic, partition);
     let r = this.refs.get(k);
-    if (!r) this.refs.set(k, (r = new PartitionRef(topic, partition)));
+    if (!r) this.refs.set(k, (r = new PartitionRef(topic, partition, this.assignment)));
     return r;
   }
 
@@ -258,6 +273,7 @@ export class KafkaSource implements Source {
       return;
     }
     for await (const resp of consumer.batches()) {
+      this.assignment.refresh(consumer.assignment(), (t, p) => this.ref(t, p));
       const out: Rec[] = [];
       const commits: TopicPartitionOffset[] = [];
       const handed: Handed[] = [];
@@ -291,6 +307,7 @@ export class KafkaSource implements Source {
   private async *transactionalBatches(consumer: KafkaConsumer, maker: RecordMaker, limit: number): AsyncIterable<Rec[]> {
     const eos = this.eos!;
     for await (const resp of consumer.batches()) {
+      this.assignment.refresh(consumer.assignment(), (t, p) => this.ref(t, p));
       for (const fp of resp) {
         const out: Rec[] = [];
         const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
