@@ -30,12 +30,12 @@ const top: CommandSpec = {
     'kstream top http://127.0.0.1:9464/metrics --json --count 10',
   ],
   notes: [
-    'Each target is the address a job serves its metrics at (`--metrics <host:port>`). Every interval each one is scraped;',
-    'rates, CPU and latency are over the interval (the first scrape shows – for them). Latency p50/p99 are estimated',
-    'from the buckets of kstream_end_to_end_latency_seconds (one sample per written batch), to a bucket\'s precision.',
-    'A target that does not answer (within 1s, or the interval if longer) shows as down with the reason, and comes back',
-    'when it answers. On a terminal the view redraws in place until Ctrl-C (exit 130); otherwise, or with --once, one',
-    'table after two scrapes one interval apart. --once exits 1 when every target is down.',
+    'A target is the address a job serves its metrics at (`--metrics <host:port>`); several jobs, several targets, one row each.',
+    'Rates (records in/out per second), CPU and latency are over the interval between two scrapes: the first scrape shows – for them; totals, lag, errors, dropped records and memory are as of the latest scrape.',
+    'Lag is the sum of kstream_consumer_lag_records over the partitions (red with ↑ while it grows), `lag s` the largest kstream_consumer_lag_seconds.',
+    'p50/p99 are estimated from the buckets of kstream_end_to_end_latency_seconds (one sample per written batch, for records with a timestamp), interpolated inside a bucket: as precise as its buckets.',
+    'A target that does not answer (within 1s, or the interval if longer, at most 5s) shows as down with the reason, and comes back when it answers.',
+    'On a terminal the view redraws in place until Ctrl-C (exit 130); otherwise, or with --once, it prints one table after two scrapes one interval apart. It exits 1 when every target is down at the end.',
   ],
   options: [
     { flags: '--interval <dur>', kind: 'duration', default: '2s', description: 'Time between scrapes (rates are over it)' },
