@@ -64,6 +64,15 @@ const top: CommandSpec = {
     const onSignal = (): void => stop.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    // a reader that went away (`kstream top … --json | head -1`) ends the view, as it ends a pipeline: exit 0 (the
+    // listener stays: the error of the last write may come after the loop)
+    let readerGone = false;
+    const onWriteError = (e: NodeJS.ErrnoException): void => {
+      if (e.code !== 'EPIPE') throw e;
+      readerGone = true;
+      stop.abort();
+    };
+    process.stdout.on('error', onWriteError);
     const showCursor = (): void => void process.stdout.write(SHOW);
     if (live) {
       process.stdout.write(CLEAR + HIDE);
@@ -100,6 +109,7 @@ const top: CommandSpec = {
         process.removeListener('exit', showCursor);
       }
     }
+    if (readerGone) return 0;
     if (stop.signal.aborted) return 130;
     if (rows.length && rows.every((r) => r.status === 'down')) {
       const red = paint(colorLevel(process.stderr)).red;

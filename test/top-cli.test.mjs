@@ -91,6 +91,10 @@ test('a target nobody listens on is down, with the reason; --once exits 1 when e
   const table = runSync(['top', `:${port}`, '--once', '--interval', '100ms']);
   assert.equal(table.code, 1);
   assert.match(table.stdout, new RegExp(`│ :${port} +│ down: connection refused +│`));
+  // a reader that goes away ends the view quietly, exit 0, as it ends a pipeline
+  const head = runSync(`$KS top :${port} --json --count 100 --interval 50ms | head -1; echo "exit \${PIPESTATUS[0]}" >&2`, { shell: 'bash' });
+  assert.equal(JSON.parse(head.stdout).status, 'down');
+  assert.equal(head.stderr, 'exit 0\n');
 });
 
 test('bad targets and no target are usage errors (exit 2, one line naming the argument)', () => {
