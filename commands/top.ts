@@ -35,7 +35,7 @@ const top: CommandSpec = {
     'Lag is the sum of kstream_consumer_lag_records over the partitions (red with ↑ while it grows), `lag s` the largest kstream_consumer_lag_seconds.',
     'p50/p99 are estimated from the buckets of kstream_end_to_end_latency_seconds (one sample per written batch, for records with a timestamp), interpolated inside a bucket: as precise as its buckets.',
     'A target that does not answer (within 1s, or the interval if longer, at most 5s) shows as down with the reason, and comes back when it answers.',
-    'On a terminal the view redraws in place until Ctrl-C (exit 130); otherwise, or with --once, it prints one table after two scrapes one interval apart. It exits 1 when every target is down at the end.',
+    'On a terminal the view redraws in place until Ctrl-C (exit 130); otherwise, or with --once or --json, it prints one table (or one JSON line per target) after two scrapes one interval apart, or --count of them. It exits 1 when every target is down at the end.',
   ],
   options: [
     { flags: '--interval <dur>', kind: 'duration', default: '2s', description: 'Time between scrapes (rates are over it)' },
