@@ -12,6 +12,7 @@ export const commands = commandTable({
   dedupe: () => import('./dedupe.js'),
   gen: () => import('./gen.js'),
   stats: () => import('./stats.js'),
+  top: () => import('./top.js'),
   bench: () => import('./bench.js'),
   topics: () => import('./topics.js'),
   groups: () => import('./groups.js'),

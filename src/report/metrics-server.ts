@@ -17,10 +17,22 @@ export interface MetricsAddress {
  * `[v6]:port`; `0.0.0.0:port` listens on every interface. Port 0 takes a free port (printed on stderr).
  */
 export function parseMetricsAddress(text: string): MetricsAddress {
+  const at = hostPort(text);
+  if (!at) throw new UsageError(`invalid --metrics \`${text}\``, 'use host:port, e.g. --metrics 127.0.0.1:9464 (:9464 is 127.0.0.1; 0.0.0.0:9464 listens on every interface)');
+  return at;
+}
+
+/** `host:port`, `:port` (127.0.0.1) or `[v6]:port` as a host and a port; undefined for anything else. */
+export function hostPort(text: string): MetricsAddress | undefined {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`invalid --metrics \`${text}\``, 'use host:port, e.g. --metrics 127.0.0.1:9464 (:9464 is 127.0.0.1; 0.0.0.0:9464 listens on every interface)');
+  if (!m || port > 65535) return undefined;
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+/** `host:port` as a URL writes it: an IPv6 host in brackets. */
+export function hostPortText(at: MetricsAddress): string {
+  return `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
 }
 
 export class MetricsServer {
@@ -49,7 +61,7 @@ export class MetricsServer {
     });
     return new Promise((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
-        const where = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
+        const where = hostPortText(at);
         if (e.code === 'EADDRINUSE') reject(new RuntimeError(`--metrics ${where}: the address is in use`, 'pick another port, or :0 for a free one'));
         else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') reject(new RuntimeError(`--metrics ${where}: no such local address`, 'use an address of this machine, e.g. 127.0.0.1 or 0.0.0.0'));
         else if (e.code === 'EACCES') reject(new RuntimeError(`--metrics ${where}: not allowed to listen there`, 'ports below 1024 need privileges: use e.g. 9464'));
@@ -65,8 +77,7 @@ export class MetricsServer {
   }
 
   get url(): string {
-    const h = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host;
-    return `http://${h}:${this.address.port}/metrics`;
+    return `http://${hostPortText(this.address)}/metrics`;
   }
 
   close(): Promise<void> {
