@@ -174,7 +174,7 @@ export class WindowStage implements StatefulStage {
       }
 
       let closed = false;
-      if (!isCount && this.stream.observe(t, rec.src, wall)) closed = this.closeDue();
+      if (!isCount && (wall === 0 ? this.stream.observe(t) : this.stream.observeIn(t, rec.src!, wall))) closed = this.closeDue();
       if (grid !== undefined) {
         // Tumbling and hopping inline: the common case, kept free of calls that would box the time.
         const list = grid.windowsOf(t, this.stream.watermark);

@@ -44,20 +44,24 @@ export class StreamTime {
     return this.st - this.grace;
   }
 
-  /**
-   * Observes an event time, of a record from `src` when it has one, at wall time `now` (one clock read per batch);
-   * returns true when the watermark moved.
-   */
-  observe(t: number, src?: SourceRef, now = 0): boolean {
-    const group = src?.group;
-    if (group === undefined || group.members.length < 2) {
-      if (t > this.st) {
-        this.st = t;
-        return true;
-      }
-      return false;
+  /** Observes an event time; returns true when the watermark moved. */
+  observe(t: number): boolean {
+    if (t > this.st) {
+      this.st = t;
+      return true;
     }
-    const p = src === this.lastSrc ? this.lastPart! : this.part(src!, now);
+    return false;
+  }
+
+  /**
+   * Observes an event time of a record from `src`, one of an input group's partitions, at wall time `now` (one
+   * clock read per batch); returns true when the watermark moved. Kept apart from observe(), which stays small
+   * enough to inline in the window stage's loop.
+   */
+  observeIn(t: number, src: SourceRef, now: number): boolean {
+    const group = src.group;
+    if (group === undefined || group.members.length < 2) return this.observe(t);
+    const p = src === this.lastSrc ? this.lastPart! : this.part(src, now);
     p.seen = now;
     if (t <= p.st) return false;
     // only a partition at the operator's ST can be what holds it there
