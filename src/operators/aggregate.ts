@@ -531,9 +531,15 @@ export class AggregateStage implements StatefulStage {
 
   /** Follows a `$window` control record's payload. */
   private configure(payload: unknown): void {
-    const text = JSON.stringify(payload);
+    // whether stream time is per partition is how the window stage reads its input, not what the windows are: a
+    // state saved before the field existed, or by a run whose `$window` line went out first, is the same spec
+    const partitioned = payload !== null && typeof payload === 'object' && (payload as { partitioned?: unknown }).partitioned === true;
+    const text = JSON.stringify(payload, (k, v) => (k === 'partitioned' ? undefined : v));
     if (this.mode === 'windowed') {
-      if (text === this.specText) return;
+      if (text === this.specText) {
+        if (partitioned) this.grace = Infinity;
+        return;
+      }
       throw new RuntimeError(`two different \`$window\` specs in one input: ${this.specText} and ${text}`, 'aggregate one windowed stream at a time');
     }
     if (this.mode === 'rolling') {

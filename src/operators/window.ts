@@ -15,7 +15,7 @@
  * all control lines (also the window spec, so do not use it before `aggregate`).
  * Strip control lines with `jq -c 'select(has("$kstream") | not)'`.
  */
-import { Rec, WATERMARK } from '../pipeline/record.js';
+import { Rec, WATERMARK, type SourceRef } from '../pipeline/record.js';
 import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type PartMetrics, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { exprFailure, type Expr } from './expr.js';
@@ -38,6 +38,8 @@ export interface WindowStageOptions {
   idleFlushMs?: number;
   /** --idle-timeout in ms: an input partition without records for this long stops holding stream time back. */
   idleTimeoutMs?: number;
+  /** The records come from input partitions (a Kafka source, fused): stream time per partition (time/watermark.ts). */
+  partitioned?: boolean;
   /** Wall clock in epoch ms (injectable for tests). */
   clock?: () => number;
   /** Invalid event times (counted as invalid-time, or failing the run under --on-error fail). */
@@ -98,16 +100,25 @@ export class WindowStage implements StatefulStage {
     this.reads = reads;
     this.needAll = reads === 'all';
     this.signature = JSON.stringify({ spec: specPayload(spec), time: o.time?.source ?? null, by: this.by.map((e) => e.source), processing: !!o.processingTime });
-    if (spec.type !== 'count' && (o.processingTime || o.idleFlushMs !== undefined)) {
+    // Decided once, from the source, so every `$window` line of the run says the same (a restarted run may
+    // announce from a tick, before its first record).
+    this.partitioned = o.partitioned === true && spec.type !== 'count' && !o.processingTime;
+    // partitioned: a partition that goes idle while nothing arrives must still let stream time move on
+    if (spec.type !== 'count' && (o.processingTime || o.idleFlushMs !== undefined || this.partitioned)) {
       this.tick = (now, out) => this.onTick(now, out);
     }
   }
 
+  private readonly partitioned: boolean;
+  /** A record of the input group last seen (partitioned): the tick asks the group which partitions are idle. */
+  private member: SourceRef | undefined;
+
   process(batch: Rec[], out: Rec[]): void {
     // records of several input partitions: stream time is kept per partition, idle ones told apart by the wall clock
-    const group = batch.length > 0 ? batch[batch.length - 1].src : undefined;
+    const group = this.partitioned && batch.length > 0 ? batch[batch.length - 1].src : undefined;
     const wall = group?.group !== undefined ? this.clock() : 0;
-    if (!this.announced) this.announce(out, wall !== 0);
+    if (wall !== 0) this.member = group;
+    if (!this.announced) this.announce(out);
     const o = this.o;
     const isCount = this.spec.type === 'count';
     const grid = this.grid;
@@ -241,16 +252,17 @@ export class WindowStage implements StatefulStage {
     let moved = false;
     if (this.usedWallClock) moved = this.stream.observe(Math.floor(now));
     else if (this.o.idleFlushMs !== undefined) moved = this.stream.idle(now, this.o.idleFlushMs);
+    if (this.member !== undefined && this.stream.recheck(this.member, now)) moved = true;
     if (moved && this.closeDue() && !this.o.dropControl) {
       if (!this.announced) this.announce(out);
       out.push(Rec.control(WATERMARK, this.stream.watermark));
     }
   }
 
-  /** The `$window` line; `partitioned` when the input has several partitions (aggregate then follows watermarks only). */
-  private announce(out: Rec[], partitioned = false): void {
+  /** The `$window` line; `partitioned` when stream time is per input partition (aggregate then follows watermarks only). */
+  private announce(out: Rec[]): void {
     this.announced = true;
-    if (!this.o.dropControl) out.push(windowControl(partitioned && this.spec.type !== 'count' ? { ...this.spec, partitioned } : this.spec));
+    if (!this.o.dropControl) out.push(windowControl(this.partitioned ? { ...this.spec, partitioned: true } : this.spec));
   }
 
   end(_out: Rec[]): void {

@@ -242,6 +242,8 @@ export interface SourceRef {
 /** The partitions a source currently reads; `members` is replaced, not changed, when the assignment changes. */
 export interface InputGroup {
   readonly members: readonly SourceRef[];
+  /** Whether the partition has records the pipeline has not taken yet (it is not idle while it has). */
+  waiting(ref: SourceRef): boolean;
 }
 
 export const WATERMARK = '$watermark';

@@ -66,6 +66,8 @@ export interface Carried {
   headers: boolean;
   /** The records, as errors name them: "records read from a pipe", "records made by `gen`". */
   what?: string;
+  /** The records come from input partitions that each keep their own stream time (Rec.src.group: a Kafka source). */
+  partitions?: boolean;
 }
 
 /** A source produces batches asynchronously; Kafka sources also learn when batches are safely processed. */

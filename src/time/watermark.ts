@@ -3,10 +3,9 @@ import type { InputGroup, SourceRef } from '../pipeline/record.js';
 /** How long an input partition may go without records before it stops holding the others back (--idle-timeout). */
 export const DEFAULT_IDLE_MS = 5000;
 
-/** One input partition's own stream time, and the wall time of its last record. */
+/** One input partition's own stream time. */
 interface Part {
   st: number;
-  seen: number;
 }
 
 /**
@@ -17,10 +16,12 @@ interface Part {
  * record both are −∞; at end of input they become +∞.
  *
  * Several input partitions (records whose source names an InputGroup, as a Kafka source's do): each partition
- * keeps its own ST, and the operator's is the least of them over the partitions that are not idle — a partition
- * not seen yet holds the others back too, until it has been quiet for the idle timeout. So a topic whose partitions
- * are read at different speeds (one fetch holds minutes of one partition's event time before the next partition's
- * records come) does not make in-order records late. The operator's ST still never goes back.
+ * keeps its own ST, and the operator's is the least of them over the partitions that are not idle. A partition is
+ * idle when the source has had no record of it for the pipeline (`waiting` false) for the idle timeout, so a
+ * partition not seen yet holds the others back while it has records to come, and a stalled pipeline makes no
+ * partition idle. So a topic whose partitions are read at different speeds (one fetch holds minutes of one
+ * partition's event time before the next partition's records come) does not make in-order records late. The
+ * operator's ST still never goes back.
  *
  * Idle flush: when a long-running source goes quiet, ST advances with the wall clock — by the wall time elapsed
  * since the last record, once that exceeds the idle threshold — so idle windows close instead of waiting for the
@@ -34,9 +35,8 @@ export class StreamTime {
   private readonly parts = new Map<SourceRef, Part>();
   private lastSrc: SourceRef | undefined;
   private lastPart: Part | undefined;
-  /** The group's members array last seen, and since when: members not seen yet wait from then. */
-  private members: readonly SourceRef[] | undefined;
-  private membersSince = 0;
+  /** Since when (wall clock) each partition has had nothing waiting, while it has not. */
+  private readonly quiet = new Map<SourceRef, number>();
 
   constructor(readonly grace: number, private readonly idleMs = DEFAULT_IDLE_MS) {}
 
@@ -61,8 +61,7 @@ export class StreamTime {
   observeIn(t: number, src: SourceRef, now: number): boolean {
     const group = src.group;
     if (group === undefined || group.members.length < 2) return this.observe(t);
-    const p = src === this.lastSrc ? this.lastPart! : this.part(src, now);
-    p.seen = now;
+    const p = src === this.lastSrc ? this.lastPart! : this.part(src);
     if (t <= p.st) return false;
     // only a partition at the operator's ST can be what holds it there
     const low = p.st <= this.st;
@@ -79,29 +78,36 @@ export class StreamTime {
     return group !== undefined && group.members.length >= 2 ? this.advance(group, now) : false;
   }
 
-  private part(src: SourceRef, now: number): Part {
+  private part(src: SourceRef): Part {
     let p = this.parts.get(src);
-    if (p === undefined) this.parts.set(src, (p = { st: -Infinity, seen: now }));
+    if (p === undefined) this.parts.set(src, (p = { st: -Infinity }));
     this.lastSrc = src;
     this.lastPart = p;
     return p;
   }
 
   private advance(group: InputGroup, now: number): boolean {
-    if (group.members !== this.members) {
-      this.members = group.members;
-      this.membersSince = now;
-    }
     let low = Infinity;
     for (const m of group.members) {
+      if (this.isIdle(group, m, now)) continue;
       const q = this.parts.get(m);
-      if (q === undefined) {
-        if (now - this.membersSince < this.idleMs) return false;
-      } else if (now - q.seen < this.idleMs && q.st < low) low = q.st;
+      // a partition with records still to come and none seen yet: nothing can be said until they come
+      if (q === undefined) return false;
+      if (q.st < low) low = q.st;
     }
     if (low === Infinity || low <= this.st) return false;
     this.st = low;
     return true;
+  }
+
+  private isIdle(group: InputGroup, m: SourceRef, now: number): boolean {
+    if (group.waiting(m)) {
+      this.quiet.delete(m);
+      return false;
+    }
+    let since = this.quiet.get(m);
+    if (since === undefined) this.quiet.set(m, (since = now));
+    return now - since >= this.idleMs;
   }
 
   /** Notes that records arrived at wall time `now` (once per batch is enough). */

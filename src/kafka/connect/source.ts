@@ -90,20 +90,27 @@ class PartitionRef implements SourceRef {
 class Assignment implements InputGroup {
   members: readonly PartitionRef[] = [];
   private key = '';
+  /** Partitions with records the pipeline has not taken (not fetched yet, or fetched and queued), as of the last batch. */
+  private behind = new Set<SourceRef>();
 
   /** Once per fetched batch: a new members array only when the assignment changed. */
-  refresh(tps: TopicPartition[], ref: (topic: string, partition: number) => PartitionRef): void {
+  refresh(tps: TopicPartition[], ref: (topic: string, partition: number) => PartitionRef, behind: Set<SourceRef>): void {
+    this.behind = behind;
     const key = tps.map((tp) => tpKey(tp.topic, tp.partition)).join('\u0001');
     if (key === this.key) return;
     this.key = key;
     this.members = tps.map((tp) => ref(tp.topic, tp.partition));
+  }
+
+  waiting(ref: SourceRef): boolean {
+    return this.behind.has(ref);
   }
 }
 
 export class KafkaSource implements Source {
   readonly name = 'consume';
   /** Values and raw values come with their key, timestamp and headers; an envelope is a new document that carries them inside. */
-  readonly carries: { key: boolean; ts: boolean; headers: boolean; what?: string };
+  readonly carries: { key: boolean; ts: boolean; headers: boolean; what?: string; partitions: boolean };
   readonly rawOutput: boolean;
   readonly envelopes: boolean;
   /** Under --exactly-once each batch is a transaction, acknowledged before the next is handed out. */
@@ -140,7 +147,7 @@ export class KafkaSource implements Source {
     this.rawOutput = opts.format === 'raw';
     this.envelopes = opts.format === 'envelope';
     const whole = !this.envelopes;
-    this.carries = { key: whole, ts: whole, headers: whole, what: whole ? undefined : 'envelope records of `consume --format envelope`' };
+    this.carries = { key: whole, ts: whole, headers: whole, what: whole ? undefined : 'envelope records of `consume --format envelope`', partitions: true };
     run.useConfig(cfg);
     if (opts.exactlyOnce && opts.group) {
       this.eos = run.eos = new ExactlyOnce({ group: opts.group, prefix: opts.exactlyOnce.prefix });
@@ -273,7 +280,7 @@ export class KafkaSource implements Source {
       return;
     }
     for await (const resp of consumer.batches()) {
-      this.assignment.refresh(consumer.assignment(), (t, p) => this.ref(t, p));
+      this.refreshAssignment(consumer);
       const out: Rec[] = [];
       const commits: TopicPartitionOffset[] = [];
       const handed: Handed[] = [];
@@ -307,7 +314,7 @@ export class KafkaSource implements Source {
   private async *transactionalBatches(consumer: KafkaConsumer, maker: RecordMaker, limit: number): AsyncIterable<Rec[]> {
     const eos = this.eos!;
     for await (const resp of consumer.batches()) {
-      this.assignment.refresh(consumer.assignment(), (t, p) => this.ref(t, p));
+      this.refreshAssignment(consumer);
       for (const fp of resp) {
         const out: Rec[] = [];
         const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
@@ -346,6 +353,20 @@ export class KafkaSource implements Source {
    * records) and the timestamp of the last one: the consumer lag --metrics shows. Once per partition and fetch.
    */
   private readonly handed = new Map<string, { next: number; ts: number | undefined }>();
+
+  /**
+   * Once per fetched batch: the assignment as stream time sees it, and which partitions still have records the
+   * pipeline has not taken — a partition with none is idle once that has lasted --idle-timeout. Judged by the
+   * source, not by when a stage last saw a record: a stalled pipeline does not make partitions with a backlog idle.
+   */
+  private refreshAssignment(consumer: KafkaConsumer): void {
+    const behind = new Set<SourceRef>();
+    for (const p of consumer.progress?.() ?? []) {
+      const h = this.handed.get(tpKey(p.topic, p.partition));
+      if (p.end === undefined || p.end > (h ? h.next : p.fetched)) behind.add(this.ref(p.topic, p.partition));
+    }
+    this.assignment.refresh(consumer.assignment(), (t, p) => this.ref(t, p), behind);
+  }
 
   private handedOut(handed: Handed[]): void {
     for (const h of handed) {
