@@ -28,6 +28,14 @@ test('a windowed aggregate over a topic of several partitions loses no in-order 
   assert.deepEqual(results(fused.stdout), want);
   const counted = want.reduce((n, l) => n + JSON.parse(l).count, 0);
   assert.equal(counted, N);
+  // the other window types over the same topic (per key, merging, record-defined), with and without grace
+  for (const w of ['hopping 1m --every 20s --by r.page', 'session 2s --by r.page --grace 1s', 'sliding 5s --by r.country']) {
+    const other = `window ${w} --time r.ts + aggregate count`;
+    const one = results((await ok(`${gen} | ${KS} ${other}`)).stdout);
+    const many = await ok(`${KS} consume ${t} --exit + ${other}`);
+    assert.doesNotMatch(many.stderr, /late=/, `${w}: ${many.stderr}`);
+    assert.deepEqual(results(many.stdout), one, w);
+  }
 });
 
 // Idle means the source has nothing of a partition waiting, not that the stage has seen none of it lately: a reader
