@@ -162,7 +162,7 @@ export class WireConsumer implements KafkaConsumer {
     this.wakeLoops();
     this.resetting = (async () => {
       try {
-        await Promise.allSettled(this.loops);
+        await this.loopsStopped();
         if (delayMs) await sleep(delayMs);
         for (let attempt = 0; ; attempt++) {
           if (this.closed) return;
@@ -182,6 +182,18 @@ export class WireConsumer implements KafkaConsumer {
         this.fail(e);
       }
     })();
+  }
+
+  /**
+   * Waits for the fetch loops of an older epoch (or of a closing consumer) to end: a fetch in flight ends within
+   * its wait (--fetch-wait). Bounded, for every caller alike: a fetch that is never answered (a broker that stopped
+   * answering, a connection kafkajs closed under it) must not hold a close, a reset or a rejoin for good — a loop
+   * of an older epoch that ends later drops what it fetched.
+   */
+  private async loopsStopped(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.allSettled(this.loops), new Promise((r) => (timer = setTimeout(r, (this.opts.maxWaitMs ?? 500) + 2000)))]);
+    clearTimeout(timer);
   }
 
   private async fetchLoop(epoch: number, leader: number, parts: Position[]): Promise<void> {
@@ -295,7 +307,7 @@ export class WireConsumer implements KafkaConsumer {
     const member = this.member!;
     this.epoch++;
     this.wakeLoops();
-    await Promise.allSettled(this.loops);
+    await this.loopsStopped();
     if (this.closed) return;
     await member.flushCommits().catch(() => undefined);
     const assigned = await member.join();
@@ -346,13 +358,10 @@ export class WireConsumer implements KafkaConsumer {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.wakeLoops();
     this.notify();
-    // A fetch still in flight ends within its wait (--fetch-wait): the connections close only after it has. kafkajs
-    // ends a connection's socket when nothing is in flight on it, and a fetch it sends on it after that is never
-    // answered, leaving nothing to keep the process alive — a run that failed then exited 0 without a word.
-    // (Bounded: a fetch from a broker that stopped answering would otherwise hold the close for its whole timeout.)
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.allSettled(this.loops), new Promise((r) => (timer = setTimeout(r, (this.opts.maxWaitMs ?? 500) + 2000)))]);
-    clearTimeout(timer);
+    // the connections close only after the fetches in flight: kafkajs ends a connection's socket when nothing is in
+    // flight on it, and a fetch it sends on it after that is never answered, leaving nothing to keep the process
+    // alive — a run that failed then exited 0 without a word
+    await this.loopsStopped();
     if (this.member) {
       await this.member.flushCommits().catch((e) => this.wire.cfg.log?.(`kstream: final commit failed: ${(e as Error).message}`));
       await this.member.leave().catch(() => undefined);
