@@ -33,10 +33,8 @@ export interface Stored {
   offset(i: number): number | null;
   /** The envelope line the record was read from, when it was (a stage in a pipe that leaves it unchanged writes it as it came). */
   line?(i: number): string;
-  /**
-   * Copies the value's bytes into `to` at `at` and returns how many, or -1 (copying nothing) when they do not fit
-   * (Rec.textStored: a sink writes them as they are).
-   */
+  /** The value's size in bytes, and a copy of them into `to` at `at` (Rec.textStored: a sink writes them as they are). */
+  valueSize?(i: number): number;
   copyValue?(i: number, to: Uint8Array, at: number): number;
 }
 
@@ -239,7 +237,7 @@ export interface SourceRef {
   readonly group?: InputGroup;
 }
 
-/** The partitions a source currently reads; `members` is replaced, not changed, when the assignment changes. */
+/** The partitions a source currently reads. */
 export interface InputGroup {
   readonly members: readonly SourceRef[];
   /** Whether the partition has records the pipeline has not taken yet (it is not idle while it has). */

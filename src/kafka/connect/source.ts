@@ -12,7 +12,7 @@ import { Rec, type InputGroup, type SourceRef, type Stored } from '../../pipelin
 import type { FieldNeeds, PartMetrics, Source, SourcePosition, StateBackend } from '../../pipeline/stage.js';
 import bufferModule, { Buffer } from 'node:buffer';
 import { chunkBytes, chunkIsPlain, FieldScanner, type ChunkBytes } from '../../codec/scan.js';
-import { tpKey, type TopicMeta, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from '../types.js';
+import { tpKey, type PartitionProgress, type TopicMeta, type RawHeader, type RecordColumns, type FetchedPartition, type Isolation, type KafkaClient, type KafkaConsumer, type TopicPartition, type TopicPartitionOffset } from '../types.js';
 import { openKafka } from '../client/open.js';
 import type { KafkaConfig } from '../config.js';
 import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from '../offsets.js';
@@ -86,24 +86,38 @@ class PartitionRef implements SourceRef {
   }
 }
 
-/** The partitions the consumer is assigned, as refs: what stream time waits for (pipeline/record.ts InputGroup). */
+/**
+ * The partitions the consumer is assigned, as refs, and which of them have records the pipeline has not taken (not
+ * fetched yet, or fetched and queued): what stream time waits for (pipeline/record.ts InputGroup). Read from the
+ * source when first asked after a batch was handed out — a run without a window stage never asks.
+ */
 class Assignment implements InputGroup {
-  members: readonly PartitionRef[] = [];
-  private key = '';
-  /** Partitions with records the pipeline has not taken (not fetched yet, or fetched and queued), as of the last batch. */
+  private stale = true;
+  private list: readonly PartitionRef[] = [];
   private behind = new Set<SourceRef>();
 
-  /** Once per fetched batch: a new members array only when the assignment changed. */
-  refresh(tps: TopicPartition[], ref: (topic: string, partition: number) => PartitionRef, behind: Set<SourceRef>): void {
-    this.behind = behind;
-    const key = tps.map((tp) => tpKey(tp.topic, tp.partition)).join('\u0001');
-    if (key === this.key) return;
-    this.key = key;
-    this.members = tps.map((tp) => ref(tp.topic, tp.partition));
+  constructor(private readonly read: () => { members: PartitionRef[]; behind: Set<SourceRef> }) {}
+
+  /** A batch is about to be handed out: what the source knows may have moved. */
+  invalidate(): void {
+    this.stale = true;
+  }
+
+  get members(): readonly PartitionRef[] {
+    if (this.stale) this.load();
+    return this.list;
   }
 
   waiting(ref: SourceRef): boolean {
+    if (this.stale) this.load();
     return this.behind.has(ref);
+  }
+
+  private load(): void {
+    this.stale = false;
+    const { members, behind } = this.read();
+    this.list = members;
+    this.behind = behind;
   }
 }
 
@@ -131,7 +145,7 @@ export class KafkaSource implements Source {
   private client: KafkaClient | undefined;
   private consumer: KafkaConsumer | undefined;
   private readonly refs = new Map<string, PartitionRef>();
-  private readonly assignment = new Assignment();
+  private readonly assignment = new Assignment(() => this.inputState());
   private readonly commits = new WeakMap<Rec[], TopicPartitionOffset[]>();
   private emitted = 0;
   private binary = 0;
@@ -280,7 +294,7 @@ export class KafkaSource implements Source {
       return;
     }
     for await (const resp of consumer.batches()) {
-      this.refreshAssignment(consumer);
+      this.assignment.invalidate();
       const out: Rec[] = [];
       const commits: TopicPartitionOffset[] = [];
       const handed: Handed[] = [];
@@ -314,7 +328,7 @@ export class KafkaSource implements Source {
   private async *transactionalBatches(consumer: KafkaConsumer, maker: RecordMaker, limit: number): AsyncIterable<Rec[]> {
     const eos = this.eos!;
     for await (const resp of consumer.batches()) {
-      this.refreshAssignment(consumer);
+      this.assignment.invalidate();
       for (const fp of resp) {
         const out: Rec[] = [];
         const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
@@ -354,18 +368,27 @@ export class KafkaSource implements Source {
    */
   private readonly handed = new Map<string, { next: number; ts: number | undefined }>();
 
+  /** The offset up to which the pipeline has taken a partition's records: what it was handed, or where fetching stands. */
+  private taken(p: PartitionProgress): number {
+    const h = this.handed.get(tpKey(p.topic, p.partition));
+    // records fetched but still queued are not handed out yet; a position moved back (a rebalance) is read again
+    return h ? Math.min(h.next, p.fetched) : p.fetched;
+  }
+
   /**
-   * Once per fetched batch: the assignment as stream time sees it, and which partitions still have records the
-   * pipeline has not taken — a partition with none is idle once that has lasted --idle-timeout. Judged by the
-   * source, not by when a stage last saw a record: a stalled pipeline does not make partitions with a backlog idle.
+   * The assignment as stream time sees it, and which partitions still have records the pipeline has not taken — a
+   * partition with none is idle once that has lasted --idle-timeout. Judged by the source, not by when a stage last
+   * saw a record: a stalled pipeline does not make partitions with a backlog idle.
    */
-  private refreshAssignment(consumer: KafkaConsumer): void {
+  private inputState(): { members: PartitionRef[]; behind: Set<SourceRef> } {
+    const members: PartitionRef[] = [];
     const behind = new Set<SourceRef>();
-    for (const p of consumer.progress?.() ?? []) {
-      const h = this.handed.get(tpKey(p.topic, p.partition));
-      if (p.end === undefined || p.end > (h ? h.next : p.fetched)) behind.add(this.ref(p.topic, p.partition));
+    for (const p of this.consumer?.progress?.() ?? []) {
+      const ref = this.ref(p.topic, p.partition);
+      members.push(ref);
+      if (p.end === undefined || p.end > this.taken(p)) behind.add(ref);
     }
-    this.assignment.refresh(consumer.assignment(), (t, p) => this.ref(t, p), behind);
+    return { members, behind };
   }
 
   private handedOut(handed: Handed[]): void {
@@ -386,11 +409,9 @@ export class KafkaSource implements Source {
       const k = tpKey(p.topic, p.partition);
       assigned.add(k);
       if (p.end === undefined) continue;
-      const h = this.handed.get(k);
-      // records fetched but still queued are not handed out yet; a position moved back (a rebalance) is read again
-      const at = h ? Math.min(h.next, p.fetched) : p.fetched;
-      const records = Math.max(0, p.end - at);
-      const seconds = records === 0 ? 0 : h?.ts !== undefined ? Math.max(0, now - h.ts) / 1000 : undefined;
+      const records = Math.max(0, p.end - this.taken(p));
+      const ts = this.handed.get(k)?.ts;
+      const seconds = records === 0 ? 0 : ts !== undefined ? Math.max(0, now - ts) / 1000 : undefined;
       lag.push({ topic: p.topic, partition: p.partition, records, seconds });
     }
     // partitions the group took away are no one's lag here
@@ -453,11 +474,13 @@ class ColumnsStored implements Stored {
     const s = this.cols.valueStart[i];
     return s < 0 ? null : this.cols.buf.subarray(s, this.cols.valueEnd[i]);
   }
+  valueSize(i: number): number {
+    const s = this.cols.valueStart[i];
+    return s < 0 ? 0 : this.cols.valueEnd[i] - s;
+  }
   copyValue(i: number, to: Uint8Array, at: number): number {
     const s = this.cols.valueStart[i];
-    const e = this.cols.valueEnd[i];
-    if (s < 0) return 0;
-    return at + e - s > to.length ? -1 : this.cols.buf.copy(to, at, s, e);
+    return s < 0 ? 0 : this.cols.buf.copy(to, at, s, this.cols.valueEnd[i]);
   }
   headers(i: number): RawHeader[] | undefined {
     return this.cols.headers?.[i];
