@@ -277,40 +277,28 @@ export class StdoutSink implements Sink {
    * string path then writes the batch and refuses that record where it stands).
    */
   private storedLines(batch: Rec[]): Buffer | undefined {
-    // sized by the last batch's lines, within bounds: a batch of large values must not size the next one of many
-    // small ones at gigabytes; a batch that needs more grows below
-    let out = Buffer.allocUnsafe(Math.min(Math.max(this.lineGuess * batch.length, 1024), 8 << 20));
-    let at = 0;
+    // the size first, exactly: one buffer, no guess to outgrow
+    let size = 0;
     for (const r of batch) {
       if (r.ctl !== undefined) {
         if (this.dropControl) continue;
         return undefined;
       }
-      const st = r.stored;
-      if (!r.textStored || st === undefined || st.copyValue === undefined) return undefined;
-      let k = st.copyValue(r.si, out, at);
-      if (k < 0) {
-        const more = Buffer.allocUnsafe(out.length * 2 + (st.value(r.si)?.length ?? 0));
-        out.copy(more, 0, 0, at);
-        out = more;
-        k = st.copyValue(r.si, out, at);
-      }
+      if (!r.textStored || r.stored?.valueSize === undefined) return undefined;
+      size += r.stored.valueSize(r.si) + 1;
+    }
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const r of batch) {
+      if (r.ctl !== undefined) continue;
+      const k = r.stored!.copyValue!(r.si, out, at);
       // `{"$…`: maybe a control line, which the string path refuses
       if (out[at] === 123 && out[at + 1] === 34 && out[at + 2] === 36) return undefined;
       at += k;
-      if (at >= out.length) {
-        const more = Buffer.allocUnsafe(out.length * 2);
-        out.copy(more, 0, 0, at);
-        out = more;
-      }
       out[at++] = 10;
     }
-    if (batch.length > 0) this.lineGuess = Math.ceil((at / batch.length) * 1.1);
-    return out.subarray(0, at);
+    return out;
   }
-
-  /** Bytes per line of the last batch written by storedLines, to size the next one's buffer. */
-  private lineGuess = 128;
 
   /** Stored values as their bytes, one per line (a tombstone is an empty line, as kcat writes it); others as NDJSON. */
   private writeRaw(batch: Rec[]): Promise<void> | void {
