@@ -5,7 +5,8 @@ import { RuntimeError, UsageError } from '../src/pipeline/errors.js';
 import { carryHint, compileExpr, NO_TIME, timeHint } from '../src/operators/expr.js';
 import { WindowStage } from '../src/operators/window.js';
 import { parseWindowArgs } from '../src/time/windowspec.js';
-import { parseDuration } from '../src/time/duration.js';
+import { formatDuration, parseDuration } from '../src/time/duration.js';
+import { DEFAULT_IDLE_MS } from '../src/time/watermark.js';
 
 /** Repeatable flags come from cac as a string or an array. */
 export function list(v: unknown): string[] {
@@ -32,7 +33,7 @@ const window: CommandSpec = {
     { flags: '--by <expr>', kind: 'list', description: 'Group key; per-key windows (session, sliding, count) default to the Kafka record key. Repeat for a composite key' },
     { flags: '--late <file>', kind: 'file', description: 'Append late records (all their windows closed) to this NDJSON file' },
     { flags: '--idle-flush <dur>', kind: 'duration', description: 'When no record arrives for this long, advance stream time with the wall clock so idle windows close' },
-    { flags: '--idle-timeout <dur>', kind: 'duration', description: 'Input partitions keep their own stream time; one with nothing waiting for this long stops holding the others back (default 5s)' },
+    { flags: '--idle-timeout <dur>', kind: 'duration', description: `Input partitions keep their own stream time; one with nothing waiting for this long stops holding the others back (default ${formatDuration(DEFAULT_IDLE_MS)})` },
     { flags: '--processing-time', description: 'Use the wall clock at ingest as event time (windows close by the clock; nothing is late)' },
     { flags: '--no-partial', description: 'count: leave out incomplete windows at end of input' },
   ],

@@ -8,7 +8,7 @@ import { evalKey, groupId, keyId, keyText, normalizeKey } from './groupkey.js';
 import { compileAdder, compileConverter, hdrRecordable, toNumber, type Adder, type AggPlan, type Converter } from './aggfns.js';
 import type { WinRef } from '../time/windowassign.js';
 import { closeAt, isKeyedType, slidingReleaseAt, type WindowSpec } from '../time/windowspec.js';
-import { specFromPayload, TagReader, WINDOW_CONTROL, type WindowTags } from '../time/windowtags.js';
+import { announcedPartitioned, specFromPayload, specPayload, TagReader, WINDOW_CONTROL, type WindowTags } from '../time/windowtags.js';
 import { MinQueue } from '../time/windowqueue.js';
 
 /**
@@ -17,7 +17,8 @@ import { MinQueue } from '../time/windowqueue.js';
  * After a `window` stage (announced by its `$window` control record) it follows the window tags of each record
  * (format: time/windowtags.ts): adds the record to the windows in `@windows`, merges the sessions in
  * `@merged`, seeds new sliding windows from the window in `from`, and closes windows when the watermark passes
- * their close point — the watermark being the larger of `@time` − grace and the last `$watermark` line. A closed
+ * their close point — the watermark being the larger of `@time` − grace and the last `$watermark` line (the line
+ * alone when the window stage keeps stream time per input partition: `"partitioned":true`). A closed
  * window's result is emitted (`--emit final`) and its state released at once (sliding windows: once they can no
  * longer seed a new window). Without a window stage it is a rolling aggregate per key.
  *
@@ -73,7 +74,9 @@ export class AggregateStage implements StatefulStage {
   readonly name = 'aggregate';
   readonly keepsValue = false;
   /** Results have a key (group, or key@start) and a time (the latest event time in the group). */
-  readonly gives = { key: true, ts: true };
+  // results come from no input partition of their own (a result carries the record that closed its window's source):
+  // a window after this one keeps one stream time
+  readonly gives = { key: true, ts: true, partitions: false };
   readonly reads: FieldNeeds;
 
   private readonly plan: AggPlan;
@@ -101,6 +104,8 @@ export class AggregateStage implements StatefulStage {
   /** Windowed by tumbling or hopping windows (and no full parse needed): gridRecord's case. */
   private grid = false;
   private grace = 0;
+  /** The window stage keeps stream time per input partition: windows close by its watermark lines alone, not by a record's time. */
+  private byLines = false;
   /** Checkpointed (restore was called): changed accumulators are listed for drainChanges. */
   private track = false;
   private readonly dirty: Acc[] = [];
@@ -198,7 +203,7 @@ export class AggregateStage implements StatefulStage {
       this.o.errors.handle(rec.where(), 'record has no `@windows` tag — it did not come from `kstream window`', rec.raw ?? rec.value);
       return;
     }
-    if (t !== undefined && spec!.type !== 'count' && t - this.grace > this.wm) this.advance(t - this.grace, out, rec);
+    if (t !== undefined && spec!.type !== 'count' && !this.byLines && t - this.grace > this.wm) this.advance(t - this.grace, out, rec);
     switch (spec!.type) {
       case 'tumbling': case 'hopping': {
         const id = hasKey ? groupId(key) : '';
@@ -241,7 +246,7 @@ export class AggregateStage implements StatefulStage {
     }
     if (!this.inputs(r, rec, t)) return;
     this.seq++;
-    if (t !== undefined && t - this.grace > this.wm) this.advance(t - this.grace, out, rec);
+    if (t !== undefined && !this.byLines && t - this.grace > this.wm) this.advance(t - this.grace, out, rec);
     const wins = tags.windows as readonly WinRef[];
     const id = hasKey ? groupId(key) : '';
     const update = this.emit === 'update';
@@ -531,17 +536,6 @@ export class AggregateStage implements StatefulStage {
 
   /** Follows a `$window` control record's payload. */
   private configure(payload: unknown): void {
-    // whether stream time is per partition is how the window stage reads its input, not what the windows are: a
-    // state saved before the field existed, or by a run whose `$window` line went out first, is the same spec
-    const partitioned = payload !== null && typeof payload === 'object' && (payload as { partitioned?: unknown }).partitioned === true;
-    const text = JSON.stringify(payload, (k, v) => (k === 'partitioned' ? undefined : v));
-    if (this.mode === 'windowed') {
-      if (text === this.specText) {
-        if (partitioned) this.grace = Infinity;
-        return;
-      }
-      throw new RuntimeError(`two different \`$window\` specs in one input: ${this.specText} and ${text}`, 'aggregate one windowed stream at a time');
-    }
     if (this.mode === 'rolling') {
       throw new RuntimeError('a `$window` control record arrived after data records', 'put `kstream window` directly before `aggregate`');
     }
@@ -549,7 +543,15 @@ export class AggregateStage implements StatefulStage {
     try {
       spec = specFromPayload(payload);
     } catch (e) {
-      throw new RuntimeError(`invalid \`$window\` control record ${text}: ${(e as Error).message}`, 'it is written by `kstream window` and read by `aggregate`');
+      throw new RuntimeError(`invalid \`$window\` control record ${JSON.stringify(payload)}: ${(e as Error).message}`, 'it is written by `kstream window` and read by `aggregate`');
+    }
+    // the spec's own text (what a state saved before the `partitioned` field existed holds too), and each line says
+    // how its stage reads its input
+    const text = JSON.stringify(specPayload(spec));
+    this.byLines = announcedPartitioned(payload);
+    if (this.mode === 'windowed') {
+      if (text === this.specText) return;
+      throw new RuntimeError(`two different \`$window\` specs in one input: ${this.specText} and ${text}`, 'aggregate one windowed stream at a time');
     }
     // the same key on both stages means what it says once: the window's key, on its tags
     if (this.by.length && spec.by === this.by.map((e) => e.source).join(', ')) this.by = [];
@@ -569,9 +571,7 @@ export class AggregateStage implements StatefulStage {
     this.specText = text;
     this.mode = 'windowed';
     this.grid = (spec.type === 'tumbling' || spec.type === 'hopping') && !this.needAll;
-    // a record's time is the window stage's stream time only with one input partition: with several, its
-    // watermark lines alone say when windows close (a grace of +∞ makes no record's time move the watermark)
-    this.grace = spec.partitioned ? Infinity : spec.grace;
+    this.grace = spec.grace;
   }
 
   private startRolling(first: Rec): void {

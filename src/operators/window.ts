@@ -15,7 +15,7 @@
  * all control lines (also the window spec, so do not use it before `aggregate`).
  * Strip control lines with `jq -c 'select(has("$kstream") | not)'`.
  */
-import { Rec, WATERMARK, type SourceRef } from '../pipeline/record.js';
+import { Rec, WATERMARK, type InputGroup } from '../pipeline/record.js';
 import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type PartMetrics, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { exprFailure, type Expr } from './expr.js';
@@ -36,7 +36,7 @@ export interface WindowStageOptions {
   by?: Expr[];
   /** --idle-flush in ms. */
   idleFlushMs?: number;
-  /** --idle-timeout in ms: an input partition without records for this long stops holding stream time back. */
+  /** --idle-timeout in ms: a partition the source has had nothing of waiting for this long stops holding stream time back. */
   idleTimeoutMs?: number;
   /** The records come from input partitions (a Kafka source, fused): stream time per partition (time/watermark.ts). */
   partitioned?: boolean;
@@ -110,14 +110,15 @@ export class WindowStage implements StatefulStage {
   }
 
   private readonly partitioned: boolean;
-  /** A record of the input group last seen (partitioned): the tick asks the group which partitions are idle. */
-  private member: SourceRef | undefined;
+  /** The input partitions last seen (partitioned): the tick asks them which are idle. */
+  private group: InputGroup | undefined;
 
   process(batch: Rec[], out: Rec[]): void {
     // records of several input partitions: stream time is kept per partition, idle ones told apart by the wall clock
-    const group = this.partitioned && batch.length > 0 ? batch[batch.length - 1].src : undefined;
-    const wall = group?.group !== undefined ? this.clock() : 0;
-    if (wall !== 0) this.member = group;
+    const group = this.partitioned ? inputGroup(batch) : undefined;
+    const multi = group !== undefined && group.members.length >= 2;
+    const wall = multi ? this.clock() : 0;
+    if (group !== undefined) this.group = group;
     if (!this.announced) this.announce(out);
     const o = this.o;
     const isCount = this.spec.type === 'count';
@@ -185,7 +186,7 @@ export class WindowStage implements StatefulStage {
       }
 
       let closed = false;
-      if (!isCount && (wall === 0 ? this.stream.observe(t) : this.stream.observeIn(t, rec.src!, wall))) closed = this.closeDue();
+      if (!isCount && (multi ? this.stream.observeIn(t, rec.src!, group!, wall) : this.stream.observe(t))) closed = this.closeDue();
       if (grid !== undefined) {
         // Tumbling and hopping inline: the common case, kept free of calls that would box the time.
         const list = grid.windowsOf(t, this.stream.watermark);
@@ -202,8 +203,8 @@ export class WindowStage implements StatefulStage {
       }
       if (closed && !o.dropControl) out.push(Rec.control(WATERMARK, this.stream.watermark));
     }
-    if (wall !== 0 && !isCount && this.stream.recheck(group, wall) && this.closeDue() && !o.dropControl) out.push(Rec.control(WATERMARK, this.stream.watermark));
-    if (hadData && o.idleFlushMs !== undefined) this.stream.arrived(now >= 0 ? now : this.clock());
+    if (multi && this.stream.recheck(group, wall) && this.closeDue() && !o.dropControl) out.push(Rec.control(WATERMARK, this.stream.watermark));
+    if (hadData && o.idleFlushMs !== undefined) this.stream.arrived(now >= 0 ? now : multi ? wall : this.clock());
   }
 
   /** Session, sliding and count windows (process() does tumbling and hopping). */
@@ -252,7 +253,7 @@ export class WindowStage implements StatefulStage {
     let moved = false;
     if (this.usedWallClock) moved = this.stream.observe(Math.floor(now));
     else if (this.o.idleFlushMs !== undefined) moved = this.stream.idle(now, this.o.idleFlushMs);
-    if (this.member !== undefined && this.stream.recheck(this.member, now)) moved = true;
+    if (this.group !== undefined && this.group.members.length >= 2 && this.stream.recheck(this.group, now)) moved = true;
     if (moved && this.closeDue() && !this.o.dropControl) {
       if (!this.announced) this.announce(out);
       out.push(Rec.control(WATERMARK, this.stream.watermark));
@@ -262,7 +263,7 @@ export class WindowStage implements StatefulStage {
   /** The `$window` line; `partitioned` when stream time is per input partition (aggregate then follows watermarks only). */
   private announce(out: Rec[]): void {
     this.announced = true;
-    if (!this.o.dropControl) out.push(windowControl(this.partitioned ? { ...this.spec, partitioned: true } : this.spec));
+    if (!this.o.dropControl) out.push(windowControl(this.spec, this.partitioned));
   }
 
   end(_out: Rec[]): void {
@@ -347,6 +348,12 @@ export class WindowStage implements StatefulStage {
     if (this.sliding) return this.sliding.size;
     return 0;
   }
+}
+
+/** The input partitions of a batch's records (the first data record's source says), if they have any. */
+function inputGroup(batch: Rec[]): InputGroup | undefined {
+  for (let i = 0; i < batch.length; i++) if (batch[i].ctl === undefined) return batch[i].src?.group;
+  return undefined;
 }
 
 function preview(v: unknown): string {

@@ -1,11 +1,12 @@
 import type { InputGroup, SourceRef } from '../pipeline/record.js';
 
-/** How long an input partition may go without records before it stops holding the others back (--idle-timeout). */
+/** How long the source may have nothing of a partition waiting before it stops holding the others back (--idle-timeout). */
 export const DEFAULT_IDLE_MS = 5000;
 
-/** One input partition's own stream time. */
+/** One input partition's own stream time, and since when (wall clock) the source has had nothing of it waiting. */
 interface Part {
   st: number;
+  quietSince: number | undefined;
 }
 
 /**
@@ -33,10 +34,14 @@ export class StreamTime {
   private stAtArrival = -Infinity;
 
   private readonly parts = new Map<SourceRef, Part>();
+  /**
+   * The partition records last came from, at which wall time, and the least ST of the other partitions that are
+   * not idle then: neither changes while records of that partition follow in one batch, so each costs O(1).
+   */
   private lastSrc: SourceRef | undefined;
-  private lastPart: Part | undefined;
-  /** Since when (wall clock) each partition has had nothing waiting, while it has not. */
-  private readonly quiet = new Map<SourceRef, number>();
+  private lastNow = NaN;
+  private lastPart: Part = { st: -Infinity, quietSince: undefined };
+  private othersLow = Infinity;
 
   constructor(readonly grace: number, private readonly idleMs = DEFAULT_IDLE_MS) {}
 
@@ -54,60 +59,64 @@ export class StreamTime {
   }
 
   /**
-   * Observes an event time of a record from `src`, one of an input group's partitions, at wall time `now` (one
-   * clock read per batch); returns true when the watermark moved. Kept apart from observe(), which stays small
-   * enough to inline in the window stage's loop.
+   * Observes an event time of a record from `src`, one of the partitions of `group` (two or more), at wall time
+   * `now` (one clock read per batch); returns true when the watermark moved. Kept apart from observe(), which stays
+   * small enough to inline in the window stage's loop.
    */
-  observeIn(t: number, src: SourceRef, now: number): boolean {
-    const group = src.group;
-    if (group === undefined || group.members.length < 2) return this.observe(t);
-    const p = src === this.lastSrc ? this.lastPart! : this.part(src);
+  observeIn(t: number, src: SourceRef, group: InputGroup, now: number): boolean {
+    if (src !== this.lastSrc || now !== this.lastNow) this.select(src, group, now);
+    const p = this.lastPart;
     if (t <= p.st) return false;
-    // only a partition at the operator's ST can be what holds it there
-    const low = p.st <= this.st;
     p.st = t;
-    return low ? this.advance(group, now) : false;
+    const low = t < this.othersLow ? t : this.othersLow;
+    if (low <= this.st) return false;
+    this.st = low;
+    return true;
   }
 
   /**
-   * After a batch: the least ST over the partitions again, as partitions go idle with the wall clock; true when
-   * the watermark moved.
+   * After a batch, or on a clock tick: the least ST over the partitions again, as partitions go idle with the wall
+   * clock; true when the watermark moved.
    */
-  recheck(src: SourceRef | undefined, now: number): boolean {
-    const group = src?.group;
-    return group !== undefined && group.members.length >= 2 ? this.advance(group, now) : false;
-  }
-
-  private part(src: SourceRef): Part {
-    let p = this.parts.get(src);
-    if (p === undefined) this.parts.set(src, (p = { st: -Infinity }));
-    this.lastSrc = src;
-    this.lastPart = p;
-    return p;
-  }
-
-  private advance(group: InputGroup, now: number): boolean {
+  recheck(group: InputGroup, now: number): boolean {
     let low = Infinity;
     for (const m of group.members) {
-      if (this.isIdle(group, m, now)) continue;
-      const q = this.parts.get(m);
-      // a partition with records still to come and none seen yet: nothing can be said until they come
-      if (q === undefined) return false;
-      if (q.st < low) low = q.st;
+      const q = this.part(m);
+      if (!this.isIdle(group, m, q, now) && q.st < low) low = q.st;
     }
     if (low === Infinity || low <= this.st) return false;
     this.st = low;
     return true;
   }
 
-  private isIdle(group: InputGroup, m: SourceRef, now: number): boolean {
+  /** Records of `src` follow: its own ST, and the least of the others' that are not idle (a partition delivering is not). */
+  private select(src: SourceRef, group: InputGroup, now: number): void {
+    this.lastSrc = src;
+    this.lastNow = now;
+    this.lastPart = this.part(src);
+    let low = Infinity;
+    for (const m of group.members) {
+      if (m === src) continue;
+      const q = this.part(m);
+      // a partition not seen yet with records still to come holds the others at −∞
+      if (!this.isIdle(group, m, q, now) && q.st < low) low = q.st;
+    }
+    this.othersLow = low;
+  }
+
+  private part(src: SourceRef): Part {
+    let p = this.parts.get(src);
+    if (p === undefined) this.parts.set(src, (p = { st: -Infinity, quietSince: undefined }));
+    return p;
+  }
+
+  private isIdle(group: InputGroup, m: SourceRef, q: Part, now: number): boolean {
     if (group.waiting(m)) {
-      this.quiet.delete(m);
+      q.quietSince = undefined;
       return false;
     }
-    let since = this.quiet.get(m);
-    if (since === undefined) this.quiet.set(m, (since = now));
-    return now - since >= this.idleMs;
+    q.quietSince ??= now;
+    return now - q.quietSince >= this.idleMs;
   }
 
   /** Notes that records arrived at wall time `now` (once per batch is enough). */

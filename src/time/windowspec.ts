@@ -28,11 +28,6 @@ export interface WindowSpec {
   /** session: inactivity gap P in ms. */
   gap?: number;
   grace: number;
-  /**
-   * Stream time is kept per input partition (the window stage's input came from several): a record's time may be
-   * ahead of the stage's stream time, so what follows closes windows by the watermark lines alone.
-   */
-  partitioned?: boolean;
   /** count: emit incomplete windows at end of input. */
   partial?: boolean;
   /** Where event time comes from: the --time expression, "ts" (the record timestamp), or "processing". */

@@ -52,7 +52,7 @@ const MERGED_AT = `,"${MERGED}":`;
 const VALUE_OPEN = `{"${VALUE}":`;
 
 /**
- * One record's tags, on the record itself (`Rec.tag`). Undefined where a tag is absent — not -1: a field that only
+ * One record's tags, on the record itself (`Rec.tags`). Undefined where a tag is absent — not -1: a field that only
  * ever held numbers would get a boxed double in every object.
  */
 export class WindowTags implements Tags {
@@ -199,9 +199,20 @@ export class TagReader {
   }
 }
 
-/** The `$window` control record that announces `spec`. */
-export function windowControl(spec: WindowSpec): Rec {
-  return Rec.control(WINDOW_CONTROL, specPayload(spec));
+/**
+ * The `$window` control record that announces `spec`. `partitioned`: the stage keeps stream time per input
+ * partition, so a record's time may be ahead of its stream time and what follows closes windows by the watermark
+ * lines alone. How the stage reads its input, not what the windows are: not part of the spec.
+ */
+export function windowControl(spec: WindowSpec, partitioned = false): Rec {
+  const payload = specPayload(spec);
+  if (partitioned) payload.partitioned = true;
+  return Rec.control(WINDOW_CONTROL, payload);
+}
+
+/** Whether a `$window` payload says its stage keeps stream time per input partition (see windowControl). */
+export function announcedPartitioned(payload: unknown): boolean {
+  return payload !== null && typeof payload === 'object' && (payload as { partitioned?: unknown }).partitioned === true;
 }
 
 /** The payload of the `$window` control record: only the fields of the type, in a fixed order. */
@@ -216,7 +227,6 @@ export function specPayload(s: WindowSpec): Record<string, unknown> {
   else { o.size = s.size; o.partial = s.partial; }
   if (s.type !== 'count') { o.grace = s.grace; o.time = s.time; }
   o.by = s.by;
-  if (s.partitioned) o.partitioned = true;
   return o;
 }
 
@@ -244,7 +254,6 @@ export function specFromPayload(p: unknown): WindowSpec {
     time: typeof o.time === 'string' ? o.time : 'ts',
     by: typeof o.by === 'string' ? o.by : null,
   };
-  if (o.partitioned === true) spec.partitioned = true;
   const need = (k: keyof WindowSpec) => {
     if (spec[k] === undefined) throw new Error(`missing \`${k}\``);
   };
