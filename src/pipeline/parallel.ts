@@ -149,7 +149,8 @@ class OrderedOutput {
   async drainTo(n: number): Promise<void> {
     while (this.queue.length > n) {
       const res = await this.queue.shift()!;
-      this.metrics?.chunk(res.recordsIn, res.records);
+      this.metrics?.recordsRead(res.recordsIn);
+      this.metrics?.recordsWritten(res.records);
       await this.sink.writeBytes(res.out);
       if (res.failure) {
         const msg = res.failure.message.replace(new RegExp(`${LINE_MARK}(\\d+)${LINE_MARK}`, 'g'), (_, k) => String(this.lines + Number(k)));

@@ -89,7 +89,6 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const { metrics } = p;
   if (metrics) {
     chain.metrics = metrics;
-    metrics.stages(chain.stages.map((s) => s.name));
     metrics.watch(source, chain.stages, sink);
   }
   let how: 'ended' | 'stopped' = 'ended';

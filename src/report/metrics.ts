@@ -4,7 +4,7 @@
  * loading prom-client took 100–190 ms on this machine (its dependencies included), start-up that a
  * `gen | kstream produce` pipeline pays as latency, while a run needs only this much of it.
  *
- * Nothing here is module state: a run makes its own Registry (pipeline/run-metrics.ts), kept in its RunContext.
+ * Nothing here is module state: a run makes its own Registry (report/run-metrics.ts).
  * Updates are meant per batch (`inc(n)`, `observe(v)` once per batch), never per record.
  */
 
@@ -28,71 +28,61 @@ function escapeHelp(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
-function labelText(labels: Labels | undefined, extra?: string): string {
-  const parts: string[] = [];
-  if (labels) for (const k of Object.keys(labels)) parts.push(`${k}="${escapeLabel(labels[k])}"`);
-  if (extra) parts.push(extra);
-  return parts.length ? `{${parts.join(',')}}` : '';
+/** The inside of a sample's braces: `k="v",…` (empty without labels). */
+function labelText(labels: Labels | undefined): string {
+  if (!labels) return '';
+  return Object.keys(labels).map((k) => `${k}="${escapeLabel(labels[k])}"`).join(',');
+}
+
+/** `name{inner,extra}`, or `name` without labels. */
+function sample(name: string, inner: string, extra?: string): string {
+  const all = inner && extra ? `${inner},${extra}` : inner || extra || '';
+  return all ? `${name}{${all}}` : name;
 }
 
 /** Numbers as the format spells them: +Inf, -Inf, NaN, else the shortest exact decimal. */
-export function formatValue(v: number): string {
+function formatValue(v: number): string {
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
   if (Number.isNaN(v)) return 'NaN';
   return String(v);
 }
 
-const keyOf = (labels: Labels | undefined): string => (labels ? JSON.stringify(labels) : '');
-
-/** A value per label set. */
+/** A value per label set, keyed by its label text, which is written once, when the series is made. */
 abstract class Labelled<T> implements Family {
   abstract readonly type: 'counter' | 'gauge' | 'histogram';
-  protected readonly series = new Map<string, { labels: Labels | undefined; v: T }>();
+  protected readonly series = new Map<string, T>();
   constructor(readonly name: string, readonly help: string) {}
 
-  protected get(labels: Labels | undefined, make: () => T): T {
-    const k = keyOf(labels);
-    let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { labels, v: make() }));
-    return s.v;
+  /** The series of one label set, made on first use; keep it to update it without looking it up again. */
+  at(labels?: Labels): T {
+    const k = labelText(labels);
+    let v = this.series.get(k);
+    if (v === undefined) this.series.set(k, (v = this.make()));
+    return v;
   }
 
+  protected abstract make(): T;
   abstract write(lines: string[]): void;
 }
 
-/** A value that only goes up (`_total`). */
-export class Counter extends Labelled<{ n: number }> {
-  readonly type = 'counter' as const;
+/** A counter (only goes up, `_total`) or a gauge (up and down); `clear` drops every series (partitions no longer assigned). */
+export class Scalar extends Labelled<{ n: number }> {
+  constructor(name: string, help: string, readonly type: 'counter' | 'gauge') {
+    super(name, help);
+  }
+
+  protected make(): { n: number } {
+    return { n: 0 };
+  }
 
   inc(n = 1, labels?: Labels): void {
-    this.get(labels, () => ({ n: 0 })).n += n;
+    this.at(labels).n += n;
   }
 
-  /** For a count kept elsewhere (read when scraped): the counter becomes that value. */
+  /** For a count kept elsewhere (read when scraped): the series becomes that value. */
   set(n: number, labels?: Labels): void {
-    this.get(labels, () => ({ n: 0 })).n = n;
-  }
-
-  value(labels?: Labels): number {
-    return this.series.get(keyOf(labels))?.v.n ?? 0;
-  }
-
-  write(lines: string[]): void {
-    for (const s of this.series.values()) lines.push(`${this.name}${labelText(s.labels)} ${formatValue(s.v.n)}`);
-  }
-}
-
-/** A value that goes up and down; `clear` drops every series (partitions no longer assigned). */
-export class Gauge extends Labelled<{ n: number }> {
-  readonly type = 'gauge' as const;
-
-  set(n: number, labels?: Labels): void {
-    this.get(labels, () => ({ n: 0 })).n = n;
-  }
-
-  value(labels?: Labels): number | undefined {
-    return this.series.get(keyOf(labels))?.v.n;
+    this.at(labels).n = n;
   }
 
   clear(): void {
@@ -100,44 +90,58 @@ export class Gauge extends Labelled<{ n: number }> {
   }
 
   write(lines: string[]): void {
-    for (const s of this.series.values()) lines.push(`${this.name}${labelText(s.labels)} ${formatValue(s.v.n)}`);
+    for (const [inner, v] of this.series) lines.push(`${sample(this.name, inner)} ${formatValue(v.n)}`);
   }
 }
 
-interface Buckets {
-  counts: number[];
-  sum: number;
-  count: number;
-}
-
-/** Observations counted into fixed buckets (upper bounds, inclusive), cumulative when exposed, with `+Inf`. */
-export class Histogram extends Labelled<Buckets> {
-  readonly type = 'histogram' as const;
-  constructor(name: string, help: string, readonly bounds: readonly number[]) {
-    super(name, help);
+/** One histogram series: observations counted into fixed buckets (upper bounds, inclusive). */
+export class Buckets {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = new Array<number>(bounds.length).fill(0);
   }
 
   /** One observation (`times` of the same value: a batch's records sharing one measure). */
-  observe(v: number, labels?: Labels, times = 1): void {
-    const b = this.get(labels, () => ({ counts: new Array<number>(this.bounds.length).fill(0), sum: 0, count: 0 }));
+  observe(v: number, times = 1): void {
     const { bounds } = this;
     let i = 0;
     while (i < bounds.length && v > bounds[i]) i++;
-    if (i < bounds.length) b.counts[i] += times;
-    b.sum += v * times;
-    b.count += times;
+    if (i < bounds.length) this.counts[i] += times;
+    this.sum += v * times;
+    this.count += times;
+  }
+}
+
+/** Buckets per label set, cumulative when exposed, with `+Inf`. */
+export class Histogram extends Labelled<Buckets> {
+  readonly type = 'histogram' as const;
+  /** The bounds as the exposition spells them, once. */
+  private readonly le: string[];
+  constructor(name: string, help: string, readonly bounds: readonly number[]) {
+    super(name, help);
+    this.le = bounds.map((b) => `le="${formatValue(b)}"`);
+  }
+
+  protected make(): Buckets {
+    return new Buckets(this.bounds);
+  }
+
+  observe(v: number, labels?: Labels, times = 1): void {
+    this.at(labels).observe(v, times);
   }
 
   write(lines: string[]): void {
-    for (const s of this.series.values()) {
+    for (const [inner, b] of this.series) {
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
-        acc += s.v.counts[i];
-        lines.push(`${this.name}_bucket${labelText(s.labels, `le="${formatValue(this.bounds[i])}"`)} ${acc}`);
+        acc += b.counts[i];
+        lines.push(`${sample(`${this.name}_bucket`, inner, this.le[i])} ${acc}`);
       }
-      lines.push(`${this.name}_bucket${labelText(s.labels, 'le="+Inf"')} ${s.v.count}`);
-      lines.push(`${this.name}_sum${labelText(s.labels)} ${formatValue(s.v.sum)}`);
-      lines.push(`${this.name}_count${labelText(s.labels)} ${s.v.count}`);
+      lines.push(`${sample(`${this.name}_bucket`, inner, 'le="+Inf"')} ${b.count}`);
+      lines.push(`${sample(`${this.name}_sum`, inner)} ${formatValue(b.sum)}`);
+      lines.push(`${sample(`${this.name}_count`, inner)} ${b.count}`);
     }
   }
 }
@@ -152,12 +156,12 @@ export class Registry {
   private readonly families: Family[] = [];
   private readonly collectors: (() => void)[] = [];
 
-  counter(name: string, help: string): Counter {
-    return this.add(new Counter(name, help));
+  counter(name: string, help: string): Scalar {
+    return this.add(new Scalar(name, help, 'counter'));
   }
 
-  gauge(name: string, help: string): Gauge {
-    return this.add(new Gauge(name, help));
+  gauge(name: string, help: string): Scalar {
+    return this.add(new Scalar(name, help, 'gauge'));
   }
 
   histogram(name: string, help: string, bounds: readonly number[]): Histogram {

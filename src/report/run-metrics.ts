@@ -1,16 +1,16 @@
 /**
  * The metrics of one run (`--metrics`): what the drivers count per batch (records in and out, each stage's batch
  * time, end-to-end latency) and what is read from the run's parts only when scraped (bytes, consumer lag, dropped
- * records by reason, errors, reconnects, windows and state entries), plus the process's own. Kept in the run's
- * RunContext; names follow Prometheus conventions (`kstream_` prefix, base units, `_total` counters).
+ * records by reason, errors, reconnects, windows and state entries), plus the process's own. Names follow
+ * Prometheus conventions (`kstream_` prefix, base units, `_total` counters).
  */
 import process from 'node:process';
-import { runtime } from '../runtime.js';
+import { eventLoopDelay, type LoopDelay } from '../runtime.js';
 import type { PartMetrics } from '../pipeline/stage.js';
-import { BATCH_SECONDS, LATENCY_SECONDS, Registry, type Counter, type Gauge, type Histogram } from './metrics.js';
+import { BATCH_SECONDS, LATENCY_SECONDS, Registry, type Buckets, type Histogram, type Scalar } from './metrics.js';
 
 /** A source, stage or sink as the metrics see it. */
-export interface MeteredPart {
+interface MeteredPart {
   readonly name: string;
   counters?(): Record<string, number>;
   metrics?(): PartMetrics;
@@ -18,10 +18,10 @@ export interface MeteredPart {
   meter?(): void;
 }
 
-/** Counter names of the parts (runner.ts collectCounters) that mean a record was not passed on, by reason. */
 /** The event-loop delay histogram's sampling interval (monitorEventLoopDelay). */
 const LOOP_RESOLUTION_MS = 20;
 
+/** Counter names of the parts (runner.ts collectCounters) that mean a record was not passed on, by reason. */
 const DROPPED = ['late', 'skipped', 'dead-lettered', 'invalid-time', 'duplicates', 'no-id', 'not-recordable'];
 /** Of those, the ones that are bad records (handled by --on-error), not a stage doing its job. */
 const ERRORS = new Set(['skipped', 'dead-lettered', 'invalid-time', 'not-recordable']);
@@ -32,7 +32,7 @@ const ERRORS = new Set(['skipped', 'dead-lettered', 'invalid-time', 'not-recorda
  */
 const FAMILIES = {
   recordsIn: ['counter', 'kstream_records_in_total', "Records read by the run's source (stdin lines, Kafka records, generated records)"],
-  recordsOut: ['counter', 'kstream_records_out_total', "Records handed to the run's sink (stdout or produce), control records (watermarks) included"],
+  recordsOut: ['counter', 'kstream_records_out_total', "Records handed to the run's sink (stdout or produce); control lines such as watermarks are not records"],
   bytesIn: ['counter', 'kstream_bytes_in_total', 'Bytes read by the source (stdin)'],
   bytesOut: ['counter', 'kstream_bytes_out_total', 'Bytes written by the sink (stdout bytes; produced record values)'],
   stageSeconds: ['histogram', 'kstream_stage_batch_seconds', 'Time a stage took over one batch'],
@@ -55,10 +55,10 @@ const FAMILIES = {
 /** Histogram bounds by family. */
 const BOUNDS: Partial<Record<keyof typeof FAMILIES, readonly number[]>> = { stageSeconds: BATCH_SECONDS, latency: LATENCY_SECONDS };
 
-type Families = { [K in keyof typeof FAMILIES]: (typeof FAMILIES)[K][0] extends 'counter' ? Counter : (typeof FAMILIES)[K][0] extends 'gauge' ? Gauge : Histogram };
+type Families = { [K in keyof typeof FAMILIES]: (typeof FAMILIES)[K][0] extends 'histogram' ? Histogram : Scalar };
 
 function register(r: Registry): Families {
-  const f: Record<string, Counter | Gauge | Histogram> = {};
+  const f: Record<string, Scalar | Histogram> = {};
   for (const [key, [type, name, help]] of Object.entries(FAMILIES)) {
     f[key] = type === 'counter' ? r.counter(name, help) : type === 'gauge' ? r.gauge(name, help) : r.histogram(name, help, BOUNDS[key as keyof typeof FAMILIES]!);
   }
@@ -68,19 +68,14 @@ function register(r: Registry): Families {
 export class RunMetrics {
   readonly registry = new Registry();
   private readonly f = register(this.registry);
-  /** `stage="<index>:<name>"` label of each stage of the chain, by index. */
-  private stageLabels: { stage: string }[] = [];
-  private readonly closers: (() => void)[] = [];
+  /** Each stage's batch-time series, by index: looked up once, not per batch. */
+  private stageSeries: Buckets[] = [];
+  private loopDelay: LoopDelay | undefined;
 
   constructor() {
     // shown as 0 from the start, not missing until the first batch
     this.f.recordsIn.inc(0);
     this.f.recordsOut.inc(0);
-  }
-
-  /** Names the stages for the stage-time labels: their index among the stages, and their command. */
-  stages(names: readonly string[]): void {
-    this.stageLabels = names.map((n, i) => ({ stage: `${i}:${n}` }));
   }
 
   recordsRead(n: number): void {
@@ -93,12 +88,12 @@ export class RunMetrics {
 
   /** One stage's time over one batch. */
   stageBatch(index: number, seconds: number): void {
-    this.f.stageSeconds.observe(seconds, this.stageLabels[index] ?? { stage: String(index) });
+    this.stageSeries[index].observe(seconds);
   }
 
   /** The latency of a record written now whose timestamp is `ts` (epoch ms). */
-  latencyOf(ts: number, now = Date.now()): void {
-    this.f.latency.observe(Math.max(0, now - ts) / 1000);
+  latencyOf(ts: number): void {
+    this.f.latency.observe(Math.max(0, Date.now() - ts) / 1000);
   }
 
   /**
@@ -106,21 +101,25 @@ export class RunMetrics {
    * reason and errors from their counters, consumer lag, reconnects, windows and state entries of each stage.
    */
   watch(source: MeteredPart | undefined, stages: readonly MeteredPart[], sink: MeteredPart | undefined, counted = true): void {
-    const { bytesIn, bytesOut, dropped, errors, reconnects, lagRecords, lagSeconds, windowsOpen, stateEntries } = this.f;
+    const { bytesIn, bytesOut, dropped, errors, reconnects, lagRecords, lagSeconds, windowsOpen, stateEntries, stageSeconds } = this.f;
+    // a stage's label: its index among the stages, and its command
+    const labels = stages.map((st, i) => ({ stage: `${i}:${st.name}` }));
+    this.stageSeries = labels.map((l) => stageSeconds.at(l));
     const parts = [source, ...stages, sink].filter((p): p is MeteredPart => p !== undefined);
     for (const p of parts) p.meter?.();
     this.registry.collect(() => {
+      // each part's counts once per scrape (a Kafka source's lag is a walk over its partitions)
+      const counts = parts.map((p) => ({ p, c: p.counters?.(), m: p.metrics?.() }));
       const drop: Record<string, number> = {};
       let errs = 0;
       let rec = 0;
-      for (const p of parts) {
-        const c = p.counters?.() ?? {};
+      for (const { c, m } of counts) {
         for (const k of DROPPED) {
-          if (!c[k]) continue;
+          if (!c?.[k]) continue;
           drop[k] = (drop[k] ?? 0) + c[k];
           if (ERRORS.has(k)) errs += c[k];
         }
-        rec += p.metrics?.().reconnects ?? 0;
+        rec += m?.reconnects ?? 0;
       }
       // the threaded file path counts in its threads, and their counts arrive only at the end (the exit report):
       // shown as 0 they would tell an alert that nothing was dropped
@@ -129,53 +128,36 @@ export class RunMetrics {
         errors.set(errs);
       }
       reconnects.set(rec);
-      const src = source?.metrics?.();
+      const of = (part: MeteredPart | undefined) => counts.find((x) => x.p === part)?.m;
+      const src = of(source);
       if (src?.bytes !== undefined) bytesIn.set(src.bytes);
-      const snk = sink?.metrics?.();
+      const snk = of(sink);
       if (snk?.bytes !== undefined) bytesOut.set(snk.bytes);
       lagRecords.clear();
       lagSeconds.clear();
       for (const l of src?.lag ?? []) {
-        const labels = { topic: l.topic, partition: String(l.partition) };
-        lagRecords.set(l.records, labels);
-        if (l.seconds !== undefined) lagSeconds.set(l.seconds, labels);
+        const at = { topic: l.topic, partition: String(l.partition) };
+        lagRecords.set(l.records, at);
+        if (l.seconds !== undefined) lagSeconds.set(l.seconds, at);
       }
       windowsOpen.clear();
       stateEntries.clear();
       stages.forEach((st, i) => {
-        const m = st.metrics?.();
-        if (!m) return;
-        const labels = { stage: `${i}:${st.name}` };
-        if (m.windowsOpen !== undefined) windowsOpen.set(m.windowsOpen, labels);
-        if (m.stateEntries !== undefined) stateEntries.set(m.stateEntries, labels);
+        const m = of(st);
+        if (m?.windowsOpen !== undefined) windowsOpen.set(m.windowsOpen, labels[i]);
+        if (m?.stateEntries !== undefined) stateEntries.set(m.stateEntries, labels[i]);
       });
     });
   }
 
-  /** Counts the threaded file path (pipeline/parallel.ts) reports per chunk instead of per stage. */
-  chunk(recordsIn: number, recordsOut: number): void {
-    this.f.recordsIn.inc(recordsIn);
-    this.f.recordsOut.inc(recordsOut);
-  }
-
   /**
    * The process's own metrics, as client libraries name them; each only where the runtime has what it needs
-   * (Bun and Deno lack some of node's process and perf_hooks calls).
+   * (Bun and Deno lack some of node's process calls).
    */
-  async processMetrics(): Promise<void> {
+  processMetrics(): void {
     const { cpu, rss, heap, start, loopLag: lag, loopLagP99: lagP99 } = this.f;
-    const startedAt = typeof performance?.timeOrigin === 'number' ? performance.timeOrigin / 1000 : undefined;
-    let delay: { enable(): void; disable(): void; reset(): void; mean: number; percentile(p: number): number } | undefined;
-    try {
-      const { monitorEventLoopDelay } = await import('node:perf_hooks');
-      if (typeof monitorEventLoopDelay === 'function') {
-        delay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-        delay.enable();
-        this.closers.push(() => delay!.disable());
-      }
-    } catch {
-      delay = undefined; // not in this runtime
-    }
+    if (typeof performance?.timeOrigin === 'number') start.set(Math.round(performance.timeOrigin) / 1000);
+    const delay = (this.loopDelay = eventLoopDelay(LOOP_RESOLUTION_MS));
     this.registry.collect(() => {
       if (typeof process.cpuUsage === 'function') {
         const u = process.cpuUsage();
@@ -184,24 +166,18 @@ export class RunMetrics {
       const mem = typeof process.memoryUsage === 'function' ? process.memoryUsage() : undefined;
       if (mem?.rss !== undefined) rss.set(mem.rss);
       if (mem?.heapUsed !== undefined) heap.set(mem.heapUsed);
-      if (startedAt !== undefined) start.set(Math.round(startedAt * 1000) / 1000);
-      if (delay) {
-        const mean = delay.mean;
-        // no sample yet (a scrape right after start) reads as NaN: left out rather than shown as 0
-        // Node's histogram holds each sampling interval whole (an idle loop reads 20 ms): the delay is what lies beyond
-        // it (Bun and Deno record the delay alone, and read near 0 when idle)
-        if (Number.isFinite(mean)) {
-          const interval = runtime === 'node' ? LOOP_RESOLUTION_MS / 1000 : 0;
-          const beyond = (ns: number) => Math.max(0, ns / 1e9 - interval);
-          lag.set(beyond(mean));
-          lagP99.set(beyond(delay.percentile(99)));
-        }
-        delay.reset();
+      // no sample yet (a scrape right after start): left out rather than shown as 0
+      const d = delay?.read();
+      if (d) {
+        lag.set(d.mean / 1000);
+        lagP99.set(d.p99 / 1000);
       }
+      delay?.reset();
     });
   }
 
   close(): void {
-    for (const fn of this.closers.splice(0)) fn();
+    this.loopDelay?.stop();
+    this.loopDelay = undefined;
   }
 }
