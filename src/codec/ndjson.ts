@@ -144,6 +144,8 @@ export class NdjsonDecoder {
   private scanner: FieldScanner | undefined;
   private windowTags = false;
   decoded = 0;
+  /** Control lines decoded so far (they are not records: --metrics counts records). */
+  controls = 0;
   /** Set when a bad line failed the run (--on-error fail): records before it are still returned first. */
   failure: unknown;
 
@@ -185,6 +187,7 @@ export class NdjsonDecoder {
           const ctl = asControl(text.slice(a, e));
           if (ctl) {
             if (ctl.ctl === WINDOW_CONTROL && scanner !== undefined) scanner = this.readWindowTags();
+            this.controls++;
             out.push(ctl);
             continue;
           }

@@ -58,6 +58,7 @@ export class ChunkProcessor {
     let failure: ChunkResult['failure'];
     const errs = this.inputErrors;
     const { text, badLine, bytes: ascii } = decodeUtf8(buf, 1, errs.policy.mode === 'fail' ? undefined : (line, bytes) => errs.handle(relative.where(line), 'invalid UTF-8', bytes));
+    const controls = this.decoder.controls;
     const lines = text.length || badLine === undefined ? this.decoder.decode(text, 1, recs, ascii) : 0;
     if (badLine !== undefined && !this.decoder.failure) {
       failure = { message: `${relative.where(badLine)}: invalid UTF-8`, hint: 'NDJSON input must be UTF-8 text', exitCode: 1 };
@@ -66,8 +67,7 @@ export class ChunkProcessor {
       failure = describe(this.decoder.failure);
       this.decoder.failure = undefined;
     }
-    let recordsIn = 0;
-    for (let i = 0; i < recs.length; i++) if (recs[i].ctl === undefined) recordsIn++;
+    const recordsIn = recs.length - (this.decoder.controls - controls);
     let res = this.chain.push(recs);
     if (res instanceof PartialFailure) {
       failure ??= describe(res.error);
