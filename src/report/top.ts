@@ -8,6 +8,7 @@ import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 import { bucketsOf, maxOf, parseExposition, sumOf } from './prometheus.js';
 import { group } from './table.js';
+import { formatBytes, formatDuration } from '../time/duration.js';
 import { hostPort, hostPortText } from './metrics-server.js';
 
 /** What one scrape of a target gave: the totals, or why there were none. */
@@ -157,21 +158,8 @@ function rate(v: number | null): string {
   return v < 10 && v !== Math.round(v) ? v.toFixed(1) : group(Math.round(v));
 }
 
-/** Seconds as the table shows them: 850µs, 12ms, 1.25s, 3m 20s. */
-export function formatSeconds(s: number | null): string {
-  if (s === null) return '–';
-  if (s < 0.001) return `${Math.round(s * 1e6)}µs`;
-  if (s < 1) return `${+(s * 1000).toPrecision(3)}ms`;
-  if (s < 60) return `${+s.toPrecision(3)}s`;
-  return `${Math.floor(s / 60)}m ${Math.round(s % 60)}s`;
-}
-
-function bytes(v: number | null): string {
-  if (v === null) return '–';
-  if (v < 1024 * 1024) return `${Math.round(v / 1024)} KiB`;
-  if (v < 1024 ** 3) return `${Math.round(v / 1024 / 1024)} MiB`;
-  return `${(v / 1024 ** 3).toFixed(2)} GiB`;
-}
+const seconds = (s: number | null): string => (s === null ? '–' : formatDuration(s * 1000));
+const bytes = (v: number | null): string => (v === null ? '–' : formatBytes(v));
 
 const total = (v: number | null): string => (v === null ? '–' : group(v));
 
@@ -201,9 +189,9 @@ export function topTable(rows: readonly TopRow[], c: ChalkInstance): string {
       rate(r.records_out_per_s),
       total(r.records_in),
       r.lag_growing ? c.red(`${lag} ↑`) : lag,
-      formatSeconds(r.lag_seconds_max),
-      formatSeconds(r.latency_p50_s),
-      formatSeconds(r.latency_p99_s),
+      seconds(r.lag_seconds_max),
+      seconds(r.latency_p50_s),
+      seconds(r.latency_p99_s),
       warn(r.errors),
       warn(r.dropped),
       r.cpu_percent === null ? '–' : `${Math.round(r.cpu_percent)}%`,

@@ -12,6 +12,14 @@ export function parseDuration(input: string | number, flag = 'duration'): number
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']);
 }
 
+/** A size as people read it: 512 B, 64.0 KiB, 1.5 MiB, 2.00 GiB. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** Size in bytes: `1k` = 1024, `1m` = 1 MiB; `b` suffix optional. */
@@ -37,8 +45,10 @@ export function parseRate(input: string | number, flag = '--rate'): number {
   return parseCount(input, flag);
 }
 
+/** A duration as people read it: 850µs, 12.3ms, 1.25s, 3.33m, 2h. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
+  if (ms < 1) return `${Math.round(ms * 1000)}µs`;
+  if (ms < 1000) return `${+ms.toPrecision(3)}ms`;
   if (ms < 60_000) return `${+(ms / 1000).toFixed(2)}s`;
   if (ms < 3_600_000) return `${+(ms / 60_000).toFixed(2)}m`;
   return `${+(ms / 3_600_000).toFixed(2)}h`;

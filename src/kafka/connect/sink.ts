@@ -19,7 +19,7 @@ import { loneRecordBatchBytes } from '../protocol/records.js';
 import type { KafkaConfig } from '../config.js';
 import { fromEnvelope as parseEnvelope, NotAnEnvelope } from '../../io/envelope.js';
 import { kafkaError, MissingTopic } from '../errors.js';
-import { formatDuration } from '../../time/duration.js';
+import { formatBytes, formatDuration } from '../../time/duration.js';
 import { UsageError } from '../../pipeline/errors.js';
 import type { ExactlyOnce } from './exactly-once.js';
 import type { KafkaRun } from './run.js';
@@ -482,9 +482,4 @@ export class KafkaSink implements Sink {
   }
 }
 
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
+
