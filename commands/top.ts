@@ -1,4 +1,5 @@
 import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommandSpec } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { colorLevel, paint } from '../src/report/color.js';
@@ -43,7 +44,7 @@ const top: CommandSpec = {
     { flags: '--count <n>', kind: 'int', description: 'Stop after n refreshes (tables with rates)' },
     { flags: '--json', description: 'One JSON object per target and refresh (NDJSON; numbers, null where there is none yet) instead of the table' },
   ],
-  async run(args, opts) {
+  async run(args, opts, ctx) {
     if (args.length === 0) throw new UsageError('`top` needs a target: the address of a job started with --metrics', `${FORMS}, e.g. kstream top :9464`);
     const targets: Target[] = args.map((a) => {
       const t = targetOf(a);
@@ -59,11 +60,10 @@ const top: CommandSpec = {
     const c = paint(colorLevel(process.stdout));
     const timeoutMs = timeoutFor(interval);
 
-    // Ctrl-C (or SIGTERM) ends the view at once, as it ends other commands: exit 130
+    // Ctrl-C (or SIGTERM: ctx.stop) ends the view at once, as it ends other commands: exit 130
     const stop = new AbortController();
     const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    ctx.stop?.addEventListener('abort', onSignal, { once: true });
     // a reader that went away (`kstream top … --json | head -1`) ends the view, as it ends a pipeline: exit 0 (the
     // listener stays: the error of the last write may come after the loop)
     let readerGone = false;
@@ -99,11 +99,10 @@ const top: CommandSpec = {
         if (shown >= refreshes) break;
         // the next scrape an interval after the previous one started; at once when the scrapes took longer
         due = Math.max(due + interval, now());
-        await sleep(due - now(), stop.signal);
+        await sleep(due - now(), undefined, { signal: stop.signal }).catch(() => undefined);
       }
     } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
+      ctx.stop?.removeEventListener('abort', onSignal);
       if (live) {
         showCursor();
         process.removeListener('exit', showCursor);
@@ -126,20 +125,6 @@ function draw(rows: TopRow[], interval: number, c: ReturnType<typeof paint>): vo
   const head = `${c.bold('kstream top')} · every ${formatDuration(interval)} · ${time} UTC · Ctrl-C quits`;
   const lines = [head, '', ...topTable(rows, c).split('\n')];
   process.stdout.write(HOME + lines.map((l) => l + EOL).join('\n') + '\n' + EOS);
-}
-
-/** Waits `ms`, or less when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }
 
 export default top;

@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (segments.length === 1 && segments[0].spec.run) {
     const seg = segments[0];
-    return seg.spec.run!(seg.args, seg.opts, contextFor(seg, false, 0));
+    return seg.spec.run!(seg.args, seg.opts, { ...contextFor(seg, false, 0), stop: stopRequested.signal });
   }
   for (const seg of segments) {
     if (!seg.spec.stage && !seg.spec.source && !seg.spec.sink) {
@@ -131,8 +131,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * `--metrics <host:port>` (on any segment; several must agree): the run's metrics, kept in its context, served
- * until the run closes. Loaded only for a run that asks.
+ * `--metrics <host:port>` (on any segment; several must agree): the run's metrics, served until the run closes
+ * (closed with its context). Loaded only for a run that asks.
  */
 async function serveMetrics(segments: Segment[], run: RunContext, quiet: boolean): Promise<RunMetrics | undefined> {
   const given = [...new Set(segments.map((s) => s.opts.metrics as string | undefined).filter((m) => m !== undefined))];
@@ -140,8 +140,8 @@ async function serveMetrics(segments: Segment[], run: RunContext, quiet: boolean
   if (given.length > 1) throw new UsageError(`one run serves one --metrics address, not ${given.map((g) => `\`${g}\``).join(' and ')}`, 'give --metrics once');
   const [{ RunMetrics }, { MetricsServer, parseMetricsAddress }] = await Promise.all([import('./report/run-metrics.js'), import('./report/metrics-server.js')]);
   const at = parseMetricsAddress(given[0]);
-  const metrics = run.slot('metrics', () => new RunMetrics());
-  await metrics.processMetrics();
+  const metrics = new RunMetrics();
+  metrics.processMetrics();
   const server = await MetricsServer.listen(metrics.registry, at);
   run.onClose(async () => {
     metrics.close();
@@ -156,11 +156,14 @@ let verbose = false;
 let signals = 0;
 let requestStop: () => void = () => {};
 const interrupted = new Promise<void>((resolve) => (requestStop = resolve));
+/** The same first signal, for the tools (`run` commands: bench, top): ctx.stop. */
+const stopRequested = new AbortController();
 // First Ctrl-C drains and ends cleanly (exit 130); a second one exits at once.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     if (++signals > 1) process.exit(130);
     requestStop();
+    stopRequested.abort();
   });
 }
 
@@ -182,23 +185,16 @@ function report(e: unknown): number {
 }
 
 // A run whose event loop empties before main() settles waited on something nothing will ever finish: it did not
-// succeed, whatever it wrote. Exit 1 and say so, rather than the 0 an empty loop gives.
-let settled = false;
+// succeed, whatever it wrote. Exit 1 and say so, rather than the 0 an empty loop gives. (Once main settles, it
+// exits with process.exit, which 'beforeExit' never sees.)
 process.exitCode = 1;
 process.on('beforeExit', () => {
-  if (settled) return;
   writeErr('kstream: internal error: the run stopped before it finished (it was waiting on something that never came) — please report it');
   process.exit(1);
 });
 main(process.argv.slice(2)).then(
-  (code) => {
-    settled = true;
-    process.exit(code);
-  },
-  (e) => {
-    settled = true;
-    process.exit(report(e));
-  },
+  (code) => process.exit(code),
+  (e) => process.exit(report(e)),
 );
 
 export { COMMAND_NAMES };

@@ -19,7 +19,6 @@
 import process from 'node:process';
 import type { Commands } from '../pipeline/registry.js';
 import { randomBytes } from 'node:crypto';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { BuildContext, Opts } from '../pipeline/command.js';
 import type { Rec } from '../pipeline/record.js';
 import { InProcessPipeline } from '../pipeline/inprocess.js';
@@ -30,7 +29,7 @@ import { Hdr, type HdrSummary } from '../report/hdr.js';
 import { PLOT_PERCENTILES, writePlot } from '../report/plot.js';
 import { colorLevel, group, keyValueTable, paint, percentileTable } from '../report/table.js';
 import { parseCount, parseDuration, parseRate } from '../time/duration.js';
-import { now, showProgress, wallNow, writeErr } from '../runtime.js';
+import { eventLoopDelay, now, showProgress, wallNow, writeErr } from '../runtime.js';
 import type { Bytes, KafkaProducer, OutBatch } from './types.js';
 import { openKafka } from './client/open.js';
 import { connectionConfig, type KafkaConfig } from './config.js';
@@ -103,6 +102,8 @@ export interface KafkaBenchResult {
 
 interface Settings {
   cfg: KafkaConfig;
+  /** Ctrl-C or SIGTERM (the entry point's ctx.stop): the run ends where it stands, with what was measured. */
+  stop: AbortSignal;
   /** The command table, for the --pipeline stages. */
   commands: Commands;
   partitions: number;
@@ -133,6 +134,7 @@ function settings(opts: Opts, ctx: BuildContext): Settings {
   const pipeline = opts.pipeline === undefined || NO_PIPELINE.has(String(opts.pipeline).trim()) ? null : String(opts.pipeline);
   return {
     commands: ctx.commands,
+    stop: ctx.stop ?? new AbortController().signal,
     cfg: connectionConfig(opts, process.env, ctx.verbose ? ctx.log : undefined),
     partitions,
     pipeline,
@@ -228,14 +230,11 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
   let producer: KafkaProducer | undefined;
   let created = false;
   let deleted = false;
-  let interrupted = false;
-  const stop = new AbortController();
-  const onSignal = (): void => {
-    interrupted = true;
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // sending stops at Ctrl-C or SIGTERM (s.stop), or when the consuming side failed
+  const halt = new AbortController();
+  const stop = halt.signal;
+  const onStop = (): void => halt.abort();
+  s.stop.addEventListener('abort', onStop, { once: true });
   try {
     await admin.connect();
     await admin.createTopic(topic, { partitions: s.partitions });
@@ -303,7 +302,7 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
       }
       drained.resolve();
     })();
-    consuming.catch(() => stop.abort());
+    consuming.catch(() => halt.abort());
 
     // --- warm-up: one record per partition, through both sides, before the clock starts ---------------------------
     const warmBatch: OutBatch = {
@@ -321,7 +320,8 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
     // Flat out, generating records would be part of what is measured: a pool made beforehand is cycled instead.
     const pool = s.rate > 0 ? undefined : new LinePool(gen.nextBatch(Math.min(FLAT_POOL, s.count)).lines);
     const ackHdr = new Hdr();
-    const loopDelay = eventLoopDelay();
+    // lateness at 1 ms resolution, where the runtime offers it
+    const loopDelay = eventLoopDelay(1);
     const t0 = now();
     const wall0 = wallNow();
     const paced = s.rate > 0;
@@ -343,10 +343,10 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
     let bytes = 0;
     let lastAck = t0;
     let lastProgress = t0;
-    while (sent < s.count && !stop.signal.aborted && failure === undefined) {
+    while (sent < s.count && !stop.aborted && failure === undefined) {
       let n: number;
       if (pacer) {
-        n = await pacer.due(sent, Math.min(PACED_BATCH, s.count - sent), stop.signal);
+        n = await pacer.due(sent, Math.min(PACED_BATCH, s.count - sent), stop);
         if (n === 0) break;
       } else {
         if (now() >= deadline) break;
@@ -376,7 +376,9 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
     }
     await Promise.all(inflight);
     if (failure !== undefined) throw failure;
-    const delay = loopDelay?.stop() ?? null;
+    const sample = loopDelay?.read();
+    loopDelay?.stop();
+    const delay = sample ? { p50: sample.p50, p99: sample.p99, max: sample.max } : null;
 
     // --- drain: wait until every acknowledged record came back (after Ctrl-C too: it only stops the sending) -----
     expected = sent;
@@ -428,11 +430,10 @@ async function benchKafka(s: Settings): Promise<KafkaBenchResult> {
       event_loop_delay_ms: delay,
       topic_deleted: deleted,
       plot: PLOT_PERCENTILES.map((q) => [q, hdr.percentile(q) ?? 0] as [number, number]),
-      interrupted,
+      interrupted: s.stop.aborted,
     };
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    s.stop.removeEventListener('abort', onStop);
     if (source) await source.close().catch(() => undefined);
     if (created && !deleted) await admin.deleteTopics([topic]).catch((e) => s.log(`kstream: could not delete bench topic \`${topic}\`: ${(e as Error).message}`));
     await producer?.close().catch(() => undefined);
@@ -452,24 +453,6 @@ function outBatch(lines: string[], firstSeq: number, tsOf: ((seq: number) => num
     timestamps[i] = tsOf ? tsOf(seq) : wall;
   }
   return { count: n, keys, values: lines, timestamps, partitions: undefined, headers: undefined };
-}
-
-/** Samples event-loop lateness at 1 ms resolution, where the runtime offers it. */
-function eventLoopDelay(): { stop(): { p50: number; p99: number; max: number } } | undefined {
-  let h: IntervalHistogram;
-  try {
-    h = monitorEventLoopDelay({ resolution: 1 });
-    h.enable();
-  } catch {
-    return undefined;
-  }
-  const ms = (ns: number): number => Math.round(ns / 1e3) / 1e3;
-  return {
-    stop() {
-      h.disable();
-      return { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
-    },
-  };
 }
 
 const sleep = (ms: number): Promise<'slept'> => new Promise((r) => setTimeout(() => r('slept'), ms));

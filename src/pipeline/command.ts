@@ -104,4 +104,6 @@ export interface BuildContext {
   verbose: boolean;
   /** Where diagnostics go; never stdout. */
   log(line: string): void;
+  /** Aborted at the first Ctrl-C or SIGTERM (the entry point's signal handling): a tool ends there, with 130. */
+  stop?: AbortSignal;
 }

@@ -41,9 +41,6 @@ export class MetricsServer {
   /** Listens at `at`; resolves once listening, with the port bound (port 0 → the one the system chose). */
   static listen(registry: Registry, at: MetricsAddress): Promise<MetricsServer> {
     const server = http.createServer((req, res) => {
-      // One request per connection: a scraper's kept-alive socket would hold the event loop, and with it a run that
-      // is stuck waiting (the entry point's check for an emptied loop never comes).
-      res.shouldKeepAlive = false;
       const path = (req.url ?? '/').split('?')[0];
       if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
         res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: metrics are at /metrics\n');
@@ -68,8 +65,11 @@ export class MetricsServer {
         else reject(new RuntimeError(`--metrics ${where}: cannot listen (${e.message})`));
       });
       server.listen(at.port, at.host, () => {
-        // a run that is done must exit even while someone keeps a connection to its metrics open
+        // a run that is done must exit even while someone keeps a connection to its metrics open; and a scraper's
+        // kept-alive socket must not hold the event loop of a run that is stuck waiting (the entry point's check for
+        // an emptied loop would never come)
         server.unref();
+        server.on('connection', (socket) => socket.unref());
         const a = server.address();
         resolve(new MetricsServer(server, { host: at.host, port: typeof a === 'object' && a ? a.port : at.port }));
       });
