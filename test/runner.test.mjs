@@ -82,3 +82,20 @@ test('the decode plan covers what stages read until one replaces the value', () 
   assert.equal(new Chain([st(['a'], true), st('all', true)]).plan('none'), 'all');
   assert.deepEqual(new Chain([st(['a'], true)]).plan(['k']), ['a', 'k']);
 });
+
+// A stop request is seen at the next batch even when the source always has the next one ready: Promise.race takes
+// the first settled promise in order, so a read-ahead batch that was ready beat the stop every time, and a fused
+// consume → map → produce stopped by SIGINT produced its whole input (CI, delivery-shutdown).
+test('a stop request ends the run at the next batch, though the source always has one ready', async () => {
+  let requestStop;
+  const stop = new Promise((r) => (requestStop = r));
+  const src = {
+    name: 'endless',
+    async *batches() { for (let i = 0; ; i++) yield [new Rec(i, undefined, false, i)]; },
+  };
+  const out = [];
+  const snk = { name: 'sink', write(b) { out.push(...b.map((r) => r.value)); if (out.length === 3) requestStop(); }, end() {} };
+  const how = await runPipeline({ source: src, stages: [], sink: snk, stop });
+  assert.equal(how, 'stopped');
+  assert.ok(out.length <= 4, `${out.length} batches written after the stop`);
+});

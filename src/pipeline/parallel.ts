@@ -220,7 +220,8 @@ export async function runParallel(argvSegments: string[][], commands: Commands, 
       }
       const it = readChunks()[Symbol.asyncIterator]();
       for (;;) {
-        const r = await Promise.race([it.next(), interrupt.wait()]);
+        // the stop first: a chunk that is ready wins every race against it (see runner.ts)
+        const r = interrupt.stopped ? STOP : await Promise.race([it.next(), interrupt.wait()]);
         if (r === STOP) { stopped = true; break; }
         if (r.done) break;
         const bytes = framer.push(r.value);

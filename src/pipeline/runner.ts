@@ -129,6 +129,12 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     let next = ahead();
     try {
       for (;;) {
+        // a stop request first: a read-ahead batch that is ready wins every race against it (Promise.race takes the
+        // first settled promise in order), and a source that always has one would never let it through
+        if (interrupt?.stopped) {
+          how = 'stopped';
+          break;
+        }
         let res: IteratorResult<Rec[] | LineSpans> | typeof TICK | typeof STOP | typeof CHECKPOINT;
         const due = unacked.length ? lastCheckpoint + every - clock() : Infinity;
         if (!chain.ticks && !interrupt && due === Infinity) {
