@@ -99,6 +99,13 @@ export interface ConsumerOptions {
   onAssign?(partitions: TopicPartition[]): Promise<void>;
   /** Read committed offsets with require_stable: wait for transactions still committing offsets (exactly-once). */
   stableOffsets?: boolean;
+  /**
+   * Group mode, around a rejoin while partitions are assigned: `before` (awaited before the JoinGroup) finishes
+   * what is in flight for them; `after` gets the partitions the group took away (none when the rejoin failed),
+   * before the fetch loops start again. Exactly-once commits its open transaction in between, so a rebalance
+   * never fences a live member.
+   */
+  rebalance?: { before(): Promise<void>; after(revoked: TopicPartition[]): void };
 }
 
 export interface KafkaConsumer {
@@ -108,6 +115,11 @@ export interface KafkaConsumer {
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   /** Partitions currently assigned (after the first batch or join). */
   assignment(): TopicPartition[];
+  /**
+   * Which join assigned the partition (unchanged while it stays assigned), or undefined when it is not assigned:
+   * records fetched while it had another value belong to an ownership that ended.
+   */
+  ownership(topic: string, partition: number): number | undefined;
   /** Per assigned partition: the next offset to fetch and the end of its log as of its last fetch (for lag). */
   progress?(): PartitionProgress[];
   close(): Promise<void>;

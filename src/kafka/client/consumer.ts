@@ -27,6 +27,8 @@ interface Position extends TopicPartition {
   expansion: number;
   /** Where the partition's log ends for this reader (high watermark, or last stable offset under read_committed), as of its last fetch. */
   end?: number;
+  /** The join that assigned the partition (kept while it stays assigned): records fetched under another one are stale. */
+  since: number;
 }
 
 /** Fetches ask for at least this much per partition, however well the records compress. */
@@ -58,6 +60,10 @@ export class WireConsumer implements KafkaConsumer {
 
   assignment(): TopicPartition[] {
     return [...this.positions.values()].map(({ topic, partition }) => ({ topic, partition }));
+  }
+
+  ownership(topic: string, partition: number): number | undefined {
+    return this.positions.get(tpKey(topic, partition))?.since;
   }
 
   progress(): PartitionProgress[] {
@@ -126,7 +132,7 @@ export class WireConsumer implements KafkaConsumer {
       const kept = this.positions.get(key);
       const offset = kept ? kept.offset : starts.get(key) ?? 0;
       const stop = this.opts.stopAt ? this.opts.stopAt.get(key) ?? 0 : Infinity;
-      next.set(key, { ...tp, key, offset, stop, expansion: kept ? kept.expansion : 1 });
+      next.set(key, { ...tp, key, offset, stop, expansion: kept ? kept.expansion : 1, since: kept ? kept.since : this.joins });
     }
     this.positions = next;
   }
@@ -282,6 +288,8 @@ export class WireConsumer implements KafkaConsumer {
   // --- group mode -------------------------------------------------------------------------------------------
 
   private rejoining: Promise<void> | undefined;
+  /** Joins so far: a partition's `since`. */
+  private joins = 0;
 
   private rejoinInBackground(): Promise<void> {
     if (!this.rejoining) {
@@ -309,14 +317,26 @@ export class WireConsumer implements KafkaConsumer {
     this.wakeLoops();
     await this.loopsStopped();
     if (this.closed) return;
-    await member.flushCommits().catch(() => undefined);
-    const assigned = await member.join();
-    const mine = this.opts.partitions ? assigned.filter((tp) => this.opts.partitions!.includes(tp.partition)) : assigned;
-    const fresh = mine.filter((tp) => !this.positions.has(tpKey(tp.topic, tp.partition)));
-    if (fresh.length && this.opts.onAssign) await this.opts.onAssign(fresh);
-    const committed = fresh.length ? await member.committed(fresh, !!this.opts.stableOffsets) : new Map<string, number>();
-    const starts = fresh.length ? await this.opts.start(fresh, committed) : new Map<string, number>();
-    this.assign(mine, starts);
+    const hooks = this.opts.rebalance;
+    // eager protocol: what is in flight is finished (committed) before the partitions may go to another member
+    const paused = hooks !== undefined && this.positions.size > 0;
+    let revoked: TopicPartition[] = [];
+    try {
+      if (paused) await hooks.before();
+      await member.flushCommits().catch(() => undefined);
+      const assigned = await member.join();
+      this.joins++;
+      const mine = this.opts.partitions ? assigned.filter((tp) => this.opts.partitions!.includes(tp.partition)) : assigned;
+      const keys = new Set(mine.map((tp) => tpKey(tp.topic, tp.partition)));
+      revoked = [...this.positions.values()].filter((p) => !keys.has(p.key)).map(({ topic, partition }) => ({ topic, partition }));
+      const fresh = mine.filter((tp) => !this.positions.has(tpKey(tp.topic, tp.partition)));
+      if (fresh.length && this.opts.onAssign) await this.opts.onAssign(fresh);
+      const committed = fresh.length ? await member.committed(fresh, !!this.opts.stableOffsets) : new Map<string, number>();
+      const starts = fresh.length ? await this.opts.start(fresh, committed) : new Map<string, number>();
+      this.assign(mine, starts);
+    } finally {
+      if (paused) hooks.after(revoked);
+    }
     member.owned = new Set(this.positions.keys());
     // offsets acknowledged while the group rebalanced, for partitions still ours
     await member.flushCommits().catch(() => undefined);

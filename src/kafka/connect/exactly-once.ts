@@ -72,6 +72,19 @@ export class ExactlyOnce {
     await Promise.all(tps.map((tp) => this.producerFor(tp.topic, tp.partition).init()));
   }
 
+  /**
+   * Partitions the group gave to another member, with no transaction open (the source waited for the one in
+   * flight): their producers are dropped, so a later assignment of the partition takes its transactional id afresh.
+   */
+  release(tps: TopicPartition[]): void {
+    for (const tp of tps) {
+      const p = this.producers.get(tpKey(tp.topic, tp.partition));
+      if (!p) continue;
+      this.producers.delete(tpKey(tp.topic, tp.partition));
+      if (this.last === p) this.last = undefined;
+    }
+  }
+
   /** Opens the transaction of the batch about to be processed (a batch of records of one input partition). */
   async begin(topic: string, partition: number): Promise<void> {
     this.current = this.producerFor(topic, partition);

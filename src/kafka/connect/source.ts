@@ -282,6 +282,7 @@ export class KafkaSource implements Source {
       stopAt,
       maxWaitMs: opts.maxWaitMs,
       onAssign: eos ? (tps) => this.fenceThenRestore(tps) : undefined,
+      rebalance: eos ? { before: () => this.pauseForRebalance(), after: (revoked) => this.resumeAfterRebalance(revoked) } : undefined,
       stableOffsets: !!eos,
       maxBytes: opts.fetchMaxBytes,
       maxPartitionBytes: opts.fetchMaxBytes === undefined ? undefined : Math.min(opts.fetchMaxBytes, 4 * 1024 * 1024),
@@ -329,7 +330,14 @@ export class KafkaSource implements Source {
     const eos = this.eos!;
     for await (const resp of consumer.batches()) {
       this.assignment.invalidate();
-      for (const fp of resp) {
+      // who owned each partition when it was fetched: a rebalance while this response is handed out may give it away
+      const owned = resp.map((fp) => consumer.ownership(fp.topic, fp.partition));
+      for (let f = 0; f < resp.length; f++) {
+        const fp = resp[f];
+        await this.acked;
+        while (this.rebalancing) await this.rebalancing;
+        if (this.closed) return;
+        if (consumer.ownership(fp.topic, fp.partition) !== owned[f]) continue; // another member's (or re-fetched) now
         const out: Rec[] = [];
         const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
         const handed = [handedOf(fp, this.emitted + out.length >= limit ? last + 1 : fp.nextOffset, out, 0)];
@@ -338,8 +346,6 @@ export class KafkaSource implements Source {
           this.handedOut(handed);
           continue;
         }
-        await this.acked;
-        if (this.closed) return;
         this.acked = new Promise((r) => (this.ackedNow = r));
         await eos.begin(fp.topic, fp.partition);
         this.emitted += out.length;
@@ -352,6 +358,27 @@ export class KafkaSource implements Source {
         }
       }
     }
+  }
+
+  /** Under --exactly-once, while the group rebalances: no batch is handed out (resolves when it may be again). */
+  private rebalancing: Promise<void> | undefined;
+  private rebalanced: () => void = () => {};
+
+  /**
+   * Before this member rejoins the group: the batch in flight commits its transaction, and no other one opens
+   * until the assignment is known — so no partition changes hands with a transaction open, and its next owner's
+   * fencing of the transactional id meets no live producer (the classic eager protocol of Kafka Streams).
+   */
+  private async pauseForRebalance(): Promise<void> {
+    if (!this.rebalancing) this.rebalancing = new Promise((r) => (this.rebalanced = r));
+    await this.acked;
+  }
+
+  private resumeAfterRebalance(revoked: TopicPartition[]): void {
+    // their transactional ids are the new owners' to take: this member must never write with them again
+    this.eos!.release(revoked);
+    this.rebalancing = undefined;
+    this.rebalanced();
   }
 
   private async fenceThenRestore(tps: TopicPartition[]): Promise<void> {
@@ -447,6 +474,7 @@ export class KafkaSource implements Source {
   async close(): Promise<void> {
     this.closed = true;
     this.ackedNow();
+    this.rebalanced();
     // a transaction still open here belongs to a failed run: abort it rather than leave it to time out
     await this.eos?.abort();
     try {
