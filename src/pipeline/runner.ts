@@ -95,6 +95,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
 
   const { stateful } = chain;
   const state = stateful.length ? p.state ?? source.state : undefined;
+  if (state) state.keeps = stateful.map((s) => s.name);
   if (state && source.restoresState) state.deferredTo = stateful;
   else if (state) await state.restore(stateful);
   // Batches whose output the sink acknowledged, waiting for the next checkpoint before their offsets commit.

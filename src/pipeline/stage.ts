@@ -204,6 +204,8 @@ export interface StateBackend {
    * itself: under --exactly-once only after the previous owner's transactions are fenced (settled).
    */
   deferredTo?: StatefulStage[];
+  /** Set by the runner before the source starts: the names of the stages whose state it keeps (none: unused). */
+  keeps?: string[];
   /** After restore: where the checkpointed state says reading resumes (the source starts there if that is later). */
   positions?: Map<string, number>;
   close?(): Promise<void>;

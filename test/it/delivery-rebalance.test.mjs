@@ -70,3 +70,35 @@ test('exactly-once: a second process joins the group mid-stream — both go on, 
   assert.equal(c.duplicates, 0);
   assert.equal(c.lines, N);
 });
+
+// Until state is partitioned like the input, a stateful job's changelog is one per group, restored whole: a second
+// process in the group would restore the first one's windows and write over them. It is refused in one line, before
+// it reads anything, and the running job goes on undisturbed.
+test('a second process joining a stateful job\'s group is refused in one line; the first one goes on', { timeout: 180_000 }, async (t) => {
+  const id = randomUUID().slice(0, 8);
+  const [input, output, group] = [`it-rbs-in-${id}`, `it-rbs-out-${id}`, `it-rbs-${id}`];
+  topics.push(input, output, `${group}-kstream-state`);
+  groups.push(group);
+  await adm.createTopics({ topics: [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 1 }], waitForLeaders: true });
+  const r = await run(`${KS} gen --preset clicks --count ${N} --seed 1 | ${KS} produce ${input} --key r.user --quiet`, { env });
+  assert.equal(r.code, 0, r.stderr);
+  const cmd = (inst) => `exec ${KS} consume ${input} --group ${group} --instance-id ${inst} --fetch-max 16k + window tumbling 10s --time r.ts + aggregate count --by r.page + produce ${output} --quiet`;
+  const procs = new Map();
+  const a = start(cmd('a'), { env, stdin: 'ignore', stdout: 'ignore' });
+  a.exited.then((e) => (a.ended = e));
+  procs.set('a', a);
+  try {
+    await until('the first process to commit input', async () => (await committedSum(adm, group, input)) > N / 10, 60_000, procs);
+    const b = await run(cmd('b'), { env });
+    t.diagnostic(`b: exit ${b.code}: ${b.stderr.trim()}`);
+    assert.equal(b.code, 1);
+    assert.match(b.stderr, /^kstream: group `it-rbs-[^`]+` has another member, which holds \d of the 3 input partitions: the state of `window`, `aggregate` is kept whole per group/);
+    assert.equal(b.stderr.trim().split('\n').length, 1, 'one line: what, why, what to do');
+    await until('the first process to commit the whole input', async () => (await committedSum(adm, group, input)) >= N, 120_000, procs);
+    a.kill('SIGTERM');
+    const e = await a.exited;
+    assert.equal(e.code, 130, `a stops on SIGTERM with 130: ${e.stderr}`);
+  } finally {
+    if (!a.ended) a.kill('SIGKILL');
+  }
+});

@@ -18,7 +18,7 @@ import type { KafkaConfig } from '../config.js';
 import { resolveOffset, specFor, type OffsetPlan, type PartitionBounds } from '../offsets.js';
 import { envelopeLine, headersJson, startsJson, textRec, utf8Text, valueJson } from '../../io/envelope.js';
 import { kafkaError, MissingTopic } from '../errors.js';
-import { UsageError } from '../../pipeline/errors.js';
+import { RuntimeError, UsageError } from '../../pipeline/errors.js';
 import { ExactlyOnce } from './exactly-once.js';
 import type { KafkaRun } from './run.js';
 
@@ -242,6 +242,7 @@ export class KafkaSource implements Source {
     }
 
     const start = async (tps: TopicPartition[], committed: Map<string, number> | undefined) => {
+      if (committed) this.refuseShared(tps, partitionsOf, only);
       const out = new Map<string, number>();
       const topics = [...new Set(tps.map((tp) => tp.topic))];
       for (const t of topics) {
@@ -281,7 +282,7 @@ export class KafkaSource implements Source {
       start,
       stopAt,
       maxWaitMs: opts.maxWaitMs,
-      onAssign: eos ? (tps) => this.fenceThenRestore(tps) : undefined,
+      onAssign: eos ? (tps) => this.fenceThenRestore(this.refuseShared(tps, partitionsOf, only)) : undefined,
       rebalance: eos ? { before: () => this.pauseForRebalance(), after: (revoked) => this.resumeAfterRebalance(revoked) } : undefined,
       stableOffsets: !!eos,
       maxBytes: opts.fetchMaxBytes,
@@ -358,6 +359,28 @@ export class KafkaSource implements Source {
         }
       }
     }
+  }
+
+  private sharedChecked = false;
+
+  /**
+   * A stateful job joins its group alone. The changelog is one per group, restored whole, and holds operator-wide
+   * entries (stream time, watermark, open windows): a second process would restore the first one's state and write
+   * over it, double counting without a word. So a process whose first assignment leaves partitions of its input to
+   * other members stops here, before it read or fenced anything, with what to do. (One that runs already and
+   * loses partitions to such a newcomer goes on: it still holds all the state.)
+   */
+  private refuseShared(tps: TopicPartition[], partitionsOf: Map<string, number[]>, only: number[] | undefined): TopicPartition[] {
+    const stages = this.state?.keeps;
+    if (this.sharedChecked || !stages?.length) return tps;
+    this.sharedChecked = true;
+    let all = 0;
+    for (const ps of partitionsOf.values()) all += ps.filter((p) => !only || only.includes(p)).length;
+    if (tps.length >= all) return tps;
+    throw new RuntimeError(
+      `group \`${this.opts.group}\` has another member, which holds ${all - tps.length} of the ${all} input partitions: the state of ${stages.map((s) => `\`${s}\``).join(', ')} is kept whole per group (not yet partitioned like the input), so a stateful job runs as one process per group`,
+      'stop the other process first (a killed one leaves the group after its session timeout), or give this one its own --group',
+    );
   }
 
   /** Under --exactly-once, while the group rebalances: no batch is handed out (resolves when it may be again). */

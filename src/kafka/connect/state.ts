@@ -22,9 +22,10 @@ import type { KafkaConfig } from '../config.js';
  * checkpoint is a transaction of its own, so a run killed halfway through writing one leaves none of it visible
  * (restore reads read_committed), never some accumulators ahead of the recorded position.
  *
- * Scope: one changelog per consumer group, restored whole. With several processes in one group each restores
- * every entry, which is right only for a single process (or for stages whose keys do not depend on partitions);
- * partition-scoped changelogs need co-partitioned input and are not done yet.
+ * Scope: one changelog per consumer group, restored whole. With several processes in one group each would restore
+ * every entry and write over the others' operator-wide entries (stream time, watermark, open windows), so the
+ * Kafka source refuses a second process in a stateful job's group (KafkaSource.refuseShared). Partition-scoped
+ * changelogs need co-partitioned input (a repartition topic) and are not done yet.
  */
 const POS = '$pos/';
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
