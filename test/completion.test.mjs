@@ -26,7 +26,7 @@ function helpFlags(command) {
   return [...block.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
 }
 
-const FUSABLE = ['aggregate', 'dedupe', 'filter', 'flatmap', 'map', 'produce', 'stats', 'window'];
+const FUSABLE = ['aggregate', 'dedupe', 'filter', 'flatmap', 'join', 'map', 'produce', 'stats', 'window'];
 
 test('compWords splits a line as bash does (checked against bash at a terminal): = and : are words of their own', () => {
   assert.deepEqual(compWords('kx consume --format='), ['kx', 'consume', '--format', '=']);

@@ -52,6 +52,24 @@ export class Chain {
     return mergeNeeds(plan, sinkReads);
   }
 
+  /** Stages with side inputs load them, in order, before the first batch. */
+  async open(): Promise<void> {
+    for (const st of this.stages) await st.open?.();
+  }
+
+  /** Every stage releases its side inputs, also after a failure; the first error is thrown after all were tried. */
+  async close(): Promise<void> {
+    let failure: unknown;
+    for (const st of this.stages) {
+      try {
+        await st.close?.();
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
   /** Pushes a batch through stages[from..]. */
   push(batch: Rec[], from = 0): Rec[] | PartialFailure {
     const { stages } = this;

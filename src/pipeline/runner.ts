@@ -117,6 +117,8 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const writeLines = chain.length === 0 && source.lines ? sink.writeLines : undefined;
   const it = (writeLines ? source.lines!() : source.batches())[Symbol.asyncIterator]();
   try {
+    // side inputs (a join's table) are loaded before the source is read: no record meets a half-loaded table
+    await chain.open();
     // The next batch is read while this one is written: a source failing meanwhile (a bad line under --on-error
     // fail) rejects before anyone awaits it, which must not count as an unhandled rejection; it is thrown where
     // the loop awaits it, after the batches before it were written.
@@ -197,8 +199,12 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     await checkpoint();
     await sink.end();
   } finally {
-    await source.close?.();
-    await state?.close?.();
+    try {
+      await source.close?.();
+      await state?.close?.();
+    } finally {
+      await chain.close();
+    }
   }
   return how;
 }

@@ -31,6 +31,34 @@ export interface Stage {
   counters?(): Record<string, number>;
   /** What `--metrics` shows of the stage besides its counters, read when scraped (never per record). */
   metrics?(): PartMetrics;
+  /**
+   * Before the first batch: a stage with a side input (a join's table) reads it to the end offsets seen at start,
+   * so no stream record meets a half-loaded table. The drivers await it; it may keep the side following after.
+   */
+  open?(): Promise<void>;
+  /** After the last batch (or a failure): releases what `open` started. */
+  close?(): Promise<void>;
+}
+
+/** One row of a table side: its key (null: none), value (null: a tombstone) and time (Kafka timestamp). */
+export interface SideRow {
+  key: string | null;
+  value: unknown;
+  ts: number | undefined;
+}
+
+/**
+ * The rows of a table's source (a topic, a file) in log order, in batches. `caughtUp` is false until the batch that
+ * reaches the end offsets seen at start (that batch, possibly empty, says true, and so does every later one). The
+ * batches end there unless the input follows its source; `close` stops a following input.
+ */
+export interface SideInput {
+  /** As the user named it: `global:customers`, `file:customers.ndjson`. */
+  readonly name: string;
+  /** Whether it reads on past the end offsets seen at start (a topic) or ends there (a file). */
+  readonly follows: boolean;
+  batches(): AsyncIterable<{ rows: SideRow[]; caughtUp: boolean }>;
+  close(): Promise<void>;
 }
 
 /**

@@ -1,0 +1,174 @@
+import type { Rec } from '../pipeline/record.js';
+import { RuntimeError, UsageError } from '../pipeline/errors.js';
+import { errorCounters, type RecordErrors } from '../pipeline/onerror.js';
+import { mergeNeeds, type FieldNeeds, type PartMetrics, type SideInput, type Stage } from '../pipeline/stage.js';
+import { exprFailure, type Expr } from './expr.js';
+import { fieldsRead, type ContextName } from './fields.js';
+import { keyText, Table } from './table.js';
+
+/** `--select`: the output value from the stream record and the table row (SEMANTICS.md "Joins"). */
+export interface Select {
+  source: string;
+  needs: FieldNeeds;
+  /** The record's context it reads besides r (`key`, `ts`, `headers`): the command checks the records carry them. */
+  uses: Set<ContextName>;
+  fn: (r: unknown, o: unknown, key: unknown, okey: string | null, ts: number | undefined, ots: number | undefined) => unknown;
+}
+
+export function compileSelect(source: string): Select {
+  let fn: Select['fn'];
+  try {
+    fn = new Function('r', 'o', 'key', 'okey', 'ts', 'ots', `"use strict"; return (${source}\n);`) as Select['fn'];
+  } catch (e) {
+    throw new UsageError(`invalid --select \`${source}\`: ${(e as Error).message}`, 'a JavaScript expression over r (the stream record), o (the table row\'s value, null when none), key, okey, ts and ots');
+  }
+  const uses = new Set<ContextName>();
+  return { source, needs: fieldsRead(source, 'r', uses), uses, fn };
+}
+
+export interface JoinOptions {
+  side: SideInput;
+  /** The join key of a stream record (`--on`; the record key by default). */
+  on: Expr;
+  left: boolean;
+  /** The field the table row's value goes into (`--as`) when there is no --select. */
+  as: string;
+  select?: Select;
+  errors: RecordErrors;
+  /** The one line that says the table is loaded (rows, seconds); none under --quiet. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Stream–table join against a table read whole (`join global:<topic>`, `join file:<path>`), as a GlobalKTable
+ * join in Kafka Streams: `open` reads the side to the end offsets seen at start before the first stream record;
+ * after that the side keeps following its topic and its updates change the table between batches (they emit
+ * nothing). Each stream record looks its join key up: a match goes out as `{...r, <as>: o}` (or `--select`);
+ * no match is dropped (inner) or goes out with o = null (`--left`). A stream record with a null value is dropped;
+ * one without a join key is dropped (inner) or goes out unmatched (left). Output key and time are the stream
+ * record's.
+ */
+export class JoinStage implements Stage {
+  readonly name = 'join';
+  readonly keepsValue = false;
+  readonly reads: FieldNeeds;
+  readonly table = new Table();
+  private pump: Promise<void> | undefined;
+  private failure: unknown;
+  private closed = false;
+  private matched = 0;
+  private unmatched = 0;
+  private noMatch = 0;
+  private noKey = 0;
+  private nullValues = 0;
+  private readonly all: boolean;
+
+  constructor(private readonly o: JoinOptions) {
+    // the default output spreads the whole stream value; --select reads what it names
+    this.reads = mergeNeeds(o.on.needs, o.select ? o.select.needs : 'all');
+    this.all = this.reads === 'all';
+  }
+
+  async open(): Promise<void> {
+    const t0 = Date.now();
+    let loaded!: () => void;
+    let failed!: (e: unknown) => void;
+    const ready = new Promise<void>((res, rej) => ((loaded = res), (failed = rej)));
+    let caught = false;
+    this.pump = (async () => {
+      try {
+        for await (const { rows, caughtUp } of this.o.side.batches()) {
+          for (const row of rows) this.table.apply(row);
+          if (caughtUp && !caught) {
+            caught = true;
+            loaded();
+          }
+          if (this.closed) break;
+        }
+        if (!caught) loaded();
+      } catch (e) {
+        if (this.closed) return;
+        this.failure = e;
+        failed(e);
+      }
+    })();
+    await ready;
+    const t = this.table;
+    this.o.log?.(`kstream: join: ${this.o.side.name} loaded, ${t.size.toLocaleString('en')} row${t.size === 1 ? '' : 's'} (${t.updates.toLocaleString('en')} read) in ${((Date.now() - t0) / 1000).toFixed(2)} s${this.o.side.follows ? '; following it' : ''}`);
+  }
+
+  process(batch: Rec[], out: Rec[]): void {
+    if (this.failure !== undefined) {
+      const e = this.failure;
+      throw e instanceof RuntimeError ? e : new RuntimeError(`join: ${this.o.side.name}: ${(e as Error).message ?? e}`, 'the table side stopped; check the broker and the topic, then restart');
+    }
+    const { on, errors, select, left } = this.o;
+    for (let i = 0; i < batch.length; i++) {
+      const rec = batch[i];
+      if (rec.ctl !== undefined) {
+        out.push(rec);
+        continue;
+      }
+      const r = this.all && rec.partial ? rec.fullValue() : rec.value;
+      if (r === null) {
+        this.nullValues++;
+        continue;
+      }
+      let k: string | null;
+      try {
+        k = keyText(on.fn(r, rec.key, rec.ts, rec.headers));
+      } catch (err) {
+        errors.handle(rec.where(), exprFailure(on, err), rec.raw ?? rec.value);
+        continue;
+      }
+      const row = k === null ? undefined : this.table.get(k);
+      if (!row) {
+        if (k === null) this.noKey++;
+        if (!left) {
+          if (k !== null) this.noMatch++;
+          continue;
+        }
+        this.unmatched++;
+      } else this.matched++;
+      const o = row ? row.value : null;
+      let v: unknown;
+      if (select) {
+        try {
+          v = select.fn(r, o, rec.key, row ? k : null, rec.ts, row?.ts);
+        } catch (err) {
+          errors.handle(rec.where(), `--select \`${select.source}\` failed: ${(err as Error).message ?? err}`, rec.raw ?? rec.value);
+          continue;
+        }
+        if (v === undefined) v = null;
+      } else {
+        if (typeof r !== 'object' || Array.isArray(r)) {
+          errors.handle(rec.where(), `the stream value is ${Array.isArray(r) ? 'an array' : `a ${typeof r}`}, not an object to add \`${this.o.as}\` to`, rec.raw ?? rec.value, `build the output with --select, e.g. --select '({value: r, ${this.o.as}: o})'`);
+          continue;
+        }
+        v = { ...(r as object), [this.o.as]: o };
+      }
+      rec.setValue(v);
+      out.push(rec);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.o.side.close().catch(() => undefined);
+    await this.pump;
+  }
+
+  counters(): Record<string, number> {
+    const c: Record<string, number> = { matched: this.matched, ...errorCounters(this.o.errors) };
+    if (this.o.left) c.unmatched = this.unmatched;
+    else c['no-match'] = this.noMatch;
+    if (this.noKey) c['no-key'] = this.noKey;
+    if (this.nullValues) c['null-value'] = this.nullValues;
+    if (this.table.nullKeys) c['table-null-keys'] = this.table.nullKeys;
+    return c;
+  }
+
+  metrics(): PartMetrics {
+    return { stateEntries: this.table.size };
+  }
+}

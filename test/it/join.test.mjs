@@ -1,0 +1,99 @@
+// Tables and stream–table joins against the real broker at KSTREAM_BROKERS: `table` (changes, --snapshot) over a
+// topic with updates, a tombstone and a record without a key; `join global:` fused and piped (the same output), a
+// table update while the join runs, the README's enrichment recipe, and a missing side topic.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { itContext } from '../helpers/broker.mjs';
+import { KS, run, start, textLines } from '../helpers/spawn.mjs';
+
+const { env, createTopic, ok } = await itContext();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sorted = (text) => textLines(text).sort();
+
+/** customers: c1 twice (the second wins), c2, c3 deleted by a tombstone, one record without a key. */
+async function customers() {
+  const t = await createTopic('customers', 2);
+  await ok(`printf '%s\\n' '{"id":"c1","name":"Ada"}' '{"id":"c2","name":"Bea"}' '{"id":"c3","name":"Cy"}' '{"id":"c1","name":"Ada L."}' | ${KS} produce ${t} --key r.id --quiet`);
+  // a tombstone for c3 and a record without a key, as an envelope producer writes them
+  await ok(`printf '%s\\n' '{"key":"c3","value":null}' '{"key":null,"value":{"id":"nobody"}}' | ${KS} produce ${t} --envelope --quiet`);
+  return t;
+}
+
+async function orders() {
+  const t = await createTopic('orders', 3);
+  await ok(`printf '%s\\n' '{"oid":1,"customer_id":"c1"}' '{"oid":2,"customer_id":"c3"}' '{"oid":3,"customer_id":"c2"}' '{"oid":4}' | ${KS} produce ${t} --key r.oid --quiet`);
+  return t;
+}
+
+test('table: --snapshot prints the live rows; without it, the changes {key, value, old}', async () => {
+  const t = await customers();
+  const snap = await ok(`${KS} table ${t} --snapshot`);
+  assert.deepEqual(sorted(snap.stdout), ['{"key":"c1","value":{"id":"c1","name":"Ada L."}}', '{"key":"c2","value":{"id":"c2","name":"Bea"}}']);
+  assert.match(snap.stderr, /rows=2 null-keys=1/);
+  const changes = await ok(`${KS} table ${t} --exit + map r --envelope`);
+  const lines = textLines(changes.stdout).map((l) => JSON.parse(l));
+  // each change is keyed like its record; per key they come in log order
+  const byKey = (k) => lines.filter((c) => c.key === k).map((c) => c.value);
+  assert.equal(lines.length, 5);
+  assert.deepEqual(byKey('c1'), [{ key: 'c1', value: { id: 'c1', name: 'Ada' }, old: null }, { key: 'c1', value: { id: 'c1', name: 'Ada L.' }, old: { id: 'c1', name: 'Ada' } }]);
+  assert.deepEqual(byKey('c3'), [{ key: 'c3', value: { id: 'c3', name: 'Cy' }, old: null }, { key: 'c3', value: null, old: { id: 'c3', name: 'Cy' } }]);
+  for (const c of lines) assert.equal(typeof c.timestamp, 'number');
+});
+
+test('join global: fused and piped give the same records; inner drops what has no row, --left keeps it with null', async () => {
+  const [c, o] = [await customers(), await orders()];
+  const join = `join global:${c} --on r.customer_id --as customer`;
+  const fused = await ok(`${KS} consume ${o} --exit + ${join} --left`);
+  const piped = await ok(`${KS} consume ${o} --exit | ${KS} ${join} --left`);
+  const want = [
+    '{"oid":1,"customer_id":"c1","customer":{"id":"c1","name":"Ada L."}}',
+    '{"oid":2,"customer_id":"c3","customer":null}',
+    '{"oid":3,"customer_id":"c2","customer":{"id":"c2","name":"Bea"}}',
+    '{"oid":4,"customer":null}',
+  ];
+  assert.deepEqual(sorted(fused.stdout), want);
+  assert.deepEqual(sorted(piped.stdout), want);
+  assert.match(fused.stderr, new RegExp(`kstream: join: global:${c} loaded, 2 rows \\(6 read\\) in [\\d.]+ s; following it`));
+  assert.match(fused.stderr, /join: matched=2 unmatched=2 no-key=1/);
+  const inner = await ok(`${KS} consume ${o} --exit + ${join}`);
+  assert.deepEqual(sorted(inner.stdout), [want[0], want[2]]);
+  // the record key stays the order's
+  const env = await ok(`${KS} consume ${o} --exit + ${join} + map r --envelope`);
+  assert.deepEqual(textLines(env.stdout).map((l) => JSON.parse(l)).map((e) => e.key).sort(), ['1', '3']);
+});
+
+test('a running join follows its table: a customer written after the start is there for a later order', { timeout: 60_000 }, async () => {
+  const [c, o] = [await customers(), await createTopic('orders', 1)];
+  const p = start(`exec ${KS} consume ${o} + join global:${c} --on r.customer_id --as customer`, { env, stdin: 'ignore' });
+  try {
+    await p.waitFor(() => /loaded/.test(p.stderr()), 30_000).catch(() => {});
+    assert.match(p.stderr(), /loaded, 2 rows/);
+    await ok(`echo '{"id":"c9","name":"Newcomer"}' | ${KS} produce ${c} --key r.id --quiet`);
+    // the table reads its topic with a fetch wait of 500 ms: give the update that long, twice over
+    await sleep(1500);
+    await ok(`echo '{"oid":9,"customer_id":"c9"}' | ${KS} produce ${o} --quiet`);
+    await p.waitFor((out) => out.includes('"oid":9'), 20_000);
+    assert.deepEqual(textLines(p.stdout()), ['{"oid":9,"customer_id":"c9","customer":{"id":"c9","name":"Newcomer"}}']);
+  } finally {
+    p.kill('SIGTERM');
+    const e = await p.exited;
+    assert.equal(e.code, 130, e.stderr);
+  }
+});
+
+test('README recipe: enrich a stream with a global table', async () => {
+  const [c, o, out] = [await customers(), await orders(), await createTopic('enriched', 1)];
+  // the recipe's commands with this test's topic names
+  await ok(`${KS} consume ${o} --exit + join global:${c} --on r.customer_id --left --as customer + produce ${out} --quiet`);
+  const r = await ok(`${KS} consume ${out} --exit | jq -c '{oid, name: .customer.name}'`);
+  assert.deepEqual(sorted(r.stdout), ['{"oid":1,"name":"Ada L."}', '{"oid":2,"name":null}', '{"oid":3,"name":"Bea"}', '{"oid":4,"name":null}']);
+});
+
+test('a side topic that does not exist is one line and exit 1, before any record is read', async () => {
+  const o = await orders();
+  const r = await run(`${KS} consume ${o} --exit + join global:no-such-topic-here --on r.customer_id`, { env });
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^kstream: topic `no-such-topic-here` does not exist — the side `global:no-such-topic-here` names a topic to read as a table/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+});
