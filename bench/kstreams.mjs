@@ -27,6 +27,10 @@
 // Kafka Streams runs with its defaults (one stream thread, RocksDB window store, record cache, commit interval 30 s
 // or 100 ms under exactly-once) and the JVM's default heap; kstream with its defaults too.
 // Without --brokers or KSTREAM_BROKERS it starts (or reuses) the development broker: node scripts/kafka.mjs up.
+// --kafka-streams V (or KSTREAMS_VERSION): the kafka-streams version to build with; default 3.9.1, the dev broker's,
+// and, when Maven Central will not serve it and none was asked for, 4.4.0 (the output names the one that ran).
+// Kafka Streams' seconds include the JVM's start and the JIT's warm-up (at 200k records the compiler threads use about
+// as much CPU as the stream thread): the app's own start()-to-close time is printed beside them.
 // Needs java (17+), mvn and /usr/bin/time.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
