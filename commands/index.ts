@@ -12,6 +12,7 @@ export const commands = commandTable({
   dedupe: () => import('./dedupe.js'),
   table: () => import('./table.js'),
   join: () => import('./join.js'),
+  lookup: () => import('./lookup.js'),
   gen: () => import('./gen.js'),
   stats: () => import('./stats.js'),
   top: () => import('./top.js'),

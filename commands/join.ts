@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { BuildContext, CommandSpec, Opts } from '../src/pipeline/command.js';
 import type { SideInput } from '../src/pipeline/stage.js';
 import { UsageError } from '../src/pipeline/errors.js';
-import { carryHint, compileExpr } from '../src/operators/expr.js';
+import { carryHint, compileExpr, NO_TIME, timeHint } from '../src/operators/expr.js';
+import { parseDuration } from '../src/time/duration.js';
 import { compileSelect, JoinStage } from '../src/operators/join.js';
 import { keyText } from '../src/operators/table.js';
 import { CONNECTION_OPTIONS, connectionConfig } from '../src/kafka/config.js';
@@ -55,6 +56,9 @@ const join: CommandSpec = {
     { flags: '--left', description: 'Keep records without a match, with null for the table row' },
     { flags: '--as <name>', description: 'The field the row\'s value goes into (default: the topic\'s or file\'s name)' },
     { flags: '--select <expr>', kind: 'expr', description: 'Build the output instead: an expression over r, o (the row\'s value, null when none), key, okey, ts, ots' },
+    { flags: '--as-of', description: 'Versioned lookups: each record sees the table as of its own event time (KS versioned stores), not as it is now' },
+    { flags: '--history <dur>', kind: 'duration', description: 'With --as-of: how far back the table keeps its versions, behind its newest row; an older record has no row (default 1d)' },
+    { flags: '--time <expr>', kind: 'expr', description: 'With --as-of: the record\'s event time, ms since the epoch or ISO-8601 (default: the Kafka record timestamp)' },
     { flags: '--key <expr>', kind: 'expr', description: 'file: sides: the key of each line (default: lines are {"key", "value"}, as `kstream table --snapshot` writes them)' },
     ...CONNECTION_OPTIONS,
   ],
@@ -73,7 +77,16 @@ const join: CommandSpec = {
       }
     }
     if (opts.as !== undefined && select) throw new UsageError('--as and --select both shape the output', 'give one: --as <field> adds the row to the record, --select builds the output');
-    return new JoinStage({ side, on, left: !!opts.left, as: opts.as === undefined ? as : String(opts.as), select, errors: ctx.errors('join'), log: ctx.quiet ? undefined : ctx.log });
+    let asOf;
+    if (opts.asOf) {
+      const time = opts.time !== undefined ? compileExpr(String(opts.time), '--time expression', ctx.carries, ctx.fused) : undefined;
+      if (!time && !ctx.carries.ts) throw new UsageError(NO_TIME('join --as-of', ctx.carries), timeHint(ctx.fused));
+      asOf = { historyMs: parseDuration(opts.history ?? '1d', '--history'), time };
+      if (args[0].startsWith('file:')) throw new UsageError('--as-of needs the rows\' times, which a file: side has not', 'join a topic (global:<topic>) for versioned lookups');
+    } else if (opts.history !== undefined || opts.time !== undefined) {
+      throw new UsageError(`${opts.history !== undefined ? '--history' : '--time'} applies with --as-of`, 'add --as-of for versioned lookups by event time');
+    }
+    return new JoinStage({ side, on, left: !!opts.left, asOf, as: opts.as === undefined ? as : String(opts.as), select, errors: ctx.errors('join'), log: ctx.quiet ? undefined : ctx.log });
   },
 };
 

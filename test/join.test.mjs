@@ -51,7 +51,7 @@ function stream(key, value, ts) {
   return r;
 }
 
-async function joinOf(side, { on = 'key', left = false, as = 't', select, mode = 'fail' } = {}) {
+async function joinOf(side, { on = 'key', left = false, as = 't', select, mode = 'fail', asOf } = {}) {
   const lines = [];
   const j = new JoinStage({
     side,
@@ -61,6 +61,7 @@ async function joinOf(side, { on = 'key', left = false, as = 't', select, mode =
     select: select && compileSelect(select),
     errors: new RecordErrors({ mode }, 'join'),
     log: (l) => lines.push(l),
+    asOf,
   });
   await j.open();
   return { j, lines };
@@ -116,6 +117,32 @@ test('example 13, arriving live after an empty bootstrap: table updates change w
     assert.deepEqual(got.map((x) => [x[1], x[2]]), want.map((w) => [w[0] === 'o4' ? 'c9' : 'c1', w[2]]));
     await j.close();
   }
+});
+
+test('example 13 with --as-of, already in both topics: each record sees the table as of its own time', async () => {
+  const T = [row('c1', 'Ada', 1), row('c1', 'Bea', 3), row('c1', null, 5)];
+  const S = () => [stream('c1', 'o1', 2), stream('c1', 'o2', 4), stream('c1', 'o3', 6), stream('c9', 'o4', 7)];
+  const asOf = { historyMs: 86_400_000 };
+  const inner = await joinOf(sideOf(T), { select: SEL, asOf });
+  assert.deepEqual(push(inner.j, S()).map((x) => x[0]), [['o1', 'Ada', 2], ['o2', 'Bea', 4]]);
+  const left = await joinOf(sideOf(T), { select: SEL, asOf, left: true });
+  assert.deepEqual(push(left.j, S()).map((x) => x[0]), [['o1', 'Ada', 2], ['o2', 'Bea', 4], ['o3', null, 6], ['o4', null, 7]]);
+});
+
+test('example 14 with --as-of: a record older than the row sees no row', async () => {
+  const { j } = await joinOf(sideOf([row('c1', 'Ada', 100)]), { left: true, select: '[r, o, ots ?? null]', asOf: { historyMs: 1000 } });
+  assert.deepEqual(push(j, [stream('c1', 'o1', 50), stream('c1', 'o2', 150)]).map((x) => x[0]), [['o1', null, null], ['o2', 'Ada', 100]]);
+});
+
+test('--as-of keeps history for --history behind the newest row: an older record has no row; rows out of order find their place', async () => {
+  const T = [row('k', 'v10', 10), row('k', 'v30', 30), row('k', 'v20', 20), row('k', 'v20b', 20), row('other', 'x', 100)];
+  const { j } = await joinOf(sideOf(T), { left: true, select: 'o', asOf: { historyMs: 75 } });
+  // history reaches back to 100 - 75 = 25: a lookup at 25 still finds v20b (the version in force then), one at 24 is too old
+  assert.deepEqual(push(j, [stream('k', 'a', 24), stream('k', 'b', 25), stream('k', 'c', 29), stream('k', 'd', 31)]).map((x) => x[0]), [null, 'v20b', 'v20b', 'v30']);
+  assert.equal(j.counters()['older-than-history'], 1);
+  // with --time the event time comes from the record
+  const { j: j2 } = await joinOf(sideOf(T), { select: 'o', asOf: { historyMs: 1000, time: compileExpr('r.at', '--time expression') }, on: 'r.k' });
+  assert.deepEqual(push(j2, [stream(null, { k: 'k', at: '1970-01-01T00:00:00.015Z' }, 999)]).map((x) => x[0]), ['v10']);
 });
 
 test('the default output adds the row under --as; null stream values are dropped; a null join key is dropped (inner) or unmatched (left)', async () => {

@@ -4,7 +4,8 @@ import { errorCounters, type RecordErrors } from '../pipeline/onerror.js';
 import { mergeNeeds, type FieldNeeds, type PartMetrics, type SideInput, type Stage } from '../pipeline/stage.js';
 import { exprFailure, type Expr } from './expr.js';
 import { fieldsRead, type ContextName } from './fields.js';
-import { keyText, Table } from './table.js';
+import { keyText, Table, TOO_OLD, VersionedTable } from './table.js';
+import { invalidReason, toEventTime } from '../time/eventtime.js';
 
 /** `--select`: the output value from the stream record and the table row (SEMANTICS.md "Joins"). */
 export interface Select {
@@ -37,6 +38,11 @@ export interface JoinOptions {
   errors: RecordErrors;
   /** The one line that says the table is loaded (rows, seconds); none under --quiet. */
   log?: (line: string) => void;
+  /**
+   * `--as-of`: each record sees the table as of its own event time (the record timestamp, or `time`), from a
+   * history of `historyMs`.
+   */
+  asOf?: { historyMs: number; time?: Expr };
 }
 
 /**
@@ -52,7 +58,7 @@ export class JoinStage implements Stage {
   readonly name = 'join';
   readonly keepsValue = false;
   readonly reads: FieldNeeds;
-  readonly table = new Table();
+  readonly table: Table | VersionedTable;
   private pump: Promise<void> | undefined;
   private failure: unknown;
   private closed = false;
@@ -61,12 +67,15 @@ export class JoinStage implements Stage {
   private noMatch = 0;
   private noKey = 0;
   private nullValues = 0;
+  private tooOld = 0;
   private readonly all: boolean;
 
   constructor(private readonly o: JoinOptions) {
     // the default output spreads the whole stream value; --select reads what it names
     this.reads = mergeNeeds(o.on.needs, o.select ? o.select.needs : 'all');
+    if (o.asOf?.time) this.reads = mergeNeeds(this.reads, o.asOf.time.needs);
     this.all = this.reads === 'all';
+    this.table = o.asOf ? new VersionedTable(o.asOf.historyMs) : new Table();
   }
 
   async open(): Promise<void> {
@@ -121,7 +130,20 @@ export class JoinStage implements Stage {
         errors.handle(rec.where(), exprFailure(on, err), rec.raw ?? rec.value);
         continue;
       }
-      const row = k === null ? undefined : this.table.get(k);
+      let row: { value: unknown; ts: number | undefined } | undefined;
+      if (k !== null) {
+        if (this.table instanceof Table) row = this.table.get(k);
+        else {
+          const t = this.eventTime(rec, r);
+          if (t === undefined) continue;
+          const found = this.table.at(k, t);
+          if (found === TOO_OLD) {
+            // beyond the history: no answer, which a left join gives as null
+            this.tooOld++;
+            if (!left) continue;
+          } else row = found;
+        }
+      }
       if (!row) {
         if (k === null) this.noKey++;
         if (!left) {
@@ -152,6 +174,24 @@ export class JoinStage implements Stage {
     }
   }
 
+  /** --as-of: the record's event time, or undefined after handing the record to --on-error. */
+  private eventTime(rec: Rec, r: unknown): number | undefined {
+    const e = this.o.asOf!.time;
+    let v: unknown = rec.ts;
+    if (e) {
+      try {
+        v = e.fn(r, rec.key, rec.ts, rec.headers);
+      } catch (err) {
+        this.o.errors.handle(rec.where(), exprFailure(e, err), rec.raw ?? rec.value);
+        return undefined;
+      }
+    }
+    const t = toEventTime(v);
+    if (t >= 0) return t;
+    this.o.errors.handle(rec.where(), `event time ${invalidReason(t)}${e ? ` (--time \`${e.source}\`)` : ''}`, rec.raw ?? rec.value, 'fix the record or the --time expression');
+    return undefined;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.o.side.close().catch(() => undefined);
@@ -164,6 +204,8 @@ export class JoinStage implements Stage {
     else c['no-match'] = this.noMatch;
     if (this.noKey) c['no-key'] = this.noKey;
     if (this.nullValues) c['null-value'] = this.nullValues;
+    if (this.tooOld) c['older-than-history'] = this.tooOld;
+    if (this.table instanceof VersionedTable && this.table.untimed) c['table-untimed'] = this.table.untimed;
     if (this.table.nullKeys) c['table-null-keys'] = this.table.nullKeys;
     return c;
   }

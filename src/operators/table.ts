@@ -50,6 +50,79 @@ export class Table {
 export const NO_CHANGE: unique symbol = Symbol('no change');
 
 /**
+ * A table with its history (`join --as-of`, as Kafka Streams' versioned stores, KIP-889): per key the values it
+ * had and from when (a tombstone is a version whose value is null), so a lookup can ask for the value as of a time.
+ * History is kept for `historyMs` behind the latest row time seen; a lookup for an older time has no answer (it is
+ * `TOO_OLD`), as a versioned store's beyond its history retention. Rows arriving out of time order go where their
+ * time puts them; one with the time of an existing version replaces it.
+ */
+export class VersionedTable {
+  private readonly keys = new Map<string, { ts: number[]; values: unknown[] }>();
+  nullKeys = 0;
+  updates = 0;
+  /** The latest row time seen. */
+  private high = -Infinity;
+  /** Rows without a usable time (counted; they cannot be placed in history). */
+  untimed = 0;
+
+  constructor(private readonly historyMs: number) {}
+
+  /** Keys with a live latest version. */
+  get size(): number {
+    let n = 0;
+    for (const v of this.keys.values()) if (v.values[v.values.length - 1] !== null) n++;
+    return n;
+  }
+
+  apply(row: SideRow): void {
+    this.updates++;
+    if (row.key === null) {
+      this.nullKeys++;
+      return;
+    }
+    const t = row.ts;
+    if (t === undefined || !Number.isFinite(t)) {
+      this.untimed++;
+      return;
+    }
+    if (t > this.high) this.high = t;
+    let h = this.keys.get(row.key);
+    if (!h) {
+      if (row.value === null) return; // nothing to delete
+      this.keys.set(row.key, (h = { ts: [], values: [] }));
+    }
+    let i = h.ts.length;
+    while (i > 0 && h.ts[i - 1] > t) i--;
+    if (i > 0 && h.ts[i - 1] === t) h.values[i - 1] = row.value;
+    else {
+      h.ts.splice(i, 0, t);
+      h.values.splice(i, 0, row.value);
+    }
+    // versions no lookup can reach any more: all but the newest one at or before the edge of history
+    const edge = this.high - this.historyMs;
+    let drop = 0;
+    while (drop + 1 < h.ts.length && h.ts[drop + 1] <= edge) drop++;
+    if (drop) {
+      h.ts.splice(0, drop);
+      h.values.splice(0, drop);
+    }
+  }
+
+  /** The value of `key` as of time `t` (undefined: none then, or deleted), or TOO_OLD when `t` is beyond history. */
+  at(key: string, t: number): { value: unknown; ts: number } | undefined | typeof TOO_OLD {
+    if (t < this.high - this.historyMs) return TOO_OLD;
+    const h = this.keys.get(key);
+    if (!h) return undefined;
+    let i = h.ts.length - 1;
+    while (i >= 0 && h.ts[i] > t) i--;
+    if (i < 0 || h.values[i] === null) return undefined;
+    return { value: h.values[i], ts: h.ts[i] };
+  }
+}
+
+export const TOO_OLD: unique symbol = Symbol('older than the history');
+
+/**
  * The text a join key or a table key is compared as: strings as they are, numbers and booleans as JSON writes
  * them (a record key "42" matches `--on r.id` of 42), objects as their JSON; null and undefined are no key.
  */

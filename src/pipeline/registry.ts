@@ -8,7 +8,7 @@ import { closest, UsageError } from './errors.js';
  * (src/cli.ts, src/worker.ts): code on this floor parses command lines without importing any command.
  */
 export const COMMAND_NAMES = [
-  'consume', 'produce', 'map', 'filter', 'flatmap', 'window', 'aggregate', 'dedupe', 'table', 'join',
+  'consume', 'produce', 'map', 'filter', 'flatmap', 'window', 'aggregate', 'dedupe', 'table', 'join', 'lookup',
   'gen', 'stats', 'top', 'bench', 'topics', 'groups', 'profile', 'completion',
 ] as const;
 
