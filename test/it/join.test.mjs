@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { itContext } from '../helpers/broker.mjs';
 import { KS, run, start, textLines } from '../helpers/spawn.mjs';
 
-const { env, createTopic, ok } = await itContext();
+const ctx = await itContext();
+const { env, createTopic, ok } = ctx;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sorted = (text) => textLines(text).sort();
 
@@ -133,5 +134,30 @@ test('lookup gives the value of the last change `table` printed for the key, whi
   } finally {
     p.kill('SIGTERM');
     await p.exited;
+  }
+});
+
+test('exactly-once: a fused consume + join global: + produce killed with -9 four times gives each record once, joined', { timeout: 180_000 }, async (t) => {
+  const { killLoop, countIds, midStreamProblems } = await import('../helpers/delivery.mjs');
+  const { brokers, groupName } = ctx;
+  const N = 50_000;
+  const users = await createTopic('users', 2);
+  const input = await createTopic('eos-in', 3);
+  const output = await createTopic('eos-out', 3);
+  const group = groupName('eos-join');
+  // every user of the generated clicks has a row: tier from the user's number
+  await ok(`node -e 'for (let i = 0; i < 10000; i++) console.log(JSON.stringify({id: "u" + i, tier: ["free", "pro", "team"][i % 3]}))' | ${KS} produce ${users} --key r.id --quiet`);
+  await ok(`${KS} gen --preset clicks --count ${N} --seed 1 | ${KS} produce ${input} --key r.user --quiet`);
+  const cmd = (extra) => `${KS} consume ${input} --group ${group} --instance-id a --exactly-once --fetch-max 64k${extra} + join global:${users} --on r.user --left --as u --quiet + map '({id: r.ts, user: r.user, tier: r.u && r.u.tier})' + produce ${output} --quiet`;
+  const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, inTopic: input, group, expected: N, kills: 4, seed: 41, env });
+  assert.deepEqual(midStreamProblems(runs), [], 'every kill landed mid-stream');
+  const r = await ok(`${KS} consume ${output} --exit --isolation read_committed`);
+  const c = countIds(r.stdout, new Set(Array.from({ length: N }, (_, i) => String(1767225600000 + i))));
+  t.diagnostic(`${c.lines} records, ${c.distinct} distinct, ${c.duplicates} duplicates, ${c.missing} missing`);
+  assert.equal(c.missing, 0);
+  assert.equal(c.duplicates, 0);
+  for (const line of textLines(r.stdout)) {
+    const o = JSON.parse(line);
+    assert.equal(o.tier, ['free', 'pro', 'team'][Number(o.user.slice(1)) % 3], line);
   }
 });
