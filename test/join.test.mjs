@@ -266,3 +266,27 @@ test('CLI: a file side joins piped and fused alike; usage errors are one line wi
   }
   fs.rmSync(dir, { recursive: true });
 });
+
+test('the default output keeps the record\'s own text and adds the member at its end; a record that has the member already gets {...r, <as>: o}', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-join-'));
+  const pages = path.join(dir, 'pages.ndjson');
+  fs.writeFileSync(pages, '{"key":"/home","value":{"t":"Home"}}\n');
+  const input = ['{}', '{"page": "/home" ,"n":1.50 }', '{"info":5,"page":"/home","z":1}', '{"page":"/x"}', '{"page":"/home","s":"has \\"info\\" inside"}'].join('\n') + '\n';
+  const want = [
+    '{"info":null}',
+    '{"page": "/home" ,"n":1.50 ,"info":{"t":"Home"}}',
+    '{"info":{"t":"Home"},"page":"/home","z":1}',
+    '{"page":"/x","info":null}',
+    '{"page":"/home","s":"has \\"info\\" inside","info":{"t":"Home"}}',
+  ];
+  const args = ['join', `file:${pages}`, '--on', 'r.page', '--left', '--as', 'info', '--quiet'];
+  const piped = runSync(args, input);
+  assert.equal(piped.code, 0, piped.stderr);
+  assert.deepEqual(piped.stdout.trim().split('\n'), want);
+  // fused, and a later stage reads the member from the record's view
+  const fused = runSync([...args, '+', 'filter', 'r.info !== null'], input);
+  assert.deepEqual(fused.stdout.trim().split('\n'), [want[1], want[2], want[4]]);
+  const read = runSync([...args, '+', 'map', 'r.info && r.info.t'], input);
+  assert.deepEqual(read.stdout.trim().split('\n'), ['null', '"Home"', '"Home"', 'null', '"Home"']);
+  fs.rmSync(dir, { recursive: true });
+});

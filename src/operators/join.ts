@@ -56,7 +56,11 @@ export interface JoinOptions {
  */
 export class JoinStage implements Stage {
   readonly name = 'join';
-  readonly keepsValue = false;
+  /**
+   * Without --select the record keeps its value and text and gains one member: later stages read their fields
+   * from the decoder's view as they would after a filter (the decode plan looks past this stage).
+   */
+  readonly keepsValue: boolean;
   readonly reads: FieldNeeds;
   readonly table: Table | VersionedTable;
   private pump: Promise<void> | undefined;
@@ -69,12 +73,18 @@ export class JoinStage implements Stage {
   private nullValues = 0;
   private tooOld = 0;
   private readonly all: boolean;
-
+  /** `"<as>":`, and `"<as>"` to tell a record that has the member already. */
+  private readonly member: string;
+  private readonly quoted: string;
   constructor(private readonly o: JoinOptions) {
-    // the default output spreads the whole stream value; --select reads what it names
-    this.reads = mergeNeeds(o.on.needs, o.select ? o.select.needs : 'all');
+    // the default output adds a member to the record's own text (or, where it cannot, to its parsed value);
+    // --select reads what it names
+    this.reads = o.select ? mergeNeeds(o.on.needs, o.select.needs) : o.on.needs;
     if (o.asOf?.time) this.reads = mergeNeeds(this.reads, o.asOf.time.needs);
+    this.keepsValue = !o.select;
     this.all = this.reads === 'all';
+    this.member = `${JSON.stringify(o.as)}:`;
+    this.quoted = JSON.stringify(o.as);
     this.table = o.asOf ? new VersionedTable(o.asOf.historyMs) : new Table();
   }
 
@@ -119,6 +129,7 @@ export class JoinStage implements Stage {
         continue;
       }
       const r = this.all && rec.partial ? rec.fullValue() : rec.value;
+      // a view's record has a value (an object): null can only be a whole value
       if (r === null) {
         this.nullValues++;
         continue;
@@ -130,7 +141,7 @@ export class JoinStage implements Stage {
         errors.handle(rec.where(), exprFailure(on, err), rec.raw ?? rec.value);
         continue;
       }
-      let row: { value: unknown; ts: number | undefined } | undefined;
+      let row: { value: unknown; ts: number | undefined; json?: string } | undefined;
       if (k !== null) {
         if (this.table instanceof Table) row = this.table.get(k);
         else {
@@ -162,14 +173,33 @@ export class JoinStage implements Stage {
           continue;
         }
         if (v === undefined) v = null;
-      } else {
-        if (typeof r !== 'object' || Array.isArray(r)) {
-          errors.handle(rec.where(), `the stream value is ${Array.isArray(r) ? 'an array' : `a ${typeof r}`}, not an object to add \`${this.o.as}\` to`, rec.raw ?? rec.value, `build the output with --select, e.g. --select '({value: r, ${this.o.as}: o})'`);
-          continue;
-        }
-        v = { ...(r as object), [this.o.as]: o };
+        rec.setValue(v);
+        out.push(rec);
+        continue;
       }
-      rec.setValue(v);
+      if (typeof r !== 'object' || Array.isArray(r)) {
+        errors.handle(rec.where(), `the stream value is ${Array.isArray(r) ? 'an array' : `a ${typeof r}`}, not an object to add \`${this.o.as}\` to`, rec.raw ?? rec.value, `build the output with --select, e.g. --select '({value: r, ${this.o.as}: o})'`);
+        continue;
+      }
+      const raw = rec.raw;
+      const end = raw === undefined || raw.indexOf(this.quoted) >= 0 ? -1 : raw.lastIndexOf('}');
+      if (end < 0) {
+        // no text, or one that names the member already (`{...r, as: o}` keeps its place): the parsed value
+        rec.setValue({ ...(rec.partial ? (rec.fullValue() as object) : (r as object)), [this.o.as]: o });
+      } else {
+        // `{...r, <as>: o}` as text: the record's own text with the member added at its end — no parse of the
+        // rest and no serialisation of the record; the view (or value) gains the member too, for later stages
+        let p = end - 1;
+        while (p >= 0 && (raw!.charCodeAt(p) === 32 || raw!.charCodeAt(p) === 9)) p--;
+        const oj = row ? (row.json ??= JSON.stringify(o)) : 'null';
+        const text = raw!.slice(0, end) + (raw!.charCodeAt(p) === 123 ? '' : ',') + this.member + oj + raw!.slice(end);
+        if (rec.partial && !Object.isFrozen(r)) {
+          // the decoder's view is this record's own: it gains the member in place (one hidden-class step, the
+          // same for every record) — but not the frozen empty view a decoder that reads no field shares
+          (r as Record<string, unknown>)[this.o.as] = o;
+        } else rec.value = { ...(r as object), [this.o.as]: o };
+        rec.raw = text;
+      }
       out.push(rec);
     }
   }

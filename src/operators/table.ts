@@ -7,7 +7,8 @@ import type { Carried, SideInput, SideRow, Source } from '../pipeline/stage.js';
  * the rows is the order in which their keys were (last) inserted.
  */
 export class Table {
-  private readonly rows = new Map<string, { value: unknown; ts: number | undefined }>();
+  /** `json`: the value's JSON, made once by the first join that writes it. */
+  private readonly rows = new Map<string, { value: unknown; ts: number | undefined; json?: string }>();
   nullKeys = 0;
   /** Rows read, tombstones and rows without a key included. */
   updates = 0;
@@ -16,7 +17,7 @@ export class Table {
     return this.rows.size;
   }
 
-  get(key: string): { value: unknown; ts: number | undefined } | undefined {
+  get(key: string): { value: unknown; ts: number | undefined; json?: string } | undefined {
     return this.rows.get(key);
   }
 
