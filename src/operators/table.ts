@@ -7,8 +7,8 @@ import type { Carried, SideInput, SideRow, Source } from '../pipeline/stage.js';
  * the rows is the order in which their keys were (last) inserted.
  */
 export class Table {
-  /** `json`: the value's JSON, made once by the first join that writes it. */
-  private readonly rows = new Map<string, { value: unknown; ts: number | undefined; json?: string }>();
+  /** `json`: the value's JSON, made once by the first join that writes it; `lazy`: the value is its text still. */
+  private readonly rows = new Map<string, Row>();
   nullKeys = 0;
   /** Rows read, tombstones and rows without a key included. */
   updates = 0;
@@ -17,8 +17,10 @@ export class Table {
     return this.rows.size;
   }
 
-  get(key: string): { value: unknown; ts: number | undefined; json?: string } | undefined {
-    return this.rows.get(key);
+  get(key: string): Row | undefined {
+    const r = this.rows.get(key);
+    if (r?.lazy) resolve(r);
+    return r;
   }
 
   /**
@@ -35,17 +37,43 @@ export class Table {
     if (row.value === null) {
       if (!had) return NO_CHANGE;
       this.rows.delete(row.key);
-      return had.value;
+      return had.lazy ? resolve(had) : had.value;
     }
     // delete first: an updated key moves to the end, as a log read again would order it
     if (had) this.rows.delete(row.key);
-    this.rows.set(row.key, { value: row.value, ts: row.ts });
-    return had ? had.value : undefined;
+    this.rows.set(row.key, row.lazy ? { value: row.value, ts: row.ts, lazy: true } : { value: row.value, ts: row.ts });
+    return had ? (had.lazy ? resolve(had) : had.value) : undefined;
   }
 
-  entries(): IterableIterator<[string, { value: unknown; ts: number | undefined }]> {
-    return this.rows.entries();
+  /** The rows in order, their values decoded. */
+  *entries(): IterableIterator<[string, Row]> {
+    for (const e of this.rows) {
+      if (e[1].lazy) resolve(e[1]);
+      yield e;
+    }
   }
+}
+
+interface Row {
+  value: unknown;
+  ts: number | undefined;
+  json?: string;
+  lazy?: boolean;
+}
+
+/** A row's value from its text: JSON when the text is JSON, else the text (as `consume` reads a value). */
+export function decodeText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function resolve(r: Row): unknown {
+  r.value = decodeText(r.value as string);
+  r.lazy = false;
+  return r.value;
 }
 
 export const NO_CHANGE: unique symbol = Symbol('no change');
@@ -87,17 +115,18 @@ export class VersionedTable {
       return;
     }
     if (t > this.high) this.high = t;
+    const value = row.lazy ? decodeText(row.value as string) : row.value;
     let h = this.keys.get(row.key);
     if (!h) {
-      if (row.value === null) return; // nothing to delete
+      if (value === null) return; // nothing to delete
       this.keys.set(row.key, (h = { ts: [], values: [] }));
     }
     let i = h.ts.length;
     while (i > 0 && h.ts[i - 1] > t) i--;
-    if (i > 0 && h.ts[i - 1] === t) h.values[i - 1] = row.value;
+    if (i > 0 && h.ts[i - 1] === t) h.values[i - 1] = value;
     else {
       h.ts.splice(i, 0, t);
-      h.values.splice(i, 0, row.value);
+      h.values.splice(i, 0, value);
     }
     // versions no lookup can reach any more: all but the newest one at or before the edge of history
     const edge = this.high - this.historyMs;
@@ -165,7 +194,8 @@ export class TableSource implements Source {
       for (const row of rows) {
         const old = t.apply(row);
         if (old === NO_CHANGE) continue;
-        const rec = new Rec({ key: row.key, value: row.value, old: old === undefined ? null : old }, undefined, false, ++this.emitted, this.ref);
+        const value = row.lazy ? decodeText(row.value as string) : row.value;
+        const rec = new Rec({ key: row.key, value, old: old === undefined ? null : old }, undefined, false, ++this.emitted, this.ref);
         rec.key = row.key;
         rec.ts = row.ts;
         out.push(rec);

@@ -45,6 +45,11 @@ export interface SideRow {
   key: string | null;
   value: unknown;
   ts: number | undefined;
+  /**
+   * `value` is the value's text, not decoded yet: JSON when it is JSON, else the text itself (as `consume` reads
+   * values). A table decodes it when a lookup first needs it, so rows never looked up cost no parse.
+   */
+  lazy?: boolean;
 }
 
 /**

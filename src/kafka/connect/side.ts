@@ -1,9 +1,10 @@
+import type { Buffer } from 'node:buffer';
 import type { SideInput, SideRow } from '../../pipeline/stage.js';
 import { tpKey, type FetchedPartition, type KafkaClient, type KafkaConsumer } from '../types.js';
 import { openKafka } from '../client/open.js';
 import type { KafkaConfig } from '../config.js';
 import { kafkaError, MissingTopic } from '../errors.js';
-import { utf8Text, valueJson } from '../../io/envelope.js';
+import { utf8Text } from '../../io/envelope.js';
 
 /**
  * A topic read as a table side (`join global:<topic>`, `kstream table <topic>`): every partition from its start,
@@ -11,7 +12,8 @@ import { utf8Text, valueJson } from '../../io/envelope.js';
  * seen at start says `caughtUp`; with `follow` the topic is read on after that, else the batches end there.
  *
  * Keys are their UTF-8 text (base64 when they are not text, as `consume` writes them); values are what `consume`
- * would write: JSON when they are JSON, else their text; a record without a value is a tombstone (null).
+ * would write: JSON when they are JSON, else their text — handed over as text, decoded by the table when a lookup
+ * first needs them; a record without a value is a tombstone (null).
  */
 function rowsOf(resp: FetchedPartition[]): SideRow[] {
   const rows: SideRow[] = [];
@@ -21,8 +23,13 @@ function rowsOf(resp: FetchedPartition[]): SideRow[] {
       for (let i = 0; i < cols.count; i++) {
         const ks = keyStart[i];
         const key = ks < 0 ? null : utf8Text(buf, ks, keyEnd[i]) ?? buf.toString('base64', ks, keyEnd[i]);
-        const value = valueStart[i] < 0 ? null : JSON.parse(valueJson(buf, valueStart[i], valueEnd[i]).json);
-        rows.push({ key, value, ts: timestamps[i] });
+        if (valueStart[i] < 0) {
+          rows.push({ key, value: null, ts: timestamps[i] });
+          continue;
+        }
+        const text = utf8Text(buf, valueStart[i], valueEnd[i]);
+        if (text === undefined) rows.push({ key, value: buf.toString('base64', valueStart[i], valueEnd[i]), ts: timestamps[i] });
+        else rows.push({ key, value: text, ts: timestamps[i], lazy: true });
       }
     }
   }
