@@ -116,10 +116,10 @@ export interface KafkaConsumer {
   /** Partitions currently assigned (after the first batch or join). */
   assignment(): TopicPartition[];
   /**
-   * Which join assigned the partition (unchanged while it stays assigned), or undefined when it is not assigned:
-   * records fetched while it had another value belong to an ownership that ended.
+   * Whether the partition of a fetched response is still assigned as it was when it was fetched: records fetched
+   * before a rebalance took it away (and maybe gave it back) belong to an ownership that ended.
    */
-  ownership(topic: string, partition: number): number | undefined;
+  owns(fp: FetchedPartition): boolean;
   /** Per assigned partition: the next offset to fetch and the end of its log as of its last fetch (for lag). */
   progress?(): PartitionProgress[];
   close(): Promise<void>;

@@ -1,3 +1,4 @@
+import { UsageError } from './errors.js';
 import { encodeValue, type Rec, type SourceRef } from './record.js';
 import { NdjsonDecoder } from '../codec/ndjson.js';
 import { RecordErrors } from './onerror.js';
@@ -25,6 +26,8 @@ export class InProcessPipeline {
 
   static async create(pipeline: string, commands: Commands): Promise<InProcessPipeline> {
     const { chain } = await chainOf(splitPipeline(pipeline), commands, 'bench --pipeline', true);
+    const side = chain.stages.find((st) => st.open);
+    if (side) throw new UsageError(`\`${side.name}\` reads a side input, which bench --pipeline does not open`, 'measure it with a real run: kstream gen --count 1000000 | kstream join …, or bench/joins.mjs');
     return new InProcessPipeline(pipeline, chain);
   }
 

@@ -118,7 +118,10 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const it = (writeLines ? source.lines!() : source.batches())[Symbol.asyncIterator]();
   try {
     // side inputs (a join's table) are loaded before the source is read: no record meets a half-loaded table
-    await chain.open();
+    const opening = chain.open();
+    opening.catch(() => undefined);
+    // stopped meanwhile: the loop below sees it before its first batch and ends the run the usual way
+    if (!interrupt || (await Promise.race([opening, interrupt.wait()])) !== STOP) await opening;
     // The next batch is read while this one is written: a source failing meanwhile (a bad line under --on-error
     // fail) rejects before anyone awaits it, which must not count as an unhandled rejection; it is thrown where
     // the loop awaits it, after the batches before it were written.

@@ -62,8 +62,9 @@ export class WireConsumer implements KafkaConsumer {
     return [...this.positions.values()].map(({ topic, partition }) => ({ topic, partition }));
   }
 
-  ownership(topic: string, partition: number): number | undefined {
-    return this.positions.get(tpKey(topic, partition))?.since;
+  owns(fp: FetchedPartition): boolean {
+    const p = this.positions.get(tpKey(fp.topic, fp.partition));
+    return p !== undefined && p.since === this.fetchedUnder.get(fp);
   }
 
   progress(): PartitionProgress[] {
@@ -114,7 +115,7 @@ export class WireConsumer implements KafkaConsumer {
     for (;;) {
       if (this.queue.length) {
         // records of partitions the group took away since they were fetched are someone else's now
-        const next = this.queue.shift()!.filter((fp) => this.positions.has(tpKey(fp.topic, fp.partition)));
+        const next = this.queue.shift()!.filter((fp) => this.owns(fp));
         this.wakeLoops();
         if (next.length) yield next;
         continue;
@@ -257,7 +258,10 @@ export class WireConsumer implements KafkaConsumer {
             pos.stop = pos.offset;
           }
           if (pos.stop !== Infinity) trimAt(fp, pos.stop);
-          if (fp.batches.length) data.push(fp);
+          if (fp.batches.length) {
+            this.fetchedUnder.set(fp, pos.since);
+            data.push(fp);
+          }
         }
         if (data.length) {
           this.queue.push(data);
@@ -290,6 +294,8 @@ export class WireConsumer implements KafkaConsumer {
   private rejoining: Promise<void> | undefined;
   /** Joins so far: a partition's `since`. */
   private joins = 0;
+  /** The `since` of the assignment each fetched partition was fetched under. */
+  private readonly fetchedUnder = new WeakMap<FetchedPartition, number>();
 
   private rejoinInBackground(): Promise<void> {
     if (!this.rejoining) {
@@ -321,10 +327,14 @@ export class WireConsumer implements KafkaConsumer {
     // eager protocol: what is in flight is finished (committed) before the partitions may go to another member
     const paused = hooks !== undefined && this.positions.size > 0;
     let revoked: TopicPartition[] = [];
+    let joined = false;
     try {
       if (paused) await hooks.before();
+      // closed meanwhile (a signal while the batch in flight committed): the member leaves instead
+      if (this.closed) return;
       await member.flushCommits().catch(() => undefined);
-      const assigned = await member.join();
+      const assigned = await member.join(() => this.closed);
+      if (this.closed) return;
       this.joins++;
       const mine = this.opts.partitions ? assigned.filter((tp) => this.opts.partitions!.includes(tp.partition)) : assigned;
       const keys = new Set(mine.map((tp) => tpKey(tp.topic, tp.partition)));
@@ -334,7 +344,15 @@ export class WireConsumer implements KafkaConsumer {
       const committed = fresh.length ? await member.committed(fresh, !!this.opts.stableOffsets) : new Map<string, number>();
       const starts = fresh.length ? await this.opts.start(fresh, committed) : new Map<string, number>();
       this.assign(mine, starts);
+      joined = true;
     } finally {
+      if (paused && !joined) {
+        // a failed (or abandoned) rejoin keeps nothing: the partitions may be another member's by now, so what
+        // was fetched for them is stale and their producers are released; a retry assigns them afresh
+        revoked = [...this.positions.values()].map(({ topic, partition }) => ({ topic, partition }));
+        this.positions = new Map();
+        this.joins++;
+      }
       if (paused) hooks.after(revoked);
     }
     member.owned = new Set(this.positions.keys());
@@ -417,8 +435,10 @@ class GroupMember {
     this.coordinator = undefined;
   }
 
-  async join(): Promise<TopicPartition[]> {
+  /** `closed`: the consumer closed meanwhile — stop retrying (its caller leaves the group). */
+  async join(closed: () => boolean = () => false): Promise<TopicPartition[]> {
     for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 && closed()) return [];
       try {
         const c = await this.coord();
         const request = {

@@ -261,7 +261,14 @@ export class KafkaSource implements Source {
           const at = resolveOffset(spec, b, committed?.get(key));
           // State already holds records past the committed offset (stopped between checkpoint and commit).
           const saved = this.state?.positions?.get(key);
-          out.set(key, saved !== undefined && saved > at ? saved : at);
+          let from = saved !== undefined && saved > at ? saved : at;
+          // A stateful job's partition coming back after a rebalance (a refused second process took it for a
+          // moment): the state in memory holds every record this process took of it, checkpointed or not, and
+          // nobody else processed any (a second process is refused before it reads) — so it goes on from there,
+          // not from the last commit, which would count the records in between twice.
+          const took = this.state?.keeps?.length ? this.took.get(key) : undefined;
+          if (took !== undefined && took > from) from = took;
+          out.set(key, from);
         }
       }
       // an --offset the group's commits overrule is said once, not ignored without a word
@@ -331,14 +338,12 @@ export class KafkaSource implements Source {
     const eos = this.eos!;
     for await (const resp of consumer.batches()) {
       this.assignment.invalidate();
-      // who owned each partition when it was fetched: a rebalance while this response is handed out may give it away
-      const owned = resp.map((fp) => consumer.ownership(fp.topic, fp.partition));
-      for (let f = 0; f < resp.length; f++) {
-        const fp = resp[f];
+      for (const fp of resp) {
         await this.acked;
-        while (this.rebalancing) await this.rebalancing;
+        while (this.rebalancing && !this.closed) await this.rebalancing;
         if (this.closed) return;
-        if (consumer.ownership(fp.topic, fp.partition) !== owned[f]) continue; // another member's (or re-fetched) now
+        // fetched under an ownership that ended (a rebalance while this response was handed out): not ours to process
+        if (!consumer.owns(fp)) continue;
         const out: Rec[] = [];
         const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
         const handed = [handedOf(fp, this.emitted + out.length >= limit ? last + 1 : fp.nextOffset, out, 0)];
@@ -441,9 +446,13 @@ export class KafkaSource implements Source {
     return { members, behind };
   }
 
+  /** Per partition, the offset after the last record this process handed to the pipeline (kept across rebalances). */
+  private readonly took = new Map<string, number>();
+
   private handedOut(handed: Handed[]): void {
     for (const h of handed) {
       if (h.next < 0) continue;
+      if (h.next > (this.took.get(h.key) ?? -1)) this.took.set(h.key, h.next);
       const prev = this.handed.get(h.key);
       if (prev && prev.next >= h.next) continue;
       this.handed.set(h.key, { next: h.next, ts: h.ts ?? prev?.ts });
@@ -497,6 +506,7 @@ export class KafkaSource implements Source {
   async close(): Promise<void> {
     this.closed = true;
     this.ackedNow();
+    this.rebalancing = undefined;
     this.rebalanced();
     // a transaction still open here belongs to a failed run: abort it rather than leave it to time out
     await this.eos?.abort();
