@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Serde;
@@ -51,6 +52,13 @@ public final class StreamTableJoin {
 
   /** Records the joiner has taken in; once it reaches --stop-after the app closes (flushing and committing). */
   static final LongAdder JOINED = new LongAdder();
+  /** When the joiner first ran (System.nanoTime()), 0 before: startup and the table's restore end there. */
+  static final AtomicLong FIRST = new AtomicLong();
+
+  static void joined() {
+    if (FIRST.get() == 0) FIRST.compareAndSet(0, System.nanoTime());
+    JOINED.increment();
+  }
 
   /** A stream value as text, with the join key read out of it once, when it is deserialised. */
   record Click(String text, String user) {}
@@ -146,7 +154,7 @@ public final class StreamTableJoin {
       KStream<String, Click> clicks = builder.stream(input, Consumed.with(Serdes.String(), CLICK_TEXT));
       clicks
           .leftJoin(users, (key, click) -> click.user(), (click, row) -> {
-            JOINED.increment();
+            joined();
             return splice(click.text(), row);
           })
           .to(output, Produced.with(Serdes.String(), Serdes.String()));
@@ -158,7 +166,7 @@ public final class StreamTableJoin {
             JsonNode u = click.get("user");
             return u == null || u.isNull() || u.isContainerNode() ? null : u.asText();
           }, (click, row) -> {
-            JOINED.increment();
+            joined();
             ObjectNode out = ((ObjectNode) click).deepCopy();
             out.set("profile", row == null ? NullNode.getInstance() : row);
             return (JsonNode) out;
@@ -185,8 +193,10 @@ public final class StreamTableJoin {
     }
     double processed = (System.nanoTime() - t0) / 1e9;
     boolean clean = streams.close(Duration.ofSeconds(60));
-    System.err.printf("kafka-streams: %d records joined in %.2f s, closed in %.2f s more%s%n", JOINED.sum(), processed,
-        (System.nanoTime() - t0) / 1e9 - processed, clean ? "" : " (close timed out)");
+    long first = FIRST.get();
+    System.err.printf("kafka-streams: %d records joined in %.2f s, closed in %.2f s more%s; first record joined at %.2f s%n",
+        JOINED.sum(), processed, (System.nanoTime() - t0) / 1e9 - processed, clean ? "" : " (close timed out)",
+        first == 0 ? Double.NaN : (first - t0) / 1e9);
     System.exit(streams.state() == KafkaStreams.State.NOT_RUNNING && clean ? 0 : 1);
   }
 }
