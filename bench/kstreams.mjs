@@ -150,7 +150,10 @@ function run(what, argv, timeoutMs) {
     child.on('close', (code) => {
       clearTimeout(timer);
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (code !== 0) return reject(new Error(`${what} failed (exit ${code}):\n${err.trim().split('\n').slice(-8).join('\n')}`));
+      if (code !== 0) {
+        fs.rmSync(usageFile, { force: true });
+        return reject(new Error(`${what} failed (exit ${code}):\n${err.trim().split('\n').slice(-8).join('\n')}`));
+      }
       resolve({ s, ...usage(usageFile), stderr: err });
     });
   });
