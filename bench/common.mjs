@@ -86,6 +86,26 @@ if (!GEN[DATA]) {
   process.exit(2);
 }
 
+/** The table row of user u<i> that the join benches use: {id, tier, since, score}. */
+export const userRow = (i) => ({ id: `u${i}`, tier: ['free', 'pro', 'team'][i % 3], since: 1700000000000 + i * 1000, score: ((i * 7919) % 1000) / 10 });
+
+/** bench/out/users-<rows>.ndjson: one row per user u0…u<rows-1>, `{key, value: userRow(i)}` as `table --snapshot` writes rows. Made once. */
+export function usersFile(rows) {
+  fs.mkdirSync(outDir, { recursive: true });
+  const f = path.join(outDir, `users-${rows}.ndjson`);
+  if (fs.existsSync(f) && countLines(f) === rows) return f;
+  const fd = fs.openSync(`${f}.tmp`, 'w');
+  let s = '';
+  for (let i = 0; i < rows; i++) {
+    s += JSON.stringify({ key: `u${i}`, value: userRow(i) }) + '\n';
+    if (s.length > 1 << 20) { fs.writeSync(fd, s); s = ''; }
+  }
+  fs.writeSync(fd, s);
+  fs.closeSync(fd);
+  fs.renameSync(`${f}.tmp`, f);
+  return f;
+}
+
 /** Median, min and max of a list of figures (a bench's runs). */
 export function spread(xs) {
   const s = [...xs].sort((a, b) => a - b);

@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { broker, cli, clicksInput, countLines, DATA, fmtSpread, flag, node, opt, outDir, q, say, spread } from './common.mjs';
+import { broker, cli, clicksInput, countLines, DATA, fmtSpread, flag, node, opt, outDir, q, say, spread, usersFile } from './common.mjs';
 
 const N = Number(opt('--records', 1_000_000));
 const ROWS = Number(opt('--rows', 100_000));
@@ -26,21 +26,6 @@ const hasTime = fs.existsSync(TIME);
 fs.mkdirSync(outDir, { recursive: true });
 const { input, bytes } = clicksInput(N);
 
-/** users-<rows>.ndjson: one row per user u0…u<rows-1>, as `table --snapshot` writes rows. Made once. */
-function usersFile(rows) {
-  const f = path.join(outDir, `users-${rows}.ndjson`);
-  if (fs.existsSync(f) && countLines(f) === rows) return f;
-  const fd = fs.openSync(`${f}.tmp`, 'w');
-  let s = '';
-  for (let i = 0; i < rows; i++) {
-    s += JSON.stringify({ key: `u${i}`, value: { id: `u${i}`, tier: ['free', 'pro', 'team'][i % 3], since: 1700000000000 + i * 1000, score: ((i * 7919) % 1000) / 10 } }) + '\n';
-    if (s.length > 1 << 20) { fs.writeSync(fd, s); s = ''; }
-  }
-  fs.writeSync(fd, s);
-  fs.closeSync(fd);
-  fs.renameSync(`${f}.tmp`, f);
-  return f;
-}
 const users = usersFile(ROWS);
 
 const handLoop = path.join(outDir, 'hand-join.mjs');
