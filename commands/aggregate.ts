@@ -18,6 +18,7 @@ const aggregate: CommandSpec = {
   ],
   options: [
     { flags: '--by <expr>', kind: 'list', description: 'Group key (repeat for a composite key); after session, sliding or count windows put it on `window` instead' },
+    { flags: '--materialize <topic>', description: 'Also keep every result as a row of a queryable table: a compacted topic (made when missing) that `kstream lookup <topic> <key>` and `table` read; needs --by' },
     { flags: '--emit <mode>', kind: 'enum', choices: ['final', 'update', 'end'], description: 'final: one result per window when it closes (windowed default) | update: after every change (rolling default) | end: rolling, one result per key at end of input' },
   ],
   stage(args: string[], opts: Opts, ctx) {
@@ -26,7 +27,14 @@ const aggregate: CommandSpec = {
     if (emit !== undefined && emit !== 'final' && emit !== 'update' && emit !== 'end') {
       throw new UsageError(`invalid --emit \`${emit}\``, 'use final, update or end');
     }
+    let table;
+    if (opts.materialize !== undefined) {
+      if (!list(opts.by).length) throw new UsageError('--materialize needs --by: the table\'s rows are keyed by the group key', 'add --by <expr>, e.g. --by r.page');
+      if (!ctx.run.materialize) throw new UsageError('--materialize writes to Kafka, which this run does not reach', 'run it as a command of its own (kstream … + aggregate … --materialize <topic>), not inside bench --pipeline');
+      table = ctx.run.materialize(String(opts.materialize));
+    }
     return new AggregateStage({
+      table,
       plan,
       args: plan.args.map((a) => compileExpr(a, 'aggregate argument', ctx.carries, ctx.fused)),
       by: list(opts.by).map((s) => compileExpr(s, '--by expression', ctx.carries, ctx.fused)),

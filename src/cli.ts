@@ -95,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
   const run = new RunContext();
   // dead letters to Kafka load the Kafka layer only for a run that names such a target
   if (segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq=kafka:'))) (await import('./kafka/connect/run.js')).installKafkaLetters(run);
+  if (segments.some((s) => s.opts.materialize !== undefined)) (await import('./kafka/connect/run.js')).installMaterialize(run);
   const { source, stages, sink } = assemble(segments, run);
   const quiet = segments.some((s) => s.opts.quiet);
   const metrics = await serveMetrics(segments, run, quiet);

@@ -1,4 +1,5 @@
-import { Rec, WATERMARK } from '../pipeline/record.js';
+import { encodeValue, Rec, WATERMARK } from '../pipeline/record.js';
+import type { TableWriter } from '../pipeline/run-context.js';
 import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type PartMetrics, type StatefulStage } from '../pipeline/stage.js';
 import type { RecordErrors } from '../pipeline/onerror.js';
 import { RuntimeError, UsageError } from '../pipeline/errors.js';
@@ -42,6 +43,8 @@ export interface AggregateStageOptions {
   /** Bad values and expressions that threw (per --on-error). */
   errors: RecordErrors;
   dropControl?: boolean;
+  /** `--materialize`: every result also goes here as a table row (key: the result's key; a retraction deletes). */
+  table?: TableWriter;
 }
 
 interface Acc {
@@ -139,6 +142,23 @@ export class AggregateStage implements StatefulStage {
   }
 
   process(batch: Rec[], out: Rec[]): void {
+    const from = out.length;
+    this.processBatch(batch, out);
+    if (this.o.table) this.materialize(out, from);
+  }
+
+  /** The results among out[from..] as rows of the --materialize table (the controls passed on are not results). */
+  private materialize(out: Rec[], from: number): void {
+    const t = this.o.table!;
+    for (let i = from; i < out.length; i++) {
+      const r = out[i];
+      if (r.ctl !== undefined) continue;
+      const v = r.value as { emit?: string };
+      t.put(typeof r.key === 'string' ? r.key : null, v.emit === 'retract' ? null : encodeValue(r), r.ts);
+    }
+  }
+
+  private processBatch(batch: Rec[], out: Rec[]): void {
     const drop = !!this.o.dropControl;
     for (let i = 0; i < batch.length; i++) {
       const rec = batch[i];
@@ -408,6 +428,12 @@ export class AggregateStage implements StatefulStage {
   }
 
   end(out: Rec[]): void {
+    const from = out.length;
+    this.endAll(out);
+    if (this.o.table) this.materialize(out, from);
+  }
+
+  private endAll(out: Rec[]): void {
     if (this.mode === 'windowed') {
       if (this.spec!.type === 'count') {
         const open = this.table.values().sort((a, b) => cmpText(a.kt, b.kt) || a.start - b.start || cmpText(a.inner, b.inner));

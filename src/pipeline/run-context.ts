@@ -18,12 +18,23 @@ export interface DeadLetterSink {
   add(letter: DeadLetter): void;
 }
 
+/**
+ * Rows of a materialized table (`aggregate --materialize <name>`): a compacted topic `lookup` and `table` read.
+ * Sent before the batch's offsets are committed (inside its transaction under --exactly-once), like dead letters.
+ */
+export interface TableWriter {
+  /** A row: its key, its value's JSON (null: the key is deleted) and time. */
+  put(key: string | null, value: string | null, ts: number | undefined): void;
+}
+
 export class RunContext {
   /**
    * Dead-letter topics (`--on-error dlq=kafka:<topic>`): installed by the CLI from the Kafka layer when a run names
    * one, so a run that does not never loads Kafka code.
    */
   kafkaLetters: ((topic: string) => DeadLetterSink) | undefined;
+  /** Materialized tables (`--materialize <name>`): installed by the CLI from the Kafka layer when a run names one. */
+  materialize: ((topic: string) => TableWriter) | undefined;
   private readonly slots = new Map<string, unknown>();
   private readonly closers: (() => Promise<void>)[] = [];
   private readonly checks: (() => Promise<void>)[] = [];

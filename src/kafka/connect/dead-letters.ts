@@ -36,7 +36,23 @@ export class KafkaDeadLetters implements DeadLetterSink {
   sent = 0;
 
   /** `cfg` and `eos`: the run's connection settings and its transactions, asked for when a send starts. */
-  constructor(readonly topic: string, private readonly cfg: () => KafkaConfig, private readonly eos: () => ExactlyOnce | undefined) {}
+  /**
+   * `table`: a materialized table's rows instead (`put`), into a compacted topic made when missing — the same
+   * batching, flush before commit and transactions as dead letters.
+   */
+  constructor(readonly topic: string, private readonly cfg: () => KafkaConfig, private readonly eos: () => ExactlyOnce | undefined, private readonly table = false) {}
+
+  /** A materialized table's row (key, value JSON or null for a deletion). */
+  put(key: string | null, value: string | null, ts: number | undefined): void {
+    if (this.failure !== undefined) throw this.failure;
+    this.keys.push(key);
+    this.values.push(value);
+    this.headers.push([]);
+    this.timestamps.push(ts ?? Date.now());
+    if (this.values.length >= SEND_AT && !this.eos()) {
+      this.flush().catch((e) => (this.failure ??= e));
+    }
+  }
 
   add(l: DeadLetter): void {
     if (this.failure !== undefined) throw this.failure;
@@ -89,7 +105,9 @@ export class KafkaDeadLetters implements DeadLetterSink {
       const client = (this.client = await openKafka(this.cfg()));
       await client.connect();
       if (!(await client.topicExists(this.topic))) {
-        throw new MissingTopic(this.topic, `dead-letter topics are not created for you: \`kstream topics create ${this.topic}\``);
+        if (!this.table) throw new MissingTopic(this.topic, `dead-letter topics are not created for you: \`kstream topics create ${this.topic}\``);
+        // one row per key is what a table keeps: compaction drops the older ones
+        await client.createTopic(this.topic, { partitions: 1, configs: { 'cleanup.policy': 'compact' } });
       }
       this.producer = client.producer({ acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 });
     })();

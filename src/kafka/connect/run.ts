@@ -30,6 +30,14 @@ export class KafkaRun {
     return d;
   }
 
+  /** The rows of a materialized table (`--materialize <topic>`), sent and committed as dead letters are. */
+  materialized(topic: string): KafkaDeadLetters {
+    this.writes.add(topic);
+    let d = this.letters.get(topic);
+    if (!d) this.letters.set(topic, (d = new KafkaDeadLetters(topic, () => this.cfg ?? connectionConfig({}, process.env), () => this.eos, true)));
+    return d;
+  }
+
   /** Sends every letter collected so far and waits for the broker's acknowledgement (before offsets are committed). */
   async flushLetters(): Promise<void> {
     for (const d of this.letters.values()) await d.flush();
@@ -63,5 +71,18 @@ export function installKafkaLetters(run: RunContext): void {
       run.beforeStart(() => letters.connect());
     }
     return letters;
+  };
+}
+
+/** Lets `aggregate --materialize <topic>` work in this run (called by the CLI when a run names one). */
+export function installMaterialize(run: RunContext): void {
+  const checked = new Set<string>();
+  run.materialize = (topic) => {
+    const rows = kafkaRun(run).materialized(topic);
+    if (!checked.has(topic)) {
+      checked.add(topic);
+      run.beforeStart(() => rows.connect());
+    }
+    return rows;
   };
 }
