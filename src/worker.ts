@@ -10,7 +10,7 @@ import type { Task } from './pipeline/parallel.js';
 import { commands } from '../commands/index.js';
 
 const port = parentPort!;
-const proc = await ChunkProcessor.create(workerData.segments as string[][], commands);
+const proc = await ChunkProcessor.create(workerData.segments as string[][], commands, true);
 let reader: RangeReader | undefined;
 port.on('message', (m: Task | { end: true }) => {
   if ('end' in m) {

@@ -290,3 +290,22 @@ test('the default output keeps the record\'s own text and adds the member at its
   assert.deepEqual(read.stdout.trim().split('\n'), ['null', '"Home"', '"Home"', 'null', '"Home"']);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('a join against a file runs on threads over a large input: the same output as one thread, one load line', () => {
+  const input = runSync(['gen', '--preset', 'clicks', '--count', '120000', '--seed', '4']).stdout; // ~12 MB: workers take over
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-join-'));
+  const users = path.join(dir, 'users.ndjson');
+  fs.writeFileSync(users, Array.from({ length: 5000 }, (_, i) => JSON.stringify({ key: `u${i}`, value: { tier: i % 3 } })).join('\n') + '\n');
+  const args = ['join', `file:${users}`, '--on', 'r.user', '--as', 'u'];
+  const threaded = runSync(args, input, { env: { KSTREAM_WORKERS: '2' } });
+  const single = runSync(args, input, { env: { KSTREAM_WORKERS: '0' } });
+  assert.equal(threaded.code, 0, threaded.stderr);
+  assert.equal(threaded.stdout, single.stdout);
+  assert.ok(threaded.stdout.length > input.length);
+  assert.equal(threaded.stderr.match(/loaded/g).length, 1, threaded.stderr);
+  // the counters add up over the threads
+  const m = /join: matched=(\d+) no-match=(\d+)/.exec(threaded.stderr);
+  assert.equal(Number(m[1]) + Number(m[2]), 120_000, threaded.stderr);
+  assert.match(single.stderr, new RegExp(`join: matched=${m[1]} no-match=${m[2]}`));
+  fs.rmSync(dir, { recursive: true });
+});

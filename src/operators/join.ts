@@ -62,6 +62,8 @@ export class JoinStage implements Stage {
    */
   readonly keepsValue: boolean;
   readonly reads: FieldNeeds;
+  /** A table that does not change (a file) makes the join a function of each record: it may run on threads. */
+  readonly stateless: boolean;
   readonly table: Table | VersionedTable;
   private pump: Promise<void> | undefined;
   private failure: unknown;
@@ -82,13 +84,14 @@ export class JoinStage implements Stage {
     this.reads = o.select ? mergeNeeds(o.on.needs, o.select.needs) : o.on.needs;
     if (o.asOf?.time) this.reads = mergeNeeds(this.reads, o.asOf.time.needs);
     this.keepsValue = !o.select;
+    this.stateless = !o.side.follows;
     this.all = this.reads === 'all';
     this.member = `${JSON.stringify(o.as)}:`;
     this.quoted = JSON.stringify(o.as);
     this.table = o.asOf ? new VersionedTable(o.asOf.historyMs) : new Table();
   }
 
-  async open(): Promise<void> {
+  async open(how?: { quiet?: boolean }): Promise<void> {
     const t0 = Date.now();
     let loaded!: () => void;
     let failed!: (e: unknown) => void;
@@ -113,7 +116,7 @@ export class JoinStage implements Stage {
     })();
     await ready;
     const t = this.table;
-    this.o.log?.(`kstream: join: ${this.o.side.name} loaded, ${t.size.toLocaleString('en')} row${t.size === 1 ? '' : 's'} (${t.updates.toLocaleString('en')} read) in ${((Date.now() - t0) / 1000).toFixed(2)} s${this.o.side.follows ? '; following it' : ''}`);
+    if (!how?.quiet) this.o.log?.(`kstream: join: ${this.o.side.name} loaded, ${t.size.toLocaleString('en')} row${t.size === 1 ? '' : 's'} (${t.updates.toLocaleString('en')} read) in ${((Date.now() - t0) / 1000).toFixed(2)} s${this.o.side.follows ? '; following it' : ''}`);
   }
 
   process(batch: Rec[], out: Rec[]): void {

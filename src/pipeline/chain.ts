@@ -53,8 +53,8 @@ export class Chain {
   }
 
   /** Stages with side inputs load them, in order, before the first batch. */
-  async open(): Promise<void> {
-    for (const st of this.stages) await st.open?.();
+  async open(how?: { quiet?: boolean }): Promise<void> {
+    for (const st of this.stages) await st.open?.(how);
   }
 
   /** Every stage releases its side inputs, also after a failure; the first error is thrown after all were tried. */

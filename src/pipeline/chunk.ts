@@ -45,8 +45,10 @@ export class ChunkProcessor {
     private readonly dropControl: boolean,
   ) {}
 
-  static async create(segments: string[][], commands: Commands): Promise<ChunkProcessor> {
+  /** `quiet`: a worker thread, which loads its stages' side inputs without saying so (the main thread says it once). */
+  static async create(segments: string[][], commands: Commands, quiet = false): Promise<ChunkProcessor> {
     const { chain, first, last } = await chainOf(segments, commands, 'a worker thread');
+    await chain.open({ quiet });
     const inputErrors = new RecordErrors(parseOnError(first.opts.onError), 'stdin');
     const decoder = new NdjsonDecoder(chain.plan(), inputErrors, relative);
     return new ChunkProcessor(chain, decoder, inputErrors, last.opts.watermarks === false);

@@ -20,7 +20,10 @@ export interface Stage {
   readonly keepsValue: boolean;
   /** What the stage's output records carry whatever its input had (aggregate results: a key and a time). */
   readonly gives?: Partial<Carried>;
-  /** True for stateless stages (map, filter, flatmap): batches may then be processed on several threads. */
+  /**
+   * True for stateless stages (map, filter, flatmap, a join against a file): batches may then be processed on
+   * several threads, each with its own instance (opened in each thread).
+   */
   readonly stateless?: boolean;
   process(batch: Rec[], out: Rec[]): void;
   /** End of input: emit whatever state is still open (windows close at end of input). */
@@ -35,7 +38,7 @@ export interface Stage {
    * Before the first batch: a stage with a side input (a join's table) reads it to the end offsets seen at start,
    * so no stream record meets a half-loaded table. The drivers await it; it may keep the side following after.
    */
-  open?(): Promise<void>;
+  open?(how?: { quiet?: boolean }): Promise<void>;
   /** After the last batch (or a failure): releases what `open` started. */
   close?(): Promise<void>;
 }
