@@ -139,7 +139,11 @@ test('--as-of keeps history for --history behind the newest row: an older record
   const { j } = await joinOf(sideOf(T), { left: true, select: 'o', asOf: { historyMs: 75 } });
   // history reaches back to 100 - 75 = 25: a lookup at 25 still finds v20b (the version in force then), one at 24 is too old
   assert.deepEqual(push(j, [stream('k', 'a', 24), stream('k', 'b', 25), stream('k', 'c', 29), stream('k', 'd', 31)]).map((x) => x[0]), [null, 'v20b', 'v20b', 'v30']);
-  assert.equal(j.counters()['older-than-history'], 1);
+  // a left join passes it on unmatched; an inner one drops it, counted by why
+  assert.equal(j.counters().unmatched, 1);
+  const { j: inner } = await joinOf(sideOf(T), { select: 'o', asOf: { historyMs: 75 } });
+  assert.deepEqual(push(inner, [stream('k', 'a', 24), stream('k', 'b', 25)]).map((x) => x[0]), ['v20b']);
+  assert.deepEqual(inner.counters(), { matched: 1, 'no-match': 0, 'older-than-history': 1 });
   // with --time the event time comes from the record
   const { j: j2 } = await joinOf(sideOf(T), { select: 'o', asOf: { historyMs: 1000, time: compileExpr('r.at', '--time expression') }, on: 'r.k' });
   assert.deepEqual(push(j2, [stream(null, { k: 'k', at: '1970-01-01T00:00:00.015Z' }, 999)]).map((x) => x[0]), ['v10']);

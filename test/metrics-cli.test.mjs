@@ -135,3 +135,18 @@ test('control lines are not records: watermarks in the input count neither in no
   assert.equal(valueOf(m, 'kstream_records_in_total'), 2);
   assert.equal(valueOf(m, 'kstream_records_out_total'), 2);
 });
+
+test('a join: matches counted, records without a row dropped by reason, table rows as state entries', { timeout: 60_000 }, async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-metrics-join-'));
+  const table = path.join(dir, 't.ndjson');
+  fs.writeFileSync(table, '{"key":"a","value":1}\n{"key":"b","value":2}\n');
+  const m = await scrapedAfter(['join', `file:${table}`, '--on', 'r.k'], '{"k":"a"}\n{"k":"x"}\n{"k":"b"}\n{}\n{"k":"a"}\n', 3);
+  assert.equal(valueOf(m, 'kstream_join_matches_total', { stage: '0:join' }), 3);
+  assert.equal(valueOf(m, 'kstream_records_dropped_total', { reason: 'no-match' }), 1);
+  assert.equal(valueOf(m, 'kstream_records_dropped_total', { reason: 'no-key' }), 1);
+  assert.equal(valueOf(m, 'kstream_state_entries', { stage: '0:join' }), 2);
+  fs.rmSync(dir, { recursive: true });
+});

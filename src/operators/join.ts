@@ -145,6 +145,7 @@ export class JoinStage implements Stage {
         continue;
       }
       let row: { value: unknown; ts: number | undefined; json?: string } | undefined;
+      let tooOld = false;
       if (k !== null) {
         if (this.table instanceof Table) row = this.table.get(k);
         else {
@@ -153,15 +154,19 @@ export class JoinStage implements Stage {
           const found = this.table.at(k, t);
           if (found === TOO_OLD) {
             // beyond the history: no answer, which a left join gives as null
-            this.tooOld++;
-            if (!left) continue;
+            tooOld = true;
+            if (!left) {
+              this.tooOld++;
+              continue;
+            }
           } else row = found;
         }
       }
       if (!row) {
-        if (k === null) this.noKey++;
         if (!left) {
-          if (k !== null) this.noMatch++;
+          // counted by why it is dropped (a left join passes these on, unmatched)
+          if (k === null) this.noKey++;
+          else if (!tooOld) this.noMatch++;
           continue;
         }
         this.unmatched++;

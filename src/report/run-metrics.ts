@@ -22,7 +22,7 @@ interface MeteredPart {
 const LOOP_RESOLUTION_MS = 20;
 
 /** Counter names of the parts (runner.ts collectCounters) that mean a record was not passed on, by reason. */
-const DROPPED = ['late', 'skipped', 'dead-lettered', 'invalid-time', 'duplicates', 'no-id', 'not-recordable'];
+const DROPPED = ['late', 'skipped', 'dead-lettered', 'invalid-time', 'duplicates', 'no-id', 'not-recordable', 'no-match', 'no-key', 'null-value', 'older-than-history'];
 /** Of those, the ones that are bad records (handled by --on-error), not a stage doing its job. */
 const ERRORS = new Set(['skipped', 'dead-lettered', 'invalid-time', 'not-recordable']);
 
@@ -43,6 +43,7 @@ const FAMILIES = {
   errors: ['counter', 'kstream_errors_total', 'Bad records handled by --on-error (skipped, dead-lettered, invalid time, not recordable)'],
   reconnects: ['counter', 'kstream_reconnects_total', 'Connections to the Kafka brokers restored after an outage'],
   windowsOpen: ['gauge', 'kstream_windows_open', 'Windows a window stage holds open'],
+  joinMatches: ['counter', 'kstream_join_matches_total', 'Records a join found a table row for'],
   stateEntries: ['gauge', 'kstream_state_entries', "Entries of a stateful stage's state (accumulators, remembered ids)"],
   cpu: ['counter', 'process_cpu_seconds_total', 'User and system CPU time spent, in seconds'],
   rss: ['gauge', 'process_resident_memory_bytes', 'Resident memory size in bytes'],
@@ -101,7 +102,7 @@ export class RunMetrics {
    * reason and errors from their counters, consumer lag, reconnects, windows and state entries of each stage.
    */
   watch(source: MeteredPart | undefined, stages: readonly MeteredPart[], sink: MeteredPart | undefined, counted = true): void {
-    const { bytesIn, bytesOut, dropped, errors, reconnects, lagRecords, lagSeconds, windowsOpen, stateEntries, stageSeconds } = this.f;
+    const { bytesIn, bytesOut, dropped, errors, reconnects, lagRecords, lagSeconds, windowsOpen, stateEntries, stageSeconds, joinMatches } = this.f;
     // a stage's label: its index among the stages, and its command
     const labels = stages.map((st, i) => ({ stage: `${i}:${st.name}` }));
     this.stageSeries = labels.map((l) => stageSeconds.at(l));
@@ -144,6 +145,8 @@ export class RunMetrics {
       stateEntries.clear();
       stages.forEach((st, i) => {
         const m = of(st);
+        const c = counts.find((x) => x.p === st)?.c;
+        if (counted && st.name === 'join' && c?.matched !== undefined) joinMatches.set(c.matched, labels[i]);
         if (m?.windowsOpen !== undefined) windowsOpen.set(m.windowsOpen, labels[i]);
         if (m?.stateEntries !== undefined) stateEntries.set(m.stateEntries, labels[i]);
       });

@@ -55,7 +55,7 @@ test('join global: fused and piped give the same records; inner drops what has n
   assert.deepEqual(sorted(fused.stdout), want);
   assert.deepEqual(sorted(piped.stdout), want);
   assert.match(fused.stderr, new RegExp(`kstream: join: global:${c} loaded, 2 rows \\(6 read\\) in [\\d.]+ s; following it`));
-  assert.match(fused.stderr, /join: matched=2 unmatched=2 no-key=1/);
+  assert.match(fused.stderr, /join: matched=2 unmatched=2 table-null-keys=1\n/);
   const inner = await ok(`${KS} consume ${o} --exit + ${join}`);
   assert.deepEqual(sorted(inner.stdout), [want[0], want[2]]);
   // the record key stays the order's
