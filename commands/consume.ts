@@ -118,7 +118,7 @@ const consume: CommandSpec = {
       quiet: ctx.quiet,
     }, kafkaRun(ctx.run));
     // Stateful stages after a group consumer checkpoint into the group's changelog; unused otherwise.
-    if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`), kafkaRun(ctx.run));
+    if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`), kafkaRun(ctx.run), ctx.quiet ? undefined : ctx.log);
     (source as Source).checkpointMs = parseDuration(opts.commitInterval ?? '1s', '--commit-interval');
     return source;
   },

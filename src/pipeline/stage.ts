@@ -83,6 +83,8 @@ export interface PartMetrics {
   windowsOpen?: number;
   /** Entries of the stage's state (accumulators, remembered ids). */
   stateEntries?: number;
+  /** A source whose stages' state is restored from a changelog: entries read so far, seconds taken, finished. */
+  restore?: { entries: number; seconds: number; done: boolean };
 }
 
 /** `all` = needs the whole value; a list = only these top-level fields; `none` = never looks at the value. */
@@ -242,6 +244,8 @@ export interface StateBackend {
   deferredTo?: StatefulStage[];
   /** Set by the runner before the source starts: the names of the stages whose state it keeps (none: unused). */
   keeps?: string[];
+  /** How far restoring is (for --metrics): changelog entries read so far, seconds, finished. */
+  progress?(): { entries: number; seconds: number; done: boolean } | undefined;
   /** After restore: where the checkpointed state says reading resumes (the source starts there if that is later). */
   positions?: Map<string, number>;
   close?(): Promise<void>;

@@ -44,6 +44,9 @@ const FAMILIES = {
   reconnects: ['counter', 'kstream_reconnects_total', 'Connections to the Kafka brokers restored after an outage'],
   windowsOpen: ['gauge', 'kstream_windows_open', 'Windows a window stage holds open'],
   joinMatches: ['counter', 'kstream_join_matches_total', 'Records a join found a table row for'],
+  restoreRecords: ['gauge', 'kstream_state_restore_records', 'Changelog records read to restore the state of the stateful stages, so far'],
+  restoreSeconds: ['gauge', 'kstream_state_restore_seconds', 'Seconds the state restore has taken (so far, while kstream_state_restore_done is 0)'],
+  restoreDone: ['gauge', 'kstream_state_restore_done', '1 once the state is restored, 0 while it is being read'],
   stateEntries: ['gauge', 'kstream_state_entries', "Entries of a stateful stage's state (accumulators, remembered ids)"],
   cpu: ['counter', 'process_cpu_seconds_total', 'User and system CPU time spent, in seconds'],
   rss: ['gauge', 'process_resident_memory_bytes', 'Resident memory size in bytes'],
@@ -102,7 +105,7 @@ export class RunMetrics {
    * reason and errors from their counters, consumer lag, reconnects, windows and state entries of each stage.
    */
   watch(source: MeteredPart | undefined, stages: readonly MeteredPart[], sink: MeteredPart | undefined, counted = true): void {
-    const { bytesIn, bytesOut, dropped, errors, reconnects, lagRecords, lagSeconds, windowsOpen, stateEntries, stageSeconds, joinMatches } = this.f;
+    const { bytesIn, bytesOut, dropped, errors, reconnects, lagRecords, lagSeconds, windowsOpen, stateEntries, stageSeconds, joinMatches, restoreRecords, restoreSeconds, restoreDone } = this.f;
     // a stage's label: its index among the stages, and its command
     const labels = stages.map((st, i) => ({ stage: `${i}:${st.name}` }));
     this.stageSeries = labels.map((l) => stageSeconds.at(l));
@@ -132,6 +135,11 @@ export class RunMetrics {
       const of = (part: MeteredPart | undefined) => counts.find((x) => x.p === part)?.m;
       const src = of(source);
       if (src?.bytes !== undefined) bytesIn.set(src.bytes);
+      if (src?.restore) {
+        restoreRecords.set(src.restore.entries);
+        restoreSeconds.set(src.restore.seconds);
+        restoreDone.set(src.restore.done ? 1 : 0);
+      }
       const snk = of(sink);
       if (snk?.bytes !== undefined) bytesOut.set(snk.bytes);
       lagRecords.clear();

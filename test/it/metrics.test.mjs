@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { itContext } from '../helpers/broker.mjs';
-import { start } from '../helpers/spawn.mjs';
+import { KS, start } from '../helpers/spawn.mjs';
 import { metricsUrl, scrape, valueOf } from '../helpers/prometheus.mjs';
 
 const ctx = await itContext();
@@ -78,4 +78,35 @@ test('consume --group --metrics: lag per partition while the reader holds back, 
   }
   const r = await c.exited;
   assert.equal(r.code, 130, r.stderr);
+});
+
+test('a stateful job restarted from its changelog says how long the restore took, on stderr and in /metrics', { timeout: 120_000 }, async () => {
+  const input = await ctx.createTopic('restore-in', 2);
+  const group = ctx.groupName('restore');
+  ctx.topics.push(`${group}-kstream-state`);
+  await ok(`${KS} gen --preset clicks --count 5000 --seed 2 | ${KS} produce ${input} --key r.user --quiet`);
+  const job = `${KS} consume ${input} --group ${group} + aggregate count --by r.page`;
+  // the first run builds the state and stops with it checkpointed
+  const first = start(`exec ${job} --quiet`, { env, stdin: 'ignore', stdout: 'ignore' });
+  await new Promise((r) => setTimeout(r, 4000));
+  first.kill('SIGTERM');
+  assert.equal((await first.exited).code, 130);
+  const p = start(`exec ${job} --metrics 127.0.0.1:0`, { env, stdin: 'ignore', stdout: 'ignore' });
+  try {
+    const url = await metricsUrl(p);
+    let m;
+    for (let i = 0; i < 100; i++) {
+      m = await scrape(url);
+      if (valueOf(m, 'kstream_state_restore_done') === 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(valueOf(m, 'kstream_state_restore_done'), 1);
+    assert.ok(valueOf(m, 'kstream_state_restore_records') > 0);
+    assert.ok(valueOf(m, 'kstream_state_restore_seconds') >= 0);
+    await p.waitFor(() => /state: restored/.test(p.stderr()), 10_000);
+    assert.match(p.stderr(), /kstream: state: restored \d+ entries of `aggregate` from `it-restore-[^`]+-kstream-state` \([\d,]+ records read\) in \d+\.\d\d s\n/);
+  } finally {
+    p.kill('SIGTERM');
+    await p.exited;
+  }
 });

@@ -475,7 +475,7 @@ export class KafkaSource implements Source {
     }
     // partitions the group took away are no one's lag here
     for (const k of this.handed.keys()) if (!assigned.has(k)) this.handed.delete(k);
-    return { lag, reconnects: this.client?.reconnects?.() ?? 0 };
+    return { lag, reconnects: this.client?.reconnects?.() ?? 0, restore: this.state?.keeps?.length ? this.state.progress?.() : undefined };
   }
 
   positions(batch: Rec[]): SourcePosition[] {

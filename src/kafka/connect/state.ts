@@ -38,8 +38,19 @@ export class KafkaStateBackend implements StateBackend {
   private ready = false;
   readonly positions = new Map<string, number>();
 
-  constructor(private readonly cfg: KafkaConfig, readonly topic: string, private readonly run: KafkaRun) {
+  /** Restoring: when it started, entries read so far, when it ended. */
+  private restoreStart: number | undefined;
+  private restoreRead = 0;
+  private restoreEnd: number | undefined;
+
+  /** `log`: where the restore says how long it took (none under --quiet). */
+  constructor(private readonly cfg: KafkaConfig, readonly topic: string, private readonly run: KafkaRun, private readonly log?: (line: string) => void) {
     run.writes.add(topic);
+  }
+
+  progress(): { entries: number; seconds: number; done: boolean } | undefined {
+    if (this.restoreStart === undefined) return undefined;
+    return { entries: this.restoreRead, seconds: ((this.restoreEnd ?? Date.now()) - this.restoreStart) / 1000, done: this.restoreEnd !== undefined };
   }
 
   private async connect(): Promise<KafkaClient> {
@@ -51,6 +62,16 @@ export class KafkaStateBackend implements StateBackend {
   }
 
   async restore(stages: StatefulStage[]): Promise<void> {
+    this.restoreStart = Date.now();
+    try {
+      await this.restoreFrom(stages);
+    } finally {
+      this.restoreEnd = Date.now();
+    }
+    if (this.restored) this.log?.(`kstream: state: restored ${this.restored.toLocaleString('en')} entr${this.restored === 1 ? 'y' : 'ies'} of ${stages.map((s) => `\`${s.name}\``).join(', ')} from \`${this.topic}\` (${this.restoreRead.toLocaleString('en')} records read) in ${((this.restoreEnd - this.restoreStart) / 1000).toFixed(2)} s`);
+  }
+
+  private async restoreFrom(stages: StatefulStage[]): Promise<void> {
     this.names = stages.map((s) => s.name);
     this.ready = true;
     const client = await this.connect();
@@ -77,6 +98,7 @@ export class KafkaStateBackend implements StateBackend {
         for await (const fetched of consumer.batches()) {
           for (const part of fetched) {
             for (const cols of part.batches) {
+              this.restoreRead += cols.count;
               for (let i = 0; i < cols.count; i++) {
                 if (cols.keyStart[i] < 0) continue;
                 const key = cols.buf.toString('utf8', cols.keyStart[i], cols.keyEnd[i]);
