@@ -11,7 +11,7 @@ import { Rec } from '../dist/src/pipeline/record.js';
 import { RecordErrors } from '../dist/src/pipeline/onerror.js';
 import { compileExpr } from '../dist/src/operators/expr.js';
 import { compileSelect, JoinStage } from '../dist/src/operators/join.js';
-import { keyText, NO_CHANGE, Table, TableSource } from '../dist/src/operators/table.js';
+import { decodeText, keyText, NO_CHANGE, Table, TableSource } from '../dist/src/operators/table.js';
 import { FileSide } from '../dist/src/io/side-file.js';
 import { runSync } from './helpers/spawn.mjs';
 
@@ -311,5 +311,23 @@ test('a join against a file runs on threads over a large input: the same output 
   const m = /join: matched=(\d+) no-match=(\d+)/.exec(threaded.stderr);
   assert.equal(Number(m[1]) + Number(m[2]), 120_000, threaded.stderr);
   assert.match(single.stderr, new RegExp(`join: matched=${m[1]} no-match=${m[2]}`));
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('review fixes: the text null is a value, not a deletion; a CR before the closing brace; refused records are not counted', () => {
+  assert.equal(decodeText('null'), 'null');
+  assert.deepEqual([decodeText('{"a":1}'), decodeText('42'), decodeText('"q"'), decodeText('Ada')], [{ a: 1 }, 42, 'q', 'Ada']);
+  const t = new Table();
+  t.apply({ key: 'k', value: 'null', ts: 1, lazy: true });
+  assert.equal(t.size, 1);
+  assert.equal(t.get('k').value, 'null');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-join-'));
+  const f = path.join(dir, 't.ndjson');
+  fs.writeFileSync(f, '{"key":"a","value":1}\n');
+  const r = runSync(['join', `file:${f}`, '--on', 'r.k', '--left', '--as', 'u', '--on-error', 'skip'], '{"k":"a"\r}\n{"k":"b" \r }\n42\n[1]\n');
+  assert.equal(r.code, 0, r.stderr);
+  for (const line of r.stdout.trim().split('\n')) JSON.parse(line);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), [{ k: 'a', u: 1 }, { k: 'b', u: null }]);
+  assert.match(r.stderr, /join: matched=1 skipped=2 unmatched=1\n/);
   fs.rmSync(dir, { recursive: true });
 });

@@ -100,7 +100,7 @@ export class JoinStage implements Stage {
     this.pump = (async () => {
       try {
         for await (const { rows, caughtUp } of this.o.side.batches()) {
-          for (const row of rows) this.table.apply(row);
+          for (const row of rows) this.table.apply(row, false);
           if (caughtUp && !caught) {
             caught = true;
             loaded();
@@ -116,7 +116,7 @@ export class JoinStage implements Stage {
     })();
     await ready;
     const t = this.table;
-    if (!how?.quiet) this.o.log?.(`kstream: join: ${this.o.side.name} loaded, ${t.size.toLocaleString('en')} row${t.size === 1 ? '' : 's'} (${t.updates.toLocaleString('en')} read) in ${((Date.now() - t0) / 1000).toFixed(2)} s${this.o.side.follows ? '; following it' : ''}`);
+    if (!how?.quiet && !this.closed) this.o.log?.(`kstream: join: ${this.o.side.name} loaded, ${t.size.toLocaleString('en')} row${t.size === 1 ? '' : 's'} (${t.updates.toLocaleString('en')} read) in ${((Date.now() - t0) / 1000).toFixed(2)} s${this.o.side.follows ? '; following it' : ''}`);
   }
 
   process(batch: Rec[], out: Rec[]): void {
@@ -135,6 +135,11 @@ export class JoinStage implements Stage {
       // a view's record has a value (an object): null can only be a whole value
       if (r === null) {
         this.nullValues++;
+        continue;
+      }
+      // refused before it is counted as matched or not
+      if (!select && (typeof r !== 'object' || Array.isArray(r))) {
+        errors.handle(rec.where(), `the stream value is ${Array.isArray(r) ? 'an array' : `a ${typeof r}`}, not an object to add \`${this.o.as}\` to`, rec.raw ?? rec.value, `build the output with --select, e.g. --select '({value: r, ${this.o.as}: o})'`);
         continue;
       }
       let k: string | null;
@@ -185,10 +190,6 @@ export class JoinStage implements Stage {
         out.push(rec);
         continue;
       }
-      if (typeof r !== 'object' || Array.isArray(r)) {
-        errors.handle(rec.where(), `the stream value is ${Array.isArray(r) ? 'an array' : `a ${typeof r}`}, not an object to add \`${this.o.as}\` to`, rec.raw ?? rec.value, `build the output with --select, e.g. --select '({value: r, ${this.o.as}: o})'`);
-        continue;
-      }
       const raw = rec.raw;
       const end = raw === undefined || raw.indexOf(this.quoted) >= 0 ? -1 : raw.lastIndexOf('}');
       if (end < 0) {
@@ -198,7 +199,7 @@ export class JoinStage implements Stage {
         // `{...r, <as>: o}` as text: the record's own text with the member added at its end — no parse of the
         // rest and no serialisation of the record; the view (or value) gains the member too, for later stages
         let p = end - 1;
-        while (p >= 0 && (raw!.charCodeAt(p) === 32 || raw!.charCodeAt(p) === 9)) p--;
+        for (let c = raw!.charCodeAt(p); p >= 0 && (c === 32 || c === 9 || c === 10 || c === 13); c = raw!.charCodeAt(--p));
         const oj = row ? (row.json ??= JSON.stringify(o)) : 'null';
         const text = raw!.slice(0, end) + (raw!.charCodeAt(p) === 123 ? '' : ',') + this.member + oj + raw!.slice(end);
         if (rec.partial && !Object.isFrozen(r)) {

@@ -27,7 +27,7 @@ export class Table {
    * Applies one row; returns the key's previous value (undefined when it had none), or NO_CHANGE when the row
    * changed nothing (no key, or a tombstone for an absent key).
    */
-  apply(row: SideRow): unknown {
+  apply(row: SideRow, wantOld = true): unknown {
     this.updates++;
     if (row.key === null) {
       this.nullKeys++;
@@ -37,12 +37,13 @@ export class Table {
     if (row.value === null) {
       if (!had) return NO_CHANGE;
       this.rows.delete(row.key);
-      return had.lazy ? resolve(had) : had.value;
+      return !wantOld ? undefined : had.lazy ? resolve(had) : had.value;
     }
     // delete first: an updated key moves to the end, as a log read again would order it
     if (had) this.rows.delete(row.key);
     this.rows.set(row.key, row.lazy ? { value: row.value, ts: row.ts, lazy: true } : { value: row.value, ts: row.ts });
-    return had ? (had.lazy ? resolve(had) : had.value) : undefined;
+    // a join never asks what a row was: its text is not decoded for nothing
+    return had && wantOld ? (had.lazy ? resolve(had) : had.value) : undefined;
   }
 
   /** The rows in order, their values decoded. */
@@ -63,6 +64,8 @@ interface Row {
 
 /** A row's value from its text: JSON when the text is JSON, else the text (as `consume` reads a value). */
 export function decodeText(text: string): unknown {
+  // the text `null` is a value, not a deletion (a tombstone has no value at all): it stays the text
+  if (text === 'null') return text;
   try {
     return JSON.parse(text);
   } catch {
@@ -103,7 +106,7 @@ export class VersionedTable {
     return n;
   }
 
-  apply(row: SideRow): void {
+  apply(row: SideRow, _wantOld?: boolean): void {
     this.updates++;
     if (row.key === null) {
       this.nullKeys++;

@@ -132,7 +132,8 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
       p.catch(() => undefined);
       return p;
     };
-    let next = ahead();
+    // stopped while the side inputs loaded: the source is not started at all
+    let next = interrupt?.stopped ? Promise.resolve({ done: true, value: undefined } as IteratorResult<Rec[] | LineSpans>) : ahead();
     try {
       for (;;) {
         // a stop request first: a read-ahead batch that is ready wins every race against it (Promise.race takes the

@@ -63,3 +63,22 @@ test('recipe: CQRS — commands in, events out, a read model queried with lookup
   const ev = await ok(`${KS} consume ${events} --exit`);
   assert.equal(textLines(ev.stdout).length, 3);
 });
+
+test('--materialize: rows reach the table while the job runs even without a group (a stage in a pipe); a refused command makes no topic', { timeout: 60_000 }, async () => {
+  const table = name('piped-table');
+  const p = start(`exec ${KS} aggregate count --by r.k --materialize ${table} --quiet`, { env, stdin: 'pipe', stdout: 'ignore' });
+  try {
+    p.child.stdin.write('{"k":"a"}\n{"k":"b"}\n{"k":"a"}\n');
+    // no commit ever flushes them here: they go out within a moment on their own
+    assert.deepEqual(await lookupUntil(table, 'a', (v) => v.count === 2, 10_000), { key: 'a', count: 2, emit: 'update' });
+  } finally {
+    p.child.stdin.end();
+  }
+  assert.equal((await p.exited).code, 0);
+  const input = await createTopic('refused-in', 1);
+  const never = name('never-made');
+  const r = await run(`${KS} consume ${input} --group ${groupName('refused')} --exactly-once + aggregate count --by r.k --materialize ${never}`, { env });
+  assert.equal(r.code, 2, r.stderr);
+  const exists = await run(`${KS} topics describe ${never}`, { env });
+  assert.notEqual(exists.code, 0, 'the table topic is made at the first row, not by a command that never ran');
+});

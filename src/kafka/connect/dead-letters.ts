@@ -21,6 +21,8 @@ import type { DeadLetter, DeadLetterSink } from '../../pipeline/run-context.js';
 
 /** Letters waiting in memory before a background send starts (a flush before a commit sends them anyway). */
 const SEND_AT = 5000;
+/** A materialized table's rows wait at most this long before a send starts. */
+const ROW_DELAY_MS = 200;
 
 /** The dead letters of one topic in one run (the run's KafkaRun keeps one per topic). */
 export class KafkaDeadLetters implements DeadLetterSink {
@@ -49,10 +51,22 @@ export class KafkaDeadLetters implements DeadLetterSink {
     this.values.push(value);
     this.headers.push([]);
     this.timestamps.push(ts ?? Date.now());
-    if (this.values.length >= SEND_AT && !this.eos()) {
-      this.flush().catch((e) => (this.failure ??= e));
+    if (this.eos()) return; // they go out with the batch's transaction
+    if (this.values.length >= SEND_AT) this.flush().catch((e) => (this.failure ??= e));
+    else if (!this.timer) {
+      // a table is read while the job runs: rows go out within a moment, not only when a commit flushes them (a run
+      // without a group, or a stage in a pipe, has none)
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.flush().catch((e) => (this.failure ??= e));
+      }, ROW_DELAY_MS);
+      this.timer.unref?.();
     }
   }
+
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Set by connect when a table's topic is missing: made at the first send, once the run is known to start. */
+  private create = false;
 
   add(l: DeadLetter): void {
     if (this.failure !== undefined) throw this.failure;
@@ -106,8 +120,7 @@ export class KafkaDeadLetters implements DeadLetterSink {
       await client.connect();
       if (!(await client.topicExists(this.topic))) {
         if (!this.table) throw new MissingTopic(this.topic, `dead-letter topics are not created for you: \`kstream topics create ${this.topic}\``);
-        // one row per key is what a table keeps: compaction drops the older ones
-        await client.createTopic(this.topic, { partitions: 1, configs: { 'cleanup.policy': 'compact' } });
+        this.create = true;
       }
       this.producer = client.producer({ acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 });
     })();
@@ -117,6 +130,11 @@ export class KafkaDeadLetters implements DeadLetterSink {
   private async send(batch: OutBatch): Promise<void> {
     const cfg = this.cfg();
     await this.connect();
+    if (this.create) {
+      // one row per key is what a table keeps: compaction drops the older ones
+      this.create = false;
+      if (!(await this.client!.topicExists(this.topic))) await this.client!.createTopic(this.topic, { partitions: 1, configs: { 'cleanup.policy': 'compact' } });
+    }
     try {
       const eos = this.eos();
       if (eos) await eos.send(this.topic, batch);
@@ -128,6 +146,7 @@ export class KafkaDeadLetters implements DeadLetterSink {
   }
 
   async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
     await this.client?.close();
     this.client = undefined;
     this.connected = undefined;
