@@ -7,6 +7,7 @@
 // target (a ratio it should stay within) also exits 1 when it misses one, under --check; without it, a miss is
 // printed and the exit is 0 (machines differ).
 import { spawnSync, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,4 +205,34 @@ export function cliTools({ brokers, input, n }) {
       consume: (t, sink) => `${ks} consume ${q(t)} --offset start --exit --count ${n} ${sink}`,
     },
   };
+}
+
+/**
+ * Runs shell commands whose stdout is NDJSON in interleaved rounds: every variant once per round, in an order that
+ * turns each round (none always follows the same one). Checks every run: `lines` lines out (when given), and the
+ * same bytes as the variant's first run. Returns per variant its seconds and output digest, and what went wrong.
+ */
+export function interleaved(variants, runs, { lines, label = 24 } = {}) {
+  const problems = [];
+  const times = new Map(variants.map(([name]) => [name, []]));
+  const digests = new Map();
+  for (let i = 0; i < runs; i++) {
+    const order = variants.map((_, k) => variants[(k + i) % variants.length]);
+    for (const [name, cmd] of order) {
+      const out = path.join(outDir, 'interleaved-out.ndjson');
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync('bash', ['-c', `set -o pipefail; ${cmd} > ${q(out)}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (r.status !== 0) throw new Error(`${name} failed (exit ${r.status})`);
+      times.get(name).push(s);
+      const n = countLines(out);
+      if (lines !== undefined && n !== lines) problems.push(`${name} run ${i + 1}: ${n} lines, expected ${lines}`);
+      const d = createHash('sha256').update(fs.readFileSync(out)).digest('hex').slice(0, 12);
+      if (digests.has(name) && d !== digests.get(name)) problems.push(`${name} run ${i + 1} wrote other bytes than run 1`);
+      digests.set(name, d);
+      fs.rmSync(out);
+      say(`  round ${i + 1} ${name.padEnd(label)} ${s.toFixed(3)} s`);
+    }
+  }
+  return { times, digests, problems };
 }

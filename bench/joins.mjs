@@ -12,10 +12,9 @@
 //    same command with an empty table: memory per row. --runs runs, median and range. Targets (issue 14): join >= 1M
 //    records/s and <= 1.5x the time without the join; bootstrap of 1M rows <= 3 s (printed, not enforced).
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { broker, cli, clicksInput, countLines, DATA, fmtSpread, flag, node, opt, outDir, q, say, spread, usersFile } from './common.mjs';
+import { broker, cli, clicksInput, DATA, fmtSpread, flag, interleaved, node, opt, outDir, q, say, spread, usersFile } from './common.mjs';
 
 const N = Number(opt('--records', 1_000_000));
 const ROWS = Number(opt('--rows', 100_000));
@@ -52,27 +51,7 @@ const variants = [
   ['hand-written Node loop', `${q(node)} ${q(handLoop)} ${q(users)} < ${q(input)}`, true],
 ];
 
-const problems = [];
-const times = new Map(variants.map(([name]) => [name, []]));
-const digests = new Map();
-for (let i = 0; i < RUNS; i++) {
-  const order = variants.map((_, k) => variants[(k + i) % variants.length]);
-  for (const [name, cmd] of order) {
-    const out = path.join(outDir, 'join-out.ndjson');
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync('bash', ['-c', `set -o pipefail; ${cmd} > ${q(out)}`], { stdio: ['ignore', 'inherit', 'inherit'] });
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (r.status !== 0) throw new Error(`${name} failed (exit ${r.status})`);
-    times.get(name).push(s);
-    const lines = countLines(out);
-    if (lines !== N) problems.push(`${name} run ${i + 1}: ${lines} lines, expected ${N}`);
-    const d = createHash('sha256').update(fs.readFileSync(out)).digest('hex').slice(0, 12);
-    if (digests.has(name) && d !== digests.get(name)) problems.push(`${name} run ${i + 1} wrote other bytes than run 1`);
-    digests.set(name, d);
-    fs.rmSync(out);
-    say(`  round ${i + 1} ${name.padEnd(24)} ${s.toFixed(3)} s`);
-  }
-}
+const { times, digests, problems } = interleaved(variants, RUNS, { lines: N });
 if (digests.get('kstream join') !== digests.get('hand-written Node loop')) problems.push('the join and the hand-written loop wrote different outputs');
 
 const ratio = (a, b) => spread(times.get(a).map((t, i) => t / times.get(b)[i]));

@@ -6,10 +6,9 @@
 // per input record with latency_ms > 50 (counted here with JSON.parse) and the same bytes as every other run and
 // variant (exit 1 otherwise).
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, clicksInput, countLines, DATA, fmtSpread, node, opt, outDir, spread } from './common.mjs';
+import { cli, clicksInput, DATA, fmtSpread, interleaved, node, opt, outDir, spread } from './common.mjs';
 
 const N = Number(opt('--records', 1_000_000));
 const RUNS = Number(opt('--runs', 3));
@@ -47,29 +46,8 @@ const variants = [
   ...(hasJq ? [['jq -c', `jq -c 'select(.latency_ms > 50) | {user, ms: (.latency_ms*1000)}' < "${input}"`]] : []),
 ];
 
-const problems = [];
-const times = new Map(variants.map(([name]) => [name, []]));
-const digests = new Map();
-for (let i = 0; i < RUNS; i++) {
-  // one round: every variant once, in an order that turns each round, so none always follows the same one
-  const order = variants.map((_, k) => variants[(k + i) % variants.length]);
-  for (const [name, cmd] of order) {
-    const out = path.join(outDir, 'out.ndjson');
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync('bash', ['-c', `set -o pipefail; ${cmd} > "${out}"`], { stdio: ['ignore', 'inherit', 'inherit'] });
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (r.status !== 0) throw new Error(`${name} failed (exit ${r.status})`);
-    times.get(name).push(s);
-    // every run: one line per kept record, and the same bytes as this variant's first run
-    const lines = countLines(out);
-    if (lines !== expected) problems.push(`${name} run ${i + 1}: ${lines} lines, expected ${expected}`);
-    const d = createHash('sha256').update(fs.readFileSync(out)).digest('hex').slice(0, 12);
-    if (digests.has(name) && d !== digests.get(name)) problems.push(`${name} run ${i + 1} wrote other bytes than run 1`);
-    digests.set(name, d);
-    fs.rmSync(out);
-    process.stderr.write(`  round ${i + 1} ${name.padEnd(30)} ${s.toFixed(3)} s\n`);
-  }
-}
+// every run: one line per kept record, and the same bytes as this variant's first run
+const { times, digests, problems } = interleaved(variants, RUNS, { lines: expected, label: 30 });
 
 /** Per round, a variant's time over a reference's; their median and range. */
 const ratio = (a, b) => (times.has(b) ? spread(times.get(a).map((t, i) => t / times.get(b)[i])) : undefined);

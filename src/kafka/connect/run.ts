@@ -61,28 +61,28 @@ export function kafkaRun(run: RunContext): KafkaRun {
   });
 }
 
-/** Lets `--on-error dlq=kafka:<topic>` work in this run (called by the CLI when a run names such a target). */
-export function installKafkaLetters(run: RunContext): void {
+/**
+ * A run's side outputs to one kind of topic, made on first use: each topic is connected (and checked) once, before
+ * the run's first record (RunContext.beforeStart), not at its first row.
+ */
+function outbox(run: RunContext, make: (k: KafkaRun, topic: string) => KafkaDeadLetters): (topic: string) => KafkaDeadLetters {
   const checked = new Set<string>();
-  run.kafkaLetters = (topic) => {
-    const letters = kafkaRun(run).deadLetters(topic);
+  return (topic) => {
+    const box = make(kafkaRun(run), topic);
     if (!checked.has(topic)) {
       checked.add(topic);
-      run.beforeStart(() => letters.connect());
+      run.beforeStart(() => box.connect());
     }
-    return letters;
+    return box;
   };
+}
+
+/** Lets `--on-error dlq=kafka:<topic>` work in this run (called by the CLI when a run names such a target). */
+export function installKafkaLetters(run: RunContext): void {
+  run.kafkaLetters = outbox(run, (k, topic) => k.deadLetters(topic));
 }
 
 /** Lets `aggregate --materialize <topic>` work in this run (called by the CLI when a run names one). */
 export function installMaterialize(run: RunContext): void {
-  const checked = new Set<string>();
-  run.materialize = (topic) => {
-    const rows = kafkaRun(run).materialized(topic);
-    if (!checked.has(topic)) {
-      checked.add(topic);
-      run.beforeStart(() => rows.connect());
-    }
-    return rows;
-  };
+  run.materialize = outbox(run, (k, topic) => k.materialized(topic));
 }
