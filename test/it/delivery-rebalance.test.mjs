@@ -92,8 +92,10 @@ test('a second process joining a stateful job\'s group is refused in one line; t
     const b = await run(cmd('b'), { env });
     t.diagnostic(`b: exit ${b.code}: ${b.stderr.trim()}`);
     assert.equal(b.code, 1);
-    assert.match(b.stderr, /^kstream: group `it-rbs-[^`]+` has another member, which holds \d of the 3 input partitions: the state of `window`, `aggregate` is kept whole per group/);
-    assert.equal(b.stderr.trim().split('\n').length, 1, 'one line: what, why, what to do');
+    // the refusal comes at the first assignment; at-least-once restores the state before that, and says so
+    const errors = b.stderr.split('\n').filter((l) => l && !l.startsWith('kstream: state: restored'));
+    assert.match(errors[0] ?? '', /^kstream: group `it-rbs-[^`]+` has another member, which holds \d of the 3 input partitions: the state of `window`, `aggregate` is kept whole per group/);
+    assert.equal(errors.length, 1, `one line: what, why, what to do: ${b.stderr}`);
     await until('the first process to commit the whole input', async () => (await committedSum(adm, group, input)) >= N, 120_000, procs);
     a.kill('SIGTERM');
     const e = await a.exited;
