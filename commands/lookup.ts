@@ -2,7 +2,7 @@ import process from 'node:process';
 import type { CommandSpec } from '../src/pipeline/command.js';
 import { UsageError } from '../src/pipeline/errors.js';
 import { CONNECTION_OPTIONS } from '../src/kafka/config.js';
-import { Table } from '../src/operators/table.js';
+import { loadTable } from '../src/operators/table.js';
 import { sideOf } from './join.js';
 
 /**
@@ -33,15 +33,7 @@ const lookup: CommandSpec = {
     }
     const spec = /^(global|file|table|stream):/.test(name) ? name : `global:${name}`;
     const { side } = sideOf(spec, opts, ctx, false, 'the table');
-    const table = new Table();
-    try {
-      for await (const b of side.batches()) {
-        for (const row of b.rows) table.apply(row);
-        if (b.caughtUp) break;
-      }
-    } finally {
-      await side.close();
-    }
+    const table = await loadTable(side);
     if (opts.all) {
       let s = '';
       for (const [k, r] of table.entries()) s += JSON.stringify({ key: k, value: r.value }) + '\n';

@@ -1,5 +1,6 @@
 import { Rec, type SourceRef } from '../pipeline/record.js';
 import type { Carried, SideInput, SideRow, Source } from '../pipeline/stage.js';
+import { keyText as groupKeyText } from './groupkey.js';
 
 /**
  * The latest value per key of a log (SEMANTICS.md "Tables"): a row upserts its key, a tombstone (null value)
@@ -161,9 +162,21 @@ export const TOO_OLD: unique symbol = Symbol('older than the history');
  */
 export function keyText(v: unknown): string | null {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  return JSON.stringify(v);
+  // a group key's text (aggregate --by), so a join key and a materialized row's key are spelled alike
+  return typeof v === 'bigint' ? String(v) : groupKeyText(v);
+}
+
+/** Reads a side to the end offsets seen at start into a table (`table --snapshot`, `lookup`), then closes it. */
+export async function loadTable(side: SideInput, table = new Table()): Promise<Table> {
+  try {
+    for await (const { rows, caughtUp } of side.batches()) {
+      for (const row of rows) table.apply(row, false);
+      if (caughtUp) break;
+    }
+  } finally {
+    await side.close();
+  }
+  return table;
 }
 
 /**
@@ -187,25 +200,27 @@ export class TableSource implements Source {
 
   async *batches(): AsyncIterable<Rec[]> {
     const t = this.table;
-    for await (const { rows, caughtUp } of this.side.batches()) {
-      if (this.snapshot) {
-        for (const row of rows) t.apply(row);
-        if (caughtUp) break;
-        continue;
+    if (this.snapshot) await loadTable(this.side, t);
+    else {
+      for await (const { rows } of this.side.batches()) {
+        const out: Rec[] = [];
+        for (const row of rows) {
+          // a change shows the value now, and later as `old`: decoded once, kept decoded
+          if (row.lazy) {
+            row.value = decodeText(row.value as string);
+            row.lazy = false;
+          }
+          const old = t.apply(row);
+          if (old === NO_CHANGE) continue;
+          const rec = new Rec({ key: row.key, value: row.value, old: old === undefined ? null : old }, undefined, false, ++this.emitted, this.ref);
+          rec.key = row.key;
+          rec.ts = row.ts;
+          out.push(rec);
+        }
+        if (out.length) yield out;
       }
-      const out: Rec[] = [];
-      for (const row of rows) {
-        const old = t.apply(row);
-        if (old === NO_CHANGE) continue;
-        const value = row.lazy ? decodeText(row.value as string) : row.value;
-        const rec = new Rec({ key: row.key, value, old: old === undefined ? null : old }, undefined, false, ++this.emitted, this.ref);
-        rec.key = row.key;
-        rec.ts = row.ts;
-        out.push(rec);
-      }
-      if (out.length) yield out;
+      return;
     }
-    if (!this.snapshot) return;
     let batch: Rec[] = [];
     for (const [key, row] of t.entries()) {
       const rec = new Rec({ key, value: row.value }, undefined, false, ++this.emitted, this.ref);

@@ -21,6 +21,8 @@ import type { DeadLetter, DeadLetterSink } from '../../pipeline/run-context.js';
 
 /** Letters waiting in memory before a background send starts (a flush before a commit sends them anyway). */
 const SEND_AT = 5000;
+/** A table row's headers: none, one shared array (never written to). */
+const NO_HEADERS: OutHeader[] = [];
 /** A materialized table's rows wait at most this long before a send starts. */
 const ROW_DELAY_MS = 200;
 
@@ -49,7 +51,7 @@ export class KafkaDeadLetters implements DeadLetterSink {
     if (this.failure !== undefined) throw this.failure;
     this.keys.push(key);
     this.values.push(value);
-    this.headers.push([]);
+    this.headers.push(NO_HEADERS);
     this.timestamps.push(ts ?? Date.now());
     if (this.eos()) return; // they go out with the batch's transaction
     if (this.values.length >= SEND_AT) this.flush().catch((e) => (this.failure ??= e));
