@@ -16,6 +16,7 @@ export const commands = commandTable({
   gen: () => import('./gen.js'),
   stats: () => import('./stats.js'),
   top: () => import('./top.js'),
+  serve: () => import('./serve.js'),
   bench: () => import('./bench.js'),
   topics: () => import('./topics.js'),
   groups: () => import('./groups.js'),

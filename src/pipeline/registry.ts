@@ -9,7 +9,7 @@ import { closest, UsageError } from './errors.js';
  */
 export const COMMAND_NAMES = [
   'consume', 'produce', 'map', 'filter', 'flatmap', 'window', 'aggregate', 'dedupe', 'table', 'join', 'lookup',
-  'gen', 'stats', 'top', 'bench', 'topics', 'groups', 'profile', 'completion',
+  'gen', 'stats', 'top', 'serve', 'bench', 'topics', 'groups', 'profile', 'completion',
 ] as const;
 
 export type CommandName = (typeof COMMAND_NAMES)[number];
