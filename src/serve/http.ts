@@ -46,7 +46,9 @@ export function parseRecords(body: Buffer, contentType: string | undefined): str
   if (!ndjson) {
     try {
       const v = JSON.parse(text);
-      return [text.includes('\n') ? JSON.stringify(v) : text.trim()];
+      const t = text.trim();
+      // a record is one line of the input topic: a document over several lines is written again on one
+      return [t.includes('\n') ? JSON.stringify(v) : t];
     } catch (e) {
       if (!/\n\s*\S/.test(text.trim())) throw new HttpError(400, `line 1: not JSON (${(e as Error).message})`);
     }
