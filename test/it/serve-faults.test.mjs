@@ -167,7 +167,7 @@ async function until(cond, ms, what) {
   }
 }
 
-test('broker killed (SIGKILL) and restarted under steady sends', { timeout: 150_000 }, async (t) => {
+test('broker killed (SIGKILL) and restarted under steady sends', { timeout: 120_000 }, async (t) => {
   const topic = await prefixWithTopics('brk');
   const { gw, url, ended } = await serve(topic);
   await waitReady(url, 30_000);
