@@ -258,7 +258,7 @@ test('broker killed (SIGKILL) and restarted under steady sends', { timeout: 120_
   const byStatus = {};
   for (const x of sent) byStatus[`${x.status}${phase(x)}`] = (byStatus[`${x.status}${phase(x)}`] ?? 0) + 1;
   t.diagnostic(`sends by status (d: answered during the outage, b: sent after the broker returned): ${JSON.stringify(byStatus)}`);
-  if (process.env.KSTREAM_TEST_VERBOSE) t.diagnostic(`seq:status phase/ms: ${timeline()}`);
+  if (process.env.KSTREAM_TEST_VERBOSE) t.diagnostic(`seq:status phase/ms: ${timeline()}\ngateway stderr:\n${gw.stderr()}`);
 
   await t.test('the gateway process lived through it', () => {
     assert.equal(ended(), false, `the gateway exited: ${gw.stderr()}`);
@@ -352,7 +352,6 @@ test('gateway killed with kill -9: another gateway serves the stream, Last-Event
   }
   const subA = subscribe(a.url, id, { query: '?from=-1' });
   await until(async () => subA.events.length >= 10 || subA.error !== undefined, 30_000, `A's results (${subA.events.length} so far)`);
-  subA.close();
   assert.equal(subA.retry, 1000);
   const first = subA.events.slice();
   assert.deepEqual(first.map((e) => JSON.parse(e.data)), Array.from({ length: 10 }, (_, seq) => ({ seq })));
@@ -363,9 +362,13 @@ test('gateway killed with kill -9: another gateway serves the stream, Last-Event
   // (a record processed again would be a second result, at a new id: at-least-once, not the resume under test)
   await until(async () => (await committedSum(adm, `${topic}-pipeline`, `${topic}-in`)) >= (await endSum(adm, `${topic}-in`)), 20_000, 'the pipeline to commit its input');
 
+  // the subscriber is still connected to A when A is killed: its connection breaks
   a.gw.kill('SIGKILL');
   const ra = await a.gw.exited;
   assert.equal(ra.signal, 'SIGKILL');
+  await subA.done;
+  assert.notEqual(subA.error, undefined, 'the results stream of the killed gateway did not break');
+  assert.equal(subA.events.length, 10);
 
   const b = await serve(topic);
   // the same stream id, on a gateway that never saw it: ten more records

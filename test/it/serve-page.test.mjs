@@ -16,7 +16,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const { env, topics, groups } = await itContext();
+const { env, adm, topics, groups } = await itContext();
 
 const KEY = randomBytes(24).toString('hex');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-serve-page-'));
@@ -29,6 +29,9 @@ async function serve(extra = []) {
   const prefix = `it-serve-page-${randomUUID().slice(0, 8)}`;
   topics.push(`${prefix}-in`, `${prefix}-out`);
   groups.push(`${prefix}-pipeline`);
+  // the topics exist, with leaders, before serve starts (this test is about the page, not serve creating topics)
+  await adm.createTopics({ topics: [`${prefix}-in`, `${prefix}-out`].map((topic) => ({ topic, numPartitions: 2 })), waitForLeaders: true });
+  for (const topic of [`${prefix}-in`, `${prefix}-out`]) await adm.fetchTopicOffsets(topic);
   const gw = start(['serve', '--api-keys', keysFile, '--port', '0', '--topic', prefix, '--partitions', '2', ...extra], { env, stdin: 'ignore' });
   after(async () => {
     gw.kill('SIGINT');
