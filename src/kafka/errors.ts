@@ -201,6 +201,11 @@ export class Outage {
     return this.since > 0;
   }
 
+  /** While the brokers are unreachable: what the last try failed with, in words (the gateway's /readyz). */
+  get reason(): string | undefined {
+    return this.since ? kafkaError(this.last, { cfg: this.cfg }).message : undefined;
+  }
+
   /** A transient failure: returns how long to wait before the next try, or throws when it has lasted too long. */
   failed(e: unknown, attempt = 0): number {
     const now = Date.now();

@@ -160,6 +160,11 @@ export interface ProducerOptions {
    * quiet spell goes at once; a steady stream goes out about once per `lingerMs`.
    */
   lingerMs?: number;
+  /**
+   * Longest a send may take, retries included, before it fails (Java's delivery.timeout.ms); default: retried as
+   * long as an outage is young. A send that failed this way may still have been written (a request in flight).
+   */
+  deliveryTimeoutMs?: number;
 }
 
 export interface KafkaProducer {
@@ -189,6 +194,8 @@ export interface KafkaClient {
   readonly config: KafkaConfig;
   /** Connections to the brokers restored after an outage, so far (its consumer's and producers' alike). */
   reconnects?(): number;
+  /** While the brokers cannot be reached (an outage its consumer or producers are retrying through): why. */
+  unreachable?(): string | undefined;
   /** Connects to the bootstrap brokers; fails within seconds with one clear line. */
   connect(): Promise<void>;
   /** Metadata of these topics (all topics when absent); a missing topic is a MissingTopic error. */

@@ -46,6 +46,8 @@ export interface GatewayOptions {
 const STREAM = /^\/stream\/([^/]+)\/(send|results|ws|end)$/;
 const TABLE = /^\/tables\/([^/]+)\/(.+)$/;
 const PING_MS = 15_000;
+/** A send Kafka has not acknowledged after this long is answered 503 (the client retries; it may then be written twice). */
+const SEND_TIMEOUT_MS = 5000;
 
 interface Metrics {
   requests: Scalar;
@@ -68,10 +70,9 @@ export class Gateway {
   private readonly subsPerKey = new Map<string, number>();
   private readonly m: Metrics;
   private readonly sockets = new Set<Duplex>();
-  private lastSendError: string | undefined;
 
   constructor(private readonly o: GatewayOptions) {
-    this.producer = o.client.producer({ acks: -1, compression: 'none', batchBytes: 1 << 20, batchRecords: 10_000, lingerMs: 1, timeoutMs: 5000 });
+    this.producer = o.client.producer({ acks: -1, compression: 'none', batchBytes: 1 << 20, batchRecords: 10_000, lingerMs: 1, timeoutMs: 5000, deliveryTimeoutMs: SEND_TIMEOUT_MS });
     this.limits = new RateLimits(o.rate, o.burst);
     const r = o.registry;
     this.m = {
@@ -216,7 +217,7 @@ export class Gateway {
     }
     if (path === '/readyz') {
       onlyGet(req);
-      const why = this.o.ready() ?? this.lastSendError;
+      const why = this.o.ready() ?? this.kafkaDown();
       if (why) sendJson(res, 503, { ready: false, reason: why });
       else sendJson(res, 200, { ready: true });
       return;
@@ -299,6 +300,15 @@ export class Gateway {
     throw new HttpError(404, `no route ${path.slice(0, 120)}: see GET / for the endpoints`);
   }
 
+  /**
+   * Why Kafka is not usable now: the client (the output tail's consumer and the send producer share it) is in an
+   * outage. The tail fetches all the time, so this turns and clears within a fetch of the brokers going and coming.
+   */
+  private kafkaDown(): string | undefined {
+    const down = this.o.client.unreachable?.();
+    return down && `Kafka is unreachable: ${down}`;
+  }
+
   /** Sends records (or the end marker) to the input topic keyed by the stream id; resolves once Kafka acknowledged. */
   private async produce(id: string, records: string[], end: boolean): Promise<void> {
     const n = end ? 1 : records.length;
@@ -314,10 +324,8 @@ export class Gateway {
     };
     try {
       await this.producer.send(this.o.inTopic, batch);
-      this.lastSendError = undefined;
     } catch (e) {
       const err = kafkaError(e, { topic: this.o.inTopic });
-      this.lastSendError = err.message;
       throw new HttpError(503, `Kafka did not acknowledge the records: ${err.message}`, { 'retry-after': '1' });
     }
   }

@@ -61,7 +61,7 @@ export class Hub {
   private readonly ring: number;
   private readonly maxStreams: number;
   private readonly maxPending: number;
-  /** Resolves once the tail has started; rejects if it fails. */
+  /** The tail loop: ends when the hub closes. */
   tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly client: KafkaClient, readonly topic: string, opts: HubOptions = {}) {
@@ -70,21 +70,32 @@ export class Hub {
     this.maxPending = opts.pending ?? 10_000;
   }
 
-  /** Reads the output topic's end offsets and starts following it from there. */
-  async start(onError: (e: unknown) => void): Promise<void> {
+  /**
+   * Reads the output topic's end offsets and starts following it from there. A tail that fails (an outage longer
+   * than the client retries through) starts again where it was after `restartMs`, telling `onError`; results are
+   * never skipped, since it goes on from the next offset it had not dispatched.
+   */
+  async start(onError: (e: unknown) => void, restartMs = 1000): Promise<void> {
     const ends = await this.client.offsets(this.topic, 'read_committed');
     this.partitions = ends.length;
     for (const e of ends) this.tailNext.set(e.partition, e.end);
-    const starts = new Map(ends.map((e) => [tpKey(this.topic, e.partition), e.end]));
-    this.consumer = this.client.consumer({ topics: [this.topic], isolation: 'read_committed', start: async () => starts, maxWaitMs: 100 });
     this.tail = (async () => {
-      for await (const resp of this.consumer!.batches()) {
-        if (this.closed) return;
-        this.dispatch(resp);
+      while (!this.closed) {
+        const from = new Map([...this.tailNext].map(([p, o]) => [tpKey(this.topic, p), o]));
+        this.consumer = this.client.consumer({ topics: [this.topic], isolation: 'read_committed', start: async () => from, maxWaitMs: 100 });
+        try {
+          for await (const resp of this.consumer.batches()) {
+            if (this.closed) return;
+            this.dispatch(resp);
+          }
+        } catch (e) {
+          if (this.closed) return;
+          onError(e);
+          await this.consumer.close().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, restartMs));
+        }
       }
-    })().catch((e) => {
-      if (!this.closed) onError(e);
-    });
+    })();
   }
 
   partitionOf(id: string): number {

@@ -139,7 +139,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
 
   const hub = new Hub(client, outTopic);
   try {
-    await hub.start(failWith);
+    await hub.start((e) => o.log(`kstream: serve: reading the results stopped: ${errorMessage(kafkaError(e, { cfg: o.cfg, topic: outTopic }))}; reading on in a second`));
   } catch (e) {
     stopping = true;
     stopPipeline();

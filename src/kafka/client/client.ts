@@ -22,6 +22,8 @@ import { TxnProducer } from './transactions.js';
 const TOPIC_CONFIG_SOURCE = 1;
 /** How long a change may take to show in what the broker answers (KRaft brokers apply the controller's log after it answers). */
 const SETTLE_MS = 10_000;
+/** kafkajs error types of a partition whose leader is not there yet (or moved): worth asking again. */
+const LEADER_MOVING = /^(NOT_LEADER_FOR_PARTITION|NOT_LEADER_OR_FOLLOWER|LEADER_NOT_AVAILABLE|UNKNOWN_TOPIC_OR_PARTITION)$/;
 
 /** Asks `read` until `done` holds of its answer (or SETTLE_MS passed); the last answer. */
 async function settled<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
@@ -45,6 +47,10 @@ export class KafkajsClient implements KafkaClient {
 
   reconnects(): number {
     return this.wireInstance?.outage.reconnects ?? 0;
+  }
+
+  unreachable(): string | undefined {
+    return this.wireInstance?.outage.reason;
   }
 
   get wire(): Wire {
@@ -105,16 +111,21 @@ export class KafkajsClient implements KafkaClient {
   }
 
   async offsets(topic: string, isolation: Isolation = 'read_uncommitted'): Promise<PartitionOffsets[]> {
-    try {
-      const meta = await this.wire.partitions(topic);
-      const parts = meta.partitions.map((p) => p.partition);
-      const [start, end] = await Promise.all([
-        this.wire.listOffsets(topic, parts, EARLIEST, isolation),
-        this.wire.listOffsets(topic, parts, LATEST, isolation),
-      ]);
-      return parts.map((partition) => ({ partition, start: start.get(partition) ?? 0, end: end.get(partition) ?? 0 }));
-    } catch (e) {
-      this.fail(e, topic);
+    const deadline = Date.now() + SETTLE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const meta = await this.wire.partitions(topic, attempt > 0);
+        const parts = meta.partitions.map((p) => p.partition);
+        const [start, end] = await Promise.all([
+          this.wire.listOffsets(topic, parts, EARLIEST, isolation),
+          this.wire.listOffsets(topic, parts, LATEST, isolation),
+        ]);
+        return parts.map((partition) => ({ partition, start: start.get(partition) ?? 0, end: end.get(partition) ?? 0 }));
+      } catch (e) {
+        // a topic created a moment ago has no leaders yet (NOT_LEADER…, LEADER_NOT_AVAILABLE): ask again
+        if (!LEADER_MOVING.test(String((e as { type?: string }).type ?? '')) || Date.now() > deadline) this.fail(e, topic);
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
     }
   }
 

@@ -224,6 +224,16 @@ export class WireProducer implements KafkaProducer {
   /** Sends sealed batches to their leaders; resends what failed with a retriable error after a metadata refresh. */
   private async deliver(topic: string, batches: Sealed[], issued: () => void): Promise<void> {
     let pending = batches;
+    const limit = this.opts.deliveryTimeoutMs;
+    const deadline = limit === undefined ? Infinity : Date.now() + limit;
+    /** Waits `ms` before the next try, unless that would pass the delivery deadline: then the send fails with `e`. */
+    const retryAfter = async (ms: number, e: unknown): Promise<void> => {
+      if (Date.now() + ms > deadline) {
+        const err = kafkaError(typeof e === 'number' ? await protocolError(e, topic) : e, { topic });
+        throw new RuntimeError(`not acknowledged within ${(limit! / 1000).toFixed(1)} s: ${err.message}`, err.hint);
+      }
+      await sleep(ms);
+    };
     for (let attempt = 0; ; attempt++) {
       let meta: TopicMeta;
       try {
@@ -231,7 +241,7 @@ export class WireProducer implements KafkaProducer {
       } catch (e) {
         // the brokers are away (restarting): wait and ask again while the outage is young
         if (!isTransient(e)) throw e;
-        await sleep(this.wire.outage.failed(e, attempt));
+        await retryAfter(this.wire.outage.failed(e, attempt), e);
         continue;
       }
       const leaderOf = new Map(meta.partitions.map((p) => [p.partition, p.leader]));
@@ -264,7 +274,8 @@ export class WireProducer implements KafkaProducer {
       issued();
       await Promise.all(sends);
       if (failed.length === 0) {
-        if (attempt > 0) this.wire.outage.ok();
+        // any acknowledgement ends an outage (a send whose first try worked too: the brokers are back)
+        this.wire.outage.ok();
         // Acknowledged, so written out long ago. Not after a retry (a timed-out request may still sit in another
         // connection's socket) nor without acknowledgements (the socket may still be reading them).
         if (attempt === 0 && this.opts.acks !== 0) for (const s of batches) if (s.backing) this.buffers.give(s.backing);
@@ -276,13 +287,15 @@ export class WireProducer implements KafkaProducer {
         : isTransient(firstError);
       if (!retriable) throw await this.failure(topic, firstError, failed);
       // a few quick retries for a leader moving; beyond that it is an outage, retried while it is young
-      if (attempt < RETRIES) await sleep(100 * 2 ** attempt);
+      if (attempt < RETRIES) await retryAfter(100 * 2 ** attempt, firstError);
       else {
+        let ms: number;
         try {
-          await sleep(this.wire.outage.failed(typeof firstError === 'number' ? await protocolError(firstError, topic) : firstError, attempt));
+          ms = this.wire.outage.failed(typeof firstError === 'number' ? await protocolError(firstError, topic) : firstError, attempt);
         } catch {
           throw await this.failure(topic, firstError, failed);
         }
+        await retryAfter(ms, firstError);
       }
       pending = failed;
     }
