@@ -228,6 +228,7 @@ function reportHttp(r: HttpBenchResult, opts: Opts): void {
     ['results', `${group(r.records.results)} of ${group(r.records.acked)} acked records (missing ${group(r.records.missing)}, duplicates ${group(r.records.duplicates)}, misrouted ${group(r.records.misrouted)})`],
     ['errors', errors.length ? errors.map(([k, v]) => `${k}: ${group(v)}`).join(', ') : 'none'],
     ['behind schedule', `${group(r.late)} requests sent > 1 ms late (max ${r.max_behind_ms} ms)`],
+    ['connections', `${group(r.connections_opened)} opened (at most ${group(r.connections)}); ${group(r.requests_queued)} requests waited for a free one`],
   ];
   if (r.gateway) {
     const g = r.gateway;

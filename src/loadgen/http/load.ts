@@ -17,7 +17,7 @@
  * Cheap per request: a body is a few string concatenations, and the response and error listeners are shared
  * functions that find their request's number on the request object, so no closure is made per request.
  */
-import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import http, { type ClientRequest } from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
 import process from 'node:process';
@@ -30,6 +30,7 @@ import { eventLoopDelay, now } from '../../runtime.js';
 import { Pacer, Schedule, systemClock, LATE_MS } from '../rate.js';
 import { SseParser, seqOf } from './sse.js';
 import { cpuOfStat, memOfStatus, procOfMetrics, type ProcSample } from './procstats.js';
+import { Pool } from './conn.js';
 
 export interface HttpBenchSettings {
   /** The gateway's base URL (http: or https:), ending in `/`. */
@@ -146,6 +147,9 @@ export interface HttpBenchResult {
   ack_ms: HdrSummary;
   result_ms: HdrSummary;
   subscriber_reconnects: number;
+  /** Send connections opened over the run (warm-up included), and measured requests that waited for a free one. */
+  connections_opened: number;
+  requests_queued: number;
   gateway: GatewayUsage | null;
   /** Why the gateway's usage is missing, when it is. */
   gateway_note?: string;
@@ -156,21 +160,11 @@ export interface HttpBenchResult {
   plot: { ack: [number, number][]; result: [number, number][] };
 }
 
-/** A request of the schedule, tagged with its number and its bench for the shared listeners. */
-type Tagged = ClientRequest & { kbI: number; kbLoad: HttpLoad; kbDone: boolean };
-
-function onResponse(this: Tagged, res: IncomingMessage): void {
-  res.resume();
-  this.kbLoad.answered(this, res.statusCode ?? 0);
-}
-
-function onRequestError(this: Tagged, e: NodeJS.ErrnoException): void {
-  this.kbLoad.answered(this, 0, e.code ?? e.message);
-}
-
 interface Stream {
   id: string;
   sendPath: string;
+  /** The send request's text up to the body's length: method, path, host, key, content type. */
+  sendHead: string;
   resultsPath: string;
   wsPath: string;
   endPath: string;
@@ -201,7 +195,7 @@ class HttpLoad {
   private readonly agent: http.Agent;
   private readonly subAgent: http.Agent;
   private readonly auth: string;
-  private readonly sendHeaders: Record<string, string>;
+  private readonly pool: Pool;
   private readonly warmupReqs: number;
   readonly total: number;
   private readonly totalRecords: number;
@@ -209,7 +203,6 @@ class HttpLoad {
   private readonly interval: number;
   private streams: Stream[] = [];
   private subs: Sub[] = [];
-  private readonly inflight = new Set<Tagged>();
   private wsInflight = 0;
   private readonly ackedReq: Uint8Array;
   private readonly seen: Uint8Array;
@@ -229,6 +222,10 @@ class HttpLoad {
   late = 0;
   maxBehind = 0;
   reconnects = 0;
+  private queuedBefore = 0;
+  private get queuedMeasured(): number {
+    return this.pool.queued - this.queuedBefore;
+  }
   lastAck = 0;
   lastResult = 0;
   closing = false;
@@ -239,7 +236,8 @@ class HttpLoad {
     this.agent = new AgentOf({ keepAlive: true, maxSockets: s.connections, scheduling: 'lifo', noDelay: true } as http.AgentOptions);
     this.subAgent = new AgentOf({ keepAlive: false, noDelay: true } as http.AgentOptions);
     this.auth = `Bearer ${s.apiKey}`;
-    this.sendHeaders = { authorization: this.auth, 'content-type': s.batch > 1 ? 'application/x-ndjson' : 'application/json' };
+    const port = Number(s.url.port || (s.url.protocol === 'https:' ? 443 : 80));
+    this.pool = new Pool({ host: s.url.hostname.replace(/^\[|\]$/g, ''), port, tls: s.url.protocol === 'https:', max: s.connections, answer: (i, status, failure) => this.count(i, status, failure) });
     this.interval = 1000 / s.rate;
     this.warmupReqs = Math.floor((s.warmupMs * s.rate) / 1000);
     this.total = this.warmupReqs + Math.floor((s.durationMs * s.rate) / 1000);
@@ -305,7 +303,10 @@ class HttpLoad {
         throw new RuntimeError(`bench --http: POST /stream/start answered ${r.status}: ${why}`, hint);
       }
       const b = r.body;
-      out[k] = { id: b.stream_id, sendPath: this.path(b.send_url), resultsPath: this.path(b.results_url), wsPath: this.path(b.ws_url), endPath: this.path(b.end_url) };
+      const sendPath = this.path(b.send_url);
+      const type = this.s.batch > 1 ? 'application/x-ndjson' : 'application/json';
+      const sendHead = `POST ${sendPath} HTTP/1.1\r\nhost: ${this.s.url.host}\r\nauthorization: ${this.auth}\r\ncontent-type: ${type}\r\ncontent-length: `;
+      out[k] = { id: b.stream_id, sendPath, sendHead, resultsPath: this.path(b.results_url), wsPath: this.path(b.ws_url), endPath: this.path(b.end_url) };
     });
     this.streams = out;
   }
@@ -451,22 +452,8 @@ class HttpLoad {
       this.subs[k].send!(frame, i);
       return;
     }
-    const req = this.mod.request({ agent: this.agent, hostname: this.s.url.hostname, port: this.s.url.port, method: 'POST', path: this.streams[k].sendPath, headers: this.sendHeaders }) as Tagged;
-    req.kbI = i;
-    req.kbLoad = this;
-    req.kbDone = false;
-    req.on('response', onResponse);
-    req.on('error', onRequestError);
-    this.inflight.add(req);
-    req.end(this.records(i, '\n'));
-  }
-
-  /** An HTTP request's answer: its status (0 for none) or the connection error that ended it. */
-  answered(req: Tagged, status: number, failure?: string): void {
-    if (req.kbDone) return;
-    req.kbDone = true;
-    this.inflight.delete(req);
-    this.count(req.kbI, status, failure);
+    const body = this.records(i, '\n');
+    this.pool.send(i, `${this.streams[k].sendHead}${body.length}\r\n\r\n${body}`);
   }
 
   wsAnswered(i: number, status: number, failure?: string): void {
@@ -519,7 +506,7 @@ class HttpLoad {
   }
 
   private outstanding(): number {
-    return this.inflight.size + this.wsInflight;
+    return this.pool.inFlight + this.wsInflight;
   }
 
   /** Sends the schedule; resolves when the last request is out (or at `stop`). */
@@ -535,6 +522,7 @@ class HttpLoad {
       for (const end = i + n; i < end; i++) {
         if (!measuring && i >= this.warmupReqs) {
           measuring = true;
+          this.queuedBefore = this.pool.queued;
           onMeasureStart();
         }
         this.fire(i);
@@ -555,10 +543,7 @@ class HttpLoad {
   async drain(stop: AbortSignal | undefined): Promise<void> {
     const until = now() + this.s.timeoutMs;
     while (this.outstanding() > 0 && now() < until && !stop?.aborted) await sleep(5);
-    for (const req of [...this.inflight]) {
-      this.answered(req, 0, 'timeout');
-      req.destroy();
-    }
+    this.pool.close('timeout');
     for (; this.wsInflight > 0; ) this.wsAnswered(-1, 0, 'timeout');
     let seen = this.seenAll;
     let quietSince = now();
@@ -576,6 +561,7 @@ class HttpLoad {
   /** Closes the subscribers and ends the streams (so the gateway's per-key stream count goes back). */
   async close(): Promise<void> {
     this.closing = true;
+    this.pool.close('closed');
     for (const s of this.subs) s?.close();
     await pool(this.streams.filter(Boolean), 32, async (st) => {
       await this.call('POST', st.endPath).catch(() => undefined);
@@ -584,7 +570,7 @@ class HttpLoad {
     this.subAgent.destroy();
   }
 
-  summary(): Pick<HttpBenchResult, 'requests' | 'records' | 'foreign_results' | 'errors' | 'late' | 'max_behind_ms' | 'ack_ms' | 'result_ms' | 'subscriber_reconnects' | 'plot'> & { lastAck: number; lastResult: number } {
+  summary(): Pick<HttpBenchResult, 'requests' | 'records' | 'foreign_results' | 'errors' | 'late' | 'max_behind_ms' | 'ack_ms' | 'result_ms' | 'subscriber_reconnects' | 'connections_opened' | 'requests_queued' | 'plot'> & { lastAck: number; lastResult: number } {
     const b = this.s.batch;
     let missing = 0;
     let acked = 0;
@@ -606,6 +592,8 @@ class HttpLoad {
       ack_ms: this.ackHdr.summary(),
       result_ms: this.resultHdr.summary(),
       subscriber_reconnects: this.reconnects,
+      connections_opened: this.pool.opened,
+      requests_queued: this.queuedMeasured,
       plot: { ack: points(this.ackHdr), result: points(this.resultHdr) },
       lastAck: this.lastAck,
       lastResult: this.lastResult,
