@@ -287,6 +287,24 @@ class HttpLoad {
     return new RuntimeError(`bench --http: cannot reach the gateway at ${this.s.url.origin}: ${err.code ?? err.message}`, 'is `kstream serve` running there? it prints its URL when it starts');
   }
 
+  /** Waits (up to 30 s) for the gateway's /readyz: a gateway whose pipeline is still joining its group would charge its start to the first results. */
+  async ready(): Promise<void> {
+    const deadline = now() + 30_000;
+    const path = this.path('readyz');
+    for (;;) {
+      let r: { status: number; body: any };
+      try {
+        r = await this.call('GET', path);
+      } catch (e) {
+        throw this.unreachable(e);
+      }
+      // 404: a gateway without /readyz is taken as ready
+      if (r.status === 200 || r.status === 404) return;
+      if (now() > deadline) throw new RuntimeError(`bench --http: the gateway is not ready after 30 s: ${typeof r.body?.reason === 'string' ? r.body.reason : r.status}`);
+      await sleep(200);
+    }
+  }
+
   async startStreams(): Promise<void> {
     const out: Stream[] = new Array(this.s.streams);
     const start = this.path('stream/start');
@@ -677,6 +695,7 @@ export async function runHttpBench(s: HttpBenchSettings, stop?: AbortSignal, pro
   let wallStart = now();
   const delay = eventLoopDelay(10);
   try {
+    await load.ready();
     await load.startStreams();
     await load.subscribe();
     let begun: Promise<void> = Promise.resolve();
