@@ -208,10 +208,10 @@ export class Pool {
     this.idle.push(c);
   }
 
-  /** Fails what is still in flight or waiting with `why`, and closes every connection. */
-  close(why: string): void {
+  /** Fails what is still in flight with `why` and what still waits for a connection with `waiting`, and closes every connection. */
+  close(why: string, waiting = why): void {
     this.closed = true;
-    for (let k = this.waitHead; k < this.waitI.length; k++) this.o.answer(this.waitI[k], 0, why);
+    for (let k = this.waitHead; k < this.waitI.length; k++) this.o.answer(this.waitI[k], 0, waiting);
     this.waitI = [];
     this.waitText = [];
     this.waitHead = 0;

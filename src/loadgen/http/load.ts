@@ -139,7 +139,7 @@ export interface HttpBenchResult {
   requests_per_s: number;
   records_per_s: number;
   results_per_s: number;
-  /** Failed requests by HTTP status, or by the connection error's code (ECONNRESET, timeout, …). */
+  /** Failed requests by HTTP status, or by what ended them: a connection error's code (ECONNRESET), `timeout` (no answer within 10 s of the schedule's end), `never sent: no free connection` (still waiting for one of --connections then). */
   errors: Record<string, number>;
   /** Measured requests that left more than 1 ms after their intended time, and the largest lag: this process falling behind its schedule. */
   late: number;
@@ -561,7 +561,7 @@ class HttpLoad {
   async drain(stop: AbortSignal | undefined): Promise<void> {
     const until = now() + this.s.timeoutMs;
     while (this.outstanding() > 0 && now() < until && !stop?.aborted) await sleep(5);
-    this.pool.close('timeout');
+    this.pool.close('timeout', 'never sent: no free connection');
     for (; this.wsInflight > 0; ) this.wsAnswered(-1, 0, 'timeout');
     let seen = this.seenAll;
     let quietSince = now();
