@@ -298,8 +298,9 @@ class HttpLoad {
       } catch (e) {
         throw this.unreachable(e);
       }
-      // 404: a gateway without /readyz is taken as ready
-      if (r.status === 200 || r.status === 404) return;
+      // only 503 says "not ready"; anything else (200, a 404 from a gateway without /readyz, a 401 that the start
+      // will report with its hint) goes on
+      if (r.status !== 503) return;
       if (now() > deadline) throw new RuntimeError(`bench --http: the gateway is not ready after 30 s: ${typeof r.body?.reason === 'string' ? r.body.reason : r.status}`);
       await sleep(200);
     }
