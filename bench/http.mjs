@@ -67,6 +67,7 @@ try {
   gw.kill('SIGINT');
   await new Promise((r) => gw.on('exit', r));
   spawnSync(node, [cli, 'topics', 'delete', `${topic}-in`, `${topic}-out`, '--brokers', brokers], { stdio: 'ignore' });
+  spawnSync(node, [cli, 'groups', 'delete', `${topic}-pipeline`, '--brokers', brokers], { stdio: 'ignore' });
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
