@@ -50,6 +50,9 @@ const FLOORS = [
   // threads use too, to rebuild the stages from the pipeline's text
   [4, /^src\/pipeline\//],
   [4, /^src\/cli\//],
+  // the gateway: an HTTP server around a run (its pipeline is assembled and run like a command line's) and the
+  // Kafka client (its sends and the output tail)
+  [5, /^src\/serve\//],
   [6, /^commands\//],
   // the entry points: the command line and the worker threads, which hand the command table down
   [7, /^src\/(cli|worker)\.ts$/],

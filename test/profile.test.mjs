@@ -280,7 +280,7 @@ test('-X refusals are one line: unknown keys with the list, other commands\' key
   const other = ks('produce', 't', '-X', 'group.id=g');
   assert.equal(other.code, 2);
   assert.match(other.stderr, /^kstream: client setting `group\.id` is for `consume`, not `produce` — kstream produce supports: acks, /);
-  assert.match(ks('bench', '-X', 'sasl.username=u').stderr, /^kstream: client setting `sasl\.username` is for `consume`, `produce`, `table`, `join`, `lookup`, `topics`, `groups`, `profile`, `completion`, not `bench` — kstream bench supports: bootstrap\.servers, metadata\.broker\.list\n$/);
+  assert.match(ks('bench', '-X', 'sasl.username=u').stderr, /^kstream: client setting `sasl\.username` is for `consume`, `produce`, `table`, `join`, `lookup`, `serve`, `topics`, `groups`, `profile`, `completion`, not `bench` — kstream bench supports: bootstrap\.servers, metadata\.broker\.list\n$/);
   const pw = ks('topics', '-X', 'sasl.password=hunter2');
   assert.equal(pw.code, 2);
   assert.equal(pw.stderr, 'kstream: `-X sasl.password` is refused: command lines show in ps and shell history — set KSTREAM_SASL_PASSWORD or use --sasl-password-file <file>\n');
