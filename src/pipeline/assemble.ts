@@ -204,6 +204,14 @@ export function assemble(segments: Segment[], run = new RunContext()): Assembled
     if (stage.gives) carries = { ...carries, ...stage.gives, what: carries.what };
     stages.push(stage);
   }
+  // offsets committed for records a stage still holds in state no checkpoint saves would lose them in a crash
+  const holding = stages.find((st) => st.holds !== undefined);
+  if (holding && source.ack) {
+    throw new UsageError(
+      `${holding.holds} holds records between batches in state that is not checkpointed yet, so it cannot run after a consumer that commits offsets (--group${source.ackEachBatch ? ', --exactly-once' : ''})`,
+      'consume without --group (nothing is committed: a rerun starts from --offset again), or pipe `consume --group` into it (at-least-once only while no stage is killed)',
+    );
+  }
   let sink: Sink;
   if (toSink) sink = last.spec.sink!(last.args, last.opts, contextFor(last, fused, segments.length - 1, carries, run));
   else {

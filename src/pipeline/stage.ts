@@ -39,6 +39,17 @@ export interface Stage {
    * so no stream record meets a half-loaded table. The drivers await it; it may keep the side following after.
    */
   open?(how?: { quiet?: boolean }): Promise<void>;
+  /**
+   * At the end of input, before `end`: a stage whose side input is a second stream (a stream–stream join) waits
+   * for it to reach the end offsets seen at start, so a bounded run joins both inputs whole.
+   */
+  settle?(): Promise<void>;
+  /**
+   * Set by a stage that holds records across batches in state no checkpoint saves (a stream–stream join's
+   * windows), as the stage names itself: a run whose source commits offsets (`--group`) is refused, since a
+   * commit would cover records still waiting in the stage.
+   */
+  readonly holds?: string;
   /** After the last batch (or a failure): releases what `open` started. */
   close?(): Promise<void>;
 }
