@@ -161,3 +161,67 @@ test('exactly-once: a fused consume + join global: + produce killed with -9 four
     assert.equal(o.tier, ['free', 'pro', 'team'][Number(o.user.slice(1)) % 3], line);
   }
 });
+
+// --- stream–stream joins (`join stream:<topic>`): SEMANTICS.md examples 15 and 16 on real topics, record timestamps ---
+
+/** Two topics of one partition each: the stream `L` and the side `R`, records `[key, value, timestamp]` as envelopes. */
+async function twoStreams(left, right) {
+  const [l, r] = [await createTopic('ss-left', 1), await createTopic('ss-right', 1)];
+  const lines = (xs) => xs.map(([key, value, timestamp]) => `'${JSON.stringify({ key, value, timestamp })}'`).join(' ');
+  await ok(`printf '%s\\n' ${lines(left)} | ${KS} produce ${l} --envelope --quiet`);
+  await ok(`printf '%s\\n' ${lines(right)} | ${KS} produce ${r} --envelope --quiet`);
+  return [l, r];
+}
+
+test('example 15 on real topics: stream–stream inner join within 10 ms, fused and piped with envelopes alike', async () => {
+  const [l, r] = await twoStreams([['k', { v: 'A' }, 10], ['k', { v: 'B' }, 12]], [['k', { v: 'a' }, 15], ['k', { v: 'b' }, 21]]);
+  const join = `join stream:${r} --within 10ms --select '[r.v, o.v, ts, ots]'`;
+  const fused = await ok(`${KS} consume ${l} --exit + ${join} + map r --envelope`);
+  const envs = textLines(fused.stdout).map((line) => JSON.parse(line));
+  assert.deepEqual(envs.map((e) => e.value), [['A', 'a', 10, 15], ['B', 'a', 12, 15], ['B', 'b', 12, 21]]);
+  // keyed by the stream record, timed max(tl, tr)
+  assert.deepEqual(envs.map((e) => [e.key, e.timestamp]), [['k', 15], ['k', 15], ['k', 21]]);
+  assert.match(fused.stderr, /join: matched=3\n/);
+  const piped = await ok(`${KS} consume ${l} --exit --format envelope | ${KS} ${join} --envelope | jq -c .value`);
+  assert.deepEqual(textLines(piped.stdout), envs.map((e) => JSON.stringify(e.value)));
+});
+
+test('example 16 on real topics: left join, grace 0 — only (A,a); a record of another key goes out alone, with null', async () => {
+  const [l, r] = await twoStreams([['k', { v: 'A' }, 10], ['z', { v: 'Z' }, 11]], [['k', { v: 'a' }, 15]]);
+  const res = await ok(`${KS} consume ${l} --exit + join stream:${r} --within 10ms --grace 0ms --left --as pay`);
+  assert.deepEqual(textLines(res.stdout), ['{"v":"A","pay":{"v":"a"}}', '{"v":"Z","pay":null}']);
+  assert.match(res.stderr, /join: matched=1 unmatched=1/);
+  // --outer: the side's unmatched records too, keyed by their own key; --right-on joins on a field of theirs
+  const [l2, r2] = await twoStreams([['o1', { oid: 1 }, 100]], [['p1', { oid: 1, amount: 5 }, 160], ['p2', { oid: 2, amount: 7 }, 170]]);
+  const outer = await ok(`${KS} consume ${l2} --exit + join stream:${r2} --on r.oid --right-on r.oid --within 1m --outer --as pay + map r --envelope`);
+  assert.deepEqual(textLines(outer.stdout).map((line) => JSON.parse(line)).map((e) => [e.key, e.timestamp, e.value]), [
+    ['o1', 160, { oid: 1, pay: { oid: 1, amount: 5 } }],
+    ['p2', 170, { pay: { oid: 2, amount: 7 } }],
+  ]);
+});
+
+test('a running stream–stream join: a side record written after the start joins the waiting stream record once the stream is idle (--max-idle)', { timeout: 60_000 }, async () => {
+  const [o, p] = [await createTopic('ss-orders', 1), await createTopic('ss-pay', 1)];
+  const proc = start(`exec ${KS} consume ${o} + join stream:${p} --on r.oid --right-on r.oid --within 1m --max-idle 500ms --as pay`, { env, stdin: 'ignore' });
+  try {
+    await sleep(1500);
+    await ok(`echo '{"oid":7}' | ${KS} produce ${o} --quiet`);
+    await sleep(500);
+    await ok(`echo '{"oid":7,"amount":3}' | ${KS} produce ${p} --quiet`);
+    await proc.waitFor((out) => out.includes('"pay"'), 20_000);
+    assert.deepEqual(textLines(proc.stdout()), ['{"oid":7,"pay":{"oid":7,"amount":3}}']);
+  } finally {
+    proc.kill('SIGTERM');
+    const e = await proc.exited;
+    assert.equal(e.code, 130, e.stderr);
+  }
+});
+
+test('a stream side topic that does not exist is one line and exit 1, before any record is read', async () => {
+  const [l] = await twoStreams([['k', { v: 'A' }, 10]], []);
+  const res = await run(`${KS} consume ${l} --exit + join stream:no-such-stream-here --within 1s`, { env });
+  assert.equal(res.code, 1, res.stderr);
+  assert.equal(res.stdout, '');
+  assert.match(res.stderr, /^kstream: topic `no-such-stream-here` does not exist/);
+  assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
+});
