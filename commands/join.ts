@@ -1,7 +1,8 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { BuildContext, CommandSpec, Opts } from '../src/pipeline/command.js';
 import type { SideInput } from '../src/pipeline/stage.js';
-import { UsageError } from '../src/pipeline/errors.js';
+import { RuntimeError, UsageError } from '../src/pipeline/errors.js';
 import { carryHint, compileExpr, NO_TIME, timeHint } from '../src/operators/expr.js';
 import { parseDuration } from '../src/time/duration.js';
 import { compileSelect, JoinStage } from '../src/operators/join.js';
@@ -69,6 +70,24 @@ function streamJoin(side: SideInput, as: string, file: boolean, opts: Opts, ctx:
   const sideTime = opts.sideTime !== undefined ? compileExpr(String(opts.sideTime), '--side-time expression') : undefined;
   const rightOn = opts.rightOn !== undefined && !(file && opts.key === undefined) ? compileExpr(String(opts.rightOn), 'side join key (--right-on)') : undefined;
   if (opts.late === true) throw new UsageError('--late needs a file', 'e.g. --late late.ndjson');
+  let onLate: ((line: string) => void) | undefined;
+  let onEnd: (() => void) | undefined;
+  if (opts.late !== undefined) {
+    const file = String(opts.late);
+    let fd: number | undefined;
+    onLate = (line) => {
+      try {
+        fd ??= fs.openSync(file, 'a');
+        fs.writeSync(fd, line + '\n');
+      } catch (e) {
+        throw new RuntimeError(`cannot write late records to \`${file}\`: ${(e as Error).message}`);
+      }
+    };
+    onEnd = () => {
+      if (fd !== undefined) fs.closeSync(fd);
+      fd = undefined;
+    };
+  }
   return new StreamJoinStage({
     side,
     on: compileExpr(opts.on === undefined ? 'key' : String(opts.on), 'join key (--on)', ctx.carries, ctx.fused),
@@ -84,7 +103,8 @@ function streamJoin(side: SideInput, as: string, file: boolean, opts: Opts, ctx:
     maxIdleMs: dur('maxIdle'),
     errors: ctx.errors('join'),
     timeErrors: ctx.errors('join'),
-    latePath: opts.late === undefined ? undefined : String(opts.late),
+    onLate,
+    onEnd,
   });
 }
 

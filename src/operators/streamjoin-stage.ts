@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { encodeValue, Rec, WATERMARK } from '../pipeline/record.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { errorCounters, type RecordErrors } from '../pipeline/onerror.js';
@@ -45,8 +44,10 @@ export interface StreamJoinStageOptions {
   errors: RecordErrors;
   /** Records with an invalid event time (counted as invalid-time). */
   timeErrors: RecordErrors;
-  /** `--late <file>`: where late records go. */
-  latePath?: string;
+  /** `--late <file>`: receives each late record as a line (the command appends it to the file). */
+  onLate?: (line: string) => void;
+  /** Called at the end and at close (the command closes the --late file). */
+  onEnd?: () => void;
 }
 
 /** Side records queued beyond this wait for the stream before more are read (the side's fetches pause). */
@@ -87,7 +88,6 @@ export class StreamJoinStage implements Stage {
   private nullValues = 0;
   private sideNullValues = 0;
   private sideRead = 0;
-  private lateFd: number | undefined;
   private readonly member: string;
   private readonly quoted: string;
   private readonly emitTo: (out: Rec[]) => Emit<Rec, SideRec>;
@@ -103,7 +103,7 @@ export class StreamJoinStage implements Stage {
       graceMs: o.graceMs,
       keepLeft: o.mode !== 'inner',
       keepRight: o.mode === 'outer',
-      onLate: o.latePath === undefined ? undefined : (side, data) => this.late(side, data as Rec | SideRec),
+      onLate: o.onLate === undefined ? undefined : (side, data) => this.late(side, data as Rec | SideRec),
     });
     this.clock = o.clock ?? Date.now;
     this.lastLeft = this.lastRight = this.clock();
@@ -277,7 +277,7 @@ export class StreamJoinStage implements Stage {
   end(out: Rec[]): void {
     this.check();
     this.join.finish(this.emitTo(out));
-    this.closeLate();
+    this.o.onEnd?.();
   }
 
   /** One result of the join as a record: a pair, or a record alone. */
@@ -329,26 +329,14 @@ export class StreamJoinStage implements Stage {
   }
 
   /** A late record (`--late <file>`): a stream record as it came, a side record as {key, value, timestamp}. */
-  late(side: 'l' | 'r', data: Rec | SideRec): void {
-    const path = this.o.latePath;
-    if (path === undefined) return;
-    const line = side === 'l' ? encodeValue(data as Rec) : JSON.stringify({ key: (data as SideRec).key, value: (data as SideRec).value, timestamp: (data as SideRec).t });
-    try {
-      this.lateFd ??= fs.openSync(path, 'a');
-      fs.writeSync(this.lateFd, line + '\n');
-    } catch (e) {
-      throw new RuntimeError(`cannot write late records to \`${path}\`: ${(e as Error).message}`);
-    }
-  }
-
-  private closeLate(): void {
-    if (this.lateFd !== undefined) fs.closeSync(this.lateFd);
-    this.lateFd = undefined;
+  private late(side: 'l' | 'r', data: Rec | SideRec): void {
+    const d = data as SideRec;
+    this.o.onLate!(side === 'l' ? encodeValue(data as Rec) : JSON.stringify({ key: d.key, value: d.value, timestamp: d.t }));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.closeLate();
+    this.o.onEnd?.();
     this.room?.();
     await this.o.side.close().catch(() => undefined);
     await this.pump;
