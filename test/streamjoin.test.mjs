@@ -432,3 +432,17 @@ test('CLI: usage errors are one line with exit 2', () => {
   }
   fs.rmSync(dir, { recursive: true });
 });
+
+test('README recipe: correlate orders with payments from files, as pasted', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-ssjoin-'));
+  fs.writeFileSync(path.join(dir, 'orders.ndjson'), ['{"id":"o1","ts":"2026-01-01T10:00:00Z"}', '{"id":"o2","ts":"2026-01-01T10:05:00Z"}', '{"id":"o3","ts":"2026-01-01T11:00:00Z"}'].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'payments.ndjson'), ['{"order_id":"o1","amount":5,"ts":"2026-01-01T10:09:00Z"}', '{"order_id":"o2","amount":7,"ts":"2026-01-01T10:30:00Z"}', '{"order_id":"o3","amount":9,"ts":"2026-01-01T10:55:00Z"}'].join('\n') + '\n');
+  const r = runSync('$KS join stream:file:payments.ndjson --right-on r.order_id --side-time r.ts --on r.id --time r.ts --within 10m < orders.ndjson', { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  // o2's payment came 25 minutes later: no pair; o3's 5 minutes before it: a pair, at the order's time
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), [
+    { id: 'o1', ts: '2026-01-01T10:00:00Z', payments: { order_id: 'o1', amount: 5, ts: '2026-01-01T10:09:00Z' } },
+    { id: 'o3', ts: '2026-01-01T11:00:00Z', payments: { order_id: 'o3', amount: 9, ts: '2026-01-01T10:55:00Z' } },
+  ]);
+  fs.rmSync(dir, { recursive: true });
+});

@@ -225,3 +225,11 @@ test('a stream side topic that does not exist is one line and exit 1, before any
   assert.match(res.stderr, /^kstream: topic `no-such-stream-here` does not exist/);
   assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
 });
+
+test('README recipe: correlate orders with payments in a window, as pasted', async () => {
+  const [orders, payments] = [await createTopic('orders', 1), await createTopic('payments', 1)];
+  await ok(`printf '%s\\n' '{"order_id":"o1"}' '{"order_id":"o2"}' | ${KS} produce ${orders} --key r.order_id --quiet`);
+  await ok(`printf '%s\\n' '{"order_id":"o1","amount":5}' | ${KS} produce ${payments} --quiet`);
+  const r = await ok(`${KS} consume ${orders} --exit + join stream:${payments} --on r.order_id --right-on r.order_id --within 1h --left --as payment`);
+  assert.deepEqual(textLines(r.stdout), ['{"order_id":"o1","payment":{"order_id":"o1","amount":5}}', '{"order_id":"o2","payment":null}']);
+});
