@@ -446,3 +446,37 @@ test('README recipe: correlate orders with payments from files, as pasted', () =
   ]);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('stage: a side far ahead of the stream is read no further while 50,000 of its records wait; the rest comes as the stream moves, and before the end', async () => {
+  let handed = 0;
+  const batch = (from) => Array.from({ length: 10_000 }, (_, i) => ({ key: 'k', value: { i: from + i }, ts: from + i }));
+  const side = {
+    name: 'stream:pay',
+    follows: true,
+    async *batches() {
+      for (let b = 0; b < 10; b++) {
+        handed += 10_000;
+        yield { rows: batch(b * 10_000), caughtUp: b === 9 };
+      }
+    },
+    async close() {},
+  };
+  const st = stageOf(side, { within: 0, mode: 'inner' });
+  await st.open();
+  for (let i = 0; i < 20; i++) await tick();
+  // the stream has shown nothing: the side paused once more than 50,000 of its records waited
+  assert.equal(handed, 60_000);
+  assert.equal(st.join.waitingRight(), 60_000);
+  const out = [];
+  // a stream record past them lets them be taken (they match nothing: within 0, other times)
+  st.process([rec('k', { o: 1 }, 200_000)], out);
+  assert.ok(st.join.waitingRight() <= 25_000, `${st.join.waitingRight()} waiting`);
+  for (let i = 0; i < 20; i++) await tick();
+  assert.ok(handed > 60_000, `${handed} handed over`);
+  await st.settle();
+  assert.equal(handed, 100_000);
+  st.end(out);
+  assert.deepEqual(values(out), []);
+  assert.equal(st.join.size, 0);
+  await st.close();
+});
