@@ -194,8 +194,15 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
       }
       throw e.error;
     }
-    // End of input: a stage joining a second stream reads it to the end offsets seen at start first.
-    if (how === 'ended') await chain.settle();
+    // End of input: a stage joining a second stream reads it to the end offsets seen at start first (a stop
+    // request meanwhile ends the wait: what was read goes through end as it would at any stop).
+    if (how === 'ended') {
+      const settling = chain.settle();
+      if (interrupt && (await Promise.race([settling, interrupt.wait()])) === STOP) {
+        settling.catch(() => undefined);
+        how = 'stopped';
+      } else await settling;
+    }
     // End of input (or a requested stop): every stage flushes its state into the next one, in order — except
     // that a stop keeps checkpointed state as it is (open windows stay open), for the restarted run to go on.
     const carry = chain.end(how === 'stopped' && state !== undefined);
