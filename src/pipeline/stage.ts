@@ -45,11 +45,11 @@ export interface Stage {
    */
   settle?(): Promise<void>;
   /**
-   * Set by a stage that holds records across batches in state no checkpoint saves (a stream–stream join's
-   * windows), as the stage names itself: a run whose source commits offsets (`--group`) is refused, since a
-   * commit would cover records still waiting in the stage.
+   * Set by a stage whose state includes where its side input resumes, restored before the side is opened, which a
+   * transactional run (--exactly-once restores state only once partitions are assigned) cannot do yet: such a run
+   * is refused, naming the stage.
    */
-  readonly holds?: string;
+  readonly atLeastOnceOnly?: string;
   /** After the last batch (or a failure): releases what `open` started. */
   close?(): Promise<void>;
 }
@@ -64,6 +64,18 @@ export interface SideRow {
    * values). A table decodes it when a lookup first needs it, so rows never looked up cost no parse.
    */
   lazy?: boolean;
+  /** Where a topic's row was read (its partition and offset): a stream–stream join checkpoints the side's position. */
+  partition?: number;
+  offset?: number;
+}
+
+/**
+ * Where a side input resumes (a stream–stream join's checkpointed position): a topic at these next offsets per
+ * partition (the others from their start), a file after this many rows.
+ */
+export interface SidePosition {
+  offsets?: Record<string, number>;
+  rows?: number;
 }
 
 /**
@@ -78,6 +90,8 @@ export interface SideInput {
   readonly follows: boolean;
   batches(): AsyncIterable<{ rows: SideRow[]; caughtUp: boolean }>;
   close(): Promise<void>;
+  /** Set before `batches()`: read on from a checkpointed position instead of from the start. */
+  resumeAt?: SidePosition;
 }
 
 /**
