@@ -1,11 +1,11 @@
 import { encodeValue, Rec, WATERMARK } from '../pipeline/record.js';
 import { RuntimeError } from '../pipeline/errors.js';
 import { errorCounters, type RecordErrors } from '../pipeline/onerror.js';
-import { mergeNeeds, type FieldNeeds, type PartMetrics, type SideInput, type SideRow, type Stage } from '../pipeline/stage.js';
+import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type PartMetrics, type SideInput, type SideRow, type StatefulStage } from '../pipeline/stage.js';
 import { exprFailure, type Expr } from './expr.js';
 import type { Select } from './join.js';
 import { decodeText, keyText } from './table.js';
-import { StreamJoin, type Emit, type JoinItem } from './streamjoin.js';
+import { StreamJoin, type Emit, type JoinItem, type Side } from './streamjoin.js';
 import { invalidReason, toEventTime } from '../time/eventtime.js';
 
 /** A side record as the join holds it. */
@@ -15,8 +15,11 @@ interface SideRec {
   value: unknown;
   /** Its event time. */
   t: number;
-  /** Where it was read, for errors: `stream:payments record 12`. */
+  /** Where it was read, for errors: `stream:payments record 12`; and the rows of the side up to it. */
   n: number;
+  /** A topic's record: its partition and offset (where a restarted run reads the side on). */
+  p?: number;
+  off?: number;
 }
 
 export interface StreamJoinStageOptions {
@@ -64,13 +67,34 @@ const SIDE_QUEUE_MAX = 50_000;
  * Output: `{...r, <as>: o}` or `--select` over r, o, key, okey, ts, ots, at max(tl, tr); an unmatched stream
  * record with o = null at its own time; an unmatched side record (`--outer`) with r = null, keyed by its own key.
  */
-export class StreamJoinStage implements Stage {
+/** A record's change since the last checkpoint (null: gone). */
+interface Change {
+  side: Side;
+  item: JoinItem<unknown>;
+  /** The order it was taken in; -1 while it is queued. */
+  seq: number;
+  matched: boolean;
+}
+
+/** A checkpoint's clock entry: the join's times and order, the next record id, the side's position. */
+interface SavedClock {
+  st: number | null;
+  shownL: number | null;
+  shownR: number | null;
+  seq: number;
+  ids: number;
+  side: { offsets: Record<string, number>; rows: number };
+}
+
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export class StreamJoinStage implements StatefulStage {
   readonly name = 'join';
   readonly keepsValue = false;
   readonly reads: FieldNeeds;
   readonly tick: (now: number, out: Rec[]) => void;
-  /** Records wait in the stage across batches, and no checkpoint saves them: a run that commits offsets is refused. */
-  readonly holds: string;
+  /** Its side's position is restored with the state, after the side started reading under --exactly-once: refused there. */
+  readonly atLeastOnceOnly: string;
   readonly join: StreamJoin<Rec, SideRec>;
   private pump: Promise<void> | undefined;
   private failure: unknown;
@@ -90,13 +114,36 @@ export class StreamJoinStage implements Stage {
   private sideRead = 0;
   private readonly member: string;
   private readonly quoted: string;
+  // checkpoints (under consume --group): the records changed since the last one, ids, the side's position
+  private tracking = false;
+  private readonly dirty = new Map<string, Change | null>();
+  /** The ids the changelog holds (a record gone before any checkpoint wrote it needs no tombstone). */
+  private readonly persisted = new Set<string>();
+  private nextId = 0;
+  /** The side's position after the records taken from it (what a checkpoint saves), and their latest time. */
+  private sideOffsets: Record<string, number> = {};
+  private sideRows = 0;
+  private sideShown = -Infinity;
+  private savedSig = false;
+  private readonly signature: string;
   private readonly emitTo: (out: Rec[]) => Emit<Rec, SideRec>;
 
   constructor(private readonly o: StreamJoinStageOptions) {
     let reads: FieldNeeds = o.select ? mergeNeeds(o.on.needs, o.select.needs) : 'all';
     if (o.time) reads = mergeNeeds(reads, o.time.needs);
     this.reads = reads;
-    this.holds = `\`join ${o.side.name}\``;
+    this.atLeastOnceOnly = `\`join ${o.side.name}\``;
+    this.signature = JSON.stringify({
+      side: o.side.name,
+      before: o.beforeMs,
+      after: o.afterMs,
+      grace: o.graceMs,
+      mode: o.mode,
+      on: o.on.source,
+      rightOn: o.rightOn?.source ?? null,
+      time: o.time?.source ?? null,
+      sideTime: o.sideTime?.source ?? null,
+    });
     this.join = new StreamJoin<Rec, SideRec>({
       beforeMs: o.beforeMs,
       afterMs: o.afterMs,
@@ -104,6 +151,16 @@ export class StreamJoinStage implements Stage {
       keepLeft: o.mode !== 'inner',
       keepRight: o.mode === 'outer',
       onLate: o.onLate === undefined ? undefined : (side, data) => this.late(side, data as Rec | SideRec),
+      onChange: (side, item, state, matched, seq) => {
+        if (!this.tracking) return;
+        if (side === 'r') {
+          // side records waiting are not saved: a restarted run reads them again, from the position after the
+          // last one taken
+          if (state === 'queued') return;
+          this.sideTaken(item.data as SideRec);
+        }
+        this.dirty.set(item.id!, state === 'gone' ? null : { side, item, seq: state === 'held' ? seq : -1, matched });
+      },
     });
     this.clock = o.clock ?? Date.now;
     this.lastLeft = this.lastRight = this.clock();
@@ -184,7 +241,7 @@ export class StreamJoinStage implements Stage {
         return;
       }
     }
-    this.join.push('r', { t, key, data: { key: row.key, value, t, n } });
+    this.join.push('r', { t, key, data: { key: row.key, value, t, n, p: row.partition, off: row.offset }, id: String(this.nextId++) });
   }
 
   process(batch: Rec[], out: Rec[]): void {
@@ -231,7 +288,7 @@ export class StreamJoinStage implements Stage {
       }
       // held across batches: its own text, not a view into the batch's chunk
       void rec.raw;
-      this.join.push('l', { t, key, data: rec });
+      this.join.push('l', { t, key, data: rec, id: String(this.nextId++) });
     }
     if (data) this.lastLeft = this.clock();
     this.drain(out);
@@ -342,6 +399,81 @@ export class StreamJoinStage implements Stage {
     await this.pump;
   }
 
+  /**
+   * The checkpoint (StatefulStage): each record queued or held, under `i:<id>` — its side, time, join key, whether
+   * it was taken (its order) and matched, and the record itself (a stream record's text, key, timestamp and
+   * headers; a side record's key, value and time) — null once it is gone; and under `$clock` stream time, how far
+   * each input has shown, and the side's position (next offset per partition, rows read), where a restarted run
+   * reads the side on from.
+   */
+  drainChanges(): [string, unknown][] {
+    const res: [string, unknown][] = [];
+    if (!this.savedSig) {
+      res.push([SIG_KEY, this.signature]);
+      this.savedSig = true;
+    }
+    for (const [id, c] of this.dirty) {
+      if (c !== null) {
+        res.push([`i:${id}`, entryOf(c)]);
+        this.persisted.add(id);
+      } else if (this.persisted.delete(id)) res.push([`i:${id}`, null]);
+      // else: queued and gone between two checkpoints, never written
+    }
+    this.dirty.clear();
+    const c = this.join.clock;
+    // the side as far as its records were taken: those still waiting are read again after a restart
+    const clock: SavedClock = { st: finite(c.st), shownL: finite(c.shownL), shownR: finite(this.sideShown), seq: c.seq, ids: this.nextId, side: { offsets: { ...this.sideOffsets }, rows: this.sideRows } };
+    res.push(['$clock', clock]);
+    return res;
+  }
+
+  restore(entries: Iterable<[string, unknown]>): void {
+    const list = [...entries];
+    this.savedSig = checkSignature('join', list, this.signature);
+    const queued: { side: Side; n: number; item: JoinItem<unknown> }[] = [];
+    const held: { side: Side; seq: number; matched: boolean; item: JoinItem<unknown> }[] = [];
+    for (const [k, v] of list) {
+      if (k === '$clock' && v !== null && typeof v === 'object') {
+        const c = v as SavedClock;
+        const num = (x: number | null) => (typeof x === 'number' ? x : -Infinity);
+        this.join.restoreClock({ st: num(c.st), shownL: num(c.shownL), shownR: num(c.shownR), seq: c.seq });
+        this.nextId = Math.max(this.nextId, c.ids);
+        this.sideOffsets = { ...c.side.offsets };
+        this.sideRead = this.sideRows = c.side.rows;
+        this.sideShown = num(c.shownR);
+        this.o.side.resumeAt = { offsets: { ...this.sideOffsets }, rows: this.sideRows };
+      } else if (k.startsWith('i:') && v !== null && typeof v === 'object') {
+        const e = v as SavedEntry;
+        const item: JoinItem<unknown> = { t: e.t, key: e.k, data: e.s === 'l' ? recOf(e.d as SavedRec) : e.d, id: k.slice(2) };
+        this.persisted.add(item.id!);
+        if (e.q < 0) queued.push({ side: e.s, n: Number(k.slice(2)), item });
+        else held.push({ side: e.s, seq: e.q, matched: e.m, item });
+      }
+    }
+    // held records in the order they were taken; queued ones in the order they came (their ids)
+    held.sort((a, b) => a.seq - b.seq);
+    for (const h of held) this.join.restoreHeld(h.side, h.item as JoinItem<never>, h.matched, h.seq);
+    queued.sort((a, b) => a.n - b.n);
+    for (const q of queued) this.join.push(q.side, q.item as JoinItem<never>);
+    // from here every change goes into the next checkpoint
+    this.tracking = true;
+  }
+
+  /** A side record left the queue (taken, late or without a key): the side's saved position moves past it. */
+  private sideTaken(r: SideRec): void {
+    if (r.p !== undefined) {
+      const k = String(r.p);
+      if ((this.sideOffsets[k] ?? 0) < r.off! + 1) this.sideOffsets[k] = r.off! + 1;
+    }
+    if (r.n > this.sideRows) this.sideRows = r.n;
+    if (r.t > this.sideShown) this.sideShown = r.t;
+  }
+
+  /** The run stops with its state checkpointed: nothing is flushed, the restarted run goes on from the state. */
+  suspend(): void {
+    this.o.onEnd?.();
+  }
+
   counters(): Record<string, number> {
     const j = this.join.counts;
     const c: Record<string, number> = { matched: j.matched, ...errorCounters(this.o.errors) };
@@ -357,4 +489,47 @@ export class StreamJoinStage implements Stage {
   metrics(): PartMetrics {
     return { stateEntries: this.join.size + this.join.waiting };
   }
+}
+
+/** A checkpointed record. */
+interface SavedEntry {
+  s: Side;
+  t: number;
+  k: string | null;
+  /** The order it was taken in, -1 while queued. */
+  q: number;
+  m: boolean;
+  d: SavedRec | SideRec;
+}
+
+/** A stream record in a checkpoint: its text, key (bytes as base64), timestamp and headers. */
+interface SavedRec {
+  v: string;
+  k: string | { b64: string } | null;
+  ts: number | null;
+  h: { key: string; value: string | null }[] | null;
+}
+
+function entryOf(c: Change): SavedEntry {
+  let d: SavedRec | SideRec;
+  if (c.side === 'l') {
+    const r = c.item.data as Rec;
+    const k = r.key;
+    d = {
+      v: r.raw ?? JSON.stringify(r.value),
+      k: k === undefined || k === null ? null : k instanceof Uint8Array ? { b64: Buffer.from(k).toString('base64') } : typeof k === 'string' ? k : JSON.stringify(k),
+      ts: r.ts ?? null,
+      h: r.headers ?? null,
+    };
+  } else d = c.item.data as SideRec;
+  return { s: c.side, t: c.item.t, k: c.item.key, q: c.seq, m: c.matched, d };
+}
+
+/** A stream record again from its checkpoint. */
+function recOf(d: SavedRec): Rec {
+  const r = new Rec(JSON.parse(d.v), d.v, false, -1);
+  r.key = d.k === null ? undefined : typeof d.k === 'string' ? d.k : Buffer.from(d.k.b64, 'base64');
+  r.ts = d.ts ?? undefined;
+  r.headers = d.h ?? undefined;
+  return r;
 }

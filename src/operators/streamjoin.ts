@@ -31,6 +31,8 @@ export interface JoinItem<T> {
   t: number;
   key: string | null;
   data: T;
+  /** The caller's name for the record, for checkpoints (onChange). */
+  id?: string;
 }
 
 export interface StreamJoinOptions {
@@ -44,6 +46,19 @@ export interface StreamJoinOptions {
   keepRight: boolean;
   /** Receives each late record (`--late <file>`). */
   onLate?: (side: Side, data: unknown) => void;
+  /**
+   * Told of every change of a record's place in the join, for a checkpoint: queued, held (taken; with whether it
+   * matched and its order of taking), or gone (released, late, or taken without a key).
+   */
+  onChange?: (side: Side, item: JoinItem<unknown>, state: 'queued' | 'held' | 'gone', matched: boolean, seq: number) => void;
+}
+
+/** What a checkpoint saves of the join besides its records: stream time, how far each input has shown, the order. */
+export interface JoinClock {
+  st: number;
+  shownL: number;
+  shownR: number;
+  seq: number;
 }
 
 /** What the join hands back: a pair (both set), or an unmatched record (the other null), at time `t`. */
@@ -166,6 +181,34 @@ export class StreamJoin<L, R> {
   push(side: Side, item: JoinItem<L> | JoinItem<R>): void {
     (this.queued[side] as Queue<unknown>).items.push(item as JoinItem<unknown>);
     if (item.t > this.shown[side]) this.shown[side] = item.t;
+    this.o.onChange?.(side, item as JoinItem<unknown>, 'queued', false, -1);
+  }
+
+  /** Stream time, the inputs' progress and the order of taking, for a checkpoint. */
+  get clock(): JoinClock {
+    return { st: this.st, shownL: this.shown.l, shownR: this.shown.r, seq: this.seq };
+  }
+
+  /**
+   * Restores a checkpoint: its clock, then its records — queued ones in their order with `push`, held ones here in
+   * the order they were taken (`seq`).
+   */
+  restoreClock(c: JoinClock): void {
+    this.st = c.st;
+    this.shown.l = Math.max(this.shown.l, c.shownL);
+    this.shown.r = Math.max(this.shown.r, c.shownR);
+    this.seq = Math.max(this.seq, c.seq);
+  }
+
+  restoreHeld(side: Side, item: JoinItem<L> | JoinItem<R>, matched: boolean, seq: number): void {
+    const held: Held<unknown> = { at: item.t + (side === 'l' ? this.o.afterMs : this.o.beforeMs), seq, item: item as JoinItem<unknown>, matched };
+    const map = this.held[side] as unknown as Map<string, Held<unknown>[]>;
+    const list = map.get(item.key as string);
+    if (list === undefined) map.set(item.key as string, [held]);
+    else list.push(held);
+    (this.release[side] as unknown as ReleaseQueue<unknown>).push(held);
+    this.heldCount++;
+    if (seq >= this.seq) this.seq = seq + 1;
   }
 
   /** The input has ended (reached the end offsets seen at start): it holds the other back no more. */
@@ -212,6 +255,7 @@ export class StreamJoin<L, R> {
       if (side === 'l') this.counts.lateLeft++;
       else this.counts.lateRight++;
       this.o.onLate?.(side, item.data);
+      this.o.onChange?.(side, item as JoinItem<unknown>, 'gone', false, -1);
       return;
     }
     if (t > this.st) {
@@ -222,6 +266,7 @@ export class StreamJoin<L, R> {
     if (item.key === null) {
       if (keep) this.alone(side, item, emit);
       else this.counts.noKey++;
+      this.o.onChange?.(side, item as JoinItem<unknown>, 'gone', false, -1);
       return;
     }
     // the other side's records with this key, in the order taken; those released are gone from the list
@@ -235,7 +280,10 @@ export class StreamJoin<L, R> {
         const u = h.item.t;
         if (u < lo || u > hi) continue;
         matched = true;
-        h.matched = true;
+        if (!h.matched) {
+          h.matched = true;
+          this.o.onChange?.(side === 'l' ? 'r' : 'l', h.item as JoinItem<unknown>, 'held', true, h.seq);
+        }
         this.counts.matched++;
         if (side === 'l') emit(item as unknown as JoinItem<L>, h.item as unknown as JoinItem<R>, t > u ? t : u);
         else emit(h.item as unknown as JoinItem<L>, item as unknown as JoinItem<R>, t > u ? t : u);
@@ -248,6 +296,7 @@ export class StreamJoin<L, R> {
     else list.push(held);
     (this.release[side] as unknown as ReleaseQueue<T>).push(held);
     this.heldCount++;
+    this.o.onChange?.(side, item as JoinItem<unknown>, 'held', matched, held.seq);
   }
 
   /** Releases the held records the watermark has passed, emitting kept unmatched ones; left before right at one point. */
@@ -276,6 +325,7 @@ export class StreamJoin<L, R> {
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) map.delete(key);
     this.heldCount--;
+    this.o.onChange?.(side, h.item as JoinItem<unknown>, 'gone', h.matched, h.seq);
     if (!h.matched && (side === 'l' ? this.o.keepLeft : this.o.keepRight)) this.alone(side, h.item, emit);
   }
 

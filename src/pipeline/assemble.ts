@@ -204,12 +204,12 @@ export function assemble(segments: Segment[], run = new RunContext()): Assembled
     if (stage.gives) carries = { ...carries, ...stage.gives, what: carries.what };
     stages.push(stage);
   }
-  // offsets committed for records a stage still holds in state no checkpoint saves would lose them in a crash
-  const holding = stages.find((st) => st.holds !== undefined);
-  if (holding && source.ack) {
+  // under --exactly-once state is restored once partitions are assigned, after the stages opened their side inputs
+  const early = stages.find((st) => st.atLeastOnceOnly !== undefined);
+  if (early && source.ackEachBatch) {
     throw new UsageError(
-      `${holding.holds} holds records between batches in state that is not checkpointed yet, so it cannot run after a consumer that commits offsets (--group${source.ackEachBatch ? ', --exactly-once' : ''})`,
-      'consume without --group (nothing is committed: a rerun starts from --offset again), or pipe `consume --group` into it (at-least-once only while no stage is killed)',
+      `${early.atLeastOnceOnly} cannot run under --exactly-once yet: its side's position is part of its state, which is restored there only after the side has started reading`,
+      'drop --exactly-once: after consume --group the join is at-least-once, its held records and the side\'s position checkpointed with the offsets',
     );
   }
   let sink: Sink;

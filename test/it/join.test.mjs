@@ -233,3 +233,25 @@ test('README recipe: correlate orders with payments in a window, as pasted', asy
   const r = await ok(`${KS} consume ${orders} --exit + join stream:${payments} --on r.order_id --right-on r.order_id --within 1h --left --as payment`);
   assert.deepEqual(textLines(r.stdout), ['{"order_id":"o1","payment":{"order_id":"o1","amount":5}}', '{"order_id":"o2","payment":null}']);
 });
+
+test('at-least-once: a fused consume --group + join stream: + produce killed with -9 four times joins every record, restored from its state', { timeout: 240_000 }, async (t) => {
+  const { killLoop, countIds, midStreamProblems } = await import('../helpers/delivery.mjs');
+  const { brokers, groupName } = ctx;
+  const N = 60_000;
+  const [orders, payments, output] = [await createTopic('ss-alo-orders', 1), await createTopic('ss-alo-pay', 1), await createTopic('ss-alo-out', 1)];
+  const group = groupName('ss-alo');
+  // order i at base + 10 i, its payment 5 ms later (within 1 s of it; 100 other orders too, of other ids)
+  await ok(`node -e 'for (let i = 0; i < ${N}; i++) console.log(JSON.stringify({id: i, ts: 1767225600000 + i * 10}))' | ${KS} produce ${orders} --quiet`);
+  await ok(`node -e 'for (let i = 0; i < ${N}; i++) console.log(JSON.stringify({id: i, amount: i % 7, ts: 1767225600000 + i * 10 + 5}))' | ${KS} produce ${payments} --quiet`);
+  const cmd = (extra) => `${KS} consume ${orders} --group ${group} --instance-id a --fetch-max 16k --commit-interval 200ms${extra} + join stream:${payments} --on r.id --right-on r.id --time r.ts --side-time r.ts --within 1s --select '({id: r.id, amount: o.amount})' --quiet + produce ${output} --quiet`;
+  const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, inTopic: orders, group, expected: N, kills: 4, seed: 14, env, log: (l) => t.diagnostic(l) });
+  assert.deepEqual(midStreamProblems(runs), [], 'every kill landed mid-stream');
+  const r = await ok(`${KS} consume ${output} --exit`);
+  const c = countIds(r.stdout, new Set(Array.from({ length: N }, (_, i) => String(i))));
+  t.diagnostic(`${c.lines} records, ${c.distinct} distinct, ${c.duplicates} duplicates, ${c.missing} missing`);
+  assert.equal(c.missing, 0);
+  for (const line of textLines(r.stdout)) {
+    const o = JSON.parse(line);
+    assert.equal(o.amount, o.id % 7, line);
+  }
+});
