@@ -255,3 +255,21 @@ test('at-least-once: a fused consume --group + join stream: + produce killed wit
     assert.equal(o.amount, o.id % 7, line);
   }
 });
+
+test('SIGTERM: a stream–stream join after consume --group stops with its state checkpointed and goes on where it was: each pair once', { timeout: 240_000 }, async (t) => {
+  const { killLoop, countIds } = await import('../helpers/delivery.mjs');
+  const { brokers, groupName } = ctx;
+  const N = 30_000;
+  const [orders, payments, output] = [await createTopic('ss-term-orders', 1), await createTopic('ss-term-pay', 1), await createTopic('ss-term-out', 1)];
+  const group = groupName('ss-term');
+  await ok(`node -e 'for (let i = 0; i < ${N}; i++) console.log(JSON.stringify({id: i, ts: 1767225600000 + i * 10}))' | ${KS} produce ${orders} --quiet`);
+  await ok(`node -e 'for (let i = 0; i < ${N}; i++) console.log(JSON.stringify({id: i, amount: i % 7, ts: 1767225600000 + i * 10 + 5}))' | ${KS} produce ${payments} --quiet`);
+  const cmd = (extra) => `${KS} consume ${orders} --group ${group} --instance-id a --fetch-max 16k${extra} + join stream:${payments} --on r.id --right-on r.id --time r.ts --side-time r.ts --within 1s --select '({id: r.id, amount: o.amount})' --quiet + produce ${output} --quiet`;
+  const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, expected: N, kills: 2, seed: 5, env, signal: 'SIGTERM', target: 'children', log: (l) => t.diagnostic(l) });
+  for (const r of runs.slice(0, -1)) assert.equal(r.code, 130, r.stderr);
+  const r = await ok(`${KS} consume ${output} --exit`);
+  const c = countIds(r.stdout, new Set(Array.from({ length: N }, (_, i) => String(i))));
+  t.diagnostic(`${c.lines} records, ${c.distinct} distinct, ${c.duplicates} duplicates, ${c.missing} missing`);
+  assert.equal(c.missing, 0);
+  assert.equal(c.duplicates, 0);
+});
