@@ -66,6 +66,10 @@ test('bash: command names, flags from the same specs as --help, enum values, a c
   assert.deepEqual(bashComplete("kstream consume t + filter 'x' --for"), []);
   assert.deepEqual(bashComplete("kstream consume t + filter 'x' --on-error f"), ['fail']);
   assert.deepEqual(bashComplete('kstream consume t + produce u --ac'), ['--acks']);
+  // the stream–stream join's options, after a + too
+  for (const [typed, want] of [['--wi', '--within'], ['--bef', '--before'], ['--af', '--after'], ['--gr', '--grace'], ['--ou', '--outer'], ['--lat', '--late'], ['--side', '--side-time'], ['--right', '--right-on'], ['--max', '--max-idle']]) {
+    assert.deepEqual(bashComplete(`kstream gen + join stream:pay ${typed}`), [want], typed);
+  }
 });
 
 test('bash: actions of topics and groups, shells of completion, files after a file option', () => {

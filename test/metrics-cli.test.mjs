@@ -150,3 +150,33 @@ test('a join: matches counted, records without a row dropped by reason, table ro
   assert.equal(valueOf(m, 'kstream_state_entries', { stage: '0:join' }), 2);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('a stream–stream join: pairs counted as matches, late records dropped by reason, held records as state entries', { timeout: 60_000 }, async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-metrics-ssjoin-'));
+  const side = path.join(dir, 'pay.ndjson');
+  fs.writeFileSync(side, '{"id":"k","t":15}\n{"id":"k","t":21}\n');
+  const p = start(['join', `stream:file:${side}`, '--right-on', 'r.id', '--side-time', 'r.t', '--on', 'r.id', '--time', 'r.t', '--within', '10ms', '--metrics', '127.0.0.1:0'], { stdin: 'pipe' });
+  try {
+    const url = await metricsUrl(p);
+    // 10 pairs with 15; 30 with 21 (its window 20..40); 5 comes when stream time is 30: late
+    p.child.stdin.write('{"id":"k","t":10}\n{"id":"k","t":30}\n{"id":"k","t":5}\n');
+    await p.waitFor((s) => countLines(s) === 2);
+    let m;
+    for (let i = 0; i < 50; i++) {
+      m = await scrape(url);
+      if (valueOf(m, 'kstream_records_dropped_total', { reason: 'late' }) === 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(valueOf(m, 'kstream_join_matches_total', { stage: '0:join' }), 2);
+    assert.equal(valueOf(m, 'kstream_records_dropped_total', { reason: 'late' }), 1);
+    // held: 21 (until the watermark passes 31) and 30 (until it passes 40); 10 and 15 are released
+    assert.equal(valueOf(m, 'kstream_state_entries', { stage: '0:join' }), 2);
+  } finally {
+    p.child.stdin.end();
+  }
+  assert.equal((await p.exited).code, 0);
+  fs.rmSync(dir, { recursive: true });
+});

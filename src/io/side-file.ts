@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import { RuntimeError, UsageError } from '../pipeline/errors.js';
-import type { SideInput, SideRow } from '../pipeline/stage.js';
+import type { SideInput, SidePosition, SideRow } from '../pipeline/stage.js';
 
 /**
  * An NDJSON file read as a table side (`join file:<path>`, `kstream table file:<path>`), whole, at start. Each line
@@ -9,6 +9,8 @@ import type { SideInput, SideRow } from '../pipeline/stage.js';
  */
 export class FileSide implements SideInput {
   readonly follows = false;
+  /** A checkpointed position: the rows before it are not handed over again. */
+  resumeAt: SidePosition | undefined;
   constructor(
     private readonly path: string,
     readonly name: string,
@@ -55,7 +57,7 @@ export class FileSide implements SideInput {
         rows.push({ key: this.keyText(o.key), value: o.value === undefined ? null : o.value, ts: undefined });
       }
     }
-    yield { rows, caughtUp: true };
+    yield { rows: this.resumeAt?.rows ? rows.slice(this.resumeAt.rows) : rows, caughtUp: true };
   }
 
   async close(): Promise<void> {}

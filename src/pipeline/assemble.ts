@@ -204,6 +204,14 @@ export function assemble(segments: Segment[], run = new RunContext()): Assembled
     if (stage.gives) carries = { ...carries, ...stage.gives, what: carries.what };
     stages.push(stage);
   }
+  // under --exactly-once state is restored once partitions are assigned, after the stages opened their side inputs
+  const early = stages.find((st) => st.atLeastOnceOnly !== undefined);
+  if (early && source.ackEachBatch) {
+    throw new UsageError(
+      `${early.atLeastOnceOnly} cannot run under --exactly-once yet: its side's position is part of its state, which is restored there only after the side has started reading`,
+      'drop --exactly-once: after consume --group the join is at-least-once, its held records and the side\'s position checkpointed with the offsets',
+    );
+  }
   let sink: Sink;
   if (toSink) sink = last.spec.sink!(last.args, last.opts, contextFor(last, fused, segments.length - 1, carries, run));
   else {

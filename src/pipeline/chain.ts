@@ -57,6 +57,11 @@ export class Chain {
     for (const st of this.stages) await st.open?.(how);
   }
 
+  /** End of input: stages with a bounded second input read it to its end first (Stage.settle), in order. */
+  async settle(): Promise<void> {
+    for (const st of this.stages) await st.settle?.();
+  }
+
   /** Every stage releases its side inputs, also after a failure; the first error is thrown after all were tried. */
   async close(): Promise<void> {
     let failure: unknown;

@@ -102,10 +102,14 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   let unacked: Rec[][] = [];
   const every = state && source.ack && !source.ackEachBatch ? p.checkpointMs ?? source.checkpointMs ?? 1000 : 0;
   let lastCheckpoint = clock();
+  // A clock tick's output changed state (a stream–stream join emitting for side records, an idle flush): the next
+  // checkpoint is due by the interval even with no batch waiting for one, or a restart would repeat all of it.
+  let tickMoved = false;
   /** State changes and the input position they include, then the batches' acks (offset commits), in that order. */
   const checkpoint = async (): Promise<void> => {
     const done = unacked;
     unacked = [];
+    tickMoved = false;
     lastCheckpoint = clock();
     if (state) {
       const changes = chain.drainChanges();
@@ -143,7 +147,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
           break;
         }
         let res: IteratorResult<Rec[] | LineSpans> | typeof TICK | typeof STOP | typeof CHECKPOINT;
-        const due = unacked.length ? lastCheckpoint + every - clock() : Infinity;
+        const due = unacked.length || tickMoved ? lastCheckpoint + every - clock() : Infinity;
         if (!chain.ticks && !interrupt && due === Infinity) {
           res = await next;
         } else {
@@ -163,7 +167,10 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
           continue;
         }
         if (res === TICK) {
-          await deliver(sink, chain.tick(clock()), metrics);
+          const out = chain.tick(clock());
+          await deliver(sink, out, metrics);
+          // (under --exactly-once state goes into a batch's transaction: it waits for the next batch)
+          if (state && every > 0 && !(out instanceof PartialFailure) && out.length) tickMoved = true;
           continue;
         }
         if (res.done) break;
@@ -193,6 +200,15 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
         // the source's failure is the one to report
       }
       throw e.error;
+    }
+    // End of input: a stage joining a second stream reads it to the end offsets seen at start first (a stop
+    // request meanwhile ends the wait: what was read goes through end as it would at any stop).
+    if (how === 'ended') {
+      const settling = chain.settle();
+      if (interrupt && (await Promise.race([settling, interrupt.wait()])) === STOP) {
+        settling.catch(() => undefined);
+        how = 'stopped';
+      } else await settling;
     }
     // End of input (or a requested stop): every stage flushes its state into the next one, in order — except
     // that a stop keeps checkpointed state as it is (open windows stay open), for the restarted run to go on.

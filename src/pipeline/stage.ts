@@ -39,6 +39,17 @@ export interface Stage {
    * so no stream record meets a half-loaded table. The drivers await it; it may keep the side following after.
    */
   open?(how?: { quiet?: boolean }): Promise<void>;
+  /**
+   * At the end of input, before `end`: a stage whose side input is a second stream (a stream–stream join) waits
+   * for it to reach the end offsets seen at start, so a bounded run joins both inputs whole.
+   */
+  settle?(): Promise<void>;
+  /**
+   * Set by a stage whose state includes where its side input resumes, restored before the side is opened, which a
+   * transactional run (--exactly-once restores state only once partitions are assigned) cannot do yet: such a run
+   * is refused, naming the stage.
+   */
+  readonly atLeastOnceOnly?: string;
   /** After the last batch (or a failure): releases what `open` started. */
   close?(): Promise<void>;
 }
@@ -53,6 +64,18 @@ export interface SideRow {
    * values). A table decodes it when a lookup first needs it, so rows never looked up cost no parse.
    */
   lazy?: boolean;
+  /** Where a topic's row was read (its partition and offset): a stream–stream join checkpoints the side's position. */
+  partition?: number;
+  offset?: number;
+}
+
+/**
+ * Where a side input resumes (a stream–stream join's checkpointed position): a topic at these next offsets per
+ * partition (the others from their start), a file after this many rows.
+ */
+export interface SidePosition {
+  offsets?: Record<string, number>;
+  rows?: number;
 }
 
 /**
@@ -67,6 +90,8 @@ export interface SideInput {
   readonly follows: boolean;
   batches(): AsyncIterable<{ rows: SideRow[]; caughtUp: boolean }>;
   close(): Promise<void>;
+  /** Set before `batches()`: read on from a checkpointed position instead of from the start. */
+  resumeAt?: SidePosition;
 }
 
 /**

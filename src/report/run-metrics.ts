@@ -22,7 +22,7 @@ interface MeteredPart {
 const LOOP_RESOLUTION_MS = 20;
 
 /** Counter names of the parts (runner.ts collectCounters) that mean a record was not passed on, by reason. */
-const DROPPED = ['late', 'skipped', 'dead-lettered', 'invalid-time', 'duplicates', 'no-id', 'not-recordable', 'no-match', 'no-key', 'null-value', 'older-than-history'];
+const DROPPED = ['late', 'skipped', 'dead-lettered', 'invalid-time', 'duplicates', 'no-id', 'not-recordable', 'no-match', 'no-key', 'null-value', 'side-null-value', 'older-than-history'];
 /** Of those, the ones that are bad records (handled by --on-error), not a stage doing its job. */
 const ERRORS = new Set(['skipped', 'dead-lettered', 'invalid-time', 'not-recordable']);
 

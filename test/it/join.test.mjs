@@ -161,3 +161,115 @@ test('exactly-once: a fused consume + join global: + produce killed with -9 four
     assert.equal(o.tier, ['free', 'pro', 'team'][Number(o.user.slice(1)) % 3], line);
   }
 });
+
+// --- stream–stream joins (`join stream:<topic>`): SEMANTICS.md examples 15 and 16 on real topics, record timestamps ---
+
+/** Two topics of one partition each: the stream `L` and the side `R`, records `[key, value, timestamp]` as envelopes. */
+async function twoStreams(left, right) {
+  const [l, r] = [await createTopic('ss-left', 1), await createTopic('ss-right', 1)];
+  const lines = (xs) => xs.map(([key, value, timestamp]) => `'${JSON.stringify({ key, value, timestamp })}'`).join(' ');
+  await ok(`printf '%s\\n' ${lines(left)} | ${KS} produce ${l} --envelope --quiet`);
+  await ok(`printf '%s\\n' ${lines(right)} | ${KS} produce ${r} --envelope --quiet`);
+  return [l, r];
+}
+
+test('example 15 on real topics: stream–stream inner join within 10 ms, fused and piped with envelopes alike', async () => {
+  const [l, r] = await twoStreams([['k', { v: 'A' }, 10], ['k', { v: 'B' }, 12]], [['k', { v: 'a' }, 15], ['k', { v: 'b' }, 21]]);
+  const join = `join stream:${r} --within 10ms --select '[r.v, o.v, ts, ots]'`;
+  const fused = await ok(`${KS} consume ${l} --exit + ${join} + map r --envelope`);
+  const envs = textLines(fused.stdout).map((line) => JSON.parse(line));
+  assert.deepEqual(envs.map((e) => e.value), [['A', 'a', 10, 15], ['B', 'a', 12, 15], ['B', 'b', 12, 21]]);
+  // keyed by the stream record, timed max(tl, tr)
+  assert.deepEqual(envs.map((e) => [e.key, e.timestamp]), [['k', 15], ['k', 15], ['k', 21]]);
+  assert.match(fused.stderr, /join: matched=3\n/);
+  const piped = await ok(`${KS} consume ${l} --exit --format envelope | ${KS} ${join} --envelope | jq -c .value`);
+  assert.deepEqual(textLines(piped.stdout), envs.map((e) => JSON.stringify(e.value)));
+});
+
+test('example 16 on real topics: left join, grace 0 — only (A,a); a record of another key goes out alone, with null', async () => {
+  const [l, r] = await twoStreams([['k', { v: 'A' }, 10], ['z', { v: 'Z' }, 11]], [['k', { v: 'a' }, 15]]);
+  const res = await ok(`${KS} consume ${l} --exit + join stream:${r} --within 10ms --grace 0ms --left --as pay`);
+  assert.deepEqual(textLines(res.stdout), ['{"v":"A","pay":{"v":"a"}}', '{"v":"Z","pay":null}']);
+  assert.match(res.stderr, /join: matched=1 unmatched=1/);
+  // --outer: the side's unmatched records too, keyed by their own key; --right-on joins on a field of theirs
+  const [l2, r2] = await twoStreams([['o1', { oid: 1 }, 100]], [['p1', { oid: 1, amount: 5 }, 160], ['p2', { oid: 2, amount: 7 }, 170]]);
+  const outer = await ok(`${KS} consume ${l2} --exit + join stream:${r2} --on r.oid --right-on r.oid --within 1m --outer --as pay + map r --envelope`);
+  assert.deepEqual(textLines(outer.stdout).map((line) => JSON.parse(line)).map((e) => [e.key, e.timestamp, e.value]), [
+    ['o1', 160, { oid: 1, pay: { oid: 1, amount: 5 } }],
+    ['p2', 170, { pay: { oid: 2, amount: 7 } }],
+  ]);
+});
+
+test('a running stream–stream join: a side record written after the start joins the waiting stream record once the stream is idle (--max-idle)', { timeout: 60_000 }, async () => {
+  const [o, p] = [await createTopic('ss-orders', 1), await createTopic('ss-pay', 1)];
+  const proc = start(`exec ${KS} consume ${o} + join stream:${p} --on r.oid --right-on r.oid --within 1m --max-idle 500ms --as pay`, { env, stdin: 'ignore' });
+  try {
+    await sleep(1500);
+    await ok(`echo '{"oid":7}' | ${KS} produce ${o} --quiet`);
+    await sleep(500);
+    await ok(`echo '{"oid":7,"amount":3}' | ${KS} produce ${p} --quiet`);
+    await proc.waitFor((out) => out.includes('"pay"'), 20_000);
+    assert.deepEqual(textLines(proc.stdout()), ['{"oid":7,"pay":{"oid":7,"amount":3}}']);
+  } finally {
+    proc.kill('SIGTERM');
+    const e = await proc.exited;
+    assert.equal(e.code, 130, e.stderr);
+  }
+});
+
+test('a stream side topic that does not exist is one line and exit 1, before any record is read', async () => {
+  const [l] = await twoStreams([['k', { v: 'A' }, 10]], []);
+  const res = await run(`${KS} consume ${l} --exit + join stream:no-such-stream-here --within 1s`, { env });
+  assert.equal(res.code, 1, res.stderr);
+  assert.equal(res.stdout, '');
+  assert.match(res.stderr, /^kstream: topic `no-such-stream-here` does not exist/);
+  assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
+});
+
+test('README recipe: correlate orders with payments in a window, as pasted', async () => {
+  const [orders, payments] = [await createTopic('orders', 1), await createTopic('payments', 1)];
+  await ok(`printf '%s\\n' '{"order_id":"o1"}' '{"order_id":"o2"}' | ${KS} produce ${orders} --key r.order_id --quiet`);
+  await ok(`printf '%s\\n' '{"order_id":"o1","amount":5}' | ${KS} produce ${payments} --quiet`);
+  const r = await ok(`${KS} consume ${orders} --exit + join stream:${payments} --on r.order_id --right-on r.order_id --within 1h --left --as payment`);
+  assert.deepEqual(textLines(r.stdout), ['{"order_id":"o1","payment":{"order_id":"o1","amount":5}}', '{"order_id":"o2","payment":null}']);
+});
+
+test('at-least-once: a fused consume --group + join stream: + produce killed with -9 four times joins every record, restored from its state', { timeout: 240_000 }, async (t) => {
+  const { killLoop, countIds, midStreamProblems } = await import('../helpers/delivery.mjs');
+  const { brokers, groupName } = ctx;
+  const N = 60_000;
+  const [orders, payments, output] = [await createTopic('ss-alo-orders', 1), await createTopic('ss-alo-pay', 1), await createTopic('ss-alo-out', 1)];
+  const group = groupName('ss-alo');
+  // order i at base + 10 i, its payment 5 ms later (within 1 s of it; 100 other orders too, of other ids)
+  await ok(`node -e 'for (let i = 0; i < ${N}; i++) console.log(JSON.stringify({id: i, ts: 1767225600000 + i * 10}))' | ${KS} produce ${orders} --quiet`);
+  await ok(`node -e 'for (let i = 0; i < ${N}; i++) console.log(JSON.stringify({id: i, amount: i % 7, ts: 1767225600000 + i * 10 + 5}))' | ${KS} produce ${payments} --quiet`);
+  const cmd = (extra) => `${KS} consume ${orders} --group ${group} --instance-id a --fetch-max 16k --commit-interval 200ms${extra} + join stream:${payments} --on r.id --right-on r.id --time r.ts --side-time r.ts --within 1s --select '({id: r.id, amount: o.amount})' --quiet + produce ${output} --quiet`;
+  const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, inTopic: orders, group, expected: N, kills: 4, seed: 14, env, log: (l) => t.diagnostic(l) });
+  assert.deepEqual(midStreamProblems(runs), [], 'every kill landed mid-stream');
+  const r = await ok(`${KS} consume ${output} --exit`);
+  const c = countIds(r.stdout, new Set(Array.from({ length: N }, (_, i) => String(i))));
+  t.diagnostic(`${c.lines} records, ${c.distinct} distinct, ${c.duplicates} duplicates, ${c.missing} missing`);
+  assert.equal(c.missing, 0);
+  for (const line of textLines(r.stdout)) {
+    const o = JSON.parse(line);
+    assert.equal(o.amount, o.id % 7, line);
+  }
+});
+
+test('SIGTERM: a stream–stream join after consume --group stops with its state checkpointed and goes on where it was: each pair once', { timeout: 240_000 }, async (t) => {
+  const { killLoop, countIds } = await import('../helpers/delivery.mjs');
+  const { brokers, groupName } = ctx;
+  const N = 30_000;
+  const [orders, payments, output] = [await createTopic('ss-term-orders', 1), await createTopic('ss-term-pay', 1), await createTopic('ss-term-out', 1)];
+  const group = groupName('ss-term');
+  await ok(`node -e 'for (let i = 0; i < ${N}; i++) console.log(JSON.stringify({id: i, ts: 1767225600000 + i * 10}))' | ${KS} produce ${orders} --quiet`);
+  await ok(`node -e 'for (let i = 0; i < ${N}; i++) console.log(JSON.stringify({id: i, amount: i % 7, ts: 1767225600000 + i * 10 + 5}))' | ${KS} produce ${payments} --quiet`);
+  const cmd = (extra) => `${KS} consume ${orders} --group ${group} --instance-id a --fetch-max 16k${extra} + join stream:${payments} --on r.id --right-on r.id --time r.ts --side-time r.ts --within 1s --select '({id: r.id, amount: o.amount})' --quiet + produce ${output} --quiet`;
+  const runs = await killLoop({ brokers, command: cmd(''), finish: cmd(' --exit'), outTopic: output, expected: N, kills: 2, seed: 5, env, signal: 'SIGTERM', target: 'children', log: (l) => t.diagnostic(l) });
+  for (const r of runs.slice(0, -1)) assert.equal(r.code, 130, r.stderr);
+  const r = await ok(`${KS} consume ${output} --exit`);
+  const c = countIds(r.stdout, new Set(Array.from({ length: N }, (_, i) => String(i))));
+  t.diagnostic(`${c.lines} records, ${c.distinct} distinct, ${c.duplicates} duplicates, ${c.missing} missing`);
+  assert.equal(c.missing, 0);
+  assert.equal(c.duplicates, 0);
+});

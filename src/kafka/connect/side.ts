@@ -1,5 +1,5 @@
 import type { Buffer } from 'node:buffer';
-import type { SideInput, SideRow } from '../../pipeline/stage.js';
+import type { SideInput, SidePosition, SideRow } from '../../pipeline/stage.js';
 import { tpKey, type FetchedPartition, type KafkaClient, type KafkaConsumer } from '../types.js';
 import { openKafka } from '../client/open.js';
 import type { KafkaConfig } from '../config.js';
@@ -19,17 +19,19 @@ function rowsOf(resp: FetchedPartition[]): SideRow[] {
   const rows: SideRow[] = [];
   for (const fp of resp) {
     for (const cols of fp.batches) {
-      const { buf, keyStart, keyEnd, valueStart, valueEnd, timestamps } = cols;
+      const { buf, keyStart, keyEnd, valueStart, valueEnd, timestamps, offsets } = cols;
+      const partition = fp.partition;
       for (let i = 0; i < cols.count; i++) {
         const ks = keyStart[i];
         const key = ks < 0 ? null : utf8Text(buf, ks, keyEnd[i]) ?? buf.toString('base64', ks, keyEnd[i]);
+        const offset = offsets[i];
         if (valueStart[i] < 0) {
-          rows.push({ key, value: null, ts: timestamps[i] });
+          rows.push({ key, value: null, ts: timestamps[i], partition, offset });
           continue;
         }
         const text = utf8Text(buf, valueStart[i], valueEnd[i]);
-        if (text === undefined) rows.push({ key, value: buf.toString('base64', valueStart[i], valueEnd[i]), ts: timestamps[i] });
-        else rows.push({ key, value: text, ts: timestamps[i], lazy: true });
+        if (text === undefined) rows.push({ key, value: buf.toString('base64', valueStart[i], valueEnd[i]), ts: timestamps[i], partition, offset });
+        else rows.push({ key, value: text, ts: timestamps[i], lazy: true, partition, offset });
       }
     }
   }
@@ -40,6 +42,7 @@ export class TopicSide implements SideInput {
   private client: KafkaClient | undefined;
   private consumer: KafkaConsumer | undefined;
   private closed = false;
+  resumeAt: SidePosition | undefined;
 
   constructor(private readonly cfg: KafkaConfig, readonly topic: string, readonly name: string, readonly follows: boolean) {}
 
@@ -54,8 +57,11 @@ export class TopicSide implements SideInput {
       const target = new Map(ends.map((e) => [tpKey(topic, e.partition), e.end]));
       // bootstrap: a consumer that stops at the end offsets seen at start — it knows when it got there, even when
       // a partition ends in transaction markers that no fetch hands out as records
-      if (ends.some((e) => e.end > e.start)) {
-        const starts = new Map(ends.map((e) => [tpKey(topic, e.partition), e.start]));
+      // from the start of every partition, or from a checkpointed position (never before the log's start)
+      const from = this.resumeAt?.offsets;
+      const startOf = (e: { partition: number; start: number }) => Math.max(e.start, from?.[String(e.partition)] ?? 0);
+      if (ends.some((e) => e.end > startOf(e))) {
+        const starts = new Map(ends.map((e) => [tpKey(topic, e.partition), startOf(e)]));
         this.consumer = client.consumer({ topics: [topic], isolation: 'read_committed', start: at(starts), stopAt: target });
         for await (const resp of this.consumer.batches()) {
           yield { rows: rowsOf(resp), caughtUp: false };
