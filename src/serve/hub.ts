@@ -65,7 +65,9 @@ export class Hub {
   tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly client: KafkaClient, readonly topic: string, opts: HubOptions = {}) {
-    this.ring = opts.ring ?? 256;
+    // 64 results × 10,000 streams bounds the rings to some 100 MB even with large results; older results are
+    // read back from Kafka on resume
+    this.ring = opts.ring ?? 64;
     this.maxStreams = opts.streams ?? 10_000;
     this.maxPending = opts.pending ?? 10_000;
   }
@@ -158,6 +160,8 @@ export class Hub {
           st.ring.push(ev);
           if (st.ring.length > this.ring) st.ringFrom = st.ring.shift()!.offset + 1;
           for (const sub of st.subs) this.hand(st, sub, ev);
+          // an ended stream's ring is not kept for nobody: a late resume reads its results back from Kafka
+          if (end && st.subs.size === 0) this.streams.delete(id);
         }
       }
       if (fp.nextOffset >= 0) this.tailNext.set(fp.partition, Math.max(this.tailNext.get(fp.partition) ?? 0, fp.nextOffset));

@@ -24,8 +24,19 @@ const ID = /^st_([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})$/;
 
 export const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
+/** Stream ids whose owner was checked, remembered (a key's streams are asked about at every send). */
+const OWNERS_KEPT = 100_000;
+
 export class ApiKeys {
+  /** Ids whose owner is known (minted here or checked once): the HMAC is worked out once per stream, not per request. */
+  private readonly owners = new Map<string, ApiKey>();
+
   private constructor(readonly keys: readonly ApiKey[]) {}
+
+  private remember(id: string, key: ApiKey): void {
+    if (this.owners.size >= OWNERS_KEPT) this.owners.delete(this.owners.keys().next().value as string);
+    this.owners.set(id, key);
+  }
 
   /**
    * One key per line: `[<name>] <key>` where the key is plain text or `sha256:<64 hex digits>` (its hash, e.g.
@@ -61,7 +72,9 @@ export class ApiKeys {
   /** A new stream id owned by `key`. */
   mint(key: ApiKey): string {
     const nonce = randomBytes(16).toString('base64url');
-    return `st_${nonce}.${tag(key, nonce)}`;
+    const id = `st_${nonce}.${tag(key, nonce)}`;
+    this.remember(id, key);
+    return id;
   }
 
   /** Whether `id` is a stream id at all (a malformed one is a 404, another key's a 403). */
@@ -71,9 +84,12 @@ export class ApiKeys {
 
   /** Whether `key` started the stream `id` (compared in constant time). */
   owns(key: ApiKey, id: string): boolean {
+    const known = this.owners.get(id);
+    if (known) return known === key;
     const m = ID.exec(id);
-    if (!m) return false;
-    return timingSafeEqual(Buffer.from(tag(key, m[1])), Buffer.from(m[2]));
+    if (!m || !timingSafeEqual(Buffer.from(tag(key, m[1])), Buffer.from(m[2]))) return false;
+    this.remember(id, key);
+    return true;
   }
 }
 
