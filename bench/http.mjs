@@ -6,6 +6,7 @@
 //   node bench/http.mjs --batch 10 --duration 30s         batched: NDJSON bodies of 10 records
 //   node bench/http.mjs --ws --runs 1                     over WebSockets
 //   node bench/http.mjs --serve-runtime bun               the gateway on Bun (the bench itself stays on Node)
+//   node bench/http.mjs --serve-workers 2                the gateway as 2 processes on one port (serve --workers)
 //   node bench/http.mjs --cpu-prof out/                   the gateway under `node --cpu-prof` (written at its exit)
 //
 // Every other option is passed to `bench --http` as it is (--streams, --rate, --warmup, --connections, …).
@@ -22,7 +23,8 @@ const runs = Number(opt('--runs', 3));
 const brokers = process.env.KSTREAM_BROKERS ?? '127.0.0.1:9092';
 const runtime = opt('--serve-runtime', 'node');
 const prof = opt('--cpu-prof');
-const OWN = new Set(['--runs', '--serve-runtime', '--cpu-prof', '--cli']);
+const workers = opt('--serve-workers');
+const OWN = new Set(['--runs', '--serve-runtime', '--cpu-prof', '--cli', '--serve-workers']);
 const passed = [];
 for (let i = 0; i < args.length; i++) {
   if (OWN.has(args[i])) i++;
@@ -39,7 +41,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kstream-bench-http-'));
 const key = randomBytes(24).toString('hex');
 fs.writeFileSync(path.join(tmp, 'keys.txt'), `bench ${key}\n`);
 const topic = `bench-http-${Date.now().toString(36)}`;
-const serveArgs = [cli, 'serve', '--api-keys', path.join(tmp, 'keys.txt'), '--port', '0', '--topic', topic, '--brokers', brokers, '--rate', '1000000/s', '--burst', '1000000', '--max-streams', '100000', '--max-subscribers', '100000'];
+const serveArgs = [cli, 'serve', '--api-keys', path.join(tmp, 'keys.txt'), '--port', '0', '--topic', topic, '--brokers', brokers, '--rate', '1000000/s', '--burst', '1000000', '--max-streams', '100000', '--max-subscribers', '100000', ...(workers ? ['--workers', workers] : [])];
 const runner = runtime === 'bun' ? [path.resolve('node_modules/.bin/bun')] : runtime === 'deno' ? [path.resolve('node_modules/.bin/deno'), 'run', '-A'] : prof ? [node, '--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : [node];
 const gw = spawn(runner[0], [...runner.slice(1), ...serveArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
 let stderr = '';

@@ -42,6 +42,7 @@ const serve: CommandSpec = {
   ],
   options: [
     { flags: '--port <n>', kind: 'int', default: 8080, description: 'Port to listen on (0: a free one, shown on stderr)' },
+    { flags: '--workers <n>', kind: 'int', default: 1, description: 'Gateway processes sharing the port (node:cluster; Node only): each a whole gateway, so rate limits and caps are per worker' },
     { flags: '--host <addr>', default: '127.0.0.1', description: 'Address to listen on (0.0.0.0: every interface)' },
     { flags: '--api-keys <file>', kind: 'file', description: 'The API keys, one per line (required)' },
     { flags: '--pipeline <stages>', description: 'Stages every record goes through, joined with + or | (default: none, records come back as sent)' },
@@ -79,13 +80,18 @@ const serve: CommandSpec = {
     for (const [flag, v] of [['--burst', opts.burst], ['--max-streams', opts.maxStreams], ['--max-subscribers', opts.maxSubscribers], ['--partitions', opts.partitions]] as const) {
       if (!Number.isInteger(Number(v)) || Number(v) < 1) throw new UsageError(`invalid ${flag} \`${v}\``, 'use a whole number of 1 or more');
     }
+    const workers = Number(opts.workers);
+    if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`invalid --workers \`${opts.workers}\``, 'use 1 or more processes (about one per core)');
+    const cluster = await import('../src/serve/cluster.js');
+    if (workers > 1 && !cluster.isWorker()) return cluster.runWorkers(workers, ctx.stop, ctx.log, ctx.quiet);
     const gw = await startGateway({
       keys, cfg, tls, port, host: String(opts.host), topic: String(opts.topic), partitions: Number(opts.partitions),
       pipeline: opts.pipeline === undefined ? '' : String(opts.pipeline), connection: connectionWords(opts),
       rate: Number(opts.rate), burst: Number(opts.burst), maxStreams: Number(opts.maxStreams), maxSubscribers: Number(opts.maxSubscribers),
       maxBody: Number(opts.maxBody), maxBuffer: Number(opts.maxBuffer), tables: [opts.tables ?? []].flat().map(String), cors: [opts.cors ?? []].flat().map(String),
-      commands: ctx.commands, log: ctx.log, quiet: ctx.quiet,
+      commands: ctx.commands, log: ctx.log, quiet: ctx.quiet, worker: cluster.isWorker(),
     });
+    if (cluster.isWorker()) cluster.reportServing(gw.url);
     await new Promise<void>((resolve) => {
       if (ctx.stop?.aborted) resolve();
       ctx.stop?.addEventListener('abort', () => resolve(), { once: true });

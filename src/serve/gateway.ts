@@ -10,7 +10,7 @@ import { Registry, type Scalar, type Histogram, CONTENT_TYPE, LATENCY_SECONDS } 
 import { ApiKeys, type ApiKey } from './keys.js';
 import { RateLimits } from './ratelimit.js';
 import { HttpError, parseRecords, readBody, sendError, sendJson } from './http.js';
-import { END_HEADER, END_VALUE, Hub, type HubEvent, type Subscriber } from './hub.js';
+import { Busy, END_HEADER, END_VALUE, Hub, type HubEvent, type Subscriber } from './hub.js';
 import { PAGE } from './page.js';
 import type { LiveTable } from './tables.js';
 
@@ -63,7 +63,7 @@ interface Metrics {
 
 export class Gateway {
   private readonly server: http.Server | https.Server;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 0 });
+  private readonly wss: WebSocketServer;
   private readonly producer: KafkaProducer;
   private readonly limits: RateLimits;
   /** Streams started through this process and not ended, per key name (the --max-streams cap). */
@@ -75,6 +75,11 @@ export class Gateway {
   constructor(private readonly o: GatewayOptions) {
     this.producer = o.client.producer({ acks: -1, compression: 'none', batchBytes: 1 << 20, batchRecords: 10_000, lingerMs: 1, timeoutMs: 5000, deliveryTimeoutMs: SEND_TIMEOUT_MS });
     this.limits = new RateLimits(o.rate, o.burst);
+    // a frame past --max-body closes the socket (1009) as its header is read, before any of it is buffered
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: o.maxBody });
+    o.hub.onEnd = (id) => {
+      for (const mine of this.started.values()) mine.delete(id);
+    };
     const r = o.registry;
     this.m = {
       requests: r.counter('kstream_http_requests_total', 'HTTP requests answered, by route and status'),
@@ -159,7 +164,7 @@ export class Gateway {
   }
 
   /** The key a request presents, or 401. `?access_token=` only where a browser cannot send headers (SSE, WebSocket). */
-  private auth(req: IncomingMessage, url: URL, tokenInQuery: boolean): ApiKey {
+  private auth(req: IncomingMessage, url: Target, tokenInQuery: boolean): ApiKey {
     const h = req.headers.authorization;
     let presented: string | undefined;
     if (h !== undefined) {
@@ -178,21 +183,19 @@ export class Gateway {
     return key;
   }
 
-  /** Takes a token of the key's bucket (429 with Retry-After when empty) and sets the RateLimit headers. */
-  private limit(key: ApiKey, res: ServerResponse | undefined): void {
+  /** Takes a token of the key's bucket: 429 with Retry-After and the RateLimit headers when it is empty. */
+  private limit(key: ApiKey): void {
     const now = Date.now();
     const b = this.limits.bucket(key.name, now);
     const wait = b.take(now);
-    const policy = `${this.o.burst};w=${Math.max(1, Math.round(this.o.burst / this.o.rate))}`;
     if (wait > 0) {
+      const policy = `${this.o.burst};w=${Math.max(1, Math.round(this.o.burst / this.o.rate))}`;
       this.m.limited.inc(1, { key: key.name });
       const retry = String(Math.max(1, Math.ceil(wait)));
       throw new HttpError(429, `rate limit: ${this.o.rate} requests/s with bursts of ${this.o.burst} for this key; retry in ${wait.toFixed(2)} s`, {
         'retry-after': retry, ratelimit: `limit=${this.o.burst}, remaining=0, reset=${retry}`, 'ratelimit-policy': policy,
       });
     }
-    res?.setHeader('ratelimit', `limit=${this.o.burst}, remaining=${b.remaining(now)}, reset=${Math.ceil((this.o.burst - b.remaining(now)) / this.o.rate)}`);
-    res?.setHeader('ratelimit-policy', policy);
   }
 
   /** The stream a route names, checked against the key: 404 for no such id, 403 for another key's. */
@@ -203,7 +206,7 @@ export class Gateway {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    const url = targetOf(req.url ?? '/');
     const path = url.pathname;
     this.cors(req, res);
     if (req.method === 'OPTIONS') {
@@ -239,7 +242,7 @@ export class Gateway {
     if (path === '/stream/start') {
       onlyPost(req);
       const key = this.auth(req, url, false);
-      this.limit(key, res);
+      this.limit(key);
       const mine = this.started.get(key.name) ?? new Set<string>();
       if (mine.size >= this.o.maxStreams) throw new HttpError(429, `this key has ${mine.size} open streams on this gateway, the most --max-streams allows: end some with POST /stream/{id}/end`);
       const id = this.o.keys.mint(key);
@@ -266,11 +269,10 @@ export class Gateway {
       onlyPost(req);
       const key = this.auth(req, url, false);
       const id = this.stream(rawId, key);
-      this.limit(key, res);
+      this.limit(key);
       if (this.o.hub.isEnded(id)) throw new HttpError(409, 'the stream has ended: start a new one');
       if (action === 'end') {
-        await this.produce(id, [], true);
-        this.o.hub.markEnded(id);
+        await this.end(id);
         this.started.get(key.name)?.delete(id);
         sendJson(res, 200, { stream_id: id, ended: true });
         this.count(route, 200);
@@ -290,12 +292,12 @@ export class Gateway {
     if (tm) {
       onlyGet(req);
       const key = this.auth(req, url, false);
-      this.limit(key, res);
-      const name = decodeURIComponent(tm[1]);
+      this.limit(key);
+      const name = decoded(tm[1]);
       const table = this.o.tables.get(name);
       if (!table) throw new HttpError(404, `no table \`${name.slice(0, 80)}\` on this gateway: it serves ${[...this.o.tables.keys()].map((t) => `\`${t}\``).join(', ') || 'none'} (--tables)`);
       if (!table.ready) throw new HttpError(503, `the table \`${name}\` is still loading`, { 'retry-after': '1' });
-      const k = decodeURIComponent(tm[2]);
+      const k = decoded(tm[2]);
       const v = table.get(k);
       if (v === undefined) throw new HttpError(404, `the table \`${name}\` has no key \`${k.slice(0, 80)}\``);
       const text = typeof v === 'string' ? v : JSON.stringify(v);
@@ -337,11 +339,41 @@ export class Gateway {
     }
   }
 
-  /** The subscriber cap per key (this process); returns the release function. */
-  private holdSubscriber(key: ApiKey): () => void {
+  /** Ends a stream: marked at once (a second end is a 409, not a second marker), then its marker sent through the pipeline. */
+  private async end(id: string): Promise<void> {
+    this.o.hub.markEnded(id);
+    try {
+      await this.produce(id, [], true);
+    } catch (e) {
+      this.o.hub.unmarkEnded(id);
+      throw e;
+    }
+  }
+
+  /** The subscriber cap per key (this process): 429 when it is reached. */
+  private checkSubscribers(key: ApiKey): void {
     const n = this.subsPerKey.get(key.name) ?? 0;
     if (n >= this.o.maxSubscribers) throw new HttpError(429, `this key has ${n} subscribers on this gateway, the most --max-subscribers allows`);
-    this.subsPerKey.set(key.name, n + 1);
+  }
+
+  /** A resume the hub cannot read back now (too many read-backs running) is a 503 to retry, checked before answering. */
+  private checkResume(id: string, after: number | undefined): void {
+    try {
+      this.o.hub.checkResume(id, after);
+    } catch (e) {
+      if (e instanceof Busy) throw new HttpError(503, `cannot resume now: ${e.message}; retry shortly`, { 'retry-after': '1' });
+      throw e;
+    }
+  }
+
+  private subscribe(id: string, after: number | undefined, sub: Subscriber): () => void {
+    return this.o.hub.subscribe(id, after, sub);
+  }
+
+  /** The subscriber cap per key (this process); returns the release function. */
+  private holdSubscriber(key: ApiKey): () => void {
+    this.checkSubscribers(key);
+    this.subsPerKey.set(key.name, (this.subsPerKey.get(key.name) ?? 0) + 1);
     let done = false;
     return () => {
       if (done) return;
@@ -351,7 +383,7 @@ export class Gateway {
   }
 
   /** Where a subscription resumes: Last-Event-ID or ?from= (the last id the client saw), else live from now. */
-  private resumeAt(req: IncomingMessage, url: URL): number | undefined {
+  private resumeAt(req: IncomingMessage, url: Target): number | undefined {
     const v = req.headers['last-event-id'] ?? url.searchParams.get('from') ?? undefined;
     if (v === undefined || v === '') return undefined;
     const n = Number(v);
@@ -359,9 +391,12 @@ export class Gateway {
     return n;
   }
 
-  private results(req: IncomingMessage, res: ServerResponse, url: URL, key: ApiKey, id: string): void {
+  private results(req: IncomingMessage, res: ServerResponse, url: Target, key: ApiKey, id: string): void {
     const after = this.resumeAt(req, url);
+    this.limit(key);
+    this.checkResume(id, after);
     const release = this.holdSubscriber(key);
+    res.on('error', () => undefined);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.socket?.setNoDelay(true);
     res.write('retry: 1000\n\n');
@@ -376,7 +411,7 @@ export class Gateway {
     };
     const sub: Subscriber = {
       deliver: (ev: HubEvent) => {
-        if (res.destroyed) return;
+        if (res.writableEnded || res.destroyed) return;
         if (ev.kind === 'end') {
           res.end(`id: ${ev.offset}\nevent: end\ndata: {}\n\n`);
           stop();
@@ -391,7 +426,7 @@ export class Gateway {
             socket.uncork();
           });
         }
-        res.write(`id: ${ev.offset}\ndata: ${ev.data.includes('\n') ? ev.data.replace(/\r?\n/g, '\ndata: ') : ev.data}\n\n`);
+        res.write(`id: ${ev.offset}\ndata: ${/[\r\n]/.test(ev.data) ? ev.data.replace(/\r\n|\r|\n/g, '\ndata: ') : ev.data}\n\n`);
         this.m.results.inc();
         if (res.writableLength > maxBuffer) {
           // a slow reader: cut it off rather than buffer for it; it resumes by its last event id
@@ -401,18 +436,25 @@ export class Gateway {
         }
       },
       drop: (reason) => {
-        if (!res.destroyed) res.end(`event: error\ndata: ${JSON.stringify({ error: reason })}\n\n`);
+        if (!res.writableEnded && !res.destroyed) res.end(`event: error\ndata: ${JSON.stringify({ error: reason })}\n\n`);
         stop();
       },
     };
-    const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
+    const ping = setInterval(() => !res.writableEnded && res.write(': ping\n\n'), PING_MS);
     ping.unref();
     res.on('close', stop);
-    off = this.o.hub.subscribe(id, after === -1 ? -1 : after, sub);
+    try {
+      off = this.subscribe(id, after, sub);
+    } catch (e) {
+      stop();
+      throw e;
+    }
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    // Node leaves an upgraded socket's errors to us: a client that resets it must not be an unhandled 'error'
+    socket.on('error', () => socket.destroy());
+    const url = targetOf(req.url ?? '/');
     const refuse = (e: HttpError) => {
       this.count('/stream/{id}/ws', e.status);
       const body = JSON.stringify({ error: e.message, status: e.status });
@@ -422,21 +464,23 @@ export class Gateway {
     let key: ApiKey;
     let id: string;
     let after: number | undefined;
-    let release: () => void;
     try {
       const sm = STREAM.exec(url.pathname);
       if (!sm || sm[2] !== 'ws') throw new HttpError(404, `no WebSocket route ${url.pathname.slice(0, 120)}: use /stream/{id}/ws`);
       key = this.auth(req, url, true);
       id = this.stream(sm[1], key);
       after = this.resumeAt(req, url);
-      release = this.holdSubscriber(key);
+      this.limit(key);
+      this.checkSubscribers(key);
+      this.checkResume(id, after);
     } catch (e) {
       refuse(e instanceof HttpError ? e : new HttpError(500, 'internal error'));
       return;
     }
+    // the subscriber's place is taken once the handshake succeeded (ws answers a bad one itself, and never calls back)
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.count('/stream/{id}/ws', 101);
-      this.websocket(ws, key, id, after, release);
+      this.websocket(ws, key, id, after, this.holdSubscriber(key));
     });
   }
 
@@ -462,7 +506,14 @@ export class Gateway {
         ws.close(1011, 'dropped');
       },
     };
-    const off = this.o.hub.subscribe(id, after, sub);
+    let off: () => void;
+    try {
+      off = this.subscribe(id, after, sub);
+    } catch {
+      release();
+      ws.close(1013, 'try again later');
+      return;
+    }
     ws.on('close', () => {
       off();
       release();
@@ -486,9 +537,9 @@ export class Gateway {
         if (msg === null || typeof msg !== 'object') throw new HttpError(400, 'a frame is an object: {"type":"send","data":…}');
         ref = msg.ref;
         if (msg.type === 'end') {
-          this.limit(key, undefined);
-          if (!this.o.hub.isEnded(id)) await this.produce(id, [], true);
-          this.o.hub.markEnded(id);
+          this.limit(key);
+          if (this.o.hub.isEnded(id)) throw new HttpError(409, 'the stream has ended: start a new one');
+          await this.end(id);
           this.started.get(key.name)?.delete(id);
           reply({ type: 'ack', ref, ended: true });
           return;
@@ -496,7 +547,7 @@ export class Gateway {
         if (msg.type !== 'send') throw new HttpError(400, `unknown frame type ${JSON.stringify(msg.type)}: use "send" (with data or records) or "end"`);
         const recs = msg.records !== undefined ? msg.records : [msg.data];
         if (!Array.isArray(recs) || recs.length === 0 || recs.some((r) => r === undefined)) throw new HttpError(400, 'a send frame has `data` (one record) or `records` (a non-empty array)');
-        this.limit(key, undefined);
+        this.limit(key);
         if (this.o.hub.isEnded(id)) throw new HttpError(409, 'the stream has ended: start a new one');
         const t0 = performance.now();
         await this.produce(id, recs.map((r) => JSON.stringify(r)), false);
@@ -508,6 +559,32 @@ export class Gateway {
         reply({ type: 'error', ref, status: err.status, error: err.message, ...(err.headers['retry-after'] ? { retry_after: Number(err.headers['retry-after']) } : {}) });
       });
     });
+  }
+}
+
+/** The request target: its path as sent (no dot-segment resolving: `/stream/../x` is no route) and its query, parsed when asked. */
+interface Target {
+  pathname: string;
+  readonly searchParams: URLSearchParams;
+}
+
+function targetOf(raw: string): Target {
+  const q = raw.indexOf('?');
+  let params: URLSearchParams | undefined;
+  return {
+    pathname: q < 0 ? raw : raw.slice(0, q),
+    get searchParams() {
+      return (params ??= new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)));
+    },
+  };
+}
+
+/** A path segment, %-decoded; a malformed escape is the client's mistake (400), not ours. */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `the path segment \`${segment.slice(0, 80)}\` is not valid %-encoding`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { utf8Text } from '../io/envelope.js';
-import { tpKey, type FetchedPartition, type KafkaClient, type KafkaConsumer } from '../kafka/types.js';
+import { tpKey, type FetchedPartition, type KafkaClient, type KafkaConsumer, type RecordColumns } from '../kafka/types.js';
 import { partitionForKey } from '../kafka/protocol/records.js';
 
 /**
@@ -37,6 +37,10 @@ interface Sub {
   s: Subscriber;
   /** Live events held while the subscriber catches up from Kafka; undefined once it is live. */
   pending: HubEvent[] | undefined;
+  /** The last id handed over (or the resume point): nothing at or before it is handed again. */
+  last: number;
+  /** Unsubscribed, dropped or ended: nothing more is handed over (a read-back in flight stops). */
+  done: boolean;
 }
 
 export interface HubOptions {
@@ -46,7 +50,16 @@ export interface HubOptions {
   streams?: number;
   /** Live events held for one subscriber while it catches up; more and it is dropped. */
   pending?: number;
+  /** Bytes of results all rings may hold; past it, the rings of streams nobody reads go first, then the oldest results. */
+  ringBytes?: number;
+  /** Read-backs from Kafka (resumes older than a ring) at once; more are refused until one ends. */
+  catchUps?: number;
+  /** Called when a stream's end marker comes through the output. */
+  onEnd?(id: string): void;
 }
+
+/** A read-back the hub is already running its most of: the client resumes later (503 with Retry-After). */
+export class Busy extends Error {}
 
 export class Hub {
   private readonly streams = new Map<string, StreamState>();
@@ -61,6 +74,10 @@ export class Hub {
   private readonly ring: number;
   private readonly maxStreams: number;
   private readonly maxPending: number;
+  private readonly maxRingBytes: number;
+  private readonly maxCatchUps: number;
+  private ringBytes = 0;
+  private catchingUp = 0;
   /** The tail loop: ends when the hub closes. */
   tail: Promise<void> = Promise.resolve();
 
@@ -70,7 +87,13 @@ export class Hub {
     this.ring = opts.ring ?? 64;
     this.maxStreams = opts.streams ?? 10_000;
     this.maxPending = opts.pending ?? 10_000;
+    this.maxRingBytes = opts.ringBytes ?? 64 * 1024 * 1024;
+    this.maxCatchUps = opts.catchUps ?? 32;
+    this.onEnd = opts.onEnd;
   }
+
+  /** Called when a stream's end marker comes through the output (the gateway forgets the stream's open count). */
+  onEnd: ((id: string) => void) | undefined;
 
   /**
    * Reads the output topic's end offsets and starts following it from there. A tail that fails (an outage longer
@@ -108,6 +131,10 @@ export class Hub {
     return this.ended.has(id);
   }
 
+  unmarkEnded(id: string): void {
+    this.ended.delete(id);
+  }
+
   markEnded(id: string): void {
     this.ended.add(id);
     if (this.ended.size > 100_000) this.ended.delete(this.ended.values().next().value as string);
@@ -132,98 +159,144 @@ export class Hub {
     if (this.streams.size > this.maxStreams) {
       for (const [k, v] of this.streams) {
         if (this.streams.size <= this.maxStreams) break;
-        if (v.subs.size === 0 && k !== id) this.streams.delete(k);
+        if (v.subs.size === 0 && k !== id) this.forget(k, v);
       }
     }
     return st;
   }
 
+  private forget(id: string, st: StreamState): void {
+    for (const ev of st.ring) this.ringBytes -= sizeOf(ev);
+    this.streams.delete(id);
+  }
+
+  /** Keeps the rings within their byte budget: streams nobody reads go first (least recently seen first), then old results. */
+  private trimRings(): void {
+    if (this.ringBytes <= this.maxRingBytes) return;
+    for (const [k, v] of this.streams) {
+      if (this.ringBytes <= this.maxRingBytes) return;
+      if (v.subs.size === 0) this.forget(k, v);
+    }
+    for (const v of this.streams.values()) {
+      while (this.ringBytes > this.maxRingBytes && v.ring.length) {
+        const old = v.ring.shift()!;
+        this.ringBytes -= sizeOf(old);
+        v.ringFrom = old.offset + 1;
+      }
+      if (this.ringBytes <= this.maxRingBytes) return;
+    }
+  }
+
   private dispatch(resp: FetchedPartition[]): void {
     for (const fp of resp) {
       for (const cols of fp.batches) {
-        const { buf, keyStart, keyEnd, valueStart, valueEnd, offsets, headers } = cols;
+        const { buf, keyStart, keyEnd } = cols;
         for (let i = 0; i < cols.count; i++) {
           if (keyStart[i] < 0) continue;
           const id = buf.toString('utf8', keyStart[i], keyEnd[i]);
-          const offset = offsets[i];
-          const end = headers?.[i]?.some((h) => h.key === END_HEADER && h.value?.toString() === END_VALUE);
-          let ev: HubEvent;
-          if (end) {
-            ev = { kind: 'end', offset };
+          const ev = eventOf(cols, i);
+          if (ev.kind === 'end') {
             this.markEnded(id);
-          } else {
-            const text = valueStart[i] < 0 ? 'null' : utf8Text(buf, valueStart[i], valueEnd[i]) ?? JSON.stringify(buf.toString('base64', valueStart[i], valueEnd[i]));
-            ev = { kind: 'result', offset, data: text };
+            this.onEnd?.(id);
           }
           this.events++;
           const st = this.state(id);
           st.ring.push(ev);
-          if (st.ring.length > this.ring) st.ringFrom = st.ring.shift()!.offset + 1;
+          this.ringBytes += sizeOf(ev);
+          if (st.ring.length > this.ring) {
+            const old = st.ring.shift()!;
+            this.ringBytes -= sizeOf(old);
+            st.ringFrom = old.offset + 1;
+          }
           for (const sub of st.subs) this.hand(st, sub, ev);
           // an ended stream's ring is not kept for nobody: a late resume reads its results back from Kafka
-          if (end && st.subs.size === 0) this.streams.delete(id);
+          if (ev.kind === 'end' && st.subs.size === 0) this.forget(id, st);
         }
       }
       if (fp.nextOffset >= 0) this.tailNext.set(fp.partition, Math.max(this.tailNext.get(fp.partition) ?? 0, fp.nextOffset));
     }
+    this.trimRings();
+  }
+
+  /** Hands `ev` to a live subscriber, once, in id order; an end (or a drop) is its last. */
+  private give(st: StreamState, sub: Sub, ev: HubEvent): void {
+    if (sub.done || ev.offset <= sub.last) return;
+    sub.last = ev.offset;
+    if (ev.kind === 'end') this.finish(st, sub);
+    sub.s.deliver(ev);
+  }
+
+  private finish(st: StreamState, sub: Sub): void {
+    sub.done = true;
+    st.subs.delete(sub);
   }
 
   private hand(st: StreamState, sub: Sub, ev: HubEvent): void {
     if (!sub.pending) {
-      sub.s.deliver(ev);
+      this.give(st, sub, ev);
       return;
     }
     sub.pending.push(ev);
     if (sub.pending.length > this.maxPending) {
-      st.subs.delete(sub);
+      this.finish(st, sub);
       sub.s.drop('too far behind while catching up');
     }
   }
 
+  /** Throws Busy when a resume after `after` would read back from Kafka and too many read-backs run already. */
+  checkResume(id: string, after: number | undefined): void {
+    if (after === undefined || this.catchingUp < this.maxCatchUps) return;
+    const st = this.streams.get(id);
+    const ringFrom = st ? st.ringFrom : this.tailNext.get(this.partitionOf(id)) ?? 0;
+    if (after + 1 < ringFrom) throw new Busy(`${this.catchingUp} resumes are reading results back from Kafka already`);
+  }
+
   /**
    * Subscribes to stream `id`: live results from now on, or, with `after` (the last id the client saw), every
-   * result after it first. Returns the unsubscribe function.
+   * result after it first — each once, in id order, whatever the ring, the read-back and live results overlap.
+   * Returns the unsubscribe function; throws Busy when a read-back is needed and too many run already.
    */
   subscribe(id: string, after: number | undefined, s: Subscriber): () => void {
+    this.checkResume(id, after);
     const st = this.state(id);
-    const sub: Sub = { s, pending: undefined };
+    const from = after === undefined ? undefined : after + 1;
+    const needsReadBack = from !== undefined && from < st.ringFrom;
+    const sub: Sub = { s, pending: needsReadBack ? [] : undefined, last: after ?? -Infinity, done: false };
     st.subs.add(sub);
-    const off = () => {
-      st.subs.delete(sub);
-    };
-    if (after === undefined) return off;
-    const from = after + 1;
+    const off = () => this.finish(st, sub);
+    if (from === undefined) return off;
     const ring = st.ring.filter((ev) => ev.offset >= from);
-    if (from >= st.ringFrom) {
-      for (const ev of ring) s.deliver(ev);
+    if (!needsReadBack) {
+      for (const ev of ring) this.give(st, sub, ev);
       return off;
     }
     // the ring starts later than the resume point: read [from, ringFrom) of the partition again
-    sub.pending = [];
     const upTo = st.ringFrom;
     this.catchUps++;
-    this.readBack(id, from, upTo, (ev) => s.deliver(ev)).then(
+    this.catchingUp++;
+    this.readBack(id, from, upTo, sub, (ev) => this.give(st, sub, ev)).then(
       () => {
-        if (!st.subs.has(sub)) return;
-        for (const ev of ring) s.deliver(ev);
-        const last = ring.length ? ring[ring.length - 1].offset : upTo - 1;
-        for (const ev of sub.pending!) if (ev.offset > last) s.deliver(ev);
+        if (sub.done) return;
+        for (const ev of ring) this.give(st, sub, ev);
+        const held = sub.pending!;
         sub.pending = undefined;
+        for (const ev of held) this.give(st, sub, ev);
       },
       (e) => {
-        st.subs.delete(sub);
+        if (sub.done) return;
+        this.finish(st, sub);
         s.drop(`could not read the stream's results back from Kafka: ${(e as Error).message}`);
       },
-    );
+    ).finally(() => this.catchingUp--);
     return off;
   }
 
-  /** The stream's results in [from, upTo) of its partition, read from Kafka. */
-  private async readBack(id: string, from: number, upTo: number, deliver: (ev: HubEvent) => void): Promise<void> {
+  /** The stream's results in [from, upTo) of its partition, read from Kafka; stops early once `sub` is done. */
+  private async readBack(id: string, from: number, upTo: number, sub: Sub, deliver: (ev: HubEvent) => void): Promise<void> {
     const p = this.partitionOf(id);
     const offs = await this.client.offsets(this.topic, 'read_committed');
     const start = Math.max(from, offs.find((o) => o.partition === p)?.start ?? 0);
-    if (start >= upTo) return;
+    if (start >= upTo || sub.done) return;
     const key = tpKey(this.topic, p);
     const consumer = this.client.consumer({
       topics: [this.topic], partitions: [p], isolation: 'read_committed',
@@ -233,15 +306,14 @@ export class Hub {
       for await (const resp of consumer.batches()) {
         for (const fp of resp) {
           for (const cols of fp.batches) {
-            const { buf, keyStart, keyEnd, valueStart, valueEnd, offsets, headers } = cols;
+            const { buf, keyStart, keyEnd, offsets } = cols;
             for (let i = 0; i < cols.count; i++) {
               if (offsets[i] >= upTo || keyStart[i] < 0 || buf.toString('utf8', keyStart[i], keyEnd[i]) !== id) continue;
-              const end = headers?.[i]?.some((h) => h.key === END_HEADER && h.value?.toString() === END_VALUE);
-              if (end) deliver({ kind: 'end', offset: offsets[i] });
-              else deliver({ kind: 'result', offset: offsets[i], data: valueStart[i] < 0 ? 'null' : utf8Text(buf, valueStart[i], valueEnd[i]) ?? 'null' });
+              deliver(eventOf(cols, i));
             }
           }
         }
+        if (sub.done) return;
       }
     } finally {
       await consumer.close();
@@ -252,4 +324,17 @@ export class Hub {
     this.closed = true;
     await this.consumer?.close().catch(() => undefined);
   }
+}
+
+/** Record `i` of a fetched batch as an event: the end marker, or a result (its value as JSON text; a value that is not UTF-8, as a base64 string). */
+function eventOf(cols: RecordColumns, i: number): HubEvent {
+  const { buf, valueStart, valueEnd, offsets, headers } = cols;
+  if (headers?.[i]?.some((h) => h.key === END_HEADER && h.value?.toString() === END_VALUE)) return { kind: 'end', offset: offsets[i] };
+  const data = valueStart[i] < 0 ? 'null' : utf8Text(buf, valueStart[i], valueEnd[i]) ?? JSON.stringify(buf.toString('base64', valueStart[i], valueEnd[i]));
+  return { kind: 'result', offset: offsets[i], data };
+}
+
+/** What an event costs a ring, roughly: its text (two bytes a character) and the object around it. */
+function sizeOf(ev: HubEvent): number {
+  return ev.kind === 'result' ? 64 + 2 * ev.data.length : 64;
 }

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import crypto, { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UsageError } from '../pipeline/errors.js';
 
 /**
@@ -22,7 +22,9 @@ export interface ApiKey {
 const HASHED = /^sha256:([0-9a-fA-F]{64})$/;
 const ID = /^st_([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})$/;
 
-export const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+// crypto.hash is the one-shot digest (Node 20.12+, 21.7+): no Hash object per request; elsewhere createHash
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+export const sha256 = (text: string): Buffer => (oneShot ? oneShot('sha256', text, 'buffer') : createHash('sha256').update(text, 'utf8').digest());
 
 /** Stream ids whose owner was checked, remembered (a key's streams are asked about at every send). */
 const OWNERS_KEPT = 100_000;

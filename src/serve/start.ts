@@ -8,6 +8,8 @@ import type { KafkaConfig } from '../kafka/config.js';
 import { openKafka } from '../kafka/client/open.js';
 import { kafkaError } from '../kafka/errors.js';
 import { TopicSide } from '../kafka/connect/side.js';
+import { installKafkaLetters } from '../kafka/connect/run.js';
+import type { Stage } from '../pipeline/stage.js';
 import type { KafkaClient } from '../kafka/types.js';
 import { RunMetrics } from '../report/run-metrics.js';
 import type { ApiKeys } from './keys.js';
@@ -38,6 +40,8 @@ export interface StartOptions {
   commands: Commands;
   log(line: string): void;
   quiet: boolean;
+  /** A worker of `serve --workers`: the primary says where it serves. */
+  worker?: boolean;
 }
 
 export interface RunningGateway {
@@ -55,7 +59,11 @@ const RESTART_MS = 1000;
 async function segmentsOf(o: StartOptions, inTopic: string, outTopic: string): Promise<Segment[]> {
   const stages = o.pipeline.trim() === '' ? [] : splitPipeline(o.pipeline);
   const segs: Segment[] = [];
-  const words = [['consume', inTopic, '--group', `${o.topic}-pipeline`, '--max-wait', '100ms', '-q', ...o.connection], ...stages, ['produce', outTopic, '-q', ...o.connection]];
+  // A record a stage fails on must not stop every stream behind it (the group would retry it for ever): unless
+  // the stage says otherwise, it is set aside in <prefix>-dead-letters, counted in kstream_errors_total.
+  const letters = ['--on-error', `dlq=kafka:${o.topic}-dead-letters`];
+  const withLetters = stages.map((w) => (w.some((x) => x === '--on-error' || x.startsWith('--on-error=')) ? w : [...w, ...letters]));
+  const words = [['consume', inTopic, '--group', `${o.topic}-pipeline`, '--max-wait', '100ms', '-q', ...o.connection], ...withLetters, ['produce', outTopic, '-q', ...o.connection]];
   for (let i = 0; i < words.length; i++) {
     const seg = await parseSegment(words[i], o.commands);
     if (!seg) throw new UsageError('--help inside --pipeline', 'run `kstream <command> --help` on its own');
@@ -65,6 +73,17 @@ async function segmentsOf(o: StartOptions, inTopic: string, outTopic: string): P
     segs.push(seg);
   }
   return segs;
+}
+
+/** The gateway routes results to streams by their key, the stream id: a stage that gives records keys of its own cannot run in it. */
+function checkKeys(stages: Stage[]): void {
+  const rekeys = stages.find((st) => st.gives?.key);
+  if (rekeys) {
+    throw new UsageError(
+      `\`${rekeys.name}\` gives its results keys of its own, and the gateway sends results to streams by their key (the stream id)`,
+      `keep --pipeline to stages that keep the key (filter, map, flatmap, dedupe, join); aggregate the output topic in a job of its own (kstream consume <topic>-out + aggregate … --materialize <table>) and serve the table with --tables`,
+    );
+  }
 }
 
 async function ensureTopic(client: KafkaClient, topic: string, partitions: number): Promise<void> {
@@ -81,13 +100,14 @@ async function ensureTopic(client: KafkaClient, topic: string, partitions: numbe
 export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const inTopic = `${o.topic}-in`;
   const outTopic = `${o.topic}-out`;
-  // the pipeline is parsed first: a bad --pipeline is a usage error before anything connects
-  await segmentsOf(o, inTopic, outTopic);
+  // the pipeline is built first: a bad --pipeline is a usage error before anything connects
+  checkKeys(assemble(await segmentsOf(o, inTopic, outTopic), new RunContext()).stages);
   const client = await openKafka(o.cfg);
   try {
     await client.connect();
     await ensureTopic(client, inTopic, o.partitions);
     await ensureTopic(client, outTopic, o.partitions);
+    await ensureTopic(client, `${o.topic}-dead-letters`, 1);
   } catch (e) {
     await client.close().catch(() => undefined);
     throw kafkaError(e, { cfg: o.cfg, topic: inTopic });
@@ -115,7 +135,9 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       const run = new RunContext();
       try {
         const segs = await segmentsOf(o, inTopic, outTopic);
+        installKafkaLetters(run);
         const { source, stages, sink } = assemble(segs, run);
+        checkKeys(stages);
         const markers = new EndMarkers();
         await run.ready();
         pipelineDown = undefined;
@@ -150,8 +172,8 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
 
   const tables = new Map<string, LiveTable>();
   for (const name of o.tables) {
-    const t = new LiveTable(name, new TopicSide(o.cfg, name, name, true));
-    t.start((e) => o.log(`kstream: serve: the table \`${name}\` stopped: ${errorMessage(kafkaError(e, { cfg: o.cfg, topic: name }))}`));
+    const t = new LiveTable(name, () => new TopicSide(o.cfg, name, name, true));
+    t.start((e) => o.log(`kstream: serve: reading the table \`${name}\` stopped: ${errorMessage(kafkaError(e, { cfg: o.cfg, topic: name }))}; reading it again in a second`));
     tables.set(name, t);
   }
 
@@ -172,7 +194,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${code === 'EADDRINUSE' ? 'the address is in use' : (e as Error).message}`, 'pick another --port, or 0 for a free one');
   }
-  o.log(`kstream: serving at ${url} — topics ${inTopic} → ${o.pipeline.trim() || '(no stages)'} → ${outTopic}`);
+  if (!o.worker) o.log(`kstream: serving at ${url} — topics ${inTopic} → ${o.pipeline.trim() || '(no stages)'} → ${outTopic}`);
 
   return {
     url,

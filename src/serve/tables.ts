@@ -10,20 +10,41 @@ export class LiveTable {
   ready = false;
   done: Promise<void> = Promise.resolve();
 
-  constructor(readonly name: string, private readonly side: SideInput) {}
+  private side: SideInput;
 
-  /** Starts reading; `onError` hears a failure of the side after it started. */
-  start(onError: (e: unknown) => void): void {
+  /** `open` makes the side input (again, after a failure: a side that failed is closed for good). */
+  constructor(readonly name: string, private readonly open: () => SideInput) {
+    this.side = open();
+  }
+
+  private closed = false;
+
+  /**
+   * Starts reading. A failure (the topic deleted, an outage longer than the client retries through) is told to
+   * `onError` and the topic is read again from its start after `restartMs`, the rows served meanwhile as they were.
+   */
+  start(onError: (e: unknown) => void, restartMs = 1000): void {
     this.done = (async () => {
-      for await (const { rows, caughtUp } of this.side.batches()) {
-        for (const r of rows) {
-          if (r.key === null) continue;
-          if (r.value === null) this.rows.delete(r.key);
-          else this.rows.set(r.key, { value: r.value, lazy: r.lazy });
+      while (!this.closed) {
+        try {
+          for await (const { rows, caughtUp } of this.side.batches()) {
+            for (const r of rows) {
+              if (r.key === null) continue;
+              if (r.value === null) this.rows.delete(r.key);
+              else this.rows.set(r.key, { value: r.value, lazy: r.lazy });
+            }
+            if (caughtUp) this.ready = true;
+          }
+          return;
+        } catch (e) {
+          if (this.closed) return;
+          onError(e);
+          await this.side.close().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, restartMs));
+          if (!this.closed) this.side = this.open();
         }
-        if (caughtUp) this.ready = true;
       }
-    })().catch(onError);
+    })();
   }
 
   /** The key's value as JSON text, or undefined when the table has none. */
@@ -47,6 +68,7 @@ export class LiveTable {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.side.close();
   }
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { itContext } from '../helpers/broker.mjs';
-import { KS, start } from '../helpers/spawn.mjs';
+import { CLI, KS, start } from '../helpers/spawn.mjs';
 
 
 const ALICE = 'alice-0123456789abcdef';
@@ -40,8 +40,8 @@ const track = (prefix) => {
 };
 
 /** Starts `kstream serve` on a free port; resolves once it said where it serves and /readyz answers 200. */
-async function gateway(prefix, extra = '') {
-  const proc = start(`exec ${KS} serve --api-keys ${keysFile} --port 0 --topic ${prefix} --partitions 3 ${extra}`, { env, stdin: 'ignore' });
+async function gateway(prefix, extra = '', runner = KS) {
+  const proc = start(`exec ${runner} serve --api-keys ${keysFile} --port 0 --topic ${prefix} --partitions 3 ${extra}`, { env, stdin: 'ignore' });
   const g = { proc, prefix, url: undefined };
   gateways.push(g);
   if (!ctx.topics.includes(`${prefix}-in`)) track(prefix);
@@ -415,5 +415,152 @@ test('serve: bad options are one line on stderr and exit 2', { timeout: 30_000 }
   const badPipe = await ctx.ks(`${KS} serve --api-keys ${keysFile} --port 0 --pipeline "produce x"`);
   assert.equal(badPipe.code, 2);
   assert.match(badPipe.stderr, /`produce` cannot run inside --pipeline/);
-  for (const r of [noKeys, missing, badPipe]) assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  const rekeys = await ctx.ks(`${KS} serve --api-keys ${keysFile} --port 0 --pipeline "aggregate count"`);
+  assert.equal(rekeys.code, 2);
+  assert.match(rekeys.stderr, /`aggregate` gives its results keys of its own/);
+  for (const r of [noKeys, missing, badPipe, rekeys]) assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+});
+
+test('serve --workers 2: one port, two gateway processes; a stream sent to on one connection is served on another; a signal ends them all', { timeout: 60_000 }, async () => {
+  const gw = await gateway(pfx('workers'), '--workers 2');
+  assert.match(gw.proc.stderr(), /serving at http:\/\/127\.0\.0\.1:\d+ — 2 worker processes/);
+  const children = () => {
+    try {
+      return fs.readFileSync(`/proc/${gw.proc.pid}/task/${gw.proc.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  assert.equal(children().length, 2, 'two worker processes');
+  const s = await startStream(gw);
+  // several subscribers and sends over fresh connections: the kernel spreads them over the workers
+  const subs = [sse(gw, s.stream_id), sse(gw, s.stream_id), sse(gw, s.stream_id)];
+  await sleep(500);
+  for (let n = 1; n <= 6; n++) assert.equal((await fetch(`${gw.url}${s.send_url}`, { method: 'POST', headers: { ...auth(ALICE), connection: 'close' }, body: JSON.stringify({ n }) })).status, 202);
+  for (const sub of subs) assert.deepEqual((await sub.until(6)).map((r) => r.data.n), [1, 2, 3, 4, 5, 6]);
+  for (const sub of subs) sub.close();
+  gw.proc.kill('SIGTERM');
+  const exit = await gw.proc.exited;
+  assert.equal(exit.code, 130);
+  assert.equal(children().length, 0);
+});
+
+test('serve runs on Bun and Deno from the same build: REST send, SSE results and the WebSocket', { timeout: 90_000 }, async () => {
+  const bin = (name) => `"${path.resolve('node_modules/.bin', name)}"`;
+  for (const [rt, runner] of [['bun', bin('bun')], ['deno', `${bin('deno')} run -A`]]) {
+    const gw = await gateway(pfx(rt), '', `${runner} "${CLI}"`);
+    const s = await startStream(gw);
+    const sub = sse(gw, s.stream_id);
+    await sleep(300);
+    assert.equal((await send(gw, s.stream_id, [{ n: 1 }])).status, 202, rt);
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}${s.ws_url}`, { headers: auth(ALICE) });
+    const frames = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+    await new Promise((r, j) => {
+      ws.on('open', r);
+      ws.on('error', j);
+    });
+    ws.send(JSON.stringify({ type: 'send', data: { n: 2 }, ref: 1 }));
+    assert.deepEqual((await sub.until(2)).map((r) => r.data), [{ n: 1 }, { n: 2 }], rt);
+    const deadline = Date.now() + 10_000;
+    // the socket may see n 1's result too, when it connected before that came through the pipeline
+    while (!frames.some((f) => f.type === 'result' && f.data.n === 2) && Date.now() < deadline) await sleep(20);
+    assert.deepEqual(frames.find((f) => f.type === 'ack'), { type: 'ack', ref: 1, accepted: 1 }, rt);
+    assert.ok(frames.some((f) => f.type === 'result' && f.data.n === 2), `${rt}: ${JSON.stringify(frames)}`);
+    ws.close();
+    sub.close();
+    gw.proc.kill('SIGTERM');
+    await gw.proc.exited;
+  }
+});
+
+// The review's findings (each failed before its fix)
+test('serve survives clients that reset upgrades, end a stream twice, resume past its end, or send a frame past --max-body', { timeout: 60_000 }, async () => {
+  const s = await startStream(gwA);
+  const port = Number(new URL(gwA.url).port);
+  // upgrades refused (wrong key) whose sockets the client resets at once: an unhandled socket error killed serve
+  await Promise.all(Array.from({ length: 50 }, () => new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () => {
+      sock.write(`GET ${s.ws_url} HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\nauthorization: Bearer wrong-key-0000000000\r\n\r\n`);
+      sock.resetAndDestroy();
+      resolve();
+    });
+    sock.on('error', resolve);
+  })));
+  await sleep(300);
+  assert.equal((await call(gwA, 'GET', '/healthz')).status, 200, 'still serving after the resets');
+  // two ends at once: one marker (the second is a 409), and a resume from the start past the end does not write after it
+  await send(gwA, s.stream_id, [{ n: 1 }]);
+  const ends = await Promise.all([1, 2, 3].map(() => call(gwA, 'POST', s.end_url)));
+  assert.deepEqual(ends.map((e) => e.status).sort(), [200, 409, 409]);
+  const all = sse(gwA, s.stream_id, { query: '?from=-1' });
+  await all.untilEnded();
+  assert.deepEqual(all.events.map((e) => e.event ?? 'result'), ['result', 'end']);
+  // ids a client says it has seen are not sent again, however the gateway got them
+  const t = await startStream(gwA);
+  const ahead = sse(gwA, t.stream_id, { headers: { 'last-event-id': '1000000' } });
+  await sleep(300);
+  await send(gwA, t.stream_id, [{ n: 1 }]);
+  const behind = sse(gwA, t.stream_id, { query: '?from=-1' });
+  await behind.until(1);
+  await sleep(300);
+  assert.deepEqual(ahead.events, [], 'nothing at or before the resume point');
+  ahead.close();
+  behind.close();
+  // a WebSocket frame past --max-body (4k here) closes the socket as its header is read (1009), not after buffering it
+  const ws = new WebSocket(`${gwA.url.replace('http', 'ws')}${t.ws_url}`, { headers: auth(ALICE) });
+  await new Promise((r, j) => {
+    ws.on('open', r);
+    ws.on('error', j);
+  });
+  const closed = new Promise((r) => ws.on('close', (code) => r(code)));
+  ws.on('error', () => {});
+  ws.send(JSON.stringify({ type: 'send', data: { pad: 'x'.repeat(200_000) } }));
+  assert.equal(await closed, 1009);
+  assert.equal((await call(gwA, 'GET', '/healthz')).status, 200);
+  assert.equal((await call(gwA, 'GET', '/tables/%E0%A4%A/k')).status, 400, 'a malformed %-escape is the client\'s 400');
+});
+
+test('serve: a record the pipeline fails on is dead-lettered, and the streams behind it go on', { timeout: 60_000 }, async () => {
+  const prefix = pfx('dead');
+  const gw = await gateway(prefix, `--pipeline "map '({x: r.a.b})'"`);
+  ctx.topics.push(`${prefix}-dead-letters`);
+  const s = await startStream(gw);
+  const sub = sse(gw, s.stream_id);
+  await sleep(300);
+  assert.equal((await send(gw, s.stream_id, [{ n: 1 }])).status, 202);
+  assert.equal((await send(gw, s.stream_id, [{ a: { b: 7 } }])).status, 202);
+  assert.deepEqual((await sub.until(1)).map((r) => r.data), [{ x: 7 }]);
+  sub.close();
+  const letters = await ok(`${KS} consume ${prefix}-dead-letters --exit --format envelope`);
+  const [letter] = letters.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(letter.value.record ?? letter.value, letter.value.record ? { n: 1 } : letter.value);
+  assert.match(JSON.stringify(letter), /"n":1/);
+  assert.deepEqual((await call(gw, 'GET', '/readyz')).json, { ready: true });
+  const m = await call(gw, 'GET', '/metrics');
+  assert.match(m.text, /^kstream_errors_total 1$/m);
+});
+
+test('serve: a WebSocket handshake that fails takes no subscriber place', { timeout: 30_000 }, async () => {
+  const gw = await gateway(pfx('wsleak'), '--max-subscribers 2');
+  const s = await startStream(gw);
+  const port = Number(new URL(gw.url).port);
+  for (let i = 0; i < 3; i++) {
+    const answer = await new Promise((resolve) => {
+      const sock = net.connect(port, '127.0.0.1', () => sock.write(`GET ${s.ws_url} HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 12\r\nauthorization: Bearer ${ALICE}\r\n\r\n`));
+      let text = '';
+      sock.on('data', (d) => (text += d));
+      sock.on('close', () => resolve(text));
+      sock.on('error', () => resolve(text));
+    });
+    assert.match(answer, /^HTTP\/1\.1 400/);
+  }
+  const a = sse(gw, s.stream_id);
+  const b = sse(gw, s.stream_id);
+  await sleep(300);
+  assert.deepEqual([a.status, b.status], [200, 200], 'both places still free');
+  const c = sse(gw, s.stream_id);
+  await sleep(300);
+  assert.equal(c.status, 429, 'the cap holds');
+  for (const x of [a, b, c]) x.close();
 });

@@ -620,7 +620,16 @@ class HttpLoad {
   }
 }
 
-/** Reads the gateway's CPU and RSS: /proc/<pid> when given, else its /metrics. */
+/** The child processes of `pid` (Linux: /proc/<pid>/task/<tid>/children); none when the kernel does not say. */
+function childrenOf(pid: number): number[] {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
+
+/** Reads the gateway's CPU and RSS: /proc/<pid> (and its children) when given, else its /metrics. */
 class GatewayWatch {
   private start: (ProcSample & { at: number }) | undefined;
   private maxRss = 0;
@@ -633,8 +642,17 @@ class GatewayWatch {
     const pid = this.s.gatewayPid;
     if (pid !== undefined) {
       try {
-        const cpu = cpuOfStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-        return { cpuSeconds: cpu, ...memOfStatus(fs.readFileSync(`/proc/${pid}/status`, 'utf8')) };
+        // the gateway and its child processes (serve --workers: the primary and its workers), summed
+        let cpuSeconds = 0;
+        let rssBytes = 0;
+        let peakRssBytes = 0;
+        for (const p of [pid, ...childrenOf(pid)]) {
+          cpuSeconds += cpuOfStat(fs.readFileSync(`/proc/${p}/stat`, 'utf8'));
+          const mem = memOfStatus(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+          rssBytes += mem.rssBytes;
+          peakRssBytes += mem.peakRssBytes ?? mem.rssBytes;
+        }
+        return { cpuSeconds, rssBytes, peakRssBytes };
       } catch (e) {
         this.note = `could not read /proc/${pid}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
         return undefined;
