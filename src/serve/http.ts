@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Buffer } from 'node:buffer';
+import { validateJson } from '../codec/scan.js';
 
 /** An answer with a status and a JSON reason: what every failed request gets (never a stack, never a key). */
 export class HttpError extends Error {
@@ -53,20 +54,31 @@ export function parseRecords(body: Buffer, contentType: string | undefined): str
       if (!/\n\s*\S/.test(text.trim())) throw new HttpError(400, `line 1: not JSON (${(e as Error).message})`);
     }
   }
+  // each line validated where it lies (the project's scanner: no objects built), then cut out once
   const out: string[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
-    try {
-      JSON.parse(line);
-    } catch (e) {
-      throw new HttpError(400, `line ${i + 1}: not JSON (${(e as Error).message})`);
+  let line = 0;
+  for (let at = 0; at <= text.length; ) {
+    let nl = text.indexOf('\n', at);
+    if (nl < 0) nl = text.length;
+    line++;
+    let a = at;
+    let b = nl;
+    while (a < b && isSpace(text.charCodeAt(a))) a++;
+    while (b > a && isSpace(text.charCodeAt(b - 1))) b--;
+    if (a < b) {
+      try {
+        validateJson(text, a, b);
+      } catch (e) {
+        throw new HttpError(400, `line ${line}: not JSON (${(e as Error).message})`);
+      }
+      out.push(text.slice(a, b));
     }
-    out.push(line);
+    at = nl + 1;
   }
   return out;
 }
+
+const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 10;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);

@@ -147,13 +147,10 @@ export class Hub {
   }
 
   private state(id: string): StreamState {
+    // streams are forgotten in the order they were first seen (those with subscribers never): moving a stream to
+    // the back at every result cost a Map delete and set per record
     let st = this.streams.get(id);
-    if (st) {
-      // most recently seen last: the map's first entries are the ones to forget
-      this.streams.delete(id);
-      this.streams.set(id, st);
-      return st;
-    }
+    if (st) return st;
     st = { ring: [], ringFrom: this.tailNext.get(this.partitionOf(id)) ?? 0, subs: new Set() };
     this.streams.set(id, st);
     if (this.streams.size > this.maxStreams) {
