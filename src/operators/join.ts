@@ -16,6 +16,19 @@ export interface Select {
   fn: (r: unknown, o: unknown, key: unknown, okey: string | null, ts: number | undefined, ots: number | undefined) => unknown;
 }
 
+/**
+ * A stream record's join key (`--on`, over its value `r`) as table text; undefined when the expression failed,
+ * which `errors` has then handled (the record is skipped, dead-lettered or the run fails).
+ */
+export function joinKeyOf(on: Expr, r: unknown, rec: Rec, errors: RecordErrors): string | null | undefined {
+  try {
+    return keyText(on.fn(r, rec.key, rec.ts, rec.headers));
+  } catch (err) {
+    errors.handle(rec.where(), exprFailure(on, err), rec.raw ?? rec.value);
+    return undefined;
+  }
+}
+
 export function compileSelect(source: string): Select {
   let fn: Select['fn'];
   try {
@@ -142,13 +155,8 @@ export class JoinStage implements Stage {
         errors.handle(rec.where(), `the stream value is ${Array.isArray(r) ? 'an array' : `a ${typeof r}`}, not an object to add \`${this.o.as}\` to`, rec.raw ?? rec.value, `build the output with --select, e.g. --select '({value: r, ${this.o.as}: o})'`);
         continue;
       }
-      let k: string | null;
-      try {
-        k = keyText(on.fn(r, rec.key, rec.ts, rec.headers));
-      } catch (err) {
-        errors.handle(rec.where(), exprFailure(on, err), rec.raw ?? rec.value);
-        continue;
-      }
+      const k = joinKeyOf(on, r, rec, errors);
+      if (k === undefined) continue;
       let row: { value: unknown; ts: number | undefined; json?: string } | undefined;
       let tooOld = false;
       if (k !== null) {

@@ -3,7 +3,7 @@ import { RuntimeError } from '../pipeline/errors.js';
 import { errorCounters, type RecordErrors } from '../pipeline/onerror.js';
 import { checkSignature, mergeNeeds, SIG_KEY, type FieldNeeds, type PartMetrics, type SideInput, type SideRow, type StatefulStage } from '../pipeline/stage.js';
 import { exprFailure, type Expr } from './expr.js';
-import type { Select } from './join.js';
+import { joinKeyOf, type Select } from './join.js';
 import { decodeText, keyText } from './table.js';
 import { StreamJoin, type Emit, type JoinItem, type Side } from './streamjoin.js';
 import { invalidReason, toEventTime } from '../time/eventtime.js';
@@ -279,13 +279,8 @@ export class StreamJoinStage implements StatefulStage {
         timeErrors.handle(rec.where(), `invalid event time (${invalidReason(t)})${time ? ` from --time \`${time.source}\`` : ''}`, rec.raw ?? rec.value, time ? 'fix the record or the --time expression' : 'give the event time with --time <expr>');
         continue;
       }
-      let key: string | null;
-      try {
-        key = keyText(on.fn(r, rec.key, rec.ts, rec.headers));
-      } catch (err) {
-        errors.handle(rec.where(), exprFailure(on, err), rec.raw ?? rec.value);
-        continue;
-      }
+      const key = joinKeyOf(on, r, rec, errors);
+      if (key === undefined) continue;
       // held across batches: its own text, not a view into the batch's chunk
       void rec.raw;
       this.join.push('l', { t, key, data: rec, id: String(this.nextId++) });

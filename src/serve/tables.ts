@@ -1,12 +1,13 @@
 import type { SideInput } from '../pipeline/stage.js';
+import { Table } from '../operators/table.js';
 
 /**
  * A table the gateway serves at `GET /tables/{name}/{key}` (`serve --tables`): a topic read to its end and then
- * followed (the side input `join global:` uses), its latest value per key kept in memory. A value is kept as the
- * record's text and decoded only when someone asks for its key.
+ * followed (the side input `join global:` uses) into the same Table a join keeps: a value stays the record's text
+ * until someone asks for its key, and is read as `lookup` reads it.
  */
 export class LiveTable {
-  private readonly rows = new Map<string, { value: unknown; lazy?: boolean }>();
+  private table = new Table();
   ready = false;
   done: Promise<void> = Promise.resolve();
 
@@ -27,13 +28,14 @@ export class LiveTable {
     this.done = (async () => {
       while (!this.closed) {
         try {
+          // read again from its start after a failure: into a table of its own, the old one served until then
+          const table = this.ready ? new Table() : this.table;
           for await (const { rows, caughtUp } of this.side.batches()) {
-            for (const r of rows) {
-              if (r.key === null) continue;
-              if (r.value === null) this.rows.delete(r.key);
-              else this.rows.set(r.key, { value: r.value, lazy: r.lazy });
+            for (const r of rows) table.apply(r, false);
+            if (caughtUp) {
+              this.table = table;
+              this.ready = true;
             }
-            if (caughtUp) this.ready = true;
           }
           return;
         } catch (e) {
@@ -49,22 +51,13 @@ export class LiveTable {
 
   /** The key's value as JSON text, or undefined when the table has none. */
   get(key: string): string | undefined {
-    const row = this.rows.get(key);
+    const row = this.table.get(key);
     if (!row) return undefined;
-    if (row.lazy) {
-      const text = row.value as string;
-      try {
-        JSON.parse(text);
-        return text;
-      } catch {
-        return JSON.stringify(text);
-      }
-    }
-    return JSON.stringify(row.value);
+    return (row.json ??= JSON.stringify(row.value));
   }
 
   get size(): number {
-    return this.rows.size;
+    return this.table.size;
   }
 
   close(): Promise<void> {
