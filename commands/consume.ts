@@ -65,6 +65,7 @@ const consume: CommandSpec = {
     { flags: '--fetch-max <size>', kind: 'size', description: 'Most bytes per fetch, of records once decompressed (one batch through the pipeline, one commit step); smaller batches commit more often', default: '1m' },
     { flags: '--max-wait <duration>', kind: 'duration', description: 'Longest the broker waits for new data before answering a fetch', default: '500ms', setting: { keys: ['fetch.wait.max.ms'], value: settingValue.ms } },
     { flags: '--state-topic <topic>', description: 'With --group: compacted changelog for window/aggregate/dedupe state (default <group>-kstream-state)' },
+    { flags: '--no-repartition', description: 'With --group and state: the input is already partitioned by the key the state is grouped by, so each input partition keeps its own state (a task) though that key is not the record key' },
     { flags: '--commit-interval <duration>', kind: 'duration', description: 'With state: checkpoint it and commit offsets at most this often (each changed entry is written once per checkpoint; a crash replays up to this much input)', default: '1s' },
     ...CONNECTION_OPTIONS,
   ],
@@ -119,6 +120,8 @@ const consume: CommandSpec = {
     }, kafkaRun(ctx.run));
     // Stateful stages after a group consumer checkpoint into the group's changelog; unused otherwise.
     if (group) (source as Source).state = new KafkaStateBackend(cfg, String(opts.stateTopic ?? `${group}-kstream-state`), kafkaRun(ctx.run), ctx.quiet ? undefined : ctx.log);
+    if (opts.repartition === false && !group) throw new UsageError('`--no-repartition` needs a group', 'add --group <id>: it is about how the group\'s state is split');
+    if (opts.repartition === false) source.keyedAsIs = true;
     (source as Source).checkpointMs = parseDuration(opts.commitInterval ?? '1s', '--commit-interval');
     return source;
   },

@@ -96,7 +96,8 @@ async function main(argv: string[]): Promise<number> {
   // dead letters to Kafka load the Kafka layer only for a run that names such a target
   if (segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq=kafka:'))) (await import('./kafka/connect/run.js')).installKafkaLetters(run);
   if (segments.some((s) => s.opts.materialize !== undefined)) (await import('./kafka/connect/run.js')).installMaterialize(run);
-  const { source, stages, sink } = assemble(segments, run);
+  const assembled = assemble(segments, run);
+  const { source, stages, sink } = assembled;
   const quiet = segments.some((s) => s.opts.quiet);
   const metrics = await serveMetrics(segments, run, quiet);
   await run.ready();
@@ -108,7 +109,16 @@ async function main(argv: string[]): Promise<number> {
   const drainsStdin = source.name === 'stdin' && !process.stdin.isTTY;
   const stop = drainsStdin ? new Promise<void>(() => {}) : interrupted;
   const file = source instanceof NdjsonSource ? parallelInput(segments, stages) : undefined;
-  if (file && sink instanceof StdoutSink) {
+  if (assembled.repartition) {
+    // state grouped by another key than the input's: two runs joined by a repartition topic (loaded only then)
+    const { runRepartitioned } = await import('./kafka/repartition.js');
+    const res = await runRepartitioned({ segments, source, stages, plan: assembled.repartition, run, stop, metrics, quiet, log: writeErr }).catch(async (e: unknown) => {
+      await run.close().catch(() => undefined);
+      throw e;
+    });
+    counters = res.counters;
+    stopped = res.stopped;
+  } else if (file && sink instanceof StdoutSink) {
     const res = await runParallel(parts, commands, file, sink, stop, metrics);
     counters = Object.entries(res.counters);
     stopped = res.stopped;

@@ -41,8 +41,9 @@ const FLOORS = [
   [3.4, /^src\/kafka\/transport\//],
   [3.6, /^src\/kafka\/client\//],
   [3.8, /^src\/kafka\/connect\//],
-  // the Kafka bench drives the run loop (runner, in-process pipeline): a run-floor file kept beside the Kafka code
-  [4, /^src\/kafka\/bench\.ts$/],
+  // the Kafka bench drives the run loop (runner, in-process pipeline), and a repartitioned run is two runs joined
+  // by a topic: run-floor files kept beside the Kafka code
+  [4, /^src\/kafka\/(bench|repartition)\.ts$/],
   [3.2, /^src\/kafka\/[^/]+\.ts$/],
   [3, /^src\/io\//],
 

@@ -16,7 +16,7 @@ import {
 import { connectionConfig, parseBrokers, scrubSecrets } from '../dist/src/kafka/config.js';
 import { kafkaError, MissingTopic } from '../dist/src/kafka/errors.js';
 import { protectOptionValues, restoreOptionValues } from '../dist/src/pipeline/option-text.js';
-import { RecordMaker } from '../dist/src/kafka/connect/source.js';
+import { RecordMaker, takeUpstreams } from '../dist/src/kafka/connect/source.js';
 import { UsageError, RuntimeError } from '../dist/src/pipeline/errors.js';
 
 const require = createRequire(import.meta.url);
@@ -548,6 +548,25 @@ test('RecordMaker: JSON values keep their text, text becomes strings, binary bas
   assert.equal(lines.length, 2);
   assert.equal(lines[0].raw, '{"topic":"t","partition":0,"offset":0,"timestamp":1700000000000,"key":"k","headers":[{"key":"h","value":"v"}],"value":{"a":1,"b":"x"}}');
   assert.deepEqual(lines[1].fullValue().value, 'plain text');
+});
+
+test('a repartition topic\'s records lose the upstream header before they are made, and say which upstream wrote them', async () => {
+  const buf = await sealed([
+    { key: 'u1', value: '{"a":1}', headers: [{ key: 'kstream.upstream', value: '3' }, { key: 'h', value: 'v' }] },
+    { key: 'u2', value: '{"a":2}', headers: [{ key: 'kstream.upstream', value: '0' }] },
+    { key: 'u3', value: '{"a":3}' },
+  ]);
+  const out = [];
+  decodeRecordSet(buf, 0, buf.length, 0, undefined, out);
+  const fp = { topic: 'r', partition: 2, errorCode: 0, highWatermark: 3, lastStableOffset: 3, logStartOffset: 0, batches: out, nextOffset: 3 };
+  assert.deepEqual([...takeUpstreams(fp)], [[0, 3], [1, 0]]);
+  const ref = { name: 'r/2', topic: 'r', partition: 2, topicJson: '"r"', where: (p) => `r/2@${p}` };
+  const got = [];
+  new RecordMaker('value', 'all').make(fp, ref, got, Infinity);
+  assert.deepEqual(got.map((r) => r.headers), [[{ key: 'h', value: 'v' }], undefined, undefined]);
+  // a sink copying the stored bytes writes no upstream header either
+  assert.deepEqual(got[0].stored.headers(got[0].si).map((h) => h.key), ['h']);
+  assert.equal(got[1].stored.headers(got[1].si), undefined);
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -106,6 +106,11 @@ export interface ConsumerOptions {
    * never fences a live member.
    */
   rebalance?: { before(): Promise<void>; after(revoked: TopicPartition[]): void };
+  /**
+   * Group mode: partition p of every subscribed topic goes to one member (tasks keep partition p of co-partitioned
+   * topics together). Said in the member's subscription, so a leader assigns that way when any member asks.
+   */
+  copartitioned?: boolean;
 }
 
 export interface KafkaConsumer {
@@ -122,6 +127,8 @@ export interface KafkaConsumer {
   owns(fp: FetchedPartition): boolean;
   /** Per assigned partition: the next offset to fetch and the end of its log as of its last fetch (for lag). */
   progress?(): PartitionProgress[];
+  /** From now on, reading ends at these offsets (`tpKey` → next offset), as with `stopAt` from the start. */
+  stopAt?(ends: Map<string, number>): void;
   close(): Promise<void>;
 }
 

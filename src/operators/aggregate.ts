@@ -75,6 +75,7 @@ const SKIP = Symbol('skip');
 
 export class AggregateStage implements StatefulStage {
   readonly name = 'aggregate';
+  readonly keyedBy: readonly string[];
   readonly keepsValue = false;
   /** Results have a key (group, or key@start) and a time (the latest event time in the group). */
   // results come from no input partition of their own (a result carries the record that closed its window's source):
@@ -121,6 +122,8 @@ export class AggregateStage implements StatefulStage {
     this.plan = o.plan;
     this.args = o.args;
     this.by = o.by ?? [];
+    // (after a per-key window the window's key groups instead: pipeline/assemble.ts looks at the window first)
+    this.keyedBy = this.by.map((e) => e.source);
     // No window tags: in a fused run they travel on the record; read from a pipe, the decoder adds them to the
     // view once the `$window` line went by (codec/ndjson.ts), and a source that does not gets a full parse.
     let reads: FieldNeeds = 'none';

@@ -69,6 +69,7 @@ interface Entry {
 
 export class DedupeStage implements StatefulStage {
   readonly name = 'dedupe';
+  readonly keyedBy: readonly string[];
   readonly keepsValue = true;
   readonly reads: FieldNeeds;
 
@@ -87,6 +88,7 @@ export class DedupeStage implements StatefulStage {
 
   constructor(private readonly o: DedupeStageOptions) {
     this.by = o.by;
+    this.keyedBy = o.by.map((e) => e.source);
     this.within = o.withinMs;
     this.clock = o.clock ?? Date.now;
     let reads: FieldNeeds = o.time ? o.time.needs : 'none';

@@ -56,6 +56,7 @@ export interface WindowStageOptions {
 
 export class WindowStage implements StatefulStage {
   readonly name = 'window';
+  readonly keyedBy?: readonly string[];
   /** Records keep their value (tags are added), so later stages' fields are read from the input. */
   readonly keepsValue = true;
   readonly reads: FieldNeeds;
@@ -95,6 +96,7 @@ export class WindowStage implements StatefulStage {
       case 'count': this.counts = new CountAssigner(spec.size!); break;
     }
     this.keyed = this.by.length > 0 || spec.type === 'session' || spec.type === 'sliding' || spec.type === 'count';
+    if (this.keyed) this.keyedBy = this.by.length ? this.by.map((e) => e.source) : ['key'];
     let reads: FieldNeeds = o.time ? o.time.needs : 'none';
     for (const e of this.by) reads = mergeNeeds(reads, e.needs);
     this.reads = reads;

@@ -6,7 +6,8 @@ import { closest, UsageError } from './errors.js';
 import { protectOptionValues, restoreOptionValues } from './option-text.js';
 import { parseOnError, RecordErrors } from './onerror.js';
 import { RunContext } from './run-context.js';
-import type { Carried, Sink, Source, Stage } from './stage.js';
+import { isStateful, type Carried, type Sink, type Source, type Stage } from './stage.js';
+import { Tasks } from './tasks.js';
 import { NdjsonSource, StdoutSink } from '../io/stdio.js';
 import { writeErr } from '../runtime.js';
 import process from 'node:process';
@@ -148,6 +149,20 @@ export interface Assembled {
   stages: Stage[];
   sink: Sink;
   segments: Segment[];
+  /**
+   * The stateful stages group by a key other than the one the input is partitioned by: the run must go through a
+   * repartition topic before stages[at] (kafka/connect/repartition.ts) to split its state by partition.
+   */
+  repartition?: Repartition;
+}
+
+/** Where a run's records must be placed by another key before its state: stages[at] on, grouped by `by`. */
+export interface Repartition {
+  at: number;
+  /** The first stage grouping by it (names the topic: `<group>-<stage>-repartition`). */
+  stage: string;
+  /** Its key expressions (none: one group for every record). */
+  by: readonly string[];
 }
 
 /**
@@ -175,14 +190,15 @@ function checkEnvelopeFlags(segments: Segment[], from: number, to: number, toSin
  * run, else stdin does; a last segment that is a sink (produce) ends it, else stdout does. Everything between
  * must be a stage.
  */
-export function assemble(segments: Segment[], run = new RunContext()): Assembled {
-  const fused = segments.length > 1;
+export function assemble(segments: Segment[], run = new RunContext(), given?: Source): Assembled {
+  const fused = segments.length > 1 || given !== undefined;
   const first = segments[0];
   const last = segments[segments.length - 1];
   let from = 0;
   let to = segments.length;
   let source: Source;
-  if (first.spec.source && !(segments.length === 1 && first.spec.sink)) {
+  if (given) source = given;
+  else if (first.spec.source && !(segments.length === 1 && first.spec.sink)) {
     source = first.spec.source(first.args, first.opts, contextFor(first, fused, 0, NOTHING, run));
     from = 1;
   } else {
@@ -194,6 +210,8 @@ export function assemble(segments: Segment[], run = new RunContext()): Assembled
   if (toSink) to -= 1;
   checkEnvelopeFlags(segments, from, to, toSink, source);
   const stages: Stage[] = [];
+  /** What the records carry as they reach each stage. */
+  const carriedTo: Carried[] = [];
   for (let i = from; i < to; i++) {
     const seg = segments[i];
     if (!seg.spec.stage) {
@@ -201,9 +219,11 @@ export function assemble(segments: Segment[], run = new RunContext()): Assembled
       throw new UsageError(`\`${seg.spec.name}\` is ${role}`, 'see `kstream --help`');
     }
     const stage = seg.spec.stage(seg.args, seg.opts, contextFor(seg, fused, i, carries, run));
+    carriedTo.push(carries);
     if (stage.gives) carries = { ...carries, ...stage.gives, what: carries.what };
     stages.push(stage);
   }
+  const repartition = source.partitionedState ? taskStages(source, stages, segments.slice(from, to), carriedTo, fused, from, run) : undefined;
   // under --exactly-once state is restored once partitions are assigned, after the stages opened their side inputs
   const early = stages.find((st) => st.atLeastOnceOnly !== undefined);
   if (early && source.ackEachBatch) {
@@ -213,12 +233,78 @@ export function assemble(segments: Segment[], run = new RunContext()): Assembled
     );
   }
   let sink: Sink;
-  if (toSink) sink = last.spec.sink!(last.args, last.opts, contextFor(last, fused, segments.length - 1, carries, run));
+  // the run goes through a repartition topic: its sink is the second run's, built there (nothing opened here)
+  if (repartition) sink = { name: 'repartitioned', write() {}, end() {} };
+  else if (toSink) sink = last.spec.sink!(last.args, last.opts, contextFor(last, fused, segments.length - 1, carries, run));
   else {
     const format = source.rawOutput ? 'raw' : last.spec.stage && last.opts.envelope ? 'envelope' : 'ndjson';
     sink = new StdoutSink(last.opts.watermarks === false, format);
   }
-  return { source, stages, sink, segments };
+  return { source, stages, sink, segments, repartition };
+}
+
+/**
+ * Whether every per-key state of the span is grouped by the record key — the key Kafka placed the input by, so
+ * each key's records are in one partition. A per-key window groups for the aggregate after it.
+ */
+export function byRecordKey(span: readonly Stage[]): boolean {
+  let windowKeyed = false;
+  for (const st of span) {
+    if (st.keyedBy === undefined) continue;
+    if (st.name === 'window') windowKeyed = true;
+    else if (st.name === 'aggregate' && windowKeyed) continue;
+    if (st.keyedBy.length !== 1 || st.keyedBy[0].trim() !== 'key') return false;
+  }
+  return true;
+}
+
+/**
+ * A source whose state is partitioned like its input (a Kafka group's changelog): the stages from the first
+ * stateful one to the last run once per input partition (pipeline/tasks.ts), each task with instances of its own.
+ * Inside a task records come from one partition, so its stages keep one stream time. A span with a side input (a
+ * join's table or second stream) stays whole: its side is read once per process, and the source keeps such a job
+ * to one process per group.
+ */
+function taskStages(source: Source, stages: Stage[], segments: Segment[], carriedTo: Carried[], fused: boolean, from: number, run: RunContext): Repartition | undefined {
+  const first = stages.findIndex(isStateful);
+  if (first < 0) return undefined;
+  let last = first;
+  stages.forEach((st, i) => {
+    if (isStateful(st)) last = i;
+  });
+  const span = stages.slice(first, last + 1);
+  if (span.some((st) => st.open || st.settle)) return undefined;
+  if (!source.keyedAsIs && !byRecordKey(span)) {
+    const key = groupKey(span);
+    return key && { at: first, ...key };
+  }
+  // a repartition topic's task hears from every upstream task: stream time per upstream, as per input partition
+  const partitions = source.upstreamTasks === true;
+  const make = () =>
+    segments.slice(first, last + 1).map((seg, k) => {
+      const at = first + k;
+      return seg.spec.stage!(seg.args, seg.opts, contextFor(seg, fused, from + at, { ...carriedTo[at], partitions }, run));
+    });
+  stages.splice(first, span.length, new Tasks(span, make));
+  return undefined;
+}
+
+/**
+ * The one key the span's per-key state groups by, and the first stage grouping by it; undefined when two stages
+ * group by different keys (one repartition cannot place records for both: such a run keeps its state whole).
+ */
+function groupKey(span: readonly Stage[]): { stage: string; by: readonly string[] } | undefined {
+  let found: { stage: string; by: readonly string[] } | undefined;
+  let windowKeyed = false;
+  for (const st of span) {
+    if (st.keyedBy === undefined) continue;
+    if (st.name === 'window') windowKeyed = true;
+    else if (st.name === 'aggregate' && windowKeyed) continue;
+    const by = st.keyedBy.map((e) => e.trim());
+    if (!found) found = { stage: st.name, by };
+    else if (found.by.join('\u0000') !== by.join('\u0000')) return undefined;
+  }
+  return found;
 }
 
 /**

@@ -122,7 +122,8 @@ export class Chain {
     for (const st of this.stages) {
       const out: Rec[] = [];
       if (carry.length) st.process(carry, out);
-      if (keepState && isStateful(st)) st.suspend?.();
+      if (keepState && st.suspendInto) st.suspendInto(out);
+      else if (keepState && isStateful(st)) st.suspend?.();
       else st.end?.(out);
       carry = out;
     }

@@ -1,7 +1,7 @@
 import type { Rec } from './record.js';
 import type { LineSpans } from './spans.js';
 import { Interrupt, STOP } from './interrupt.js';
-import type { Sink, Source, Stage, StateBackend } from './stage.js';
+import { isTasked, type Sink, type Source, type Stage, type StateBackend } from './stage.js';
 import { Chain, PartialFailure } from './chain.js';
 import type { RunMetrics } from '../report/run-metrics.js';
 export type { StateBackend } from './stage.js';
@@ -94,9 +94,12 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   let how: 'ended' | 'stopped' = 'ended';
 
   const { stateful } = chain;
-  const state = stateful.length ? p.state ?? source.state : undefined;
-  if (state) state.keeps = stateful.map((s) => s.name);
-  if (state && source.restoresState) state.deferredTo = stateful;
+  // partitioned state: the stateful span runs once per input partition, restored as the source is assigned them
+  const tasks = chain.stages.find(isTasked);
+  const state = stateful.length || tasks ? p.state ?? source.state : undefined;
+  if (state) state.keeps = tasks ? tasks.keeps : stateful.map((s) => s.name);
+  if (state && tasks) state.tasks = tasks;
+  else if (state && source.restoresState) state.deferredTo = stateful;
   else if (state) await state.restore(stateful);
   // Batches whose output the sink acknowledged, waiting for the next checkpoint before their offsets commit.
   let unacked: Rec[][] = [];
@@ -112,11 +115,22 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     tickMoved = false;
     lastCheckpoint = clock();
     if (state) {
-      const changes = chain.drainChanges();
+      const changes = tasks ? tasks.drainChanges() : chain.drainChanges();
       if (changes.length) await state.persist(changes, source.positions ? done.flatMap((b) => source.positions!(b)) : []);
     }
     if (source.ack) for (const b of done) await source.ack(b);
   };
+  // A tasked run's source asks for a checkpoint before its partitions may move (a rebalance): served by the loop
+  // below between batches, so the state saved and the position it includes always match.
+  let asked: (() => void)[] = [];
+  let wakeAsked: (() => void) | undefined;
+  if (state && tasks) {
+    state.checkpointNow = () =>
+      new Promise<void>((resolve) => {
+        asked.push(resolve);
+        wakeAsked?.();
+      });
+  }
   // With nothing between them, a sink that writes lines as they are takes them from the source as byte spans.
   const writeLines = chain.length === 0 && source.lines ? sink.writeLines : undefined;
   const it = (writeLines ? source.lines!() : source.batches())[Symbol.asyncIterator]();
@@ -146,9 +160,16 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
           how = 'stopped';
           break;
         }
+        if (asked.length) {
+          const waiting = asked;
+          asked = [];
+          await checkpoint();
+          for (const w of waiting) w();
+          continue;
+        }
         let res: IteratorResult<Rec[] | LineSpans> | typeof TICK | typeof STOP | typeof CHECKPOINT;
         const due = unacked.length || tickMoved ? lastCheckpoint + every - clock() : Infinity;
-        if (!chain.ticks && !interrupt && due === Infinity) {
+        if (!chain.ticks && !interrupt && due === Infinity && !state?.checkpointNow) {
           res = await next;
         } else {
           let timer: ReturnType<typeof setTimeout> | undefined;
@@ -157,13 +178,16 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
           if (chain.ticks) racers.push(new Promise((r) => (timer = setTimeout(() => r(TICK), tickMs))));
           if (due !== Infinity) racers.push(new Promise((r) => (cpTimer = setTimeout(() => r(CHECKPOINT), Math.max(0, due)))));
           if (interrupt) racers.push(interrupt.wait());
+          if (state?.checkpointNow) racers.push(new Promise((r) => (wakeAsked = () => r(CHECKPOINT))));
           res = await Promise.race(racers);
+          wakeAsked = undefined;
           if (timer) clearTimeout(timer);
           if (cpTimer) clearTimeout(cpTimer);
         }
         if (res === STOP) { how = 'stopped'; break; }
         if (res === CHECKPOINT) {
-          await checkpoint();
+          // (asked for: served at the top of the loop, with the others that asked meanwhile)
+          if (!asked.length) await checkpoint();
           continue;
         }
         if (res === TICK) {
@@ -219,6 +243,9 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     await checkpoint();
     await sink.end();
   } finally {
+    // a rebalance waiting for a checkpoint goes on (what the run saved is all it will save)
+    for (const w of asked) w();
+    asked = [];
     try {
       await source.close?.();
       await state?.close?.();

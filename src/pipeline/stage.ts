@@ -25,6 +25,12 @@ export interface Stage {
    * several threads, each with its own instance (opened in each thread).
    */
   readonly stateless?: boolean;
+  /**
+   * A stateful stage whose state is per key: the sources of its key expressions (`key`: the record key; none: one
+   * group for every record). Unset: state that is not per key (stream time, a window grid). Decides whether a
+   * Kafka-fed run's state may be split by input partition (pipeline/assemble.ts taskStages).
+   */
+  readonly keyedBy?: readonly string[];
   process(batch: Rec[], out: Rec[]): void;
   /** End of input: emit whatever state is still open (windows close at end of input). */
   end?(out: Rec[]): void;
@@ -52,6 +58,11 @@ export interface Stage {
   readonly atLeastOnceOnly?: string;
   /** After the last batch (or a failure): releases what `open` started. */
   close?(): Promise<void>;
+  /**
+   * A stop whose state is checkpointed, for a stage holding stateful stages inside (pipeline/tasks.ts): they keep
+   * their state (StatefulStage.suspend) instead of ending; what the others emit goes to `out`.
+   */
+  suspendInto?(out: Rec[]): void;
 }
 
 /** One row of a table side: its key (null: none), value (null: a tombstone) and time (Kafka timestamp). */
@@ -157,6 +168,16 @@ export interface Source {
    * a restart never applies a batch to state twice, even when it stopped between the checkpoint and the commit.
    */
   positions?(batch: Rec[]): SourcePosition[];
+  /**
+   * Its state is partitioned like its input: records carry their input partition (`Rec.src.partition`), and it
+   * restores the tasks of the partitions it is assigned and drops revoked ones (a Kafka group's changelog). The
+   * stateful stages then run once per partition (pipeline/tasks.ts).
+   */
+  readonly partitionedState?: boolean;
+  /** The input is partitioned by whatever key the state groups by (`consume --no-repartition`), not only the record key. */
+  readonly keyedAsIs?: boolean;
+  /** Its records come from several upstream tasks per partition (a repartition topic): stream time per upstream. */
+  readonly upstreamTasks?: boolean;
   /** The source restores `state` itself (StateBackend.deferredTo), at a point it knows to be safe. */
   readonly restoresState?: boolean;
   /** With state: checkpoint and acknowledge at most this often (`consume --commit-interval`). */
@@ -251,6 +272,32 @@ export function isStateful(s: Stage): s is StatefulStage {
   return typeof (s as StatefulStage).drainChanges === 'function' && typeof (s as StatefulStage).restore === 'function';
 }
 
+/** One task's changes since the last drain: per stateful stage of its span (the index there), the changed entries. */
+export interface TaskChanges {
+  task: number;
+  stage: number;
+  entries: [string, unknown][];
+}
+
+/**
+ * The stateful span of a run kept once per input partition (Kafka Streams' tasks, pipeline/tasks.ts): a source
+ * that is assigned partitions restores their tasks and drops the ones revoked, through the StateBackend.
+ */
+export interface TaskedStages extends Stage {
+  /** The span's stateful stages by name, in order (what changelog entries are numbered by). */
+  readonly keeps: string[];
+  ids(): number[];
+  has(task: number): boolean;
+  /** Starts a task from its restored entries, per stateful stage of the span. */
+  add(task: number, entries?: readonly [string, unknown][][]): void;
+  drop(task: number): void;
+  drainChanges(): TaskChanges[];
+}
+
+export function isTasked(s: Stage): s is TaskedStages {
+  return typeof (s as TaskedStages).add === 'function' && typeof (s as TaskedStages).drop === 'function' && Array.isArray((s as TaskedStages).keeps);
+}
+
 /**
  * Durable state for StatefulStages. Per batch the runner drains the changed entries after the sink acknowledged
  * the batch's output and persists them before the source may commit the batch's offsets, so a restart resumes
@@ -260,8 +307,22 @@ export function isStateful(s: Stage): s is StatefulStage {
 export interface StateBackend {
   /** `stage` in persist/restore is the index among the pipeline's stateful stages. */
   restore(stages: StatefulStage[]): Promise<void>;
-  /** The state's changes and the input position they include (none at the end of a run). */
-  persist(changes: { stage: number; entries: [string, unknown][] }[], positions: SourcePosition[]): Promise<void>;
+  /**
+   * The state's changes and the input position they include (none at the end of a run). A change with a `task`
+   * is that task's (partitioned state): it goes to the changelog partition of the same number.
+   */
+  persist(changes: { stage: number; entries: [string, unknown][]; task?: number }[], positions: SourcePosition[]): Promise<void>;
+  /**
+   * Partitioned state (set by the runner when the run's stateful span is tasked): the source restores the tasks of
+   * the partitions it is assigned (`restoreTasks`) and drops revoked ones, asking the runner for a checkpoint first.
+   */
+  tasks?: TaskedStages;
+  /** Restores these tasks from their changelog partitions into `tasks`; `partitions`: the input's partition count. */
+  restoreTasks?(ids: number[], partitions: number): Promise<void>;
+  /** Forgets these tasks (their partitions were revoked): dropped from `tasks`, never written again. */
+  dropTasks?(ids: number[]): void;
+  /** Set by the runner of a tasked run: resolves once it checkpointed everything processed so far (a rebalance comes). */
+  checkpointNow?: () => Promise<void>;
   /**
    * Set (with the stages) instead of calling `restore` up front when the source restores at the right moment
    * itself: under --exactly-once only after the previous owner's transactions are fenced (settled).

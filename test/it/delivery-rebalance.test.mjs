@@ -71,10 +71,11 @@ test('exactly-once: a second process joins the group mid-stream — both go on, 
   assert.equal(c.lines, N);
 });
 
-// Until state is partitioned like the input, a stateful job's changelog is one per group, restored whole: a second
+// State is split by input partition (tasks) when one key groups all of it; a job whose stages group by different
+// keys (here dedupe by time, aggregate by page) keeps it whole, one changelog per group restored whole: a second
 // process in the group would restore the first one's windows and write over them. It is refused in one line, before
 // it reads anything, and the running job goes on undisturbed.
-test('a second process joining a stateful job\'s group is refused in one line; the first one goes on and counts every record once', { timeout: 180_000 }, async (t) => {
+test('a second process joining the group of a job whose state is kept whole is refused in one line; the first one goes on and counts every record once', { timeout: 180_000 }, async (t) => {
   const id = randomUUID().slice(0, 8);
   const [input, output, group] = [`it-rbs-in-${id}`, `it-rbs-out-${id}`, `it-rbs-${id}`];
   topics.push(input, output, `${group}-kstream-state`);
@@ -82,7 +83,7 @@ test('a second process joining a stateful job\'s group is refused in one line; t
   await adm.createTopics({ topics: [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 1 }], waitForLeaders: true });
   const r = await run(`${KS} gen --preset clicks --count ${N} --seed 1 | ${KS} produce ${input} --key r.user --quiet`, { env });
   assert.equal(r.code, 0, r.stderr);
-  const cmd = (inst, extra = '') => `exec ${KS} consume ${input} --group ${group} --instance-id ${inst} --fetch-max 16k${extra} + window tumbling 10s --time r.ts + aggregate count --by r.page + produce ${output} --quiet`;
+  const cmd = (inst, extra = '') => `exec ${KS} consume ${input} --group ${group} --instance-id ${inst} --fetch-max 16k${extra} + dedupe --by r.ts --within 1m + window tumbling 10s --time r.ts + aggregate count --by r.page + produce ${output} --quiet`;
   const procs = new Map();
   const a = start(cmd('a'), { env, stdin: 'ignore', stdout: 'ignore' });
   a.exited.then((e) => (a.ended = e));
@@ -94,7 +95,7 @@ test('a second process joining a stateful job\'s group is refused in one line; t
     assert.equal(b.code, 1);
     // the refusal comes at the first assignment; at-least-once restores the state before that, and says so
     const errors = b.stderr.split('\n').filter((l) => l && !l.startsWith('kstream: state: restored'));
-    assert.match(errors[0] ?? '', /^kstream: group `it-rbs-[^`]+` has another member, which holds \d of the 3 input partitions: the state of `window`, `aggregate` is kept whole per group/);
+    assert.match(errors[0] ?? '', /^kstream: group `it-rbs-[^`]+` has another member, which holds \d of the 3 input partitions: the state of `dedupe`, `window`, `aggregate` is kept whole per group — its stages group by different keys/);
     assert.equal(errors.length, 1, `one line: what, why, what to do: ${b.stderr}`);
     await until('the first process to commit the whole input', async () => (await committedSum(adm, group, input)) >= N, 120_000, procs);
     a.kill('SIGTERM');

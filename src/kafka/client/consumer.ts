@@ -15,6 +15,8 @@ import { isTransient, kafkaError } from '../errors.js';
 import { RuntimeError } from '../../pipeline/errors.js';
 
 const MAX_QUEUED = 2;
+/** A member's subscription says it keeps tasks: the leader assigns partition p of every topic to one member. */
+const COPARTITIONED = Buffer.from('kstream:copartitioned');
 /** A member that stops heartbeating (killed) leaves the group after this long; brokers allow 6 s at least. */
 const SESSION_TIMEOUT_MS = 30_000;
 const PROTOCOL = 'roundrobin';
@@ -73,6 +75,13 @@ export class WireConsumer implements KafkaConsumer {
     return res;
   }
 
+  stopAt(ends: Map<string, number>): void {
+    (this.opts as { stopAt?: Map<string, number> }).stopAt = ends;
+    for (const p of this.positions.values()) p.stop = ends.get(p.key) ?? 0;
+    this.wakeLoops();
+    this.notify();
+  }
+
   private notify(): void {
     const w = this.wake;
     this.wake = undefined;
@@ -96,7 +105,7 @@ export class WireConsumer implements KafkaConsumer {
       await this.wire.connect();
       for (const t of this.opts.topics) await this.wire.partitions(t);
       if (this.opts.group) {
-        this.member = new GroupMember(this.wire, this.opts.group, this.opts.topics, this.opts.instanceId, (e) => this.fail(e));
+        this.member = new GroupMember(this.wire, this.opts.group, this.opts.topics, this.opts.instanceId, (e) => this.fail(e), !!this.opts.copartitioned);
         await this.rejoin();
         this.heartbeatTimer = setInterval(() => this.heartbeat(), 3000);
         this.heartbeatTimer.unref?.();
@@ -424,6 +433,7 @@ class GroupMember {
     private readonly wire: Wire, readonly groupId: string, private readonly topics: string[], private readonly instanceId: string | undefined,
     /** Where a commit failure that retrying cannot cure goes (it fails the consumer). */
     private readonly fatal: (e: unknown) => void,
+    private readonly copartitioned = false,
   ) {}
 
   private async coord(): Promise<Broker> {
@@ -448,7 +458,7 @@ class GroupMember {
           memberId: this.memberId,
           groupInstanceId: this.instanceId ?? null,
           protocolType: 'consumer',
-          groupProtocols: [{ name: PROTOCOL, metadata: assignerProtocol().MemberMetadata.encode({ version: 0, topics: this.topics, userData: Buffer.alloc(0) }) }],
+          groupProtocols: [{ name: PROTOCOL, metadata: assignerProtocol().MemberMetadata.encode({ version: 0, topics: this.topics, userData: this.copartitioned ? COPARTITIONED : Buffer.alloc(0) }) }],
         };
         let joined;
         try {
@@ -489,15 +499,20 @@ class GroupMember {
     }
   }
 
-  /** Round-robin over the sorted members, across all topics any member subscribed to. */
+  /**
+   * Round-robin over the sorted members, across all topics any member subscribed to — or, when a member keeps
+   * tasks (copartitioned), by partition number: partition p of every topic to the same member.
+   */
   private async assign(members: { memberId: string; memberMetadata: Buffer }[]): Promise<{ memberId: string; memberAssignment: Buffer }[]> {
     const subs = new Map<string, string[]>();
     const topics = new Set<string>();
+    let copartitioned = false;
     for (const m of members) {
       const md = assignerProtocol().MemberMetadata.decode(m.memberMetadata);
       const ts = md?.topics ?? [];
       subs.set(m.memberId, ts);
       for (const t of ts) topics.add(t);
+      if (md?.userData && Buffer.compare(md.userData, COPARTITIONED) === 0) copartitioned = true;
     }
     const ids = members.map((m) => m.memberId).sort();
     const out = new Map<string, Record<string, number[]>>(ids.map((id) => [id, {}]));
@@ -506,7 +521,7 @@ class GroupMember {
       const meta = await this.wire.partitions(topic);
       const eligible = ids.filter((id) => subs.get(id)!.includes(topic));
       for (const p of meta.partitions) {
-        const id = eligible[i++ % eligible.length];
+        const id = eligible[(copartitioned ? p.partition : i++) % eligible.length];
         const a = out.get(id)!;
         (a[topic] ??= []).push(p.partition);
       }

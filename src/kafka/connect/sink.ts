@@ -10,12 +10,12 @@
 import { Buffer } from 'node:buffer';
 import { encodeValue, type Rec } from '../../pipeline/record.js';
 import type { LineSpans } from '../../pipeline/spans.js';
-import type { FieldNeeds, PartMetrics, Sink } from '../../pipeline/stage.js';
+import { mergeNeeds, type FieldNeeds, type PartMetrics, type Sink } from '../../pipeline/stage.js';
 import type { RecordErrors } from '../../pipeline/onerror.js';
 import { evalExpr, exprFailure, type Expr } from '../../operators/expr.js';
 import { type Bytes, type KafkaClient, type KafkaProducer, type OutBatch, type OutHeader, type ProducerOptions } from '../types.js';
 import { openKafka } from '../client/open.js';
-import { loneRecordBatchBytes } from '../protocol/records.js';
+import { loneRecordBatchBytes, partitionForKey } from '../protocol/records.js';
 import type { KafkaConfig } from '../config.js';
 import { fromEnvelope as parseEnvelope, NotAnEnvelope } from '../../io/envelope.js';
 import { kafkaError, MissingTopic } from '../errors.js';
@@ -26,6 +26,9 @@ import type { KafkaRun } from './run.js';
 
 export type ProduceMode = 'json' | 'raw' | 'envelope';
 
+/** The header a repartition topic's records carry: the input partition (upstream task) they were read from. */
+export const UPSTREAM_HEADER = 'kstream.upstream';
+
 export interface KafkaSinkOptions extends ProducerOptions {
   topic: string;
   mode: ProduceMode;
@@ -34,6 +37,12 @@ export interface KafkaSinkOptions extends ProducerOptions {
   headers: OutHeader[];
   /** Create the topic when missing, with this many partitions (undefined = the broker's default). */
   create?: { partitions?: number };
+  /**
+   * A repartition topic's writer (kafka/connect/repartition.ts): each record goes to the partition Java's
+   * partitioner gives this expression's value (the key a later stage groups by) among `partitions`, its own key,
+   * value, time and headers unchanged, with a header naming the input partition it came from (its upstream task).
+   */
+  placeBy?: { expr: Expr; partitions: number };
   lingerMs: number;
   quiet: boolean;
   log(line: string): void;
@@ -108,11 +117,11 @@ export class KafkaSink implements Sink {
 
   constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSinkOptions, private readonly run: KafkaRun) {
     run.writes.add(opts.topic);
-    this.reads = opts.mode === 'envelope' ? 'all' : opts.key ? opts.key.needs : 'none';
+    this.reads = mergeNeeds(opts.mode === 'envelope' ? 'all' : opts.key ? opts.key.needs : 'none', opts.placeBy?.expr.needs ?? 'none');
     this.clock = opts.clock ?? (() => performance.now());
     run.useConfig(cfg);
     const eos = (this.eos = run.eos);
-    this.writeLines = opts.mode === 'json' && !opts.key && opts.headers.length === 0 && !eos ? (lines) => this.writeSpans(lines) : undefined;
+    this.writeLines = opts.mode === 'json' && !opts.key && !opts.placeBy && opts.headers.length === 0 && !eos ? (lines) => this.writeSpans(lines) : undefined;
     if (eos) {
       if (opts.acks !== -1) throw new UsageError('--exactly-once writes with --acks all', 'drop --acks, or run without --exactly-once');
       eos.attachSink(opts);
@@ -331,12 +340,12 @@ export class KafkaSink implements Sink {
 
   /** The records of a batch as producer columns; control records and records failing --key are left out. */
   private columns(batch: Rec[]): OutBatch {
-    const { mode, key: keyExpr, partition, headers: extra } = this.opts;
+    const { mode, key: keyExpr, partition, headers: extra, placeBy } = this.opts;
     const n = batch.length;
     const keys: Bytes[] = new Array(n);
     const values: Bytes[] = new Array(n);
     const timestamps: number[] = new Array(n);
-    let partitions: number[] | undefined = partition !== undefined ? new Array(n) : undefined;
+    let partitions: number[] | undefined = partition !== undefined || placeBy ? new Array(n) : undefined;
     let headers: (OutHeader[] | undefined)[] | undefined;
     const now = Date.now();
     let count = 0;
@@ -413,6 +422,17 @@ export class KafkaSink implements Sink {
         }
       } else key = keyBytes(key);
       if (extra.length) hs = hs ? [...hs, ...extra] : extra;
+      if (placeBy) {
+        try {
+          const k = keyBytes(evalExpr(placeBy.expr, rec));
+          part = k === null ? 0 : partitionForKey(k, placeBy.partitions);
+        } catch (e) {
+          if (this.reject(rec, exprFailure(placeBy.expr, e))) continue;
+          break;
+        }
+        const from: OutHeader = { key: UPSTREAM_HEADER, value: String((rec.src as { partition?: number } | undefined)?.partition ?? -1) };
+        hs = hs ? [...hs, from] : [from];
+      }
       if (this.maxBatch !== Infinity && upperBound(key, value, hs) > this.maxBatch) {
         const size = loneRecordBatchBytes(key, value, hs);
         if (size > this.maxBatch && !this.reject(rec, this.tooLarge(size), TOO_LARGE_HINT)) break;

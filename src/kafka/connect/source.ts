@@ -20,6 +20,7 @@ import { envelopeLine, headersJson, startsJson, textRec, utf8Text, valueJson } f
 import { kafkaError, MissingTopic } from '../errors.js';
 import { RuntimeError, UsageError } from '../../pipeline/errors.js';
 import { ExactlyOnce } from './exactly-once.js';
+import { UPSTREAM_HEADER } from './sink.js';
 import type { KafkaRun } from './run.js';
 
 export type ConsumeFormat = 'value' | 'envelope' | 'raw';
@@ -51,6 +52,12 @@ export interface KafkaSourceOptions {
   notice?: (line: string) => void;
   /** --quiet: no informational lines (the topics a --regex matched); warnings still come. */
   quiet?: boolean;
+  /**
+   * A repartition topic (kafka/connect/repartition.ts): each record names in a header the input partition it came
+   * from, one of this many upstream tasks. The header is taken off, and inside each task stream time is kept per
+   * upstream task, as it is per partition of a topic read directly (docs/semantics.md).
+   */
+  upstreams?: number;
 }
 
 /** A --regex as a whole-name pattern; a pattern JavaScript cannot compile is a usage error naming it. */
@@ -84,6 +91,68 @@ class PartitionRef implements SourceRef {
   where(pos: number): string {
     return `${this.name}@${pos}`;
   }
+}
+
+/** A repartition topic's record: its partition (the task) and the upstream task it was written by. */
+class UpstreamRef implements SourceRef {
+  readonly name: string;
+  constructor(readonly topic: string, readonly partition: number, readonly upstream: number, readonly group: InputGroup) {
+    this.name = `${topic}/${partition}`;
+  }
+  where(pos: number): string {
+    return `${this.name}@${pos}`;
+  }
+}
+
+/** An upstream task heard from within this long counts as one with records still to come (not idle). */
+const UPSTREAM_QUIET_MS = 1000;
+
+/**
+ * The upstream tasks writing one partition of a repartition topic, known from the start (the input's partitions),
+ * so one not heard from yet holds stream time back until it has been quiet for the idle timeout. Whether one has
+ * records still to come cannot be seen from here (another process may be writing them): one heard from within the
+ * last second counts as having more, and one quiet longer starts the idle timeout.
+ */
+class Upstreams implements InputGroup {
+  readonly members: UpstreamRef[];
+  /** Wall time each upstream's records last arrived (set once per batch). */
+  readonly seen: number[];
+  constructor(topic: string, partition: number, count: number) {
+    this.members = Array.from({ length: count }, (_, u) => new UpstreamRef(topic, partition, u, this));
+    this.seen = new Array<number>(count).fill(-Infinity);
+  }
+  waiting(ref: SourceRef): boolean {
+    return Date.now() - (this.seen[(ref as UpstreamRef).upstream] ?? -Infinity) < UPSTREAM_QUIET_MS;
+  }
+  ref(u: number): UpstreamRef {
+    if (!this.members[u]) {
+      this.members[u] = new UpstreamRef(this.members[0]?.topic ?? '', this.members[0]?.partition ?? 0, u, this);
+      this.seen[u] = -Infinity;
+    }
+    return this.members[u];
+  }
+}
+
+/**
+ * Takes the upstream header off a repartition topic's fetched records (before they are made, so neither their
+ * headers nor the bytes a sink copies show it); returns each record's upstream task by offset.
+ */
+export function takeUpstreams(fp: FetchedPartition): Map<number, number> {
+  const res = new Map<number, number>();
+  for (const cols of fp.batches) {
+    const hs = cols.headers;
+    if (!hs) continue;
+    for (let i = 0; i < cols.count; i++) {
+      const h = hs[i];
+      if (!h) continue;
+      const at = h.findIndex((x) => x.key === UPSTREAM_HEADER);
+      if (at < 0) continue;
+      const u = Number(h[at].value?.toString('latin1'));
+      if (Number.isInteger(u) && u >= 0) res.set(cols.offsets[i], u);
+      hs[i] = h.length === 1 ? undefined : h.filter((_, j) => j !== at);
+    }
+  }
+  return res;
 }
 
 /**
@@ -157,7 +226,7 @@ export class KafkaSource implements Source {
   private acked: Promise<void> = Promise.resolve();
   private ackedNow: () => void = () => {};
 
-  constructor(private readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions, private readonly run: KafkaRun) {
+  constructor(readonly cfg: KafkaConfig, private readonly opts: KafkaSourceOptions, private readonly run: KafkaRun) {
     this.rawOutput = opts.format === 'raw';
     this.envelopes = opts.format === 'envelope';
     const whole = !this.envelopes;
@@ -171,6 +240,74 @@ export class KafkaSource implements Source {
     } else {
       this.ack = opts.group ? (batch) => this.commitBatch(batch) : undefined;
     }
+  }
+
+  /** --no-repartition (or a repartition topic): the input is partitioned by the key the state groups by. */
+  keyedAsIs = false;
+
+  /** Records of a repartition topic: stream time per upstream task inside each task. */
+  get upstreamTasks(): boolean {
+    return this.opts.upstreams !== undefined;
+  }
+
+  private readonly upstreamGroups = new Map<string, Upstreams>();
+
+  /** Reads a repartition topic written by `count` upstream tasks (set before the run starts). */
+  useUpstreams(count: number): void {
+    this.opts.upstreams = count;
+  }
+
+  /** Gives the records of `fp` just made (out[from..]) their upstream task as their source. */
+  private upstreamsOf(fp: FetchedPartition, ups: Map<number, number>, out: Rec[], from: number): void {
+    const k = tpKey(fp.topic, fp.partition);
+    let g = this.upstreamGroups.get(k);
+    if (!g) this.upstreamGroups.set(k, (g = new Upstreams(fp.topic, fp.partition, this.opts.upstreams!)));
+    const now = Date.now();
+    let last = -1;
+    for (let i = from; i < out.length; i++) {
+      const u = ups.get(out[i].pos) ?? 0;
+      out[i].src = g.ref(u);
+      if (u !== last) g.seen[(last = u)] = now;
+    }
+  }
+
+  /** The most partitions of an input topic: what a repartition topic and a partitioned changelog get. */
+  async inputPartitions(): Promise<number> {
+    const client = await openKafka(this.cfg);
+    await client.connect();
+    try {
+      const { regex } = this.opts;
+      const metas = regex ? (await client.topics()).filter((m) => this.opts.topics.includes(m.topic) || (!m.topic.startsWith('__') && !this.run.writes.has(m.topic) && regex.pattern.test(m.topic))) : await client.topics(this.opts.topics);
+      return Math.max(1, ...metas.map((m) => m.partitions.length));
+    } finally {
+      await client.close();
+    }
+  }
+
+  private endsAt: Map<string, number> | undefined;
+
+  /** From now on, reading ends at the topics' current end offsets (a repartition topic whose writer ended). */
+  async finishAtEnd(): Promise<void> {
+    const client = this.client ?? (await openKafka(this.cfg));
+    if (!this.client) await client.connect();
+    const ends = new Map<string, number>();
+    try {
+      for (const t of this.opts.topics) for (const o of await client.offsets(t, this.opts.isolation)) ends.set(tpKey(t, o.partition), o.end);
+    } finally {
+      if (client !== this.client) await client.close();
+    }
+    this.endsAt = ends;
+    this.consumer?.stopAt?.(ends);
+  }
+
+  /** With a group's changelog the stateful stages run as tasks, one per input partition (pipeline/tasks.ts). */
+  get partitionedState(): boolean {
+    return this.state !== undefined;
+  }
+
+  /** The run's stateful span runs as tasks (set by the runner): rebalances move tasks, not the whole state. */
+  private get tasked(): boolean {
+    return this.state?.tasks !== undefined;
   }
 
   private ref(topic: string, partition: number): PartitionRef {
@@ -242,7 +379,7 @@ export class KafkaSource implements Source {
     }
 
     const start = async (tps: TopicPartition[], committed: Map<string, number> | undefined) => {
-      if (committed) this.refuseShared(tps, partitionsOf, only);
+      if (committed && !this.tasked) this.refuseShared(tps, partitionsOf, only);
       const out = new Map<string, number>();
       const topics = [...new Set(tps.map((tp) => tp.topic))];
       for (const t of topics) {
@@ -266,7 +403,8 @@ export class KafkaSource implements Source {
           // moment): the state in memory holds every record this process took of it, checkpointed or not, and
           // nobody else processed any (a second process is refused before it reads) — so it goes on from there,
           // not from the last commit, which would count the records in between twice.
-          const took = this.state?.keeps?.length ? this.took.get(key) : undefined;
+          // (Tasks: a revoked task's state was dropped and is restored from its checkpoint, with its position.)
+          const took = this.state?.keeps?.length && !this.tasked ? this.took.get(key) : undefined;
           if (took !== undefined && took > from) from = took;
           out.set(key, from);
         }
@@ -289,12 +427,18 @@ export class KafkaSource implements Source {
       start,
       stopAt,
       maxWaitMs: opts.maxWaitMs,
-      onAssign: eos ? (tps) => this.fenceThenRestore(this.refuseShared(tps, partitionsOf, only)) : undefined,
-      rebalance: eos ? { before: () => this.pauseForRebalance(), after: (revoked) => this.resumeAfterRebalance(revoked) } : undefined,
+      onAssign: this.tasked
+        ? (tps) => this.takeTasks(tps, Math.max(...[...partitionsOf.values()].map((ps) => ps.length)))
+        : eos
+          ? (tps) => this.fenceThenRestore(this.refuseShared(tps, partitionsOf, only))
+          : undefined,
+      rebalance: eos || this.tasked ? { before: () => this.pauseForRebalance(), after: (revoked) => this.resumeAfterRebalance(revoked) } : undefined,
+      copartitioned: this.tasked,
       stableOffsets: !!eos,
       maxBytes: opts.fetchMaxBytes,
       maxPartitionBytes: opts.fetchMaxBytes === undefined ? undefined : Math.min(opts.fetchMaxBytes, 4 * 1024 * 1024),
     }));
+    if (this.endsAt) consumer.stopAt?.(this.endsAt);
     const maker = new RecordMaker(opts.format, this.plan);
     const limit = opts.count ?? Infinity;
     if (limit <= 0) return;
@@ -302,15 +446,25 @@ export class KafkaSource implements Source {
       yield* this.transactionalBatches(consumer, maker, limit);
       return;
     }
+    const tasked = this.tasked;
     for await (const resp of consumer.batches()) {
+      if (tasked) {
+        // tasks change hands only between batches: none is handed out while the group rebalances, and records
+        // fetched for a partition revoked meanwhile are its new owner's to process
+        while (this.rebalancing && !this.closed) await this.rebalancing;
+        if (this.closed) return;
+      }
       this.assignment.invalidate();
       const out: Rec[] = [];
       const commits: TopicPartitionOffset[] = [];
       const handed: Handed[] = [];
       for (const fp of resp) {
+        if (tasked && !consumer.owns(fp)) continue;
         const ref = this.ref(fp.topic, fp.partition);
         const before = out.length;
+        const ups = opts.upstreams !== undefined ? takeUpstreams(fp) : undefined;
         const last = maker.make(fp, ref, out, limit - this.emitted - out.length);
+        if (ups) this.upstreamsOf(fp, ups, out, before);
         if (last >= 0) commits.push({ topic: fp.topic, partition: fp.partition, offset: last + 1 });
         const cut = this.emitted + out.length >= limit;
         handed.push(handedOf(fp, cut ? last + 1 : fp.nextOffset, out, before));
@@ -345,7 +499,9 @@ export class KafkaSource implements Source {
         // fetched under an ownership that ended (a rebalance while this response was handed out): not ours to process
         if (!consumer.owns(fp)) continue;
         const out: Rec[] = [];
+        const ups = this.opts.upstreams !== undefined ? takeUpstreams(fp) : undefined;
         const last = maker.make(fp, this.ref(fp.topic, fp.partition), out, limit - this.emitted);
+        if (ups) this.upstreamsOf(fp, ups, out, 0);
         const handed = [handedOf(fp, this.emitted + out.length >= limit ? last + 1 : fp.nextOffset, out, 0)];
         this.binary = maker.binary;
         if (out.length === 0) {
@@ -369,7 +525,8 @@ export class KafkaSource implements Source {
   private sharedChecked = false;
 
   /**
-   * A stateful job joins its group alone. The changelog is one per group, restored whole, and holds operator-wide
+   * A stateful job whose state is kept whole (not as tasks: its stages group by different keys, or read a side
+   * input) joins its group alone. Its changelog is one per group, restored whole, and holds operator-wide
    * entries (stream time, watermark, open windows): a second process would restore the first one's state and write
    * over it, double counting without a word. So a process whose first assignment leaves partitions of its input to
    * other members stops here, before it read or fenced anything, with what to do. (One that runs already and
@@ -383,7 +540,7 @@ export class KafkaSource implements Source {
     for (const ps of partitionsOf.values()) all += ps.filter((p) => !only || only.includes(p)).length;
     if (tps.length >= all) return tps;
     throw new RuntimeError(
-      `group \`${this.opts.group}\` has another member, which holds ${all - tps.length} of the ${all} input partitions: the state of ${stages.map((s) => `\`${s}\``).join(', ')} is kept whole per group (not yet partitioned like the input), so a stateful job runs as one process per group`,
+      `group \`${this.opts.group}\` has another member, which holds ${all - tps.length} of the ${all} input partitions: the state of ${stages.map((s) => `\`${s}\``).join(', ')} is kept whole per group — its stages group by different keys or read a side input, so no one partitioning splits it — and such a job runs as one process per group`,
       'stop the other process first (a killed one leaves the group after its session timeout), or give this one its own --group',
     );
   }
@@ -400,13 +557,35 @@ export class KafkaSource implements Source {
   private async pauseForRebalance(): Promise<void> {
     if (!this.rebalancing) this.rebalancing = new Promise((r) => (this.rebalanced = r));
     await this.acked;
+    // tasks: what was processed is checkpointed and committed before a partition may go to another member, so
+    // its next owner restores it where this one stopped (at-least-once; under --exactly-once each batch did so)
+    if (this.tasked && !this.eos) await this.state!.checkpointNow?.();
   }
 
   private resumeAfterRebalance(revoked: TopicPartition[]): void {
     // their transactional ids are the new owners' to take: this member must never write with them again
-    this.eos!.release(revoked);
+    this.eos?.release(revoked);
+    if (this.tasked) this.dropTasks(revoked);
     this.rebalancing = undefined;
     this.rebalanced();
+  }
+
+  /**
+   * Tasks: partitions assigned to this member. Their transactional ids are taken first under --exactly-once
+   * (settling what a previous owner left open), then their tasks are restored from the changelog partitions of the
+   * same numbers — before their committed offsets are read, so the `$pos` entries restored move the start on.
+   */
+  private async takeTasks(tps: TopicPartition[], partitions: number): Promise<void> {
+    if (this.eos) await this.eos.prepare(tps);
+    const state = this.state!;
+    await state.restoreTasks!(tps.map((tp) => tp.partition), partitions);
+  }
+
+  /** Tasks whose every input partition was revoked (co-partitioned topics move together). */
+  private dropTasks(revoked: TopicPartition[]): void {
+    const held = new Set(this.consumer?.assignment().map((tp) => tp.partition));
+    const gone = [...new Set(revoked.map((tp) => tp.partition))].filter((p) => !held.has(p));
+    if (gone.length) this.state!.dropTasks?.(gone);
   }
 
   private async fenceThenRestore(tps: TopicPartition[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { CHANGED_STATE_HINT, type SourcePosition, type StateBackend, type StatefulStage } from '../../pipeline/stage.js';
+import { CHANGED_STATE_HINT, type SourcePosition, type StateBackend, type StatefulStage, type TaskedStages } from '../../pipeline/stage.js';
 import { RuntimeError } from '../../pipeline/errors.js';
 import { tpKey, type KafkaClient, type OutBatch, type TransactionalProducer } from '../types.js';
 import { openKafka } from '../client/open.js';
@@ -22,10 +22,17 @@ import type { KafkaConfig } from '../config.js';
  * checkpoint is a transaction of its own, so a run killed halfway through writing one leaves none of it visible
  * (restore reads read_committed), never some accumulators ahead of the recorded position.
  *
- * Scope: one changelog per consumer group, restored whole. With several processes in one group each would restore
- * every entry and write over the others' operator-wide entries (stream time, watermark, open windows), so the
- * Kafka source refuses a second process in a stateful job's group (KafkaSource.refuseShared). Partition-scoped
- * changelogs need co-partitioned input (a repartition topic) and are not done yet.
+ * Partitioned (a tasked run, pipeline/tasks.ts — every Kafka-fed stateful span without a side input): the
+ * changelog has as many partitions as the input, and task p's entries, with its `$pos` entries, live in partition
+ * p. A process restores only the partitions of the tasks it is assigned (`restoreTasks`) and forgets revoked ones
+ * (`dropTasks`); under at-least-once each task checkpoints through a transactional id of its own
+ * (`kstream-state-<topic>-<task>`), which the next owner takes before it restores: that fences the previous owner
+ * and settles a checkpoint it left half written. Under --exactly-once the entries go into the input partition's
+ * transaction, whose id is already the task's. A one-partition changelog from before (state kept whole per group)
+ * serves a one-partition input as it is, and is refused for a wider one.
+ *
+ * Whole (a span with a side input): one changelog partition, restored whole; the Kafka source refuses a second
+ * process in such a job's group (KafkaSource.refuseShared).
  */
 const POS = '$pos/';
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
@@ -135,9 +142,194 @@ export class KafkaStateBackend implements StateBackend {
     this.restored = latest.size;
   }
 
-  async persist(changes: { stage: number; entries: [string, unknown][] }[], positions: SourcePosition[]): Promise<void> {
+  /** Partitioned: the stages of each task, set by the runner. */
+  tasks?: TaskedStages;
+  checkpointNow?: () => Promise<void>;
+  /** Partitioned, at-least-once: the transactional producer of each held task's changelog partition. */
+  private readonly taskProducers = new Map<number, TransactionalProducer>();
+  private layoutChecked = false;
+
+  /** Creates the partitioned changelog, or checks that the one there has the input's partition count. */
+  private async layout(client: KafkaClient, partitions: number): Promise<void> {
+    if (this.layoutChecked) return;
+    if (!(await client.topicExists(this.topic))) {
+      await client.createTopic(this.topic, { partitions, configs: { 'cleanup.policy': 'compact', 'max.message.bytes': String(MAX_ENTRY_BYTES) } });
+    } else {
+      const [meta] = await client.topics([this.topic]);
+      const has = meta.partitions.length;
+      if (has !== partitions) {
+        throw new RuntimeError(
+          has === 1
+            ? `state topic \`${this.topic}\` keeps the group's state in one partition (written by an earlier kstream, which kept state whole per group), but the input has ${partitions} partitions and state is now kept per input partition`
+            : `state topic \`${this.topic}\` has ${has} partitions, the input ${partitions}: state is kept per input partition, so the two must match`,
+          `finish the old job's windows with the kstream that wrote them, then delete the topic (\`kstream topics delete ${this.topic}\`) — or give this job its own --state-topic or --group`,
+        );
+      }
+    }
+    this.layoutChecked = true;
+  }
+
+  private producerOf(task: number, client: KafkaClient): TransactionalProducer {
+    let p = this.taskProducers.get(task);
+    if (!p) {
+      p = client.transactionalProducer(`kstream-state-${this.topic}-${task}`, { acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 }, `state topic \`${this.topic}\` partition ${task}`);
+      this.taskProducers.set(task, p);
+    }
+    return p;
+  }
+
+  /**
+   * Restores the tasks `ids` (those not held yet) from their changelog partitions, creating the changelog with the
+   * input's `partitions` when missing. Under at-least-once each task's transactional id is taken first.
+   */
+  async restoreTasks(ids: number[], partitions: number): Promise<void> {
+    const tasks = this.tasks!;
+    const fresh = [...new Set(ids)].filter((t) => !tasks.has(t)).sort((a, b) => a - b);
+    if (!fresh.length) return;
+    const started = Date.now();
+    this.restoreStart = started;
+    this.restoreEnd = undefined;
+    const readBefore = this.restoreRead;
+    try {
+      const client = await this.connect();
+      await this.layout(client, partitions);
+      this.names = tasks.keeps;
+      this.ready = true;
+      if (!this.run.eos) await Promise.all(fresh.map((t) => this.producerOf(t, client).init()));
+      const latest = await this.readPartitions(client, fresh);
+      let entries = 0;
+      for (const t of fresh) {
+        const perStage = this.entriesOf(latest.get(t) ?? new Map(), tasks.keeps.length);
+        entries += perStage.reduce((n, e) => n + e.length, 0);
+        tasks.add(t, perStage);
+      }
+      this.restored += entries;
+      const took = ((Date.now() - started) / 1000).toFixed(2);
+      // (a task new to the group, with nothing to restore, is not worth a line)
+      if (this.restoreRead > readBefore) this.log?.(`kstream: state: took task${fresh.length === 1 ? '' : 's'} ${fresh.join(', ')}: restored ${entries.toLocaleString('en')} entr${entries === 1 ? 'y' : 'ies'} of ${tasks.keeps.map((s) => `\`${s}\``).join(', ')} from \`${this.topic}\` (${(this.restoreRead - readBefore).toLocaleString('en')} records read) in ${took} s`);
+    } finally {
+      this.restoreEnd = Date.now();
+    }
+  }
+
+  /** Tasks whose partitions went to another process: dropped, their ids and positions forgotten. */
+  dropTasks(ids: number[]): void {
+    const tasks = this.tasks!;
+    const gone = [...new Set(ids)].filter((t) => tasks.has(t));
+    for (const t of gone) {
+      tasks.drop(t);
+      this.taskProducers.delete(t);
+      for (const k of [...this.positions.keys()]) if (k.endsWith(`\u0000${t}`)) this.positions.delete(k);
+    }
+    if (gone.length) this.log?.(`kstream: state: gave up task${gone.length === 1 ? '' : 's'} ${gone.join(', ')} (revoked)`);
+  }
+
+  /** The latest value of every key in these changelog partitions (read_committed, to their ends), by partition. */
+  private async readPartitions(client: KafkaClient, partitions: number[]): Promise<Map<number, Map<string, string | null>>> {
+    const ends = (await client.offsets(this.topic, 'read_committed')).filter((p) => partitions.includes(p.partition) && p.end > p.start);
+    const res = new Map<number, Map<string, string | null>>();
+    if (!ends.length) return res;
+    const stopAt = new Map(ends.map((p) => [tpKey(this.topic, p.partition), p.end]));
+    const consumer = client.consumer({
+      topics: [this.topic],
+      partitions: ends.map((p) => p.partition),
+      isolation: 'read_committed',
+      start: async (parts) => new Map(parts.map((tp) => [tpKey(tp.topic, tp.partition), ends.find((e) => e.partition === tp.partition)!.start])),
+      stopAt,
+    });
+    try {
+      for await (const fetched of consumer.batches()) {
+        for (const part of fetched) {
+          let latest = res.get(part.partition);
+          if (!latest) res.set(part.partition, (latest = new Map()));
+          for (const cols of part.batches) {
+            this.restoreRead += cols.count;
+            for (let i = 0; i < cols.count; i++) {
+              if (cols.keyStart[i] < 0) continue;
+              const key = cols.buf.toString('utf8', cols.keyStart[i], cols.keyEnd[i]);
+              latest.set(key, cols.valueStart[i] < 0 ? null : cols.buf.toString('utf8', cols.valueStart[i], cols.valueEnd[i]));
+            }
+          }
+        }
+      }
+    } finally {
+      await consumer.close();
+    }
+    return res;
+  }
+
+  /** Live entries by stage (checked against the stages' names), the `$pos` entries into `positions`. */
+  private entriesOf(latest: Map<string, string | null>, stages: number): [string, unknown][][] {
+    const perStage: [string, unknown][][] = Array.from({ length: stages }, () => []);
+    for (const [key, value] of latest) {
+      if (value === null) continue;
+      if (key.startsWith(POS)) {
+        const at = key.lastIndexOf('/');
+        const offset = Number(value);
+        if (at > POS.length && Number.isInteger(offset)) this.positions.set(tpKey(key.slice(POS.length, at), Number(key.slice(at + 1))), offset);
+        continue;
+      }
+      const a = key.indexOf('/');
+      const b = key.indexOf('/', a + 1);
+      const idx = Number(key.slice(0, a));
+      if (!(idx >= 0 && idx < stages) || key.slice(a + 1, b) !== this.names[idx]) {
+        throw new RuntimeError(`state topic \`${this.topic}\` holds state of another pipeline (\`${key.slice(0, b)}\`)`, CHANGED_STATE_HINT);
+      }
+      perStage[idx].push([key.slice(b + 1), stateParse(value)]);
+    }
+    return perStage;
+  }
+
+  /** Partitioned: each task's entries, and the positions of its partitions, into its changelog partition. */
+  private async persistTasks(changes: { stage: number; entries: [string, unknown][]; task?: number }[], positions: SourcePosition[]): Promise<void> {
+    const tasks = this.tasks!;
+    const now = Date.now();
+    const byTask = new Map<number, OutBatch>();
+    const batchOf = (t: number) => {
+      let b = byTask.get(t);
+      if (!b) byTask.set(t, (b = { count: 0, keys: [], values: [], timestamps: [], partitions: [], headers: undefined }));
+      return b;
+    };
+    const put = (t: number, key: string, value: string | null) => {
+      const b = batchOf(t);
+      b.keys.push(key);
+      b.values.push(value);
+      b.timestamps.push(now);
+      b.partitions!.push(t);
+      b.count++;
+    };
+    for (const { stage, entries, task } of changes) {
+      // a task revoked since its records were processed: its state is its new owner's now
+      if (task === undefined || !tasks.has(task)) continue;
+      const prefix = `${stage}/${this.names[stage]}/`;
+      for (const [k, v] of entries) put(task, prefix + k, v === null || v === undefined ? null : stateStringify(v));
+    }
+    if (!byTask.size) return;
+    await this.run.flushLetters();
+    const latest = new Map<string, SourcePosition>();
+    for (const p of positions) latest.set(`${POS}${p.topic}/${p.partition}`, p);
+    // a position goes with its task's entries (a task whose state did not change needs none: a restart reads its
+    // records again from the committed offset, into the same state)
+    for (const [key, p] of latest) if (byTask.has(p.partition)) put(p.partition, key, String(p.offset));
+    const eos = this.run.eos;
+    if (eos) {
+      for (const b of byTask.values()) await eos.send(this.topic, b);
+      return;
+    }
+    const client = await this.connect();
+    await Promise.all(
+      [...byTask].map(async ([t, b]) => {
+        const producer = this.producerOf(t, client);
+        await producer.send(this.topic, b);
+        await producer.commit('', []);
+      }),
+    );
+  }
+
+  async persist(changes: { stage: number; entries: [string, unknown][]; task?: number }[], positions: SourcePosition[]): Promise<void> {
     // Not restored yet (--exactly-once before any partition was assigned): no record was processed either.
     if (!this.ready) return;
+    if (this.tasks) return this.persistTasks(changes, positions);
     const batch: OutBatch = { count: 0, keys: [], values: [], timestamps: [], partitions: undefined, headers: undefined };
     const now = Date.now();
     for (const { stage, entries } of changes) {
