@@ -20,7 +20,7 @@ import { collectCounters, runPipeline } from '../pipeline/runner.js';
 import { RunContext } from '../pipeline/run-context.js';
 import { parseOnError, RecordErrors } from '../pipeline/onerror.js';
 import { RuntimeError } from '../pipeline/errors.js';
-import type { Sink, Source, Stage } from '../pipeline/stage.js';
+import type { PartMetrics, Sink, Source, Stage } from '../pipeline/stage.js';
 import type { RunMetrics } from '../report/run-metrics.js';
 import { compileExpr } from '../operators/expr.js';
 import { openKafka } from './client/open.js';
@@ -129,7 +129,21 @@ export async function runRepartitioned(o: RepartitionRun): Promise<{ stopped: bo
       throw e;
     },
   );
-  const two = runPipeline({ source: source2, stages: rest.stages, sink: rest.sink, stop, metrics: o.metrics }).catch((e: unknown) => {
+  // --metrics: the second run's records, stages and output; the lag, bytes and reconnects of both topics
+  const meteredSource = {
+    name: 'consume',
+    counters: () => {
+      const c: Record<string, number> = { ...source.counters?.() };
+      for (const [k, v] of Object.entries(source2.counters?.() ?? {})) c[k] = (c[k] ?? 0) + v;
+      return c;
+    },
+    metrics: (): PartMetrics => {
+      const a = source.metrics();
+      const b = source2.metrics();
+      return { bytes: a.bytes, reconnects: (a.reconnects ?? 0) + (b.reconnects ?? 0), lag: [...(a.lag ?? []), ...(b.lag ?? [])], restore: b.restore };
+    },
+  };
+  const two = runPipeline({ source: source2, stages: rest.stages, sink: rest.sink, stop, metrics: o.metrics, meteredSource }).catch((e: unknown) => {
     stopBoth();
     throw e;
   });

@@ -33,6 +33,8 @@ export interface Pipeline {
   checkpointMs?: number;
   /** With --metrics: counted per batch (records in and out, stage times, latency); the parts read when scraped. */
   metrics?: RunMetrics;
+  /** What --metrics reads as the run's source when scraped, if not `source` (a repartitioned run: both topics' lag). */
+  meteredSource?: Pick<Source, 'name' | 'counters' | 'metrics'>;
 }
 
 
@@ -89,7 +91,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
   const { metrics } = p;
   if (metrics) {
     chain.metrics = metrics;
-    metrics.watch(source, chain.stages, sink);
+    metrics.watch(p.meteredSource ?? source, chain.stages, sink);
   }
   let how: 'ended' | 'stopped' = 'ended';
 

@@ -83,7 +83,7 @@ test('consume --group --metrics: lag per partition while the reader holds back, 
 test('a stateful job restarted from its changelog says how long the restore took, on stderr and in /metrics', { timeout: 120_000 }, async () => {
   const input = await ctx.createTopic('restore-in', 2);
   const group = ctx.groupName('restore');
-  ctx.topics.push(`${group}-kstream-state`);
+  ctx.topics.push(`${group}-kstream-state`, `${group}-aggregate-repartition`);
   await ok(`${KS} gen --preset clicks --count 5000 --seed 2 | ${KS} produce ${input} --key r.user --quiet`);
   const job = `${KS} consume ${input} --group ${group} + aggregate count --by r.page`;
   // the first run builds the state and stops with it checkpointed
@@ -103,8 +103,9 @@ test('a stateful job restarted from its changelog says how long the restore took
     assert.equal(valueOf(m, 'kstream_state_restore_done'), 1);
     assert.ok(valueOf(m, 'kstream_state_restore_records') > 0);
     assert.ok(valueOf(m, 'kstream_state_restore_seconds') >= 0);
-    await p.waitFor(() => /state: restored/.test(p.stderr()), 10_000);
-    assert.match(p.stderr(), /kstream: state: restored \d+ entries of `aggregate` from `it-restore-[^`]+-kstream-state` \([\d,]+ records read\) in \d+\.\d\d s\n/);
+    await p.waitFor(() => /state: took/.test(p.stderr()), 10_000);
+    // (by page over a topic keyed by user: through a repartition topic of 2 partitions, one task each)
+    assert.match(p.stderr(), /kstream: state: took tasks 0, 1: restored \d+ entries of `aggregate` from `it-restore-[^`]+-kstream-state` \([\d,]+ records read\) in \d+\.\d\d s\n/);
   } finally {
     p.kill('SIGTERM');
     await p.exited;
