@@ -89,55 +89,11 @@ export class KafkaStateBackend implements StateBackend {
       for (const st of stages) st.restore([]);
       return;
     }
-    const ends = await client.offsets(this.topic, 'read_committed');
-    const stopAt = new Map<string, number>();
-    for (const p of ends) if (p.end > p.start) stopAt.set(tpKey(this.topic, p.partition), p.end);
+    // whole state lives in one partition (an older layout may have more: all are read)
+    const partitions = (await client.offsets(this.topic, 'read_committed')).map((p) => p.partition);
     const latest = new Map<string, string | null>();
-    if (stopAt.size) {
-      const consumer = client.consumer({
-        topics: [this.topic],
-        partitions: ends.filter((p) => p.end > p.start).map((p) => p.partition),
-        isolation: 'read_committed',
-        start: async (parts) => new Map(parts.map((tp) => [tpKey(tp.topic, tp.partition), ends.find((e) => e.partition === tp.partition)!.start])),
-        stopAt,
-      });
-      try {
-        for await (const fetched of consumer.batches()) {
-          for (const part of fetched) {
-            for (const cols of part.batches) {
-              this.restoreRead += cols.count;
-              for (let i = 0; i < cols.count; i++) {
-                if (cols.keyStart[i] < 0) continue;
-                const key = cols.buf.toString('utf8', cols.keyStart[i], cols.keyEnd[i]);
-                latest.set(key, cols.valueStart[i] < 0 ? null : cols.buf.toString('utf8', cols.valueStart[i], cols.valueEnd[i]));
-              }
-            }
-          }
-        }
-      } finally {
-        await consumer.close();
-      }
-    }
-    const perStage: [string, unknown][][] = stages.map(() => []);
-    for (const [key, value] of latest) {
-      if (value === null) continue;
-      if (key.startsWith(POS)) {
-        const at = key.lastIndexOf('/');
-        const offset = Number(value);
-        if (at > POS.length && Number.isInteger(offset)) this.positions.set(tpKey(key.slice(POS.length, at), Number(key.slice(at + 1))), offset);
-        continue;
-      }
-      const a = key.indexOf('/');
-      const b = key.indexOf('/', a + 1);
-      const idx = Number(key.slice(0, a));
-      if (!(idx >= 0 && idx < stages.length) || key.slice(a + 1, b) !== stages[idx].name) {
-        throw new RuntimeError(
-          `state topic \`${this.topic}\` holds state of another pipeline (\`${key.slice(0, b)}\`)`,
-          CHANGED_STATE_HINT,
-        );
-      }
-      perStage[idx].push([key.slice(b + 1), stateParse(value)]);
-    }
+    for (const part of (await this.readPartitions(client, partitions)).values()) for (const [k, v] of part) latest.set(k, v);
+    const perStage = this.entriesOf(latest, stages.length);
     stages.forEach((st, i) => st.restore(perStage[i]));
     this.restored = latest.size;
   }
