@@ -159,3 +159,66 @@ for (const [eos, by] of [[false, 'r.page'], [true, 'r.page'], [false, 'key']]) {
     await adm.deleteTopics({ topics: internal }).catch(() => {});
   });
 }
+
+// A graceful handover: the process losing tasks checkpoints and commits before it gives them up, and emits nothing
+// for them after; the one gaining them resumes from that state. So even at-least-once no window is emitted twice.
+test('at-least-once, by key: a second process joins — each window is emitted once, by one of them, the new one resuming from the state', { timeout: 120_000 }, async (t) => {
+  const topic = await createTopic('handover-in', PARTITIONS);
+  const group = groupName('handover');
+  const outs = { a: await createTopic('handover-out-a', 1), b: await createTopic('handover-out-b', 1) };
+  const produce = async ([from, to]) => {
+    const r = await run(`sed -n '${from},${to}p' ${input} | ${KS} produce ${topic} --key r.user --quiet`, { env });
+    assert.equal(r.code, 0, r.stderr);
+  };
+  const procs = new Map();
+  const launch = (p) => {
+    const proc = start(`exec ${KS} consume ${topic} --group ${group} --fetch-max 16k --commit-interval 5s + ${WINDOW('key')} + produce ${outs[p]}`, { env, stdin: 'ignore', stdout: 'ignore' });
+    proc.exited.then((e) => (proc.ended = e));
+    procs.set(p, proc);
+    return proc;
+  };
+  let want;
+  const emitted = async () => {
+    const per = {};
+    for (const p of ['a', 'b']) {
+      const r = await run(`${KS} consume ${outs[p]} --exit`, { env });
+      assert.equal(r.code, 0, r.stderr);
+      per[p] = results(r.stdout);
+    }
+    return per;
+  };
+  try {
+    await produce([1, 30_000]);
+    launch('a');
+    await until('a to take the first half', async () => (await committedSum(adm, group, topic)) >= 30_000, 60_000, procs);
+    // a long commit interval: whatever a processed since its last checkpoint is saved by the rebalance, not the timer
+    const b = launch('b');
+    await until('b to take tasks', async () => /state: took/.test(b.stderr()), 60_000, procs);
+    await produce([30_001, N]);
+    for (let p = 0; p < PARTITIONS; p++) {
+      const lines = FLUSH_PAGES.map((page) => `{"ts":${FAR},"user":"flush","page":"${page}","bytes":0}\n`).join('');
+      const r = await run(`${KS} produce ${topic} --partition ${p} --key '"flush"' --quiet`, { env, input: lines });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const reference = await run(`${KS} consume ${topic} --exit + ${WINDOW('key')}`, { env });
+    want = results(reference.stdout);
+    await until('every window to be emitted', async () => {
+      const per = await emitted();
+      const have = new Set([...per.a, ...per.b]);
+      return want.every((w) => have.has(w));
+    }, 90_000, procs);
+    for (const p of procs.values()) p.kill('SIGTERM');
+    for (const [n, p] of procs) assert.equal((await p.exited).code, 130, `${n}: ${p.ended?.stderr}`);
+    t.diagnostic(b.ended.stderr.split('\n').filter((l) => l.includes('state: took')).join('; '));
+    assert.match(b.ended.stderr, /state: took tasks? [\d, ]+: restored [1-9]/, 'b resumed its tasks from the state a saved');
+    assert.match(procs.get('a').ended.stderr, /state: gave up tasks? [\d, ]+ \(revoked\)/);
+  } finally {
+    for (const p of procs.values()) if (!p.ended) p.kill('SIGKILL');
+  }
+  const per = await emitted();
+  t.diagnostic(`${want.length} windows: a emitted ${per.a.length}, b ${per.b.length}`);
+  assert.ok(per.b.length > 0);
+  const all = [...per.a, ...per.b];
+  assert.deepEqual([...all].sort(), [...want].sort(), 'each window once, with the counts of one process');
+  await adm.deleteTopics({ topics: [`${group}-kstream-state`] }).catch(() => {});
+});
