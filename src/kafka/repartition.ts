@@ -95,7 +95,8 @@ export async function runRepartitioned(o: RepartitionRun): Promise<{ stopped: bo
     compression: 'none',
     batchBytes: 1_000_000,
     batchRecords: 50_000,
-    lingerMs: 5,
+    // each batch is a fetch's worth of records, written whole and acknowledged before the next: nothing to wait for
+    lingerMs: 0,
     quiet: true,
     log: o.log,
     errors: new RecordErrors(parseOnError('fail'), 'repartition', run1),

@@ -29,6 +29,12 @@ export type ProduceMode = 'json' | 'raw' | 'envelope';
 /** The header a repartition topic's records carry: the input partition (upstream task) they were read from. */
 export const UPSTREAM_HEADER = 'kstream.upstream';
 
+/** One header list per upstream task, shared by its records (nothing allocated per record; never modified). */
+const upstreamHeaders: OutHeader[][] = [];
+function upstreamHeader(u: number): OutHeader[] {
+  return upstreamHeaders[u + 1] ??= [{ key: UPSTREAM_HEADER, value: String(u) }];
+}
+
 export interface KafkaSinkOptions extends ProducerOptions {
   topic: string;
   mode: ProduceMode;
@@ -430,8 +436,8 @@ export class KafkaSink implements Sink {
           if (this.reject(rec, exprFailure(placeBy.expr, e))) continue;
           break;
         }
-        const from: OutHeader = { key: UPSTREAM_HEADER, value: String((rec.src as { partition?: number } | undefined)?.partition ?? -1) };
-        hs = hs ? [...hs, from] : [from];
+        const from = upstreamHeader((rec.src as { partition?: number } | undefined)?.partition ?? -1);
+        hs = hs ? [...hs, from[0]] : from;
       }
       if (this.maxBatch !== Infinity && upperBound(key, value, hs) > this.maxBatch) {
         const size = loneRecordBatchBytes(key, value, hs);

@@ -133,6 +133,18 @@ class Upstreams implements InputGroup {
   }
 }
 
+/** A header value of decimal digits as a number, without a string in between; -1 when it is not one. */
+function digits(b: Buffer | null): number {
+  if (!b || b.length === 0 || b.length > 9) return -1;
+  let n = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i] - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
 /**
  * Takes the upstream header off a repartition topic's fetched records (before they are made, so neither their
  * headers nor the bytes a sink copies show it); returns each record's upstream task by offset.
@@ -145,11 +157,13 @@ export function takeUpstreams(fp: FetchedPartition): Map<number, number> {
     for (let i = 0; i < cols.count; i++) {
       const h = hs[i];
       if (!h) continue;
-      const at = h.findIndex((x) => x.key === UPSTREAM_HEADER);
+      // (the writer adds it last)
+      const at = h[h.length - 1].key === UPSTREAM_HEADER ? h.length - 1 : h.findIndex((x) => x.key === UPSTREAM_HEADER);
       if (at < 0) continue;
-      const u = Number(h[at].value?.toString('latin1'));
-      if (Number.isInteger(u) && u >= 0) res.set(cols.offsets[i], u);
-      hs[i] = h.length === 1 ? undefined : h.filter((_, j) => j !== at);
+      const u = digits(h[at].value);
+      if (u >= 0) res.set(cols.offsets[i], u);
+      if (h.length === 1) hs[i] = undefined;
+      else h.splice(at, 1);
     }
   }
   return res;
