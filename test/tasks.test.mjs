@@ -76,6 +76,19 @@ test('watermarks leaving the span are the least of the tasks\', never moving bac
   assert.equal(data(tagged).length, 2);
 });
 
+test('a task whose partition has gone quiet for the idle timeout no longer holds the watermark back', () => {
+  let now = 1_000_000;
+  const tasks = new Tasks(span(), span, () => now);
+  tasks.add(0);
+  tasks.add(1);
+  const out = [];
+  tasks.process([from(0, { k: 'a', ts: T0 + 1000, v: 1 }), from(0, { k: 'a', ts: T0 + 15_000, v: 1 })], out);
+  assert.equal(out.filter((r) => r.ctl === '$watermark').length, 0, 'task 1 is new: it holds the others back');
+  now += 6000;
+  tasks.process([from(0, { k: 'a', ts: T0 + 25_000, v: 1 })], out);
+  assert.deepEqual(out.filter((r) => r.ctl === '$watermark').map((r) => r.value - T0), [25_000], 'task 1 quiet for 6 s: idle');
+});
+
 test('a dropped task is restored elsewhere from its drained entries and goes on as if it had never moved', () => {
   const all = [...P0, { k: 'b', ts: T0 + 26_000, v: 5 }, { k: 'a', ts: T0 + 41_000, v: 6 }];
   const straight = tasksOf();
@@ -150,8 +163,84 @@ test('a group\'s stateful run: tasks when the state groups by the record key (or
   a = await assembled(`consume t --group g + dedupe --by r.id --within 1h + ${win} + aggregate count --by r.page`);
   assert.equal(a.repartition, undefined);
   assert.deepEqual(a.stages.map((s) => s.name), ['dedupe', 'window', 'aggregate']);
+  // a map between the window and the aggregate may change what --by reads: records cannot be placed by it earlier
+  a = await assembled(`consume t --group g + ${win} + map '({...r, page: r.country})' + aggregate count --by r.page`);
+  assert.equal(a.repartition, undefined);
+  assert.deepEqual(a.stages.map((s) => s.name), ['window', 'map', 'aggregate']);
+  // several topics: their state stays whole (a task would hold partition p of each)
+  a = await assembled(`consume t u --group g + ${win} + aggregate count --by key`);
+  assert.deepEqual(a.stages.map((s) => s.name), ['window', 'aggregate']);
   // without a group there is no changelog to split
   a = await assembled(`consume t + ${win} + aggregate count --by r.page`);
   assert.equal(a.repartition, undefined);
   assert.deepEqual(a.stages.map((s) => s.name), ['window', 'aggregate']);
+});
+
+// The checkpoint a source asks for before a rebalance comes after the batch it had already handed out (the one the
+// runner read ahead): nothing of a task is processed or saved between that checkpoint and the task's drop.
+test('a checkpoint asked for before a rebalance includes the batch read ahead; nothing runs for the task until it is dropped', async () => {
+  const { runPipeline } = await import('../dist/src/pipeline/runner.js');
+  const log = [];
+  const span = () => [makeAggregate(['count'], { by: 'key', emit: 'update' })];
+  const tasks = new Tasks(span(), span);
+  const rec = (off) => {
+    const r = from(0, { v: off }, 'k');
+    r.pos = off;
+    r.ts = 1;
+    return r;
+  };
+  let rebalanced;
+  const rebalancing = new Promise((r) => (rebalanced = r));
+  const positions = new WeakMap();
+  const state = { keeps: [], persist: async (changes, pos) => log.push(`persist ${pos.map((p) => p.offset).join(',')}`), restore: async () => {} };
+  const batch = (off) => {
+    const b = [rec(off)];
+    positions.set(b, [{ topic: 'in', partition: 0, offset: off + 1 }]);
+    return b;
+  };
+  const source = {
+    name: 'fake',
+    state,
+    checkpointMs: 1000,
+    positions: (b) => positions.get(b) ?? [],
+    ack: async (b) => log.push(`ack ${positions.get(b)[0].offset}`),
+    async *batches() {
+      tasks.add(0);
+      yield batch(1);
+      yield batch(2); // read ahead while batch 1 is written, before the rebalance starts
+      await rebalancing;
+    },
+  };
+  let writes = 0;
+  const sink = {
+    name: 'sink',
+    async write(recs) {
+      log.push(`write ${recs.filter((r) => r.ctl === undefined).map((r) => r.value.count).join(',')}`);
+      if (++writes > 1) return;
+      (async () => {
+        await state.checkpointNow();
+        log.push('checkpointed');
+        await new Promise((r) => setTimeout(r, 300));
+        tasks.drop(0);
+        log.push('dropped');
+        rebalanced();
+      })();
+      await new Promise((r) => setTimeout(r, 20));
+    },
+    async end() {},
+  };
+  await runPipeline({ source, stages: [tasks], sink, stop: new Promise((r) => setTimeout(r, 600)) });
+  const at = log.indexOf('checkpointed');
+  assert.deepEqual(log.slice(0, at + 1), ['write 1', 'write 2', 'persist 2,3', 'ack 2', 'ack 3', 'checkpointed']);
+  assert.deepEqual(log.slice(at + 1, log.indexOf('dropped')), [], 'nothing of the task between the checkpoint and its drop');
+});
+
+test('a failing record stops the batch there, as in a Chain: records after it, of any task, are not processed', () => {
+  const win = () => [makeWindow(['tumbling', '10s'], { time: 'r.ts' })];
+  const tasks = new Tasks(win(), win);
+  tasks.add(0);
+  tasks.add(1);
+  const out = [];
+  assert.throws(() => tasks.process([from(1, { k: 'a', ts: T0 }), from(0, { k: 'b', ts: 'never' }), from(1, { k: 'c', ts: T0 + 1 })], out), /never|time/);
+  assert.deepEqual(data(out).map((r) => r.k), ['a']);
 });

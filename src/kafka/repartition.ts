@@ -19,7 +19,7 @@ import { assemble, contextFor, type Repartition, type Segment } from '../pipelin
 import { collectCounters, runPipeline } from '../pipeline/runner.js';
 import { RunContext } from '../pipeline/run-context.js';
 import { parseOnError, RecordErrors } from '../pipeline/onerror.js';
-import { RuntimeError } from '../pipeline/errors.js';
+import { RuntimeError, UsageError } from '../pipeline/errors.js';
 import type { PartMetrics, Sink, Source, Stage } from '../pipeline/stage.js';
 import type { RunMetrics } from '../report/run-metrics.js';
 import { compileExpr } from '../operators/expr.js';
@@ -48,19 +48,29 @@ function placement(by: readonly string[]): string {
 }
 
 export async function runRepartitioned(o: RepartitionRun): Promise<{ stopped: boolean; counters: [string, Record<string, number>][] }> {
-  const source = o.source;
-  if (!(source instanceof KafkaSource)) throw new RuntimeError('a repartition needs a Kafka source');
   const first = o.segments[0];
+  if (!(o.source instanceof KafkaSource)) throw new RuntimeError('a repartition needs a Kafka source');
+  if (first.opts.format === 'envelope') {
+    throw new UsageError(
+      `\`${o.plan.stage}\` groups by \`${o.plan.by.join('`, `')}\`, not by the record key, and \`consume --format envelope\` records cannot go through a repartition topic as they are`,
+      'read values (drop --format envelope), or add --no-repartition when the input is partitioned by that key already',
+    );
+  }
   const group = String(first.opts.group);
   const topic = `${group}-${o.plan.stage}-repartition`;
-  const partitions = await source.inputPartitions();
+  const partitions = await o.source.inputPartitions();
   if (partitions === 1) {
     // one input partition is one task, which holds every key: the run needs no repartition topic
-    source.keyedAsIs = true;
-    const whole = assemble(o.segments.slice(1), o.run, source);
-    const how = await runPipeline({ source, stages: whole.stages, sink: whole.sink, stop: o.stop, metrics: o.metrics });
-    return { stopped: how === 'stopped', counters: collectCounters([source, ...whole.stages, whole.sink]) };
+    const only = o.source;
+    only.keyedAsIs = true;
+    const whole = assemble(o.segments.slice(1), o.run, only);
+    const how = await runPipeline({ source: only, stages: whole.stages, sink: whole.sink, stop: o.stop, metrics: o.metrics });
+    return { stopped: how === 'stopped', counters: collectCounters([only, ...whole.stages, whole.sink]) };
   }
+  // The first run is always transactional: its writes to the repartition topic commit with its input offsets, so
+  // a crash never writes a record there twice — the second run's state, whose positions are repartition offsets,
+  // would count such a copy again even under at-least-once.
+  const source = o.source.exactlyOnce ? o.source : (first.spec.source!(first.args, { ...first.opts, exactlyOnce: true, transactionalId: `kstream-${String(first.opts.group)}-repartition` }, contextFor(first, true, 0, undefined, o.run)) as KafkaSource);
   const client = await openKafka(source.cfg);
   await client.connect();
   try {
@@ -107,7 +117,12 @@ export async function runRepartitioned(o: RepartitionRun): Promise<{ stopped: bo
   if (o.segments.some((s) => String(s.opts.onError ?? '').startsWith('dlq=kafka:'))) installKafkaLetters(run2);
   if (o.segments.some((s) => s.opts.materialize !== undefined)) installMaterialize(run2);
   // from the start of the repartition topic where the group has committed nothing (the first run may have written already)
-  const opts2 = { ...first.opts, offset: undefined, exit: undefined, count: undefined, partition: undefined, regex: undefined, repartition: undefined };
+  // its own static member id (two members of one group cannot share one), read_committed: the first run is transactional
+  const opts2 = {
+    ...first.opts, offset: undefined, exit: undefined, count: undefined, partition: undefined, regex: undefined, repartition: undefined,
+    instanceId: first.opts.instanceId === undefined ? undefined : `${String(first.opts.instanceId)}-repartition`,
+    isolation: 'read_committed', exactlyOnce: first.opts.exactlyOnce,
+  };
   const source2 = first.spec.source!([topic], opts2, contextFor(first, true, 0, undefined, run2)) as KafkaSource;
   source2.useUpstreams(partitions);
   source2.keyedAsIs = true;
@@ -118,18 +133,20 @@ export async function runRepartitioned(o: RepartitionRun): Promise<{ stopped: bo
   const failed = new Promise<void>((r) => (stopBoth = r));
   const stop = Promise.race([o.stop, failed]);
   const exits = !!first.opts.exit || first.opts.count !== undefined;
-  const one = runPipeline({ source, stages: pre, sink: sink1, stop }).then(
-    async (how) => {
+  const one = (async () => {
+    let ended = false;
+    try {
+      const how = await runPipeline({ source, stages: pre, sink: sink1, stop });
       // the input ended (--exit): the second run reads what the first wrote, then ends too
-      if (how === 'ended' && exits) await source2.finishAtEnd();
-      else stopBoth();
+      if (how === 'ended' && exits) {
+        await source2.finishAtEnd();
+        ended = true;
+      }
       return how;
-    },
-    (e: unknown) => {
-      stopBoth();
-      throw e;
-    },
-  );
+    } finally {
+      if (!ended) stopBoth();
+    }
+  })();
   // --metrics: the second run's records, stages and output; the lag, bytes and reconnects of both topics
   const meteredSource = {
     name: 'consume',
@@ -156,6 +173,7 @@ export async function runRepartitioned(o: RepartitionRun): Promise<{ stopped: bo
   }
   if (r1.status === 'rejected') throw r1.reason;
   if (r2.status === 'rejected') throw r2.reason;
-  const parts: { name: string; counters?(): Record<string, number> }[] = [source, ...pre, source2, ...rest.stages, rest.sink as Sink];
+  // one `consume` line for both sources (the input's and the repartition topic's counters added up)
+  const parts: { name: string; counters?(): Record<string, number> }[] = [meteredSource, ...pre, ...rest.stages, rest.sink as Sink];
   return { stopped: r1.value === 'stopped' || r2.value === 'stopped', counters: collectCounters(parts) };
 }

@@ -278,6 +278,7 @@ function taskStages(source: Source, stages: Stage[], segments: Segment[], carrie
     const key = groupKey(span);
     return key && { at: first, ...key };
   }
+
   // a repartition topic's task hears from every upstream task: stream time per upstream, as per input partition
   const partitions = source.upstreamTasks === true;
   const make = () =>
@@ -296,8 +297,16 @@ function taskStages(source: Source, stages: Stage[], segments: Segment[], carrie
 function groupKey(span: readonly Stage[]): { stage: string; by: readonly string[] } | undefined {
   let found: { stage: string; by: readonly string[] } | undefined;
   let windowKeyed = false;
+  // the key is read as records enter the span: a stage before the one grouping that replaces the value (a map)
+  // could change what the key expression gives, and the records would be placed by the wrong key
+  let replaced = false;
   for (const st of span) {
-    if (st.keyedBy === undefined) continue;
+    if (st.keyedBy === undefined) {
+      replaced ||= !st.keepsValue;
+      continue;
+    }
+    if (replaced) return undefined;
+    if (!st.keepsValue) replaced = true;
     if (st.name === 'window') windowKeyed = true;
     else if (st.name === 'aggregate' && windowKeyed) continue;
     const by = st.keyedBy.map((e) => e.trim());

@@ -145,11 +145,18 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
     // The next batch is read while this one is written: a source failing meanwhile (a bad line under --on-error
     // fail) rejects before anyone awaits it, which must not count as an unhandled rejection; it is thrown where
     // the loop awaits it, after the batches before it were written.
+    // Whether the batch read ahead is there already: a checkpoint asked for before a rebalance comes after it, since
+    // the source handed it out before it stopped handing out (its records are this member's to process and save).
+    let nextSettled = false;
     const ahead = () => {
+      nextSettled = false;
       const p = it.next().catch((e: unknown) => {
         throw new SourceFailure(e);
       });
-      p.catch(() => undefined);
+      p.then(
+        () => (nextSettled = true),
+        () => (nextSettled = true),
+      );
       return p;
     };
     // stopped while the side inputs loaded: the source is not started at all
@@ -162,7 +169,7 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
           how = 'stopped';
           break;
         }
-        if (asked.length) {
+        if (asked.length && !nextSettled) {
           const waiting = asked;
           asked = [];
           await checkpoint();
@@ -195,8 +202,13 @@ export async function runPipeline(p: Pipeline): Promise<'ended' | 'stopped'> {
         if (res === TICK) {
           const out = chain.tick(clock());
           await deliver(sink, out, metrics);
-          // (under --exactly-once state goes into a batch's transaction: it waits for the next batch)
           if (state && every > 0 && !(out instanceof PartialFailure) && out.length) tickMoved = true;
+          // every batch a transaction: the tick's output and state changes go into one of their own, now (a quiet
+          // input might bring no batch to carry them for a long time)
+          if (source.ackEachBatch && source.commitTick && !(out instanceof PartialFailure) && out.length) {
+            await checkpoint();
+            await source.commitTick();
+          }
           continue;
         }
         if (res.done) break;

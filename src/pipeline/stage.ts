@@ -184,6 +184,11 @@ export interface Source {
   checkpointMs?: number;
   /** Every batch must be acknowledged before the next comes (one transaction each): no checkpoint interval. */
   readonly ackEachBatch?: boolean;
+  /**
+   * A source whose every batch is a transaction (ackEachBatch): after a clock tick's output and state changes were
+   * written with no batch open, commits them (else they would wait for the next batch).
+   */
+  commitTick?(): Promise<void>;
   /** Called after every record derived from `batch` has been acknowledged by the sink (at-least-once). */
   ack?(batch: Rec[]): Promise<void> | void;
   close?(): Promise<void>;
@@ -321,6 +326,9 @@ export interface StateBackend {
   restoreTasks?(ids: number[], partitions: number): Promise<void>;
   /** Forgets these tasks (their partitions were revoked): dropped from `tasks`, never written again. */
   dropTasks?(ids: number[]): void;
+  /** From the checkpoint before a rebalance to its end: nothing written (held for the next checkpoint after `thaw`). */
+  freeze?(): void;
+  thaw?(): void;
   /** Set by the runner of a tasked run: resolves once it checkpointed everything processed so far (a rebalance comes). */
   checkpointNow?: () => Promise<void>;
   /**

@@ -1,5 +1,6 @@
 import { Rec, WATERMARK, type SourceRef } from './record.js';
 import { Chain, PartialFailure } from './chain.js';
+import { DEFAULT_IDLE_MS } from '../time/watermark.js';
 import { isStateful, mergeNeeds, type Carried, type FieldNeeds, type PartMetrics, type Stage, type TaskChanges, type TaskedStages } from './stage.js';
 
 /** What a record's source says of the task it belongs to: its input partition (a Kafka source's PartitionRef). */
@@ -40,12 +41,15 @@ export class Tasks implements TaskedStages {
   /** Records of a task this process no longer holds (revoked while they were in flight): its new owner reads them. */
   private handedOver = 0;
   private readonly watermarks = new Map<number, number>();
+  /** Wall time each task's records last came. */
+  private readonly heard = new Map<number, number>();
   private watermark = -Infinity;
   private readonly controlsSent = new Set<string>();
   readonly tick?: (now: number, out: Rec[]) => void;
 
   /** `template`: one instance of the span (what it reads and gives); `make` builds a task's own instances. */
-  constructor(template: readonly Stage[], private readonly make: () => Stage[]) {
+  /** `clock`: wall time in ms (injectable for tests). */
+  constructor(template: readonly Stage[], private readonly make: () => Stage[], private readonly clock: () => number = Date.now) {
     this.name = template.map((s) => s.name).join('+');
     let reads: FieldNeeds = 'none';
     let keeps = true;
@@ -77,6 +81,8 @@ export class Tasks implements TaskedStages {
     const chain = new Chain(this.make());
     chain.stateful.forEach((st, i) => st.restore(entries[i] ?? []));
     this.tasks.set(task, chain);
+    // a new task holds the others' watermark back until it has been quiet for the idle timeout
+    this.heard.set(task, this.clock());
   }
 
   /** The task's partition went to another process: its state is that process's now, and nothing of it is written again. */
@@ -87,12 +93,15 @@ export class Tasks implements TaskedStages {
     for (const st of chain.stateful) st.suspend?.();
     this.tasks.delete(task);
     this.watermarks.delete(task);
+    this.heard.delete(task);
   }
 
   process(batch: Rec[], out: Rec[]): void {
     let failure: unknown;
+    const now = this.clock();
     let i = 0;
-    while (i < batch.length) {
+    // after a failing record nothing later in the batch is processed, as in a Chain (what came before goes out)
+    while (i < batch.length && failure === undefined) {
       const rec = batch[i];
       const task = taskOf(rec);
       if (task === undefined) {
@@ -104,8 +113,10 @@ export class Tasks implements TaskedStages {
       let j = i + 1;
       while (j < batch.length && taskOf(batch[j]) === task) j++;
       const chain = this.tasks.get(task);
-      if (chain) failure ??= this.emit(task, chain.push(i === 0 && j === batch.length ? batch : batch.slice(i, j)), out);
-      else this.handedOver += j - i;
+      if (chain) {
+        this.heard.set(task, now);
+        failure ??= this.emit(task, chain.push(i === 0 && j === batch.length ? batch : batch.slice(i, j)), out);
+      } else this.handedOver += j - i;
       i = j;
     }
     if (failure !== undefined) throw failure;
@@ -144,10 +155,22 @@ export class Tasks implements TaskedStages {
     return res instanceof PartialFailure ? res.error : undefined;
   }
 
+  /**
+   * The least watermark of the tasks heard from within the idle timeout (one with none yet holds the others back);
+   * a task whose partition has gone quiet does not (Flink's idleness, as for partitions inside a window stage).
+   * When every task is quiet, the least of those that gave one.
+   */
   private mergeWatermark(task: number, wm: number, out: Rec[]): void {
     this.watermarks.set(task, wm);
+    const now = this.clock();
     let least = Infinity;
-    for (const t of this.tasks.keys()) least = Math.min(least, this.watermarks.get(t) ?? -Infinity);
+    let quietLeast = Infinity;
+    for (const t of this.tasks.keys()) {
+      const w = this.watermarks.get(t);
+      if (now - (this.heard.get(t) ?? -Infinity) < DEFAULT_IDLE_MS) least = Math.min(least, w ?? -Infinity);
+      else if (w !== undefined) quietLeast = Math.min(quietLeast, w);
+    }
+    if (least === Infinity) least = quietLeast;
     if (least > this.watermark && least !== Infinity) {
       this.watermark = least;
       out.push(Rec.control(WATERMARK, least));

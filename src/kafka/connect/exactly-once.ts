@@ -126,6 +126,25 @@ export class ExactlyOnce {
     this.last = p;
   }
 
+  /**
+   * Output a clock tick made (windows an idle input let close) with no transaction open: committed now in a
+   * transaction of its own, on the producer of the partition that wrote last, instead of waiting for the next batch
+   * — which a quiet input may never bring. Nothing when nothing is held or a batch's transaction is open.
+   */
+  async flushTick(): Promise<void> {
+    if (this.failed || this.current || !this.held.length) return;
+    const p = this.last ?? this.producers.values().next().value;
+    if (!p) return;
+    this.current = p;
+    try {
+      await this.flushHeld();
+    } catch (e) {
+      this.failed = true;
+      throw e;
+    }
+    await this.commit([]);
+  }
+
   /** End of the run: what was written since the last batch goes into one last transaction, committed. */
   async finish(): Promise<void> {
     if (this.failed) return;

@@ -256,6 +256,11 @@ export class KafkaSource implements Source {
     }
   }
 
+  /** --exactly-once: each batch a transaction with its input offsets. */
+  get exactlyOnce(): boolean {
+    return this.eos !== undefined;
+  }
+
   /** --no-repartition (or a repartition topic): the input is partitioned by the key the state groups by. */
   keyedAsIs = false;
 
@@ -306,7 +311,8 @@ export class KafkaSource implements Source {
     if (!this.client) await client.connect();
     const ends = new Map<string, number>();
     try {
-      for (const t of this.opts.topics) for (const o of await client.offsets(t, this.opts.isolation)) ends.set(tpKey(t, o.partition), o.end);
+      // the high watermark, not the last stable offset: the writer's last commit may still be writing its markers
+      for (const t of this.opts.topics) for (const o of await client.offsets(t, 'read_uncommitted')) ends.set(tpKey(t, o.partition), o.end);
     } finally {
       if (client !== this.client) await client.close();
     }
@@ -316,7 +322,9 @@ export class KafkaSource implements Source {
 
   /** With a group's changelog the stateful stages run as tasks, one per input partition (pipeline/tasks.ts). */
   get partitionedState(): boolean {
-    return this.state !== undefined;
+    // one topic: a task is one partition (several topics would need per-partition time inside a task, and the same
+    // partition count everywhere, as Kafka Streams' co-partitioning does — not built: their state stays whole)
+    return this.state !== undefined && this.opts.topics.length === 1 && this.opts.regex === undefined;
   }
 
   /** The run's stateful span runs as tasks (set by the runner): rebalances move tasks, not the whole state. */
@@ -574,12 +582,16 @@ export class KafkaSource implements Source {
     // tasks: what was processed is checkpointed and committed before a partition may go to another member, so
     // its next owner restores it where this one stopped (at-least-once; under --exactly-once each batch did so)
     if (this.tasked && !this.eos) await this.state!.checkpointNow?.();
+    if (this.tasked) this.state!.freeze?.();
   }
 
   private resumeAfterRebalance(revoked: TopicPartition[]): void {
     // their transactional ids are the new owners' to take: this member must never write with them again
     this.eos?.release(revoked);
-    if (this.tasked) this.dropTasks(revoked);
+    if (this.tasked) {
+      this.dropTasks(revoked);
+      this.state!.thaw?.();
+    }
     this.rebalancing = undefined;
     this.rebalanced();
   }
@@ -673,6 +685,13 @@ export class KafkaSource implements Source {
 
   positions(batch: Rec[]): SourcePosition[] {
     return this.commits.get(batch) ?? [];
+  }
+
+  /** Under --exactly-once: a tick's held output and state, committed (not while a rebalance is under way). */
+  async commitTick(): Promise<void> {
+    if (!this.eos || this.rebalancing) return;
+    await this.run.flushLetters();
+    await this.eos.flushTick();
   }
 
   private async commitInTransaction(batch: Rec[]): Promise<void> {

@@ -236,9 +236,32 @@ export class KafkaStateBackend implements StateBackend {
     return perStage;
   }
 
+  /**
+   * While the group rebalances (from the checkpoint before it to the drop of the revoked tasks) nothing is written:
+   * a task given to another member may already be fenced by it. Changes a clock tick makes meanwhile are held and
+   * written with the next checkpoint, for the tasks still held then.
+   */
+  private frozen = false;
+  private held: { changes: { stage: number; entries: [string, unknown][]; task?: number }[]; positions: SourcePosition[] } = { changes: [], positions: [] };
+
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    this.frozen = false;
+  }
+
   /** Partitioned: each task's entries, and the positions of its partitions, into its changelog partition. */
   private async persistTasks(changes: { stage: number; entries: [string, unknown][]; task?: number }[], positions: SourcePosition[]): Promise<void> {
     const tasks = this.tasks!;
+    if (this.frozen || this.held.changes.length) {
+      this.held.changes.push(...changes);
+      this.held.positions.push(...positions);
+      if (this.frozen) return;
+      ({ changes, positions } = this.held);
+      this.held = { changes: [], positions: [] };
+    }
     const now = Date.now();
     const byTask = new Map<number, OutBatch>();
     const batchOf = (t: number) => {
@@ -262,6 +285,8 @@ export class KafkaStateBackend implements StateBackend {
     }
     if (!byTask.size) return;
     await this.run.flushLetters();
+    // (a task dropped meanwhile is its new owner's)
+    for (const t of [...byTask.keys()]) if (!tasks.has(t)) byTask.delete(t);
     const latest = new Map<string, SourcePosition>();
     for (const p of positions) latest.set(`${POS}${p.topic}/${p.partition}`, p);
     // a position goes with its task's entries (a task whose state did not change needs none: a restart reads its
