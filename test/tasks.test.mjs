@@ -170,6 +170,13 @@ test('a group\'s stateful run: tasks when the state groups by the record key (or
   // several topics: their state stays whole (a task would hold partition p of each)
   a = await assembled(`consume t u --group g + ${win} + aggregate count --by key`);
   assert.deepEqual(a.stages.map((s) => s.name), ['window', 'aggregate']);
+  // a caller that runs the pipeline itself (the gateway) asks for no repartition: the state stays whole, the sink real
+  const segs = [];
+  for (const part of [`consume t --group g`, `dedupe --by r.id --within 1m`]) segs.push(await parseSegment(part.split(' '), commands));
+  a = assemble(segs, undefined, undefined, { repartition: false });
+  assert.equal(a.repartition, undefined);
+  assert.deepEqual(a.stages.map((s) => s.name), ['dedupe']);
+  assert.notEqual(a.sink.name, 'repartitioned');
   // without a group there is no changelog to split
   a = await assembled(`consume t + ${win} + aggregate count --by r.page`);
   assert.equal(a.repartition, undefined);

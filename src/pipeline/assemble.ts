@@ -190,7 +190,11 @@ function checkEnvelopeFlags(segments: Segment[], from: number, to: number, toSin
  * run, else stdin does; a last segment that is a sink (produce) ends it, else stdout does. Everything between
  * must be a stage.
  */
-export function assemble(segments: Segment[], run = new RunContext(), given?: Source): Assembled {
+/**
+ * `how.repartition: false`: a caller that runs the pipeline itself (the gateway) gets no repartition plan — state
+ * grouped by another key than the record key then stays whole, as one process per group.
+ */
+export function assemble(segments: Segment[], run = new RunContext(), given?: Source, how: { repartition?: boolean } = {}): Assembled {
   const fused = segments.length > 1 || given !== undefined;
   const first = segments[0];
   const last = segments[segments.length - 1];
@@ -223,7 +227,7 @@ export function assemble(segments: Segment[], run = new RunContext(), given?: So
     if (stage.gives) carries = { ...carries, ...stage.gives, what: carries.what };
     stages.push(stage);
   }
-  const repartition = source.partitionedState ? taskStages(source, stages, segments.slice(from, to), carriedTo, fused, from, run) : undefined;
+  const repartition = source.partitionedState ? taskStages(source, stages, segments.slice(from, to), carriedTo, fused, from, run, how.repartition !== false) : undefined;
   // under --exactly-once state is restored once partitions are assigned, after the stages opened their side inputs
   const early = stages.find((st) => st.atLeastOnceOnly !== undefined);
   if (early && source.ackEachBatch) {
@@ -265,7 +269,7 @@ export function byRecordKey(span: readonly Stage[]): boolean {
  * join's table or second stream) stays whole: its side is read once per process, and the source keeps such a job
  * to one process per group.
  */
-function taskStages(source: Source, stages: Stage[], segments: Segment[], carriedTo: Carried[], fused: boolean, from: number, run: RunContext): Repartition | undefined {
+function taskStages(source: Source, stages: Stage[], segments: Segment[], carriedTo: Carried[], fused: boolean, from: number, run: RunContext, repartitions: boolean): Repartition | undefined {
   const first = stages.findIndex(isStateful);
   if (first < 0) return undefined;
   let last = first;
@@ -275,7 +279,7 @@ function taskStages(source: Source, stages: Stage[], segments: Segment[], carrie
   const span = stages.slice(first, last + 1);
   if (span.some((st) => st.open || st.settle)) return undefined;
   if (!source.keyedAsIs && !byRecordKey(span)) {
-    const key = groupKey(span);
+    const key = repartitions ? groupKey(span) : undefined;
     return key && { at: first, ...key };
   }
 

@@ -101,7 +101,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
   const inTopic = `${o.topic}-in`;
   const outTopic = `${o.topic}-out`;
   // the pipeline is built first: a bad --pipeline is a usage error before anything connects
-  checkKeys(assemble(await segmentsOf(o, inTopic, outTopic), new RunContext()).stages);
+  checkKeys(assemble(await segmentsOf(o, inTopic, outTopic), new RunContext(), undefined, { repartition: false }).stages);
   const client = await openKafka(o.cfg);
   try {
     await client.connect();
@@ -136,7 +136,7 @@ export async function startGateway(o: StartOptions): Promise<RunningGateway> {
       try {
         const segs = await segmentsOf(o, inTopic, outTopic);
         installKafkaLetters(run);
-        const { source, stages, sink } = assemble(segs, run);
+        const { source, stages, sink } = assemble(segs, run, undefined, { repartition: false });
         checkKeys(stages);
         const markers = new EndMarkers();
         await run.ready();
