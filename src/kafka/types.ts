@@ -106,11 +106,6 @@ export interface ConsumerOptions {
    * never fences a live member.
    */
   rebalance?: { before(): Promise<void>; after(revoked: TopicPartition[]): void };
-  /**
-   * Group mode: partition p of every subscribed topic goes to one member (tasks keep partition p of co-partitioned
-   * topics together). Said in the member's subscription, so a leader assigns that way when any member asks.
-   */
-  copartitioned?: boolean;
 }
 
 export interface KafkaConsumer {

@@ -16,7 +16,7 @@ function taskOf(rec: Rec): number | undefined {
 /**
  * The stateful span of a run, once per input partition: Kafka Streams' tasks.
  *
- * Each task (input partition number; with several co-partitioned topics, partition p of each) has its own
+ * Each task (an input partition: a tasked run reads one topic) has its own
  * instances of the span's stages, built by `make`, so its windows, accumulators and remembered ids — and its stream
  * time — belong to it alone, and are checkpointed to the changelog partition of the same number. That is what lets
  * several processes in one group split a stateful job: a process holds only the tasks of the partitions it is

@@ -15,8 +15,6 @@ import { isTransient, kafkaError } from '../errors.js';
 import { RuntimeError } from '../../pipeline/errors.js';
 
 const MAX_QUEUED = 2;
-/** A member's subscription says it keeps tasks: the leader assigns partition p of every topic to one member. */
-const COPARTITIONED = Buffer.from('kstream:copartitioned');
 /** A member that stops heartbeating (killed) leaves the group after this long; brokers allow 6 s at least. */
 const SESSION_TIMEOUT_MS = 30_000;
 const PROTOCOL = 'roundrobin';
@@ -105,7 +103,7 @@ export class WireConsumer implements KafkaConsumer {
       await this.wire.connect();
       for (const t of this.opts.topics) await this.wire.partitions(t);
       if (this.opts.group) {
-        this.member = new GroupMember(this.wire, this.opts.group, this.opts.topics, this.opts.instanceId, (e) => this.fail(e), !!this.opts.copartitioned);
+        this.member = new GroupMember(this.wire, this.opts.group, this.opts.topics, this.opts.instanceId, (e) => this.fail(e));
         await this.rejoin();
         this.heartbeatTimer = setInterval(() => this.heartbeat(), 3000);
         this.heartbeatTimer.unref?.();
@@ -433,7 +431,6 @@ class GroupMember {
     private readonly wire: Wire, readonly groupId: string, private readonly topics: string[], private readonly instanceId: string | undefined,
     /** Where a commit failure that retrying cannot cure goes (it fails the consumer). */
     private readonly fatal: (e: unknown) => void,
-    private readonly copartitioned = false,
   ) {}
 
   private async coord(): Promise<Broker> {
@@ -458,7 +455,7 @@ class GroupMember {
           memberId: this.memberId,
           groupInstanceId: this.instanceId ?? null,
           protocolType: 'consumer',
-          groupProtocols: [{ name: PROTOCOL, metadata: assignerProtocol().MemberMetadata.encode({ version: 0, topics: this.topics, userData: this.copartitioned ? COPARTITIONED : Buffer.alloc(0) }) }],
+          groupProtocols: [{ name: PROTOCOL, metadata: assignerProtocol().MemberMetadata.encode({ version: 0, topics: this.topics, userData: Buffer.alloc(0) }) }],
         };
         let joined;
         try {
@@ -499,20 +496,15 @@ class GroupMember {
     }
   }
 
-  /**
-   * Round-robin over the sorted members, across all topics any member subscribed to — or, when a member keeps
-   * tasks (copartitioned), by partition number: partition p of every topic to the same member.
-   */
+  /** Round-robin over the sorted members, across all topics any member subscribed to. */
   private async assign(members: { memberId: string; memberMetadata: Buffer }[]): Promise<{ memberId: string; memberAssignment: Buffer }[]> {
     const subs = new Map<string, string[]>();
     const topics = new Set<string>();
-    let copartitioned = false;
     for (const m of members) {
       const md = assignerProtocol().MemberMetadata.decode(m.memberMetadata);
       const ts = md?.topics ?? [];
       subs.set(m.memberId, ts);
       for (const t of ts) topics.add(t);
-      if (md?.userData && Buffer.compare(md.userData, COPARTITIONED) === 0) copartitioned = true;
     }
     const ids = members.map((m) => m.memberId).sort();
     const out = new Map<string, Record<string, number[]>>(ids.map((id) => [id, {}]));
@@ -521,7 +513,7 @@ class GroupMember {
       const meta = await this.wire.partitions(topic);
       const eligible = ids.filter((id) => subs.get(id)!.includes(topic));
       for (const p of meta.partitions) {
-        const id = eligible[(copartitioned ? p.partition : i++) % eligible.length];
+        const id = eligible[i++ % eligible.length];
         const a = out.get(id)!;
         (a[topic] ??= []).push(p.partition);
       }

@@ -132,17 +132,8 @@ export class ExactlyOnce {
    * — which a quiet input may never bring. Nothing when nothing is held or a batch's transaction is open.
    */
   async flushTick(): Promise<void> {
-    if (this.failed || this.current || !this.held.length) return;
-    const p = this.last ?? this.producers.values().next().value;
-    if (!p) return;
-    this.current = p;
-    try {
-      await this.flushHeld();
-    } catch (e) {
-      this.failed = true;
-      throw e;
-    }
-    await this.commit([]);
+    if (this.failed || this.current || !this.held.length || !(this.last ?? this.producers.size)) return;
+    await this.finish();
   }
 
   /** End of the run: what was written since the last batch goes into one last transaction, committed. */
@@ -151,7 +142,12 @@ export class ExactlyOnce {
     if (!this.current && this.held.length) {
       this.current = this.last ?? this.producers.values().next().value;
       if (!this.current) throw new RuntimeError('exactly-once: output at the end of the run but no input partition to write it for');
-      await this.flushHeld();
+      try {
+        await this.flushHeld();
+      } catch (e) {
+        this.failed = true;
+        throw e;
+      }
     }
     await this.commit([]);
   }

@@ -145,13 +145,23 @@ function digits(b: Buffer | null): number {
   return n;
 }
 
+/** Each record's upstream task, by offset from `base` (a fetch's offsets, markers and gaps included). */
+export interface UpstreamsByOffset {
+  base: number;
+  of: Uint16Array;
+}
+
 /**
  * Takes the upstream header off a repartition topic's fetched records (before they are made, so neither their
- * headers nor the bytes a sink copies show it); returns each record's upstream task by offset.
+ * headers nor the bytes a sink copies show it); returns each record's upstream task by offset (0 without one).
+ * One array per fetch, indexed by offset: no map entry per record.
  */
-export function takeUpstreams(fp: FetchedPartition): Map<number, number> {
-  const res = new Map<number, number>();
-  for (const cols of fp.batches) {
+export function takeUpstreams(fp: FetchedPartition): UpstreamsByOffset {
+  const bs = fp.batches.filter((c) => c.count > 0);
+  const base = bs.length ? bs[0].offsets[0] : 0;
+  const last = bs.length ? bs[bs.length - 1].offsets[bs[bs.length - 1].count - 1] : -1;
+  const of = new Uint16Array(Math.max(0, last - base + 1));
+  for (const cols of bs) {
     const hs = cols.headers;
     if (!hs) continue;
     for (let i = 0; i < cols.count; i++) {
@@ -161,12 +171,12 @@ export function takeUpstreams(fp: FetchedPartition): Map<number, number> {
       const at = h[h.length - 1].key === UPSTREAM_HEADER ? h.length - 1 : h.findIndex((x) => x.key === UPSTREAM_HEADER);
       if (at < 0) continue;
       const u = digits(h[at].value);
-      if (u >= 0) res.set(cols.offsets[i], u);
+      if (u >= 0) of[cols.offsets[i] - base] = u;
       if (h.length === 1) hs[i] = undefined;
       else h.splice(at, 1);
     }
   }
-  return res;
+  return { base, of };
 }
 
 /**
@@ -277,27 +287,26 @@ export class KafkaSource implements Source {
   }
 
   /** Gives the records of `fp` just made (out[from..]) their upstream task as their source. */
-  private upstreamsOf(fp: FetchedPartition, ups: Map<number, number>, out: Rec[], from: number): void {
+  private upstreamsOf(fp: FetchedPartition, ups: UpstreamsByOffset, out: Rec[], from: number): void {
     const k = tpKey(fp.topic, fp.partition);
     let g = this.upstreamGroups.get(k);
     if (!g) this.upstreamGroups.set(k, (g = new Upstreams(fp.topic, fp.partition, this.opts.upstreams!)));
     const now = Date.now();
     let last = -1;
     for (let i = from; i < out.length; i++) {
-      const u = ups.get(out[i].pos) ?? 0;
+      const u = ups.of[out[i].pos - ups.base];
       out[i].src = g.ref(u);
       if (u !== last) g.seen[(last = u)] = now;
     }
   }
 
-  /** The most partitions of an input topic: what a repartition topic and a partitioned changelog get. */
+  /** The input topic's partitions: what a repartition topic gets (a tasked run reads one topic, named). */
   async inputPartitions(): Promise<number> {
     const client = await openKafka(this.cfg);
     await client.connect();
     try {
-      const { regex } = this.opts;
-      const metas = regex ? (await client.topics()).filter((m) => this.opts.topics.includes(m.topic) || (!m.topic.startsWith('__') && !this.run.writes.has(m.topic) && regex.pattern.test(m.topic))) : await client.topics(this.opts.topics);
-      return Math.max(1, ...metas.map((m) => m.partitions.length));
+      const [meta] = await client.topics(this.opts.topics.slice(0, 1));
+      return meta.partitions.length;
     } finally {
       await client.close();
     }
@@ -450,12 +459,11 @@ export class KafkaSource implements Source {
       stopAt,
       maxWaitMs: opts.maxWaitMs,
       onAssign: this.tasked
-        ? (tps) => this.takeTasks(tps, Math.max(...[...partitionsOf.values()].map((ps) => ps.length)))
+        ? (tps) => this.takeTasks(tps, partitionsOf.get(topics[0])!.length)
         : eos
           ? (tps) => this.fenceThenRestore(this.refuseShared(tps, partitionsOf, only))
           : undefined,
       rebalance: eos || this.tasked ? { before: () => this.pauseForRebalance(), after: (revoked) => this.resumeAfterRebalance(revoked) } : undefined,
-      copartitioned: this.tasked,
       stableOffsets: !!eos,
       maxBytes: opts.fetchMaxBytes,
       maxPartitionBytes: opts.fetchMaxBytes === undefined ? undefined : Math.min(opts.fetchMaxBytes, 4 * 1024 * 1024),
@@ -607,11 +615,9 @@ export class KafkaSource implements Source {
     await state.restoreTasks!(tps.map((tp) => tp.partition), partitions);
   }
 
-  /** Tasks whose every input partition was revoked (co-partitioned topics move together). */
+  /** Tasks of revoked partitions (a tasked run reads one topic: a task is a partition). */
   private dropTasks(revoked: TopicPartition[]): void {
-    const held = new Set(this.consumer?.assignment().map((tp) => tp.partition));
-    const gone = [...new Set(revoked.map((tp) => tp.partition))].filter((p) => !held.has(p));
-    if (gone.length) this.state!.dropTasks?.(gone);
+    if (revoked.length) this.state!.dropTasks?.(revoked.map((tp) => tp.partition));
   }
 
   private async fenceThenRestore(tps: TopicPartition[]): Promise<void> {

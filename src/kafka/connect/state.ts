@@ -39,7 +39,6 @@ const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
 export class KafkaStateBackend implements StateBackend {
   private client: KafkaClient | undefined;
-  private producer: TransactionalProducer | undefined;
   private names: string[] = [];
   restored = 0;
   private ready = false;
@@ -82,6 +81,9 @@ export class KafkaStateBackend implements StateBackend {
     this.names = stages.map((s) => s.name);
     this.ready = true;
     const client = await this.connect();
+    // the checkpoints' transactional id, taken before reading (as restoreTasks does): a previous run's half-written
+    // checkpoint is aborted rather than holding the read_committed read below
+    if (!this.run.eos) await this.producerOf(0, client).init();
     if (!(await client.topicExists(this.topic))) {
       // One entry holds a whole accumulator (a distinct set, percentile counts): room beyond the 1 MB default.
       await client.createTopic(this.topic, { partitions: 1, configs: { 'cleanup.policy': 'compact', 'max.message.bytes': String(MAX_ENTRY_BYTES) } });
@@ -101,7 +103,7 @@ export class KafkaStateBackend implements StateBackend {
   /** Partitioned: the stages of each task, set by the runner. */
   tasks?: TaskedStages;
   checkpointNow?: () => Promise<void>;
-  /** Partitioned, at-least-once: the transactional producer of each held task's changelog partition. */
+  /** At-least-once: the transactional producer of each changelog partition written (whole state: partition 0). */
   private readonly taskProducers = new Map<number, TransactionalProducer>();
   private layoutChecked = false;
 
@@ -125,10 +127,16 @@ export class KafkaStateBackend implements StateBackend {
     this.layoutChecked = true;
   }
 
+  /**
+   * The transactional producer of a changelog partition: one per task (`kstream-state-<topic>-<task>`, taken in
+   * restoreTasks), or the whole state's (`kstream-state-<topic>`). Taking an id fences a previous holder and aborts
+   * the checkpoint it may have left half written.
+   */
   private producerOf(task: number, client: KafkaClient): TransactionalProducer {
     let p = this.taskProducers.get(task);
     if (!p) {
-      p = client.transactionalProducer(`kstream-state-${this.topic}-${task}`, { acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 }, `state topic \`${this.topic}\` partition ${task}`);
+      const id = this.tasks ? `kstream-state-${this.topic}-${task}` : `kstream-state-${this.topic}`;
+      p = client.transactionalProducer(id, { acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 }, this.tasks ? `state topic \`${this.topic}\` partition ${task}` : `state topic \`${this.topic}\``);
       this.taskProducers.set(task, p);
     }
     return p;
@@ -252,9 +260,45 @@ export class KafkaStateBackend implements StateBackend {
     this.frozen = false;
   }
 
-  /** Partitioned: each task's entries, and the positions of its partitions, into its changelog partition. */
-  private async persistTasks(changes: { stage: number; entries: [string, unknown][]; task?: number }[], positions: SourcePosition[]): Promise<void> {
-    const tasks = this.tasks!;
+  /**
+   * The state's changes and the positions they include, as changelog records, by the partition they go to: whole
+   * state all to partition 0; partitioned, a task's entries and its input partition's `$pos` to the task's
+   * partition (a task revoked since its records were processed is skipped: its state is its new owner's). A
+   * position goes only with entries: a task whose state did not change is read again from the committed offset
+   * into the same state.
+   */
+  private records(changes: { stage: number; entries: [string, unknown][]; task?: number }[], positions: SourcePosition[]): Map<number, OutBatch> {
+    const tasks = this.tasks;
+    const now = Date.now();
+    const out = new Map<number, OutBatch>();
+    const put = (t: number, key: string, value: string | null) => {
+      let b = out.get(t);
+      if (!b) out.set(t, (b = { count: 0, keys: [], values: [], timestamps: [], partitions: tasks ? [] : undefined, headers: undefined }));
+      b.keys.push(key);
+      b.values.push(value);
+      b.timestamps.push(now);
+      b.partitions?.push(t);
+      b.count++;
+    };
+    for (const { stage, entries, task } of changes) {
+      const t = tasks ? task : 0;
+      if (t === undefined || (tasks && !tasks.has(t))) continue;
+      const prefix = `${stage}/${this.names[stage]}/`;
+      for (const [k, v] of entries) put(t, prefix + k, v === null || v === undefined ? null : stateStringify(v));
+    }
+    // one entry per partition: the latest position of the batches this checkpoint covers
+    const latest = new Map<string, SourcePosition>();
+    for (const p of positions) latest.set(`${POS}${p.topic}/${p.partition}`, p);
+    for (const [key, p] of latest) {
+      const t = tasks ? p.partition : 0;
+      if (out.has(t)) put(t, key, String(p.offset));
+    }
+    return out;
+  }
+
+  async persist(changes: { stage: number; entries: [string, unknown][]; task?: number }[], positions: SourcePosition[]): Promise<void> {
+    // Not restored yet (--exactly-once before any partition was assigned): no record was processed either.
+    if (!this.ready) return;
     if (this.frozen || this.held.changes.length) {
       this.held.changes.push(...changes);
       this.held.positions.push(...positions);
@@ -262,88 +306,25 @@ export class KafkaStateBackend implements StateBackend {
       ({ changes, positions } = this.held);
       this.held = { changes: [], positions: [] };
     }
-    const now = Date.now();
-    const byTask = new Map<number, OutBatch>();
-    const batchOf = (t: number) => {
-      let b = byTask.get(t);
-      if (!b) byTask.set(t, (b = { count: 0, keys: [], values: [], timestamps: [], partitions: [], headers: undefined }));
-      return b;
-    };
-    const put = (t: number, key: string, value: string | null) => {
-      const b = batchOf(t);
-      b.keys.push(key);
-      b.values.push(value);
-      b.timestamps.push(now);
-      b.partitions!.push(t);
-      b.count++;
-    };
-    for (const { stage, entries, task } of changes) {
-      // a task revoked since its records were processed: its state is its new owner's now
-      if (task === undefined || !tasks.has(task)) continue;
-      const prefix = `${stage}/${this.names[stage]}/`;
-      for (const [k, v] of entries) put(task, prefix + k, v === null || v === undefined ? null : stateStringify(v));
-    }
-    if (!byTask.size) return;
+    const out = this.records(changes, positions);
+    if (!out.size) return;
+    // the records the batches set aside go out first: a restart from the new position will not see them again
     await this.run.flushLetters();
     // (a task dropped meanwhile is its new owner's)
-    for (const t of [...byTask.keys()]) if (!tasks.has(t)) byTask.delete(t);
-    const latest = new Map<string, SourcePosition>();
-    for (const p of positions) latest.set(`${POS}${p.topic}/${p.partition}`, p);
-    // a position goes with its task's entries (a task whose state did not change needs none: a restart reads its
-    // records again from the committed offset, into the same state)
-    for (const [key, p] of latest) if (byTask.has(p.partition)) put(p.partition, key, String(p.offset));
+    if (this.tasks) for (const t of [...out.keys()]) if (!this.tasks.has(t)) out.delete(t);
     const eos = this.run.eos;
     if (eos) {
-      for (const b of byTask.values()) await eos.send(this.topic, b);
+      for (const b of out.values()) await eos.send(this.topic, b);
       return;
     }
     const client = await this.connect();
     await Promise.all(
-      [...byTask].map(async ([t, b]) => {
+      [...out].map(async ([t, b]) => {
         const producer = this.producerOf(t, client);
         await producer.send(this.topic, b);
         await producer.commit('', []);
       }),
     );
-  }
-
-  async persist(changes: { stage: number; entries: [string, unknown][]; task?: number }[], positions: SourcePosition[]): Promise<void> {
-    // Not restored yet (--exactly-once before any partition was assigned): no record was processed either.
-    if (!this.ready) return;
-    if (this.tasks) return this.persistTasks(changes, positions);
-    const batch: OutBatch = { count: 0, keys: [], values: [], timestamps: [], partitions: undefined, headers: undefined };
-    const now = Date.now();
-    for (const { stage, entries } of changes) {
-      const prefix = `${stage}/${this.names[stage]}/`;
-      for (const [k, v] of entries) {
-        batch.keys.push(prefix + k);
-        batch.values.push(v === null || v === undefined ? null : stateStringify(v));
-        batch.timestamps.push(now);
-        batch.count++;
-      }
-    }
-    if (!batch.count) return;
-    // the records the batches set aside go out first: a restart from the new position will not see them again
-    await this.run.flushLetters();
-    // one entry per partition: the latest position of the batches this checkpoint covers
-    const latest = new Map<string, number>();
-    for (const p of positions) latest.set(`${POS}${p.topic}/${p.partition}`, p.offset);
-    for (const [key, offset] of latest) {
-      batch.keys.push(key);
-      batch.values.push(String(offset));
-      batch.timestamps.push(now);
-      batch.count++;
-    }
-    const eos = this.run.eos;
-    if (eos) return eos.send(this.topic, batch);
-    if (!this.producer) {
-      const client = await this.connect();
-      this.producer = client.transactionalProducer(`kstream-state-${this.topic}`, { acks: -1, compression: 'none', batchBytes: 1_000_000, batchRecords: 50_000 }, `state topic \`${this.topic}\``);
-      // fences a previous run's writer and aborts the checkpoint it may have left half written
-      await this.producer.init();
-    }
-    await this.producer.send(this.topic, batch);
-    await this.producer.commit('', []);
   }
 
   async close(): Promise<void> {
